@@ -1,0 +1,314 @@
+"""Validation and normalization of directory input, field by field.
+
+Each field has one normalizer that either returns the stored form or raises ``ValueError``
+with a reason a person can act on. ``clean_customer`` / ``clean_contact`` run them all and
+report every bad field at once, before anything is written.
+
+Well-kept libraries do the hard parts: email-validator (syntax, IDNA), phonenumbers
+(E.164), pycountry (ISO 3166 countries, ISO 4217 currencies).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from decimal import Decimal, InvalidOperation
+from typing import Any
+from urllib.parse import urlsplit
+
+import phonenumbers
+import pycountry
+from email_validator import EmailNotValidError, validate_email
+
+from customers.errors import FieldError, InvalidInput
+from customers.models import ContactRole, CustomerStatus, CustomerType
+
+MAX_PAYMENT_TERMS_DAYS = 365
+MAX_TEXT = 300
+MAX_NOTES = 20_000
+CUSTOM_ROLE = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")
+
+
+def _text(limit: int = MAX_TEXT) -> Callable[[Any], str | None]:
+    def normalize(value: Any) -> str | None:
+        if value is None:
+            return None
+        if not isinstance(value, str):
+            value = str(value)
+        value = " ".join(value.split()) if limit <= MAX_TEXT else value.strip()
+        if len(value) > limit:
+            raise ValueError(f"is {len(value)} characters long; the limit is {limit}")
+        return value or None
+
+    return normalize
+
+
+def required_text(value: Any) -> str:
+    cleaned = _text()(value)
+    if not cleaned:
+        raise ValueError("is required")
+    return cleaned
+
+
+def normalize_email(value: Any) -> str | None:
+    """Lower-cased, syntax-checked address (no DNS lookup: input must not depend on the
+    network). Casing never makes two customers."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    try:
+        result = validate_email(str(value).strip(), check_deliverability=False)
+    except EmailNotValidError as error:
+        raise ValueError(f"{value!r} is not a valid email address ({error})") from None
+    return result.normalized.lower()
+
+
+def normalize_phone(value: Any, default_region: str | None = None) -> str | None:
+    """E.164 when the number parses; otherwise kept as given (CRMs hold many numbers that
+    no library can parse, and dropping them would lose data)."""
+    text = _text(64)(value)
+    if text is None:
+        return None
+    try:
+        parsed = phonenumbers.parse(text, default_region)
+    except phonenumbers.NumberParseException:
+        return text
+    if not phonenumbers.is_possible_number(parsed):
+        return text
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def normalize_country(value: Any) -> str | None:
+    """ISO 3166-1 alpha-2 from a code (alpha-2 or alpha-3) or a name, e.g. 'Deutschland'
+    is not known but 'Germany', 'DE' and 'DEU' are."""
+    text = _text(120)(value)
+    if text is None:
+        return None
+    try:
+        country = pycountry.countries.lookup(text)
+    except LookupError:
+        raise ValueError(f"{text!r} is not an ISO 3166 country code or name") from None
+    return str(country.alpha_2)
+
+
+def normalize_currency(value: Any) -> str | None:
+    text = _text(3)(value) if isinstance(value, str) and len(value.strip()) <= 3 else value
+    if text is None:
+        return None
+    currency = pycountry.currencies.get(alpha_3=str(text).upper())
+    if currency is None:
+        raise ValueError(f"{text!r} is not an ISO 4217 currency code")
+    return str(currency.alpha_3)
+
+
+def normalize_website(value: Any) -> str | None:
+    text = _text(500)(value)
+    if text is None:
+        return None
+    url = text if "://" in text else f"https://{text}"
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname or "." not in parts.hostname:
+        raise ValueError(f"{text!r} is not a web address")
+    return url
+
+
+def domain_of(website_or_email: str | None) -> str | None:
+    """The registrable-looking host of a website or email: 'https://www.Acme.com/x' and
+    'ap@acme.com' both give 'acme.com'."""
+    if not website_or_email:
+        return None
+    if "@" in website_or_email and "://" not in website_or_email:
+        host = website_or_email.rsplit("@", 1)[1]
+    else:
+        host = (
+            urlsplit(
+                website_or_email if "://" in website_or_email else f"https://{website_or_email}"
+            ).hostname
+            or ""
+        )
+    host = host.lower().strip(".")
+    return host.removeprefix("www.") or None
+
+
+def normalize_domain(value: Any) -> str | None:
+    text = _text(255)(value)
+    if text is None:
+        return None
+    domain = domain_of(text)
+    if (
+        not domain
+        or "." not in domain
+        or not re.fullmatch(r"[a-z0-9.-]+", domain.encode("idna").decode())
+    ):
+        raise ValueError(f"{text!r} is not a domain name")
+    return domain
+
+
+def normalize_tax_id(value: Any) -> str | None:
+    """Upper-case, without spaces, dots and dashes: 'de 123.456-789' == 'DE123456789'."""
+    text = _text(64)(value)
+    if text is None:
+        return None
+    return re.sub(r"[\s.\-/]", "", text).upper() or None
+
+
+def _choice(kind: type[CustomerType] | type[CustomerStatus]) -> Callable[[Any], str]:
+    allowed = [member.value for member in kind]
+
+    def normalize(value: Any) -> str:
+        text = str(value).strip().lower() if value is not None else ""
+        if text not in allowed:
+            raise ValueError(f"{value!r} is not one of {', '.join(allowed)}")
+        return text
+
+    return normalize
+
+
+def parse_payment_terms(value: Any) -> int | None:
+    """Days until an invoice is due: 30, '30', 'net 30', 'NET30', 'due on receipt' (0)."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    text = str(value).strip().lower()
+    if text in ("due on receipt", "due_on_receipt", "receipt", "immediate"):
+        return 0
+    match = re.fullmatch(r"(?:net[\s_-]*)?(\d{1,3})(?:\s*days?)?", text)
+    if not match or int(match.group(1)) > MAX_PAYMENT_TERMS_DAYS:
+        raise ValueError(
+            f"{value!r} is not payment terms (use days, e.g. 'net 30', 0-{MAX_PAYMENT_TERMS_DAYS})"
+        )
+    return int(match.group(1))
+
+
+def normalize_credit_limit(value: Any) -> Decimal | None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    try:
+        amount = Decimal(str(value).replace(",", "").strip())
+    except InvalidOperation:
+        raise ValueError(f"{value!r} is not an amount") from None
+    if not amount.is_finite():
+        raise ValueError(f"{value!r} is not an amount")
+    if amount < 0:
+        raise ValueError(f"must not be negative, got {amount}")
+    if amount >= Decimal("1e16"):
+        raise ValueError(f"{amount} is too large")
+    return amount.quantize(Decimal("0.01"))
+
+
+def normalize_custom_properties(value: Any) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping) or not all(isinstance(key, str) for key in value):
+        raise ValueError("must be an object with string keys")
+    return dict(value)
+
+
+def normalize_roles(value: Any) -> list[str]:
+    if value is None:
+        return []
+    items = value.split(",") if isinstance(value, str) else list(value)
+    roles: list[str] = []
+    for item in items:
+        role = str(item).strip().lower()
+        if not role:
+            continue
+        if role not in {r.value for r in ContactRole} and not CUSTOM_ROLE.match(role):
+            raise ValueError(
+                f"{item!r} is not a role (custom roles: lowercase letters, digits, - and _)"
+            )
+        if role not in roles:
+            roles.append(role)
+    return roles
+
+
+def _confidence(value: Any) -> float | None:
+    if value is None:
+        return None
+    number = float(value)
+    if not 0.0 <= number <= 1.0:
+        raise ValueError(f"must be between 0 and 1, got {number}")
+    return number
+
+
+_ADDRESS = {
+    f"{kind}_{part}": (
+        normalize_country if part == "country" else _text(32 if part == "postal_code" else 300)
+    )
+    for kind in ("billing", "shipping")
+    for part in ("street", "street2", "city", "region", "postal_code", "country")
+}
+
+CUSTOMER_FIELDS: dict[str, Callable[[Any], Any]] = {
+    "name": required_text,
+    "email": normalize_email,
+    "phone": normalize_phone,
+    "website": normalize_website,
+    "domain": normalize_domain,
+    "tax_id": normalize_tax_id,
+    "registration_number": _text(64),
+    "customer_type": _choice(CustomerType),
+    "status": _choice(CustomerStatus),
+    **_ADDRESS,
+    "currency": normalize_currency,
+    "payment_terms_days": parse_payment_terms,
+    "credit_limit": normalize_credit_limit,
+    "category": _text(64),
+    "subcategory": _text(64),
+    "category_confidence": _confidence,
+    "category_source": _text(120),
+    "notes": _text(MAX_NOTES),
+    "custom_properties": normalize_custom_properties,
+}
+
+CONTACT_FIELDS: dict[str, Callable[[Any], Any]] = {
+    "first_name": required_text,
+    "last_name": _text(120),
+    "email": normalize_email,
+    "phone": normalize_phone,
+    "mobile_phone": normalize_phone,
+    "job_title": _text(200),
+    "roles": normalize_roles,
+}
+
+
+def _clean(
+    data: Mapping[str, Any], spec: Mapping[str, Callable[[Any], Any]], region: str | None
+) -> dict[str, Any]:
+    cleaned: dict[str, Any] = {}
+    errors: list[FieldError] = []
+    for field, value in data.items():
+        normalize = spec.get(field)
+        if normalize is None:
+            errors.append(FieldError(field, "is not a known field"))
+            continue
+        try:
+            if normalize is normalize_phone:
+                cleaned[field] = normalize_phone(value, region)
+            else:
+                cleaned[field] = normalize(value)
+        except (ValueError, TypeError) as error:
+            errors.append(FieldError(field, str(error)))
+    if errors:
+        raise InvalidInput(errors)
+    return cleaned
+
+
+def clean_customer(data: Mapping[str, Any]) -> dict[str, Any]:
+    """Normalize customer fields; raise ``InvalidInput`` naming every bad field.
+
+    Phone numbers without a country code are read in the billing country, if one is given.
+    The domain follows the website (or the email) unless it is given explicitly.
+    """
+    region = None
+    if data.get("billing_country"):
+        try:
+            region = normalize_country(data["billing_country"])
+        except ValueError:
+            region = None  # reported by the field loop
+    cleaned = _clean(data, CUSTOMER_FIELDS, region)
+    if "domain" not in data and cleaned.get("website"):
+        cleaned["domain"] = domain_of(cleaned["website"])
+    return cleaned
+
+
+def clean_contact(data: Mapping[str, Any], region: str | None = None) -> dict[str, Any]:
+    return _clean(data, CONTACT_FIELDS, region)

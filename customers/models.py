@@ -1,0 +1,253 @@
+"""The directory's tables: tenants, customers, contacts, and what references a customer.
+
+Rules the schema itself keeps (so no code path can break them):
+
+- a customer's email is unique per tenant among live (not soft-deleted) customers, and is
+  stored lower-cased so casing never makes a second record;
+- a customer has at most one live primary contact;
+- ``version`` is a SQLAlchemy version counter: a write based on an old read fails instead
+  of silently overwriting someone else's change.
+
+Sync state (connections, links, outbox, runs, failures) lives in ``customers.sync_state``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from customers.types import JSONType, Money, UTCDateTime, utcnow
+
+# Stable constraint names, so migrations can refer to them on every database.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSONType}
+
+
+class CustomerType(StrEnum):
+    BUSINESS = "business"
+    CONSUMER = "consumer"
+    GOVERNMENT = "government"
+
+
+class CustomerStatus(StrEnum):
+    ACTIVE = "active"
+    INACTIVE = "inactive"  # hidden from routine lists, still invoiceable if reactivated
+    BLOCKED = "blocked"  # do not invoice
+
+
+class ContactRole(StrEnum):
+    PRIMARY = "primary"
+    BILLING = "billing"
+    ORDER = "order"
+    SHIPMENT = "shipment"
+    LEGAL = "legal"
+
+
+class Tenant(Base):
+    __tablename__ = "tenants"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+ADDRESS_PARTS = ("street", "street2", "city", "region", "postal_code", "country")
+
+
+class Customer(Base):
+    __tablename__ = "customers"
+    __table_args__ = (
+        Index(
+            "uq_customers_tenant_email_live",
+            "tenant_id",
+            "email",
+            unique=True,
+            sqlite_where=text("deleted_at IS NULL"),
+            postgresql_where=text("deleted_at IS NULL"),
+        ),
+        Index("ix_customers_tenant_name", "tenant_id", "name"),
+        Index("ix_customers_tenant_domain", "tenant_id", "domain"),
+        Index("ix_customers_tenant_tax_id", "tenant_id", "tax_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(300))
+    email: Mapped[str | None] = mapped_column(String(320))
+    phone: Mapped[str | None] = mapped_column(String(64))
+    website: Mapped[str | None] = mapped_column(String(500))
+    domain: Mapped[str | None] = mapped_column(String(255))
+    tax_id: Mapped[str | None] = mapped_column(String(64))
+    registration_number: Mapped[str | None] = mapped_column(String(64))
+    customer_type: Mapped[str] = mapped_column(String(16), default=CustomerType.BUSINESS.value)
+    status: Mapped[str] = mapped_column(String(16), default=CustomerStatus.ACTIVE.value)
+
+    billing_street: Mapped[str | None] = mapped_column(String(300))
+    billing_street2: Mapped[str | None] = mapped_column(String(300))
+    billing_city: Mapped[str | None] = mapped_column(String(120))
+    billing_region: Mapped[str | None] = mapped_column(String(120))
+    billing_postal_code: Mapped[str | None] = mapped_column(String(32))
+    billing_country: Mapped[str | None] = mapped_column(String(2))
+    shipping_street: Mapped[str | None] = mapped_column(String(300))
+    shipping_street2: Mapped[str | None] = mapped_column(String(300))
+    shipping_city: Mapped[str | None] = mapped_column(String(120))
+    shipping_region: Mapped[str | None] = mapped_column(String(120))
+    shipping_postal_code: Mapped[str | None] = mapped_column(String(32))
+    shipping_country: Mapped[str | None] = mapped_column(String(2))
+
+    currency: Mapped[str | None] = mapped_column(String(3))
+    payment_terms_days: Mapped[int | None] = mapped_column(Integer)
+    credit_limit: Mapped[Decimal | None] = mapped_column(Money())
+
+    category: Mapped[str | None] = mapped_column(String(64))
+    subcategory: Mapped[str | None] = mapped_column(String(64))
+    category_confidence: Mapped[float | None]
+    category_source: Mapped[str | None] = mapped_column(String(120))
+    categorized_at: Mapped[datetime | None]
+
+    notes: Mapped[str | None] = mapped_column(Text)
+    custom_properties: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+    archived_at: Mapped[datetime | None]
+    deleted_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+
+    contacts: Mapped[list[Contact]] = relationship(
+        back_populates="customer", order_by="Contact.id", lazy="selectin"
+    )
+
+    __mapper_args__ = {"version_id_col": version}
+
+    @property
+    def is_archived(self) -> bool:
+        return self.archived_at is not None
+
+    @property
+    def is_deleted(self) -> bool:
+        return self.deleted_at is not None
+
+    @property
+    def can_be_invoiced(self) -> bool:
+        return (
+            self.status == CustomerStatus.ACTIVE
+            and not self.is_deleted
+            and not self.is_archived
+            and bool(self.email)
+        )
+
+    def address(self, kind: str) -> dict[str, str | None]:
+        return {part: getattr(self, f"{kind}_{part}") for part in ADDRESS_PARTS}
+
+    @property
+    def tax_address(self) -> dict[str, str | None]:
+        """Where tax is decided: the shipping address if one is given, else billing."""
+        shipping = self.address("shipping")
+        return shipping if any(shipping.values()) else self.address("billing")
+
+    @property
+    def primary_contact(self) -> Contact | None:
+        return next((c for c in self.contacts if c.is_primary and c.deleted_at is None), None)
+
+
+class Contact(Base):
+    __tablename__ = "contacts"
+    __table_args__ = (
+        Index(
+            "uq_contacts_one_primary",
+            "customer_id",
+            unique=True,
+            sqlite_where=text("is_primary AND deleted_at IS NULL"),
+            postgresql_where=text("is_primary AND deleted_at IS NULL"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    customer_id: Mapped[int] = mapped_column(
+        ForeignKey("customers.id", ondelete="CASCADE"), index=True
+    )
+    first_name: Mapped[str] = mapped_column(String(120))
+    last_name: Mapped[str | None] = mapped_column(String(120))
+    email: Mapped[str | None] = mapped_column(String(320))
+    phone: Mapped[str | None] = mapped_column(String(64))
+    mobile_phone: Mapped[str | None] = mapped_column(String(64))
+    job_title: Mapped[str | None] = mapped_column(String(200))
+    roles: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    is_primary: Mapped[bool] = mapped_column(Boolean, default=False)
+    deleted_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+
+    customer: Mapped[Customer] = relationship(back_populates="contacts")
+
+    __mapper_args__ = {"version_id_col": version}
+
+    @property
+    def full_name(self) -> str:
+        return " ".join(part for part in (self.first_name, self.last_name) if part)
+
+
+class CustomerReference(Base):
+    """Something outside the directory that points at a customer (an invoice in the
+    billing system, a credit memo). While any exists the customer cannot be purged."""
+
+    __tablename__ = "customer_references"
+    __table_args__ = (UniqueConstraint("customer_id", "system", "reference"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(
+        ForeignKey("customers.id", ondelete="RESTRICT"), index=True
+    )
+    system: Mapped[str] = mapped_column(String(64))
+    reference: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class OutboxEntry(Base):
+    """A local change waiting to go to the tenant's CRMs.
+
+    Written in the same transaction as the change. ``origin_connection_id`` is set when the
+    change came in from that connection, so it is not pushed back to where it came from.
+    Delivery progress per connection is tracked by the push side, not here.
+    """
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_tenant_id_id", "tenant_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    entity_type: Mapped[str] = mapped_column(String(16))  # customer | contact
+    entity_id: Mapped[int] = mapped_column(Integer)
+    operation: Mapped[str] = mapped_column(String(16))  # create | update | delete | purge
+    fields: Mapped[list[str]] = mapped_column(JSONType, default=list)  # changed field names
+    origin_connection_id: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,0 +1,385 @@
+"""The only way code changes customers.
+
+Every function takes the caller's ``Session`` inside a transaction: validation happens
+before anything is touched, and each change writes its outbox row in the same transaction,
+so a change and the note that it must go to the CRMs commit or roll back together.
+
+Deletion follows the directory's rule: a customer is never removed while anything
+references it (a link to a CRM record, an invoice or other external reference). ``delete``
+is therefore a soft delete that keeps the row for history; ``purge`` removes the row and is
+refused while a reference exists.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from customers.errors import DuplicateEmail, InvalidInput, NotFound, Refused, StaleVersion
+from customers.fields import clean_customer
+from customers.models import Customer, CustomerReference, CustomerStatus, OutboxEntry, Tenant
+from customers.sync_state import ExternalLink
+from customers.types import utcnow
+
+DEFAULT_PAGE_SIZE = 50
+
+
+def get_tenant(session: Session, slug: str, *, create: bool = True) -> Tenant:
+    """The tenant named ``slug``; made on first use when ``create`` is true."""
+    tenant = session.scalar(select(Tenant).where(Tenant.slug == slug))
+    if tenant is None:
+        if not create:
+            raise NotFound("tenant", slug)
+        tenant = Tenant(slug=slug, name=slug)
+        session.add(tenant)
+        session.flush()
+    return tenant
+
+
+def write_outbox(
+    session: Session,
+    *,
+    tenant_id: int,
+    entity_type: str,
+    entity_id: int,
+    operation: str,
+    fields: Iterable[str] = (),
+    origin_connection_id: int | None = None,
+) -> None:
+    session.add(
+        OutboxEntry(
+            tenant_id=tenant_id,
+            entity_type=entity_type,
+            entity_id=entity_id,
+            operation=operation,
+            fields=sorted(fields),
+            origin_connection_id=origin_connection_id,
+        )
+    )
+
+
+def get_customer(session: Session, tenant_id: int, customer_id: int) -> Customer:
+    customer = session.get(Customer, customer_id)
+    if customer is None or customer.tenant_id != tenant_id:
+        raise NotFound("customer", customer_id)
+    return customer
+
+
+def find_by_email(session: Session, tenant_id: int, email: str) -> Customer | None:
+    """The live customer with this email (any casing), if there is one."""
+    return session.scalar(
+        select(Customer).where(
+            Customer.tenant_id == tenant_id,
+            Customer.email == email.strip().lower(),
+            Customer.deleted_at.is_(None),
+        )
+    )
+
+
+def _check_email_free(session: Session, tenant_id: int, email: str, own_id: int | None) -> None:
+    existing = find_by_email(session, tenant_id, email)
+    if existing is not None and existing.id != own_id:
+        raise DuplicateEmail(email, existing.id)
+
+
+@contextmanager
+def guarded(
+    session: Session,
+    kind: str,
+    key: object,
+    *,
+    email: str | None = None,
+    expected_version: int | None = None,
+) -> Iterator[None]:
+    """Make changes and flush them inside a savepoint, turning constraint and concurrency
+    errors into directory errors while leaving the caller's transaction usable."""
+    try:
+        with session.begin_nested():
+            yield
+            session.flush()
+    except IntegrityError as error:
+        if email and "email" in str(error.orig).lower():
+            raise DuplicateEmail(email, None) from None
+        raise
+    except StaleDataError:
+        raise StaleVersion(kind, key, expected_version, None) from None
+
+
+def create_customer(
+    session: Session,
+    tenant_id: int,
+    data: Mapping[str, Any],
+    *,
+    origin_connection_id: int | None = None,
+) -> Customer:
+    """Add a customer. A name is always required; an email too, except for customers a CRM
+    sync creates (CRM companies often have none; such a customer cannot be invoiced until
+    one is added)."""
+    cleaned = clean_customer(data)
+    if "name" not in cleaned:
+        raise InvalidInput.single("name", "is required")
+    if not cleaned.get("email") and origin_connection_id is None:
+        raise InvalidInput.single("email", "is required")
+    if cleaned.get("email"):
+        _check_email_free(session, tenant_id, cleaned["email"], None)
+    customer = Customer(tenant_id=tenant_id, **cleaned)
+    with guarded(session, "customer", "(new)", email=cleaned.get("email")):
+        session.add(customer)
+    write_outbox(
+        session,
+        tenant_id=tenant_id,
+        entity_type="customer",
+        entity_id=customer.id,
+        operation="create",
+        fields=cleaned,
+        origin_connection_id=origin_connection_id,
+    )
+    return customer
+
+
+def _check_version(customer: Customer, expected_version: int | None) -> None:
+    if expected_version is not None and customer.version != expected_version:
+        raise StaleVersion("customer", customer.id, expected_version, customer.version)
+
+
+def _apply(
+    session: Session,
+    customer: Customer,
+    values: Mapping[str, Any],
+    *,
+    expected_version: int | None,
+    origin_connection_id: int | None,
+) -> list[str]:
+    """Set the values that differ, bump the version and write the outbox row. Returns the
+    changed field names (empty: nothing was written)."""
+    _check_version(customer, expected_version)
+    changed = [field for field, value in values.items() if getattr(customer, field) != value]
+    if not changed:
+        return []
+    key, email = customer.id, values.get("email", customer.email)
+    with guarded(session, "customer", key, email=email, expected_version=expected_version):
+        for field in changed:
+            setattr(customer, field, values[field])
+        customer.updated_at = utcnow()
+    write_outbox(
+        session,
+        tenant_id=customer.tenant_id,
+        entity_type="customer",
+        entity_id=customer.id,
+        operation="update",
+        fields=changed,
+        origin_connection_id=origin_connection_id,
+    )
+    return changed
+
+
+def _live(customer: Customer) -> Customer:
+    if customer.deleted_at is not None:
+        raise Refused(f"customer {customer.id} is deleted; it is kept for history only")
+    return customer
+
+
+def update_customer(
+    session: Session,
+    tenant_id: int,
+    customer_id: int,
+    changes: Mapping[str, Any],
+    *,
+    expected_version: int | None = None,
+    origin_connection_id: int | None = None,
+) -> Customer:
+    """Change some fields. ``expected_version`` guards against overwriting a change made
+    since the caller read the record."""
+    cleaned = clean_customer(changes)
+    customer = _live(get_customer(session, tenant_id, customer_id))
+    if "email" in cleaned:
+        if not cleaned["email"] and origin_connection_id is None:
+            raise InvalidInput.single("email", "is required")
+        if cleaned["email"]:
+            _check_email_free(session, tenant_id, cleaned["email"], customer.id)
+    if "website" in cleaned and "domain" not in changes and cleaned["website"] is None:
+        cleaned["domain"] = None
+    _apply(
+        session,
+        customer,
+        cleaned,
+        expected_version=expected_version,
+        origin_connection_id=origin_connection_id,
+    )
+    return customer
+
+
+def _set_state(
+    session: Session,
+    tenant_id: int,
+    customer_id: int,
+    values: Mapping[str, Any],
+    expected_version: int | None,
+    origin_connection_id: int | None = None,
+) -> Customer:
+    customer = _live(get_customer(session, tenant_id, customer_id))
+    _apply(
+        session,
+        customer,
+        values,
+        expected_version=expected_version,
+        origin_connection_id=origin_connection_id,
+    )
+    return customer
+
+
+def archive_customer(
+    session: Session,
+    tenant_id: int,
+    customer_id: int,
+    *,
+    expected_version: int | None = None,
+    origin_connection_id: int | None = None,
+) -> Customer:
+    """Drop out of active lists; stays reachable by id, email and search."""
+    customer = _live(get_customer(session, tenant_id, customer_id))
+    if customer.archived_at is not None:
+        return customer
+    return _set_state(
+        session,
+        tenant_id,
+        customer_id,
+        {"archived_at": utcnow()},
+        expected_version,
+        origin_connection_id,
+    )
+
+
+def reactivate_customer(
+    session: Session, tenant_id: int, customer_id: int, *, expected_version: int | None = None
+) -> Customer:
+    """Back into active lists with status active (this also lifts a block)."""
+    return _set_state(
+        session,
+        tenant_id,
+        customer_id,
+        {"archived_at": None, "status": CustomerStatus.ACTIVE.value},
+        expected_version,
+    )
+
+
+def block_customer(
+    session: Session, tenant_id: int, customer_id: int, *, expected_version: int | None = None
+) -> Customer:
+    """Do not invoice: the customer stays listed but ``can_be_invoiced`` is false."""
+    return _set_state(
+        session, tenant_id, customer_id, {"status": CustomerStatus.BLOCKED.value}, expected_version
+    )
+
+
+def references_of(session: Session, customer_id: int) -> list[str]:
+    """What points at this customer, as readable strings (empty: nothing does)."""
+    references = [
+        f"{ref.system}:{ref.reference}"
+        for ref in session.scalars(
+            select(CustomerReference).where(CustomerReference.customer_id == customer_id)
+        )
+    ]
+    links = session.scalar(
+        select(func.count())
+        .select_from(ExternalLink)
+        .where(ExternalLink.local_type == "customer", ExternalLink.local_id == customer_id)
+    )
+    if links:
+        references.append(f"{links} CRM link(s)")
+    return references
+
+
+def add_reference(
+    session: Session, tenant_id: int, customer_id: int, *, system: str, reference: str
+) -> CustomerReference:
+    """Record that something outside the directory (an invoice, say) points at a customer."""
+    get_customer(session, tenant_id, customer_id)
+    if not system.strip() or not reference.strip():
+        raise InvalidInput.single("reference", "system and reference are both required")
+    row = CustomerReference(
+        customer_id=customer_id, system=system.strip(), reference=reference.strip()
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def delete_customer(
+    session: Session,
+    tenant_id: int,
+    customer_id: int,
+    *,
+    expected_version: int | None = None,
+    origin_connection_id: int | None = None,
+) -> Customer:
+    """Soft delete: the row stays for history, drops out of every list, and its email is
+    free for a new customer. Contacts stay attached."""
+    customer = get_customer(session, tenant_id, customer_id)
+    if customer.deleted_at is not None:
+        return customer
+    _check_version(customer, expected_version)
+    with guarded(session, "customer", customer_id, expected_version=expected_version):
+        customer.deleted_at = utcnow()
+        customer.updated_at = customer.deleted_at
+    write_outbox(
+        session,
+        tenant_id=tenant_id,
+        entity_type="customer",
+        entity_id=customer.id,
+        operation="delete",
+        fields=["deleted_at"],
+        origin_connection_id=origin_connection_id,
+    )
+    return customer
+
+
+def purge_customer(session: Session, tenant_id: int, customer_id: int) -> None:
+    """Remove the row and its contacts for good; refused while anything references it."""
+    customer = get_customer(session, tenant_id, customer_id)
+    references = references_of(session, customer_id)
+    if references:
+        raise Refused(
+            f"customer {customer_id} is referenced by {', '.join(references)}; "
+            "it can only be soft-deleted"
+        )
+    for contact in list(customer.contacts):
+        session.delete(contact)
+    session.delete(customer)
+    session.flush()
+    write_outbox(
+        session,
+        tenant_id=tenant_id,
+        entity_type="customer",
+        entity_id=customer_id,
+        operation="purge",
+    )
+
+
+def list_customers(
+    session: Session,
+    tenant_id: int,
+    *,
+    include_archived: bool = False,
+    include_inactive: bool = True,
+    status: str | None = None,
+    limit: int = DEFAULT_PAGE_SIZE,
+    offset: int = 0,
+) -> tuple[Sequence[Customer], int]:
+    """A page of live customers by name, and how many there are in all."""
+    query = select(Customer).where(Customer.tenant_id == tenant_id, Customer.deleted_at.is_(None))
+    if not include_archived:
+        query = query.where(Customer.archived_at.is_(None))
+    if status is not None:
+        query = query.where(Customer.status == status)
+    elif not include_inactive:
+        query = query.where(Customer.status != CustomerStatus.INACTIVE.value)
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.scalars(query.order_by(Customer.name, Customer.id).limit(limit).offset(offset))
+    return rows.all(), total

@@ -1,0 +1,164 @@
+"""Tables that hold sync state: connections to CRMs, links between CRM records and local
+records, cursors, runs, failures, conflicts and received webhook events.
+
+The directory's own tables are in ``customers.models``; these only point at them.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from customers.models import Base
+from customers.types import JSONType, utcnow
+
+
+class Connection(Base):
+    """One tenant's link to one CRM account (a HubSpot portal, a Salesforce org)."""
+
+    __tablename__ = "connections"
+    __table_args__ = (UniqueConstraint("provider", "account_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    provider: Mapped[str] = mapped_column(String(16))  # hubspot | salesforce
+    account_id: Mapped[str] = mapped_column(String(64))  # portal id / organization id
+    name: Mapped[str] = mapped_column(String(200))
+    base_url: Mapped[str | None] = mapped_column(String(500))
+    credentials: Mapped[bytes | None] = mapped_column(LargeBinary)  # encrypted at rest
+    mapping: Mapped[str | None] = mapped_column(String(500))  # a map file, or the shipped one
+    settings: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    auto_create: Mapped[bool] = mapped_column(Boolean, default=True)
+    status: Mapped[str] = mapped_column(String(16), default="active")  # active|paused|failed
+    status_reason: Mapped[str | None] = mapped_column(Text)
+    webhook_token: Mapped[str | None] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ExternalLink(Base):
+    """A CRM record and a local record are the same thing. Unique both ways.
+
+    ``base`` is the snapshot of the values last synced (the merge base) and ``fingerprint``
+    its hash, so a value we wrote that comes back is recognised as an echo.
+    """
+
+    __tablename__ = "external_links"
+    __table_args__ = (
+        UniqueConstraint("connection_id", "object_type", "external_id"),
+        UniqueConstraint("connection_id", "object_type", "local_id"),
+        Index("ix_external_links_local", "local_type", "local_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    connection_id: Mapped[int] = mapped_column(ForeignKey("connections.id", ondelete="CASCADE"))
+    object_type: Mapped[str] = mapped_column(String(32))  # company | contact | account
+    external_id: Mapped[str] = mapped_column(String(64))
+    local_type: Mapped[str] = mapped_column(String(16))  # customer | contact
+    local_id: Mapped[int] = mapped_column(Integer)
+    base: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    fingerprint: Mapped[str | None] = mapped_column(String(64))
+    remote_modified_at: Mapped[datetime | None]
+    last_synced_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SyncCursor(Base):
+    __tablename__ = "sync_cursors"
+    __table_args__ = (UniqueConstraint("connection_id", "object_type", "kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    connection_id: Mapped[int] = mapped_column(ForeignKey("connections.id", ondelete="CASCADE"))
+    object_type: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(32))  # incremental | reconcile | outbox
+    value: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)  # opaque to the db
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SyncRun(Base):
+    __tablename__ = "sync_runs"
+    __table_args__ = (Index("ix_sync_runs_connection_started", "connection_id", "started_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    connection_id: Mapped[int] = mapped_column(ForeignKey("connections.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(32))  # records | incremental | reconcile | push
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None]
+    outcome: Mapped[str] = mapped_column(String(16), default="running")
+    counts: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    cursor_before: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    cursor_after: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class SyncFailure(Base):
+    """A record or message that failed for good, with what is needed to replay it."""
+
+    __tablename__ = "sync_failures"
+    __table_args__ = (Index("ix_sync_failures_status", "status", "connection_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    connection_id: Mapped[int | None] = mapped_column(
+        ForeignKey("connections.id", ondelete="CASCADE")
+    )
+    direction: Mapped[str] = mapped_column(String(16))  # inbound | outbound | categorize
+    object_type: Mapped[str | None] = mapped_column(String(32))
+    external_id: Mapped[str | None] = mapped_column(String(64))
+    local_id: Mapped[int | None] = mapped_column(Integer)
+    error_class: Mapped[str] = mapped_column(String(32))  # permanent | transient | auth | ...
+    crm_code: Mapped[str | None] = mapped_column(String(120))
+    message: Mapped[str] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+    first_failed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_failed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    resolution: Mapped[str | None] = mapped_column(Text)
+
+
+class SyncConflict(Base):
+    """A field changed on both sides since the last sync, and how the rule resolved it."""
+
+    __tablename__ = "sync_conflicts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    connection_id: Mapped[int] = mapped_column(
+        ForeignKey("connections.id", ondelete="CASCADE"), index=True
+    )
+    object_type: Mapped[str] = mapped_column(String(32))
+    external_id: Mapped[str] = mapped_column(String(64))
+    local_id: Mapped[int] = mapped_column(Integer)
+    field: Mapped[str] = mapped_column(String(120))
+    base_value: Mapped[Any] = mapped_column(JSONType, nullable=True)
+    local_value: Mapped[Any] = mapped_column(JSONType, nullable=True)
+    remote_value: Mapped[Any] = mapped_column(JSONType, nullable=True)
+    resolved_value: Mapped[Any] = mapped_column(JSONType, nullable=True)
+    rule: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class WebhookEvent(Base):
+    """A received CRM event, kept to deduplicate redeliveries and to order by occurrence."""
+
+    __tablename__ = "webhook_events"
+    __table_args__ = (UniqueConstraint("connection_id", "dedupe_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    connection_id: Mapped[int] = mapped_column(ForeignKey("connections.id", ondelete="CASCADE"))
+    dedupe_key: Mapped[str] = mapped_column(String(200))
+    occurred_at: Mapped[datetime | None]
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    status: Mapped[str] = mapped_column(String(16), default="received")

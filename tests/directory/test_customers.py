@@ -1,0 +1,230 @@
+"""The customer service on a real database (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from customers import db, service
+from customers.errors import DuplicateEmail, InvalidInput, Refused, StaleVersion
+from customers.models import Customer, OutboxEntry
+from customers.sync_state import Connection, ExternalLink
+from tests.directory.helpers import row_counts
+
+ACME = {"name": "Acme Corp", "email": "AP@Acme.com", "billing_country": "DE"}
+
+
+def create(sessions: sessionmaker[Session], tenant_id: int, **data: Any) -> int:
+    with db.transaction(sessions) as session:
+        return service.create_customer(session, tenant_id, {**ACME, **data}).id
+
+
+def outbox(sessions: sessionmaker[Session]) -> list[tuple[str, int, str, list[str]]]:
+    with sessions() as session:
+        rows = session.scalars(select(OutboxEntry).order_by(OutboxEntry.id))
+        return [(r.entity_type, r.entity_id, r.operation, r.fields) for r in rows]
+
+
+def test_create_normalizes_and_writes_an_outbox_row(sessions: sessionmaker[Session], tenant_id: int) -> None:
+    customer_id = create(
+        sessions, tenant_id, phone="030 1234567", website="www.acme.de", credit_limit="2500.5",
+        currency="eur", payment_terms_days="net 30",
+    )  # fmt: skip
+    with sessions() as session:
+        customer = session.get(Customer, customer_id)
+        assert customer is not None
+        assert (customer.email, customer.phone, customer.domain) == ("ap@acme.com", "+49301234567", "acme.de")
+        assert customer.credit_limit == Decimal("2500.50")
+        assert (customer.currency, customer.payment_terms_days, customer.version) == ("EUR", 30, 1)
+        assert customer.can_be_invoiced
+    assert outbox(sessions) == [
+        ("customer", customer_id, "create",
+         sorted(["name", "email", "billing_country", "phone", "website", "domain", "credit_limit",
+                 "currency", "payment_terms_days"])),
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("data", "field", "reason"),
+    [
+        ({"email": "not-an-email"}, "email", "not a valid email"),
+        ({"email": None}, "email", "is required"),
+        ({"name": ""}, "name", "is required"),
+        ({"billing_country": "Narnia"}, "billing_country", "ISO 3166"),
+        ({"currency": "ABC"}, "currency", "ISO 4217"),
+        ({"credit_limit": "-10"}, "credit_limit", "negative"),
+        ({"customer_type": "reseller"}, "customer_type", "business, consumer, government"),
+    ],
+)
+def test_bad_input_names_the_field_and_writes_nothing(
+    engine: Engine, sessions: sessionmaker[Session], tenant_id: int,
+    data: dict[str, Any], field: str, reason: str,
+) -> None:  # fmt: skip
+    before = row_counts(engine)
+    with pytest.raises(InvalidInput) as caught:
+        create(sessions, tenant_id, **data)
+    assert caught.value.errors[0].field == field
+    assert reason in caught.value.errors[0].reason
+    assert row_counts(engine) == before
+
+
+def test_email_in_another_case_is_a_duplicate(engine: Engine, sessions: sessionmaker[Session], tenant_id: int) -> None:
+    first = create(sessions, tenant_id)
+    before = row_counts(engine)
+    with pytest.raises(DuplicateEmail) as caught:
+        create(sessions, tenant_id, name="Acme Again", email="ap@ACME.COM")
+    assert caught.value.existing_id == first
+    assert "ap@acme.com is already used by customer" in str(caught.value)
+    assert row_counts(engine) == before
+
+
+def test_same_email_is_fine_in_another_tenant(sessions: sessionmaker[Session], tenant_id: int) -> None:
+    create(sessions, tenant_id)
+    with db.transaction(sessions) as session:
+        other = service.get_tenant(session, "other-books").id
+        assert service.create_customer(session, other, ACME).email == "ap@acme.com"
+
+
+def test_stale_version_is_refused(engine: Engine, sessions: sessionmaker[Session], tenant_id: int) -> None:
+    customer_id = create(sessions, tenant_id)
+    with db.transaction(sessions) as session:
+        service.update_customer(session, tenant_id, customer_id, {"name": "Acme One"}, expected_version=1)
+    before = row_counts(engine)
+    with pytest.raises(StaleVersion, match="version 1, it is now at version 2"), db.transaction(sessions) as session:
+        service.update_customer(session, tenant_id, customer_id, {"name": "Acme Two"}, expected_version=1)
+    assert row_counts(engine) == before
+    with sessions() as session:
+        assert session.get(Customer, customer_id).name == "Acme One"  # type: ignore[union-attr]
+
+
+def test_two_writers_cannot_silently_overwrite_each_other(sessions: sessionmaker[Session], tenant_id: int) -> None:
+    customer_id = create(sessions, tenant_id)
+    first, second = sessions(), sessions()
+    try:
+        mine = first.get(Customer, customer_id)
+        theirs = second.get(Customer, customer_id)
+        assert mine is not None and theirs is not None
+        service.update_customer(first, tenant_id, customer_id, {"notes": "mine"})
+        first.commit()
+        with pytest.raises(StaleVersion):
+            service.update_customer(second, tenant_id, customer_id, {"notes": "theirs"})
+        second.rollback()
+    finally:
+        first.close()
+        second.close()
+    with sessions() as session:
+        assert session.get(Customer, customer_id).notes == "mine"  # type: ignore[union-attr]
+
+
+def test_update_that_changes_nothing_writes_nothing(engine: Engine, sessions: sessionmaker[Session], tenant_id: int) -> None:
+    customer_id = create(sessions, tenant_id)
+    before = row_counts(engine)
+    with db.transaction(sessions) as session:
+        customer = service.update_customer(session, tenant_id, customer_id, {"email": "AP@ACME.COM", "name": " Acme  Corp "})
+        assert customer.version == 1
+    assert row_counts(engine) == before
+
+
+def test_update_writes_only_changed_fields_to_the_outbox(sessions: sessionmaker[Session], tenant_id: int) -> None:
+    customer_id = create(sessions, tenant_id)
+    with db.transaction(sessions) as session:
+        service.update_customer(session, tenant_id, customer_id, {"name": "Acme Corp", "phone": "+49 30 999999"})
+    assert outbox(sessions)[-1] == ("customer", customer_id, "update", ["phone"])
+
+
+def test_archive_hides_from_lists_and_reactivate_brings_back(sessions: sessionmaker[Session], tenant_id: int) -> None:
+    customer_id = create(sessions, tenant_id)
+    create(sessions, tenant_id, name="Beta", email="b@beta.io")
+    with db.transaction(sessions) as session:
+        service.archive_customer(session, tenant_id, customer_id)
+        rows, total = service.list_customers(session, tenant_id)
+        assert [r.name for r in rows] == ["Beta"] and total == 1
+        rows, total = service.list_customers(session, tenant_id, include_archived=True)
+        assert total == 2
+        assert not service.get_customer(session, tenant_id, customer_id).can_be_invoiced
+    with db.transaction(sessions) as session:
+        service.reactivate_customer(session, tenant_id, customer_id)
+        assert service.list_customers(session, tenant_id)[1] == 2
+
+
+def test_blocked_stays_listed_but_cannot_be_invoiced(sessions: sessionmaker[Session], tenant_id: int) -> None:
+    customer_id = create(sessions, tenant_id)
+    with db.transaction(sessions) as session:
+        customer = service.block_customer(session, tenant_id, customer_id)
+        assert customer.status == "blocked" and not customer.can_be_invoiced
+        assert service.list_customers(session, tenant_id)[1] == 1
+
+
+def test_inactive_is_hidden_from_routine_lists_only(sessions: sessionmaker[Session], tenant_id: int) -> None:
+    customer_id = create(sessions, tenant_id)
+    with db.transaction(sessions) as session:
+        service.update_customer(session, tenant_id, customer_id, {"status": "inactive"})
+        assert service.list_customers(session, tenant_id, include_inactive=False)[1] == 0
+        assert service.list_customers(session, tenant_id, status="inactive")[1] == 1
+
+
+def test_soft_delete_keeps_the_row_and_frees_the_email(sessions: sessionmaker[Session], tenant_id: int) -> None:
+    customer_id = create(sessions, tenant_id)
+    with db.transaction(sessions) as session:
+        service.delete_customer(session, tenant_id, customer_id)
+    with db.transaction(sessions) as session:
+        assert service.get_customer(session, tenant_id, customer_id).deleted_at is not None
+        assert service.list_customers(session, tenant_id, include_archived=True)[1] == 0
+        with pytest.raises(Refused, match="deleted"):
+            service.update_customer(session, tenant_id, customer_id, {"name": "x"})
+    new_id = create(sessions, tenant_id)
+    assert new_id != customer_id
+    assert outbox(sessions)[1] == ("customer", customer_id, "delete", ["deleted_at"])
+
+
+def test_purge_is_refused_while_referenced(engine: Engine, sessions: sessionmaker[Session], tenant_id: int) -> None:
+    customer_id = create(sessions, tenant_id)
+    with db.transaction(sessions) as session:
+        service.add_reference(session, tenant_id, customer_id, system="billing", reference="INV-1001")
+    before = row_counts(engine)
+    with pytest.raises(Refused, match="billing:INV-1001"), db.transaction(sessions) as session:
+        service.purge_customer(session, tenant_id, customer_id)
+    assert row_counts(engine) == before
+
+
+def test_purge_is_refused_while_linked_to_a_crm(sessions: sessionmaker[Session], tenant_id: int) -> None:
+    customer_id = create(sessions, tenant_id)
+    with db.transaction(sessions) as session:
+        connection = Connection(tenant_id=tenant_id, provider="hubspot", account_id="42", name="hs")
+        session.add(connection)
+        session.flush()
+        session.add(ExternalLink(connection_id=connection.id, object_type="company", external_id="9",
+                                 local_type="customer", local_id=customer_id))  # fmt: skip
+    with pytest.raises(Refused, match="1 CRM link"), db.transaction(sessions) as session:
+        service.purge_customer(session, tenant_id, customer_id)
+
+
+def test_purge_removes_an_unreferenced_customer(sessions: sessionmaker[Session], tenant_id: int) -> None:
+    customer_id = create(sessions, tenant_id)
+    with db.transaction(sessions) as session:
+        service.purge_customer(session, tenant_id, customer_id)
+    with sessions() as session:
+        assert session.get(Customer, customer_id) is None
+    assert outbox(sessions)[-1] == ("customer", customer_id, "purge", [])
+
+
+def test_crm_created_customer_may_lack_an_email(sessions: sessionmaker[Session], tenant_id: int) -> None:
+    with db.transaction(sessions) as session:
+        customer = service.create_customer(session, tenant_id, {"name": "Globex"}, origin_connection_id=7)
+        assert customer.email is None and not customer.can_be_invoiced
+    assert outbox(sessions)[-1][2] == "create"
+
+
+def test_tax_address_is_shipping_if_given_else_billing(sessions: sessionmaker[Session], tenant_id: int) -> None:
+    customer_id = create(sessions, tenant_id, billing_city="Köln")
+    with db.transaction(sessions) as session:
+        customer = service.get_customer(session, tenant_id, customer_id)
+        assert customer.tax_address["city"] == "Köln"
+        service.update_customer(session, tenant_id, customer_id, {"shipping_city": "Lyon", "shipping_country": "FR"})
+        assert customer.tax_address == {
+            "street": None, "street2": None, "city": "Lyon", "region": None, "postal_code": None, "country": "FR",
+        }  # fmt: skip

@@ -1,0 +1,86 @@
+"""Normalizers: pure functions, one per kind of field."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from customers import fields
+from customers.errors import InvalidInput
+
+
+@pytest.mark.parametrize(
+    ("raw", "stored"),
+    [("AP@Acme.COM", "ap@acme.com"), (" x.y@example.org ", "x.y@example.org"), ("", None)],
+)
+def test_email_is_stored_lower_case(raw: str, stored: str | None) -> None:
+    assert fields.normalize_email(raw) == stored
+
+
+@pytest.mark.parametrize("raw", ["not-an-email", "a@", "@b.com", "a b@c.com"])
+def test_bad_email_says_why(raw: str) -> None:
+    with pytest.raises(ValueError, match="not a valid email"):
+        fields.normalize_email(raw)
+
+
+def test_phone_becomes_e164_in_the_billing_country_and_unparseable_is_kept() -> None:
+    assert fields.normalize_phone("030 1234567", "DE") == "+49301234567"
+    assert fields.normalize_phone("+1 (415) 555-0100") == "+14155550100"
+    assert fields.normalize_phone("ext. 12") == "ext. 12"
+
+
+@pytest.mark.parametrize(("raw", "code"), [("DE", "DE"), ("deu", "DE"), ("Germany", "DE"), ("fr", "FR")])
+def test_country_to_iso_alpha2(raw: str, code: str) -> None:
+    assert fields.normalize_country(raw) == code
+
+
+def test_unknown_country_and_currency_are_refused() -> None:
+    with pytest.raises(ValueError, match="ISO 3166"):
+        fields.normalize_country("Narnia")
+    with pytest.raises(ValueError, match="ISO 4217"):
+        fields.normalize_currency("EURO")
+    assert fields.normalize_currency("eur") == "EUR"
+
+
+def test_website_gives_the_domain() -> None:
+    assert fields.domain_of("https://www.Acme.com/about") == "acme.com"
+    assert fields.domain_of("ap@acme.co.uk") == "acme.co.uk"
+    cleaned = fields.clean_customer({"name": "A", "website": "www.acme.de"})
+    assert cleaned == {"name": "A", "website": "https://www.acme.de", "domain": "acme.de"}
+
+
+@pytest.mark.parametrize(("raw", "days"), [("net 30", 30), ("NET60", 60), (15, 15), ("due on receipt", 0)])
+def test_payment_terms(raw: object, days: int) -> None:
+    assert fields.parse_payment_terms(raw) == days
+
+
+def test_credit_limit_is_exact_and_not_negative() -> None:
+    assert fields.normalize_credit_limit("1,000.5") == Decimal("1000.50")
+    with pytest.raises(ValueError, match="negative"):
+        fields.normalize_credit_limit("-0.01")
+    with pytest.raises(ValueError, match="not an amount"):
+        fields.normalize_credit_limit("NaN")
+
+
+def test_tax_id_spacing_does_not_matter() -> None:
+    assert fields.normalize_tax_id("de 123.456-789") == fields.normalize_tax_id("DE123456789")
+
+
+def test_every_bad_field_is_named_at_once() -> None:
+    with pytest.raises(InvalidInput) as caught:
+        fields.clean_customer(
+            {"name": " ", "email": "x", "billing_country": "Atlantis", "credit_limit": -1, "colour": "red"}
+        )
+    assert [e.field for e in caught.value.errors] == [
+        "name", "email", "billing_country", "credit_limit", "colour",
+    ]  # fmt: skip
+    assert "is not a known field" in str(caught.value)
+
+
+def test_roles_accept_known_and_custom_names() -> None:
+    assert fields.normalize_roles("Primary, billing,billing, Key-Account") == [
+        "primary", "billing", "key-account",
+    ]  # fmt: skip
+    with pytest.raises(ValueError, match="not a role"):
+        fields.normalize_roles(["Accounts Payable!"])

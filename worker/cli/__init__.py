@@ -1,0 +1,40 @@
+"""The ``crmsync`` command."""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated
+
+import typer
+
+from worker.cli import contacts, customers, db
+from worker.cli.common import state
+from worker.settings import get_settings
+
+app = typer.Typer(
+    help="crmsync keeps your customer directory in two-way sync with HubSpot and Salesforce.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
+app.add_typer(db.app, name="db")
+app.add_typer(customers.app, name="customers")
+app.add_typer(contacts.app, name="contacts")
+
+
+@app.callback()
+def root(
+    tenant: Annotated[
+        str | None,
+        typer.Option(help="Tenant to act on (default: CRMSYNC_TENANT, else 'default')."),
+    ] = None,
+) -> None:
+    state.tenant = tenant
+    level = get_settings().log_level
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if level != "DEBUG":
+        # Commands report what migrations did themselves; alembic's INFO lines are noise.
+        logging.getLogger("alembic").setLevel(logging.WARNING)
+
+
+def main() -> None:
+    app()

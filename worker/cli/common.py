@@ -1,0 +1,131 @@
+"""What every CLI command shares: settings, a database session, output, error handling."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from decimal import Decimal
+from functools import cache, wraps
+from typing import Any, NoReturn, ParamSpec, TypeVar
+
+import typer
+from rich.console import Console
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from customers import db
+from customers.errors import DirectoryError, InvalidInput, NotFound, StaleVersion
+from customers.models import Contact, Customer
+from customers.service import get_tenant
+from worker.settings import get_settings
+
+console = Console()
+errors = Console(stderr=True)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+class State:
+    """Options given before the sub-command (``crmsync --tenant acme customers list``)."""
+
+    tenant: str | None = None
+
+
+state = State()
+
+
+@cache
+def engine() -> Engine:
+    return db.make_engine(get_settings().resolved_database_url)
+
+
+def fail(message: str, *, code: int = 1) -> NoReturn:
+    errors.print(f"[bold red]error:[/] {message}", highlight=False)
+    raise typer.Exit(code)
+
+
+def require_schema() -> None:
+    current, head = db.current_revision(engine()), db.head_revision()
+    if current != head:
+        fail(
+            f"the database is at schema {current or 'empty'}, this crmsync needs {head}: "
+            "run `crmsync db upgrade` first"
+        )
+
+
+@contextmanager
+def unit_of_work() -> Iterator[tuple[Session, int]]:
+    """A session in one transaction and the current tenant's id."""
+    require_schema()
+    factory = db.session_factory(engine())
+    with db.transaction(factory) as session:
+        tenant = get_tenant(session, state.tenant or get_settings().tenant)
+        yield session, tenant.id
+
+
+def handles_errors(function: Callable[P, R]) -> Callable[P, R]:
+    """Turn directory errors into a clear message and a non-zero exit; nothing was written
+    because the unit of work rolled back."""
+
+    @wraps(function)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return function(*args, **kwargs)
+        except InvalidInput as error:
+            for field_error in error.errors:
+                errors.print(
+                    f"[bold red]invalid[/] {field_error.field}: {field_error.reason}",
+                    highlight=False,
+                )
+            errors.print("nothing was written", style="dim")
+            raise typer.Exit(2) from None
+        except (NotFound, StaleVersion) as error:
+            fail(str(error))
+        except DirectoryError as error:
+            fail(str(error))
+
+    return wrapper
+
+
+def parse_assignments(pairs: list[str] | None, option: str) -> dict[str, str]:
+    """``["billing_city=Köln", "notes=x"]`` -> a dict; a pair without ``=`` is an error."""
+    values: dict[str, str] = {}
+    for pair in pairs or []:
+        field, sep, value = pair.partition("=")
+        if not sep or not field.strip():
+            raise InvalidInput.single(option, f"{pair!r} is not FIELD=VALUE")
+        values[field.strip().replace("-", "_")] = value
+    return values
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    return value
+
+
+def customer_dict(customer: Customer, *, with_contacts: bool = False) -> dict[str, Any]:
+    data = {
+        column.key: _plain(getattr(customer, column.key)) for column in Customer.__table__.columns
+    }
+    data["can_be_invoiced"] = customer.can_be_invoiced
+    data["tax_address"] = customer.tax_address
+    if with_contacts:
+        data["contacts"] = [contact_dict(c) for c in customer.contacts if c.deleted_at is None]
+    return data
+
+
+def contact_dict(contact: Contact) -> dict[str, Any]:
+    return {
+        column.key: _plain(getattr(contact, column.key)) for column in Contact.__table__.columns
+    }
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")

@@ -1,0 +1,300 @@
+"""``crmsync customers``: the customer directory from the command line."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from customers import search as search_module
+from customers import service
+from worker.cli.common import (
+    console,
+    customer_dict,
+    handles_errors,
+    parse_assignments,
+    print_json,
+    unit_of_work,
+)
+
+app = typer.Typer(help="List, find, add and change customers.", no_args_is_help=True)
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+Version = Annotated[
+    int | None,
+    typer.Option("--expected-version", help="Refuse the change if the customer's version differs."),
+]
+Sets = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--set",
+        metavar="FIELD=VALUE",
+        help="Any other field, e.g. --set billing_city=Köln --set shipping_country=FR.",
+    ),
+]
+Customs = Annotated[
+    list[str] | None,
+    typer.Option("--custom", metavar="KEY=VALUE", help="A custom property (repeatable)."),
+]
+
+
+def _fields(
+    *,
+    name: str | None,
+    email: str | None,
+    phone: str | None,
+    website: str | None,
+    tax_id: str | None,
+    customer_type: str | None,
+    currency: str | None,
+    payment_terms: str | None,
+    credit_limit: str | None,
+    country: str | None,
+    notes: str | None,
+    sets: list[str] | None,
+    customs: list[str] | None,
+) -> dict[str, Any]:
+    given = {
+        "name": name,
+        "email": email,
+        "phone": phone,
+        "website": website,
+        "tax_id": tax_id,
+        "customer_type": customer_type,
+        "currency": currency,
+        "payment_terms_days": payment_terms,
+        "credit_limit": credit_limit,
+        "billing_country": country,
+        "notes": notes,
+    }
+    fields: dict[str, Any] = {key: value for key, value in given.items() if value is not None}
+    fields.update(parse_assignments(sets, "--set"))
+    if customs:
+        fields["custom_properties"] = parse_assignments(customs, "--custom")
+    return fields
+
+
+def _show_table(rows: list[dict[str, Any]], title: str, *, score: bool = False) -> None:
+    table = Table(title=title, title_justify="left")
+    for column in ("id", "name", "email", "status", "country", "invoiceable"):
+        table.add_column(column, overflow="fold")
+    if score:
+        table.add_column("score", justify="right")
+    for row in rows:
+        cells = [
+            str(row["id"]),
+            row["name"],
+            row["email"] or "",
+            row["status"] + (" (archived)" if row["archived_at"] else ""),
+            row["billing_country"] or "",
+            "yes" if row["can_be_invoiced"] else "no",
+        ]
+        if score:
+            cells.append(f"{row['score']:.0f} {row['matched_on']}")
+        table.add_row(*cells)
+    console.print(table)
+
+
+@app.command("list")
+@handles_errors
+def list_(
+    archived: Annotated[
+        bool, typer.Option("--archived", help="Include archived customers.")
+    ] = False,
+    status: Annotated[
+        str | None, typer.Option(help="Only this status: active, inactive, blocked.")
+    ] = None,
+    page: Annotated[int, typer.Option(min=1)] = 1,
+    per_page: Annotated[int, typer.Option(min=1, max=1000)] = 50,
+    as_json: JsonFlag = False,
+) -> None:
+    """Live customers by name (archived ones with --archived)."""
+    with unit_of_work() as (session, tenant_id):
+        rows, total = service.list_customers(
+            session,
+            tenant_id,
+            include_archived=archived,
+            status=status,
+            limit=per_page,
+            offset=(page - 1) * per_page,
+        )
+        data = [customer_dict(c) for c in rows]
+    if as_json:
+        print_json({"total": total, "page": page, "per_page": per_page, "customers": data})
+        return
+    _show_table(data, f"customers {len(data)} of {total} (page {page})")
+
+
+@app.command()
+@handles_errors
+def show(customer_id: int, as_json: JsonFlag = False) -> None:
+    """Everything about one customer, with its contacts."""
+    with unit_of_work() as (session, tenant_id):
+        data = customer_dict(
+            service.get_customer(session, tenant_id, customer_id), with_contacts=True
+        )
+    if as_json:
+        print_json(data)
+        return
+    table = Table(show_header=False, title=f"customer {customer_id}", title_justify="left")
+    table.add_column("field", style="bold")
+    table.add_column("value", overflow="fold")
+    for key, value in data.items():
+        if key != "contacts" and value not in (None, {}, []):
+            table.add_row(key, str(value))
+    console.print(table)
+    for contact in data["contacts"]:
+        primary = " (primary)" if contact["is_primary"] else ""
+        console.print(
+            f"  contact {contact['id']}: {contact['first_name']} {contact['last_name'] or ''}"
+            f" <{contact['email'] or '-'}> {', '.join(contact['roles'])}{primary}",
+            highlight=False,
+        )
+
+
+@app.command()
+@handles_errors
+def search(
+    query: str,
+    page: Annotated[int, typer.Option(min=1)] = 1,
+    per_page: Annotated[int, typer.Option(min=1, max=500)] = 20,
+    as_json: JsonFlag = False,
+) -> None:
+    """Find customers: exact by id or email, fuzzy by name."""
+    with unit_of_work() as (session, tenant_id):
+        result = search_module.search_customers(
+            session, tenant_id, query, page=page, per_page=per_page
+        )
+        data = [
+            {**customer_dict(m.customer), "score": m.score, "matched_on": m.matched_on}
+            for m in result.matches
+        ]
+    if as_json:
+        print_json({"total": result.total, "page": page, "per_page": per_page, "matches": data})
+        return
+    _show_table(
+        data, f"{result.total} match(es) for {query!r} (page {page} of {result.pages})", score=True
+    )
+
+
+@app.command()
+@handles_errors
+def add(
+    name: Annotated[str, typer.Option(help="Customer name (required).")],
+    email: Annotated[str, typer.Option(help="Billing email (required; any casing).")],
+    phone: Annotated[str | None, typer.Option()] = None,
+    website: Annotated[str | None, typer.Option()] = None,
+    tax_id: Annotated[str | None, typer.Option(help="Tax id / VAT number.")] = None,
+    customer_type: Annotated[
+        str | None, typer.Option("--type", help="business, consumer or government.")
+    ] = None,
+    currency: Annotated[str | None, typer.Option(help="ISO 4217 code, e.g. EUR.")] = None,
+    payment_terms: Annotated[str | None, typer.Option(help="e.g. 'net 30'.")] = None,
+    credit_limit: Annotated[str | None, typer.Option(help="Not negative, e.g. 5000.00.")] = None,
+    country: Annotated[str | None, typer.Option(help="Billing country: ISO code or name.")] = None,
+    notes: Annotated[str | None, typer.Option()] = None,
+    sets: Sets = None,
+    customs: Customs = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Add a customer. Every field is checked first; a bad one writes nothing."""
+    fields = _fields(
+        name=name, email=email, phone=phone, website=website, tax_id=tax_id,
+        customer_type=customer_type, currency=currency, payment_terms=payment_terms,
+        credit_limit=credit_limit, country=country, notes=notes, sets=sets, customs=customs,
+    )  # fmt: skip
+    with unit_of_work() as (session, tenant_id):
+        customer = service.create_customer(session, tenant_id, fields)
+        data = customer_dict(customer)
+    if as_json:
+        print_json(data)
+    else:
+        console.print(
+            f"added customer {data['id']}: {data['name']} <{data['email']}>", highlight=False
+        )
+
+
+@app.command()
+@handles_errors
+def update(
+    customer_id: int,
+    name: Annotated[str | None, typer.Option()] = None,
+    email: Annotated[str | None, typer.Option()] = None,
+    phone: Annotated[str | None, typer.Option()] = None,
+    website: Annotated[str | None, typer.Option()] = None,
+    tax_id: Annotated[str | None, typer.Option()] = None,
+    customer_type: Annotated[str | None, typer.Option("--type")] = None,
+    currency: Annotated[str | None, typer.Option()] = None,
+    payment_terms: Annotated[str | None, typer.Option()] = None,
+    credit_limit: Annotated[str | None, typer.Option()] = None,
+    country: Annotated[str | None, typer.Option(help="Billing country.")] = None,
+    notes: Annotated[str | None, typer.Option()] = None,
+    status: Annotated[str | None, typer.Option(help="active, inactive or blocked.")] = None,
+    sets: Sets = None,
+    customs: Customs = None,
+    expected_version: Version = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Change fields of a customer (only those given)."""
+    fields = _fields(
+        name=name, email=email, phone=phone, website=website, tax_id=tax_id,
+        customer_type=customer_type, currency=currency, payment_terms=payment_terms,
+        credit_limit=credit_limit, country=country, notes=notes, sets=sets, customs=customs,
+    )  # fmt: skip
+    if status is not None:
+        fields["status"] = status
+    with unit_of_work() as (session, tenant_id):
+        before = service.get_customer(session, tenant_id, customer_id).version
+        customer = service.update_customer(
+            session, tenant_id, customer_id, fields, expected_version=expected_version
+        )
+        data = customer_dict(customer)
+    if as_json:
+        print_json(data)
+    elif data["version"] == before:
+        console.print(f"customer {customer_id}: nothing changed")
+    else:
+        console.print(f"updated customer {customer_id} (version {data['version']})")
+
+
+def _state_command(action: str, function: Any, doc: str) -> None:
+    @app.command(action, help=doc)
+    @handles_errors
+    def command(customer_id: int, expected_version: Version = None) -> None:
+        with unit_of_work() as (session, tenant_id):
+            function(session, tenant_id, customer_id, expected_version=expected_version)
+        console.print(f"customer {customer_id}: {action} done")
+
+
+_state_command(
+    "archive", service.archive_customer, "Archive: out of active lists, still reachable."
+)
+_state_command("reactivate", service.reactivate_customer, "Unarchive and set status active.")
+_state_command("block", service.block_customer, "Block: keep listed, never invoice.")
+
+
+@app.command()
+@handles_errors
+def delete(
+    customer_id: int,
+    purge: Annotated[
+        bool, typer.Option("--purge", help="Remove the row for good (refused while referenced).")
+    ] = False,
+) -> None:
+    """Soft-delete a customer (kept for history); with --purge, remove it entirely."""
+    with unit_of_work() as (session, tenant_id):
+        if purge:
+            service.purge_customer(session, tenant_id, customer_id)
+        else:
+            service.delete_customer(session, tenant_id, customer_id)
+    console.print(f"customer {customer_id}: {'purged' if purge else 'deleted (kept for history)'}")
+
+
+@app.command()
+@handles_errors
+def reference(customer_id: int, system: str, ref: str) -> None:
+    """Record that an outside system (e.g. billing invoice INV-1) points at a customer."""
+    with unit_of_work() as (session, tenant_id):
+        service.add_reference(session, tenant_id, customer_id, system=system, reference=ref)
+    console.print(f"customer {customer_id}: referenced by {system}:{ref}")
