@@ -1,0 +1,33 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from worker.cli import app, common
+from worker.settings import get_settings
+
+
+class Cli:
+    """Runs ``crmsync`` in-process against a fresh data folder."""
+
+    def __init__(self, runner: CliRunner) -> None:
+        self.runner = runner
+
+    def __call__(self, *args: str) -> object:
+        return self.runner.invoke(app, list(args), catch_exceptions=False)
+
+
+@pytest.fixture
+def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Cli]:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("CRMSYNC_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("CRMSYNC_DATABASE_URL", raising=False)
+    get_settings.cache_clear()
+    common.engine.cache_clear()
+    yield Cli(CliRunner())
+    common.engine().dispose()
+    get_settings.cache_clear()
+    common.engine.cache_clear()

@@ -1,0 +1,38 @@
+"""Settings come from the environment (and .env), with defaults that run with nothing set."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from worker.settings import Settings
+
+
+def test_defaults_use_a_sqlite_file_in_the_data_folder(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    for name in ("CRMSYNC_DATA_DIR", "CRMSYNC_DATABASE_URL", "CRMSYNC_TENANT", "CRMSYNC_LOG_LEVEL"):
+        monkeypatch.delenv(name, raising=False)
+    settings = Settings()
+    assert settings.resolved_database_url == "sqlite:///data/crmsync.db"
+    assert (settings.tenant, settings.log_level) == ("default", "INFO")
+
+
+def test_environment_and_dotenv(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".env").write_text("CRMSYNC_TENANT=acme\nCRMSYNC_LOG_LEVEL=debug\n")
+    monkeypatch.setenv("CRMSYNC_DATABASE_URL", "postgresql+psycopg://u@db/crm")
+    monkeypatch.delenv("CRMSYNC_TENANT", raising=False)
+    monkeypatch.delenv("CRMSYNC_LOG_LEVEL", raising=False)
+    settings = Settings()
+    assert settings.resolved_database_url == "postgresql+psycopg://u@db/crm"
+    assert (settings.tenant, settings.log_level) == ("acme", "DEBUG")
+
+
+def test_a_bad_value_names_the_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CRMSYNC_LOG_LEVEL", "loud")
+    with pytest.raises(ValidationError, match="log_level"):
+        Settings()
