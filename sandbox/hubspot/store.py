@@ -1,0 +1,455 @@
+"""The in-memory CRM of one HubSpot portal: companies, contacts, their associations, the
+recycle bin, merges, unique values and the search index.
+
+Every change goes through here, whoever makes it (the HTTP API with changeSource ``API``,
+or the admin methods acting as a user in the HubSpot UI with ``CRM_UI``), and every change
+produces the webhook events HubSpot would send, handed to ``emit``. One re-entrant lock
+guards all state, so the API thread and test threads can share a store safely.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from sandbox.hubspot.associations import PRIMARY, AssociationIndex
+from sandbox.hubspot.errors import HubSpotError, not_found, property_errors, validation_error
+from sandbox.hubspot.properties import LAST_MODIFIED, OBJECT_TYPES, PropertySchema
+from sandbox.hubspot.records import ObjectTable, Record, iso_ms
+
+EventSink = Callable[[list[dict[str, Any]]], None]
+SINGULAR = {"companies": "company", "contacts": "contact"}
+# Computed by HubSpot; changing them never produces a propertyChange event.
+NO_EVENT_PROPERTIES = {"hs_lastmodifieddate", "lastmodifieddate", "hs_object_id"}
+# Ids start far apart per type so an id used with the wrong object type is a 404, not a hit.
+FIRST_IDS = {"companies": 20_000_000_001, "contacts": 50_000_000_001}
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class PortalStore:
+    def __init__(self, *, portal_id: int, search_index_lag_s: float = 0.0, seed: int = 0) -> None:
+        self.portal_id = portal_id
+        self.schema = PropertySchema()
+        self.tables = {
+            object_type: ObjectTable(object_type, first_id=FIRST_IDS[object_type], seed=seed + n)
+            for n, object_type in enumerate(OBJECT_TYPES)
+        }
+        self.associations = AssociationIndex()
+        self.lock = threading.RLock()
+        self.version = 0  # bumped by every change search can see; keys the search cache
+        self.emit: EventSink = lambda events: None
+        self._lag_s = search_index_lag_s
+        self._pending_index: deque[tuple[float, Record, dict[str, str] | None]] = deque()
+        self._unique: dict[tuple[str, str], dict[str, int]] = {("contacts", "email"): {}}
+
+    # ---- reads -------------------------------------------------------------------------
+
+    def get(
+        self,
+        object_type: str,
+        record_id: str,
+        *,
+        archived: bool = False,
+        follow_merges: bool = True,
+        id_property: str | None = None,
+    ) -> Record | None:
+        with self.lock:
+            table = self.tables[object_type]
+            if id_property and id_property != "hs_object_id":
+                record = self.find_unique(object_type, id_property, record_id)
+            else:
+                try:
+                    numeric = int(record_id)
+                except ValueError:
+                    return None
+                record = table.resolve(numeric, follow_merges=follow_merges)
+            if record is None or record.archived != archived:
+                return None
+            return record
+
+    def find_unique(self, object_type: str, name: str, value: str) -> Record | None:
+        index = self._unique.get((object_type, name))
+        if index is None:
+            return None
+        record_id = index.get(_unique_key(name, value))
+        return None if record_id is None else self.tables[object_type].records.get(record_id)
+
+    def is_unique_property(self, object_type: str, name: str) -> bool:
+        if object_type == "contacts" and name == "email":
+            return True
+        prop = self.schema.get(object_type, name)
+        return prop is not None and prop.has_unique_value
+
+    def search_view(self) -> None:
+        """Make every index update that is due visible to search."""
+        with self.lock:
+            now = time.monotonic()
+            while self._pending_index and self._pending_index[0][0] <= now:
+                _, record, snapshot = self._pending_index.popleft()
+                record.indexed = snapshot
+                self.version += 1
+
+    # ---- writes ------------------------------------------------------------------------
+
+    def create(
+        self,
+        object_type: str,
+        properties: dict[str, str],
+        *,
+        source: str,
+        associations: Iterable[tuple[str, int, set[str]]] = (),
+        when_ms: int | None = None,
+    ) -> Record:
+        """Create a record from validated properties; raises HubSpotError on conflicts."""
+        with self.lock:
+            if object_type == "companies" and not (
+                properties.get("name") or properties.get("domain")
+            ):
+                raise validation_error("A company needs at least a name or a domain.")
+            if object_type == "contacts" and not any(
+                properties.get(key) for key in ("email", "firstname", "lastname")
+            ):
+                raise validation_error(
+                    "A contact needs at least an email, a firstname or a lastname."
+                )
+            self._check_unique(object_type, properties, None)
+            links = list(associations)
+            self._check_links(links)
+            table = self.tables[object_type]
+            stamp = when_ms or now_ms()
+            record_id = table.new_id()
+            props = {key: value for key, value in properties.items() if value != ""}
+            props.setdefault("createdate", iso_ms(stamp))
+            props["hs_object_id"] = str(record_id)
+            props[LAST_MODIFIED[object_type]] = iso_ms(stamp)
+            record = Record(id=record_id, props=props, created_ms=stamp, updated_ms=stamp)
+            table.add(record)
+            self._index_unique(object_type, record)
+            self._reindex(record)
+            events = [self._event(object_type, "creation", record.id, source)]
+            for to_type, to_id, kinds in links:
+                events += self._associate(object_type, record.id, to_type, to_id, kinds, source)
+            if object_type == "contacts" and props.get("associatedcompanyid"):
+                events += self._associate(
+                    "contacts",
+                    record.id,
+                    "companies",
+                    int(props["associatedcompanyid"]),
+                    {PRIMARY},
+                    source,
+                )
+            self.emit(events)
+            return record
+
+    def update(
+        self,
+        object_type: str,
+        record: Record,
+        properties: dict[str, str],
+        *,
+        source: str,
+    ) -> Record:
+        with self.lock:
+            if record.archived:
+                raise not_found()
+            self._check_unique(object_type, properties, record.id)
+            if object_type == "contacts" and properties.get("associatedcompanyid"):
+                self._check_links(
+                    [("companies", int(properties["associatedcompanyid"]), {PRIMARY})]
+                )
+            events = self._apply(object_type, record, properties, source)
+            if object_type == "contacts" and properties.get("associatedcompanyid"):
+                events += self._associate(
+                    "contacts",
+                    record.id,
+                    "companies",
+                    int(properties["associatedcompanyid"]),
+                    {PRIMARY},
+                    source,
+                )
+            self.emit(events)
+            return record
+
+    def archive(self, object_type: str, record: Record, *, source: str) -> None:
+        with self.lock:
+            if record.archived:
+                return
+            table = self.tables[object_type]
+            self._unindex_unique(object_type, record)
+            record.archived_ms = now_ms()
+            record.updated_ms = record.archived_ms
+            record.cache.clear()
+            table.move_to_archive(record)
+            self.version += 1
+            self.emit([self._event(object_type, "deletion", record.id, source)])
+
+    def restore(self, object_type: str, record: Record, *, source: str) -> Record:
+        with self.lock:
+            if not record.archived:
+                return record
+            self._check_unique(object_type, record.props, record.id)
+            record.archived_ms = None
+            record.updated_ms = now_ms()
+            record.props[LAST_MODIFIED[object_type]] = iso_ms(record.updated_ms)
+            record.cache.clear()
+            self.tables[object_type].move_to_live(record)
+            self._index_unique(object_type, record)
+            self._reindex(record)
+            self.emit([self._event(object_type, "restore", record.id, source)])
+            return record
+
+    def merge(self, object_type: str, primary: Record, other: Record, *, source: str) -> Record:
+        """Merge ``other`` into ``primary``: the survivor keeps its id and its values, takes
+        the other's values where it has none, and inherits its associations."""
+        with self.lock:
+            if primary.id == other.id:
+                raise validation_error("Cannot merge an object with itself.")
+            if primary.archived or other.archived:
+                raise not_found()
+            self._unindex_unique(object_type, other)
+            moved = {
+                name: value
+                for name, value in other.props.items()
+                if name not in primary.props
+                and name not in ("hs_object_id", "hs_merged_object_ids")
+            }
+            merged_ids = [i for i in primary.props.get("hs_merged_object_ids", "").split(";") if i]
+            merged_ids += [i for i in other.props.get("hs_merged_object_ids", "").split(";") if i]
+            merged_ids.append(str(other.id))
+            changes = dict(moved, hs_merged_object_ids=";".join(merged_ids))
+            self.tables[object_type].forget(other, primary.id)
+            self._move_associations(object_type, other.id, primary.id)
+            events = self._apply(object_type, primary, changes, source, allow_unique_check=False)
+            events.append(
+                self._event(
+                    object_type,
+                    "merge",
+                    primary.id,
+                    source,
+                    primaryObjectId=primary.id,
+                    mergedObjectIds=[other.id],
+                    newObjectId=primary.id,
+                    numberOfPropertiesMoved=len(moved),
+                )
+            )
+            self.emit(events)
+            return primary
+
+    def associate(
+        self,
+        from_type: str,
+        from_id: int,
+        to_type: str,
+        to_id: int,
+        kinds: set[str],
+        *,
+        source: str,
+    ) -> set[str]:
+        with self.lock:
+            self._check_links([(to_type, to_id, kinds)])
+            if self.tables[from_type].resolve(from_id, follow_merges=False) is None:
+                raise not_found()
+            events = self._associate(from_type, from_id, to_type, to_id, kinds, source)
+            self.emit(events)
+            return self.associations.kinds(*_pair(from_type, from_id, to_id))
+
+    def disassociate(
+        self, from_type: str, from_id: int, to_id: int, kinds: set[str] | None, *, source: str
+    ) -> None:
+        with self.lock:
+            contact_id, company_id = _pair(from_type, from_id, to_id)
+            removed = self.associations.remove(contact_id, company_id, kinds)
+            events: list[dict[str, Any]] = []
+            if PRIMARY in removed:
+                contact = self.tables["contacts"].records.get(contact_id)
+                if contact is not None:
+                    events += self._apply("contacts", contact, {"associatedcompanyid": ""}, source)
+            if removed:
+                events += self._association_events(
+                    contact_id, company_id, PRIMARY in removed, True, source
+                )
+            self.emit(events)
+
+    # ---- internals ---------------------------------------------------------------------
+
+    def _apply(
+        self,
+        object_type: str,
+        record: Record,
+        changes: dict[str, str],
+        source: str,
+        *,
+        allow_unique_check: bool = True,
+    ) -> list[dict[str, Any]]:
+        changed = {
+            name: value for name, value in changes.items() if record.props.get(name, "") != value
+        }
+        if not changed:
+            return []
+        self._unindex_unique(object_type, record)
+        for name, value in changed.items():
+            if value == "":
+                record.props.pop(name, None)
+            else:
+                record.props[name] = value
+        record.updated_ms = max(now_ms(), record.updated_ms)
+        record.props[LAST_MODIFIED[object_type]] = iso_ms(record.updated_ms)
+        record.cache.clear()
+        self._index_unique(object_type, record)
+        self._reindex(record)
+        return [
+            self._event(
+                object_type,
+                "propertyChange",
+                record.id,
+                source,
+                propertyName=name,
+                propertyValue=value,
+            )
+            for name, value in changed.items()
+            if name not in NO_EVENT_PROPERTIES
+        ]
+
+    def _associate(
+        self, from_type: str, from_id: int, to_type: str, to_id: int, kinds: set[str], source: str
+    ) -> list[dict[str, Any]]:
+        contact_id, company_id = _pair(from_type, from_id, to_id)
+        events: list[dict[str, Any]] = []
+        if PRIMARY in kinds:
+            previous = self.associations.primary_company(contact_id)
+            if previous is not None and previous != company_id:
+                self.associations.remove(contact_id, previous, {PRIMARY})
+                events += self._association_events(contact_id, previous, True, True, source)
+        added = self.associations.add(contact_id, company_id, kinds)
+        if PRIMARY in added:
+            contact = self.tables["contacts"].records[contact_id]
+            events += self._apply(
+                "contacts", contact, {"associatedcompanyid": str(company_id)}, source
+            )
+        if added:
+            events += self._association_events(
+                contact_id, company_id, PRIMARY in added, False, source
+            )
+        return events
+
+    def _association_events(
+        self, contact_id: int, company_id: int, primary: bool, removed: bool, source: str
+    ) -> list[dict[str, Any]]:
+        common = {"associationRemoved": removed, "isPrimaryAssociation": primary}
+        return [
+            self._event("contacts", "associationChange", contact_id, source,
+                        associationType="CONTACT_TO_COMPANY", fromObjectId=contact_id,
+                        toObjectId=company_id, **common),
+            self._event("companies", "associationChange", company_id, source,
+                        associationType="COMPANY_TO_CONTACT", fromObjectId=company_id,
+                        toObjectId=contact_id, **common),
+        ]  # fmt: skip
+
+    def _move_associations(self, object_type: str, old_id: int, new_id: int) -> None:
+        for other_id in self.associations.neighbours(object_type, old_id):
+            contact_id, company_id = _pair(object_type, old_id, other_id)
+            kinds = self.associations.remove(contact_id, company_id)
+            target = _pair(object_type, new_id, other_id)
+            if (
+                PRIMARY in kinds
+                and object_type == "contacts"
+                and self.associations.primary_company(new_id)
+            ):
+                kinds.discard(PRIMARY)  # the survivor's own primary company wins
+            self.associations.add(target[0], target[1], kinds)
+            if PRIMARY in kinds:
+                contact = self.tables["contacts"].records[target[0]]
+                contact.props["associatedcompanyid"] = str(target[1])
+                contact.cache.clear()
+
+    def _check_links(self, links: list[tuple[str, int, set[str]]]) -> None:
+        for to_type, to_id, _ in links:
+            target = self.tables[to_type].resolve(to_id, follow_merges=False)
+            if target is None or target.archived:
+                raise HubSpotError(
+                    400,
+                    f"No {SINGULAR[to_type]} with id {to_id} exists to associate with.",
+                    category="VALIDATION_ERROR",
+                    context={"id": [str(to_id)]},
+                )
+
+    def _check_unique(
+        self, object_type: str, properties: dict[str, str], own_id: int | None
+    ) -> None:
+        for (index_type, name), index in self._unique.items():
+            value = properties.get(name)
+            if index_type != object_type or not value:
+                continue
+            holder = index.get(_unique_key(name, value))
+            if holder is None or holder == own_id:
+                continue
+            if object_type == "contacts" and name == "email":
+                raise HubSpotError(
+                    409, f"Contact already exists. Existing ID: {holder}", category="CONFLICT"
+                )
+            message = (
+                f"A {SINGULAR[object_type]} with {name} = {value} already exists "
+                f"(ID {holder}); {name} must be unique."
+            )
+            raise property_errors(
+                [{"name": name, "error": "INVALID_UNIQUE_VALUE", "message": message}]
+            )
+
+    def _index_unique(self, object_type: str, record: Record) -> None:
+        for (index_type, name), index in self._unique.items():
+            if index_type == object_type and record.props.get(name):
+                index[_unique_key(name, record.props[name])] = record.id
+
+    def _unindex_unique(self, object_type: str, record: Record) -> None:
+        for (index_type, name), index in self._unique.items():
+            value = record.props.get(name)
+            if (
+                index_type == object_type
+                and value
+                and index.get(_unique_key(name, value)) == record.id
+            ):
+                del index[_unique_key(name, value)]
+
+    def unique_index(self, object_type: str, name: str) -> dict[str, int]:
+        """The live value -> id index of a unique property (lowercased for email)."""
+        return self._unique.setdefault((object_type, name), {})
+
+    def add_unique_index(self, object_type: str, name: str) -> None:
+        with self.lock:
+            index = self._unique.setdefault((object_type, name), {})
+            for record in self.tables[object_type].live():
+                if record.props.get(name):
+                    index[_unique_key(name, record.props[name])] = record.id
+
+    def _reindex(self, record: Record) -> None:
+        self.version += 1
+        if self._lag_s <= 0:
+            record.indexed = record.props
+        else:
+            self._pending_index.append((time.monotonic() + self._lag_s, record, dict(record.props)))
+
+    def _event(
+        self, object_type: str, kind: str, object_id: int, source: str, **fields: Any
+    ) -> dict[str, Any]:
+        return {
+            "subscriptionType": f"{SINGULAR[object_type]}.{kind}",
+            "objectId": object_id,
+            "changeSource": source,
+            "occurredAt": now_ms(),
+            **fields,
+        }
+
+
+def _pair(from_type: str, from_id: int, to_id: int) -> tuple[int, int]:
+    return AssociationIndex.key(from_type, from_id, to_id)
+
+
+def _unique_key(name: str, value: str) -> str:
+    # HubSpot treats email case-insensitively; custom unique values are compared as given.
+    return value.lower() if name == "email" else value
