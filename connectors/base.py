@@ -1,0 +1,123 @@
+"""The connector protocol and the plain records that cross it.
+
+Everything above the connectors asks four questions without knowing which CRM answers:
+what changed since this cursor (``scan``), give me these records (``fetch``), write these
+records (``upsert`` / ``archive``), and is the account set up for us (``ensure_setup``).
+
+Records carry CRM field names and raw CRM values (strings as the API returns them);
+turning them into directory fields is the job of ``mappings``. Cursors are opaque,
+JSON-serializable dicts: the connector makes them and takes them back; the caller only
+saves them (after every page).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, ClassVar, Protocol
+
+from connectors.errors import ConnectorError
+
+Cursor = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteRecord:
+    """One CRM record as the sync sees it."""
+
+    object_type: str  # company | contact (HubSpot); account | contact (Salesforce)
+    external_id: str
+    properties: dict[str, Any]
+    modified_at: datetime  # the CRM's own last-modified time, timezone-aware
+    archived: bool = False  # deleted in the CRM (recycle bin)
+    merged_into: str | None = None  # the surviving record's id when this one was merged away
+    merged_ids: tuple[str, ...] = ()  # ids that were merged into this record
+    associations: tuple[str, ...] = ()  # contact -> company / account ids, primary first
+    local_id: str | None = None  # our customer / contact id, when the CRM holds it
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """A page of a scan. ``cursor`` resumes right after this page: save it, then apply the
+    next page. ``done`` is true on the last page of a complete pass."""
+
+    records: list[RemoteRecord]
+    cursor: Cursor
+    done: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class WriteRequest:
+    """Create or update one CRM record, keyed on our own id so a retry never duplicates."""
+
+    object_type: str
+    local_id: str
+    properties: dict[str, Any]
+    external_id: str | None = None  # known CRM id, if linked
+    associations: tuple[str, ...] = ()  # for contacts: the company / account CRM id
+
+
+@dataclass(frozen=True, slots=True)
+class WriteResult:
+    local_id: str
+    external_id: str | None
+    created: bool = False
+    error: ConnectorError | None = None  # this record failed; the others in the batch did not
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+@dataclass
+class CallCounter:
+    """API calls a connector made, by endpoint: what benchmarks and runs report."""
+
+    calls: dict[str, int] = field(default_factory=dict)
+
+    def add(self, endpoint: str, count: int = 1) -> None:
+        self.calls[endpoint] = self.calls.get(endpoint, 0) + count
+
+    @property
+    def total(self) -> int:
+        return sum(self.calls.values())
+
+
+class Connector(Protocol):
+    """What every CRM connector provides."""
+
+    provider: ClassVar[str]
+    account_id: str
+    counter: CallCounter
+
+    def object_types(self) -> tuple[str, ...]:
+        """The CRM object types this connector syncs, parents first (company, contact)."""
+        ...
+
+    def ensure_setup(self) -> None:
+        """Make sure the CRM account can be synced (e.g. the property or External ID field
+        that holds our id exists); create what is missing where the API allows it."""
+        ...
+
+    def scan(
+        self, object_type: str, *, cursor: Cursor | None = None, full: bool = False
+    ) -> Iterator[Page]:
+        """Pages of records: with ``full`` every live record (a reconcile pass), otherwise
+        those changed since ``cursor`` (with an overlap window: the caller must be
+        idempotent). Deleted and merged records appear with ``archived`` / ``merged_into``
+        where the CRM reports them."""
+        ...
+
+    def fetch(self, object_type: str, external_ids: Sequence[str]) -> list[RemoteRecord]:
+        """Current state of these records, in as few calls as the API allows. Ids that no
+        longer exist come back ``archived`` (or ``merged_into`` the survivor)."""
+        ...
+
+    def upsert(self, object_type: str, requests: Sequence[WriteRequest]) -> list[WriteResult]:
+        """Create or update, keyed on ``local_id``; one result per request, in order."""
+        ...
+
+    def archive(self, object_type: str, external_ids: Sequence[str]) -> None:
+        """Delete (archive / recycle bin) these records in the CRM."""
+        ...
