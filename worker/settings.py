@@ -31,6 +31,31 @@ class Settings(BaseSettings):
         default="default", description="Tenant that CLI commands act on when --tenant is not given."
     )
     log_level: str = Field(default="INFO", description="Python logging level.")
+    broker_url: str | None = Field(
+        default=None,
+        description="Redis URL of the job broker, e.g. redis://127.0.0.1:6379/0. "
+        "Default: an in-process broker with worker threads (one machine, no Redis).",
+    )
+    redis_url: str | None = Field(
+        default=None,
+        description="Redis URL for locks and API budgets shared by all processes. "
+        "Default: the broker's Redis; in-process locks and budgets when there is none.",
+    )
+    worker_threads: int = Field(
+        default=4, ge=1, le=64, description="Threads per worker process (and in-process worker)."
+    )
+    max_retries: int = Field(
+        default=8,
+        ge=0,
+        le=50,
+        description="Retries of a failing job before it becomes a failure row.",
+    )
+    retry_min_backoff_s: float = Field(
+        default=5.0, gt=0, description="First retry delay; doubles each attempt, with jitter."
+    )
+    retry_max_backoff_s: float = Field(
+        default=3600.0, gt=0, description="Longest delay between two retries of a job."
+    )
 
     @field_validator("log_level")
     @classmethod
@@ -39,6 +64,11 @@ class Settings(BaseSettings):
         if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
             raise ValueError(f"{value!r} is not a logging level")
         return level
+
+    @property
+    def shared_redis_url(self) -> str | None:
+        """Where locks and budgets live: ``redis_url``, else the broker's Redis, else none."""
+        return self.redis_url or self.broker_url
 
     @property
     def resolved_database_url(self) -> str:
