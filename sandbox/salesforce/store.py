@@ -1,0 +1,419 @@
+"""The in-memory org: Account and Contact records, thread-safe.
+
+Every change goes through :class:`OrgStore`, whichever door it came in by (REST API,
+admin methods, seeding), so audit fields, the delete log, external-id uniqueness and
+change notifications behave the same for all of them.
+
+Records are plain dicts holding every field of their object. They are replaced, never
+mutated, on change (copy-on-write), so a list of record references taken under the lock
+is a consistent snapshot that queries can read without holding it.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+from .errors import ApiError, entity_is_deleted, not_found
+from .ids import IdFactory, to_18, truncate_ms
+from .schema import FieldDef, ObjectDef
+from .values import coerce
+
+Record = dict[str, Any]
+ChangeListener = Callable[[str, str, str], None]
+
+MAX_MERGE_RECORDS = 3
+
+_FIELD_SECURITY = (
+    "Please check the security settings of this field and verify that it is read/write for "
+    "your profile or permission set."
+)
+
+
+class OrgStore:
+    """All records of one org, with the rules Salesforce applies when they change."""
+
+    def __init__(
+        self,
+        schema: dict[str, ObjectDef],
+        *,
+        ids: IdFactory,
+        clock: Callable[[], datetime],
+        user_id: str,
+        restricted_picklists: bool = False,
+    ) -> None:
+        self.schema = schema
+        self.ids = ids
+        self.user_id = user_id
+        self._clock = clock
+        self._restricted = restricted_picklists
+        self.lock = threading.RLock()
+        self.records: dict[str, dict[str, Record]] = {name: {} for name in schema}
+        # (object, field) -> normalized value -> id, live records only
+        self._unique: dict[tuple[str, str], dict[str, str]] = {
+            (name, f.name): {} for name, obj in schema.items() for f in obj.fields.values()
+            if f.unique
+        }  # fmt: skip
+        self.delete_log: dict[str, dict[str, datetime]] = {name: {} for name in schema}
+        self._deleted_with: dict[str, str] = {}  # contact id -> account id deleted with it
+        self._listeners: list[ChangeListener] = []
+        self._templates = {
+            name: dict.fromkeys(obj.fields) | {"IsDeleted": False}
+            for name, obj in schema.items()
+        }  # fmt: skip
+        self.created_at = self.now()
+
+    # --- plumbing --------------------------------------------------------------------
+
+    def now(self) -> datetime:
+        return truncate_ms(self._clock())
+
+    def subscribe(self, listener: ChangeListener) -> None:
+        self._listeners.append(listener)
+
+    def notify(self, events: Iterable[tuple[str, str, str]]) -> None:
+        for event in events:
+            for listener in self._listeners:
+                listener(*event)
+
+    def object(self, name: str) -> ObjectDef:
+        return self.schema[name]
+
+    def _unique_key(self, definition: FieldDef, value: Any) -> str:
+        text = str(value)
+        return text if definition.case_sensitive else text.lower()
+
+    # --- reads -----------------------------------------------------------------------
+
+    def find(self, object_name: str, record_id: str) -> Record | None:
+        """The record (deleted or not) with this 15- or 18-character id, or None."""
+        normalized = to_18(record_id)
+        if normalized is None:
+            return None
+        return self.records[object_name].get(normalized)
+
+    def get_live(self, object_name: str, record_id: str) -> Record:
+        record = self.find(object_name, record_id)
+        if record is None:
+            raise not_found()
+        if record["IsDeleted"]:
+            raise entity_is_deleted()
+        return record
+
+    def snapshot(self, object_name: str) -> list[Record]:
+        with self.lock:
+            return list(self.records[object_name].values())
+
+    def find_by_external_id(self, object_name: str, field_name: str, value: Any) -> list[str]:
+        """Ids of live records whose external-id field equals ``value``."""
+        definition = self.schema[object_name].fields[field_name]
+        with self.lock:
+            if field_name == "Id":
+                record = self.find(object_name, str(value))
+                return [record["Id"]] if record and not record["IsDeleted"] else []
+            index = self._unique.get((object_name, field_name))
+            key = self._unique_key(definition, value)
+            if index is not None:
+                found = index.get(key)
+                return [found] if found else []
+            return [
+                record["Id"]
+                for record in self.records[object_name].values()
+                if not record["IsDeleted"]
+                and record[field_name] is not None
+                and self._unique_key(definition, record[field_name]) == key
+            ]
+
+    # --- validation ------------------------------------------------------------------
+
+    def prepare(
+        self, object_name: str, body: Mapping[str, Any], *, existing: Record | None
+    ) -> dict[str, Any]:
+        """Check a JSON body for create (``existing`` None) or update; return the changes."""
+        obj = self.schema[object_name]
+        changes: dict[str, Any] = {}
+        readonly: list[str] = []
+        for key, raw in body.items():
+            if key == "attributes":
+                continue
+            definition = obj.field(key)
+            if definition is None:
+                raise ApiError(
+                    400, "INVALID_FIELD", f"No such column '{key}' on sobject of type {obj.name}"
+                )
+            allowed = definition.createable if existing is None else definition.updateable
+            if not allowed:
+                readonly.append(definition.name)
+                continue
+            changes[definition.name] = coerce(
+                definition, raw, restricted_picklists=self._restricted
+            )
+        if readonly:
+            raise ApiError(
+                400,
+                "INVALID_FIELD_FOR_INSERT_UPDATE",
+                f"Unable to create/update fields: {', '.join(readonly)}. {_FIELD_SECURITY}",
+                readonly,
+            )
+        merged = {**(existing or {}), **changes}
+        missing = [
+            f.name
+            for f in obj.fields.values()
+            if not f.nillable
+            and f.createable
+            and f.name != "OwnerId"
+            and merged.get(f.name) is None
+        ]
+        if missing:
+            raise ApiError(
+                400,
+                "REQUIRED_FIELD_MISSING",
+                f"Required fields are missing: [{', '.join(missing)}]",
+                missing,
+            )
+        for name, value in changes.items():
+            definition = obj.fields[name]
+            if definition.type == "reference" and value is not None:
+                changes[name] = self._check_reference(definition, value)
+            if definition.unique and value is not None:
+                self._check_unique(object_name, definition, value, existing)
+        return changes
+
+    def _check_reference(self, definition: FieldDef, value: str) -> str:
+        normalized = to_18(value)
+        if normalized is None:
+            raise ApiError(
+                400,
+                "MALFORMED_ID",
+                f"{definition.label}: id value of incorrect type: {value}",
+                [definition.name],
+            )
+        if definition.reference_to == ("User",):
+            return normalized
+        target = definition.reference_to[0]
+        if not normalized.startswith(self.schema[target].key_prefix):
+            raise ApiError(
+                400,
+                "FIELD_INTEGRITY_EXCEPTION",
+                f"{definition.label}: id value of incorrect type: {value}",
+                [definition.name],
+            )
+        record = self.records[target].get(normalized)
+        if record is None:
+            raise ApiError(
+                400,
+                "INVALID_CROSS_REFERENCE_KEY",
+                "invalid cross reference id",
+                [definition.name],
+            )
+        if record["IsDeleted"]:
+            raise ApiError(400, "ENTITY_IS_DELETED", "entity is deleted", [definition.name])
+        return normalized
+
+    def _check_unique(
+        self, object_name: str, definition: FieldDef, value: Any, existing: Record | None
+    ) -> None:
+        holder = self._unique[(object_name, definition.name)].get(
+            self._unique_key(definition, value)
+        )
+        if holder is not None and (existing is None or holder != existing["Id"]):
+            raise ApiError(
+                400,
+                "DUPLICATE_VALUE",
+                f"duplicate value found: {definition.name} duplicates value on record with "
+                f"id: {holder}",
+                [],
+            )
+
+    # --- writes ----------------------------------------------------------------------
+
+    def _index(self, object_name: str, record: Record, *, add: bool) -> None:
+        for (name, field_name), index in self._unique.items():
+            if name != object_name or record[field_name] is None:
+                continue
+            key = self._unique_key(self.schema[name].fields[field_name], record[field_name])
+            if add:
+                index[key] = record["Id"]
+            elif index.get(key) == record["Id"]:
+                del index[key]
+
+    def _computed(self, object_name: str, record: Record) -> None:
+        if object_name == "Contact":
+            record["Name"] = " ".join(p for p in (record["FirstName"], record["LastName"]) if p)
+
+    def _put(self, object_name: str, record: Record) -> None:
+        self._computed(object_name, record)
+        self.records[object_name][record["Id"]] = record
+
+    def insert(self, object_name: str, changes: Mapping[str, Any]) -> str:
+        """Store an already prepared create; returns the new id. Caller holds the lock."""
+        now = self.now()
+        record = dict(self._templates[object_name])
+        record.update(changes)
+        record["Id"] = self.ids.new(object_name)
+        record["OwnerId"] = record["OwnerId"] or self.user_id
+        record["CreatedById"] = record["LastModifiedById"] = self.user_id
+        record["CreatedDate"] = record["LastModifiedDate"] = record["SystemModstamp"] = now
+        self._put(object_name, record)
+        self._index(object_name, record, add=True)
+        return record["Id"]
+
+    def apply(
+        self, object_name: str, record: Record, changes: Mapping[str, Any], *, system: bool = False
+    ) -> Record:
+        """Store an already prepared update. Caller holds the lock.
+
+        ``system`` stands for a change made by automation (a trigger, a flow): it bumps
+        SystemModstamp but not LastModifiedDate, which is why sync cursors must use the
+        former.
+        """
+        now = self.now()
+        self._index(object_name, record, add=False)
+        updated = {**record, **changes, "SystemModstamp": now}
+        if not system:
+            updated["LastModifiedDate"] = now
+            updated["LastModifiedById"] = self.user_id
+        self._put(object_name, updated)
+        self._index(object_name, updated, add=True)
+        return updated
+
+    def create(self, object_name: str, body: Mapping[str, Any]) -> str:
+        with self.lock:
+            record_id = self.insert(object_name, self.prepare(object_name, body, existing=None))
+        self.notify([(object_name, record_id, "created")])
+        return record_id
+
+    def update(
+        self, object_name: str, record_id: str, body: Mapping[str, Any], *, system: bool = False
+    ) -> None:
+        with self.lock:
+            record = self.get_live(object_name, record_id)
+            changes = self.prepare(object_name, body, existing=record)
+            self.apply(object_name, record, changes, system=system)
+        self.notify([(object_name, record["Id"], "updated")])
+
+    def upsert(
+        self, object_name: str, field_name: str, value: str, body: Mapping[str, Any]
+    ) -> tuple[str, bool]:
+        """Create or update by external id; returns (id, created). Raises 300 on many."""
+        with self.lock:
+            matches = self.find_by_external_id(object_name, field_name, value)
+            if len(matches) > 1:
+                raise ApiError(300, "MULTIPLE_CHOICES", "multiple records", body=matches)
+            if matches:
+                record = self.records[object_name][matches[0]]
+                changes = self.prepare(object_name, body, existing=record)
+                self.apply(object_name, record, changes)
+                result = (record["Id"], False)
+            else:
+                if field_name == "Id":
+                    raise not_found()
+                full = {**body, field_name: value}
+                result = (
+                    self.insert(object_name, self.prepare(object_name, full, existing=None)),
+                    True,
+                )
+        self.notify([(object_name, result[0], "created" if result[1] else "updated")])
+        return result
+
+    def _mark_deleted(self, object_name: str, record: Record, master_id: str | None = None) -> None:
+        now = self.now()
+        self._index(object_name, record, add=False)
+        updated = {**record, "IsDeleted": True, "SystemModstamp": now, "LastModifiedDate": now}
+        if master_id:
+            updated["MasterRecordId"] = master_id
+        self._put(object_name, updated)
+        self.delete_log[object_name][record["Id"]] = now
+
+    def delete(self, object_name: str, record_id: str) -> None:
+        """Move a record to the recycle bin; an Account takes its Contacts with it."""
+        with self.lock:
+            events = self.delete_locked(object_name, self.get_live(object_name, record_id))
+        self.notify(events)
+
+    def delete_locked(self, object_name: str, record: Record) -> list[tuple[str, str, str]]:
+        """Delete a live record; caller holds the lock and sends the returned events."""
+        self._mark_deleted(object_name, record)
+        events = [(object_name, record["Id"], "deleted")]
+        if object_name == "Account":
+            for contact in list(self.records["Contact"].values()):
+                if contact["AccountId"] == record["Id"] and not contact["IsDeleted"]:
+                    self._mark_deleted("Contact", contact)
+                    self._deleted_with[contact["Id"]] = record["Id"]
+                    events.append(("Contact", contact["Id"], "deleted"))
+        return events
+
+    def undelete(self, object_name: str, record_id: str) -> None:
+        events = []
+        with self.lock:
+            record = self.find(object_name, record_id)
+            if record is None:
+                raise not_found()
+            if not record["IsDeleted"] or record["MasterRecordId"]:
+                raise ApiError(400, "UNDELETE_FAILED", "Entity is not in the recycle bin", [])
+            restored = [(object_name, record)]
+            if object_name == "Account":
+                restored += [
+                    ("Contact", self.records["Contact"][contact_id])
+                    for contact_id, account_id in self._deleted_with.items()
+                    if account_id == record["Id"]
+                ]
+            for name, item in restored:
+                for definition in self.schema[name].fields.values():
+                    if definition.unique and item[definition.name] is not None:
+                        self._check_unique(name, definition, item[definition.name], None)
+            for name, item in restored:
+                updated = self.apply(name, item, {"IsDeleted": False})
+                self.delete_log[name].pop(item["Id"], None)
+                self._deleted_with.pop(item["Id"], None)
+                events.append((name, updated["Id"], "undeleted"))
+        self.notify(events)
+
+    def merge(
+        self,
+        object_name: str,
+        master_id: str,
+        loser_ids: list[str],
+        master_values: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Merge up to two records into a master, as the merge() call does.
+
+        Losers go to the recycle bin with MasterRecordId set; their child Contacts and
+        child Accounts are re-parented to the master.
+        """
+        if not 1 <= len(loser_ids) <= MAX_MERGE_RECORDS - 1:
+            raise ApiError(
+                400,
+                "INVALID_ARGUMENT_TYPE",
+                f"A merge request can contain up to {MAX_MERGE_RECORDS} records",
+            )
+        events = []
+        with self.lock:
+            master = self.get_live(object_name, master_id)
+            losers = [self.get_live(object_name, loser) for loser in loser_ids]
+            if any(loser["Id"] == master["Id"] for loser in losers):
+                raise ApiError(400, "INVALID_ID_FIELD", "Cannot merge a record into itself")
+            for loser in losers:
+                self._mark_deleted(object_name, loser, master_id=master["Id"])
+                events.append((object_name, loser["Id"], "deleted"))
+            changes = self.prepare(object_name, master_values or {}, existing=master)
+            self.apply(object_name, master, changes)
+            events.append((object_name, master["Id"], "updated"))
+            loser_set = {loser["Id"] for loser in losers}
+            children = [("Contact", "AccountId"), ("Account", "ParentId")]
+            for child_object, reference in children if object_name == "Account" else []:
+                for child in list(self.records[child_object].values()):
+                    if child[reference] in loser_set and not child["IsDeleted"]:
+                        self.apply(child_object, child, {reference: master["Id"]})
+                        events.append((child_object, child["Id"], "updated"))
+        self.notify(events)
+
+    def bulk_load(self, object_name: str, rows: Iterable[Mapping[str, Any]]) -> list[str]:
+        """Insert trusted rows fast (seeding): no validation, no notifications."""
+        ids = []
+        with self.lock:
+            for row in rows:
+                ids.append(self.insert(object_name, row))
+        return ids
