@@ -1,0 +1,1 @@
+"""Tests of the HubSpot sandbox, driven by the unchanged hubspot-api-client."""

@@ -1,0 +1,69 @@
+"""Listing through the SDK's basic_api.get_page and get_all, with HubSpot's page cap."""
+
+from __future__ import annotations
+
+import pytest
+from hubspot.crm.companies import ApiException
+
+from sandbox.hubspot import HubSpotSandbox
+from sandbox.hubspot.seeding import INDUSTRY_MAP
+from tests.sandbox.hubspot.conftest import BIG_PORTAL_COMPANIES, sdk_client
+
+
+def test_get_page_walks_25000_companies_each_exactly_once(big_hubspot_portal: HubSpotSandbox) -> None:
+    api = sdk_client(big_hubspot_portal).crm.companies.basic_api
+    seen: list[str] = []
+    after = None
+    pages = 0
+    while True:
+        page = api.get_page(limit=100, after=after)
+        pages += 1
+        assert len(page.results) <= 100
+        seen += [company.id for company in page.results]
+        if page.paging is None or page.paging.next is None:
+            break
+        after = page.paging.next.after
+    assert len(seen) == BIG_PORTAL_COMPANIES
+    assert len(set(seen)) == BIG_PORTAL_COMPANIES
+    assert set(seen) == set(big_hubspot_portal.ids("companies"))
+    assert pages == BIG_PORTAL_COMPANIES // 100
+
+
+def test_page_larger_than_100_is_rejected(big_hubspot_portal: HubSpotSandbox) -> None:
+    api = sdk_client(big_hubspot_portal).crm.companies.basic_api
+    with pytest.raises(ApiException) as caught:
+        api.get_page(limit=101)
+    assert caught.value.status == 400
+    assert '"category":"VALIDATION_ERROR"' in caught.value.body
+
+
+def test_get_all_returns_every_company_with_requested_properties(big_hubspot_portal: HubSpotSandbox) -> None:
+    companies = sdk_client(big_hubspot_portal).crm.companies.get_all(properties=["industry", "country"])
+    assert len({company.id for company in companies}) == BIG_PORTAL_COMPANIES
+    sample = companies[0].properties
+    assert sample["industry"] in INDUSTRY_MAP.values()  # HubSpot's enum values, not labels
+    assert {"industry", "country", "hs_object_id", "createdate", "hs_lastmodifieddate"} <= set(sample)
+    assert "name" not in sample  # only asked-for properties plus the ones always returned
+
+
+def test_default_list_properties_follow_the_object_type(hubspot_sandbox: HubSpotSandbox) -> None:
+    company = hubspot_sandbox.create("companies", {"name": "Acme", "domain": "acme.test", "city": "Oslo"})
+    hubspot_sandbox.create("contacts", {"email": "a@acme.test", "firstname": "A"}, company_id=company["id"])
+    client = sdk_client(hubspot_sandbox)
+    listed_company = client.crm.companies.basic_api.get_page().results[0]
+    listed_contact = client.crm.contacts.basic_api.get_page().results[0]
+    assert set(listed_company.properties) == {"createdate", "domain", "hs_lastmodifieddate", "hs_object_id", "name"}
+    assert set(listed_contact.properties) == {"createdate", "email", "firstname", "hs_object_id", "lastmodifieddate"}
+
+
+def test_archived_listing_shows_only_the_recycle_bin(hubspot_sandbox: HubSpotSandbox) -> None:
+    kept = hubspot_sandbox.create("companies", {"name": "Kept"})
+    gone = hubspot_sandbox.create("companies", {"name": "Gone"})
+    api = sdk_client(hubspot_sandbox).crm.companies.basic_api
+    api.archive(gone["id"])
+    assert [c.id for c in api.get_page().results] == [kept["id"]]
+    archived = api.get_page(archived=True).results
+    assert [c.id for c in archived] == [gone["id"]]
+    assert archived[0].archived is True and archived[0].archived_at is not None
+    hubspot_sandbox.restore("companies", gone["id"])
+    assert {c.id for c in api.get_page().results} == {kept["id"], gone["id"]}
