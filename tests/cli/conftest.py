@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from worker.cli import app, common
+from worker import database
+from worker.cli import app
 from worker.settings import get_settings
 
 
@@ -26,8 +27,7 @@ def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Cli]:
     monkeypatch.setenv("CRMSYNC_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.delenv("CRMSYNC_DATABASE_URL", raising=False)
     get_settings.cache_clear()
-    common.engine.cache_clear()
+    database.reset()
     yield Cli(CliRunner())
-    common.engine().dispose()
+    database.reset()
     get_settings.cache_clear()
-    common.engine.cache_clear()

@@ -8,18 +8,18 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from decimal import Decimal
-from functools import cache, wraps
+from functools import wraps
 from typing import Any, NoReturn, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
-from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from customers import db
 from customers.errors import DirectoryError, InvalidInput, NotFound, StaleVersion
 from customers.models import Contact, Customer
 from customers.service import get_tenant
+from worker.database import engine, sessions
 from worker.settings import get_settings
 
 console = Console()
@@ -36,11 +36,6 @@ class State:
 
 
 state = State()
-
-
-@cache
-def engine() -> Engine:
-    return db.make_engine(get_settings().resolved_database_url)
 
 
 def fail(message: str, *, code: int = 1) -> NoReturn:
@@ -61,8 +56,7 @@ def require_schema() -> None:
 def unit_of_work() -> Iterator[tuple[Session, int]]:
     """A session in one transaction and the current tenant's id."""
     require_schema()
-    factory = db.session_factory(engine())
-    with db.transaction(factory) as session:
+    with db.transaction(sessions()) as session:
         tenant = get_tenant(session, state.tenant or get_settings().tenant)
         yield session, tenant.id
 

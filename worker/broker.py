@@ -1,0 +1,66 @@
+"""The Dramatiq broker and its middleware: import this before any actor module.
+
+``CRMSYNC_BROKER_URL`` set: a Redis broker, and jobs run in ``crmsync worker`` processes.
+Unset: Dramatiq's in-process broker, and jobs run on worker threads inside the process
+that started them (the embedded mode: the demo, one machine, no Redis).
+
+Retries follow the connector error taxonomy (see ``worker.jobs``); a job that fails for
+good is written to ``sync_failures`` by :class:`RecordFailures`.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import dramatiq
+from dramatiq.brokers.redis import RedisBroker
+from dramatiq.brokers.stub import StubBroker
+from dramatiq.middleware import Middleware, Retries
+
+from worker.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+
+class RecordFailures(Middleware):
+    """After retries are spent (or at once for a permanent error), write a failure row.
+
+    Runs after the Retries middleware, so ``message.failed`` tells whether the message was
+    given up on.
+    """
+
+    def after_process_message(
+        self,
+        broker: dramatiq.Broker,
+        message: Any,
+        *,
+        result: Any = None,
+        exception: BaseException | None = None,
+    ) -> None:
+        if exception is None or not message.failed:
+            return
+        from worker.jobs import record_job_failure  # the database side, kept out of import time
+
+        record_job_failure(
+            message.actor_name, message.args, message.kwargs, exception, message.options
+        )
+
+
+def build_broker(settings: Settings) -> dramatiq.Broker:
+    broker: dramatiq.Broker
+    if settings.broker_url:
+        broker = RedisBroker(url=settings.broker_url, namespace="crmsync")
+    else:
+        broker = StubBroker()
+        broker.emit_after("process_boot")
+    retries = next(m for m in broker.middleware if isinstance(m, Retries))
+    retries.max_retries = settings.max_retries
+    retries.min_backoff = int(settings.retry_min_backoff_s * 1000)
+    retries.max_backoff = int(settings.retry_max_backoff_s * 1000)
+    broker.add_middleware(RecordFailures(), before=Retries)
+    return broker
+
+
+broker = build_broker(get_settings())
+dramatiq.set_broker(broker)

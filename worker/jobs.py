@@ -1,0 +1,100 @@
+"""How jobs fail and retry: the connector error taxonomy mapped to Dramatiq, in one place.
+
+- ``Permanent`` and ``AuthError``: no retry; a failure row at once.
+- ``RateLimited``: retried after the wait the CRM asked for (``Retry(delay=...)``).
+- ``Transient`` and anything unexpected: retried with exponential backoff and jitter.
+- Retries spent: a failure row (written by ``worker.broker.RecordFailures``).
+
+Actors declare themselves with :func:`job`, naming the direction their failures belong to
+and which argument is the connection id.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, ParamSpec, TypeVar
+
+import dramatiq
+
+import worker.broker  # noqa: F401  (the broker must exist before any actor is declared)
+from connectors.errors import AuthError, Permanent, RateLimited
+from customers.db import transaction
+from customers.errors import DirectoryError
+from worker.database import sessions
+from worker.failures import record_failure
+
+log = logging.getLogger(__name__)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+# Errors that retrying cannot fix.
+NEVER_RETRIED: tuple[type[BaseException], ...] = (Permanent, AuthError, DirectoryError)
+
+
+@dataclass(frozen=True)
+class JobKind:
+    direction: str  # inbound | outbound | categorize | ...
+    connection_arg: int | None  # position of the connection id argument, if any
+
+
+JOBS: dict[str, JobKind] = {}
+
+
+def job(
+    *, direction: str, connection_arg: int | None = 0, **actor_options: Any
+) -> Callable[[Callable[P, R]], dramatiq.Actor[P, R]]:
+    """Declare an actor whose errors follow the taxonomy."""
+
+    def decorate(function: Callable[P, R]) -> dramatiq.Actor[P, R]:
+        @functools.wraps(function)
+        def run(*args: P.args, **kwargs: P.kwargs) -> R:
+            try:
+                return function(*args, **kwargs)
+            except RateLimited as error:
+                # Not an error to log: wait what the CRM asked, then try again.
+                raise dramatiq.Retry(str(error), delay=int(error.wait_s * 1000)) from error
+
+        JOBS[function.__name__] = JobKind(direction, connection_arg)
+        return dramatiq.actor(
+            run, actor_name=function.__name__, throws=NEVER_RETRIED, **actor_options
+        )
+
+    return decorate
+
+
+def record_job_failure(
+    actor_name: str,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    exception: BaseException,
+    options: dict[str, Any],
+) -> None:
+    kind = JOBS.get(actor_name, JobKind("internal", None))
+    cause = (
+        exception.__cause__
+        if isinstance(exception, dramatiq.Retry) and exception.__cause__
+        else exception
+    )
+    connection_id = (
+        args[kind.connection_arg]
+        if kind.connection_arg is not None and len(args) > kind.connection_arg
+        else None
+    )
+    try:
+        with transaction(sessions()) as session:
+            record_failure(
+                session,
+                direction=kind.direction,
+                error=cause,
+                payload={"actor": actor_name, "args": list(args), "kwargs": kwargs},
+                connection_id=connection_id,
+                # Retries counts failed runs, except for errors it never retries.
+                attempts=int(options.get("retries", 0)) + (1 if isinstance(cause, NEVER_RETRIED) else 0),
+            )
+    except Exception:
+        # The job's own error is already logged by Dramatiq; losing the row must not be silent.
+        log.exception("could not record the failure of %s%r", actor_name, args)
