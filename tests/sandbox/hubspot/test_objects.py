@@ -30,7 +30,9 @@ def body_of(error: Exception) -> dict:
 
 def test_create_get_update_archive_round_trip(hubspot_client: HubSpot) -> None:
     api = hubspot_client.crm.companies.basic_api
-    created = api.create(SimplePublicObjectInputForCreate(properties={"name": "Acme", "domain": "acme.test"}))
+    created = api.create(
+        SimplePublicObjectInputForCreate(properties={"name": "Acme", "domain": "acme.test"})
+    )
     assert created.id.isdigit()
     assert created.properties["hs_object_id"] == created.id
     assert created.properties["createdate"].endswith("Z")
@@ -50,9 +52,14 @@ def test_create_get_update_archive_round_trip(hubspot_client: HubSpot) -> None:
 
 def test_ids_increase_per_object_type(hubspot_client: HubSpot) -> None:
     api = hubspot_client.crm.companies.basic_api
-    ids = [int(api.create(SimplePublicObjectInputForCreate(properties={"name": f"C{i}"})).id) for i in range(5)]
+    ids = [
+        int(api.create(SimplePublicObjectInputForCreate(properties={"name": f"C{i}"})).id)
+        for i in range(5)
+    ]
     assert ids == sorted(ids) and len(set(ids)) == 5
-    contact = hubspot_client.crm.contacts.basic_api.create(ContactInput(properties={"email": "x@y.test"}))
+    contact = hubspot_client.crm.contacts.basic_api.create(
+        ContactInput(properties={"email": "x@y.test"})
+    )
     assert contact.properties["lastmodifieddate"]  # contacts use lastmodifieddate
     assert "hs_lastmodifieddate" not in contact.properties
 
@@ -75,21 +82,33 @@ def test_read_only_and_enumeration_values_are_checked(hubspot_client: HubSpot) -
         api.create(SimplePublicObjectInputForCreate(properties={"name": "A", "hs_object_id": "5"}))
     assert body_of(caught.value)["errors"][0]["code"] == "READ_ONLY_VALUE"
     with pytest.raises(ApiException) as caught:
-        api.create(SimplePublicObjectInputForCreate(properties={"name": "A", "industry": "Computer Software"}))
+        api.create(
+            SimplePublicObjectInputForCreate(
+                properties={"name": "A", "industry": "Computer Software"}
+            )
+        )
     assert body_of(caught.value)["errors"][0]["code"] == "INVALID_OPTION"
-    ok = api.create(SimplePublicObjectInputForCreate(properties={"name": "A", "industry": "COMPUTER_SOFTWARE"}))
+    ok = api.create(
+        SimplePublicObjectInputForCreate(properties={"name": "A", "industry": "COMPUTER_SOFTWARE"})
+    )
     assert ok.properties["industry"] == "COMPUTER_SOFTWARE"
 
 
 def test_malformed_json_and_wrong_ids(hubspot_sandbox: HubSpotSandbox) -> None:
-    headers = {"Authorization": f"Bearer {hubspot_sandbox.access_token}", "Content-Type": "application/json"}
+    headers = {
+        "Authorization": f"Bearer {hubspot_sandbox.access_token}",
+        "Content-Type": "application/json",
+    }
     with httpx.Client(base_url=hubspot_sandbox.url, headers=headers) as client:
         response = client.post("/crm/v3/objects/companies", content=b'{"properties": {"name": ')
         assert response.status_code == 400
         assert response.json()["category"] == "VALIDATION_ERROR"
         assert client.get("/crm/v3/objects/companies/999").status_code == 404
         assert client.get("/crm/v3/objects/companies/not-a-number").status_code == 404
-        assert client.patch("/crm/v3/objects/companies/999", json={"properties": {}}).status_code == 404
+        assert (
+            client.patch("/crm/v3/objects/companies/999", json={"properties": {}}).status_code
+            == 404
+        )
         assert client.get("/crm/v3/objects/widgets").status_code == 400
 
 
@@ -103,10 +122,14 @@ def test_contact_email_is_deduplicated_with_409(hubspot_client: HubSpot) -> None
     assert body_of(caught.value)["category"] == "CONFLICT"
 
 
-def test_get_by_unique_id_property(hubspot_sandbox: HubSpotSandbox, hubspot_client: HubSpot) -> None:
+def test_get_by_unique_id_property(
+    hubspot_sandbox: HubSpotSandbox, hubspot_client: HubSpot
+) -> None:
     hubspot_sandbox.create_property("companies", "customer_ref", unique=True)
     hubspot_sandbox.create_property("companies", "note_text")
-    created = hubspot_sandbox.create("companies", {"name": "Ref", "customer_ref": "C-1", "note_text": "x"})
+    created = hubspot_sandbox.create(
+        "companies", {"name": "Ref", "customer_ref": "C-1", "note_text": "x"}
+    )
     api = hubspot_client.crm.companies.basic_api
     assert api.get_by_id("C-1", id_property="customer_ref").id == created["id"]
     with pytest.raises(ApiException) as caught:
@@ -116,10 +139,15 @@ def test_get_by_unique_id_property(hubspot_sandbox: HubSpotSandbox, hubspot_clie
 
 def test_batch_read_returns_found_records_and_a_207_for_missing(hubspot_client: HubSpot) -> None:
     basic, batch = hubspot_client.crm.companies.basic_api, hubspot_client.crm.companies.batch_api
-    ids = [basic.create(SimplePublicObjectInputForCreate(properties={"name": f"B{i}"})).id for i in range(3)]
+    ids = [
+        basic.create(SimplePublicObjectInputForCreate(properties={"name": f"B{i}"})).id
+        for i in range(3)
+    ]
     result = batch.read(
         BatchReadInputSimplePublicObjectId(
-            inputs=[{"id": i} for i in [*ids, "12345"]], properties=["name"], properties_with_history=[]
+            inputs=[{"id": i} for i in [*ids, "12345"]],
+            properties=["name"],
+            properties_with_history=[],
         )
     )
     assert sorted(r.id for r in result.results) == sorted(ids)
@@ -140,21 +168,32 @@ def test_batch_limits_and_duplicates(hubspot_client: HubSpot) -> None:
     with pytest.raises(ApiException) as caught:
         batch.update(
             BatchInputSimplePublicObjectBatchInput(
-                inputs=[{"id": first, "properties": {"city": "A"}}, {"id": first, "properties": {"city": "B"}}]
+                inputs=[
+                    {"id": first, "properties": {"city": "A"}},
+                    {"id": first, "properties": {"city": "B"}},
+                ]
             )
         )
     assert "Duplicate IDs" in body_of(caught.value)["message"]
     updated = batch.update(
-        BatchInputSimplePublicObjectBatchInput(inputs=[{"id": first, "properties": {"city": "Oslo"}}])
+        BatchInputSimplePublicObjectBatchInput(
+            inputs=[{"id": first, "properties": {"city": "Oslo"}}]
+        )
     )
     assert updated.results[0].properties["city"] == "Oslo"
-    batch.archive(BatchInputSimplePublicObjectId(inputs=[{"id": r.id} for r in created.results[:10]]))
+    batch.archive(
+        BatchInputSimplePublicObjectId(inputs=[{"id": r.id} for r in created.results[:10]])
+    )
     remaining = hubspot_client.crm.companies.get_all()
     assert len(remaining) == 90
 
 
-def test_batch_create_is_all_or_nothing_on_validation_errors(hubspot_sandbox: HubSpotSandbox) -> None:
-    batch = HubSpot(access_token=hubspot_sandbox.access_token, host=hubspot_sandbox.url).crm.companies.batch_api
+def test_batch_create_is_all_or_nothing_on_validation_errors(
+    hubspot_sandbox: HubSpotSandbox,
+) -> None:
+    batch = HubSpot(
+        access_token=hubspot_sandbox.access_token, host=hubspot_sandbox.url
+    ).crm.companies.batch_api
     inputs = [{"properties": {"name": "Fine"}}, {"properties": {"name": "Bad", "nope": "1"}}]
     with pytest.raises(ApiException):
         batch.create(BatchInputSimplePublicObjectBatchInputForCreate(inputs=inputs))

@@ -10,7 +10,9 @@ from sandbox.hubspot.seeding import INDUSTRY_MAP
 from tests.sandbox.hubspot.conftest import BIG_PORTAL_COMPANIES, sdk_client
 
 
-def test_get_page_walks_25000_companies_each_exactly_once(big_hubspot_portal: HubSpotSandbox) -> None:
+def test_get_page_walks_25000_companies_each_exactly_once(
+    big_hubspot_portal: HubSpotSandbox,
+) -> None:
     api = sdk_client(big_hubspot_portal).crm.companies.basic_api
     seen: list[str] = []
     after = None
@@ -37,23 +39,45 @@ def test_page_larger_than_100_is_rejected(big_hubspot_portal: HubSpotSandbox) ->
     assert '"category":"VALIDATION_ERROR"' in caught.value.body
 
 
-def test_get_all_returns_every_company_with_requested_properties(big_hubspot_portal: HubSpotSandbox) -> None:
-    companies = sdk_client(big_hubspot_portal).crm.companies.get_all(properties=["industry", "country"])
+def test_get_all_returns_every_company_with_requested_properties(
+    big_hubspot_portal: HubSpotSandbox,
+) -> None:
+    companies = sdk_client(big_hubspot_portal).crm.companies.get_all(
+        properties=["industry", "country"]
+    )
     assert len({company.id for company in companies}) == BIG_PORTAL_COMPANIES
     sample = companies[0].properties
     assert sample["industry"] in INDUSTRY_MAP.values()  # HubSpot's enum values, not labels
-    assert {"industry", "country", "hs_object_id", "createdate", "hs_lastmodifieddate"} <= set(sample)
+    assert {"industry", "country", "hs_object_id", "createdate", "hs_lastmodifieddate"} <= set(
+        sample
+    )
     assert "name" not in sample  # only asked-for properties plus the ones always returned
 
 
 def test_default_list_properties_follow_the_object_type(hubspot_sandbox: HubSpotSandbox) -> None:
-    company = hubspot_sandbox.create("companies", {"name": "Acme", "domain": "acme.test", "city": "Oslo"})
-    hubspot_sandbox.create("contacts", {"email": "a@acme.test", "firstname": "A"}, company_id=company["id"])
+    company = hubspot_sandbox.create(
+        "companies", {"name": "Acme", "domain": "acme.test", "city": "Oslo"}
+    )
+    hubspot_sandbox.create(
+        "contacts", {"email": "a@acme.test", "firstname": "A"}, company_id=company["id"]
+    )
     client = sdk_client(hubspot_sandbox)
     listed_company = client.crm.companies.basic_api.get_page().results[0]
     listed_contact = client.crm.contacts.basic_api.get_page().results[0]
-    assert set(listed_company.properties) == {"createdate", "domain", "hs_lastmodifieddate", "hs_object_id", "name"}
-    assert set(listed_contact.properties) == {"createdate", "email", "firstname", "hs_object_id", "lastmodifieddate"}
+    assert set(listed_company.properties) == {
+        "createdate",
+        "domain",
+        "hs_lastmodifieddate",
+        "hs_object_id",
+        "name",
+    }
+    assert set(listed_contact.properties) == {
+        "createdate",
+        "email",
+        "firstname",
+        "hs_object_id",
+        "lastmodifieddate",
+    }
 
 
 def test_archived_listing_shows_only_the_recycle_bin(hubspot_sandbox: HubSpotSandbox) -> None:

@@ -30,26 +30,38 @@ def make_unique_property(client: HubSpot, name: str = "crmsync_id") -> None:
 
 
 def upsert(client: HubSpot, rows: list[tuple[str, str]], id_property: str = "crmsync_id"):  # type: ignore[no-untyped-def]
-    inputs = [{"id": key, "idProperty": id_property, "properties": {"name": name}} for key, name in rows]
-    return client.crm.companies.batch_api.upsert(BatchInputSimplePublicObjectBatchInputUpsert(inputs=inputs))
+    inputs = [
+        {"id": key, "idProperty": id_property, "properties": {"name": name}} for key, name in rows
+    ]
+    return client.crm.companies.batch_api.upsert(
+        BatchInputSimplePublicObjectBatchInputUpsert(inputs=inputs)
+    )
 
 
-def test_upsert_twice_creates_once(hubspot_sandbox: HubSpotSandbox, hubspot_client: HubSpot) -> None:
+def test_upsert_twice_creates_once(
+    hubspot_sandbox: HubSpotSandbox, hubspot_client: HubSpot
+) -> None:
     make_unique_property(hubspot_client)
     rows = [(f"cust-{i}", f"Customer {i}") for i in range(50)]
     first = upsert(hubspot_client, rows)
     assert all(result.new for result in first.results)
     assert {r.properties["crmsync_id"] for r in first.results} == {key for key, _ in rows}
-    second = upsert(hubspot_client, rows[:25] + [("cust-new", "Brand new")])
+    second = upsert(hubspot_client, [*rows[:25], ("cust-new", "Brand new")])
     flags = {r.properties["crmsync_id"]: r.new for r in second.results}
     assert flags.pop("cust-new") is True
     assert not any(flags.values())
     assert len(hubspot_sandbox.ids("companies")) == 51
     by_key = {r.properties["crmsync_id"]: r.id for r in second.results}
-    assert all(by_key[r.properties["crmsync_id"]] == r.id for r in first.results if r.properties["crmsync_id"] in by_key)
+    assert all(
+        by_key[r.properties["crmsync_id"]] == r.id
+        for r in first.results
+        if r.properties["crmsync_id"] in by_key
+    )
 
 
-def test_upsert_needs_a_unique_id_property(hubspot_sandbox: HubSpotSandbox, hubspot_client: HubSpot) -> None:
+def test_upsert_needs_a_unique_id_property(
+    hubspot_sandbox: HubSpotSandbox, hubspot_client: HubSpot
+) -> None:
     hubspot_sandbox.create_property("companies", "plain_ref")
     for id_property in ("plain_ref", "hs_object_id", "name"):
         with pytest.raises(ApiException) as caught:
@@ -58,7 +70,9 @@ def test_upsert_needs_a_unique_id_property(hubspot_sandbox: HubSpotSandbox, hubs
         assert "non-unique" in json.loads(caught.value.body)["message"]
 
 
-def test_unique_values_are_enforced_on_create_and_update(hubspot_sandbox: HubSpotSandbox, hubspot_client: HubSpot) -> None:
+def test_unique_values_are_enforced_on_create_and_update(
+    hubspot_sandbox: HubSpotSandbox, hubspot_client: HubSpot
+) -> None:
     make_unique_property(hubspot_client)
     upsert(hubspot_client, [("a", "A"), ("b", "B")])
     record_b = hubspot_sandbox.store.find_unique("companies", "crmsync_id", "b")
@@ -79,7 +93,9 @@ def test_merge_keeps_the_survivor_and_redirects_only_single_reads(
     other = hubspot_sandbox.create("companies", {"name": "ACME Inc", "city": "Oslo"})
     contact = hubspot_sandbox.create("contacts", {"email": "c@acme.test"}, company_id=other["id"])
     basic = hubspot_client.crm.companies.basic_api
-    merged = basic.merge(PublicMergeInput(primary_object_id=primary["id"], object_id_to_merge=other["id"]))
+    merged = basic.merge(
+        PublicMergeInput(primary_object_id=primary["id"], object_id_to_merge=other["id"])
+    )
     assert merged.id == primary["id"]
     assert merged.properties["hs_merged_object_ids"] == other["id"]
     assert merged.properties["name"] == "Acme"  # the survivor's values win
@@ -90,11 +106,15 @@ def test_merge_keeps_the_survivor_and_redirects_only_single_reads(
     assert patched.id == primary["id"]
     # ... but not in batch read or batch update.
     read = hubspot_client.crm.companies.batch_api.read(
-        BatchReadInputSimplePublicObjectId(inputs=[{"id": other["id"]}], properties=[], properties_with_history=[])
+        BatchReadInputSimplePublicObjectId(
+            inputs=[{"id": other["id"]}], properties=[], properties_with_history=[]
+        )
     )
     assert read.results == [] and read.errors[0].context == {"ids": [other["id"]]}
     updated = hubspot_client.crm.companies.batch_api.update(
-        BatchInputSimplePublicObjectBatchInput(inputs=[{"id": other["id"], "properties": {"city": "X"}}])
+        BatchInputSimplePublicObjectBatchInput(
+            inputs=[{"id": other["id"], "properties": {"city": "X"}}]
+        )
     )
     assert updated.results == [] and updated.num_errors == 1
     # The merged record is gone from listings; its contact moved to the survivor.
@@ -102,4 +122,6 @@ def test_merge_keeps_the_survivor_and_redirects_only_single_reads(
     moved = hubspot_sandbox.get("contacts", contact["id"])
     assert moved is not None
     assert moved["properties"]["associatedcompanyid"] == primary["id"]
-    assert moved["associations"]["companies"] == [{"id": primary["id"], "kinds": ["primary", "unlabeled"]}]
+    assert moved["associations"]["companies"] == [
+        {"id": primary["id"], "kinds": ["primary", "unlabeled"]}
+    ]
