@@ -59,9 +59,10 @@ def job(
                 raise dramatiq.Retry(str(error), delay=int(error.wait_s * 1000)) from error
 
         JOBS[function.__name__] = JobKind(direction, connection_arg)
-        return dramatiq.actor(
-            run, actor_name=function.__name__, throws=NEVER_RETRIED, **actor_options
+        declare = dramatiq.actor(
+            actor_name=function.__name__, throws=NEVER_RETRIED, **actor_options
         )
+        return declare(run)
 
     return decorate
 
@@ -93,7 +94,8 @@ def record_job_failure(
                 payload={"actor": actor_name, "args": list(args), "kwargs": kwargs},
                 connection_id=connection_id,
                 # Retries counts failed runs, except for errors it never retries.
-                attempts=int(options.get("retries", 0)) + (1 if isinstance(cause, NEVER_RETRIED) else 0),
+                attempts=int(options.get("retries", 0))
+                + (1 if isinstance(cause, NEVER_RETRIED) else 0),
             )
     except Exception:
         # The job's own error is already logged by Dramatiq; losing the row must not be silent.

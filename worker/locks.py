@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import AbstractContextManager, contextmanager, suppress
 from typing import Protocol
 
 import redis
@@ -24,7 +24,9 @@ class LockTimeout(Exception):
 
 
 class Locks(Protocol):
-    def hold(self, name: str, *, timeout_s: float = ..., wait_s: float = ...) -> Iterator[None]: ...
+    def hold(
+        self, name: str, *, timeout_s: float = ..., wait_s: float = ...
+    ) -> AbstractContextManager[None]: ...
 
 
 class ThreadLocks:
