@@ -1,0 +1,205 @@
+"""Finding a customer that a new record (from a CRM, an import, a person) duplicates.
+
+Exact keys make a *sure* match: the same tax id (spacing and punctuation ignored), the same
+email, or the same company domain (free-mail domains never count). A similar name makes a
+*likely* match only: likely matches are held for a person to decide, never linked
+automatically, because two businesses can share a name and one business can have two.
+
+:class:`DuplicateIndex` is built once per batch from the tenant's live customers and
+answers each check from memory; names are blocked by their significant tokens, so a check
+compares against the few customers that share a word with it, not against all of them.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from rapidfuzz import fuzz
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from customers.fields import domain_of, normalize_tax_id
+from customers.models import Customer
+
+LIKELY_SCORE = 85.0
+MAX_BLOCK = 2_000  # a token shared by more customers than this says nothing about identity
+
+# Legal forms and filler words that say nothing about which business it is.
+LEGAL_WORDS = frozenset(
+    """inc incorporated llc l.l.c ltd limited corp corporation co company companies plc gmbh ag kg
+    sa s.a sas sarl srl spa bv b.v nv ab as oy kk k.k pty pte sp z o.o zoo the and of group
+    holding holdings""".split()
+)
+FREE_MAIL_DOMAINS = frozenset(
+    """gmail.com googlemail.com yahoo.com yahoo.co.uk hotmail.com outlook.com live.com msn.com
+    aol.com icloud.com me.com mail.com gmx.de gmx.net web.de proton.me protonmail.com yandex.ru
+    zoho.com qq.com 163.com""".split()
+)
+
+
+# Letters that Unicode does not decompose into a base letter plus accents.
+_UNDECOMPOSABLE = str.maketrans(
+    {"Ł": "L", "ł": "l", "Ø": "O", "ø": "o", "Đ": "D", "đ": "d", "ß": "ss", "Æ": "AE", "æ": "ae",
+     "Œ": "OE", "œ": "oe", "Þ": "Th", "þ": "th", "ı": "i"}
+)  # fmt: skip
+
+
+def name_key(name: str) -> str:
+    """Lower-case ASCII words without legal forms: 'ACME Corp.' and 'Acme Corporation' both
+    give 'acme'; '&' reads as 'and' (and is then dropped)."""
+    text = unicodedata.normalize("NFKD", name.translate(_UNDECOMPOSABLE))
+    text = text.encode("ascii", "ignore").decode().lower()
+    text = text.replace("&", " and ").replace("'", "")
+    words = re.findall(r"[a-z0-9]+(?:\.[a-z0-9]+)*", text)
+    kept = [w for w in words if w not in LEGAL_WORDS and w.replace(".", "") not in LEGAL_WORDS]
+    return " ".join(kept) or " ".join(words)
+
+
+def company_domain(domain: str | None, email: str | None = None) -> str | None:
+    """The domain that identifies a business, if any (never a free-mail provider)."""
+    candidate = domain or domain_of(email)
+    if not candidate or candidate in FREE_MAIL_DOMAINS:
+        return None
+    return candidate
+
+
+@dataclass(frozen=True)
+class Candidate:
+    customer_id: int
+    score: float
+    reasons: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class DuplicateCheck:
+    sure: Candidate | None = None
+    likely: tuple[Candidate, ...] = ()
+
+    @property
+    def found(self) -> bool:
+        return self.sure is not None or bool(self.likely)
+
+
+@dataclass
+class _Entry:
+    customer_id: int
+    key: str
+
+
+@dataclass
+class DuplicateIndex:
+    """What identifies each live customer of a tenant, held in memory for a batch."""
+
+    by_tax_id: dict[str, set[int]] = field(default_factory=lambda: defaultdict(set))
+    by_email: dict[str, set[int]] = field(default_factory=lambda: defaultdict(set))
+    by_domain: dict[str, set[int]] = field(default_factory=lambda: defaultdict(set))
+    by_token: dict[str, list[_Entry]] = field(default_factory=lambda: defaultdict(list))
+
+    @classmethod
+    def load(cls, session: Session, tenant_id: int) -> DuplicateIndex:
+        index = cls()
+        rows = session.execute(
+            select(
+                Customer.id, Customer.name, Customer.email, Customer.domain, Customer.tax_id
+            ).where(Customer.tenant_id == tenant_id, Customer.deleted_at.is_(None))
+        )
+        for row in rows:
+            index.add(row.id, name=row.name, email=row.email, domain=row.domain, tax_id=row.tax_id)
+        return index
+
+    def add(
+        self,
+        customer_id: int,
+        *,
+        name: str | None,
+        email: str | None = None,
+        domain: str | None = None,
+        tax_id: str | None = None,
+    ) -> None:
+        """Make a customer findable (also one created moments ago in the same batch)."""
+        if tax := normalize_tax_id(tax_id):
+            self.by_tax_id[tax].add(customer_id)
+        if email:
+            self.by_email[email.lower()].add(customer_id)
+        if company := company_domain(domain):
+            self.by_domain[company].add(customer_id)
+        if name:
+            key = name_key(name)
+            entry = _Entry(customer_id, key)
+            for token in set(key.split()):
+                self.by_token[token].append(entry)
+
+    def check(
+        self,
+        *,
+        name: str | None,
+        email: str | None = None,
+        domain: str | None = None,
+        tax_id: str | None = None,
+        exclude: Iterable[int] = (),
+    ) -> DuplicateCheck:
+        """Sure and likely duplicates of a record with these values."""
+        excluded = set(exclude)
+        exact: dict[int, list[str]] = defaultdict(list)
+        for reason, table, value in (
+            ("same tax id", self.by_tax_id, normalize_tax_id(tax_id)),
+            ("same email", self.by_email, email.lower() if email else None),
+            ("same domain", self.by_domain, company_domain(domain, None)),
+        ):
+            for customer_id in table.get(value, ()) if value else ():
+                if customer_id not in excluded:
+                    exact[customer_id].append(reason)
+        fuzzy = self._similar_names(name, excluded) if name else {}
+        candidates = {
+            customer_id: Candidate(
+                customer_id,
+                100.0 if customer_id in exact else fuzzy[customer_id],
+                tuple(exact.get(customer_id, []))
+                + ((f"similar name ({fuzzy[customer_id]:.0f})",) if customer_id in fuzzy else ()),
+            )
+            for customer_id in set(exact) | set(fuzzy)
+        }
+        ranked = sorted(
+            candidates.values(), key=lambda c: (-c.score, -len(c.reasons), c.customer_id)
+        )
+        sure_ids = list(exact)
+        # Exactly one customer matched on an exact key: that is the same business. Several
+        # (say, two customers with the same domain) is for a person to sort out.
+        sure = candidates[sure_ids[0]] if len(sure_ids) == 1 else None
+        likely = tuple(c for c in ranked if sure is None or c.customer_id != sure.customer_id)
+        return DuplicateCheck(sure, likely)
+
+    def _similar_names(self, name: str, excluded: set[int]) -> dict[int, float]:
+        key = name_key(name)
+        seen: dict[int, float] = {}
+        for token in set(key.split()):
+            block = self.by_token.get(token, ())
+            if len(block) > MAX_BLOCK:
+                continue
+            for entry in block:
+                if entry.customer_id in excluded or entry.customer_id in seen:
+                    continue
+                score = max(fuzz.ratio(key, entry.key), fuzz.token_sort_ratio(key, entry.key))
+                if score >= LIKELY_SCORE:
+                    seen[entry.customer_id] = round(score, 1)
+        return seen
+
+
+def find_duplicates(
+    session: Session,
+    tenant_id: int,
+    *,
+    name: str | None,
+    email: str | None = None,
+    domain: str | None = None,
+    tax_id: str | None = None,
+    exclude: Iterable[int] = (),
+) -> DuplicateCheck:
+    """One check against the database (for a person adding one customer); batches should
+    build a :class:`DuplicateIndex` once and call :meth:`DuplicateIndex.check`."""
+    index = DuplicateIndex.load(session, tenant_id)
+    return index.check(name=name, email=email, domain=domain, tax_id=tax_id, exclude=exclude)

@@ -1,0 +1,89 @@
+"""Duplicate detection: exact keys are sure, similar names only likely."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy.orm import Session, sessionmaker
+
+from customers import db, service
+from customers.duplicates import DuplicateIndex, find_duplicates, name_key
+
+
+@pytest.mark.parametrize(
+    ("left", "right"),
+    [
+        ("ACME Corp.", "Acme Corporation"),
+        ("O'Brien & Co", "OBrien and Company"),
+        ("Łódź Foods Sp. z o.o.", "Lodz Foods"),
+    ],
+)
+def test_legal_forms_case_and_accents_do_not_matter(left: str, right: str) -> None:
+    assert name_key(left) == name_key(right)
+
+
+def index() -> DuplicateIndex:
+    built = DuplicateIndex()
+    built.add(
+        1, name="Acme Corporation", email="ap@acme.com", domain="acme.com", tax_id="DE 123 456 789"
+    )
+    built.add(2, name="Acme Anvils", domain="acme-anvils.com")
+    built.add(3, name="Globex GmbH", email="globex@gmail.com")
+    built.add(4, name="Initech Ltd", domain="initech.io")
+    built.add(5, name="Initech Holdings", domain="initech.io")
+    return built
+
+
+def test_same_tax_id_with_different_spacing_is_sure() -> None:
+    check = index().check(name="Something Else", tax_id="de-123.456.789")
+    assert check.sure is not None and check.sure.customer_id == 1
+    assert check.sure.reasons == ("same tax id",)
+
+
+def test_similar_name_is_only_likely() -> None:
+    check = index().check(name="ACME Corp.")
+    assert check.sure is None
+    assert [c.customer_id for c in check.likely] == [1]
+    assert check.likely[0].reasons[0].startswith("similar name")
+
+
+def test_unrelated_names_do_not_match() -> None:
+    for name in ("Umbrella Pharma", "Acme Anvil Works International", "Globe Exports"):
+        assert not index().check(name=name).found, name
+
+
+def test_free_mail_domains_never_identify_a_business() -> None:
+    check = index().check(name="Someone", email="other@gmail.com")
+    assert not check.found
+
+
+def test_a_domain_shared_by_two_customers_is_not_sure() -> None:
+    check = index().check(name="Initech", domain="initech.io")
+    assert check.sure is None
+    assert {c.customer_id for c in check.likely} == {4, 5}
+
+
+def test_exclude_and_customers_added_during_a_batch() -> None:
+    built = index()
+    assert not built.check(name="Acme Corporation", email="ap@acme.com", exclude=[1]).found
+    built.add(6, name="Vandelay Industries", domain="vandelay.com")
+    assert built.check(name="x", domain="vandelay.com").sure.customer_id == 6  # type: ignore[union-attr]
+
+
+def test_find_duplicates_reads_live_customers_from_the_database(
+    sessions: sessionmaker[Session], tenant_id: int
+) -> None:
+    with db.transaction(sessions) as session:
+        acme = service.create_customer(
+            session,
+            tenant_id,
+            {"name": "Acme Corporation", "email": "ap@acme.com", "tax_id": "GB 999 8888 77"},
+        )
+        gone = service.create_customer(
+            session, tenant_id, {"name": "Hooli", "email": "ap@hooli.com"}
+        )
+        service.delete_customer(session, tenant_id, gone.id)
+    with sessions() as session:
+        check = find_duplicates(session, tenant_id, name="ACME Corp", tax_id="gb999888877")
+        assert check.sure is not None and check.sure.customer_id == acme.id
+        assert check.sure.reasons[0] == "same tax id" and check.likely == ()
+        assert not find_duplicates(session, tenant_id, name="Hooli", email="ap@hooli.com").found
