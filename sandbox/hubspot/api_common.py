@@ -49,6 +49,9 @@ class ApiContext:
     auth: TokenAuthority
     faults: Faults
     limiter: RateLimiter | None
+    # Set when the sandbox stops, so stalled "timeout" faults end instead of holding up
+    # the server's graceful shutdown for their whole stall.
+    stopping: bool = False
 
 
 def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -117,6 +120,16 @@ def fault_error(decision: FaultDecision) -> HubSpotError:
     return HubSpotError(decision.status, message, category=category)
 
 
+async def _pause(ctx: ApiContext, delay_s: float) -> None:
+    """Sleep without blocking the event loop, in steps, so stopping the sandbox ends it."""
+    deadline = asyncio.get_running_loop().time() + delay_s
+    while not ctx.stopping:
+        remaining = deadline - asyncio.get_running_loop().time()
+        if remaining <= 0:
+            return
+        await asyncio.sleep(min(remaining, 0.05))
+
+
 def endpoint(
     ctx: ApiContext,
     key: str,
@@ -145,8 +158,7 @@ def endpoint(
                     headers = ctx.limiter.take(oauth=oauth)
             decision = ctx.faults.decide(endpoint_key)
             if decision is not None:
-                if decision.delay_s:
-                    await asyncio.sleep(decision.delay_s)  # never block the event loop
+                await _pause(ctx, decision.delay_s)
                 if decision.kind == "timeout":
                     return error_response(fault_error(FaultDecision("error", status=504)), headers)
                 if decision.kind == "error":

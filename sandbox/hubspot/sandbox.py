@@ -69,7 +69,7 @@ class HubSpotSandbox:
         self.webhooks = WebhookDispatcher(portal_id=portal_id, options=options, faults=self.faults)
         self.webhooks.subscription = webhook_subscription
         self.store.emit = self.webhooks.enqueue
-        context = ApiContext(
+        self._context = context = ApiContext(
             store=self.store,
             search=SearchEngine(self.store),
             auth=self.auth,
@@ -82,10 +82,12 @@ class HubSpotSandbox:
     # ---- lifecycle ---------------------------------------------------------------------
 
     def start(self, host: str = "127.0.0.1", port: int = 0) -> HubSpotSandbox:
+        self._context.stopping = False
         self._server = ServerThread(self.app, host=host, port=port).start()
         return self
 
     def stop(self) -> None:
+        self._context.stopping = True
         if self._server is not None:
             self._server.stop()
             self._server = None

@@ -64,22 +64,16 @@ def test_batch_read_and_associate_default(
     hubspot_sandbox: HubSpotSandbox, hubspot_client: HubSpot
 ) -> None:
     companies = [hubspot_sandbox.create("companies", {"name": f"C{i}"})["id"] for i in range(3)]
-    contacts = [
-        hubspot_client.crm.contacts.basic_api.create(
+    primary = [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 1}]
+    contacts = []
+    for i in range(2):
+        created = hubspot_client.crm.contacts.basic_api.create(
             SimplePublicObjectInputForCreate(
                 properties={"email": f"c{i}@x.test"},
-                associations=[
-                    {
-                        "to": {"id": companies[i]},
-                        "types": [
-                            {"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 1}
-                        ],
-                    }
-                ],
-            )  # fmt: skip
-        ).id
-        for i in range(2)
-    ]
+                associations=[{"to": {"id": companies[i]}, "types": primary}],
+            )
+        )
+        contacts.append(created.id)
     batch = hubspot_client.crm.associations.v4.batch_api
     batch.create_default(
         "contacts", "companies",
