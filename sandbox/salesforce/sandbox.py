@@ -15,6 +15,8 @@ over HTTP under ``/__sandbox/salesforce/`` (see :mod:`sandbox.salesforce.admin`)
 from __future__ import annotations
 
 import secrets
+import time
+import weakref
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -41,6 +43,7 @@ from .tls import SelfSignedCertificate
 
 DEFAULT_API_VERSION = "59.0"
 ADMIN_PREFIX = "/__sandbox/salesforce"
+SHUTDOWN_GRACE_S = 0.2
 
 
 def _random_org_id() -> str:
@@ -107,6 +110,7 @@ class SalesforceSandbox:
         self.app.state.sandbox = self
         self._certificate: SelfSignedCertificate | None = None
         self._server: ServerThread | None = None
+        self._sessions: weakref.WeakSet[requests.Session] = weakref.WeakSet()
 
     # --- lifecycle -------------------------------------------------------------------
 
@@ -127,12 +131,35 @@ class SalesforceSandbox:
     def stop(self) -> None:
         self.org.stopping.set()
         self.outbound.stop()
+        for session in list(self._sessions):
+            session.close()
         if self._server is not None:
-            self._server.stop()
+            self._shut_down(self._server)
             self._server = None
         if self._certificate is not None:
             self._certificate.cleanup()
             self._certificate = None
+
+    @staticmethod
+    def _shut_down(server: ServerThread) -> None:
+        """Stop the server without waiting on idle TLS keep-alive connections.
+
+        On shutdown uvicorn closes idle connections, but a TLS close waits for the
+        client's close_notify, which an idle pooled client never sends (and a client
+        socket stays open while anything still references a response read from it), so
+        the stop would wait out its join timeout. After a short grace for clients to go,
+        the server side of what is left is aborted on the server's own event loop.
+        """
+        state = getattr(getattr(server, "_server", None), "server_state", None)
+        deadline = time.monotonic() + SHUTDOWN_GRACE_S
+        while state is not None and state.connections and time.monotonic() < deadline:
+            time.sleep(0.01)
+        for connection in list(state.connections if state is not None else ()):
+            transport = getattr(connection, "transport", None)
+            loop = getattr(connection, "loop", None)
+            if transport is not None and loop is not None and not loop.is_closed():
+                loop.call_soon_threadsafe(transport.abort)
+        server.stop()
 
     def __enter__(self) -> SalesforceSandbox:
         return self.start()
@@ -184,6 +211,7 @@ class SalesforceSandbox:
         session = requests.Session()
         session.verify = self.cert_path
         session.trust_env = False
+        self._sessions.add(session)
         return session
 
     def client(self, session_id: str | None = None, *, version: str | None = None) -> Salesforce:
