@@ -1,15 +1,21 @@
 """Failure rows: what failed for good, with everything needed to replay it.
 
-One open row per thing that failed (connection, direction, object, id): a thing that keeps
-failing bumps ``attempts`` and ``last_failed_at`` instead of piling up rows. Payloads hold
-ids and arguments, never credentials.
+One row per thing that failed (connection, direction, object, id) while it is unresolved:
+a thing that keeps failing, or fails again after a replay, bumps ``attempts`` and
+``last_failed_at`` on the same row instead of piling up rows. When the thing later syncs
+successfully, :func:`resolve_failures` closes its rows. Payloads hold ids and arguments
+(see ``worker.enqueue``), never credentials.
+
+Statuses: open -> replayed (an operator re-sent it) -> resolved (it went through) or back to
+open (it failed again); dismissed (an operator decided to ignore it).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from connectors.errors import ConnectorError
@@ -17,6 +23,10 @@ from customers.sync_state import SyncFailure
 from customers.types import utcnow
 
 OPEN = "open"
+REPLAYED = "replayed"
+RESOLVED = "resolved"
+DISMISSED = "dismissed"
+UNRESOLVED = (OPEN, REPLAYED)
 MAX_MESSAGE = 4000
 
 
@@ -42,7 +52,7 @@ def record_failure(
     error_class, crm_code, message = classify(error)
     row = session.scalar(
         select(SyncFailure).where(
-            SyncFailure.status == OPEN,
+            SyncFailure.status.in_(UNRESOLVED),
             SyncFailure.connection_id.is_(None)
             if connection_id is None
             else SyncFailure.connection_id == connection_id,
@@ -74,5 +84,39 @@ def record_failure(
     row.last_failed_at = now
     row.error_class, row.crm_code, row.message = error_class, crm_code, message
     row.payload = payload
+    row.status = OPEN
     session.flush()
     return row
+
+
+def resolve_failures(
+    session: Session,
+    *,
+    connection_id: int,
+    direction: str,
+    object_type: str,
+    external_ids: Iterable[str] = (),
+    local_ids: Iterable[int] = (),
+    note: str = "synced successfully",
+) -> int:
+    """Close the unresolved failure rows of records that have now gone through."""
+    externals, locals_ = list(external_ids), list(local_ids)
+    if not externals and not locals_:
+        return 0
+    keys = []
+    if externals:
+        keys.append(SyncFailure.external_id.in_(externals))
+    if locals_:
+        keys.append(SyncFailure.local_id.in_(locals_))
+    result = session.execute(
+        update(SyncFailure)
+        .where(
+            SyncFailure.connection_id == connection_id,
+            SyncFailure.direction == direction,
+            SyncFailure.object_type == object_type,
+            SyncFailure.status.in_(UNRESOLVED),
+            or_(*keys),
+        )
+        .values(status=RESOLVED, resolution=note)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)

@@ -1,0 +1,61 @@
+"""Sending jobs by name: the contract between what triggers work and the actors that do it.
+
+The webhooks app, the scheduler and the operator CLI enqueue through here, so they never
+import actor code (and the actors can change without them noticing). Arguments are plain
+JSON values.
+
+=====================  ==========================================================
+job                    arguments
+=====================  ==========================================================
+``sync_records``       connection_id, object_type, external_ids: fetch these CRM records
+                       (batched) and apply their current state; webhooks and replays
+``sync_changes``       connection_id, object_type=None: incremental scan from the saved
+                       cursor (all object types when None)
+``reconcile``          connection_id: full pass; finds deletes, merges and drift
+``push_changes``       connection_id: drain the outbox to this connection's CRM
+``push_records``       connection_id, local_type, local_ids: push these local records now
+                       (replays of outbound failures)
+``categorize_customer`` customer_id: categorize a new customer
+=====================  ==========================================================
+
+A failure row's payload is ``{"actor": name, "args": [...], "kwargs": {...}}``: replaying
+it sends the same job again, which re-reads current state rather than re-sending a stale
+copy.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dramatiq import Message
+
+from worker.broker import broker
+
+QUEUE = "default"
+
+SYNC_RECORDS = "sync_records"
+SYNC_CHANGES = "sync_changes"
+RECONCILE = "reconcile"
+PUSH_CHANGES = "push_changes"
+PUSH_RECORDS = "push_records"
+CATEGORIZE_CUSTOMER = "categorize_customer"
+
+JOB_NAMES = frozenset(
+    {SYNC_RECORDS, SYNC_CHANGES, RECONCILE, PUSH_CHANGES, PUSH_RECORDS, CATEGORIZE_CUSTOMER}
+)
+
+
+def send(actor_name: str, *args: Any, delay_s: float | None = None, **kwargs: Any) -> Message[Any]:
+    """Enqueue a job by name; ``delay_s`` holds it back (e.g. to coalesce rapid edits)."""
+    if actor_name not in JOB_NAMES:
+        raise ValueError(f"{actor_name!r} is not a crmsync job ({', '.join(sorted(JOB_NAMES))})")
+    message: Message[Any] = Message(
+        queue_name=QUEUE, actor_name=actor_name, args=args, kwargs=kwargs, options={}
+    )
+    delay_ms = int(delay_s * 1000) if delay_s else None
+    return broker.enqueue(message, delay=delay_ms)
+
+
+def replay(payload: dict[str, Any]) -> Message[Any]:
+    """Send the job a failure row describes, again."""
+    return send(payload["actor"], *payload.get("args", []), **payload.get("kwargs", {}))
