@@ -1,0 +1,398 @@
+"""A request budget per CRM connection, shared by every process that talks to it.
+
+The CRM's limits are per account (a HubSpot portal, a Salesforce org), not per process, so
+the budget lives in Redis (one atomic Lua script per take) and, for the embedded mode on one
+machine, in memory. It is sized from the published limits and corrected from what the CRM
+says in its rate-limit headers, so calls made by other apps or processes we do not know
+about are counted too.
+
+Three things are tracked:
+
+- sliding windows (HubSpot: 190 requests per 10 s; search: 5 per second), each a sorted set
+  of request times; a take waits briefly when a window is full, and raises ``RateLimited``
+  with the wait when the wait would be long;
+- a block set after a 429 (every process pauses for what the CRM asked);
+- the daily allowance: bulk work (scans) stops with ``BudgetExhausted`` once only the reserve
+  is left, so webhook-driven reads and pushes keep working; every call stops at zero.
+
+This module knows no CRM SDK and makes no CRM calls.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal, Protocol
+
+from connectors.errors import BudgetExhausted, RateLimited
+
+# Defaults, from the published limits (see CRM-API-FACTS): HubSpot Professional allows 190
+# requests per 10 s and search 5 per second per account; the daily allowance is the lowest
+# published tier until the CRM's headers say otherwise.
+HUBSPOT_PER_10S = 190
+HUBSPOT_SEARCH_PER_S = 5
+HUBSPOT_DAILY = 250_000
+SALESFORCE_DAILY = 100_000
+DEFAULT_DAILY_RESERVE = 0.05  # share of the daily allowance kept for non-bulk calls
+DEFAULT_MAX_WAIT_S = 12.0  # longer than one HubSpot window: a full window is waited out
+# Our clock starts a request before the CRM's does; a window is held this much longer so
+# the CRM never sees one more request in its window than it allows.
+WINDOW_MARGIN_S = 0.25
+# Salesforce's daily allowance is a rolling 24 hours: check again after this long.
+ROLLING_DAY_RETRY_S = 3600.0
+
+# Redis key names, all in one place: crmsync:budget:{provider}:{account}:{part}
+KEY_PREFIX = "crmsync:budget"
+WINDOW_KEY = "window:{name}"
+BLOCK_KEY = "block"
+DAILY_KEY = "daily"
+
+DailyReset = Literal["midnight_utc", "rolling"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Window:
+    name: str
+    limit: int
+    interval_s: float
+    policy: str  # the CRM's own name for the limit, carried by RateLimited
+
+
+@dataclass(frozen=True, kw_only=True)
+class BudgetLimits:
+    """What one connection may spend."""
+
+    windows: tuple[Window, ...] = ()
+    daily: int | None = None
+    daily_reserve: float = DEFAULT_DAILY_RESERVE
+    daily_reset: DailyReset = "rolling"
+    margin_s: float = WINDOW_MARGIN_S
+
+    def window(self, name: str | None) -> Window | None:
+        if name is None:
+            return None
+        for window in self.windows:
+            if window.name == name:
+                return window
+        raise KeyError(f"no budget window named {name!r}")
+
+
+def hubspot_limits(
+    *,
+    per_10s: int = HUBSPOT_PER_10S,
+    search_per_s: int = HUBSPOT_SEARCH_PER_S,
+    daily: int | None = HUBSPOT_DAILY,
+    daily_reserve: float = DEFAULT_DAILY_RESERVE,
+) -> BudgetLimits:
+    return BudgetLimits(
+        windows=(
+            Window(name="burst", limit=per_10s, interval_s=10.0, policy="TEN_SECONDLY_ROLLING"),
+            Window(name="search", limit=search_per_s, interval_s=1.0, policy="SECONDLY"),
+        ),
+        daily=daily,
+        daily_reserve=daily_reserve,
+        daily_reset="midnight_utc",  # HubSpot resets at midnight in the portal's zone
+    )
+
+
+def salesforce_limits(
+    *, daily: int | None = SALESFORCE_DAILY, daily_reserve: float = DEFAULT_DAILY_RESERVE
+) -> BudgetLimits:
+    return BudgetLimits(daily=daily, daily_reserve=daily_reserve, daily_reset="rolling")
+
+
+@dataclass
+class BudgetState:
+    """What a budget knows right now (for runs, benchmarks and tests)."""
+
+    daily_used: int
+    daily_limit: int | None
+    in_window: dict[str, int] = field(default_factory=dict)
+
+
+class RequestBudget(Protocol):
+    provider: str
+    account_id: str
+    limits: BudgetLimits
+
+    def acquire(self, window: str | None = None, *, bulk: bool = False) -> None:
+        """Take one request, waiting up to ``max_wait_s``; raises RateLimited /
+        BudgetExhausted (bulk calls stop at the reserve, others at zero)."""
+        ...
+
+    def observe_window(self, window: str, *, remaining: int, limit: int | None = None) -> None:
+        """The CRM says ``remaining`` requests are left in its current window."""
+        ...
+
+    def observe_daily(self, *, used: int, limit: int | None = None) -> None:
+        """The CRM says ``used`` of ``limit`` daily requests are spent."""
+        ...
+
+    def block(self, seconds: float) -> None:
+        """The CRM answered 429: every process pauses this long."""
+        ...
+
+    def state(self) -> BudgetState: ...
+
+
+class _BudgetBase:
+    def __init__(
+        self,
+        *,
+        provider: str,
+        account_id: str,
+        limits: BudgetLimits,
+        max_wait_s: float = DEFAULT_MAX_WAIT_S,
+    ) -> None:
+        self.provider = provider
+        self.account_id = account_id
+        self.limits = limits
+        self.max_wait_s = max_wait_s
+
+    def acquire(self, window: str | None = None, *, bulk: bool = False) -> None:
+        spec = self.limits.window(window)
+        waited = 0.0
+        while True:
+            outcome, wait_s = self._take(spec, bulk=bulk)
+            if outcome == "ok":
+                return
+            if outcome == "exhausted":
+                raise BudgetExhausted(
+                    "daily API budget spent" + (" down to the reserve" if bulk else ""),
+                    wait_s=self._until_daily_reset(),
+                    policy="DAILY",
+                    provider=self.provider,
+                    code="DAILY_BUDGET",
+                )
+            if waited + wait_s > self.max_wait_s:
+                raise RateLimited(
+                    f"request budget full; next slot in {wait_s:.1f}s",
+                    wait_s=wait_s,
+                    policy=spec.policy if spec else None,
+                    provider=self.provider,
+                    code="LOCAL_BUDGET",
+                )
+            time.sleep(wait_s)
+            waited += wait_s
+
+    def _take(self, spec: Window | None, *, bulk: bool) -> tuple[str, float]:
+        raise NotImplementedError
+
+    def _daily_threshold(self, limit: int, bulk: bool) -> int:
+        return int(limit * (1 - self.limits.daily_reserve)) if bulk else limit
+
+    def _day(self) -> str:
+        if self.limits.daily_reset == "midnight_utc":
+            return datetime.now(UTC).date().isoformat()
+        return "rolling"
+
+    def _until_daily_reset(self) -> float:
+        if self.limits.daily_reset == "rolling":
+            return ROLLING_DAY_RETRY_S
+        now = datetime.now(UTC)
+        midnight = datetime.combine(now.date() + timedelta(days=1), datetime.min.time(), UTC)
+        return (midnight - now).total_seconds()
+
+
+class MemoryBudget(_BudgetBase):
+    """The budget of one process (embedded mode: one machine, no Redis)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._lock = threading.Lock()
+        self._windows: dict[str, deque[float]] = {w.name: deque() for w in self.limits.windows}
+        self._blocked_until = 0.0
+        self._day_key = self._day()
+        self._daily_used = 0
+        self._daily_limit = self.limits.daily
+
+    def _take(self, spec: Window | None, *, bulk: bool) -> tuple[str, float]:
+        with self._lock:
+            now = time.time()
+            self._roll_day()
+            if self._daily_limit is not None and self._daily_used >= self._daily_threshold(
+                self._daily_limit, bulk
+            ):
+                return "exhausted", 0.0
+            if self._blocked_until > now:
+                return "wait", self._blocked_until - now
+            if spec is not None:
+                times = self._windows[spec.name]
+                interval = spec.interval_s + self.limits.margin_s
+                while times and times[0] <= now - interval:
+                    times.popleft()
+                if len(times) >= spec.limit:
+                    return "wait", max(times[0] + interval - now, 0.001)
+                times.append(now)
+            self._daily_used += 1
+            return "ok", 0.0
+
+    def observe_window(self, window: str, *, remaining: int, limit: int | None = None) -> None:
+        spec = self.limits.window(window)
+        assert spec is not None
+        with self._lock:
+            times = self._windows[spec.name]
+            crm_used = min((limit or spec.limit) - remaining, spec.limit)
+            now = time.time()
+            while times and times[0] <= now - (spec.interval_s + self.limits.margin_s):
+                times.popleft()
+            times.extend([now] * max(crm_used - len(times), 0))
+
+    def observe_daily(self, *, used: int, limit: int | None = None) -> None:
+        with self._lock:
+            self._roll_day()
+            self._daily_used = used
+            if limit is not None:
+                self._daily_limit = limit
+
+    def block(self, seconds: float) -> None:
+        with self._lock:
+            self._blocked_until = max(self._blocked_until, time.time() + seconds)
+
+    def state(self) -> BudgetState:
+        with self._lock:
+            return BudgetState(
+                daily_used=self._daily_used,
+                daily_limit=self._daily_limit,
+                in_window={name: len(times) for name, times in self._windows.items()},
+            )
+
+    def _roll_day(self) -> None:
+        day = self._day()
+        if day != self._day_key:
+            self._day_key, self._daily_used = day, 0
+
+
+# KEYS: window zset (or ""), daily hash, block key.
+# ARGV: window limit, window interval ms, daily default limit (0 = none), reserve share,
+#       bulk (0/1), day stamp, unique member.
+# Returns {code, wait_ms}: 0 taken, 1 wait, 2 daily budget spent.
+_TAKE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local daily_default = tonumber(ARGV[3])
+if daily_default > 0 then
+  if redis.call('HGET', KEYS[2], 'day') ~= ARGV[6] then
+    redis.call('HSET', KEYS[2], 'day', ARGV[6], 'used', 0)
+    redis.call('EXPIRE', KEYS[2], 172800)
+  end
+  local used = tonumber(redis.call('HGET', KEYS[2], 'used') or '0')
+  local limit = tonumber(redis.call('HGET', KEYS[2], 'limit') or daily_default)
+  local threshold = limit
+  if ARGV[5] == '1' then threshold = math.floor(limit * (1 - tonumber(ARGV[4]))) end
+  if used >= threshold then return {2, 0} end
+end
+local blocked = redis.call('PTTL', KEYS[3])
+if blocked > 0 then return {1, blocked} end
+if KEYS[1] ~= '' then
+  local interval = tonumber(ARGV[2])
+  redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - interval)
+  if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[1]) then
+    local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+    return {1, math.max(tonumber(oldest[2]) + interval - now, 1)}
+  end
+  redis.call('ZADD', KEYS[1], now, ARGV[7])
+  redis.call('PEXPIRE', KEYS[1], interval)
+end
+redis.call('HINCRBY', KEYS[2], 'used', 1)
+return {0, 0}
+"""
+
+# KEYS: window zset. ARGV: requests the CRM counts in its window, interval ms, member prefix.
+_OBSERVE_WINDOW = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local interval = tonumber(ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - interval)
+local missing = tonumber(ARGV[1]) - redis.call('ZCARD', KEYS[1])
+for i = 1, missing do redis.call('ZADD', KEYS[1], now, ARGV[3] .. i) end
+if missing > 0 then redis.call('PEXPIRE', KEYS[1], interval) end
+return missing
+"""
+
+
+class RedisBudget(_BudgetBase):
+    """The budget shared by every process through one Redis."""
+
+    def __init__(self, *, redis: Any, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.redis = redis
+        self._take_script = redis.register_script(_TAKE)
+        self._observe_script = redis.register_script(_OBSERVE_WINDOW)
+
+    def key(self, part: str) -> str:
+        return f"{KEY_PREFIX}:{self.provider}:{self.account_id}:{part}"
+
+    def _take(self, spec: Window | None, *, bulk: bool) -> tuple[str, float]:
+        window_key = self.key(WINDOW_KEY.format(name=spec.name)) if spec else ""
+        interval_ms = int((spec.interval_s + self.limits.margin_s) * 1000) if spec else 0
+        code, wait_ms = self._take_script(
+            keys=[window_key, self.key(DAILY_KEY), self.key(BLOCK_KEY)],
+            args=[
+                spec.limit if spec else 0,
+                interval_ms,
+                self.limits.daily or 0,
+                self.limits.daily_reserve,
+                1 if bulk else 0,
+                self._day(),
+                uuid.uuid4().hex,
+            ],
+        )
+        code = int(code)
+        if code == 0:
+            return "ok", 0.0
+        if code == 2:
+            return "exhausted", 0.0
+        return "wait", int(wait_ms) / 1000
+
+    def observe_window(self, window: str, *, remaining: int, limit: int | None = None) -> None:
+        spec = self.limits.window(window)
+        assert spec is not None
+        crm_used = min((limit or spec.limit) - remaining, spec.limit)
+        if crm_used <= 0:
+            return
+        self._observe_script(
+            keys=[self.key(WINDOW_KEY.format(name=spec.name))],
+            args=[
+                crm_used,
+                int((spec.interval_s + self.limits.margin_s) * 1000),
+                f"crm:{uuid.uuid4().hex}:",
+            ],
+        )
+
+    def observe_daily(self, *, used: int, limit: int | None = None) -> None:
+        mapping: dict[str, Any] = {"day": self._day(), "used": used}
+        if limit is not None:
+            mapping["limit"] = limit
+        self.redis.hset(self.key(DAILY_KEY), mapping=mapping)
+
+    def block(self, seconds: float) -> None:
+        milliseconds = max(int(seconds * 1000), 1)
+        # Keep the longer of two blocks: GT only ever extends the expiry.
+        self.redis.set(self.key(BLOCK_KEY), 1, px=milliseconds, nx=True) or self.redis.pexpire(
+            self.key(BLOCK_KEY), milliseconds, gt=True
+        )
+
+    def state(self) -> BudgetState:
+        daily = self.redis.hgetall(self.key(DAILY_KEY))
+        used = int(daily.get(b"used", 0)) if daily.get(b"day") == self._day().encode() else 0
+        limit = int(daily[b"limit"]) if b"limit" in daily else self.limits.daily
+        now_ms = int(time.time() * 1000)
+        in_window = {}
+        for spec in self.limits.windows:
+            horizon = now_ms - int((spec.interval_s + self.limits.margin_s) * 1000)
+            in_window[spec.name] = int(
+                self.redis.zcount(self.key(WINDOW_KEY.format(name=spec.name)), horizon, "+inf")
+            )
+        return BudgetState(daily_used=used, daily_limit=limit, in_window=in_window)
+
+    def reset(self) -> None:
+        """Forget everything about this connection's budget (tests, a re-created account)."""
+        parts = [DAILY_KEY, BLOCK_KEY] + [
+            WINDOW_KEY.format(name=w.name) for w in self.limits.windows
+        ]
+        self.redis.delete(*(self.key(part) for part in parts))

@@ -1,0 +1,497 @@
+"""The HubSpot connector: companies and contacts through the unchanged hubspot-api-client.
+
+- Full scans list every record with ``basic_api.get_page`` (100 per page; contacts carry
+  their companies inline), then the recycle bin (``archived=true``), so a complete pass
+  reports deletions too.
+- Incremental scans search on the object's own last-modified property (companies
+  ``hs_lastmodifieddate``, contacts ``lastmodifieddate``), 200 per call, sorted ascending,
+  one keyset slice per call (:mod:`connectors.hubspot_scan`), so no query ever pages near
+  HubSpot's 10,000-result cap and records edited mid-scan are never skipped.
+- Reads (``fetch``) use batch read, follow merged ids to survivors and report vanished ids
+  as archived. Writes are batch upserts keyed on our own unique property, so a retried
+  create never makes a second record; linked records are batch-updated by id.
+
+Calls, budget, token refresh and errors are :mod:`connectors.hubspot_api`'s job. This module
+must not know the database or the field mappings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from connectors.base import CallCounter, Cursor, Page, RemoteRecord, WriteRequest, WriteResult
+from connectors.budget import RequestBudget
+from connectors.credentials import Credentials
+from connectors.errors import NotFound, Permanent
+from connectors.hubspot_api import (
+    DEFAULT_BASE_URL,
+    DEFAULT_TIMEOUT_S,
+    PROVIDER,
+    HubSpotApi,
+    TokensCallback,
+    server_time,
+)
+from connectors.hubspot_records import (
+    DEFAULT_ID_PROPERTY,
+    DEFAULT_PROPERTIES,
+    OBJECT_TYPES,
+    SEGMENTS,
+    read_properties,
+    to_ms,
+    to_record,
+    tombstone,
+    v4_associations,
+)
+from connectors.hubspot_scan import IncrementalScan
+from connectors.retry import RetryPolicy
+
+PAGE_SIZE = 100  # list and batch limit
+ASSOCIATION_BATCH = 1_000  # v4 batch read and write limit we use
+DEFAULT_OVERLAP_S = 300.0
+PROPERTY_GROUPS = {"company": "companyinformation", "contact": "contactinformation"}
+
+
+@dataclass(frozen=True, kw_only=True)
+class HubSpotOptions:
+    """How a connection reads and writes; every field has a documented default."""
+
+    id_property: str = DEFAULT_ID_PROPERTY  # unique property holding our local id
+    properties: Mapping[str, Sequence[str]] = field(default_factory=lambda: DEFAULT_PROPERTIES)
+    # Incremental scans re-read this much before the saved cursor: search indexing lags
+    # writes by seconds normally and by minutes under load; re-reading is idempotent.
+    overlap_s: float = DEFAULT_OVERLAP_S
+    timeout_s: float = DEFAULT_TIMEOUT_S
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+
+
+class HubSpotConnector:
+    provider: ClassVar[str] = PROVIDER
+
+    def __init__(
+        self,
+        *,
+        account_id: str,
+        credentials: Credentials,
+        budget: RequestBudget,
+        base_url: str = DEFAULT_BASE_URL,
+        on_tokens: TokensCallback | None = None,
+        options: HubSpotOptions | None = None,
+        counter: CallCounter | None = None,
+    ) -> None:
+        self.account_id = account_id
+        self.options = options or HubSpotOptions()
+        self.counter = counter or CallCounter()
+        self.api = HubSpotApi(
+            base_url=base_url,
+            credentials=credentials,
+            budget=budget,
+            counter=self.counter,
+            on_tokens=on_tokens,
+            timeout_s=self.options.timeout_s,
+            retry=self.options.retry,
+        )
+        self._properties_by_segment = {SEGMENTS[t]: self._properties(t) for t in OBJECT_TYPES}
+
+    def object_types(self) -> tuple[str, ...]:
+        return OBJECT_TYPES
+
+    # ---- setup -------------------------------------------------------------------------
+
+    def ensure_setup(self) -> None:
+        """Create the unique property that holds our id on companies and contacts."""
+        name = self.options.id_property
+        for object_type in OBJECT_TYPES:
+            segment = SEGMENTS[object_type]
+            try:
+                found = self.api.call(
+                    "properties.get",
+                    lambda api, o, s=segment: api.sdk("crm.properties.core_api").get_by_name(
+                        s, name, **o
+                    ),
+                ).data
+            except NotFound:
+                found = None
+            if found is None:
+                body = {
+                    "name": name,
+                    "label": "crmsync id",
+                    "description": "The customer directory's id for this record (set by crmsync).",
+                    "type": "string",
+                    "fieldType": "text",
+                    "groupName": PROPERTY_GROUPS[object_type],
+                    "hasUniqueValue": True,
+                }
+                self.api.call(
+                    "properties.create",
+                    lambda api, o, s=segment, b=body: api.sdk("crm.properties.core_api").create(
+                        s, b, **o
+                    ),
+                )
+            elif not found.get("hasUniqueValue"):
+                raise Permanent(
+                    f"HubSpot {segment} property {name!r} exists but is not unique "
+                    "(hasUniqueValue); upserts need a unique property. Rename the option "
+                    "id_property or replace the property.",
+                    provider=PROVIDER,
+                    code="ID_PROPERTY_NOT_UNIQUE",
+                )
+
+    # ---- scans -------------------------------------------------------------------------
+
+    def scan(
+        self, object_type: str, *, cursor: Cursor | None = None, full: bool = False
+    ) -> Iterator[Page]:
+        self._check(object_type)
+        if full:
+            return self._full_scan(object_type, cursor)
+        scan = IncrementalScan(
+            object_type=object_type,
+            search=lambda body: self._search(object_type, body),
+            properties=self._properties(object_type),
+            overlap_ms=int(self.options.overlap_s * 1000),
+        )
+        return scan.pages(cursor, self._records)
+
+    def _full_scan(self, object_type: str, cursor: Cursor | None) -> Iterator[Page]:
+        resuming = bool(cursor and cursor.get("mode") == "full" and not cursor.get("done"))
+        state: dict[str, Any] = dict(cursor) if resuming and cursor else {}
+        phase: str = state.get("phase", "live")
+        after: str | None = state.get("after")
+        started_ms: int | None = state.get("started_ms")
+        segment = SEGMENTS[object_type]
+        inline = ["companies"] if object_type == "contact" and phase == "live" else None
+        while True:
+            response = self.api.call(
+                f"{segment}.list",
+                lambda api, o, a=after, p=phase, i=inline: self._list(segment, a, p, i, o),
+                bulk=True,
+            )
+            if started_ms is None:
+                # The CRM's clock, a second early: the next incremental scan starts here.
+                now = server_time(response.headers) or datetime.now(UTC)
+                started_ms = to_ms(now) - 1000
+            data = response.data or {}
+            records = [self._to_record(object_type, raw) for raw in data.get("results") or []]
+            after = ((data.get("paging") or {}).get("next") or {}).get("after")
+            if after is None and phase == "live":
+                phase, inline = "archived", None
+            elif after is None:
+                yield Page(
+                    records, {"v": 1, "mode": "full", "done": True, "since_ms": started_ms}, True
+                )
+                return
+            yield Page(
+                records,
+                {"v": 1, "mode": "full", "phase": phase, "after": after, "started_ms": started_ms},
+            )
+
+    def _list(
+        self, segment: str, after: str | None, phase: str, inline: list[str] | None, options: Any
+    ) -> Any:
+        return self.api.sdk(f"crm.{segment}.basic_api").get_page(
+            limit=PAGE_SIZE,
+            after=after,
+            properties=self._properties_by_segment[segment],
+            associations=inline,
+            archived=phase == "archived",
+            **options,
+        )
+
+    def _search(self, object_type: str, body: dict[str, Any]) -> dict[str, Any]:
+        segment = SEGMENTS[object_type]
+        response = self.api.call(
+            f"{segment}.search",
+            lambda api, o: api.sdk(f"crm.{segment}.search_api").do_search(body, **o),
+            window="search",
+            bulk=True,
+        )
+        return response.data or {}
+
+    def _records(self, object_type: str, raws: list[dict[str, Any]]) -> list[RemoteRecord]:
+        """Search results as records; contacts get their companies in one v4 batch read."""
+        if object_type != "contact":
+            return [self._to_record(object_type, raw) for raw in raws]
+        links = self._associations([str(raw["id"]) for raw in raws], bulk=True)
+        return [
+            to_record(
+                object_type,
+                raw,
+                id_property=self.options.id_property,
+                associations=v4_associations(
+                    links.get(str(raw["id"]), []),
+                    (raw.get("properties") or {}).get("associatedcompanyid"),
+                ),
+            )
+            for raw in raws
+        ]
+
+    # ---- reads -------------------------------------------------------------------------
+
+    def fetch(self, object_type: str, external_ids: Sequence[str]) -> list[RemoteRecord]:
+        self._check(object_type)
+        wanted = list(dict.fromkeys(str(i) for i in external_ids))
+        found = self._batch_read(object_type, wanted, archived=False)
+        missing = [i for i in wanted if i not in found]
+        if missing:
+            found.update(self._batch_read(object_type, missing, archived=True))
+        extra: list[RemoteRecord] = []
+        for record_id in [i for i in wanted if i not in found]:
+            # Batch read does not follow merges; a single read does, to the survivor.
+            survivor = self._read_one(object_type, record_id)
+            if survivor is None or survivor.external_id == record_id:
+                found[record_id] = survivor or tombstone(object_type, record_id)
+                continue
+            found[record_id] = tombstone(object_type, record_id, merged_into=survivor.external_id)
+            if survivor.external_id not in found and all(
+                r.external_id != survivor.external_id for r in extra
+            ):
+                extra.append(survivor)
+        records = [found[i] for i in wanted] + extra
+        if object_type == "contact":
+            live = [r.external_id for r in records if not r.archived]
+            links = self._associations(live, bulk=False)
+            records = [
+                _with_associations(r, links.get(r.external_id)) if not r.archived else r
+                for r in records
+            ]
+        return records
+
+    def _batch_read(
+        self, object_type: str, ids: list[str], *, archived: bool
+    ) -> dict[str, RemoteRecord]:
+        segment = SEGMENTS[object_type]
+        properties = self._properties(object_type)
+        found: dict[str, RemoteRecord] = {}
+        for chunk in _chunks(ids, PAGE_SIZE):
+            body = {"properties": properties, "inputs": [{"id": i} for i in chunk]}
+            response = self.api.call(
+                f"{segment}.batch.read",
+                lambda api, o, b=body: api.sdk(f"crm.{segment}.batch_api").read(
+                    b, archived=archived, **o
+                ),
+            )
+            for raw in (response.data or {}).get("results") or []:
+                record = self._to_record(object_type, raw)
+                found[record.external_id] = record
+        return found
+
+    def _read_one(self, object_type: str, record_id: str) -> RemoteRecord | None:
+        segment = SEGMENTS[object_type]
+        try:
+            response = self.api.call(
+                f"{segment}.get",
+                lambda api, o: api.sdk(f"crm.{segment}.basic_api").get_by_id(
+                    record_id, properties=self._properties(object_type), **o
+                ),
+            )
+        except NotFound:
+            return None
+        return self._to_record(object_type, response.data)
+
+    def _associations(self, contact_ids: list[str], *, bulk: bool) -> dict[str, list[Any]]:
+        """contact id -> v4 association rows to companies (contacts without any are absent)."""
+        links: dict[str, list[Any]] = {}
+        for chunk in _chunks(contact_ids, ASSOCIATION_BATCH):
+            body = {"inputs": [{"id": i} for i in chunk]}
+            response = self.api.call(
+                "associations.batch.read",
+                lambda api, o, b=body: api.sdk("crm.associations.v4.batch_api").get_page(
+                    "contacts", "companies", b, **o
+                ),
+                bulk=bulk,
+            )
+            for row in (response.data or {}).get("results") or []:
+                links[str(row["from"]["id"])] = row.get("to") or []
+        return links
+
+    # ---- writes ------------------------------------------------------------------------
+
+    def upsert(self, object_type: str, requests: Sequence[WriteRequest]) -> list[WriteResult]:
+        self._check(object_type)
+        results: dict[int, WriteResult] = {}
+        # The last request per local id wins; HubSpot refuses a batch naming an id twice.
+        last = {r.local_id: n for n, r in enumerate(requests)}
+        unique = [n for n in last.values()]
+        linked = [n for n in unique if requests[n].external_id]
+        new = [n for n in unique if not requests[n].external_id]
+        for chunk in _chunks(linked, PAGE_SIZE):
+            _split_on_error(
+                chunk, lambda c: self._update(object_type, requests, c, results), results, requests
+            )
+        for chunk in _chunks(new, PAGE_SIZE):
+            _split_on_error(
+                chunk, lambda c: self._upsert(object_type, requests, c, results), results, requests
+            )
+        if object_type == "contact":
+            self._associate(requests, unique, results)
+        return [results[last[r.local_id]] for r in requests]
+
+    def _props(self, request: WriteRequest) -> dict[str, Any]:
+        props = {k: ("" if v is None else str(v)) for k, v in request.properties.items()}
+        props[self.options.id_property] = request.local_id
+        return props
+
+    def _update(
+        self,
+        object_type: str,
+        requests: Sequence[WriteRequest],
+        chunk: list[int],
+        results: dict[int, WriteResult],
+    ) -> None:
+        segment = SEGMENTS[object_type]
+        body = {
+            "inputs": [
+                {"id": requests[n].external_id, "properties": self._props(requests[n])}
+                for n in chunk
+            ]
+        }
+        response = self.api.call(
+            f"{segment}.batch.update",
+            lambda api, o: api.sdk(f"crm.{segment}.batch_api").update(body, **o),
+        )
+        by_id = {str(raw["id"]) for raw in (response.data or {}).get("results") or []}
+        for n in chunk:
+            request = requests[n]
+            error = None
+            if request.external_id not in by_id:
+                error = NotFound(
+                    f"{object_type} {request.external_id} not found (deleted or merged)",
+                    provider=PROVIDER,
+                    code="OBJECT_NOT_FOUND",
+                    status=404,
+                )
+            results[n] = WriteResult(request.local_id, request.external_id, error=error)
+
+    def _upsert(
+        self,
+        object_type: str,
+        requests: Sequence[WriteRequest],
+        chunk: list[int],
+        results: dict[int, WriteResult],
+    ) -> None:
+        segment = SEGMENTS[object_type]
+        id_property = self.options.id_property
+        body = {
+            "inputs": [
+                {"id": requests[n].local_id, "idProperty": id_property,
+                 "properties": self._props(requests[n])}
+                for n in chunk
+            ]
+        }  # fmt: skip
+        response = self.api.call(
+            f"{segment}.batch.upsert",
+            lambda api, o: api.sdk(f"crm.{segment}.batch_api").upsert(body, **o),
+        )
+        by_local = {
+            str((raw.get("properties") or {}).get(id_property)): raw
+            for raw in (response.data or {}).get("results") or []
+        }
+        for n in chunk:
+            request = requests[n]
+            raw = by_local.get(request.local_id)
+            if raw is None:
+                error = Permanent(
+                    f"HubSpot did not answer for {object_type} {request.local_id}",
+                    provider=PROVIDER,
+                    code="MISSING_RESULT",
+                )
+                results[n] = WriteResult(request.local_id, None, error=error)
+            else:
+                results[n] = WriteResult(request.local_id, str(raw["id"]), bool(raw.get("new")))
+
+    def _associate(
+        self, requests: Sequence[WriteRequest], indices: list[int], results: dict[int, WriteResult]
+    ) -> None:
+        """Default contact -> company associations for written contacts (idempotent)."""
+        pairs = [
+            (n, company_id)
+            for n in indices
+            if results[n].ok and results[n].external_id
+            for company_id in requests[n].associations
+        ]
+        errors: dict[int, WriteResult] = {}
+
+        def send(chunk: list[int]) -> None:
+            body = {
+                "inputs": [
+                    {"from": {"id": results[pairs[p][0]].external_id}, "to": {"id": pairs[p][1]}}
+                    for p in chunk
+                ]
+            }
+            self.api.call(
+                "associations.batch.associate_default",
+                lambda api, o: api.sdk("crm.associations.v4.batch_api").create_default(
+                    "contacts", "companies", body, **o
+                ),
+            )
+
+        for chunk in _chunks(list(range(len(pairs))), ASSOCIATION_BATCH):
+            _split_on_error(chunk, send, errors, None)
+        for p, failed in errors.items():
+            n = pairs[p][0]
+            results[n] = WriteResult(
+                results[n].local_id, results[n].external_id, results[n].created, failed.error
+            )
+
+    def archive(self, object_type: str, external_ids: Sequence[str]) -> None:
+        self._check(object_type)
+        segment = SEGMENTS[object_type]
+        for chunk in _chunks(list(dict.fromkeys(external_ids)), PAGE_SIZE):
+            body = {"inputs": [{"id": i} for i in chunk]}
+            self.api.call(
+                f"{segment}.batch.archive",
+                lambda api, o, b=body: api.sdk(f"crm.{segment}.batch_api").archive(b, **o),
+            )
+
+    # ---- helpers -----------------------------------------------------------------------
+
+    def _check(self, object_type: str) -> None:
+        if object_type not in OBJECT_TYPES:
+            raise Permanent(
+                f"HubSpot has no object type {object_type!r} here; use one of {OBJECT_TYPES}",
+                provider=PROVIDER,
+                code="UNKNOWN_OBJECT_TYPE",
+            )
+
+    def _properties(self, object_type: str) -> list[str]:
+        wanted = self.options.properties.get(object_type, DEFAULT_PROPERTIES[object_type])
+        return read_properties(object_type, wanted, self.options.id_property)
+
+    def _to_record(self, object_type: str, raw: dict[str, Any]) -> RemoteRecord:
+        return to_record(object_type, raw, id_property=self.options.id_property)
+
+
+def _with_associations(record: RemoteRecord, rows: list[Any] | None) -> RemoteRecord:
+    primary = record.properties.get("associatedcompanyid")
+    return replace(record, associations=tuple(v4_associations(rows or [], primary)))
+
+
+def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _split_on_error(
+    chunk: list[int],
+    send: Callable[[list[int]], None],
+    results: dict[int, WriteResult],
+    requests: Sequence[WriteRequest] | None,
+) -> None:
+    """Send a batch; when HubSpot refuses the whole batch for bad data, halve it until the bad
+    records are alone, so one bad record never fails the others. Rate limits, network and
+    auth errors are not about the data: they go up to the caller unchanged."""
+    try:
+        send(chunk)
+    except Permanent as error:
+        if len(chunk) > 1:
+            middle = len(chunk) // 2
+            _split_on_error(chunk[:middle], send, results, requests)
+            _split_on_error(chunk[middle:], send, results, requests)
+            return
+        n = chunk[0]
+        local_id = requests[n].local_id if requests is not None else str(n)
+        external_id = requests[n].external_id if requests is not None else None
+        results[n] = WriteResult(local_id, external_id, error=error)
