@@ -1,0 +1,238 @@
+"""Applying a map: CRM properties to local values, local values to CRM properties.
+
+Local values are given and returned as flat mappings keyed by the map's local field names
+(``billing_city``, ``custom_properties.vat``). Functions that take local values also accept
+a record's column values as they are, with ``custom_properties`` as a nested dict.
+
+Every value read from a CRM goes through the entry's transform and then the directory's
+own normalizer for that field, so what the sync writes locally is already in the form the
+directory would store. A CRM value that cannot be read (a malformed email, an industry the
+value map does not know) is reported per field, never guessed.
+
+This module is pure: no I/O, no SDK types, no database. It decides nothing about
+conflicts; ``mappings.merge`` does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from customers.fields import CONTACT_FIELDS, CUSTOMER_FIELDS
+from mappings.errors import RemoteValueError
+from mappings.spec import CUSTOM_PREFIX, FieldMap, ObjectMap
+from mappings.transforms import TRANSFORMS, Context
+
+Values = tuple[Any, ...]
+
+_DIRECTORY_NORMALIZERS = {"customer": CUSTOMER_FIELDS, "contact": CONTACT_FIELDS}
+
+
+def _custom_text(value: Any) -> str | None:
+    text = value.strip() if isinstance(value, str) else None if value is None else str(value)
+    return text or None
+
+
+def _normalizer(local_type: str, name: str) -> Callable[[Any], Any]:
+    if name.startswith(CUSTOM_PREFIX):
+        return _custom_text
+    return _DIRECTORY_NORMALIZERS[local_type][name]
+
+
+def is_blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def local_value(local: Mapping[str, Any], name: str) -> Any:
+    """A local field's value from flat values or from a record's columns."""
+    if name in local:
+        return local[name]
+    if name.startswith(CUSTOM_PREFIX):
+        custom = local.get("custom_properties")
+        if isinstance(custom, Mapping):
+            return custom.get(name.removeprefix(CUSTOM_PREFIX))
+    return None
+
+
+def entry_values(entry: FieldMap, local: Mapping[str, Any]) -> Values:
+    return tuple(local_value(local, name) for name in entry.local)
+
+
+def read_entry(object_map: ObjectMap, entry: FieldMap, raw: Any, region: str | None) -> Values:
+    """The local values for one CRM value. Raises ``ValueError`` saying why it cannot."""
+    if is_blank(raw):
+        values: Values = (None,) * len(entry.local)
+    else:
+        transform = TRANSFORMS[entry.transform]
+        text = raw if isinstance(raw, str) else str(raw)
+        values = transform.inbound(text, Context(entry.value_map, region))
+    return tuple(
+        _normalizer(object_map.local_type, name)(value)
+        for name, value in zip(entry.local, values, strict=True)
+    )
+
+
+def write_entry(object_map: ObjectMap, entry: FieldMap, values: Values) -> Any:
+    """The CRM value for one entry's local values (the map's blank when all are blank)."""
+    if all(is_blank(value) for value in values):
+        return object_map.blank
+    transform = TRANSFORMS[entry.transform]
+    written = transform.outbound(values, Context(entry.value_map))
+    return object_map.blank if written is None else written
+
+
+def phone_region(object_map: ObjectMap, local: Mapping[str, Any], region: str | None) -> str | None:
+    """The country national phone numbers are read in: the record's own (the map's
+    ``phone_region`` field) when it has one, else ``region`` (e.g. a contact's company's)."""
+    if object_map.phone_region and local.get(object_map.phone_region):
+        return str(local[object_map.phone_region])
+    return region
+
+
+def read_remote(
+    object_map: ObjectMap, properties: Mapping[str, Any], *, region: str | None = None
+) -> tuple[dict[str, Values], dict[str, str]]:
+    """Per synced entry whose property is present: its local values, by entry key; and
+    the problems of those that could not be read. Absent properties are left out (not
+    known is not blank). National phone numbers are read in the map's ``phone_region``
+    field's country when the record has one, else in ``region``."""
+    read: dict[str, Values] = {}
+    problems: dict[str, str] = {}
+    flat: dict[str, Any] = {}
+    # Non-phone entries first: the country read here decides how phones are read.
+    for entry in sorted(object_map.synced, key=lambda entry: entry.transform == "phone"):
+        if entry.remote not in properties:
+            continue
+        raw = properties[entry.remote]
+        try:
+            values = read_entry(object_map, entry, raw, phone_region(object_map, flat, region))
+        except (ValueError, TypeError) as error:
+            problems[entry.key] = f"{entry.remote}={raw!r}: {error}"
+            continue
+        read[entry.key] = values
+        flat.update(zip(entry.local, values, strict=True))
+    return {
+        entry.key: read[entry.key] for entry in object_map.synced if entry.key in read
+    }, problems
+
+
+def to_local(
+    object_map: ObjectMap, properties: Mapping[str, Any], *, region: str | None = None
+) -> dict[str, Any]:
+    """Local values (by local field) for the CRM properties present, e.g. to create a
+    customer from a new CRM record. Raises ``RemoteValueError`` naming every field that
+    cannot be read; its ``accepted`` holds the fields that could."""
+    read, problems = read_remote(object_map, properties, region=region)
+    values = _flatten(object_map, read)
+    if problems:
+        raise RemoteValueError(problems, values)
+    return values
+
+
+def to_remote(
+    object_map: ObjectMap, local: Mapping[str, Any], *, skip_blank: bool = False
+) -> dict[str, Any]:
+    """CRM properties for the synced entries whose local fields are all given (a record's
+    columns give them all). Blank values are written as the map's blank, or left out with
+    ``skip_blank`` (for creates); a required entry's blank is always left out."""
+    properties: dict[str, Any] = {}
+    for entry in object_map.synced:
+        if not all(_given(local, name) for name in entry.local):
+            continue
+        values = entry_values(entry, local)
+        if all(is_blank(value) for value in values) and (skip_blank or entry.required):
+            continue
+        properties[entry.remote] = write_entry(object_map, entry, values)
+    return properties
+
+
+def _given(local: Mapping[str, Any], name: str) -> bool:
+    return name in local or (name.startswith(CUSTOM_PREFIX) and "custom_properties" in local)
+
+
+def project(
+    object_map: ObjectMap, entry: FieldMap, values: Values, region: str | None = None
+) -> Values:
+    """What these local values look like after a trip to the CRM and back. Equal to the
+    values for what the map owns in normal form; differs where the CRM cannot hold the
+    local detail (a subcategory it has no value for, a domain without a website)."""
+    try:
+        return read_entry(object_map, entry, write_entry(object_map, entry, values), region)
+    except (ValueError, TypeError):
+        # The directory holds something its own normalizer would not accept now; compare
+        # it as it is rather than invent a value.
+        return values
+
+
+def snapshot(object_map: ObjectMap, local: Mapping[str, Any]) -> dict[str, Any]:
+    """The values of the fields the map owns, flat, from a record's columns."""
+    return {name: local_value(local, name) for name in object_map.local_fields}
+
+
+def local_changes(
+    object_map: ObjectMap, writes: Mapping[str, Any], current: Mapping[str, Any]
+) -> dict[str, Any]:
+    """Turn flat local writes into the changes the directory's update takes: custom keys
+    merged into a copy of the record's ``custom_properties`` (a blank removes the key)."""
+    changes = {name: value for name, value in writes.items() if not name.startswith(CUSTOM_PREFIX)}
+    custom_writes = {
+        name.removeprefix(CUSTOM_PREFIX): value
+        for name, value in writes.items()
+        if name.startswith(CUSTOM_PREFIX)
+    }
+    if custom_writes:
+        merged = dict(current.get("custom_properties") or {})
+        for key, value in custom_writes.items():
+            if value is None:
+                merged.pop(key, None)
+            else:
+                merged[key] = value
+        changes["custom_properties"] = merged
+    # The directory derives the domain from a written website unless the domain is given;
+    # when this map owns the domain separately, keep it as the merge left it.
+    if "website" in changes and "domain" not in changes and "domain" in object_map.local_fields:
+        changes["domain"] = current.get("domain")
+    return changes
+
+
+def _flatten(object_map: ObjectMap, read: Mapping[str, Values]) -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for entry in object_map.synced:
+        if entry.key in read:
+            flat.update(zip(entry.local, read[entry.key], strict=True))
+    return flat
+
+
+def fingerprint(values: Mapping[str, Any]) -> str:
+    """A stable hash of a snapshot (local form): key order and blank spelling do not
+    matter, values do. 64 hex characters."""
+    normalized = {key: (None if is_blank(value) else value) for key, value in values.items()}
+    text = json.dumps(normalized, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def remote_fingerprint(
+    object_map: ObjectMap, properties: Mapping[str, Any], *, region: str | None = None
+) -> str | None:
+    """The fingerprint a CRM record would have as a base, or None when some synced
+    property is missing or unreadable (then only a full merge can tell)."""
+    read, problems = read_remote(object_map, properties, region=region)
+    if problems or len(read) != len(object_map.synced):
+        return None
+    return fingerprint(_flatten(object_map, read))
+
+
+def is_echo(
+    object_map: ObjectMap,
+    properties: Mapping[str, Any],
+    base_fingerprint: str | None,
+    *,
+    region: str | None = None,
+) -> bool:
+    """True when the CRM record holds exactly the last synced values: a change we made
+    coming back, which needs no merge. False means "merge to find out", not "changed"."""
+    if base_fingerprint is None:
+        return False
+    return remote_fingerprint(object_map, properties, region=region) == base_fingerprint

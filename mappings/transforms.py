@@ -1,0 +1,203 @@
+"""Transforms: how one CRM value becomes local values and back.
+
+A transform has two halves. ``inbound`` turns a non-blank CRM value (a string, as the APIs
+return it) into a tuple of local values, one per local field of the entry; ``outbound``
+turns that tuple into the CRM value. Blank handling is the engine's job, not the
+transform's: a blank CRM value reads as all-blank local values and all-blank local values
+write as the map's blank.
+
+After ``inbound`` the engine also runs the directory's own normalizer for each local field
+(``customers.fields``), so whatever the sync writes locally is already in the directory's
+normal form. The one law every transform keeps, which the merge relies on to never
+flip-flop: reading back what was written changes nothing,
+``inbound(outbound(inbound(x))) == inbound(x)``.
+
+Transforms are pure functions; they raise ``ValueError`` for a value they cannot read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pycountry
+
+from customers.fields import (
+    domain_of,
+    normalize_country,
+    normalize_domain,
+    normalize_email,
+    normalize_phone,
+    normalize_website,
+)
+from mappings.spec import ValueMap
+
+Values = tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a transform may need besides the value itself."""
+
+    value_map: ValueMap | None = None
+    region: str | None = None  # ISO country for reading national phone numbers
+
+
+@dataclass(frozen=True)
+class Transform:
+    name: str
+    arity: int  # how many local fields the entry must name (0: one or more)
+    inbound: Callable[[str, Context], Values]
+    outbound: Callable[[Values, Context], str | None]
+    needs_value_map: bool = False
+    doc: str = ""
+
+
+def _single(read: Callable[[str], Any]) -> Callable[[str, Context], Values]:
+    return lambda raw, context: (read(raw),)
+
+
+def _first(values: Values, context: Context) -> str | None:
+    value = values[0]
+    return None if value is None else str(value)
+
+
+# Spellings CRMs hold that ISO 3166 does not list (pycountry knows names, common names,
+# official names and alpha-2/alpha-3 codes already).
+COUNTRY_ALIASES = {
+    "uk": "GB",
+    "u.k.": "GB",
+    "great britain": "GB",
+    "england": "GB",
+    "scotland": "GB",
+    "wales": "GB",
+    "northern ireland": "GB",
+    "usa": "US",
+    "u.s.": "US",
+    "u.s.a.": "US",
+    "united states of america": "US",
+    "america": "US",
+    "holland": "NL",
+    "the netherlands": "NL",
+    "deutschland": "DE",
+    "russia": "RU",
+    "czechia": "CZ",
+    "turkey": "TR",
+    "uae": "AE",
+}
+
+
+def country_code(raw: str) -> str | None:
+    """ISO 3166-1 alpha-2 from a name, a code or a common alias ('UK', 'Deutschland')."""
+    alias = COUNTRY_ALIASES.get(" ".join(raw.split()).casefold())
+    return normalize_country(alias or raw)
+
+
+def country_name(code: str) -> str:
+    """The name CRMs show for an ISO alpha-2 code: the common name where ISO's is formal
+    ('South Korea', not 'Korea, Republic of'). Unknown codes are returned unchanged."""
+    country = pycountry.countries.get(alpha_2=code.upper())
+    if country is None:
+        return code
+    return str(getattr(country, "common_name", None) or country.name)
+
+
+def _street_in(raw: str, context: Context) -> Values:
+    # Salesforce keeps street lines in one textarea; the first line is the street, the
+    # rest (normally one line) is street2. Extra lines are kept, joined, not dropped.
+    lines = raw.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    rest = ", ".join(line.strip() for line in lines[1:] if line.strip())
+    return (lines[0].strip() or None, rest or None)
+
+
+def _street_out(values: Values, context: Context) -> str | None:
+    street, street2 = values
+    if not street2:
+        return street
+    # A leading newline keeps street2 in the second line even when street is blank.
+    return f"{street or ''}\n{street2}"
+
+
+def _website_domain_in(raw: str, context: Context) -> Values:
+    website = normalize_website(raw)
+    return (website, domain_of(website))
+
+
+def _website_domain_out(values: Values, context: Context) -> str | None:
+    # The CRM has one website field; a customer known only by its domain still gets one.
+    website, domain = values
+    return website or (f"https://{domain}" if domain else None)
+
+
+def _value_map_in(raw: str, context: Context) -> Values:
+    assert context.value_map is not None  # the loader guarantees it
+    found = context.value_map.to_local(raw)
+    if found is None:
+        raise ValueError(f"{raw!r} is not in value map {context.value_map.name!r}")
+    return found
+
+
+def _value_map_out(values: Values, context: Context) -> str | None:
+    assert context.value_map is not None
+    return context.value_map.to_remote(tuple(values))
+
+
+TRANSFORMS: dict[str, Transform] = {
+    transform.name: transform
+    for transform in (
+        Transform(
+            "text",
+            1,
+            _single(str),
+            _first,
+            doc="Text, trimmed (the directory's normalizer collapses inner whitespace).",
+        ),
+        Transform("email", 1, _single(normalize_email), _first, doc="Lower-cased address."),
+        Transform(
+            "phone",
+            1,
+            lambda raw, context: (normalize_phone(raw, context.region),),
+            _first,
+            doc="E.164 when the number parses (national numbers in the record's country).",
+        ),
+        Transform(
+            "country",
+            1,
+            _single(country_code),
+            lambda values, context: None if values[0] is None else country_name(values[0]),
+            doc="CRM country name <-> ISO 3166 alpha-2; the name is written back.",
+        ),
+        Transform(
+            "country_code",
+            1,
+            _single(country_code),
+            _first,
+            doc="CRM country code field (Salesforce BillingCountryCode) <-> alpha-2.",
+        ),
+        Transform("website", 1, _single(normalize_website), _first, doc="A web address."),
+        Transform("domain", 1, _single(normalize_domain), _first, doc="A bare domain."),
+        Transform(
+            "website_domain",
+            2,
+            _website_domain_in,
+            _website_domain_out,
+            doc="One CRM website <-> local (website, domain); domain-only writes https://.",
+        ),
+        Transform(
+            "street_lines",
+            2,
+            _street_in,
+            _street_out,
+            doc="Multi-line CRM street <-> local (street, street2).",
+        ),
+        Transform(
+            "value_map",
+            0,
+            _value_map_in,
+            _value_map_out,
+            needs_value_map=True,
+            doc="CRM enumeration / picklist value <-> local values through a value map.",
+        ),
+    )
+}
