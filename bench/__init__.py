@@ -1,0 +1,1 @@
+"""Benchmarks that print figures; CI never asserts on their timing."""
