@@ -162,3 +162,32 @@ class WebhookEvent(Base):
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
     payload: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     status: Mapped[str] = mapped_column(String(16), default="received")
+
+
+class DuplicateReview(Base):
+    """A CRM record held back because it looks like a customer we already have.
+
+    Never linked automatically: a person links it to one of the ``candidates`` or creates
+    it as a new customer. ``values`` is the record in directory form, so it can be created
+    without asking the CRM again.
+    """
+
+    __tablename__ = "duplicate_reviews"
+    __table_args__ = (
+        UniqueConstraint("connection_id", "object_type", "external_id"),
+        Index("ix_duplicate_reviews_tenant_status", "tenant_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    connection_id: Mapped[int | None] = mapped_column(
+        ForeignKey("connections.id", ondelete="CASCADE")
+    )
+    object_type: Mapped[str] = mapped_column(String(32))
+    external_id: Mapped[str] = mapped_column(String(64))
+    candidates: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
+    values: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open|linked|created|dismissed
+    resolution: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    resolved_at: Mapped[datetime | None]
