@@ -17,15 +17,16 @@ must not know the database or the field mappings.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from connectors.base import CallCounter, Cursor, Page, RemoteRecord, WriteRequest, WriteResult
+from connectors.batching import chunks, split_on_error
 from connectors.budget import RequestBudget
 from connectors.credentials import Credentials
-from connectors.errors import NotFound, Permanent
+from connectors.errors import ConnectorError, NotFound, Permanent
 from connectors.hubspot_api import (
     DEFAULT_BASE_URL,
     DEFAULT_TIMEOUT_S,
@@ -265,7 +266,7 @@ class HubSpotConnector:
         segment = SEGMENTS[object_type]
         properties = self._properties(object_type)
         found: dict[str, RemoteRecord] = {}
-        for chunk in _chunks(ids, PAGE_SIZE):
+        for chunk in chunks(ids, PAGE_SIZE):
             body = {"properties": properties, "inputs": [{"id": i} for i in chunk]}
             response = self.api.call(
                 f"{segment}.batch.read",
@@ -294,7 +295,7 @@ class HubSpotConnector:
     def _associations(self, contact_ids: list[str], *, bulk: bool) -> dict[str, list[Any]]:
         """contact id -> v4 association rows to companies (contacts without any are absent)."""
         links: dict[str, list[Any]] = {}
-        for chunk in _chunks(contact_ids, ASSOCIATION_BATCH):
+        for chunk in chunks(contact_ids, ASSOCIATION_BATCH):
             body = {"inputs": [{"id": i} for i in chunk]}
             response = self.api.call(
                 "associations.batch.read",
@@ -314,17 +315,16 @@ class HubSpotConnector:
         results: dict[int, WriteResult] = {}
         # The last request per local id wins; HubSpot refuses a batch naming an id twice.
         last = {r.local_id: n for n, r in enumerate(requests)}
-        unique = [n for n in last.values()]
+        unique = list(last.values())
         linked = [n for n in unique if requests[n].external_id]
         new = [n for n in unique if not requests[n].external_id]
-        for chunk in _chunks(linked, PAGE_SIZE):
-            _split_on_error(
-                chunk, lambda c: self._update(object_type, requests, c, results), results, requests
-            )
-        for chunk in _chunks(new, PAGE_SIZE):
-            _split_on_error(
-                chunk, lambda c: self._upsert(object_type, requests, c, results), results, requests
-            )
+        failed: dict[int, ConnectorError] = {}
+        for chunk in chunks(linked, PAGE_SIZE):
+            split_on_error(chunk, lambda c: self._update(object_type, requests, c, results), failed)
+        for chunk in chunks(new, PAGE_SIZE):
+            split_on_error(chunk, lambda c: self._upsert(object_type, requests, c, results), failed)
+        for n, error in failed.items():
+            results[n] = WriteResult(requests[n].local_id, requests[n].external_id, error=error)
         if object_type == "contact":
             self._associate(requests, unique, results)
         return [results[last[r.local_id]] for r in requests]
@@ -412,7 +412,7 @@ class HubSpotConnector:
             if results[n].ok and results[n].external_id
             for company_id in requests[n].associations
         ]
-        errors: dict[int, WriteResult] = {}
+        errors: dict[int, ConnectorError] = {}
 
         def send(chunk: list[int]) -> None:
             body = {
@@ -428,18 +428,16 @@ class HubSpotConnector:
                 ),
             )
 
-        for chunk in _chunks(list(range(len(pairs))), ASSOCIATION_BATCH):
-            _split_on_error(chunk, send, errors, None)
-        for p, failed in errors.items():
+        for chunk in chunks(list(range(len(pairs))), ASSOCIATION_BATCH):
+            split_on_error(chunk, send, errors)
+        for p, error in errors.items():
             n = pairs[p][0]
-            results[n] = WriteResult(
-                results[n].local_id, results[n].external_id, results[n].created, failed.error
-            )
+            results[n] = replace(results[n], error=error)
 
     def archive(self, object_type: str, external_ids: Sequence[str]) -> None:
         self._check(object_type)
         segment = SEGMENTS[object_type]
-        for chunk in _chunks(list(dict.fromkeys(external_ids)), PAGE_SIZE):
+        for chunk in chunks(list(dict.fromkeys(external_ids)), PAGE_SIZE):
             body = {"inputs": [{"id": i} for i in chunk]}
             self.api.call(
                 f"{segment}.batch.archive",
@@ -467,31 +465,3 @@ class HubSpotConnector:
 def _with_associations(record: RemoteRecord, rows: list[Any] | None) -> RemoteRecord:
     primary = record.properties.get("associatedcompanyid")
     return replace(record, associations=tuple(v4_associations(rows or [], primary)))
-
-
-def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
-def _split_on_error(
-    chunk: list[int],
-    send: Callable[[list[int]], None],
-    results: dict[int, WriteResult],
-    requests: Sequence[WriteRequest] | None,
-) -> None:
-    """Send a batch; when HubSpot refuses the whole batch for bad data, halve it until the bad
-    records are alone, so one bad record never fails the others. Rate limits, network and
-    auth errors are not about the data: they go up to the caller unchanged."""
-    try:
-        send(chunk)
-    except Permanent as error:
-        if len(chunk) > 1:
-            middle = len(chunk) // 2
-            _split_on_error(chunk[:middle], send, results, requests)
-            _split_on_error(chunk[middle:], send, results, requests)
-            return
-        n = chunk[0]
-        local_id = requests[n].local_id if requests is not None else str(n)
-        external_id = requests[n].external_id if requests is not None else None
-        results[n] = WriteResult(local_id, external_id, error=error)
