@@ -6,6 +6,7 @@ session; simple-salesforce itself is untouched.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -77,10 +78,8 @@ def checking_client(sandbox: SalesforceSandbox, seen: list[str]) -> Salesforce:
 
 
 def _swallow(call: Any, *args: Any, **kwargs: Any) -> None:
-    try:
+    with contextlib.suppress(SalesforceError):
         call(*args, **kwargs)
-    except SalesforceError:
-        pass
 
 
 def test_every_path_returns_documented_shapes() -> None:
@@ -123,7 +122,7 @@ def test_every_path_returns_documented_shapes() -> None:
             method="POST",
             json={
                 "allOrNone": True,
-                "records": records[3:] + [{"attributes": {"type": "Account"}, "Name": "ok"}],
+                "records": [*records[3:], {"attributes": {"type": "Account"}, "Name": "ok"}],
             },
         )
         _swallow(sf.Account.upsert, "LegacyId__c/L", {"Phone": "2"})  # 300
