@@ -80,9 +80,9 @@ class Credentials:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Credentials:
-        values = {f.name: data.get(f.name) for f in fields(cls) if f.name in data}
+        values: dict[str, Any] = {f.name: data[f.name] for f in fields(cls) if f.name in data}
         if values.get("expires_at"):
-            expires = datetime.fromisoformat(values["expires_at"])
+            expires = datetime.fromisoformat(str(values["expires_at"]))
             if expires.tzinfo is None:
                 raise ValueError("credentials expiry must be timezone-aware")
             values["expires_at"] = expires

@@ -109,7 +109,7 @@ class HubSpotApi:
     def call(
         self,
         endpoint: str,
-        send: Callable[[HubSpotApi, dict[str, Any]], Any],
+        send: Callable[..., Any],
         *,
         window: str = "burst",
         bulk: bool = False,

@@ -22,6 +22,7 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any, ClassVar
 
 from simple_salesforce import format_soql
@@ -356,11 +357,8 @@ class SalesforceConnector:
         for linked in (True, False):
             todo = [n for n in unique if bool(requests[n].external_id) == linked]
             for chunk in chunks(todo, COLLECTION_SIZE):
-                split_on_error(
-                    chunk,
-                    lambda c, k=linked: self._write(object_type, requests, c, results, linked=k),
-                    failed,
-                )
+                send = partial(self._write, object_type, requests, results=results, linked=linked)
+                split_on_error(chunk, send, failed)
         for n, error in failed.items():
             results[n] = WriteResult(requests[n].local_id, requests[n].external_id, error=error)
         return [results[last[r.local_id]] for r in requests]
@@ -370,8 +368,8 @@ class SalesforceConnector:
         object_type: str,
         requests: Sequence[WriteRequest],
         chunk: list[int],
-        results: dict[int, WriteResult],
         *,
+        results: dict[int, WriteResult],
         linked: bool,
     ) -> None:
         sobject = SOBJECTS[object_type]

@@ -114,7 +114,7 @@ class SalesforceApi:
     def call(
         self,
         endpoint: str,
-        send: Callable[[Salesforce, dict[str, Any]], Any],
+        send: Callable[..., Any],
         *,
         bulk: bool = False,
     ) -> Any:
