@@ -130,6 +130,9 @@ class Customer(Base):
     category_confidence: Mapped[float | None]
     category_source: Mapped[str | None] = mapped_column(String(120))
     categorized_at: Mapped[datetime | None]
+    # When automatic categorization was last scheduled: a re-run of auto-categorize skips
+    # customers whose job is still pending. Bookkeeping, so it is set without a version bump.
+    categorization_requested_at: Mapped[datetime | None]
 
     notes: Mapped[str | None] = mapped_column(Text)
     custom_properties: Mapped[dict[str, Any]] = mapped_column(default=dict)
