@@ -1,0 +1,250 @@
+"""Inbound: CRM records into the directory, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from connectors.base import RemoteRecord
+from customers import db, service
+from customers.models import Contact, Customer, OutboxEntry
+from customers.sync_state import (
+    Connection,
+    DuplicateReview,
+    ExternalLink,
+    SyncConflict,
+    SyncFailure,
+)
+from worker.sync.inbound import apply_page
+from worker.sync.target import SyncTarget
+
+T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def connection_id(sessions: sessionmaker[Session], tenant_id: int) -> int:
+    with db.transaction(sessions) as session:
+        connection = Connection(
+            tenant_id=tenant_id, provider="hubspot", account_id="4711", name="portal"
+        )
+        session.add(connection)
+        session.flush()
+        return connection.id
+
+
+def company(
+    external_id: str, minutes: int = 0, local_id: int | None = None, **properties: Any
+) -> RemoteRecord:
+    props = {
+        "name": "Acme Corp",
+        "domain": "acme.com",
+        "phone": "+49 30 1234567",
+        "country": "Germany",
+        **properties,
+    }
+    modified = T0 + timedelta(minutes=minutes)
+    return RemoteRecord(
+        "company", external_id, props, modified, local_id=str(local_id) if local_id else None
+    )
+
+
+def apply(
+    sessions: sessionmaker[Session], connection_id: int, object_type: str, *records: RemoteRecord
+) -> Any:
+    with db.transaction(sessions) as session:
+        target = SyncTarget.load(session, connection_id)
+        return apply_page(session, target, object_type, list(records))
+
+
+def links(sessions: sessionmaker[Session]) -> dict[str, int]:
+    with sessions() as session:
+        return {link.external_id: link.local_id for link in session.scalars(select(ExternalLink))}
+
+
+def test_new_company_becomes_one_customer_and_a_rerun_creates_nothing(
+    sessions: sessionmaker[Session], connection_id: int
+) -> None:
+    result = apply(sessions, connection_id, "company", company("101"))
+    assert result.counts["created"] == 1 and len(result.created_customers) == 1
+    assert result.needs_push  # our id must be written to the CRM record
+    again = apply(sessions, connection_id, "company", company("101"))
+    assert again.counts["stale"] == 1 and not again.created_customers
+    with sessions() as session:
+        [customer] = session.scalars(select(Customer))
+        assert (customer.name, customer.domain, customer.phone, customer.billing_country) == (
+            "Acme Corp", "acme.com", "+49301234567", "DE",
+        )  # fmt: skip
+        assert customer.email is None and not customer.can_be_invoiced
+        [outbox] = session.scalars(select(OutboxEntry))
+        assert outbox.origin_connection_id == connection_id
+    assert links(sessions) == {"101": customer.id}
+
+
+def test_a_sure_duplicate_links_instead_of_creating(
+    sessions: sessionmaker[Session], tenant_id: int, connection_id: int
+) -> None:
+    with db.transaction(sessions) as session:
+        local = service.create_customer(
+            session,
+            tenant_id,
+            {"name": "ACME Corporation", "email": "ap@acme.com", "website": "https://acme.com"},
+        )
+    result = apply(sessions, connection_id, "company", company("101"))
+    assert (result.counts["linked"], result.counts["created"]) == (1, 0)
+    assert links(sessions) == {"101": local.id}
+    with sessions() as session:
+        # First sync: the CRM's name differs from ours; two_way with no base is a conflict
+        # the CRM wins (no local change time is newer than the CRM's modified time).
+        customer = session.get(Customer, local.id)
+        assert customer is not None and customer.phone == "+49301234567"
+
+
+def test_a_likely_duplicate_is_held_for_review(
+    sessions: sessionmaker[Session], tenant_id: int, connection_id: int
+) -> None:
+    with db.transaction(sessions) as session:
+        local = service.create_customer(
+            session, tenant_id, {"name": "Acme Corporation", "email": "ap@acme.io"}
+        )
+    result = apply(sessions, connection_id, "company", company("101", domain="acme-corp.de"))
+    assert result.counts["held"] == 1
+    assert links(sessions) == {}
+    with sessions() as session:
+        [review] = session.scalars(select(DuplicateReview))
+        assert review.external_id == "101" and review.candidates[0]["customer_id"] == local.id
+        assert review.values["name"] == "Acme Corp"
+        assert session.scalar(select(Customer).where(Customer.id != local.id)) is None
+
+
+def test_crm_edit_updates_local_and_its_echo_writes_nothing(
+    sessions: sessionmaker[Session], connection_id: int
+) -> None:
+    apply(sessions, connection_id, "company", company("101"))
+    edited = apply(sessions, connection_id, "company", company("101", minutes=5, city="Köln"))
+    assert edited.counts["updated"] == 1
+    with sessions() as session:
+        customer = session.scalars(select(Customer)).one()
+        assert customer.billing_city == "Köln"
+        outbox_before = session.scalar(select(OutboxEntry.id).order_by(OutboxEntry.id.desc()))
+    echo = apply(
+        sessions,
+        connection_id,
+        "company",
+        company("101", minutes=6, local_id=customer.id, city="Köln"),
+    )
+    assert echo.counts["echo"] == 1 and not echo.needs_push
+    with sessions() as session:
+        assert (
+            session.scalar(select(OutboxEntry.id).order_by(OutboxEntry.id.desc())) == outbox_before
+        )
+
+
+def test_edit_on_both_sides_resolves_by_rule_and_keeps_a_conflict(
+    sessions: sessionmaker[Session], tenant_id: int, connection_id: int
+) -> None:
+    apply(sessions, connection_id, "company", company("101"))
+    customer_id = links(sessions)["101"]
+    with db.transaction(sessions) as session:
+        service.update_customer(session, tenant_id, customer_id, {"phone": "+49 30 7777777"})
+    # The CRM change is older than the local one: two_way keeps the local value.
+    result = apply(
+        sessions, connection_id, "company", company("101", minutes=-30 + 31, phone="+49 30 5555555")
+    )
+    assert result.counts["conflicts"] == 1 and result.needs_push
+    with sessions() as session:
+        assert session.get(Customer, customer_id).phone == "+49307777777"  # type: ignore[union-attr]
+        [conflict] = session.scalars(select(SyncConflict))
+        assert (conflict.field, conflict.local_value, conflict.remote_value) == (
+            "phone",
+            "+49307777777",
+            "+49305555555",
+        )
+        assert conflict.rule == "two_way (local won)"
+
+
+def test_crm_delete_archives_and_unlinks(
+    sessions: sessionmaker[Session], connection_id: int
+) -> None:
+    apply(sessions, connection_id, "company", company("101"))
+    customer_id = links(sessions)["101"]
+    deleted = RemoteRecord("company", "101", {}, T0 + timedelta(minutes=9), archived=True)
+    assert apply(sessions, connection_id, "company", deleted).counts["archived"] == 1
+    assert links(sessions) == {}
+    with sessions() as session:
+        customer = session.get(Customer, customer_id)
+        assert (
+            customer is not None
+            and customer.archived_at is not None
+            and customer.deleted_at is None
+        )
+
+
+def test_crm_merge_moves_the_link_to_the_survivor(
+    sessions: sessionmaker[Session], connection_id: int
+) -> None:
+    apply(sessions, connection_id, "company", company("101"))
+    customer_id = links(sessions)["101"]
+    survivor = RemoteRecord(
+        "company",
+        "202",
+        {"name": "Acme Corp", "domain": "acme.com"},
+        T0 + timedelta(minutes=3),
+        merged_ids=("101",),
+    )
+    result = apply(sessions, connection_id, "company", survivor)
+    assert result.counts["merged"] == 1
+    assert links(sessions) == {"202": customer_id}
+
+
+def test_a_bad_record_fails_alone(sessions: sessionmaker[Session], connection_id: int) -> None:
+    result = apply(
+        sessions,
+        connection_id,
+        "company",
+        company("101"),
+        company("102", name="", domain="nameless.io"),
+        company("103", name="Globex", domain="globex.com"),
+    )
+    assert (result.counts["created"], result.counts["failed"]) == (2, 1)
+    assert set(links(sessions)) == {"101", "103"}
+    with sessions() as session:
+        [failure] = session.scalars(select(SyncFailure))
+        assert (failure.external_id, failure.direction, failure.error_class) == (
+            "102",
+            "inbound",
+            "permanent",
+        )
+        assert "name" in failure.message
+        assert failure.payload == {
+            "actor": "sync_records",
+            "args": [connection_id, "company", ["102"]],
+            "kwargs": {},
+        }
+
+
+def test_contacts_attach_to_their_company(
+    sessions: sessionmaker[Session], connection_id: int
+) -> None:
+    apply(sessions, connection_id, "company", company("101"))
+    customer_id = links(sessions)["101"]
+    contact = RemoteRecord(
+        "contact", "9001", {"firstname": "Seán", "lastname": "O'Brien", "email": "Sean@Acme.com", "phone": "030 999888"},
+        T0, associations=("101",),
+    )  # fmt: skip
+    orphan = RemoteRecord(
+        "contact", "9002", {"firstname": "Ann", "email": "ann@x.com"}, T0, associations=("555",)
+    )
+    result = apply(sessions, connection_id, "contact", contact, orphan)
+    assert (result.counts["created"], result.counts["orphan"]) == (1, 1)
+    with sessions() as session:
+        [local] = session.scalars(select(Contact))
+        assert (local.customer_id, local.first_name, local.email, local.phone) == (
+            customer_id,
+            "Seán",
+            "sean@acme.com",
+            "+4930999888",
+        )

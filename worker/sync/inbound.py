@@ -1,0 +1,476 @@
+"""Applying a page of CRM records to the directory.
+
+For each record, in its own savepoint (a bad record fails alone; the rest of the page
+commits):
+
+- merged away in the CRM: its link moves to the surviving record (or is dropped when the
+  survivor is linked already);
+- deleted in the CRM: the local record is archived (never deleted) and unlinked;
+- no newer than what was applied last: skipped (stale, or the overlap of an incremental
+  window read twice);
+- linked: three-way merge against the link's base; local writes go through the service
+  layer (tagged with the connection, so they are not pushed back as new changes), conflicts
+  are recorded, and values local won are left for the push;
+- not linked: a record that carries our own id is ours (a create whose answer was lost);
+  otherwise a sure duplicate links, a likely one is held for review, and no match creates
+  the customer (when the connection allows it) and asks for its categorization.
+
+Contacts attach to the customer their CRM company/account is linked to.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from connectors.base import RemoteRecord
+from connectors.errors import Permanent
+from customers import contacts as contact_service
+from customers import service
+from customers.duplicates import DuplicateIndex
+from customers.errors import DirectoryError
+from customers.models import Contact, Customer
+from customers.sync_state import DuplicateReview, ExternalLink, SyncConflict
+from customers.types import utcnow
+from mappings import (
+    MergeResult,
+    ObjectMap,
+    RemoteValueError,
+    merge,
+    read_remote,
+    snapshot,
+    to_local,
+)
+from mappings.engine import local_changes
+from worker.enqueue import SYNC_RECORDS
+from worker.failures import record_failure, resolve_failures
+from worker.sync.target import SyncTarget
+
+log = logging.getLogger(__name__)
+
+# A link's base carries this marker once the CRM record holds our id, so the push knows
+# whether it still has to write it (creates by upsert on our id depend on it).
+ID_WRITTEN = "_id_written"
+
+
+@dataclass
+class PageResult:
+    counts: Counter[str] = field(default_factory=Counter)
+    created_customers: list[int] = field(default_factory=list)
+    needs_push: bool = False
+
+
+def columns(record: Customer | Contact) -> dict[str, Any]:
+    return {column.key: getattr(record, column.key) for column in type(record).__table__.columns}
+
+
+class InboundPage:
+    """Applies one page of one object type; holds what it loaded in bulk for the page."""
+
+    def __init__(self, session: Session, target: SyncTarget, object_type: str) -> None:
+        self.session = session
+        self.target = target
+        self.object_type = object_type
+        self.object_map: ObjectMap = target.map_for(object_type)
+        self.is_parent = self.object_map.local_type == "customer"
+        self.result = PageResult()
+        self._links: dict[str, ExternalLink] = {}
+        self._duplicates: DuplicateIndex | None = None
+        self._parent_links: dict[str, ExternalLink] = {}
+
+    # -- bulk loading ---------------------------------------------------------------------
+
+    def _load_links(self, records: Sequence[RemoteRecord]) -> None:
+        ids = {r.external_id for r in records}
+        ids |= {r.merged_into for r in records if r.merged_into}
+        ids |= {merged for r in records for merged in r.merged_ids}
+        self._links = self._links_for(self.object_type, ids)
+        if not self.is_parent:
+            parents = {r.associations[0] for r in records if r.associations}
+            self._parent_links = self._links_for(self.target.parent_type, parents)
+
+    def _links_for(self, object_type: str, external_ids: set[str]) -> dict[str, ExternalLink]:
+        found: dict[str, ExternalLink] = {}
+        ids = sorted(external_ids)
+        for start in range(0, len(ids), 500):
+            rows = self.session.scalars(
+                select(ExternalLink).where(
+                    ExternalLink.connection_id == self.target.connection_id,
+                    ExternalLink.object_type == object_type,
+                    ExternalLink.external_id.in_(ids[start : start + 500]),
+                )
+            )
+            found.update({link.external_id: link for link in rows})
+        return found
+
+    @property
+    def duplicates(self) -> DuplicateIndex:
+        if self._duplicates is None:
+            self._duplicates = DuplicateIndex.load(self.session, self.target.tenant_id)
+        return self._duplicates
+
+    # -- the page ---------------------------------------------------------------------------
+
+    def apply(self, records: Sequence[RemoteRecord]) -> PageResult:
+        self._load_links(records)
+        for record in records:
+            self.result.counts["read"] += 1
+            try:
+                with self.session.begin_nested():
+                    outcome = self._apply_one(record)
+                self.result.counts[outcome] += 1
+            except (DirectoryError, Permanent, RemoteValueError) as error:
+                self._fail(record, error)
+        return self.result
+
+    def _fail(self, record: RemoteRecord, error: BaseException) -> None:
+        self.result.counts["failed"] += 1
+        log.warning("%s %s failed: %s", self.object_type, record.external_id, error)
+        if isinstance(error, RemoteValueError):
+            error = Permanent(str(error), provider=self.target.provider, code="UNREADABLE_VALUE")
+        elif isinstance(error, DirectoryError):
+            error = Permanent(str(error), provider=self.target.provider, code=type(error).__name__)
+        link = self._links.get(record.external_id)
+        with self.session.begin_nested():
+            record_failure(
+                self.session,
+                direction="inbound",
+                error=error,
+                payload={
+                    "actor": SYNC_RECORDS,
+                    "args": [self.target.connection_id, self.object_type, [record.external_id]],
+                    "kwargs": {},
+                },
+                connection_id=self.target.connection_id,
+                object_type=self.object_type,
+                external_id=record.external_id,
+                local_id=link.local_id if link else None,
+            )
+
+    def _apply_one(self, record: RemoteRecord) -> str:
+        if record.merged_into:
+            return self._merged_away(record)
+        link = self._links.get(record.external_id) or self._adopt_merged(record)
+        if record.archived:
+            return self._deleted(record, link)
+        if link is not None:
+            if (
+                link.remote_modified_at is not None
+                and record.modified_at <= link.remote_modified_at
+            ):
+                return "stale"
+            return self._merge(record, link)
+        return self._new(record)
+
+    # -- merges and deletes -------------------------------------------------------------------
+
+    def _merged_away(self, record: RemoteRecord) -> str:
+        loser = self._links.pop(record.external_id, None)
+        if loser is None:
+            return "unchanged"
+        survivor = self._links.get(record.merged_into or "")
+        if survivor is None:
+            loser.external_id = record.merged_into or loser.external_id
+            self._links[loser.external_id] = loser
+        else:
+            # Both CRM records were linked: the CRM now has one, the directory keeps both
+            # customers (history) and the loser's link goes.
+            self.session.delete(loser)
+        self.session.flush()
+        return "merged"
+
+    def _adopt_merged(self, record: RemoteRecord) -> ExternalLink | None:
+        """A survivor that is not linked, but one of the records merged into it was."""
+        for merged_id in record.merged_ids:
+            link = self._links.pop(merged_id, None)
+            if link is not None:
+                link.external_id = record.external_id
+                self._links[record.external_id] = link
+                self.session.flush()
+                self.result.counts["merged"] += 1
+                return link
+        return None
+
+    def _deleted(self, record: RemoteRecord, link: ExternalLink | None) -> str:
+        if link is None:
+            return "unchanged"
+        if self.is_parent:
+            service.archive_customer(
+                self.session, self.target.tenant_id, link.local_id,
+                origin_connection_id=self.target.connection_id,
+            )  # fmt: skip
+        else:
+            contact_service.remove_contact(
+                self.session, self.target.tenant_id, link.local_id,
+                origin_connection_id=self.target.connection_id,
+            )  # fmt: skip
+        self.session.delete(link)
+        self._links.pop(record.external_id, None)
+        self.session.flush()
+        return "archived"
+
+    # -- linked records -------------------------------------------------------------------------
+
+    def _local(self, link: ExternalLink) -> Customer | Contact:
+        local: Customer | Contact | None = (
+            self.session.get(Customer, link.local_id)
+            if self.is_parent
+            else self.session.get(Contact, link.local_id)
+        )
+        if local is None:
+            raise DirectoryError(
+                f"{link.local_type} {link.local_id} linked to {link.external_id} is gone"
+            )
+        return local
+
+    def _region(self, local: Customer | Contact) -> str | None:
+        return local.customer.billing_country if isinstance(local, Contact) else None
+
+    def _merge(self, record: RemoteRecord, link: ExternalLink) -> str:
+        local = self._local(link)
+        current = columns(local)
+        result = merge(
+            self.object_map,
+            base=link.base or {},
+            local=current,
+            remote=record.properties,
+            local_changed_at=local.updated_at,
+            remote_modified_at=record.modified_at,
+            region=self._region(local),
+        )
+        if result.problems:
+            self._fail(record, RemoteValueError(result.problems, {}))
+        changed = self._write_local(local, result, current)
+        self._record_conflicts(record, link, result)
+        self._store_base(link, record, result, current)
+        if result.remote_writes:
+            self.result.needs_push = True
+        if changed:
+            return "updated"
+        return "echo" if not result.conflicts else "unchanged"
+
+    def _write_local(
+        self, local: Customer | Contact, result: MergeResult, current: dict[str, Any]
+    ) -> bool:
+        if not result.local_writes:
+            return False
+        changes = local_changes(self.object_map, result.local_writes, current)
+        if isinstance(local, Customer):
+            service.update_customer(
+                self.session, self.target.tenant_id, local.id, changes,
+                origin_connection_id=self.target.connection_id,
+            )  # fmt: skip
+        else:
+            contact_service.update_contact(
+                self.session, self.target.tenant_id, local.id, changes,
+                origin_connection_id=self.target.connection_id,
+            )  # fmt: skip
+        return True
+
+    def _record_conflicts(
+        self, record: RemoteRecord, link: ExternalLink, result: MergeResult
+    ) -> None:
+        for conflict in result.conflicts:
+            self.result.counts["conflicts"] += 1
+            self.session.add(
+                SyncConflict(
+                    connection_id=self.target.connection_id,
+                    object_type=self.object_type,
+                    external_id=record.external_id,
+                    local_id=link.local_id,
+                    field=conflict.field,
+                    base_value=conflict.base,
+                    local_value=conflict.local,
+                    remote_value=conflict.remote,
+                    resolved_value=conflict.resolved,
+                    rule=f"{conflict.rule} ({conflict.winner.value} won)",
+                )
+            )
+
+    def _store_base(
+        self, link: ExternalLink, record: RemoteRecord, result: MergeResult, current: dict[str, Any]
+    ) -> None:
+        base = dict(result.base)
+        if result.remote_writes:
+            # Local won these entries but the CRM does not hold them yet: keep the CRM's
+            # value as the base, so the push sees local != base and sends them.
+            read, _ = read_remote(self.object_map, record.properties, region=None)
+            for entry in self.object_map.synced:
+                if entry.remote in result.remote_writes and entry.key in read:
+                    base.update(zip(entry.local, read[entry.key], strict=True))
+            service.write_outbox(
+                self.session, tenant_id=self.target.tenant_id, entity_type=link.local_type,
+                entity_id=link.local_id, operation="update", fields=sorted(result.remote_writes),
+            )  # fmt: skip
+        base[ID_WRITTEN] = record.local_id == str(link.local_id)
+        if not base[ID_WRITTEN]:
+            self.result.needs_push = True
+        link.base = base
+        link.fingerprint = result.fingerprint
+        link.remote_modified_at = record.modified_at
+        link.last_synced_at = utcnow()
+        self.session.flush()
+        resolve_failures(
+            self.session, connection_id=self.target.connection_id, direction="inbound",
+            object_type=self.object_type, external_ids=[record.external_id],
+        )  # fmt: skip
+
+    # -- records we have not seen ---------------------------------------------------------------
+
+    def _link(self, record: RemoteRecord, local_id: int) -> ExternalLink:
+        link = ExternalLink(
+            connection_id=self.target.connection_id,
+            object_type=self.object_type,
+            external_id=record.external_id,
+            local_type=self.object_map.local_type,
+            local_id=local_id,
+            base={},
+        )
+        self.session.add(link)
+        self.session.flush()
+        self._links[record.external_id] = link
+        return link
+
+    def _linked_locally(self, local_id: int) -> bool:
+        return (
+            self.session.scalar(
+                select(ExternalLink.id).where(
+                    ExternalLink.connection_id == self.target.connection_id,
+                    ExternalLink.object_type == self.object_type,
+                    ExternalLink.local_id == local_id,
+                )
+            )
+            is not None
+        )
+
+    def _new(self, record: RemoteRecord) -> str:
+        if self.is_parent:
+            return self._new_customer(record)
+        return self._new_contact(record)
+
+    def _new_customer(self, record: RemoteRecord) -> str:
+        values = to_local(self.object_map, record.properties)
+        own = self._own_record(record, Customer)
+        if own is not None:
+            self._merge(record, self._link(record, own))
+            return "linked"
+        check = self.duplicates.check(
+            name=values.get("name"), email=values.get("email"),
+            domain=values.get("domain"), tax_id=values.get("tax_id"),
+        )  # fmt: skip
+        if check.sure is not None and not self._linked_locally(check.sure.customer_id):
+            self._merge(record, self._link(record, check.sure.customer_id))
+            return "linked"
+        if check.found:
+            candidates = [check.sure] if check.sure else []
+            candidates += list(check.likely)
+            self._hold(record, values, [c for c in candidates if c is not None])
+            return "held"
+        if not self.target.auto_create:
+            self._hold(record, values, [])
+            return "held"
+        customer = service.create_customer(
+            self.session,
+            self.target.tenant_id,
+            values,
+            origin_connection_id=self.target.connection_id,
+        )
+        self.duplicates.add(
+            customer.id, name=customer.name, email=customer.email,
+            domain=customer.domain, tax_id=customer.tax_id,
+        )  # fmt: skip
+        self._merge(record, self._link(record, customer.id))
+        self.result.created_customers.append(customer.id)
+        return "created"
+
+    def _own_record(
+        self, record: RemoteRecord, model: type[Customer] | type[Contact]
+    ) -> int | None:
+        """Our id in the CRM record names a live local record not linked yet: ours."""
+        if not record.local_id or not record.local_id.isdigit():
+            return None
+        local: Customer | Contact | None = (
+            self.session.get(Customer, int(record.local_id))
+            if model is Customer
+            else self.session.get(Contact, int(record.local_id))
+        )
+        if (
+            local is None
+            or local.tenant_id != self.target.tenant_id
+            or local.deleted_at is not None
+        ):
+            return None
+        return None if self._linked_locally(local.id) else local.id
+
+    def _hold(self, record: RemoteRecord, values: dict[str, Any], candidates: list[Any]) -> None:
+        review = self.session.scalar(
+            select(DuplicateReview).where(
+                DuplicateReview.connection_id == self.target.connection_id,
+                DuplicateReview.object_type == self.object_type,
+                DuplicateReview.external_id == record.external_id,
+            )
+        )
+        if review is None:
+            review = DuplicateReview(
+                tenant_id=self.target.tenant_id, connection_id=self.target.connection_id,
+                object_type=self.object_type, external_id=record.external_id,
+            )  # fmt: skip
+            self.session.add(review)
+        review.candidates = [
+            {"customer_id": c.customer_id, "score": c.score, "reasons": list(c.reasons)}
+            for c in candidates
+        ]
+        review.values = {k: (str(v) if v is not None and not isinstance(v, str | int | float | bool | dict | list) else v)
+                         for k, v in values.items()}  # fmt: skip
+        review.status = "open"
+        self.session.flush()
+
+    def _new_contact(self, record: RemoteRecord) -> str:
+        parent = self._parent_links.get(record.associations[0]) if record.associations else None
+        if parent is None:
+            return "orphan"  # its company is not linked (yet): a later pass attaches it
+        customer = self.session.get(Customer, parent.local_id)
+        if customer is None or customer.deleted_at is not None:
+            return "orphan"
+        own = self._own_record(record, Contact)
+        if own is None:
+            values = to_local(self.object_map, record.properties, region=customer.billing_country)
+            email = values.get("email")
+            match = next(
+                (c for c in customer.contacts if email and c.email == email and c.deleted_at is None
+                 and not self._linked_locally(c.id)),
+                None,
+            )  # fmt: skip
+            if match is None:
+                values.setdefault("first_name", None)
+                if not values.get("first_name"):
+                    # CRMs allow contacts without a first name; the directory does not.
+                    values["first_name"] = (
+                        values.get("last_name") or (email or "").split("@")[0] or None
+                    )
+                contact = contact_service.add_contact(
+                    self.session, self.target.tenant_id, customer.id, values,
+                    origin_connection_id=self.target.connection_id,
+                )  # fmt: skip
+                self._merge(record, self._link(record, contact.id))
+                return "created"
+            own = match.id
+        self._merge(record, self._link(record, own))
+        return "linked"
+
+
+def apply_page(
+    session: Session, target: SyncTarget, object_type: str, records: Sequence[RemoteRecord]
+) -> PageResult:
+    """Apply one page of CRM records of one type; the caller owns the transaction."""
+    return InboundPage(session, target, object_type).apply(records)
+
+
+def local_snapshot(object_map: ObjectMap, local: Customer | Contact) -> dict[str, Any]:
+    return snapshot(object_map, columns(local))
