@@ -11,6 +11,7 @@ no colon in the offset); SOQL and the replication resources accept ISO-8601 vari
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 import threading
@@ -92,6 +93,7 @@ def truncate_ms(moment: datetime) -> datetime:
     return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
 
 
+@functools.lru_cache(maxsize=65_536)
 def format_datetime(moment: datetime) -> str:
     """``2024-01-01T00:00:00.000+0000``, the form every REST response uses."""
     moment = moment.astimezone(UTC)

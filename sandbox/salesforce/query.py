@@ -30,6 +30,7 @@ MIN_BATCH_SIZE = 200
 MAX_BATCH_SIZE = 2000
 MAX_OPEN_LOCATORS = 10
 LOCATOR_IDLE_S = 15 * 60
+FRAGMENT_CACHE_SHAPES = 8  # distinct SELECT lists whose serialized rows are kept
 
 _BATCH_SIZE_RE = re.compile(r"batchSize\s*=\s*(-?\d+)", re.IGNORECASE)
 _encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
@@ -69,6 +70,9 @@ class QueryEngine:
         self.store = store
         self.ids = ids
         self._locators: OrderedDict[str, Locator] = OrderedDict()
+        # (object, fields, version) -> record id -> (record it was made from, JSON)
+        self._fragment_cache: dict[tuple[str, tuple[str, ...], str], dict[str, tuple[Any, bytes]]]
+        self._fragment_cache = {}
         self._lock = threading.Lock()
 
     def compile(self, soql: str) -> CompiledQuery:
@@ -91,18 +95,38 @@ class QueryEngine:
     def _serialize(
         self, compiled: CompiledQuery, rows: list[dict[str, Any]], version: str
     ) -> list[bytes]:
+        """One JSON fragment per row, reusing fragments of rows unchanged since last time.
+
+        Records are replaced, never mutated, on change, so "the same dict object" means
+        "unchanged": a repeated scan (a sync's poll) re-serializes only what changed.
+        """
         obj = self.store.schema[compiled.object_name]
+        key = (obj.name, compiled.fields, version)
+        with self._lock:
+            cache = self._fragment_cache.pop(key, None) or {}
+            self._fragment_cache[key] = cache  # most recently used last
+            while len(self._fragment_cache) > FRAGMENT_CACHE_SHAPES:
+                self._fragment_cache.pop(next(iter(self._fragment_cache)))
         converters = [(name, _converter(obj.fields[name].type)) for name in compiled.fields]
-        prefix = f'{{"attributes":{{"type":"{obj.name}","url":"/services/data/v{version}/sobjects/{obj.name}/'
+        prefix = (
+            f'{{"attributes":{{"type":"{obj.name}","url":'
+            f'"/services/data/v{version}/sobjects/{obj.name}/'
+        )
         fragments = []
         for row in rows:
+            cached = cache.get(row["Id"])
+            if cached is not None and cached[0] is row:
+                fragments.append(cached[1])
+                continue
             values = {
                 name: (convert(row[name]) if convert else row[name]) for name, convert in converters
             }
             body = _encode(values)
-            # Insert attributes first, as Salesforce orders them, without a second dict.
+            # Attributes come first, as Salesforce orders them, without a second dict.
             head = f'{prefix}{row["Id"]}"}}'
-            fragments.append((head + ("," + body[1:] if len(body) > 2 else "}")).encode())
+            fragment = (head + ("," + body[1:] if len(body) > 2 else "}")).encode()
+            cache[row["Id"]] = (row, fragment)
+            fragments.append(fragment)
         return fragments
 
     def start(
