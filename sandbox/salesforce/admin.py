@@ -91,6 +91,20 @@ def _credentials(sandbox: SalesforceSandbox, request: Request, body: Any) -> Any
     }
 
 
+def _issue_session(sandbox: SalesforceSandbox, request: Request, body: Any) -> Any:
+    return {"access_token": sandbox.access_token()}
+
+
+def _expire_sessions(sandbox: SalesforceSandbox, request: Request, body: Any) -> Any:
+    sandbox.expire_sessions()
+    return {"expired": True}
+
+
+def _revoke_refresh_token(sandbox: SalesforceSandbox, request: Request, body: Any) -> Any:
+    sandbox.revoke_refresh_token()
+    return {"revoked": True}
+
+
 def _list_records(sandbox: SalesforceSandbox, request: Request, body: Any) -> Any:
     include_deleted = request.query_params.get("include_deleted", "true").lower() != "false"
     return sandbox.records(_object(request), include_deleted=include_deleted)
@@ -185,9 +199,9 @@ def _outbound_control(sandbox: SalesforceSandbox, request: Request, body: Any) -
 def admin_routes() -> list[Route]:
     return [
         Route("/credentials", _admin(_credentials), methods=["GET"]),
-        Route("/sessions", _admin(lambda s, r, b: {"access_token": s.access_token()}), methods=["POST"]),
-        Route("/sessions/expire", _admin(lambda s, r, b: s.expire_sessions() or {"expired": True}), methods=["POST"]),
-        Route("/refresh-token/revoke", _admin(lambda s, r, b: s.revoke_refresh_token() or {"revoked": True}), methods=["POST"]),
+        Route("/sessions", _admin(_issue_session), methods=["POST"]),
+        Route("/sessions/expire", _admin(_expire_sessions), methods=["POST"]),
+        Route("/refresh-token/revoke", _admin(_revoke_refresh_token), methods=["POST"]),
         Route("/records/{object}", _admin(_list_records), methods=["GET"]),
         Route("/records/{object}", _admin(_create), methods=["POST"]),
         Route("/records/{object}/merge", _admin(_merge), methods=["POST"]),

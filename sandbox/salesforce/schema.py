@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 EXTERNAL_ID_FIELD = "CrmsyncId__c"
 
@@ -98,12 +99,12 @@ class CustomField:
         )
 
 
-def _text(name: str, label: str, length: int, **extra: object) -> FieldDef:
-    return FieldDef(name=name, type="string", label=label, length=length, **extra)  # type: ignore[arg-type]
+def _text(name: str, label: str, length: int, **extra: Any) -> FieldDef:
+    return FieldDef(name=name, type="string", label=label, length=length, **extra)
 
 
 def _system_fields(object_name: str) -> list[FieldDef]:
-    readonly = {"createable": False, "updateable": False}
+    readonly: dict[str, Any] = {"createable": False, "updateable": False}
     return [
         FieldDef(
             name="Id", type="id", label=f"{object_name} ID", length=18, nillable=False, **readonly
@@ -122,7 +123,7 @@ def _system_fields(object_name: str) -> list[FieldDef]:
 
 
 def _audit_fields() -> list[FieldDef]:
-    readonly = {"createable": False, "updateable": False, "nillable": False}
+    readonly: dict[str, Any] = {"createable": False, "updateable": False, "nillable": False}
     return [
         FieldDef(
             name="OwnerId",

@@ -59,7 +59,7 @@ class OrgStore:
         self.delete_log: dict[str, dict[str, datetime]] = {name: {} for name in schema}
         self._deleted_with: dict[str, str] = {}  # contact id -> account id deleted with it
         self._listeners: list[ChangeListener] = []
-        self._templates = {
+        self._templates: dict[str, Record] = {
             name: dict.fromkeys(obj.fields) | {"IsDeleted": False}
             for name, obj in schema.items()
         }  # fmt: skip
@@ -250,7 +250,7 @@ class OrgStore:
     def insert(self, object_name: str, changes: Mapping[str, Any]) -> str:
         """Store an already prepared create; returns the new id. Caller holds the lock."""
         now = self.now()
-        record = dict(self._templates[object_name])
+        record: Record = dict(self._templates[object_name])
         record.update(changes)
         record["Id"] = self.ids.new(object_name)
         record["OwnerId"] = record["OwnerId"] or self.user_id
@@ -258,7 +258,8 @@ class OrgStore:
         record["CreatedDate"] = record["LastModifiedDate"] = record["SystemModstamp"] = now
         self._put(object_name, record)
         self._index(object_name, record, add=True)
-        return record["Id"]
+        record_id: str = record["Id"]
+        return record_id
 
     def apply(
         self, object_name: str, record: Record, changes: Mapping[str, Any], *, system: bool = False
