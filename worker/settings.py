@@ -10,7 +10,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -41,6 +41,11 @@ class Settings(BaseSettings):
         description="Redis URL for locks and API budgets shared by all processes. "
         "Default: the broker's Redis; in-process locks and budgets when there is none.",
     )
+    encryption_key: SecretStr | None = Field(
+        default=None,
+        description="Fernet key(s), comma-separated and newest first, that encrypt stored CRM "
+        "credentials. Default: a key file made in the data folder on first use.",
+    )
     worker_threads: int = Field(
         default=4, ge=1, le=64, description="Threads per worker process (and in-process worker)."
     )
@@ -56,6 +61,73 @@ class Settings(BaseSettings):
     retry_max_backoff_s: float = Field(
         default=3600.0, gt=0, description="Longest delay between two retries of a job."
     )
+
+    webhooks_host: str = Field(
+        default="127.0.0.1", description="Address `crmsync webhooks` listens on."
+    )
+    webhooks_port: int = Field(
+        default=8080, ge=1, le=65535, description="Port `crmsync webhooks` listens on."
+    )
+    webhooks_public_url: str | None = Field(
+        default=None,
+        description="Public base URL the CRMs post to, e.g. https://sync.example.com "
+        "(HubSpot signs the URL it called; behind a proxy the app cannot see it). "
+        "Default: the URL the request arrived at.",
+    )
+    webhooks_max_body_bytes: int = Field(
+        default=1_000_000,
+        ge=1024,
+        description="Largest webhook request body accepted; larger ones get 413.",
+    )
+    hubspot_client_secret: SecretStr | None = Field(
+        default=None,
+        description="HubSpot app client secret that signs webhooks (v3, or v1 for private "
+        "apps). Unset: every HubSpot webhook is refused.",
+    )
+    hubspot_webhook_max_age_s: float = Field(
+        default=300.0,
+        gt=0,
+        description="Oldest X-HubSpot-Request-Timestamp accepted (HubSpot says 5 minutes).",
+    )
+    scheduler_sync_interval_s: float = Field(
+        default=300.0,
+        gt=0,
+        description="Default seconds between incremental syncs of a connection "
+        "(a connection's settings may set sync_interval_s).",
+    )
+    scheduler_push_interval_s: float = Field(
+        default=60.0, gt=0, description="Seconds between outbox sweeps of a connection."
+    )
+    scheduler_reconcile_at: str = Field(
+        default="02:30", description="UTC time of day (HH:MM) of the nightly full reconcile."
+    )
+    scheduler_refresh_s: float = Field(
+        default=15.0,
+        gt=0,
+        description="Seconds between re-reads of the connections (added, paused, changed).",
+    )
+    scheduler_lock_ttl_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="Expiry of the scheduler leader lock in Redis; a standby takes over "
+        "this long after the leader stops refreshing it.",
+    )
+    scheduler_run_stale_s: float = Field(
+        default=3600.0,
+        gt=0,
+        description="A running sync run older than this is presumed dead and no longer "
+        "holds back the next run of its kind.",
+    )
+
+    @field_validator("scheduler_reconcile_at")
+    @classmethod
+    def _time_of_day(cls, value: str) -> str:
+        hour, sep, minute = value.partition(":")
+        if not (sep and hour.isdigit() and minute.isdigit()) or not (
+            0 <= int(hour) < 24 and 0 <= int(minute) < 60
+        ):
+            raise ValueError(f"{value!r} is not a time of day HH:MM")
+        return f"{int(hour):02d}:{int(minute):02d}"
 
     @field_validator("log_level")
     @classmethod

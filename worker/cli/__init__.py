@@ -10,6 +10,7 @@ import typer
 from worker.cli import contacts, customers, db
 from worker.cli.common import state
 from worker.settings import get_settings
+from worker.webhooks.serve import webhooks
 
 app = typer.Typer(
     help="crmsync keeps your customer directory in two-way sync with HubSpot and Salesforce.",
@@ -19,6 +20,7 @@ app = typer.Typer(
 app.add_typer(db.app, name="db")
 app.add_typer(customers.app, name="customers")
 app.add_typer(contacts.app, name="contacts")
+app.command("webhooks")(webhooks)
 
 
 @app.callback()

@@ -1,0 +1,216 @@
+"""HubSpot webhook requests through the ASGI app, on SQLite and PostgreSQL: signatures,
+routing by portal, deduplication, coalescing into sync_records jobs, and every refusal
+(401/400/413/404) leaving nothing enqueued and nothing written."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from hubspot.utils.signature import Signature
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.testclient import TestClient
+
+from customers import db
+from customers.sync_state import WebhookEvent
+from worker.webhooks import build_app
+from tests.webhooks.conftest import (
+    BASE_URL, OTHER_PORTAL, PAUSED_PORTAL, PORTAL, SECRET, body_of, drain_stub, event_rows,
+    hubspot_event, jobs, settings, signed_headers,
+)  # fmt: skip
+
+URL = f"{BASE_URL}/webhooks/hubspot"
+
+
+def post(client: TestClient, events: list[dict[str, Any]], **kwargs: Any) -> Any:
+    body = body_of(events)
+    return client.post("/webhooks/hubspot", content=body, headers=signed_headers(body, URL, **kwargs))
+
+
+def test_events_become_one_sync_records_job_per_object_type(
+    client: TestClient, connections: dict[str, int], sessions: sessionmaker[Session]
+) -> None:
+    events = [
+        hubspot_event("company.propertyChange", 11, occurred_at=3, propertyName="city", propertyValue="Oslo"),
+        hubspot_event("company.propertyChange", 11, occurred_at=2, propertyName="phone", propertyValue="+47"),
+        hubspot_event("company.creation", 12, occurred_at=1),
+        hubspot_event("contact.creation", 21, occurred_at=4),
+        hubspot_event("deal.creation", 99, occurred_at=5),  # not an object crmsync syncs
+    ]  # fmt: skip
+    response = post(client, events)
+    assert response.status_code == 200, response.text
+    assert response.json() == {
+        "events": 5, "duplicates": 0, "ignored": {"not_synced_object": 1}, "jobs": 2,
+    }  # fmt: skip
+    hubspot = connections["hubspot"]
+    # Ids follow occurrence: 12 was created before 11 changed.
+    assert jobs(drain_stub()) == [
+        ("sync_records", [hubspot, "company", ["12", "11"]]),
+        ("sync_records", [hubspot, "contact", ["21"]]),
+    ]
+    assert event_rows(sessions) == 4
+
+
+def test_redeliveries_and_duplicates_are_enqueued_once(
+    client: TestClient, connections: dict[str, int], sessions: sessionmaker[Session]
+) -> None:
+    change = hubspot_event("company.propertyChange", 11, propertyName="city", propertyValue="Oslo", event_id=5)
+    # The same change twice in one request, once more with another eventId and attempt.
+    again = {**change, "eventId": 6, "attemptNumber": 3}
+    assert post(client, [change, again]).json()["duplicates"] == 1
+    assert jobs(drain_stub()) == [("sync_records", [connections["hubspot"], "company", ["11"]])]
+    assert post(client, [again]).json() == {"events": 1, "duplicates": 1, "ignored": {}, "jobs": 0}
+    assert drain_stub() == []
+    # Same eventId but a different change is a different event (HubSpot reuses ids).
+    other = {**change, "propertyValue": "Bergen"}
+    assert post(client, [other]).json()["jobs"] == 1
+    assert event_rows(sessions) == 2
+
+
+def test_more_than_100_ids_are_split_into_batches(
+    client: TestClient, connections: dict[str, int]
+) -> None:
+    events = [hubspot_event("contact.creation", 1000 + i, occurred_at=i) for i in range(150)]
+    assert post(client, events).status_code == 200
+    sent = jobs(drain_stub())
+    assert [len(args[2]) for _, args in sent] == [100, 50]
+    assert [i for _, args in sent for i in args[2]] == [str(1000 + i) for i in range(150)]
+
+
+def test_merge_and_association_events_name_every_record_involved(
+    client: TestClient, connections: dict[str, int]
+) -> None:
+    events = [
+        hubspot_event("company.merge", 40, primaryObjectId=40, mergedObjectIds=[41, 42], newObjectId=40),
+        hubspot_event("contact.associationChange", 21, associationType="CONTACT_TO_COMPANY",
+                      fromObjectId=21, toObjectId=43, associationRemoved=False),
+        hubspot_event("company.restore", 44),
+        hubspot_event("contact.deletion", 22),
+    ]  # fmt: skip
+    assert post(client, events).status_code == 200
+    hubspot = connections["hubspot"]
+    assert sorted(jobs(drain_stub())) == [
+        ("sync_records", [hubspot, "company", ["40", "41", "42", "43", "44"]]),
+        ("sync_records", [hubspot, "contact", ["21", "22"]]),
+    ]
+
+
+def test_events_are_routed_by_portal_and_paused_connections_are_skipped(
+    client: TestClient, connections: dict[str, int], sessions: sessionmaker[Session]
+) -> None:
+    events = [
+        hubspot_event("company.creation", 1, portal=PORTAL),
+        hubspot_event("company.creation", 2, portal=OTHER_PORTAL),
+        hubspot_event("company.creation", 3, portal=PAUSED_PORTAL),
+        hubspot_event("company.creation", 4, portal=123456),  # uninstalled: acknowledged
+    ]
+    response = post(client, events)
+    assert response.json()["ignored"] == {"connection_not_active": 1, "unknown_account": 1}
+    assert sorted(jobs(drain_stub())) == [
+        ("sync_records", [connections["hubspot"], "company", ["1"]]),
+        ("sync_records", [connections["other"], "company", ["2"]]),
+    ]
+    assert event_rows(sessions) == 2
+
+
+def test_private_apps_sign_with_v1_only(client: TestClient, connections: dict[str, int]) -> None:
+    body = body_of([hubspot_event("company.creation", 7)])
+    headers = {"Content-Type": "application/json",
+               "X-HubSpot-Signature": Signature.get_signature(SECRET, body, "v1")}  # fmt: skip
+    assert client.post("/webhooks/hubspot", content=body, headers=headers).status_code == 200
+    assert jobs(drain_stub()) == [("sync_records", [connections["hubspot"], "company", ["7"]])]
+
+
+def test_the_public_url_is_what_is_verified_behind_a_proxy(
+    engine: Engine, connections: dict[str, int], stub_queue: None
+) -> None:
+    factory = db.session_factory(engine)
+    public = "https://crm-hooks.example.com/base"
+    app = build_app(settings(webhooks_public_url=public), sessions=lambda: factory)
+    body = body_of([hubspot_event("company.creation", 8)])
+    with TestClient(app, base_url="http://10.0.0.5:8080") as behind_proxy:
+        # HubSpot called the public URL (it decodes %3A and friends before signing).
+        signed_public = signed_headers(body, "https://crm-hooks.example.com/base/webhooks/hubspot?a=b:c")
+        response = behind_proxy.post("/webhooks/hubspot?a=b%3Ac", content=body, headers=signed_public)
+        assert response.status_code == 200, response.text
+        signed_internal = signed_headers(body, "http://10.0.0.5:8080/webhooks/hubspot")
+        assert behind_proxy.post("/webhooks/hubspot", content=body, headers=signed_internal).status_code == 401
+    assert len(drain_stub()) == 1
+
+
+def _stream(body: bytes) -> Iterator[bytes]:
+    for start in range(0, len(body), 4096):
+        yield body[start : start + 4096]
+
+
+BIG = body_of([hubspot_event("company.creation", i) for i in range(700)])  # over 64 kB
+
+
+def refusals() -> list[Any]:
+    good = body_of([hubspot_event("company.creation", 5)])
+    now_ms = int(time.time() * 1000)
+
+    def signed(body: str, **kwargs: Any) -> dict[str, str]:
+        return signed_headers(body, URL, **kwargs)
+
+    def without(headers: dict[str, str], *names: str) -> dict[str, str]:
+        return {k: v for k, v in headers.items() if k not in names}
+
+    unknown = body_of([hubspot_event("company.creation", 5, portal=31337)])
+    return [
+        pytest.param(good, without(signed(good), "X-HubSpot-Signature-v3", "X-HubSpot-Signature"), 401, id="no-signature"),
+        pytest.param(good, signed(good, secret="someone-else"), 401, id="wrong-secret"),
+        pytest.param(good, {**signed(good), "X-HubSpot-Signature-v3": "AAAA"}, 401, id="bad-v3"),
+        # v3 present but wrong: a valid v1 beside it does not rescue the request.
+        pytest.param(good, {**signed(good), "X-HubSpot-Signature-v3": signed(good, secret="x")["X-HubSpot-Signature-v3"]}, 401, id="v3-wrong-v1-right"),
+        pytest.param(good, signed(good, timestamp_ms=now_ms - 301_000), 401, id="stale"),
+        pytest.param(good, signed(good, timestamp_ms=now_ms + 600_000), 401, id="future"),
+        pytest.param(good, without(signed(good), "X-HubSpot-Request-Timestamp"), 401, id="no-timestamp"),
+        pytest.param(good + " ", signed(good), 401, id="body-changed"),
+        pytest.param("[{", signed("[{"), 400, id="malformed-json"),
+        pytest.param('{"a": 1}', signed('{"a": 1}'), 400, id="not-an-array"),
+        pytest.param("[]", signed("[]"), 400, id="empty-array"),
+        pytest.param('[{"subscriptionType": "company.creation"}]', signed('[{"subscriptionType": "company.creation"}]'), 400, id="no-portal"),
+        pytest.param(good, {**signed(good), "Content-Type": "text/plain"}, 400, id="content-type"),
+        pytest.param(BIG, signed(BIG), 413, id="too-large"),
+        pytest.param(lambda: _stream(BIG.encode()), without(signed(BIG), "Content-Length"), 413, id="too-large-streamed"),
+        pytest.param(unknown, signed(unknown), 404, id="unknown-portal"),
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(("body", "headers", "status"), refusals())
+def test_refused_requests_enqueue_and_write_nothing(
+    client: TestClient, sessions: sessionmaker[Session], body: Any, headers: dict[str, str], status: int
+) -> None:
+    content = body() if callable(body) else body  # a stream is made fresh for each run
+    response = client.post("/webhooks/hubspot", content=content, headers=headers)
+    assert response.status_code == status, response.text
+    assert drain_stub() == []
+    assert event_rows(sessions) == 0
+
+
+def test_health_readiness_and_metrics(client: TestClient, connections: dict[str, int]) -> None:
+    assert client.get("/healthz").json() == {"status": "ok"}
+    assert client.get("/readyz").json() == {"database": "ok", "broker": "ok"}
+    post(client, [hubspot_event("company.creation", 9)])
+    client.post("/webhooks/hubspot", content="[]", headers={"Content-Type": "application/json"})
+    text = client.get("/metrics").text
+    assert 'crmsync_webhook_events_enqueued_total{provider="hubspot"}' in text
+    assert 'crmsync_webhook_requests_rejected_total{provider="hubspot",reason="missing_signature"}' in text
+    assert "crmsync_webhook_event_lag_seconds_bucket" in text
+    assert "crmsync_queue_depth 1.0" in text
+    assert "crmsync_sync_failures" in text
+
+
+def test_stored_events_keep_their_payload_and_time(
+    client: TestClient, connections: dict[str, int], sessions: sessionmaker[Session]
+) -> None:
+    post(client, [hubspot_event("company.creation", 10, occurred_at=1_700_000_000_123)])
+    with sessions() as session:
+        [row] = session.scalars(select(WebhookEvent))
+    assert row.connection_id == connections["hubspot"] and row.payload["objectId"] == 10
+    assert row.occurred_at is not None and row.occurred_at.timestamp() == 1_700_000_000.123
+    assert row.dedupe_key.startswith("hubspot:")

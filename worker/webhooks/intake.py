@@ -1,0 +1,194 @@
+"""What the webhooks app does with events that passed every check: remember them, then
+enqueue the records they name.
+
+Both CRMs deliver at least once, out of order, and HubSpot's ``eventId`` is not unique, so
+each event gets a dedupe key built from what it says (see the provider modules) and is
+stored once in ``webhook_events`` (unique per connection). Only events stored *now* have
+their records enqueued, as ``sync_records`` jobs of up to 100 ids per (connection, object
+type): the job fetches current state, so one job per record per request is enough however
+many events named it.
+
+Ordering inside one request: rows are written (and flushed) first, then jobs are sent,
+then the caller's transaction commits. If sending fails, the transaction rolls back and
+the CRM redelivers; if the commit fails after sending, a redelivery enqueues the records
+once more, which the idempotent sync shrugs off. Never the other way round: events stored
+but never enqueued would be deduplicated away forever.
+
+This module must not call a CRM or parse requests; it takes parsed :class:`Event` values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Insert, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from customers.sync_state import Connection, WebhookEvent
+from customers.types import utcnow
+from worker import metrics
+from worker.enqueue import SYNC_RECORDS
+
+MAX_IDS_PER_JOB = 100  # HubSpot's batch read limit; Salesforce retrieves 200 at a time
+ACTIVE = "active"
+NO_TIME = datetime.min.replace(tzinfo=UTC)  # events without a time sort first
+
+Send = Callable[..., Any]
+
+
+class Rejected(Exception):
+    """The request is refused as a whole; nothing was written or enqueued."""
+
+    def __init__(self, status: int, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.reason = reason  # a short metric label: bad_signature, unknown_account, ...
+
+
+@dataclass(frozen=True)
+class Event:
+    """One CRM event, parsed: where it belongs, how to recognise it again, what it names."""
+
+    account_id: str  # HubSpot portal id / Salesforce organization id
+    dedupe_key: str
+    occurred_at: datetime | None
+    records: tuple[tuple[str, str], ...]  # (object type, external id)
+    payload: dict[str, Any]
+
+
+@dataclass
+class Accepted:
+    events: int = 0
+    duplicates: int = 0
+    ignored: dict[str, int] = field(default_factory=dict)
+    jobs: list[tuple[int, str, list[str]]] = field(default_factory=list)
+
+
+def connections_for(
+    session: Session, provider: str, account_ids: Iterable[str]
+) -> dict[str, Connection]:
+    wanted = sorted(set(account_ids))
+    if not wanted:
+        return {}
+    rows = session.scalars(
+        select(Connection).where(Connection.provider == provider, Connection.account_id.in_(wanted))
+    )
+    return {row.account_id: row for row in rows}
+
+
+def accept(
+    session: Session,
+    provider: str,
+    events: Sequence[Event],
+    connections: Mapping[str, Connection],
+    *,
+    send: Send,
+) -> Accepted:
+    """Store the new events of known, active connections and enqueue their records."""
+    outcome = Accepted(events=len(events))
+    fresh: dict[tuple[int, str], Event] = {}
+    for event in events:
+        connection = connections.get(event.account_id)
+        if connection is None:
+            _ignore(outcome, "unknown_account")
+        elif connection.status != ACTIVE:
+            # A paused connection catches up by polling when it resumes; the CRM must not
+            # retry for a day meanwhile, so the event is acknowledged and dropped.
+            _ignore(outcome, "connection_not_active")
+        elif not event.records:
+            _ignore(outcome, "not_synced_object")
+        else:
+            key = (connection.id, event.dedupe_key)
+            if key in fresh:
+                outcome.duplicates += 1
+            else:
+                fresh[key] = event
+    stored = _store(session, fresh)
+    outcome.duplicates += len(fresh) - len(stored)
+    batches = _coalesce([(pair[0], fresh[pair]) for pair in stored])
+    for connection_id, object_type, ids in batches:
+        send(SYNC_RECORDS, connection_id, object_type, ids)
+        outcome.jobs.append((connection_id, object_type, ids))
+    now = utcnow()
+    for pair in stored:
+        occurred = fresh[pair].occurred_at
+        if occurred is not None:
+            metrics.event_lag.labels(provider).observe(max((now - occurred).total_seconds(), 0))
+    _count(provider, outcome, new=len(stored))
+    return outcome
+
+
+def _ignore(outcome: Accepted, reason: str) -> None:
+    outcome.ignored[reason] = outcome.ignored.get(reason, 0) + 1
+
+
+def _count(provider: str, outcome: Accepted, *, new: int) -> None:
+    metrics.events_received.labels(provider).inc(outcome.events)
+    metrics.events_duplicate.labels(provider).inc(outcome.duplicates)
+    metrics.events_enqueued.labels(provider).inc(new)
+    metrics.jobs_enqueued.labels(provider).inc(len(outcome.jobs))
+    for reason, count in outcome.ignored.items():
+        metrics.events_ignored.labels(provider, reason).inc(count)
+
+
+def _store(session: Session, fresh: Mapping[tuple[int, str], Event]) -> list[tuple[int, str]]:
+    """Insert the events not seen before; returns the (connection, key) pairs inserted.
+
+    ``ON CONFLICT DO NOTHING`` keeps two concurrent deliveries of one event from both
+    counting it as new (a select-then-insert would race)."""
+    if not fresh:
+        return []
+    now = utcnow()
+    rows = [
+        {
+            "connection_id": connection_id,
+            "dedupe_key": key,
+            "occurred_at": event.occurred_at,
+            "received_at": now,
+            "payload": event.payload,
+            "status": "enqueued",
+        }
+        for (connection_id, key), event in fresh.items()
+    ]
+    statement = _insert_ignoring_duplicates(session).values(rows)
+    result = session.execute(
+        statement.returning(WebhookEvent.connection_id, WebhookEvent.dedupe_key)
+    )
+    inserted = {(int(connection_id), str(key)) for connection_id, key in result}
+    # Keep the request's order: the order of ids inside a job follows occurrence.
+    return [pair for pair in fresh if pair in inserted]
+
+
+def _insert_ignoring_duplicates(session: Session) -> Insert:
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        return postgresql.insert(WebhookEvent).on_conflict_do_nothing(
+            index_elements=["connection_id", "dedupe_key"]
+        )
+    if dialect == "sqlite":
+        return sqlite.insert(WebhookEvent).on_conflict_do_nothing(
+            index_elements=["connection_id", "dedupe_key"]
+        )
+    raise NotImplementedError(f"webhook dedupe needs ON CONFLICT support, not {dialect}")
+
+
+def _coalesce(events: Sequence[tuple[int, Event]]) -> list[tuple[int, str, list[str]]]:
+    """(connection, object type, up to 100 distinct ids) batches, ids in occurrence order."""
+    ordered = sorted(
+        events,
+        key=lambda pair: pair[1].occurred_at or NO_TIME,
+    )
+    grouped: dict[tuple[int, str], dict[str, None]] = {}
+    for connection_id, event in ordered:
+        for object_type, external_id in event.records:
+            grouped.setdefault((connection_id, object_type), {})[external_id] = None
+    batches = []
+    for (connection_id, object_type), ids in grouped.items():
+        distinct = list(ids)
+        for start in range(0, len(distinct), MAX_IDS_PER_JOB):
+            batches.append((connection_id, object_type, distinct[start : start + MAX_IDS_PER_JOB]))
+    return batches
