@@ -126,3 +126,16 @@ def test_query_all_returns_deleted_and_merged_rows(
     assert sf.Account.get(master)["Phone"] == "+1 555 0100"
     contacts = sf.query_all("SELECT Id, IsDeleted FROM Contact", include_deleted=True)["records"]
     assert {r["Id"]: r["IsDeleted"] for r in contacts} == {contact: False, gone_contact: True}
+
+
+def test_an_org_keeps_at_most_ten_open_cursors(
+    sf_sandbox: SalesforceSandbox, sf: Salesforce
+) -> None:
+    for n in range(201):
+        sf_sandbox.create("Account", {"Name": f"Cursor {n}"})
+    small = {"Sforce-Query-Options": "batchSize=200"}
+    pages = [sf.query("SELECT Id FROM Account", headers=small) for _ in range(11)]
+    with pytest.raises(SalesforceMalformedRequest) as caught:
+        sf.query_more(pages[0]["nextRecordsUrl"], identifier_is_url=True)
+    assert caught.value.content[0]["errorCode"] == "INVALID_QUERY_LOCATOR"
+    assert len(sf.query_more(pages[10]["nextRecordsUrl"], identifier_is_url=True)["records"]) == 1

@@ -4,6 +4,7 @@ External ID, describe, replication windows and sObject Collections."""
 from __future__ import annotations
 
 import re
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -267,3 +268,15 @@ def test_collections_upsert_by_external_id(sf_sandbox: SalesforceSandbox, sf: Sa
     results = sf.restful("composite/sobjects/Account/CrmsyncId__c", method="PATCH", json=dupes)
     assert [r["success"] for r in results] == [False, False, False]
     assert results[0]["errors"][0]["statusCode"] == "DUPLICATE_EXTERNAL_ID"
+
+
+def test_concurrent_upserts_never_duplicate(sf_sandbox: SalesforceSandbox) -> None:
+    clients = [sf_sandbox.client() for _ in range(6)]
+
+    def work(sf: Salesforce) -> list[int]:
+        return [sf.Account.upsert(f"CrmsyncId__c/k-{n}", {"Name": f"K{n}"}) for n in range(20)]
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        statuses = [s for result in pool.map(work, clients) for s in result]
+    assert statuses.count(201) == 20 and statuses.count(200) == 100
+    assert len(sf_sandbox.records("Account")) == 20
