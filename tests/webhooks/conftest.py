@@ -21,11 +21,11 @@ from starlette.testclient import TestClient
 from customers import db
 from customers.service import get_tenant
 from customers.sync_state import Connection, WebhookEvent
+from tests.services import require_redis
 from worker import enqueue
 from worker.broker import broker as process_broker
 from worker.settings import Settings
 from worker.webhooks import build_app
-from tests.services import require_redis
 
 SECRET = "test-app-client-secret"
 PORTAL = 48_215_730  # the HubSpot sandbox's default portal

@@ -16,18 +16,30 @@ from starlette.testclient import TestClient
 
 from customers import db
 from customers.sync_state import WebhookEvent
-from worker.webhooks import build_app
 from tests.webhooks.conftest import (
-    BASE_URL, OTHER_PORTAL, PAUSED_PORTAL, PORTAL, SECRET, body_of, drain_stub, event_rows,
-    hubspot_event, jobs, settings, signed_headers,
+    BASE_URL,
+    OTHER_PORTAL,
+    PAUSED_PORTAL,
+    PORTAL,
+    SECRET,
+    body_of,
+    drain_stub,
+    event_rows,
+    hubspot_event,
+    jobs,
+    settings,
+    signed_headers,
 )  # fmt: skip
+from worker.webhooks import build_app
 
 URL = f"{BASE_URL}/webhooks/hubspot"
 
 
 def post(client: TestClient, events: list[dict[str, Any]], **kwargs: Any) -> Any:
     body = body_of(events)
-    return client.post("/webhooks/hubspot", content=body, headers=signed_headers(body, URL, **kwargs))
+    return client.post(
+        "/webhooks/hubspot", content=body, headers=signed_headers(body, URL, **kwargs)
+    )
 
 
 def test_events_become_one_sync_records_job_per_object_type(
@@ -57,7 +69,9 @@ def test_events_become_one_sync_records_job_per_object_type(
 def test_redeliveries_and_duplicates_are_enqueued_once(
     client: TestClient, connections: dict[str, int], sessions: sessionmaker[Session]
 ) -> None:
-    change = hubspot_event("company.propertyChange", 11, propertyName="city", propertyValue="Oslo", event_id=5)
+    change = hubspot_event(
+        "company.propertyChange", 11, propertyName="city", propertyValue="Oslo", event_id=5
+    )
     # The same change twice in one request, once more with another eventId and attempt.
     again = {**change, "eventId": 6, "attemptNumber": 3}
     assert post(client, [change, again]).json()["duplicates"] == 1
@@ -133,11 +147,20 @@ def test_the_public_url_is_what_is_verified_behind_a_proxy(
     body = body_of([hubspot_event("company.creation", 8)])
     with TestClient(app, base_url="http://10.0.0.5:8080") as behind_proxy:
         # HubSpot called the public URL (it decodes %3A and friends before signing).
-        signed_public = signed_headers(body, "https://crm-hooks.example.com/base/webhooks/hubspot?a=b:c")
-        response = behind_proxy.post("/webhooks/hubspot?a=b%3Ac", content=body, headers=signed_public)
+        signed_public = signed_headers(
+            body, "https://crm-hooks.example.com/base/webhooks/hubspot?a=b:c"
+        )
+        response = behind_proxy.post(
+            "/webhooks/hubspot?a=b%3Ac", content=body, headers=signed_public
+        )
         assert response.status_code == 200, response.text
         signed_internal = signed_headers(body, "http://10.0.0.5:8080/webhooks/hubspot")
-        assert behind_proxy.post("/webhooks/hubspot", content=body, headers=signed_internal).status_code == 401
+        assert (
+            behind_proxy.post(
+                "/webhooks/hubspot", content=body, headers=signed_internal
+            ).status_code
+            == 401
+        )
     assert len(drain_stub()) == 1
 
 
@@ -183,7 +206,11 @@ def refusals() -> list[Any]:
 
 @pytest.mark.parametrize(("body", "headers", "status"), refusals())
 def test_refused_requests_enqueue_and_write_nothing(
-    client: TestClient, sessions: sessionmaker[Session], body: Any, headers: dict[str, str], status: int
+    client: TestClient,
+    sessions: sessionmaker[Session],
+    body: Any,
+    headers: dict[str, str],
+    status: int,
 ) -> None:
     content = body() if callable(body) else body  # a stream is made fresh for each run
     response = client.post("/webhooks/hubspot", content=content, headers=headers)
@@ -199,7 +226,10 @@ def test_health_readiness_and_metrics(client: TestClient, connections: dict[str,
     client.post("/webhooks/hubspot", content="[]", headers={"Content-Type": "application/json"})
     text = client.get("/metrics").text
     assert 'crmsync_webhook_events_enqueued_total{provider="hubspot"}' in text
-    assert 'crmsync_webhook_requests_rejected_total{provider="hubspot",reason="missing_signature"}' in text
+    assert (
+        'crmsync_webhook_requests_rejected_total{provider="hubspot",reason="missing_signature"}'
+        in text
+    )
     assert "crmsync_webhook_event_lag_seconds_bucket" in text
     assert "crmsync_queue_depth 1.0" in text
     assert "crmsync_sync_failures" in text
