@@ -5,8 +5,8 @@ Search pages by offset and refuses offsets past 10,000, and an offset shifts und
 when a record it already passed is edited (the record moves to the end, the rest move up
 one, and one is skipped). So each call here is its own slice: ``modified >= T`` sorted
 ascending, no offset, 200 results, where T is the newest modification time seen so far.
-Records at exactly T that were already returned are recognised by id and dropped; ties are
-broken on (modified, id). If a whole page shares one timestamp (a bulk import can stamp
+Records at exactly T that were already returned are excluded by id (``hs_object_id NOT_IN``,
+while they are few) or dropped on read; ties are broken on (modified, id). If a whole page shares one timestamp (a bulk import can stamp
 thousands of records with the same millisecond), that timestamp is drained on its own,
 ``modified == T and hs_object_id > last`` sorted by id, before moving past it.
 
@@ -25,6 +25,9 @@ from connectors.base import Cursor, Page, RemoteRecord
 from connectors.hubspot_records import MODIFIED_PROPERTY, modified_ms
 
 SEARCH_LIMIT = 200  # HubSpot's maximum per search call
+# Ids already returned at the bound are excluded in the query while they are few (one
+# NOT_IN filter), so a call returns 200 new records; past this many they are dropped on read.
+NOT_IN_MAX = 100
 # Records per yielded page: contacts gather five search calls so that one v4 association
 # read (up to 1,000 ids) serves them all.
 PAGE_RECORDS = {"company": SEARCH_LIMIT, "contact": 5 * SEARCH_LIMIT}
@@ -85,7 +88,7 @@ class IncrementalScan:
                 if len(buffer) >= self.page_records:
                     yield page()
                 continue
-            results = self._query([_filter(self.modified, "GTE", lower)], sort=self.modified)
+            results = self._query(*self._slice(lower, seen), sort=self.modified)
             stamps = [modified_ms(self.object_type, raw) for raw in results]
             if len(results) == SEARCH_LIMIT and all(s == lower for s in stamps):
                 tie_after = "0"  # a whole page at one timestamp: drain it by id
@@ -107,9 +110,19 @@ class IncrementalScan:
             if len(buffer) >= self.page_records:
                 yield page()
 
-    def _query(self, filters: list[dict[str, str]], *, sort: str) -> list[dict[str, Any]]:
+    def _slice(self, lower: int, seen: set[str]) -> list[list[dict[str, Any]]]:
+        """Filter groups (ORed) for everything from ``lower`` on that was not returned yet."""
+        if not seen or len(seen) > NOT_IN_MAX:
+            return [[_filter(self.modified, "GTE", lower)]]
+        excluded = {"propertyName": "hs_object_id", "operator": "NOT_IN", "values": sorted(seen)}
+        return [
+            [_filter(self.modified, "EQ", lower), excluded],
+            [_filter(self.modified, "GT", lower)],
+        ]
+
+    def _query(self, *groups: list[dict[str, Any]], sort: str) -> list[dict[str, Any]]:
         body = {
-            "filterGroups": [{"filters": filters}],
+            "filterGroups": [{"filters": filters} for filters in groups],
             "sorts": [{"propertyName": sort, "direction": "ASCENDING"}],
             "properties": self.properties,
             "limit": SEARCH_LIMIT,
