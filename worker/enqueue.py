@@ -53,6 +53,7 @@ def send(actor_name: str, *args: Any, delay_s: float | None = None, **kwargs: An
         queue_name=QUEUE, actor_name=actor_name, args=args, kwargs=kwargs, options={}
     )
     delay_ms = int(delay_s * 1000) if delay_s else None
+    broker.declare_queue(QUEUE)  # idempotent; senders need not import the actors
     return broker.enqueue(message, delay=delay_ms)
 
 

@@ -1,0 +1,179 @@
+"""Two-way sync against the HubSpot sandbox over a real socket, through the unchanged SDK,
+on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from connectors.hubspot import HubSpotConnector
+from customers import db, service
+from customers.models import Contact, Customer
+from customers.sync_state import Connection, ExternalLink, SyncRun
+from sandbox.faults import Faults
+from sandbox.hubspot import HubSpotSandbox
+from tests.connectors.conftest import hubspot_connector
+from worker.locks import ThreadLocks
+from worker.sync.passes import Sync
+
+WRITES = ("companies.batch.update", "companies.batch.upsert", "companies.batch.create",
+          "companies.update", "companies.create")  # fmt: skip
+
+
+@pytest.fixture
+def sandbox() -> Iterator[HubSpotSandbox]:
+    with HubSpotSandbox(limits=None, faults=Faults(seed=3)) as running:
+        yield running
+
+
+@pytest.fixture
+def connector(sandbox: HubSpotSandbox) -> HubSpotConnector:
+    return hubspot_connector(sandbox)
+
+
+@pytest.fixture
+def sync(
+    sessions: sessionmaker[Session],
+    tenant_id: int,
+    connector: HubSpotConnector,
+    sandbox: HubSpotSandbox,
+) -> Sync:
+    with db.transaction(sessions) as session:
+        connection = Connection(
+            tenant_id=tenant_id,
+            provider="hubspot",
+            account_id=str(sandbox.portal_id),
+            name="portal",
+        )
+        session.add(connection)
+        session.flush()
+        connection_id = connection.id
+    return Sync(connection_id, sessions=sessions, connector=connector, locks=ThreadLocks())
+
+
+def crm_writes(sandbox: HubSpotSandbox) -> int:
+    calls = sandbox.faults.snapshot()["calls"]
+    return sum(calls.get(key, 0) for key in WRITES)
+
+
+def customers(sessions: sessionmaker[Session]) -> list[Customer]:
+    with sessions() as session:
+        return list(session.scalars(select(Customer).order_by(Customer.id)))
+
+
+def test_full_sync_both_ways_and_a_rerun_creates_nothing(
+    sync: Sync, sandbox: HubSpotSandbox, sessions: sessionmaker[Session], tenant_id: int
+) -> None:
+    company = sandbox.create(
+        "companies",
+        {
+            "name": "Globex GmbH",
+            "domain": "globex.de",
+            "country": "Germany",
+            "phone": "030 1234567",
+        },
+    )
+    sandbox.create(
+        "contacts",
+        {"firstname": "Hank", "lastname": "Scorpio", "email": "hank@globex.de"},
+        company_id=company["id"],
+    )
+    with db.transaction(sessions) as session:
+        local = service.create_customer(
+            session,
+            tenant_id,
+            {
+                "name": "Initech Ltd",
+                "email": "ap@initech.io",
+                "website": "initech.io",
+                "billing_country": "GB",
+            },
+        )
+    run = sync.reconcile()
+    assert run.outcome == "ok"
+    # Globex and its contact created locally; Initech created in HubSpot.
+    assert (run.counts["read"], run.counts["created"], run.counts["crm_created"]) == (2, 2, 1)
+    names = {c.name for c in customers(sessions)}
+    assert names == {"Globex GmbH", "Initech Ltd"}
+    pushed = [sandbox.get("companies", i) for i in sandbox.ids("companies")]
+    initech = next(p for p in pushed if p["properties"]["name"] == "Initech Ltd")
+    assert initech["properties"]["crmsync_id"] == str(local.id)
+    assert (
+        initech["properties"]["domain"] == "initech.io"
+        and initech["properties"]["country"] == "United Kingdom"
+    )
+    with sessions() as session:
+        [contact] = session.scalars(select(Contact))
+        assert (contact.first_name, contact.email) == ("Hank", "hank@globex.de")
+        assert session.scalar(select(func.count()).select_from(ExternalLink)) == 3
+
+    writes = crm_writes(sandbox)
+    again = sync.reconcile()
+    assert again.counts["created"] == again.counts["crm_created"] == 0
+    assert len(customers(sessions)) == 2
+    assert len(sandbox.ids("companies")) == 2
+    assert crm_writes(sandbox) == writes  # nothing to write the second time
+
+
+def test_local_edit_is_pushed_once_and_its_echo_writes_nothing(
+    sync: Sync, sandbox: HubSpotSandbox, sessions: sessionmaker[Session], tenant_id: int
+) -> None:
+    company = sandbox.create("companies", {"name": "Globex GmbH", "domain": "globex.de"})
+    sync.reconcile()
+    [customer] = customers(sessions)
+    with db.transaction(sessions) as session:
+        service.update_customer(
+            session, tenant_id, customer.id, {"billing_city": "Köln", "phone": "+49 221 555 0101"}
+        )
+    before = crm_writes(sandbox)
+    run = sync.push()
+    assert run.counts["crm_updated"] == 1
+    assert crm_writes(sandbox) == before + 1
+    remote = sandbox.get("companies", company["id"])["properties"]
+    assert (remote["city"], remote["phone"]) == ("Köln", "+492215550101")
+    # The push comes back as a CRM change: nothing to write on either side.
+    echo = sync.push()
+    assert echo.counts["updated"] == 0 and echo.counts["crm_updated"] == 0
+    assert crm_writes(sandbox) == before + 1
+    with sessions() as session:
+        assert session.get(Customer, customer.id).version == 2  # type: ignore[union-attr]
+
+
+def test_crm_edit_arrives_locally_and_is_not_pushed_back(
+    sync: Sync, sandbox: HubSpotSandbox, sessions: sessionmaker[Session]
+) -> None:
+    company = sandbox.create("companies", {"name": "Globex GmbH", "domain": "globex.de"})
+    sync.reconcile()
+    sandbox.update("companies", company["id"], {"city": "Springfield", "description": "Hammocks"})
+    before = crm_writes(sandbox)
+    run = sync.incremental()
+    assert run.counts["updated"] == 1
+    [customer] = customers(sessions)
+    assert (customer.billing_city, customer.notes) == ("Springfield", "Hammocks")
+    assert sync.push().counts["crm_updated"] == 0
+    assert crm_writes(sandbox) == before
+
+
+def test_crm_delete_archives_and_merge_moves_the_link(
+    sync: Sync, sandbox: HubSpotSandbox, sessions: sessionmaker[Session]
+) -> None:
+    gone = sandbox.create("companies", {"name": "Vandelay Industries", "domain": "vandelay.com"})
+    keep = sandbox.create("companies", {"name": "Kramerica", "domain": "kramerica.com"})
+    loser = sandbox.create(
+        "companies", {"name": "Kramerica Industries", "domain": "kramerica-industries.com"}
+    )
+    sync.reconcile()
+    by_name = {c.name: c.id for c in customers(sessions)}
+    sandbox.archive("companies", gone["id"])
+    sandbox.merge("companies", keep["id"], loser["id"])
+    sync.reconcile()
+    with sessions() as session:
+        assert session.get(Customer, by_name["Vandelay Industries"]).archived_at is not None  # type: ignore[union-attr]
+        links = {link.external_id: link.local_id for link in session.scalars(select(ExternalLink))}
+        runs = session.scalar(select(func.count()).select_from(SyncRun))
+    assert gone["id"] not in links and loser["id"] not in links
+    assert links[keep["id"]] == by_name["Kramerica"]
+    assert runs == 2

@@ -1,0 +1,111 @@
+"""Connections: creating them, and building a working connector from a stored one.
+
+Credentials are stored encrypted (``connectors.credentials``); a refreshed token is written
+back at once, in its own transaction, so a token the CRM rotated is never lost with a
+rolled-back sync. Request budgets are shared by every process through Redis when there is
+one, else by every thread of this process.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import threading
+from functools import cache
+from typing import Any
+
+import redis
+from sqlalchemy.orm import Session
+
+from connectors.base import Connector
+from connectors.budget import RequestBudget
+from connectors.credentials import CredentialCipher, Credentials, load_cipher
+from connectors.registry import budget_for, connector_for, limits_for
+from customers.db import transaction
+from customers.sync_state import Connection
+from customers.types import utcnow
+from worker.database import sessions
+from worker.settings import get_settings
+
+log = logging.getLogger(__name__)
+
+_budgets: dict[tuple[str, str], RequestBudget] = {}
+_budgets_lock = threading.Lock()
+
+
+@cache
+def cipher() -> CredentialCipher:
+    settings = get_settings()
+    key = settings.encryption_key.get_secret_value() if settings.encryption_key else None
+    return load_cipher(encryption_key=key, data_dir=settings.data_dir)
+
+
+@cache
+def _redis() -> redis.Redis | None:
+    url = get_settings().shared_redis_url
+    return redis.Redis.from_url(url) if url else None
+
+
+def budget(provider: str, account_id: str) -> RequestBudget:
+    with _budgets_lock:
+        key = (provider, account_id)
+        if key not in _budgets:
+            _budgets[key] = budget_for(
+                provider, account_id, limits=limits_for(provider), redis=_redis()
+            )
+        return _budgets[key]
+
+
+def create_connection(
+    session: Session,
+    *,
+    tenant_id: int,
+    provider: str,
+    account_id: str,
+    name: str,
+    credentials: Credentials,
+    base_url: str | None = None,
+    options: dict[str, Any] | None = None,
+    auto_create: bool = True,
+    mapping: str | None = None,
+) -> Connection:
+    connection = Connection(
+        tenant_id=tenant_id,
+        provider=provider,
+        account_id=account_id,
+        name=name,
+        base_url=base_url,
+        credentials=cipher().encrypt(credentials),
+        settings={"connector": options or {}},
+        auto_create=auto_create,
+        mapping=mapping,
+        webhook_token=secrets.token_urlsafe(24),
+    )
+    session.add(connection)
+    session.flush()
+    return connection
+
+
+def connector(connection: Connection) -> Connector:
+    """A connector for a stored connection, writing refreshed tokens back."""
+    if connection.credentials is None:
+        raise ValueError(f"connection {connection.id} has no credentials")
+    connection_id = connection.id
+
+    def store_tokens(refreshed: Credentials) -> None:
+        with transaction(sessions()) as session:
+            row = session.get(Connection, connection_id)
+            if row is not None:
+                row.credentials = cipher().encrypt(refreshed)
+                row.updated_at = utcnow()
+        log.info("connection %s: stored refreshed credentials", connection_id)
+
+    return connector_for(
+        connection.provider,
+        account_id=connection.account_id,
+        base_url=connection.base_url,
+        credentials=cipher().decrypt(connection.credentials),
+        budget=budget(connection.provider, connection.account_id),
+        on_tokens=store_tokens,
+        options=(connection.settings or {}).get("connector", {}),
+    )

@@ -1,0 +1,273 @@
+"""Pushing local changes to one connection's CRM.
+
+The outbox holds every local change; each connection keeps its own position in it (a
+``sync_cursors`` row of kind ``outbox``), so one change reaches every CRM of the tenant.
+A push reads a batch of outbox rows past the position, coalesces them per record (five
+quick edits make one write), and for each record writes only what differs from the link's
+base: a value the CRM already has is never written, and a change that came from this CRM
+has nothing left to push. Records without a link are created by upsert on our own id, so a
+retried create cannot make a second CRM record.
+
+The position moves past a batch only when every record in it was accepted by the CRM or
+recorded as a failure (a transient error for the whole batch leaves it, to be retried).
+Local soft deletes are not pushed: deleting in the sales team's CRM is a person's call.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from connectors.base import Connector, WriteRequest
+from customers.db import transaction
+from customers.models import Contact, Customer, OutboxEntry
+from customers.sync_state import ExternalLink, SyncCursor
+from customers.types import utcnow
+from mappings import ObjectMap, fingerprint, snapshot, to_remote
+from mappings.engine import entry_values, is_blank, phone_region, project, write_entry
+from worker.enqueue import PUSH_RECORDS
+from worker.failures import record_failure, resolve_failures
+from worker.sync.inbound import ID_WRITTEN, columns
+from worker.sync.target import SyncTarget
+
+log = logging.getLogger(__name__)
+
+OUTBOX_BATCH = 1000
+
+
+def outbound_changes(
+    object_map: ObjectMap, base: dict[str, Any], local: dict[str, Any], region: str | None
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """CRM properties to write for what changed locally since the base, and the base
+    values they become once written."""
+    properties: dict[str, Any] = {}
+    new_base: dict[str, Any] = {}
+    settled = snapshot(object_map, local)
+    for entry in sorted(object_map.synced, key=lambda entry: entry.transform == "phone"):
+        values = entry_values(entry, local)
+        seen = project(object_map, entry, values, phone_region(object_map, settled, region))
+        if all(name in base for name in entry.local):
+            if tuple(base[name] for name in entry.local) == seen:
+                continue
+        elif all(is_blank(value) for value in seen):
+            continue
+        properties[entry.remote] = write_entry(object_map, entry, values)
+        new_base.update(zip(entry.local, seen, strict=True))
+    return properties, new_base
+
+
+class OutboxPosition:
+    """The connection's position in the outbox."""
+
+    def __init__(self, session: Session, connection_id: int) -> None:
+        row: SyncCursor | None = session.scalar(
+            select(SyncCursor).where(
+                SyncCursor.connection_id == connection_id,
+                SyncCursor.object_type == "*",
+                SyncCursor.kind == "outbox",
+            )
+        )
+        if row is None:
+            row = SyncCursor(connection_id=connection_id, object_type="*", kind="outbox")
+            row.value = {"position": 0}
+            session.add(row)
+        self.row = row
+
+    @property
+    def value(self) -> int:
+        return int(self.row.value.get("position", 0))
+
+    def move_to(self, position: int) -> None:
+        self.row.value = {"position": position}
+        self.row.updated_at = utcnow()
+
+
+def start_at_end(session: Session, connection_id: int, tenant_id: int) -> None:
+    """A new connection starts after the outbox's history; a reconcile pushes what it lacks."""
+    newest = session.scalar(
+        select(func.max(OutboxEntry.id)).where(OutboxEntry.tenant_id == tenant_id)
+    )
+    OutboxPosition(session, connection_id).move_to(newest or 0)
+
+
+class Pusher:
+    def __init__(
+        self, target: SyncTarget, connector: Connector, sessions: sessionmaker[Session]
+    ) -> None:
+        self.target = target
+        self.connector = connector
+        self.sessions = sessions
+        self.counts: Counter[str] = Counter()
+
+    def drain(self, *, max_batches: int | None = None) -> Counter[str]:
+        """Push outbox batches until the outbox is empty for this connection."""
+        batches = 0
+        while max_batches is None or batches < max_batches:
+            with transaction(self.sessions) as session:
+                position = OutboxPosition(session, self.target.connection_id)
+                rows = session.execute(
+                    select(OutboxEntry.id, OutboxEntry.entity_type, OutboxEntry.entity_id)
+                    .where(
+                        OutboxEntry.tenant_id == self.target.tenant_id,
+                        OutboxEntry.id > position.value,
+                    )
+                    .order_by(OutboxEntry.id)
+                    .limit(OUTBOX_BATCH)
+                ).all()
+                if not rows:
+                    break
+                self.counts["outbox_rows"] += len(rows)
+                by_type: dict[str, set[int]] = {"customer": set(), "contact": set()}
+                for row in rows:
+                    by_type.setdefault(row.entity_type, set()).add(row.entity_id)
+                self.push(session, "customer", sorted(by_type["customer"]))
+                self.push(session, "contact", sorted(by_type["contact"]))
+                position.move_to(rows[-1].id)
+            batches += 1
+        return self.counts
+
+    def push(self, session: Session, local_type: str, local_ids: Sequence[int]) -> None:
+        """Push these local records now (also used to replay outbound failures)."""
+        if not local_ids:
+            return
+        object_type = self.target.parent_type if local_type == "customer" else "contact"
+        object_map = self.target.map_for(object_type)
+        records: dict[int, Customer | Contact] = {}
+        if local_type == "customer":
+            records.update(
+                (r.id, r)
+                for r in session.scalars(select(Customer).where(Customer.id.in_(local_ids)))
+            )
+        else:
+            records.update(
+                (r.id, r) for r in session.scalars(select(Contact).where(Contact.id.in_(local_ids)))
+            )
+        links = self._links(session, object_type, list(records))
+        parent_links = self._links(session, self.target.parent_type, sorted(
+            {r.customer_id for r in records.values() if isinstance(r, Contact)}
+        )) if local_type == "contact" else {}  # fmt: skip
+        requests: list[WriteRequest] = []
+        planned: list[tuple[Customer | Contact, dict[str, Any]]] = []
+        for local_id in local_ids:
+            local = records.get(local_id)
+            if (
+                local is None
+                or local.tenant_id != self.target.tenant_id
+                or local.deleted_at is not None
+            ):
+                self.counts["skipped"] += 1
+                continue
+            request, base_update = self._request(
+                object_type, object_map, local, links.get(local_id), parent_links
+            )
+            if request is None:
+                continue
+            requests.append(request)
+            planned.append((local, base_update))
+        if not requests:
+            return
+        results = self.connector.upsert(object_type, requests)
+        for (local, base_update), request, result in zip(planned, requests, results, strict=True):
+            if result.ok and result.external_id:
+                self._linked(
+                    session,
+                    object_type,
+                    object_map,
+                    local,
+                    links.get(local.id),
+                    result.external_id,
+                    base_update,
+                )
+                self.counts["crm_created" if request.external_id is None else "crm_updated"] += 1
+            else:
+                self.counts["failed"] += 1
+                assert result.error is not None
+                record_failure(
+                    session, direction="outbound", error=result.error,
+                    payload={"actor": PUSH_RECORDS, "args": [self.target.connection_id, local_type, [local.id]], "kwargs": {}},
+                    connection_id=self.target.connection_id, object_type=object_type,
+                    external_id=request.external_id, local_id=local.id,
+                )  # fmt: skip
+
+    def _links(
+        self, session: Session, object_type: str, local_ids: list[int]
+    ) -> dict[int, ExternalLink]:
+        if not local_ids:
+            return {}
+        rows = session.scalars(
+            select(ExternalLink).where(
+                ExternalLink.connection_id == self.target.connection_id,
+                ExternalLink.object_type == object_type,
+                ExternalLink.local_id.in_(local_ids),
+            )
+        )
+        return {link.local_id: link for link in rows}
+
+    def _request(
+        self,
+        object_type: str,
+        object_map: ObjectMap,
+        local: Customer | Contact,
+        link: ExternalLink | None,
+        parent_links: dict[int, ExternalLink],
+    ) -> tuple[WriteRequest | None, dict[str, Any]]:
+        current = columns(local)
+        region = local.customer.billing_country if isinstance(local, Contact) else None
+        associations: tuple[str, ...] = ()
+        if isinstance(local, Contact):
+            parent = parent_links.get(local.customer_id)
+            if parent is None:
+                self.counts["orphan"] += 1  # its customer is not in this CRM (yet)
+                return None, {}
+            associations = (parent.external_id,)
+        if link is None:
+            properties = to_remote(object_map, current, skip_blank=True)
+            _, base_update = outbound_changes(object_map, {}, current, region)
+            return WriteRequest(
+                object_type, str(local.id), properties, associations=associations
+            ), base_update
+        properties, base_update = outbound_changes(object_map, link.base or {}, current, region)
+        if not properties and (link.base or {}).get(ID_WRITTEN):
+            self.counts["echo_skipped"] += 1
+            return None, {}
+        return (
+            WriteRequest(
+                object_type,
+                str(local.id),
+                properties,
+                external_id=link.external_id,
+                associations=associations,
+            ),
+            base_update,
+        )
+
+    def _linked(
+        self,
+        session: Session,
+        object_type: str,
+        object_map: ObjectMap,
+        local: Customer | Contact,
+        link: ExternalLink | None,
+        external_id: str,
+        base_update: dict[str, Any],
+    ) -> None:
+        if link is None:
+            link = ExternalLink(
+                connection_id=self.target.connection_id, object_type=object_type, external_id=external_id,
+                local_type=object_map.local_type, local_id=local.id, base={},
+            )  # fmt: skip
+            session.add(link)
+        base = {**(link.base or {}), **base_update, ID_WRITTEN: True}
+        link.base = base
+        link.fingerprint = fingerprint({k: v for k, v in base.items() if k != ID_WRITTEN})
+        link.last_synced_at = utcnow()
+        session.flush()
+        resolve_failures(
+            session, connection_id=self.target.connection_id, direction="outbound",
+            object_type=object_type, local_ids=[local.id],
+        )  # fmt: skip

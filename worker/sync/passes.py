@@ -1,0 +1,265 @@
+"""The sync passes of one connection, each recorded as a ``sync_runs`` row.
+
+- ``records``: fetch named CRM records (a webhook, a replay) and apply their current state;
+- ``incremental``: scan what changed since the saved cursor; the cursor is saved with each
+  page, in the same transaction as the page's changes, so a crash re-reads one page at most
+  and a stopped run resumes where it was;
+- ``reconcile``: a full pass; links the pass did not see, and that existed before it began,
+  are CRM deletes (archive and unlink); then local records the CRM lacks are created;
+- ``push``: read the CRM's changes first (so local never overwrites an edit it has not
+  seen), then drain the outbox.
+
+Writes of one connection are serialized by one lock (pages and push batches take it), so
+work on a link never interleaves across processes. When the daily API budget is nearly
+spent a pass ends cleanly at its saved cursor (outcome ``budget_exhausted``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from connectors.base import Connector, Cursor, Page
+from connectors.errors import BudgetExhausted
+from customers import service
+from customers.db import transaction
+from customers.models import Contact, Customer
+from customers.sync_state import Connection, ExternalLink, SyncCursor, SyncRun
+from customers.types import utcnow
+from worker import enqueue
+from worker.locks import Locks, locks_for
+from worker.settings import get_settings
+from worker.sync import connections
+from worker.sync.inbound import PageResult, apply_page
+from worker.sync.outbound import Pusher
+from worker.sync.target import SyncTarget
+
+log = logging.getLogger(__name__)
+
+LOCK_TIMEOUT_S = 300.0
+PUSH_CHUNK = 500
+Progress = Callable[[str, int], None]  # (object type, records applied so far)
+
+
+class Sync:
+    """Runs passes for one connection."""
+
+    def __init__(
+        self,
+        connection_id: int,
+        *,
+        sessions: sessionmaker[Session],
+        connector: Connector | None = None,
+        locks: Locks | None = None,
+        progress: Progress | None = None,
+    ) -> None:
+        self.sessions = sessions
+        with sessions() as session:
+            row = session.get(Connection, connection_id)
+            if row is None:
+                raise LookupError(f"connection {connection_id} not found")
+            self.target = SyncTarget.from_connection(row)
+            self.connector = connector or connections.connector(row)
+        self.locks = locks or locks_for(get_settings().shared_redis_url)
+        self.progress = progress
+        self.counts: Counter[str] = Counter()
+
+    # -- bookkeeping ---------------------------------------------------------------------
+
+    @contextmanager
+    def _run(self, kind: str) -> Iterator[SyncRun]:
+        with transaction(self.sessions) as session:
+            run = SyncRun(connection_id=self.target.connection_id, kind=kind, counts={})
+            session.add(run)
+        calls_before = self.connector.counter.total
+        self.counts = Counter()
+        outcome, error = "ok", None
+        try:
+            yield run
+        except BudgetExhausted as exhausted:
+            outcome, error = "budget_exhausted", str(exhausted)
+            log.warning(
+                "connection %s: %s; stopped at the saved cursor",
+                self.target.connection_id,
+                exhausted,
+            )
+        except Exception as failure:
+            outcome, error = "failed", f"{type(failure).__name__}: {failure}"
+            raise
+        finally:
+            with transaction(self.sessions) as session:
+                row = session.get(SyncRun, run.id)
+                assert row is not None
+                row.finished_at = utcnow()
+                row.outcome = outcome
+                row.error = error
+                row.counts = {
+                    **self.counts,
+                    "api_calls": self.connector.counter.total - calls_before,
+                }
+                row.cursor_after = self._cursors(session)
+            run.outcome = outcome
+            run.counts = Counter(self.counts)  # missing keys read as 0
+
+    def _cursors(self, session: Session) -> dict[str, Any]:
+        rows = session.scalars(
+            select(SyncCursor).where(SyncCursor.connection_id == self.target.connection_id)
+        )
+        return {f"{row.kind}:{row.object_type}": row.value for row in rows}
+
+    def _cursor(self, session: Session, object_type: str, kind: str) -> SyncCursor:
+        row = session.scalar(
+            select(SyncCursor).where(
+                SyncCursor.connection_id == self.target.connection_id,
+                SyncCursor.object_type == object_type,
+                SyncCursor.kind == kind,
+            )
+        )
+        if row is None:
+            row = SyncCursor(
+                connection_id=self.target.connection_id, object_type=object_type, kind=kind
+            )
+            row.value = {}
+            session.add(row)
+        return row
+
+    @contextmanager
+    def _writing(self) -> Iterator[Session]:
+        with self._locked(), transaction(self.sessions) as session:
+            yield session
+
+    def _locked(self) -> AbstractContextManager[None]:
+        return self.locks.hold(f"connection:{self.target.connection_id}", timeout_s=LOCK_TIMEOUT_S)
+
+    def _apply(self, object_type: str, page: Page, cursor_kind: str | None) -> PageResult:
+        with self._writing() as session:
+            result = apply_page(session, self.target, object_type, page.records)
+            if cursor_kind is not None:
+                self._cursor(session, object_type, cursor_kind).value = page.cursor
+        self.counts.update(result.counts)
+        for customer_id in result.created_customers:
+            enqueue.send(enqueue.CATEGORIZE_CUSTOMER, customer_id)
+        if self.progress:
+            self.progress(object_type, self.counts["read"])
+        return result
+
+    # -- passes --------------------------------------------------------------------------------
+
+    def records(self, object_type: str, external_ids: Sequence[str]) -> SyncRun:
+        with self._run("records") as run:
+            records = self.connector.fetch(object_type, list(external_ids))
+            self._apply(object_type, Page(records, cursor={}), None)
+        return run
+
+    def incremental(self, object_type: str | None = None) -> SyncRun:
+        with self._run("incremental") as run:
+            for kind in [object_type] if object_type else self.target.object_types:
+                with self.sessions() as session:
+                    cursor: Cursor | None = self._cursor(session, kind, "incremental").value or None
+                for page in self.connector.scan(kind, cursor=cursor, full=False):
+                    self._apply(kind, page, "incremental")
+        return run
+
+    def reconcile(self) -> SyncRun:
+        with self._run("reconcile") as run:
+            for kind in self.target.object_types:
+                self._full_pass(kind)
+            self._push_missing()
+            with self._locked():
+                self.counts.update(Pusher(self.target, self.connector, self.sessions).drain())
+        return run
+
+    def _full_pass(self, object_type: str) -> None:
+        started = utcnow()
+        seen: set[str] = set()
+        complete = False
+        for page in self.connector.scan(object_type, cursor=None, full=True):
+            seen.update(record.external_id for record in page.records)
+            self._apply(object_type, page, None)
+            complete = page.done
+        if complete:
+            self._archive_unseen(object_type, seen, started)
+        else:
+            log.warning(
+                "connection %s: %s pass incomplete; nothing archived",
+                self.target.connection_id,
+                object_type,
+            )
+
+    def _archive_unseen(self, object_type: str, seen: set[str], started: datetime) -> None:
+        with self._writing() as session:
+            links = session.scalars(
+                select(ExternalLink).where(
+                    ExternalLink.connection_id == self.target.connection_id,
+                    ExternalLink.object_type == object_type,
+                    ExternalLink.created_at < started,
+                )
+            ).all()
+            gone = [link for link in links if link.external_id not in seen]
+            for link in gone:
+                if link.local_type == "customer":
+                    service.archive_customer(
+                        session, self.target.tenant_id, link.local_id,
+                        origin_connection_id=self.target.connection_id,
+                    )  # fmt: skip
+                session.delete(link)
+            self.counts["archived"] += len(gone)
+
+    def _push_missing(self) -> None:
+        """Create in the CRM the live local customers (and their contacts) it lacks."""
+        pusher = Pusher(self.target, self.connector, self.sessions)
+        for local_type, object_type in (
+            ("customer", self.target.parent_type),
+            ("contact", "contact"),
+        ):
+            with self.sessions() as session:
+                linked = select(ExternalLink.local_id).where(
+                    ExternalLink.connection_id == self.target.connection_id,
+                    ExternalLink.object_type == object_type,
+                )
+                if local_type == "customer":
+                    query = select(Customer.id).where(
+                        Customer.tenant_id == self.target.tenant_id,
+                        Customer.deleted_at.is_(None),
+                        Customer.archived_at.is_(None),
+                        Customer.id.not_in(linked),
+                    )
+                else:
+                    query = select(Contact.id).where(
+                        Contact.tenant_id == self.target.tenant_id,
+                        Contact.deleted_at.is_(None),
+                        Contact.id.not_in(linked),
+                    )
+                missing = list(session.scalars(query.order_by(query.selected_columns[0])))
+            for start in range(0, len(missing), PUSH_CHUNK):
+                with self._writing() as session:
+                    pusher.push(session, local_type, missing[start : start + PUSH_CHUNK])
+        self.counts.update(pusher.counts)
+
+    def push(self) -> SyncRun:
+        with self._run("push") as run:
+            for kind in self.target.object_types:
+                with self.sessions() as session:
+                    cursor: Cursor | None = self._cursor(session, kind, "incremental").value or None
+                for page in self.connector.scan(kind, cursor=cursor, full=False):
+                    self._apply(kind, page, "incremental")
+            with self.locks.hold(
+                f"connection:{self.target.connection_id}", timeout_s=LOCK_TIMEOUT_S
+            ):
+                self.counts.update(Pusher(self.target, self.connector, self.sessions).drain())
+        return run
+
+    def push_records(self, local_type: str, local_ids: Sequence[int]) -> SyncRun:
+        with self._run("push") as run:
+            pusher = Pusher(self.target, self.connector, self.sessions)
+            with self._writing() as session:
+                pusher.push(session, local_type, list(local_ids))
+            self.counts.update(pusher.counts)
+        return run
