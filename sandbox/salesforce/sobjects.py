@@ -92,6 +92,20 @@ def delete(store: OrgStore, object_name: str, record_id: str) -> tuple[int, Any]
     return 204, None
 
 
+def delete_by_external_id(
+    store: OrgStore, object_name: str, field_name: str, value: str, version: str
+) -> tuple[int, Any]:
+    definition = external_id_field(store.object(object_name), field_name)
+    with store.lock:
+        ids = store.find_by_external_id(object_name, definition.name, value)
+        if len(ids) > 1:
+            raise _multiple(object_name, ids, version)
+        if not ids:
+            raise not_found()
+    store.delete(object_name, ids[0])
+    return 204, None
+
+
 def external_id_field(obj: ObjectDef, name: str) -> FieldDef:
     definition = obj.field(name)
     if definition is None or not (definition.external_id or definition.name == "Id"):
@@ -140,10 +154,17 @@ def upsert(
     value: str,
     body: Any,
     version: str,
+    *,
+    update_only: bool = False,
 ) -> tuple[int, Any]:
+    """Upsert by external id; ``update_only`` (``?updateOnly=true``) refuses to create."""
     obj = store.object(object_name)
     definition = external_id_field(obj, field_name)
     data = require_object(body)
+    if update_only:
+        with store.lock:
+            if not store.find_by_external_id(object_name, definition.name, value):
+                raise not_found()
     for key in data:
         if key.lower() == "id":
             raise ApiError(

@@ -99,6 +99,14 @@ def test_upsert_by_external_id_creates_then_updates(
     assert len(sf_sandbox.records("Account")) == 1
     record = sf.Account.get_by_custom_id("CrmsyncId__c", "CUST-1")  # matching ignores case
     assert record["Name"] == "O'Brien and Co" and record["CrmsyncId__c"] == "cust-1"
+    with pytest.raises(SalesforceResourceNotFound):
+        sf.restful(
+            "sobjects/Account/CrmsyncId__c/none",
+            method="PATCH",
+            params={"updateOnly": "true"},
+            json={"Name": "x"},
+        )
+    assert len(sf_sandbox.records("Account")) == 1
     odd = "a/b c%d"
     assert sf.Account.upsert(format_external_id("CrmsyncId__c", odd), {"Name": "Odd"}) == 201
     assert (
@@ -107,6 +115,14 @@ def test_upsert_by_external_id_creates_then_updates(
         ]
         == odd
     )
+
+
+def test_delete_by_external_id(sf_sandbox: SalesforceSandbox, sf: Salesforce) -> None:
+    sf.Account.upsert("CrmsyncId__c/gone", {"Name": "Gone"})
+    assert sf.Account.delete("CrmsyncId__c/gone") == 204
+    with pytest.raises(SalesforceResourceNotFound):
+        sf.Account.delete("CrmsyncId__c/gone")
+    assert sf_sandbox.records("Account")[0]["IsDeleted"] is True
 
 
 def test_upsert_rejections(sf_sandbox: SalesforceSandbox, sf: Salesforce) -> None:
