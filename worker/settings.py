@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -119,6 +120,32 @@ class Settings(BaseSettings):
         "holds back the next run of its kind.",
     )
 
+    categorizer: Literal["rules", "llm"] = Field(
+        default="rules",
+        description="How customers are categorized: rules (offline, deterministic) or llm "
+        "(an OpenAI-compatible chat endpoint, see the llm_* settings).",
+    )
+    llm_base_url: str | None = Field(
+        default=None,
+        description="Base URL of the OpenAI-compatible API, e.g. https://api.openai.com/v1. "
+        "Required when categorizer is llm.",
+    )
+    llm_model: str | None = Field(
+        default=None, description="Model name sent to the LLM endpoint. Required for llm."
+    )
+    llm_api_key: SecretStr | None = Field(
+        default=None, description="API key for the LLM endpoint (a secret; never logged)."
+    )
+    llm_timeout_s: float = Field(
+        default=30.0, gt=0, description="How long one categorization request may take."
+    )
+    categorize_reschedule_after_s: float = Field(
+        default=86_400.0,
+        gt=0,
+        description="auto-categorize schedules a customer again when its earlier request "
+        "produced no category after this long (a lost job).",
+    )
+
     @field_validator("scheduler_reconcile_at")
     @classmethod
     def _time_of_day(cls, value: str) -> str:
@@ -128,6 +155,12 @@ class Settings(BaseSettings):
         ):
             raise ValueError(f"{value!r} is not a time of day HH:MM")
         return f"{int(hour):02d}:{int(minute):02d}"
+
+    @model_validator(mode="after")
+    def _llm_is_configured(self) -> Settings:
+        if self.categorizer == "llm" and not (self.llm_base_url and self.llm_model):
+            raise ValueError("categorizer llm needs llm_base_url and llm_model")
+        return self
 
     @field_validator("log_level")
     @classmethod
