@@ -1,0 +1,117 @@
+"""Two-way sync against the Salesforce sandbox over TLS, through unchanged simple-salesforce,
+on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from connectors.salesforce import SalesforceConnector
+from customers import db, service
+from customers.models import Contact, Customer
+from customers.sync_state import Connection, ExternalLink
+from sandbox.faults import Faults
+from sandbox.salesforce import SalesforceSandbox
+from tests.connectors.conftest import sf_connector
+from worker.locks import ThreadLocks
+from worker.sync.passes import Sync
+
+WRITES = ("collections.upsert", "collections.update", "collections.create", "sobject.upsert",
+          "sobject.update", "sobject.create")  # fmt: skip
+
+
+@pytest.fixture
+def sandbox() -> Iterator[SalesforceSandbox]:
+    with SalesforceSandbox(faults=Faults(seed=5)) as running:
+        yield running
+
+
+@pytest.fixture
+def sync(sessions: sessionmaker[Session], tenant_id: int, sandbox: SalesforceSandbox) -> Sync:
+    connector: SalesforceConnector = sf_connector(sandbox)
+    with db.transaction(sessions) as session:
+        connection = Connection(
+            tenant_id=tenant_id, provider="salesforce", account_id=sandbox.org_id, name="org"
+        )
+        session.add(connection)
+        session.flush()
+        connection_id = connection.id
+    return Sync(connection_id, sessions=sessions, connector=connector, locks=ThreadLocks())
+
+
+def crm_writes(sandbox: SalesforceSandbox) -> int:
+    calls = sandbox.faults.snapshot()["calls"]
+    return sum(calls.get(key, 0) for key in WRITES)
+
+
+def test_accounts_and_contacts_sync_both_ways(
+    sync: Sync, sandbox: SalesforceSandbox, sessions: sessionmaker[Session], tenant_id: int
+) -> None:
+    account = sandbox.create("Account", {"Name": "O'Brien & Co", "Website": "https://obrien.ie", "BillingCity": "Dublin",
+                                         "BillingCountry": "Ireland", "Industry": "Banking"})  # fmt: skip
+    sandbox.create(
+        "Contact",
+        {
+            "FirstName": "Aoife",
+            "LastName": "Murphy",
+            "Email": "aoife@obrien.ie",
+            "AccountId": account,
+        },
+    )
+    with db.transaction(sessions) as session:
+        local = service.create_customer(
+            session,
+            tenant_id,
+            {"name": "Acme Corp", "email": "ap@acme.com", "billing_country": "DE"},
+        )
+    run = sync.reconcile()
+    assert (run.outcome, run.counts["created"], run.counts["crm_created"]) == ("ok", 2, 1)
+    with sessions() as session:
+        obrien = session.scalars(select(Customer).where(Customer.name == "O'Brien & Co")).one()
+        assert (obrien.domain, obrien.billing_city, obrien.billing_country) == (
+            "obrien.ie",
+            "Dublin",
+            "IE",
+        )
+        assert (obrien.category, obrien.subcategory) == ("finance", "banking")
+        [contact] = session.scalars(select(Contact))
+        assert (contact.customer_id, contact.email) == (obrien.id, "aoife@obrien.ie")
+    pushed = [
+        r for r in sandbox.records("Account", include_deleted=False) if r["Name"] == "Acme Corp"
+    ]
+    assert (
+        len(pushed) == 1
+        and pushed[0]["CrmsyncId__c"] == str(local.id)
+        and pushed[0]["BillingCountry"] == "Germany"
+    )
+    writes = crm_writes(sandbox)
+    again = sync.reconcile()
+    assert again.counts["created"] == again.counts["crm_created"] == 0
+    assert crm_writes(sandbox) == writes
+
+
+def test_edits_both_ways_and_deletes(
+    sync: Sync, sandbox: SalesforceSandbox, sessions: sessionmaker[Session], tenant_id: int
+) -> None:
+    account = sandbox.create("Account", {"Name": "Globex", "Website": "globex.com"})
+    sync.reconcile()
+    with sessions() as session:
+        customer = session.scalars(select(Customer)).one()
+    sandbox.update("Account", account, {"Phone": "+1 415 555 0100"})
+    assert sync.incremental().counts["updated"] == 1
+    with db.transaction(sessions) as session:
+        service.update_customer(session, tenant_id, customer.id, {"notes": "Pays late"})
+    before = crm_writes(sandbox)
+    assert sync.push().counts["crm_updated"] == 1
+    assert sandbox.record("Account", account)["Description"] == "Pays late"  # type: ignore[index]
+    assert sync.push().counts["crm_updated"] == 0 and crm_writes(sandbox) == before + 1
+    sandbox.delete("Account", account)
+    sync.incremental()
+    with sessions() as session:
+        assert session.get(Customer, customer.id).archived_at is not None  # type: ignore[union-attr]
+        assert (
+            session.scalar(select(ExternalLink).where(ExternalLink.external_id == account)) is None
+        )
