@@ -107,11 +107,11 @@ async def list_objects(ctx: ApiContext, request: Request, object_type: str) -> R
         if wanted_associations:
             parts = []
             for record in records:
-                body = record.envelope(record.select(names))
+                item = record.envelope(record.select(names))
                 block = association_block(ctx, object_type, record, wanted_associations)
                 if block:
-                    body["associations"] = block
-                parts.append(dumps(body))
+                    item["associations"] = block
+                parts.append(dumps(item))
         else:
             parts = [record.fragment(names) for record in records]
     body = b'{"results":[' + b",".join(parts) + b"]"

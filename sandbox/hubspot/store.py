@@ -16,9 +16,10 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from sandbox.hubspot.associations import PRIMARY, AssociationIndex
-from sandbox.hubspot.errors import HubSpotError, not_found, property_errors, validation_error
+from sandbox.hubspot.errors import HubSpotError, not_found, validation_error
 from sandbox.hubspot.properties import LAST_MODIFIED, OBJECT_TYPES, PropertySchema
 from sandbox.hubspot.records import ObjectTable, Record, iso_ms
+from sandbox.hubspot.unique import UniqueValues
 
 EventSink = Callable[[list[dict[str, Any]]], None]
 SINGULAR = {"companies": "company", "contacts": "contact"}
@@ -46,7 +47,7 @@ class PortalStore:
         self.emit: EventSink = lambda events: None
         self._lag_s = search_index_lag_s
         self._pending_index: deque[tuple[float, Record, dict[str, str] | None]] = deque()
-        self._unique: dict[tuple[str, str], dict[str, int]] = {("contacts", "email"): {}}
+        self.unique = UniqueValues()
 
     # ---- reads -------------------------------------------------------------------------
 
@@ -74,11 +75,16 @@ class PortalStore:
             return record
 
     def find_unique(self, object_type: str, name: str, value: str) -> Record | None:
-        index = self._unique.get((object_type, name))
-        if index is None:
-            return None
-        record_id = index.get(_unique_key(name, value))
+        record_id = self.unique.holder(object_type, name, value)
         return None if record_id is None else self.tables[object_type].records.get(record_id)
+
+    def unique_index(self, object_type: str, name: str) -> dict[str, int]:
+        """The live value -> id index of a unique property (lowercased for email)."""
+        return self.unique.index(object_type, name)
+
+    def add_unique_index(self, object_type: str, name: str) -> None:
+        with self.lock:
+            self.unique.add_property(object_type, name, self.tables[object_type].live())
 
     def is_unique_property(self, object_type: str, name: str) -> bool:
         if object_type == "contacts" and name == "email":
@@ -118,7 +124,7 @@ class PortalStore:
                 raise validation_error(
                     "A contact needs at least an email, a firstname or a lastname."
                 )
-            self._check_unique(object_type, properties, None)
+            self.unique.check(object_type, properties, None)
             links = list(associations)
             self._check_links(links)
             table = self.tables[object_type]
@@ -130,7 +136,7 @@ class PortalStore:
             props[LAST_MODIFIED[object_type]] = iso_ms(stamp)
             record = Record(id=record_id, props=props, created_ms=stamp, updated_ms=stamp)
             table.add(record)
-            self._index_unique(object_type, record)
+            self.unique.add(object_type, record)
             self._reindex(record)
             events = [self._event(object_type, "creation", record.id, source)]
             for to_type, to_id, kinds in links:
@@ -158,7 +164,7 @@ class PortalStore:
         with self.lock:
             if record.archived:
                 raise not_found()
-            self._check_unique(object_type, properties, record.id)
+            self.unique.check(object_type, properties, record.id)
             if object_type == "contacts" and properties.get("associatedcompanyid"):
                 self._check_links(
                     [("companies", int(properties["associatedcompanyid"]), {PRIMARY})]
@@ -181,7 +187,7 @@ class PortalStore:
             if record.archived:
                 return
             table = self.tables[object_type]
-            self._unindex_unique(object_type, record)
+            self.unique.discard(object_type, record)
             record.archived_ms = now_ms()
             record.updated_ms = record.archived_ms
             record.cache.clear()
@@ -193,13 +199,13 @@ class PortalStore:
         with self.lock:
             if not record.archived:
                 return record
-            self._check_unique(object_type, record.props, record.id)
+            self.unique.check(object_type, record.props, record.id)
             record.archived_ms = None
             record.updated_ms = now_ms()
             record.props[LAST_MODIFIED[object_type]] = iso_ms(record.updated_ms)
             record.cache.clear()
             self.tables[object_type].move_to_live(record)
-            self._index_unique(object_type, record)
+            self.unique.add(object_type, record)
             self._reindex(record)
             self.emit([self._event(object_type, "restore", record.id, source)])
             return record
@@ -212,7 +218,7 @@ class PortalStore:
                 raise validation_error("Cannot merge an object with itself.")
             if primary.archived or other.archived:
                 raise not_found()
-            self._unindex_unique(object_type, other)
+            self.unique.discard(object_type, other)
             moved = {
                 name: value
                 for name, value in other.props.items()
@@ -225,7 +231,7 @@ class PortalStore:
             changes = dict(moved, hs_merged_object_ids=";".join(merged_ids))
             self.tables[object_type].forget(other, primary.id)
             self._move_associations(object_type, other.id, primary.id)
-            events = self._apply(object_type, primary, changes, source, allow_unique_check=False)
+            events = self._apply(object_type, primary, changes, source)
             events.append(
                 self._event(
                     object_type,
@@ -284,15 +290,13 @@ class PortalStore:
         record: Record,
         changes: dict[str, str],
         source: str,
-        *,
-        allow_unique_check: bool = True,
     ) -> list[dict[str, Any]]:
         changed = {
             name: value for name, value in changes.items() if record.props.get(name, "") != value
         }
         if not changed:
             return []
-        self._unindex_unique(object_type, record)
+        self.unique.discard(object_type, record)
         for name, value in changed.items():
             if value == "":
                 record.props.pop(name, None)
@@ -301,7 +305,7 @@ class PortalStore:
         record.updated_ms = max(now_ms(), record.updated_ms)
         record.props[LAST_MODIFIED[object_type]] = iso_ms(record.updated_ms)
         record.cache.clear()
-        self._index_unique(object_type, record)
+        self.unique.add(object_type, record)
         self._reindex(record)
         return [
             self._event(
@@ -379,54 +383,6 @@ class PortalStore:
                     context={"id": [str(to_id)]},
                 )
 
-    def _check_unique(
-        self, object_type: str, properties: dict[str, str], own_id: int | None
-    ) -> None:
-        for (index_type, name), index in self._unique.items():
-            value = properties.get(name)
-            if index_type != object_type or not value:
-                continue
-            holder = index.get(_unique_key(name, value))
-            if holder is None or holder == own_id:
-                continue
-            if object_type == "contacts" and name == "email":
-                raise HubSpotError(
-                    409, f"Contact already exists. Existing ID: {holder}", category="CONFLICT"
-                )
-            message = (
-                f"A {SINGULAR[object_type]} with {name} = {value} already exists "
-                f"(ID {holder}); {name} must be unique."
-            )
-            raise property_errors(
-                [{"name": name, "error": "INVALID_UNIQUE_VALUE", "message": message}]
-            )
-
-    def _index_unique(self, object_type: str, record: Record) -> None:
-        for (index_type, name), index in self._unique.items():
-            if index_type == object_type and record.props.get(name):
-                index[_unique_key(name, record.props[name])] = record.id
-
-    def _unindex_unique(self, object_type: str, record: Record) -> None:
-        for (index_type, name), index in self._unique.items():
-            value = record.props.get(name)
-            if (
-                index_type == object_type
-                and value
-                and index.get(_unique_key(name, value)) == record.id
-            ):
-                del index[_unique_key(name, value)]
-
-    def unique_index(self, object_type: str, name: str) -> dict[str, int]:
-        """The live value -> id index of a unique property (lowercased for email)."""
-        return self._unique.setdefault((object_type, name), {})
-
-    def add_unique_index(self, object_type: str, name: str) -> None:
-        with self.lock:
-            index = self._unique.setdefault((object_type, name), {})
-            for record in self.tables[object_type].live():
-                if record.props.get(name):
-                    index[_unique_key(name, record.props[name])] = record.id
-
     def _reindex(self, record: Record) -> None:
         self.version += 1
         if self._lag_s <= 0:
@@ -448,8 +404,3 @@ class PortalStore:
 
 def _pair(from_type: str, from_id: int, to_id: int) -> tuple[int, int]:
     return AssociationIndex.key(from_type, from_id, to_id)
-
-
-def _unique_key(name: str, value: str) -> str:
-    # HubSpot treats email case-insensitively; custom unique values are compared as given.
-    return value.lower() if name == "email" else value

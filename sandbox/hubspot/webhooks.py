@@ -168,7 +168,7 @@ class WebhookDispatcher:
                     self._cond.wait(wait)
                 if self._stopping:
                     return
-                batch = []
+                batch: list[dict[str, Any]] = []
                 now = time.monotonic()
                 while self._heap and self._heap[0][0] <= now and len(batch) < MAX_BATCH:
                     batch.append(heapq.heappop(self._heap)[2])
@@ -179,28 +179,34 @@ class WebhookDispatcher:
         if subscription is None:
             self._settle(len(batch))
             return
-        attempt = batch[0]["attemptNumber"]
         status, retry_after = self._post(subscription, batch)
         if status is not None and 200 <= status < 300:
-            for _ in batch:
-                self._faults.count_delivery("delivered")
-            self._settle(len(batch))
+            self._finish(batch, "delivered")
             return
-        if status in NOT_RETRIED or attempt >= self.options.max_retries:
-            for _ in batch:
-                self._faults.count_delivery("failed")
-            self._settle(len(batch))
+        if status in NOT_RETRIED:
+            self._finish(batch, "failed")
             return
-        delay = RETRY_SCHEDULE_S[min(attempt, len(RETRY_SCHEDULE_S) - 1)]
-        delay *= self._random.uniform(*RETRY_JITTER) * self.options.retry_scale
-        if retry_after is not None:
-            delay = max(delay, retry_after)
-        due = time.monotonic() + delay
+        # Retries are scheduled per event: a batch can mix fresh events with retried ones.
+        spent = [e for e in batch if e["attemptNumber"] >= self.options.max_retries]
+        self._finish(spent, "failed")
+        now = time.monotonic()
         with self._cond:
             for event in batch:
+                attempt = event["attemptNumber"]
+                if attempt >= self.options.max_retries:
+                    continue
+                delay = float(RETRY_SCHEDULE_S[min(attempt, len(RETRY_SCHEDULE_S) - 1)])
+                delay *= self._random.uniform(*RETRY_JITTER) * self.options.retry_scale
+                if retry_after is not None:
+                    delay = max(delay, retry_after)
                 event["attemptNumber"] = attempt + 1
-                heapq.heappush(self._heap, (due, next(self._seq), event))
+                heapq.heappush(self._heap, (now + delay, next(self._seq), event))
             self._cond.notify_all()
+
+    def _finish(self, events: list[dict[str, Any]], outcome: str) -> None:
+        for _ in events:
+            self._faults.count_delivery(outcome)
+        self._settle(len(events))
 
     def _settle(self, count: int) -> None:
         with self._cond:

@@ -48,10 +48,10 @@ def test_oauth_refresh_expiry_and_401_bodies(make_hubspot_sandbox) -> None:  # t
 
 
 def test_oauth_tokens_expire_by_time_and_bad_refresh_is_rejected(make_hubspot_sandbox) -> None:  # type: ignore[no-untyped-def]
-    sandbox = make_hubspot_sandbox(oauth_token_ttl_s=0.2)
+    sandbox = make_hubspot_sandbox(oauth_token_ttl_s=0.5)
     client = sdk_client(sandbox, refresh(sandbox).access_token)
     client.crm.companies.basic_api.get_page()
-    time.sleep(0.25)
+    time.sleep(0.55)
     with pytest.raises(UnauthorizedException):
         client.crm.companies.basic_api.get_page()
     with pytest.raises(OAuthApiException) as caught:

@@ -92,13 +92,16 @@ class Capture:
                 record["content_type"] = headers.get("content-type", "")
             elif message["type"] == "http.response.body":
                 record["body"] += message.get("body", b"")
+                if not message.get("more_body", False):
+                    # Recorded before the last byte leaves, so the client never sees a
+                    # response that is not yet in the log.
+                    self.exchanges.append(
+                        Exchange(scope["method"], scope["path"], scope["query_string"].decode(),
+                                 record["status"], record["content_type"], record["body"])
+                    )  # fmt: skip
             await send(message)
 
         await self.app(scope, receive, capture)
-        self.exchanges.append(
-            Exchange(scope["method"], scope["path"], scope["query_string"].decode(), record["status"],
-                     record["content_type"], record["body"])
-        )  # fmt: skip
 
 
 def spec_for(path: str) -> str | None:

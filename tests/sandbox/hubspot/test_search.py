@@ -201,10 +201,10 @@ def test_operators(hubspot_sandbox: HubSpotSandbox, hubspot_client: HubSpot) -> 
 
 
 def test_search_lags_writes(make_hubspot_sandbox) -> None:  # type: ignore[no-untyped-def]
-    sandbox = make_hubspot_sandbox(search_index_lag_s=0.3)
+    sandbox = make_hubspot_sandbox(search_index_lag_s=0.5)
     client = sdk_client(sandbox)
     sandbox.create("companies", {"name": "Fresh"})
     assert search(client).total == 0
     assert len(client.crm.companies.get_all()) == 1  # reads see it at once
-    time.sleep(0.35)
+    time.sleep(0.55)
     assert search(client).total == 1
