@@ -169,6 +169,7 @@ class OutboundMessenger:
 
     def start(self) -> None:
         if self._thread is None:
+            self._stop.clear()
             self._thread = threading.Thread(target=self._run, name="sf-outbound", daemon=True)
             self._thread.start()
 

@@ -21,7 +21,7 @@ from typing import Any
 
 from .errors import ApiError
 from .ids import IdFactory, format_datetime
-from .soql_eval import CompiledQuery, compile_query, sort_rows
+from .soql_eval import Column, CompiledQuery, compile_query, sort_rows
 from .soql_parser import parse
 from .store import OrgStore
 
@@ -76,7 +76,7 @@ class QueryEngine:
         self._lock = threading.Lock()
 
     def compile(self, soql: str) -> CompiledQuery:
-        return compile_query(parse(soql), self.store.schema)
+        return compile_query(parse(soql), self.store.schema, self.store.records)
 
     def rows(self, compiled: CompiledQuery, *, include_deleted: bool) -> list[dict[str, Any]]:
         rows = self.store.snapshot(compiled.object_name)
@@ -99,15 +99,20 @@ class QueryEngine:
 
         Records are replaced, never mutated, on change, so "the same dict object" means
         "unchanged": a repeated scan (a sync's poll) re-serializes only what changed.
+        Rows with parent fields depend on another record too, so they are not reused.
         """
         obj = self.store.schema[compiled.object_name]
-        key = (obj.name, compiled.fields, version)
-        with self._lock:
-            cache = self._fragment_cache.pop(key, None) or {}
-            self._fragment_cache[key] = cache  # most recently used last
-            while len(self._fragment_cache) > FRAGMENT_CACHE_SHAPES:
-                self._fragment_cache.pop(next(iter(self._fragment_cache)))
-        converters = [(name, _converter(obj.fields[name].type)) for name in compiled.fields]
+        columns = compiled.columns
+        reusable = not any(c.relationship for c in columns)
+        cache: dict[str, tuple[Any, bytes]] = {}
+        if reusable:
+            key = (obj.name, tuple(c.key for c in columns), version)
+            with self._lock:
+                cache = self._fragment_cache.pop(key, {})
+                self._fragment_cache[key] = cache  # most recently used last
+                while len(self._fragment_cache) > FRAGMENT_CACHE_SHAPES:
+                    self._fragment_cache.pop(next(iter(self._fragment_cache)))
+        plain = [(c.definition.name, _converter(c.definition.type)) for c in columns]
         prefix = (
             f'{{"attributes":{{"type":"{obj.name}","url":'
             f'"/services/data/v{version}/sobjects/{obj.name}/'
@@ -118,14 +123,18 @@ class QueryEngine:
             if cached is not None and cached[0] is row:
                 fragments.append(cached[1])
                 continue
-            values = {
-                name: (convert(row[name]) if convert else row[name]) for name, convert in converters
-            }
+            if reusable:
+                values = {
+                    name: (convert(row[name]) if convert else row[name]) for name, convert in plain
+                }
+            else:
+                values = _with_parents(columns, row, version)
             body = _encode(values)
             # Attributes come first, as Salesforce orders them, without a second dict.
             head = f'{prefix}{row["Id"]}"}}'
             fragment = (head + ("," + body[1:] if len(body) > 2 else "}")).encode()
-            cache[row["Id"]] = (row, fragment)
+            if reusable:
+                cache[row["Id"]] = (row, fragment)
             fragments.append(fragment)
         return fragments
 
@@ -172,6 +181,35 @@ class QueryEngine:
         cutoff = time.monotonic() - LOCATOR_IDLE_S
         for locator_id in [k for k, v in self._locators.items() if v.last_used < cutoff]:
             del self._locators[locator_id]
+
+
+def _with_parents(columns: tuple[Column, ...], row: dict[str, Any], version: str) -> dict[str, Any]:
+    """Values of a row where parent fields nest under their relationship, as Salesforce
+    renders them: ``"Account": {"attributes": {...}, "Name": ...}`` or ``"Account": null``."""
+    values: dict[str, Any] = {}
+    for column in columns:
+        definition = column.definition
+        convert = _converter(definition.type)
+        value = column.get(row)
+        value = convert(value) if convert else value
+        if column.relationship is None:
+            values[definition.name] = value
+            continue
+        reference_id = row[column.reference] if column.reference else None
+        if reference_id is None:
+            values[column.relationship] = None
+            continue
+        nested = values.setdefault(
+            column.relationship,
+            {
+                "attributes": {
+                    "type": column.parent_object,
+                    "url": f"/services/data/v{version}/sobjects/{column.parent_object}/{reference_id}",
+                }
+            },
+        )
+        nested[definition.name] = value
+    return values
 
 
 def _page(total: int, done: bool, next_url: str | None, fragments: list[bytes]) -> bytes:

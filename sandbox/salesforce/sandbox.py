@@ -161,6 +161,20 @@ class SalesforceSandbox:
                 loop.call_soon_threadsafe(transport.abort)
         server.stop()
 
+    def serve_forever(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        """Start, print where to connect, and serve until interrupted (for a CLI)."""
+        self.start(host, port)
+        print(f"Salesforce sandbox at {self.url} (org {self.org_id})")
+        print(f"trust this certificate: {self.cert_path}")
+        print(f"credentials: {self.url}{ADMIN_PREFIX}/credentials")
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            self.stop()
+
     def __enter__(self) -> SalesforceSandbox:
         return self.start()
 

@@ -60,7 +60,13 @@ RECORD: dict[str, Any] = {
         "IsDeleted": {"type": "boolean"},
         "MasterRecordId": {"type": ["string", "null"], "pattern": SF_ID},
     },
-    "additionalProperties": {"type": ["string", "number", "boolean", "null"]},
+    # Other fields are scalars, or a parent record nested under its relationship name.
+    "additionalProperties": {
+        "anyOf": [
+            {"type": ["string", "number", "boolean", "null"]},
+            {"type": "object", "required": ["attributes"]},
+        ]
+    },
 }
 
 QUERY_PAGE: dict[str, Any] = {

@@ -4,13 +4,18 @@ The WHERE clause becomes one predicate closure per query, so a 25,000-row scan c
 function call per row and no interpretation. Semantics follow SOQL where it differs from
 SQL: text comparisons ignore case, ``!=`` and ``NOT IN`` match null values, ids match in
 their 15- or 18-character form, and the type of every literal must fit its field.
+
+Parent fields one relationship up (``Account.CrmsyncId__c`` from Contact,
+``Parent.Name`` from Account) can be selected, filtered and sorted on; they are read
+from the parent record at query time.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any
 
 from .errors import ApiError
@@ -19,6 +24,9 @@ from .schema import FieldDef, ObjectDef
 from .soql_parser import BoolOp, Comparison, Expr, FieldRef, Literal, Not, Query, soql_error
 
 Predicate = Callable[[dict[str, Any]], bool]
+Getter = Callable[[dict[str, Any]], Any]
+# object name -> id -> record: where parent fields are read from
+Parents = Mapping[str, Mapping[str, dict[str, Any]]]
 
 MAX_OFFSET = 2000
 
@@ -26,6 +34,11 @@ _NO_SUCH_FIELD = (
     "No such column '{name}' on entity '{entity}'. If you are attempting to use a custom "
     "field, be sure to append the '__c' after the custom field name. Please reference your "
     "WSDL or the describe call for the appropriate names."
+)
+_NO_RELATIONSHIP = (
+    "Didn't understand relationship '{name}' in field path. If you are attempting to use a "
+    "custom relationship, be sure to append the '__r' after the custom relationship name. "
+    "Please reference your WSDL or the describe call for the appropriate names."
 )
 _NO_SUCH_OBJECT = (
     "sObject type '{name}' is not supported. If you are attempting to use a custom object, "
@@ -45,17 +58,32 @@ _ACCEPTS = {
 
 
 @dataclass(frozen=True)
+class Column:
+    """A field of the queried object, or of its parent one relationship up."""
+
+    definition: FieldDef
+    get: Getter
+    relationship: str | None = None  # e.g. "Account" for Account.Name on Contact
+    parent_object: str | None = None
+    reference: str | None = None  # the lookup field that holds the parent's id
+
+    @property
+    def key(self) -> str:
+        name = self.definition.name
+        return f"{self.relationship}.{name}" if self.relationship else name
+
+
+@dataclass(frozen=True)
 class SortKey:
-    field: str
+    get: Getter
     descending: bool
     nulls_first: bool
-    text: bool
 
 
 @dataclass(frozen=True)
 class CompiledQuery:
     object_name: str
-    fields: tuple[str, ...]
+    columns: tuple[Column, ...]
     count: bool
     predicate: Predicate | None
     sort: tuple[SortKey, ...]
@@ -63,7 +91,10 @@ class CompiledQuery:
     offset: int
 
 
-def compile_query(query: Query, schema: dict[str, ObjectDef]) -> CompiledQuery:
+def compile_query(
+    query: Query, schema: dict[str, ObjectDef], parents: Parents | None = None
+) -> CompiledQuery:
+    """Resolve and compile; ``parents`` (the store's records) serves parent fields."""
     obj = next((o for name, o in schema.items() if name.lower() == query.object_name.lower()), None)
     if obj is None:
         raise soql_error(
@@ -72,59 +103,105 @@ def compile_query(query: Query, schema: dict[str, ObjectDef]) -> CompiledQuery:
             query.object_pos,
             _NO_SUCH_OBJECT.format(name=query.object_name),
         )
-    fields: list[str] = []
+    resolver = _Resolver(query, schema, obj, parents or {})
+    columns: list[Column] = []
     for ref in query.fields:
-        definition = _resolve(query, obj, ref)
-        if definition.name in fields:
+        column = resolver.column(ref)
+        if column.key in {c.key for c in columns}:
             raise soql_error(
                 "MALFORMED_QUERY", query.text, ref.pos, f"duplicate field selected: {ref.name}"
             )
-        fields.append(definition.name)
-    predicate = _compile(query, obj, query.where) if query.where is not None else None
+        columns.append(column)
+    predicate = resolver.predicate(query.where) if query.where is not None else None
     sort = []
     for item in query.order_by:
-        definition = _resolve(query, obj, item.field)
-        if not definition.sortable:
+        column = resolver.column(item.field)
+        if not column.definition.sortable:
             raise soql_error(
                 "INVALID_FIELD",
                 query.text,
                 item.field.pos,
-                f"field '{definition.name}' can not be sorted in a query call",
+                f"field '{column.definition.name}' can not be sorted in a query call",
             )
         nulls_first = (not item.descending) if item.nulls_first is None else item.nulls_first
-        sort.append(SortKey(definition.name, item.descending, nulls_first, definition.is_text))
+        sort.append(SortKey(column.get, item.descending, nulls_first))
     offset = query.offset or 0
     if offset > MAX_OFFSET:
         raise ApiError(
             400, "NUMBER_OUTSIDE_VALID_RANGE", f"Maximum SOQL offset allowed is {MAX_OFFSET}"
         )
     return CompiledQuery(
-        obj.name, tuple(fields), query.count, predicate, tuple(sort), query.limit, offset
+        obj.name, tuple(columns), query.count, predicate, tuple(sort), query.limit, offset
     )
 
 
-def _resolve(query: Query, obj: ObjectDef, ref: FieldRef) -> FieldDef:
-    definition = obj.field(ref.name)
-    if definition is None:
-        raise soql_error(
-            "INVALID_FIELD",
-            query.text,
-            ref.pos,
-            _NO_SUCH_FIELD.format(name=ref.name, entity=obj.name),
+class _Resolver:
+    """Turns field references and conditions of one query into columns and closures."""
+
+    def __init__(
+        self, query: Query, schema: dict[str, ObjectDef], obj: ObjectDef, parents: Parents
+    ) -> None:
+        self.query = query
+        self.schema = schema
+        self.obj = obj
+        self.parents = parents
+
+    def error(self, code: str, pos: int, detail: str) -> ApiError:
+        return soql_error(code, self.query.text, pos, detail)
+
+    def column(self, ref: FieldRef) -> Column:
+        relationship, _, name = ref.name.rpartition(".")
+        if not relationship:
+            definition = self.obj.field(name)
+            if definition is None:
+                raise self.error(
+                    "INVALID_FIELD", ref.pos, _NO_SUCH_FIELD.format(name=name, entity=self.obj.name)
+                )
+            return Column(definition, itemgetter(definition.name))
+        reference = next(
+            (
+                f
+                for f in self.obj.fields.values()
+                if (f.relationship_name or "").lower() == relationship.lower()
+                and f.reference_to
+                and f.reference_to[0] in self.schema
+            ),
+            None,
         )
-    return definition
+        if reference is None:
+            raise self.error("INVALID_FIELD", ref.pos, _NO_RELATIONSHIP.format(name=relationship))
+        parent = self.schema[reference.reference_to[0]]
+        definition = parent.field(name)
+        if definition is None:
+            raise self.error(
+                "INVALID_FIELD", ref.pos, _NO_SUCH_FIELD.format(name=name, entity=parent.name)
+            )
+        records = self.parents.get(parent.name, {})
+        reference_name, field_name = reference.name, definition.name
 
+        def get(row: dict[str, Any]) -> Any:
+            found = records.get(row[reference_name]) if row[reference_name] else None
+            return None if found is None else found[field_name]
 
-def _compile(query: Query, obj: ObjectDef, expr: Expr) -> Predicate:
-    if isinstance(expr, Not):
-        inner = _compile(query, obj, expr.item)
-        return lambda record: not inner(record)
-    if isinstance(expr, BoolOp):
-        parts = tuple(_compile(query, obj, item) for item in expr.items)
-        if expr.op == "AND":
-            return lambda record: all(part(record) for part in parts)
-        return lambda record: any(part(record) for part in parts)
-    return _comparison(query, obj, expr)
+        return Column(definition, get, reference.relationship_name, parent.name, reference_name)
+
+    def predicate(self, expr: Expr) -> Predicate:
+        if isinstance(expr, Not):
+            inner = self.predicate(expr.item)
+            return lambda record: not inner(record)
+        if isinstance(expr, BoolOp):
+            parts = tuple(self.predicate(item) for item in expr.items)
+            if expr.op == "AND":
+                return lambda record: all(part(record) for part in parts)
+            return lambda record: any(part(record) for part in parts)
+        column = self.column(expr.field)
+        if not column.definition.filterable:
+            raise self.error(
+                "INVALID_FIELD",
+                expr.field.pos,
+                f"field '{column.definition.name}' can not be filtered in query call",
+            )
+        return _comparison(self.query, column, expr)
 
 
 def _normalize(query: Query, definition: FieldDef, literal: Literal) -> Any:
@@ -164,16 +241,9 @@ def _normalize(query: Query, definition: FieldDef, literal: Literal) -> Any:
     return literal.value
 
 
-def _comparison(query: Query, obj: ObjectDef, comparison: Comparison) -> Predicate:
-    definition = _resolve(query, obj, comparison.field)
-    if not definition.filterable:
-        raise soql_error(
-            "INVALID_FIELD",
-            query.text,
-            comparison.field.pos,
-            f"field '{definition.name}' can not be filtered in query call",
-        )
-    name = definition.name
+def _comparison(query: Query, column: Column, comparison: Comparison) -> Predicate:
+    definition = column.definition
+    get = column.get
     # Ids compare exactly (after 15 -> 18 normalization); other text ignores case.
     fold = definition.is_text and definition.type not in ("id", "reference")
     op = comparison.op
@@ -183,12 +253,12 @@ def _comparison(query: Query, obj: ObjectDef, comparison: Comparison) -> Predica
         if fold:
 
             def member(r: dict[str, Any]) -> bool:
-                value = r[name]
+                value = get(r)
                 return (value.lower() if value is not None else None) in members
         else:
 
             def member(r: dict[str, Any]) -> bool:
-                return r[name] in members
+                return get(r) in members
 
         if op == "IN":
             return member
@@ -206,13 +276,13 @@ def _comparison(query: Query, obj: ObjectDef, comparison: Comparison) -> Predica
                 else "LIKE requires a quoted string",
             )
         matcher = re.compile(literal.like or "", re.IGNORECASE | re.DOTALL).fullmatch
-        return lambda r: r[name] is not None and matcher(r[name]) is not None
+        return lambda r: (value := get(r)) is not None and matcher(value) is not None
     target = _normalize(query, definition, literal)
     if target is None:
         if op == "=":
-            return lambda r: r[name] is None
+            return lambda r: get(r) is None
         if op == "!=":
-            return lambda r: r[name] is not None
+            return lambda r: get(r) is not None
         return lambda r: False
     if definition.type == "boolean" and op not in ("=", "!="):
         raise soql_error(
@@ -224,11 +294,11 @@ def _comparison(query: Query, obj: ObjectDef, comparison: Comparison) -> Predica
     compare = _OPERATORS[op]
     if fold:
         if op == "!=":
-            return lambda r: r[name] is None or r[name].lower() != target
-        return lambda r: r[name] is not None and compare(r[name].lower(), target)
+            return lambda r: (value := get(r)) is None or value.lower() != target
+        return lambda r: (value := get(r)) is not None and compare(value.lower(), target)
     if op == "!=":
-        return lambda r: r[name] != target
-    return lambda r: r[name] is not None and compare(r[name], target)
+        return lambda r: get(r) != target
+    return lambda r: (value := get(r)) is not None and compare(value, target)
 
 
 _OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
@@ -246,10 +316,9 @@ def sort_rows(rows: list[dict[str, Any]], keys: tuple[SortKey, ...]) -> list[dic
     for key in reversed(keys):
         # With reverse=True Python flips the null rank too, so pick it per direction.
         null_rank = 0 if key.nulls_first != key.descending else 2
-        name = key.field
 
-        def sort_key(r: dict[str, Any], name: str = name, null_rank: int = null_rank) -> Any:
-            value = r[name]
+        def sort_key(r: dict[str, Any], get: Getter = key.get, null_rank: int = null_rank) -> Any:
+            value = get(r)
             if value is None:
                 return (null_rank, "")
             return (1, value.lower() if isinstance(value, str) else value)

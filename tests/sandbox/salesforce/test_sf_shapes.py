@@ -97,6 +97,8 @@ def test_every_path_returns_documented_shapes() -> None:
             )
         )
         created = sf.Account.create({"Name": "Created"})["id"]
+        sf.Contact.create({"LastName": "Child", "AccountId": created})
+        sf.query("SELECT Id, LastName, Account.Name, Account.CreatedDate FROM Contact")
         sf.Account.get(created)
         sf.Account.update(created, {"Phone": "1"})
         sf.Account.upsert("CrmsyncId__c/s-1", {"Name": "Upserted"})

@@ -194,3 +194,45 @@ def test_malformed_query_raises_sdk_error_with_code(sf: Salesforce) -> None:
     with pytest.raises(SalesforceMalformedRequest) as caught:
         sf.query("SELECT Id FROM Lead")
     assert caught.value.content[0]["errorCode"] == "INVALID_TYPE"
+
+
+def test_parent_fields_one_relationship_up(sf_sandbox: SalesforceSandbox, sf: Salesforce) -> None:
+    parent = sf.Account.create({"Name": "Holding", "CrmsyncId__c": "h-1"})["id"]
+    child = sf.Account.create({"Name": "Subsidiary", "ParentId": parent})["id"]
+    sf.Contact.create({"LastName": "Alpha", "AccountId": child})
+    sf.Contact.create({"LastName": "Beta", "AccountId": parent})
+    sf.Contact.create({"LastName": "Orphan"})
+    soql = "SELECT LastName, Account.Name, Account.CrmsyncId__c FROM Contact ORDER BY Account.Name NULLS LAST"
+    records = sf.query_all(soql)["records"]
+    assert [r["LastName"] for r in records] == ["Beta", "Alpha", "Orphan"]
+    assert records[0]["Account"]["attributes"] == {
+        "type": "Account",
+        "url": f"/services/data/v59.0/sobjects/Account/{parent}",
+    }
+    assert (
+        records[0]["Account"]["Name"] == "Holding"
+        and records[0]["Account"]["CrmsyncId__c"] == "h-1"
+    )
+    assert records[2]["Account"] is None
+    where = sf.query_all("SELECT LastName FROM Contact WHERE Account.CrmsyncId__c = 'H-1'")[
+        "records"
+    ]
+    assert [r["LastName"] for r in where] == ["Beta"]
+    nested = sf.query_all("SELECT Name, Parent.Name FROM Account WHERE Parent.Name != null")[
+        "records"
+    ]
+    assert [(r["Name"], r["Parent"]["Name"]) for r in nested] == [("Subsidiary", "Holding")]
+    sf.Account.update(parent, {"Name": "Holding AG"})  # parents are read at query time
+    assert (
+        sf.query(f"SELECT Parent.Name FROM Account WHERE Id = '{child}'")["records"][0]["Parent"][
+            "Name"
+        ]
+        == "Holding AG"
+    )
+    with pytest.raises(SalesforceMalformedRequest) as caught:
+        sf.query("SELECT Company.Name FROM Contact")
+    assert caught.value.content[0]["errorCode"] == "INVALID_FIELD"
+    assert "Didn't understand relationship 'Company'" in caught.value.content[0]["message"]
+    with pytest.raises(SalesforceMalformedRequest) as caught:
+        sf.query("SELECT Account.Nope FROM Contact")
+    assert caught.value.content[0]["errorCode"] == "INVALID_FIELD"
