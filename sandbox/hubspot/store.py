@@ -125,7 +125,7 @@ class PortalStore:
                     "A contact needs at least an email, a firstname or a lastname."
                 )
             self.unique.check(object_type, properties, None)
-            links = list(associations)
+            links = [*associations, *_primary_link(object_type, properties)]
             self._check_links(links)
             table = self.tables[object_type]
             stamp = when_ms or now_ms()
@@ -141,15 +141,6 @@ class PortalStore:
             events = [self._event(object_type, "creation", record.id, source)]
             for to_type, to_id, kinds in links:
                 events += self._associate(object_type, record.id, to_type, to_id, kinds, source)
-            if object_type == "contacts" and props.get("associatedcompanyid"):
-                events += self._associate(
-                    "contacts",
-                    record.id,
-                    "companies",
-                    int(props["associatedcompanyid"]),
-                    {PRIMARY},
-                    source,
-                )
             self.emit(events)
             return record
 
@@ -165,20 +156,11 @@ class PortalStore:
             if record.archived:
                 raise not_found()
             self.unique.check(object_type, properties, record.id)
-            if object_type == "contacts" and properties.get("associatedcompanyid"):
-                self._check_links(
-                    [("companies", int(properties["associatedcompanyid"]), {PRIMARY})]
-                )
+            links = _primary_link(object_type, properties)
+            self._check_links(links)
             events = self._apply(object_type, record, properties, source)
-            if object_type == "contacts" and properties.get("associatedcompanyid"):
-                events += self._associate(
-                    "contacts",
-                    record.id,
-                    "companies",
-                    int(properties["associatedcompanyid"]),
-                    {PRIMARY},
-                    source,
-                )
+            for to_type, to_id, kinds in links:
+                events += self._associate(object_type, record.id, to_type, to_id, kinds, source)
             self.emit(events)
             return record
 
@@ -404,3 +386,13 @@ class PortalStore:
 
 def _pair(from_type: str, from_id: int, to_id: int) -> tuple[int, int]:
     return AssociationIndex.key(from_type, from_id, to_id)
+
+
+def _primary_link(object_type: str, properties: dict[str, str]) -> list[tuple[str, int, set[str]]]:
+    """Setting a contact's ``associatedcompanyid`` makes that company its primary one."""
+    value = properties.get("associatedcompanyid") if object_type == "contacts" else None
+    if not value:
+        return []
+    if not value.isdigit():
+        raise validation_error(f"associatedcompanyid must be a company id; got {value!r}.")
+    return [("companies", int(value), {PRIMARY})]

@@ -99,3 +99,24 @@ def test_batch_read_and_associate_default(
     assert {(a.id, a.type) for a in listed.associations["companies"].results} == {
         (companies[1], "contact_to_company"), (companies[1], "contact_to_company_unlabeled")
     }  # fmt: skip
+
+
+def test_associatedcompanyid_moves_the_primary_company(
+    hubspot_sandbox: HubSpotSandbox, hubspot_client: HubSpot
+) -> None:
+    from hubspot.crm.contacts import ApiException as ContactApiException
+    from hubspot.crm.contacts import SimplePublicObjectInput
+
+    first = hubspot_sandbox.create("companies", {"name": "First"})["id"]
+    second = hubspot_sandbox.create("companies", {"name": "Second"})["id"]
+    contact = hubspot_sandbox.create("contacts", {"email": "m@x.test"}, company_id=first)["id"]
+    contacts = hubspot_client.crm.contacts.basic_api
+    contacts.update(contact, SimplePublicObjectInput(properties={"associatedcompanyid": second}))
+    kinds = {
+        a["id"]: a["kinds"]
+        for a in hubspot_sandbox.get("contacts", contact)["associations"]["companies"]
+    }
+    assert kinds == {first: ["unlabeled"], second: ["primary", "unlabeled"]}
+    with pytest.raises(ContactApiException) as caught:
+        contacts.update(contact, SimplePublicObjectInput(properties={"associatedcompanyid": "77"}))
+    assert caught.value.status == 400
