@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -31,6 +32,7 @@ from worker.webhooks.intake import Event, Rejected
 PROVIDER = "hubspot"
 MAX_FUTURE_SKEW_S = 60.0  # clocks differ a little; a timestamp further ahead is forged
 MAX_EVENTS = 1000  # HubSpot sends under 100; anything far above is not HubSpot
+MAX_DEPTH = 16  # HubSpot events are flat; deep nesting is an attack on the stack
 LATEST_MS = 253_402_300_800_000  # 10000-01-01: past it, no datetime can hold occurredAt
 
 # HubSpot decodes these in the URL before signing it (its "validating requests" page).
@@ -122,7 +124,7 @@ def _check_timestamp(timestamp: str, max_age_s: float, now_s: float) -> None:
 def parse(body: str) -> list[Event]:
     """The request's events; raises :class:`Rejected` (400) for anything not HubSpot-shaped."""
     try:
-        data = json.loads(body)
+        data = json.loads(body, parse_constant=_no_constant, parse_float=_finite)
     except (ValueError, RecursionError):
         raise Rejected(400, "malformed", "body is not JSON") from None
     if not isinstance(data, list) or not 0 < len(data) <= MAX_EVENTS:
@@ -130,9 +132,21 @@ def parse(body: str) -> list[Event]:
     return [_event(raw) for raw in data]
 
 
+def _no_constant(name: str) -> float:
+    raise ValueError(f"{name} is not JSON")  # Python's json accepts NaN and Infinity
+
+
+def _finite(text: str) -> float:
+    number = float(text)
+    if math.isinf(number):
+        raise ValueError("number out of range")  # 1e999: JSONB cannot hold infinity
+    return number
+
+
 def _event(raw: Any) -> Event:
     if not isinstance(raw, dict):
         raise Rejected(400, "malformed", "an event is not a JSON object")
+    raw = storable(raw)
     kind = raw.get("subscriptionType")
     portal = raw.get("portalId")
     occurred = raw.get("occurredAt")
@@ -147,7 +161,7 @@ def _event(raw: Any) -> Event:
         dedupe_key=dedupe_key(raw),
         occurred_at=datetime.fromtimestamp(occurred / 1000, UTC),
         records=tuple(_records(kind, raw)),
-        payload=without_nul(raw),
+        payload=raw,
     )
 
 
@@ -195,15 +209,19 @@ def _records(kind: str, raw: dict[str, Any]) -> list[tuple[str, str]]:
     return list(dict.fromkeys(records))
 
 
-def without_nul(value: Any) -> Any:
-    """The value with NUL characters removed from every string (PostgreSQL's JSONB refuses
-    them, and no CRM field needs one)."""
+def storable(value: Any, depth: int = 0) -> Any:
+    """The value as the database can keep it: no NUL characters (PostgreSQL's JSONB
+    refuses them), no lone surrogates (not UTF-8), nesting no deeper than HubSpot's."""
+    if depth > MAX_DEPTH:
+        raise Rejected(400, "malformed", "an event is nested too deeply")
     if isinstance(value, str):
-        return value.replace("\x00", "")
+        if value.isascii():
+            return value.replace("\x00", "")
+        return value.encode("utf-8", "replace").decode("utf-8").replace("\x00", "")
     if isinstance(value, list):
-        return [without_nul(item) for item in value]
+        return [storable(item, depth + 1) for item in value]
     if isinstance(value, dict):
-        return {without_nul(key): without_nul(item) for key, item in value.items()}
+        return {storable(key, depth + 1): storable(item, depth + 1) for key, item in value.items()}
     return value
 
 
