@@ -98,6 +98,7 @@ async def batch_read(ctx: ApiContext, request: Request, object_type: str) -> Res
     _check_id_property(ctx, object_type, id_property)
     names = read_properties(object_type, [str(n) for n in body.get("properties") or []])
     archived = bool_param(request, "archived")
+    with_history = [str(n) for n in body.get("propertiesWithHistory") or []]
     results, missing = [], []
     with ctx.store.lock:
         for record_id in ids:
@@ -111,7 +112,10 @@ async def batch_read(ctx: ApiContext, request: Request, object_type: str) -> Res
             if record is None:
                 missing.append(record_id)
             else:
-                results.append(record.envelope(record.select(names)))
+                result = record.envelope(record.select(names))
+                if with_history:
+                    result["propertiesWithHistory"] = record.with_history(with_history)
+                results.append(result)
     errors = [_missing(object_type, "get", missing)] if missing else None
     return json_response(_batch(results, started, errors), 207 if errors else 200)
 

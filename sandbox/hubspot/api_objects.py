@@ -27,6 +27,7 @@ from sandbox.hubspot.properties import ALWAYS_RETURNED, DEFAULT_READ_PROPERTIES,
 from sandbox.hubspot.records import Record, dumps
 
 MAX_PAGE = 100
+MAX_PAGE_WITH_HISTORY = 50  # HubSpot's smaller page when property history is asked for
 API = "API"  # changeSource of changes made through the public API
 
 
@@ -90,8 +91,10 @@ def parse_associations(object_type: str, raw: Any) -> list[tuple[str, int, set[s
 
 async def list_objects(ctx: ApiContext, request: Request, object_type: str) -> Response:
     limit = int_param(request, "limit", 10)
-    if not 1 <= limit <= MAX_PAGE:
-        raise validation_error(f"limit must be between 1 and {MAX_PAGE}; got {limit}.")
+    with_history = list_param(request, "propertiesWithHistory")
+    maximum = MAX_PAGE_WITH_HISTORY if with_history else MAX_PAGE
+    if not 1 <= limit <= maximum:
+        raise validation_error(f"limit must be between 1 and {maximum}; got {limit}.")
     raw_after = request.query_params.get("after")
     after = None
     if raw_after:
@@ -104,10 +107,12 @@ async def list_objects(ctx: ApiContext, request: Request, object_type: str) -> R
     store = ctx.store
     with store.lock:
         records, next_after = store.tables[object_type].page(after, limit, archived=archived)
-        if wanted_associations:
+        if wanted_associations or with_history:
             parts = []
             for record in records:
                 item = record.envelope(record.select(names))
+                if with_history:
+                    item["propertiesWithHistory"] = record.with_history(with_history)
                 block = association_block(ctx, object_type, record, wanted_associations)
                 if block:
                     item["associations"] = block
@@ -148,6 +153,9 @@ async def get_object(ctx: ApiContext, request: Request, object_type: str) -> Res
     with ctx.store.lock:
         record = lookup(ctx, request, object_type, archived=bool_param(request, "archived"))
         body = record.envelope(record.select(names))
+        with_history = list_param(request, "propertiesWithHistory")
+        if with_history:
+            body["propertiesWithHistory"] = record.with_history(with_history)
         if wanted:
             block = association_block(ctx, object_type, record, wanted)
             if block:

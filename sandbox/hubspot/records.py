@@ -48,6 +48,9 @@ class Record:
     # What search sees; lags ``props`` when the sandbox simulates index lag.
     indexed: dict[str, str] | None = None
     cache: dict[Any, bytes] = field(default_factory=dict)
+    # Property name -> [(value, epoch ms, source type)], newest first; empty for seeded data,
+    # whose only history is its current value.
+    history: dict[str, list[tuple[str, int, str]]] = field(default_factory=dict)
 
     @property
     def archived(self) -> bool:
@@ -70,6 +73,28 @@ class Record:
         # a value are left out rather than sent as null.
         props = self.props
         return {name: props[name] for name in names if name in props}
+
+    def record_change(self, name: str, value: str, ms: int, source: str) -> None:
+        entries = self.history.get(name)
+        if entries is None:
+            entries = self.history[name] = self._seeded_history(name)
+        entries.insert(0, (value, ms, source))
+
+    def _seeded_history(self, name: str) -> list[tuple[str, int, str]]:
+        value = self.props.get(name)
+        return [] if value is None else [(value, self.created_ms, "IMPORT")]
+
+    def with_history(self, names: list[str]) -> dict[str, list[dict[str, str]]]:
+        """``propertiesWithHistory`` for the given names, newest value first."""
+        result = {}
+        for name in names:
+            entries = self.history.get(name) or self._seeded_history(name)
+            if entries:
+                result[name] = [
+                    {"value": value, "timestamp": iso_ms(ms), "sourceType": source}
+                    for value, ms, source in entries
+                ]
+        return result
 
     def fragment(self, names: tuple[str, ...]) -> bytes:
         """This record as JSON with the given properties, cached until the record changes."""

@@ -135,6 +135,8 @@ class PortalStore:
             props["hs_object_id"] = str(record_id)
             props[LAST_MODIFIED[object_type]] = iso_ms(stamp)
             record = Record(id=record_id, props=props, created_ms=stamp, updated_ms=stamp)
+            for name, value in props.items():
+                record.history[name] = [(value, stamp, source)]
             table.add(record)
             self.unique.add(object_type, record)
             self._reindex(record)
@@ -279,12 +281,14 @@ class PortalStore:
         if not changed:
             return []
         self.unique.discard(object_type, record)
+        stamp = max(now_ms(), record.updated_ms)
         for name, value in changed.items():
+            record.record_change(name, value, stamp, source)
             if value == "":
                 record.props.pop(name, None)
             else:
                 record.props[name] = value
-        record.updated_ms = max(now_ms(), record.updated_ms)
+        record.updated_ms = stamp
         record.props[LAST_MODIFIED[object_type]] = iso_ms(record.updated_ms)
         record.cache.clear()
         self.unique.add(object_type, record)

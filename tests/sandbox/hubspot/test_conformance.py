@@ -172,6 +172,8 @@ def drive(sandbox: HubSpotSandbox, client: HubSpot) -> None:
     companies.basic_api.get_page(limit=100, associations=["contacts"])
     companies.basic_api.get_by_id(a.id, properties=["name"], associations=["contacts"])
     companies.basic_api.update(a.id, SimplePublicObjectInput(properties={"city": "Oslo"}))
+    companies.basic_api.get_by_id(a.id, properties_with_history=["city", "name"])
+    companies.basic_api.get_page(limit=50, properties_with_history=["name"])
     companies.batch_api.read(BatchReadInputSimplePublicObjectId(
         inputs=[{"id": a.id}, {"id": "1"}], properties=["name"], properties_with_history=[]))  # fmt: skip
     companies.batch_api.update(BatchInputSimplePublicObjectBatchInput(

@@ -22,6 +22,7 @@ from hubspot.crm.contacts import ApiException as ContactApiException
 from hubspot.crm.contacts import SimplePublicObjectInputForCreate as ContactInput
 
 from sandbox.hubspot import HubSpotSandbox
+from sandbox.seed import generate_companies
 
 
 def body_of(error: Exception) -> dict:
@@ -202,3 +203,25 @@ def test_batch_create_is_all_or_nothing_on_validation_errors(
     result = batch.create(BatchInputSimplePublicObjectBatchInputForCreate(inputs=traced))
     assert [r.properties["name"] for r in result.results] == ["Fine"]
     assert result.errors[0].context == {"objectWriteTraceId": ["t1"]}
+
+
+def test_property_history(hubspot_sandbox: HubSpotSandbox, hubspot_client: HubSpot) -> None:
+    company = hubspot_sandbox.create("companies", {"name": "First name"})
+    api = hubspot_client.crm.companies.basic_api
+    api.update(company["id"], SimplePublicObjectInput(properties={"name": "Second name"}))
+    read = api.get_by_id(company["id"], properties_with_history=["name"])
+    history = read.properties_with_history["name"]
+    assert [(h.value, h.source_type) for h in history] == [
+        ("Second name", "API"),
+        ("First name", "CRM_UI"),
+    ]
+    assert history[0].timestamp >= history[1].timestamp
+    # With history, pages hold at most 50 records, which is what the SDK's get_all asks for.
+    with pytest.raises(ApiException):
+        api.get_page(limit=51, properties_with_history=["name"])
+    hubspot_sandbox.seed(generate_companies(60, seed=2))
+    everything = hubspot_client.crm.companies.get_all(properties_with_history=["name"])
+    assert len(everything) == 61
+    assert all(
+        c.properties_with_history["name"][0].value == c.properties["name"] for c in everything[1:]
+    )
