@@ -195,6 +195,11 @@ async def data_endpoint(request: Request) -> Response:
         return _response(404, not_found().body(), {})
     key, handler, groups, route_error = resolve(request.method, match["rest"] or "/")
     org.faults.count_call(key)
+    header = request.headers.get("authorization")
+    if header is not None and header.partition(" ")[0].lower() not in ("bearer", "oauth"):
+        # A header that is there but not "Bearer <token>" gets its own error code.
+        error = ApiError(401, "INVALID_AUTH_HEADER", "INVALID_HEADER_TYPE")
+        return _response(error.status, error.body(), {})
     if not org.sessions.is_valid(_bearer(request)):
         return _response(401, invalid_session().body(), {})
     if not org.usage.consume():

@@ -108,6 +108,14 @@ def test_no_or_unknown_token_is_401(sf_sandbox: SalesforceSandbox) -> None:
     assert response.json()[0]["errorCode"] == "INVALID_SESSION_ID"
     with pytest.raises(SalesforceExpiredSession):
         sf_sandbox.client("00Dbogus!token").limits()
+    with sf_sandbox.http_session() as session:
+        response = session.get(
+            f"{sf_sandbox.url}/services/data/v59.0/limits", headers={"Authorization": "Basic abc"}
+        )
+    assert response.status_code == 401
+    assert response.json() == [
+        {"message": "INVALID_HEADER_TYPE", "errorCode": "INVALID_AUTH_HEADER"}
+    ]
 
 
 def test_daily_limit_and_usage_header() -> None:
