@@ -1,0 +1,56 @@
+"""The Dramatiq actors: thin wrappers that take ids, call a service function and return.
+
+Retries and failure rows follow the connector error taxonomy through ``worker.jobs.job``;
+nothing here catches errors. Jobs are sent by name through ``worker.enqueue`` (which lists
+every job and its arguments), so code that triggers work never imports this module.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from connectors.llm import LLMCategorizer
+from customers import categorize
+from customers.categorizers import Categorizer
+from customers.categorizers.rules import RulesCategorizer
+from worker.database import sessions
+from worker.jobs import job
+from worker.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+_categorizers: dict[int, tuple[Settings, Categorizer]] = {}
+_categorizers_lock = threading.Lock()
+
+
+def build_categorizer(settings: Settings) -> Categorizer:
+    """The backend the settings choose (``CRMSYNC_CATEGORIZER``)."""
+    if settings.categorizer == "llm":
+        assert settings.llm_base_url and settings.llm_model  # checked when settings load
+        return LLMCategorizer(
+            base_url=settings.llm_base_url,
+            model=settings.llm_model,
+            api_key=settings.llm_api_key,
+            timeout_s=settings.llm_timeout_s,
+        )
+    return RulesCategorizer()
+
+
+def categorizer() -> Categorizer:
+    """One categorizer per settings object, shared by the worker's threads."""
+    settings = get_settings()
+    with _categorizers_lock:
+        cached = _categorizers.get(id(settings))
+        if cached is None or cached[0] is not settings:
+            _categorizers.clear()  # settings were reloaded (tests): forget the old client
+            cached = _categorizers[id(settings)] = (settings, build_categorizer(settings))
+        return cached[1]
+
+
+@job(direction="categorize", connection_arg=None)
+def categorize_customer(customer_id: int, force: bool = False) -> None:
+    """Categorize a customer; ``force`` re-categorizes one that has a category already
+    (never one categorized by hand)."""
+    outcome = categorize.categorize_customer(sessions(), customer_id, categorizer(), force=force)
+    log.debug("customer %s: %s", customer_id, outcome.status)
