@@ -298,3 +298,7 @@ def reference(customer_id: int, system: str, ref: str) -> None:
     with unit_of_work() as (session, tenant_id):
         service.add_reference(session, tenant_id, customer_id, system=system, reference=ref)
     console.print(f"customer {customer_id}: referenced by {system}:{ref}")
+
+
+# Commands kept in their own modules add themselves to ``app`` when imported.
+from worker.cli import categories, duplicates  # noqa: E402, F401
