@@ -222,7 +222,7 @@ class WebhookDispatcher:
         secret = subscription.client_secret
         headers = {
             "Content-Type": "application/json",
-            "User-Agent": "HubSpot Connect 2.0 (http://dev.hubspot.com/) - sandbox",
+            "User-Agent": "HubSpot Connect 2.0 (http://dev.hubspot.com/)",
             "X-HubSpot-Signature": Signature.get_signature(secret, body, "v1"),
             "X-HubSpot-Signature-Version": "v1",
             "X-HubSpot-Signature-v3": Signature.get_signature(

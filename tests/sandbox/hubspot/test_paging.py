@@ -7,6 +7,7 @@ from hubspot.crm.companies import ApiException
 
 from sandbox.hubspot import HubSpotSandbox
 from sandbox.hubspot.seeding import INDUSTRY_MAP
+from sandbox.seed import generate_companies
 from tests.sandbox.hubspot.conftest import BIG_PORTAL_COMPANIES, sdk_client
 
 
@@ -39,13 +40,12 @@ def test_page_larger_than_100_is_rejected(big_hubspot_portal: HubSpotSandbox) ->
     assert '"category":"VALIDATION_ERROR"' in caught.value.body
 
 
-def test_get_all_returns_every_company_with_requested_properties(
-    big_hubspot_portal: HubSpotSandbox,
-) -> None:
-    companies = sdk_client(big_hubspot_portal).crm.companies.get_all(
-        properties=["industry", "country"]
-    )
-    assert len({company.id for company in companies}) == BIG_PORTAL_COMPANIES
+def test_get_all_returns_every_company_with_requested_properties(make_hubspot_sandbox) -> None:  # type: ignore[no-untyped-def]
+    sandbox = make_hubspot_sandbox()
+    sandbox.seed(generate_companies(1_234, seed=11))  # not a multiple of the page size
+    companies = sdk_client(sandbox).crm.companies.get_all(properties=["industry", "country"])
+    assert sorted(company.id for company in companies) == sorted(sandbox.ids("companies"))
+    assert len(companies) == 1_234
     sample = companies[0].properties
     assert sample["industry"] in INDUSTRY_MAP.values()  # HubSpot's enum values, not labels
     assert {"industry", "country", "hs_object_id", "createdate", "hs_lastmodifieddate"} <= set(
