@@ -1,0 +1,178 @@
+"""Hypothesis strategies for the merge properties: CRM values as CRMs hold them, paired
+with what they read as locally (so local values are always in the directory's normal form,
+and in what the map can round-trip)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from hypothesis import strategies as st
+
+from customers import taxonomy
+from customers.fields import normalize_domain, normalize_website
+from mappings.engine import read_entry
+from mappings.loader import load_map
+from mappings.spec import FieldMap, ObjectMap, Rule
+
+Item = tuple[Any, tuple[Any, ...]]  # (raw CRM value, local values it reads as)
+
+WORDS = st.sampled_from(
+    ["Acme", "Müller", "O'Brien", "Smith & Sons", "Łódź", "São Paulo", "Kōyō", "x", "Suite 5"]
+)
+TEXT = st.lists(WORDS, min_size=1, max_size=3).map(" ".join) | st.text(
+    alphabet=st.sampled_from("abcXYZäß 1-.'\t"), max_size=12
+)
+PHONES = st.sampled_from(
+    [
+        "+1 (415) 555-0100",
+        "+14155550100",
+        "+49 30 1234567",
+        "+49301234567",
+        "+44 20 7946 0958",
+        "+81 3-1234-5678",
+        "reception",  # kept as given: no library can read it
+    ]
+)
+COUNTRIES = st.sampled_from(
+    [
+        "Germany",
+        "DE",
+        "deu",
+        "United Kingdom",
+        "UK",
+        "USA",
+        "United States",
+        "France",
+        "Japan",
+        "South Korea",
+        "Brazil",
+        "ie",
+        "Poland",
+    ]
+)
+HOSTS = st.builds(
+    lambda www, stem, tld: f"{www}{stem}.{tld}",
+    st.sampled_from(["", "www.", "WWW."]),
+    st.sampled_from(["acme", "northwind", "blue-harbor", "Globex"]),
+    st.sampled_from(["com", "de", "co.uk"]),
+)
+WEBSITES = st.builds(
+    lambda scheme, host, path: f"{scheme}{host}{path}",
+    st.sampled_from(["", "https://", "http://"]),
+    HOSTS,
+    st.sampled_from(["", "/", "/about"]),
+)
+EMAILS = st.builds(
+    lambda user, host: f"{user}@{host}",
+    st.sampled_from(["anna", "Bob.Smith", "ap", "x1"]),
+    st.sampled_from(["acme.de", "Example.COM", "mail.co.uk"]),
+)
+STREETS = st.lists(TEXT, min_size=1, max_size=3).map("\n".join)
+
+
+def raw_values(entry: FieldMap) -> st.SearchStrategy[Any]:
+    """CRM values for an entry, in the formats CRMs hand back."""
+    if entry.transform == "value_map":
+        assert entry.value_map is not None
+        keys = sorted(entry.value_map.inbound)
+        return st.sampled_from(keys) | st.sampled_from(keys).map(str.upper)
+    return {
+        "text": TEXT,
+        "email": EMAILS,
+        "phone": PHONES,
+        "country": COUNTRIES,
+        "country_code": COUNTRIES,
+        "website": WEBSITES,
+        "domain": HOSTS,
+        "website_domain": WEBSITES,
+        "street_lines": STREETS,
+    }[entry.transform]
+
+
+def _read(object_map: ObjectMap, entry: FieldMap, raw: Any) -> Item | None:
+    try:
+        return raw, read_entry(object_map, entry, raw, None)
+    except ValueError:
+        return None
+
+
+@st.composite
+def items(draw: st.DrawFn, object_map: ObjectMap, entry: FieldMap) -> Item:
+    """A CRM value and its local form; blank when the directory allows a blank there."""
+    blank = _read(object_map, entry, object_map.blank)
+    if blank is not None and draw(st.integers(0, 3)) == 0:
+        return blank
+    found = draw(raw_values(entry).map(lambda raw: _read(object_map, entry, raw)))
+    if found is None:  # the directory refuses this value (e.g. a blank name)
+        found = _read(object_map, entry, "Acme")
+        assert found is not None
+    return found
+
+
+def _website(raw: str) -> str:
+    return str(normalize_website(raw))
+
+
+def _domain(raw: str) -> str:
+    return str(normalize_domain(raw))
+
+
+def local_only(entry: FieldMap) -> st.SearchStrategy[Item] | None:
+    """Local values in the directory's normal form that the CRM cannot hold exactly: a
+    subcategory the CRM has no value for, a domain without a website or one that differs
+    from the website's. None when every normal-form value round-trips."""
+    if entry.transform == "value_map" and entry.local == ("category", "subcategory"):
+        return st.sampled_from(taxonomy.choices()).map(lambda pair: (None, pair))
+    if entry.transform == "website_domain":
+        return st.tuples(st.none() | WEBSITES.map(_website), HOSTS.map(_domain)).map(
+            lambda pair: (None, pair)
+        )
+    return None
+
+
+SHIPPED = [
+    load_map("hubspot", "company"),
+    load_map("hubspot", "contact"),
+    load_map("salesforce", "account"),
+    load_map("salesforce", "contact"),
+]
+
+
+def with_custom_property(object_map: ObjectMap) -> ObjectMap:
+    """The map plus a custom property and the tax id turned on, as connections do."""
+    if object_map.local_type != "customer":
+        return object_map
+    extra = FieldMap(local=("custom_properties.segment",), remote="segment__x", source="test")
+    fields = tuple(
+        replace(entry, rule=Rule.TWO_WAY) if entry.key == "tax_id" else entry
+        for entry in object_map.fields
+    )
+    return replace(object_map, fields=(*fields, extra))
+
+
+MAPS = [with_custom_property(object_map) for object_map in SHIPPED]
+MAP_IDS = [f"{m.provider}_{m.object_type}" for m in MAPS]
+
+EARLY = datetime(2026, 1, 1, 9, 0, tzinfo=UTC)
+TIMES = st.sampled_from([None, EARLY, EARLY + timedelta(minutes=1), EARLY + timedelta(hours=1)])
+
+
+@st.composite
+def with_rules(draw: st.DrawFn, object_map: ObjectMap, rules: list[Rule]) -> ObjectMap:
+    """The map with a rule drawn from ``rules`` for every entry."""
+    fields = tuple(replace(entry, rule=draw(st.sampled_from(rules))) for entry in object_map.fields)
+    return replace(object_map, fields=fields)
+
+
+def columns(object_map: ObjectMap, flat: dict[str, Any]) -> dict[str, Any]:
+    """Flat local values as a record's columns (custom keys inside custom_properties)."""
+    result: dict[str, Any] = {"custom_properties": {}}
+    for name, value in flat.items():
+        if name.startswith("custom_properties."):
+            if value is not None:
+                result["custom_properties"][name.removeprefix("custom_properties.")] = value
+        else:
+            result[name] = value
+    return result
