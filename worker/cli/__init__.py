@@ -9,6 +9,7 @@ import typer
 
 from worker.cli import contacts, customers, db
 from worker.cli.common import state
+from worker.scheduler import scheduler
 from worker.settings import get_settings
 from worker.webhooks.serve import webhooks
 
@@ -21,6 +22,7 @@ app.add_typer(db.app, name="db")
 app.add_typer(customers.app, name="customers")
 app.add_typer(contacts.app, name="contacts")
 app.command("webhooks")(webhooks)
+app.command("scheduler")(scheduler)
 
 
 @app.callback()
