@@ -117,16 +117,39 @@ def load_map(provider: str, object_type: str, *, override: str | Path | None = N
     shipped_document = _read_documents(shipped)[0]
     if override is None:
         return parse_map(shipped_document, source=str(shipped))
-    for document in _read_documents(override):
-        if document.get("object") != object_type:
+    documents = _read_documents(override)
+    _check_override(documents, provider, str(override))
+    for document in documents:
+        if document["object"] != object_type:
             continue
-        if document.get("provider", provider) != provider:
-            raise MappingError(str(override), f"provider is not {provider!r}", "provider")
         if document.get("replace"):
             complete = {k: v for k, v in document.items() if k != "replace"}
             return parse_map({"provider": provider, **complete}, source=str(override))
         return _merged(shipped_document, document, str(shipped), str(override))
     return parse_map(shipped_document, source=str(shipped))
+
+
+def _check_override(documents: list[dict[str, Any]], provider: str, file: str) -> None:
+    """Every document must say which shipped object it changes, once: a typo in
+    ``object`` would otherwise leave the shipped map in force without a word."""
+    objects = {
+        path.stem.removeprefix(f"{provider}_") for path in SHIPPED_DIR.glob(f"{provider}_*.yaml")
+    }
+    seen: set[str] = set()
+    for document in documents:
+        name = document.get("object")
+        if not isinstance(name, str) or not name:
+            raise MappingError(file, "'object' is required in an override", "object")
+        if name not in objects and not document.get("replace"):
+            known = ", ".join(sorted(objects))
+            raise MappingError(
+                file, f"no shipped {provider} map for {name!r} (use {known})", "object"
+            )
+        if name in seen:
+            raise MappingError(file, f"object {name!r} appears in two documents", "object")
+        seen.add(name)
+        if document.get("provider", provider) != provider:
+            raise MappingError(file, f"provider is not {provider!r}", "provider")
 
 
 def _read_documents(path: str | Path) -> list[dict[str, Any]]:

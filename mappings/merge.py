@@ -35,6 +35,7 @@ from mappings.engine import (
     entry_values,
     fingerprint,
     is_blank,
+    local_value,
     phone_region,
     project,
     read_entry,
@@ -149,6 +150,8 @@ def merge(
     # What each field holds once this merge is applied; phones are read in the country the
     # merge settles on, so both sides read them alike and the next merge agrees.
     settled = snapshot(object_map, local)
+    if object_map.phone_region:
+        settled.setdefault(object_map.phone_region, local_value(local, object_map.phone_region))
     for entry in sorted(object_map.synced, key=lambda entry: entry.transform == "phone"):
         entry_region = phone_region(object_map, settled, region)
         local_values = entry_values(entry, local)
@@ -183,10 +186,10 @@ def merge(
             remote_writes[entry.remote] = write_entry(object_map, entry, local_values)
             new_base.update(zip(entry.local, seen_locally, strict=True))
         else:
-            for name, remote_value, local_value in zip(
+            for name, remote_value, current in zip(
                 entry.local, remote_values, local_values, strict=True
             ):
-                if remote_value != local_value:
+                if remote_value != current:
                     local_writes[name] = remote_value
             new_base.update(zip(entry.local, remote_values, strict=True))
             settled.update(zip(entry.local, remote_values, strict=True))

@@ -34,8 +34,9 @@ class Rule(StrEnum):
     - changed on both sides to different values (a conflict), the rule decides:
 
     ``two_way``
-        the side changed most recently wins: the local change time against the CRM's
-        modified time. Equal times, or a time not known, and the CRM wins.
+        the side changed most recently wins: the local record's change time against the
+        CRM record's modified time (neither side keeps per-field times). Equal times, or a
+        time not known, and the CRM wins.
     ``prefer_crm_unless_blank``
         the CRM wins, unless the CRM's new value is blank: then local wins.
     ``always_crm``

@@ -299,3 +299,21 @@ def test_a_missing_override_file_fails_naming_it(tmp_path: Path) -> None:
     with pytest.raises(MappingError, match="cannot be read") as caught:
         load_map("hubspot", "company", override=missing)
     assert caught.value.file == str(missing)
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("fields:\n  - {local: phone, rule: always_crm}\n", "'object' is required"),
+        ("object: companies\nfields: []\n", "no shipped hubspot map for 'companies'"),
+        ("object: company\n---\nobject: company\n", "appears in two documents"),
+        ("provider: salesforce\nobject: company\n", "provider is not 'hubspot'"),
+    ],
+)
+def test_an_override_that_would_silently_do_nothing_fails(
+    tmp_path: Path, text: str, problem: str
+) -> None:
+    path = write(tmp_path, text)
+    with pytest.raises(MappingError, match=re.escape(problem)) as caught:
+        load_map("hubspot", "contact", override=path)
+    assert caught.value.file == str(path)
