@@ -43,7 +43,7 @@ from .tls import SelfSignedCertificate
 
 DEFAULT_API_VERSION = "59.0"
 ADMIN_PREFIX = "/__sandbox/salesforce"
-SHUTDOWN_GRACE_S = 0.2
+SHUTDOWN_GRACE_S = 0.05
 
 
 def _random_org_id() -> str:
