@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from simple_salesforce import Salesforce, format_soql
 from simple_salesforce.exceptions import SalesforceMalformedRequest
 
@@ -12,7 +14,7 @@ from sandbox.salesforce import SalesforceSandbox
 from sandbox.salesforce.errors import ApiError
 from sandbox.salesforce.schema import build_schema
 from sandbox.salesforce.soql_eval import compile_query
-from sandbox.salesforce.soql_parser import BoolOp, Comparison, Not, parse
+from sandbox.salesforce.soql_parser import BoolOp, Comparison, Literal, Not, parse
 
 SCHEMA = build_schema()
 
@@ -236,3 +238,17 @@ def test_parent_fields_one_relationship_up(sf_sandbox: SalesforceSandbox, sf: Sa
     with pytest.raises(SalesforceMalformedRequest) as caught:
         sf.query("SELECT Account.Nope FROM Contact")
     assert caught.value.content[0]["errorCode"] == "INVALID_FIELD"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=40))
+def test_any_text_round_trips_through_format_soql(value: str) -> None:
+    soql = format_soql("SELECT Id FROM Account WHERE Name = {}", value)
+    where = parse(soql).where
+    assert isinstance(where, Comparison) and isinstance(where.value, Literal)
+    assert where.value.value == value
+    like = format_soql("SELECT Id FROM Account WHERE Name LIKE '{:like}'", value)
+    stored = value or None  # Salesforce stores "" as null, which LIKE never matches
+    assert matches(like, {"Name": stored}) is (stored is not None)
+    if stored:
+        assert not matches(like, {"Name": stored + "x"})
