@@ -296,3 +296,19 @@ def test_concurrent_upserts_never_duplicate(sf_sandbox: SalesforceSandbox) -> No
         statuses = [s for result in pool.map(work, clients) for s in result]
     assert statuses.count(201) == 20 and statuses.count(200) == 100
     assert len(sf_sandbox.records("Account")) == 20
+
+
+def test_picklists_are_unrestricted_unless_asked(sf: Salesforce) -> None:
+    assert sf.Account.create({"Name": "A", "Industry": "Computer Software"})["success"]
+    with SalesforceSandbox(restricted_picklists=True) as strict:
+        strict_sf = strict.client()
+        assert strict_sf.Account.create({"Name": "B", "Industry": "Technology"})["success"]
+        with pytest.raises(SalesforceMalformedRequest) as caught:
+            strict_sf.Account.create({"Name": "C", "Industry": "Computer Software"})
+        assert caught.value.content[0]["errorCode"] == "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST"
+
+
+def test_upsert_update_before_api_46_answers_204(sf_sandbox: SalesforceSandbox) -> None:
+    old = sf_sandbox.client(version="45.0")
+    assert old.Account.upsert("CrmsyncId__c/v45", {"Name": "Old API"}) == 201
+    assert old.Account.upsert("CrmsyncId__c/v45", {"Name": "Old API 2"}) == 204
