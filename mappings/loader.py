@@ -173,7 +173,9 @@ def _key_of(entry: Any) -> str | None:
     if not isinstance(entry, dict):
         return None
     local = entry.get("local")
-    return "+".join(local) if isinstance(local, list) else local if isinstance(local, str) else None
+    if isinstance(local, list) and local and all(isinstance(name, str) for name in local):
+        return "+".join(local)
+    return local if isinstance(local, str) and local else None
 
 
 def _merged(
@@ -232,6 +234,7 @@ def parse_map(document: Mapping[str, Any], *, source: str) -> ObjectMap:
             local_type,
             value_maps,
             raw.get("__source__", source) if isinstance(raw, dict) else source,
+            value_map_source=source,
         )
         for raw in raw_fields
     )
@@ -250,7 +253,17 @@ def parse_map(document: Mapping[str, Any], *, source: str) -> ObjectMap:
     )
 
 
-def _entry(raw: Any, local_type: str, value_maps: Mapping[str, Rows], source: str) -> FieldMap:
+def _entry(
+    raw: Any,
+    local_type: str,
+    value_maps: Mapping[str, Rows],
+    source: str,
+    *,
+    value_map_source: str,
+) -> FieldMap:
+    """One checked entry. ``source`` is the file the entry came from; value maps may
+    combine rows of the shipped file and an override, so their errors name the map's
+    ``value_map_source``."""
     if not isinstance(raw, dict):
         raise MappingError(source, f"an entry must be a mapping, got {raw!r}", "fields")
     raw = {key: value for key, value in raw.items() if key != "__source__"}
@@ -287,7 +300,7 @@ def _entry(raw: Any, local_type: str, value_maps: Mapping[str, Rows], source: st
         rows = value_maps.get(raw.get("value_map", ""))
         if rows is None:
             raise MappingError(source, f"unknown value map {raw.get('value_map')!r}", key)
-        value_map = _build_value_map(raw["value_map"], rows, names, source, key)
+        value_map = _build_value_map(raw["value_map"], rows, names, value_map_source)
     elif "value_map" in raw:
         raise MappingError(source, f"transform {transform.name!r} takes no value map", key)
     required = raw.get("required", False)
@@ -359,7 +372,7 @@ def _value_maps(raw: Any, source: str) -> dict[str, Rows]:
     return maps
 
 
-def _build_value_map(name: str, rows: Rows, names: list[str], source: str, key: str) -> ValueMap:
+def _build_value_map(name: str, rows: Rows, names: list[str], source: str) -> ValueMap:
     arity = len(names)
     inbound: dict[str, tuple[str | None, ...]] = {}
     outbound: dict[tuple[str | None, ...], str] = {}
@@ -371,8 +384,8 @@ def _build_value_map(name: str, rows: Rows, names: list[str], source: str, key: 
         if len(values) > arity:
             raise MappingError(
                 source,
-                f"value map {name!r}: {remote!r} gives {len(values)} values for {arity} fields",
-                key,
+                f"gives {len(values)} values for {arity} fields ({'+'.join(names)})",
+                f"value_maps.{name}.{remote}",
             )
         padded = values + (None,) * (arity - len(values))
         if names[0] == "category" and not taxonomy.is_valid(
@@ -380,9 +393,8 @@ def _build_value_map(name: str, rows: Rows, names: list[str], source: str, key: 
         ):
             raise MappingError(
                 source,
-                f"value map {name!r}: {'/'.join(str(v or '') for v in values)!r} (for {remote!r})"
-                " is not in the category taxonomy",
-                key,
+                f"{'/'.join(str(v or '') for v in values)!r} is not in the category taxonomy",
+                f"value_maps.{name}.{remote}",
             )
         inbound[remote.casefold()] = padded
         # The first CRM value listed for a tuple is the one written back.

@@ -191,8 +191,18 @@ def test_a_value_map_outside_the_taxonomy_fails(tmp_path: Path) -> None:
         " value_map: industry}\n"
         "value_maps:\n  industry:\n    BANKING: finance/banking\n    ZOO: animals/zebras\n",
     )
-    with pytest.raises(MappingError, match=r"'animals/zebras'.*not in the category taxonomy"):
+    with pytest.raises(
+        MappingError, match=r"'animals/zebras' is not in the category taxonomy"
+    ) as caught:
         load_map_file(path)
+    assert caught.value.file == str(path) and caught.value.field == "value_maps.industry.ZOO"
+
+
+def test_a_bad_value_map_row_in_an_override_names_the_override(tmp_path: Path) -> None:
+    path = write(tmp_path, "object: company\nvalue_maps:\n  industry:\n    ZOO: animals\n")
+    with pytest.raises(MappingError, match="'animals' is not in the category taxonomy") as caught:
+        load_map("hubspot", "company", override=path)
+    assert str(path) in caught.value.file and caught.value.field == "value_maps.industry.ZOO"
 
 
 def test_unparseable_yaml_fails_naming_the_file(tmp_path: Path) -> None:
@@ -317,3 +327,14 @@ def test_an_override_that_would_silently_do_nothing_fails(
     with pytest.raises(MappingError, match=re.escape(problem)) as caught:
         load_map("hubspot", "contact", override=path)
     assert caught.value.file == str(path)
+
+
+def test_a_value_map_row_with_more_values_than_fields_fails(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        GOOD + "  - {local: category, remote: industry, transform: value_map, value_map: i}\n"
+        "value_maps:\n  i:\n    BANKING: finance/banking\n",
+    )
+    with pytest.raises(MappingError, match=re.escape("gives 2 values for 1 fields")) as caught:
+        load_map_file(path)
+    assert caught.value.field == "value_maps.i.BANKING"
