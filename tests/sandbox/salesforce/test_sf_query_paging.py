@@ -11,6 +11,7 @@ from simple_salesforce import Salesforce
 from simple_salesforce.exceptions import SalesforceMalformedRequest
 
 from sandbox.salesforce import SalesforceSandbox
+from sandbox.salesforce.errors import ApiError
 
 from .conftest import BIG_ORG_ACCOUNTS
 
@@ -139,3 +140,22 @@ def test_an_org_keeps_at_most_ten_open_cursors(
         sf.query_more(pages[0]["nextRecordsUrl"], identifier_is_url=True)
     assert caught.value.content[0]["errorCode"] == "INVALID_QUERY_LOCATOR"
     assert len(sf.query_more(pages[10]["nextRecordsUrl"], identifier_is_url=True)["records"]) == 1
+
+
+def test_contact_merge_and_merge_limits(sf_sandbox: SalesforceSandbox, sf: Salesforce) -> None:
+    ids = [
+        sf.Contact.create({"LastName": f"Dup {n}", "Email": "dup@example.com"})["id"]
+        for n in range(4)
+    ]
+    with pytest.raises(ApiError) as caught:
+        sf_sandbox.merge("Contact", ids[0], ids[1:])  # four records: one more than merge() takes
+    assert caught.value.status == 400
+    sf_sandbox.merge("Contact", ids[0], ids[1:3], {"Title": "Kept"})
+    rows = sf.query_all(
+        "SELECT Id, MasterRecordId, IsDeleted, Title FROM Contact ORDER BY LastName",
+        include_deleted=True,
+    )
+    assert [(r["IsDeleted"], r["MasterRecordId"]) for r in rows["records"]] == [
+        (False, None), (True, ids[0]), (True, ids[0]), (False, None)
+    ]  # fmt: skip
+    assert rows["records"][0]["Title"] == "Kept"
