@@ -198,12 +198,10 @@ class SalesforceConnector:
             records = []
             for raw in result.get("records") or []:
                 stamp = _parse_time(raw.get("SystemModstamp")) or since
-                if (
-                    resume is not None
-                    and stamp is not None
-                    and (stamp < resume or (stamp == resume and raw["Id"] in seen))
-                ):
-                    continue
+                if resume is not None and stamp is not None:
+                    if stamp < resume or (stamp == resume and raw["Id"] in seen):
+                        continue  # read before the pass was interrupted
+                    resume = None  # rows come in order: everything from here on is new
                 record = self._to_record(object_type, raw)
                 if record.archived:
                     archived_seen.add(record.external_id)
@@ -211,13 +209,13 @@ class SalesforceConnector:
                 if stamp != since:
                     since, seen = stamp, set()
                 seen.add(raw["Id"])
-            resume = None
             if result.get("done", True):
                 if not full and self.options.get_deleted and lower is not None:
                     records += self._purged(object_type, lower, archived_seen)
                 yield Page(records, state(True), True)
                 return
-            yield Page(records, state(False))
+            if records:  # a batch of rows read before is no page: its cursor is the old one
+                yield Page(records, state(False))
             try:
                 result = self._query_more(result["nextRecordsUrl"])
             except Permanent as error:
@@ -264,7 +262,9 @@ class SalesforceConnector:
         hard-deleted or emptied from the bin), within its 15-day reach."""
         now = server_time(self.api.last_headers()) or datetime.now(UTC)
         start = floor_minute(max(since, now - FIFTEEN_DAYS + timedelta(minutes=1)))
-        end = floor_minute(now)
+        # Seconds are ignored: end at the next whole minute so this minute's deletes count
+        # (Salesforce covers up to now when the end lies ahead).
+        end = floor_minute(now) + timedelta(minutes=1)
         if start >= end:
             return []
         sobject = SOBJECTS[object_type]
