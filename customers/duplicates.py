@@ -175,6 +175,7 @@ class DuplicateIndex:
 
     def _similar_names(self, name: str, excluded: set[int]) -> dict[int, float]:
         key = name_key(name)
+        numbers = _numbers(key)
         seen: dict[int, float] = {}
         for token in set(key.split()):
             block = self.by_token.get(token, ())
@@ -183,10 +184,16 @@ class DuplicateIndex:
             for entry in block:
                 if entry.customer_id in excluded or entry.customer_id in seen:
                     continue
+                if _numbers(entry.key) != numbers:
+                    continue  # "Store 12" and "Store 14" are different businesses
                 score = max(fuzz.ratio(key, entry.key), fuzz.token_sort_ratio(key, entry.key))
                 if score >= LIKELY_SCORE:
                     seen[entry.customer_id] = round(score, 1)
         return seen
+
+
+def _numbers(key: str) -> frozenset[str]:
+    return frozenset(token for token in key.split() if any(ch.isdigit() for ch in token))
 
 
 def find_duplicates(

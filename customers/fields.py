@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -68,8 +69,14 @@ def normalize_phone(value: Any, default_region: str | None = None) -> str | None
     text = _text(64)(value)
     if text is None:
         return None
+    return _e164(text, default_region)
+
+
+# Syncs read the same numbers and countries over and over; parsing them is the slow part.
+@lru_cache(maxsize=65_536)
+def _e164(text: str, region: str | None) -> str:
     try:
-        parsed = phonenumbers.parse(text, default_region)
+        parsed = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException:
         return text
     if not phonenumbers.is_possible_number(parsed):
@@ -83,11 +90,18 @@ def normalize_country(value: Any) -> str | None:
     text = _text(120)(value)
     if text is None:
         return None
+    code = _country_code(text)
+    if code is None:
+        raise ValueError(f"{text!r} is not an ISO 3166 country code or name")
+    return code
+
+
+@lru_cache(maxsize=4096)
+def _country_code(text: str) -> str | None:
     try:
-        country = pycountry.countries.lookup(text)
+        return str(pycountry.countries.lookup(text).alpha_2)
     except LookupError:
-        raise ValueError(f"{text!r} is not an ISO 3166 country code or name") from None
-    return str(country.alpha_2)
+        return None
 
 
 def normalize_currency(value: Any) -> str | None:

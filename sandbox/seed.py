@@ -38,39 +38,152 @@ COUNTRIES: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
 DIALING_CODES = {code: dialing for _, code, dialing, _ in COUNTRIES}
 
 FIRST_NAMES = (
-    "Anna", "James", "Sofía", "Lukas", "Chloé", "Mateusz", "Yuki", "João", "Aoife",
-    "Priya", "Olivia", "Noah", "Zoë", "Björn", "Ines", "Mohammed", "Emily", "Liam",
-    "Hana", "Seán", "François", "Małgorzata", "Ravi", "Grace",
+    "Anna",
+    "James",
+    "Sofía",
+    "Lukas",
+    "Chloé",
+    "Mateusz",
+    "Yuki",
+    "João",
+    "Aoife",
+    "Priya",
+    "Olivia",
+    "Noah",
+    "Zoë",
+    "Björn",
+    "Ines",
+    "Mohammed",
+    "Emily",
+    "Liam",
+    "Hana",
+    "Seán",
+    "François",
+    "Małgorzata",
+    "Ravi",
+    "Grace",
 )
 LAST_NAMES = (
-    "O'Brien", "Smith", "García", "Müller", "Dubois", "Kowalski", "Tanaka", "Silva",
-    "Murphy", "Sharma", "Johnson", "van der Berg", "Andersson", "Núñez", "D'Angelo",
-    "Nguyen", "Brown", "Schröder", "Łukasik", "O'Neill", "Fernández", "Lefèvre",
+    "O'Brien",
+    "Smith",
+    "García",
+    "Müller",
+    "Dubois",
+    "Kowalski",
+    "Tanaka",
+    "Silva",
+    "Murphy",
+    "Sharma",
+    "Johnson",
+    "van der Berg",
+    "Andersson",
+    "Núñez",
+    "D'Angelo",
+    "Nguyen",
+    "Brown",
+    "Schröder",
+    "Łukasik",
+    "O'Neill",
+    "Fernández",
+    "Lefèvre",
 )
 NAME_STEMS = (
-    "Acme", "Northwind", "Globex", "Initech", "Umbrella", "Stark", "Wayne", "Tyrell",
-    "Cyberdyne", "Soylent", "Hooli", "Vandelay", "Contoso", "Fabrikam", "Aperture",
-    "Blue Harbor", "Red Maple", "Silver Birch", "Golden Gate", "Nordlicht", "Sonnenschein",
-    "Étoile", "Água Viva", "Kōyō", "Zielona Góra", "O'Malley", "Smith & Wesson", "Brightwater",
-    "Ironbridge", "Oakridge", "Pinecrest", "Riverstone", "Summit", "Evergreen", "Lighthouse",
-    "Keystone", "Bluebird", "Copperfield", "Highland", "Lakeside",
+    "Acme",
+    "Northwind",
+    "Globex",
+    "Initech",
+    "Umbrella",
+    "Stark",
+    "Wayne",
+    "Tyrell",
+    "Cyberdyne",
+    "Soylent",
+    "Hooli",
+    "Vandelay",
+    "Contoso",
+    "Fabrikam",
+    "Aperture",
+    "Blue Harbor",
+    "Red Maple",
+    "Silver Birch",
+    "Golden Gate",
+    "Nordlicht",
+    "Sonnenschein",
+    "Étoile",
+    "Água Viva",
+    "Kōyō",
+    "Zielona Góra",
+    "O'Malley",
+    "Smith & Wesson",
+    "Brightwater",
+    "Ironbridge",
+    "Oakridge",
+    "Pinecrest",
+    "Riverstone",
+    "Summit",
+    "Evergreen",
+    "Lighthouse",
+    "Keystone",
+    "Bluebird",
+    "Copperfield",
+    "Highland",
+    "Lakeside",
 )
 NAME_WORDS = (
-    "Logistics", "Analytics", "Foods", "Health", "Robotics", "Energy", "Textiles",
-    "Software", "Consulting", "Bakery", "Builders", "Media", "Pharma", "Motors", "Labs",
-    "Studios", "Farms", "Capital", "Dental", "Legal", "Freight", "Systems", "Outfitters",
+    "Logistics",
+    "Analytics",
+    "Foods",
+    "Health",
+    "Robotics",
+    "Energy",
+    "Textiles",
+    "Software",
+    "Consulting",
+    "Bakery",
+    "Builders",
+    "Media",
+    "Pharma",
+    "Motors",
+    "Labs",
+    "Studios",
+    "Farms",
+    "Capital",
+    "Dental",
+    "Legal",
+    "Freight",
+    "Systems",
+    "Outfitters",
 )
 SUFFIXES = ("Inc.", "LLC", "Ltd", "GmbH", "S.A.", "B.V.", "AB", "Sp. z o.o.", "K.K.", "Corp.", "")
 # Industries as shown to people; each emulator maps them to its own enum / picklist.
 INDUSTRIES = (
-    "Computer Software", "Financial Services", "Hospital & Health Care", "Retail",
-    "Construction", "Food & Beverages", "Logistics and Supply Chain", "Government Administration",
-    "Education Management", "Pharmaceuticals", "Legal Services", "Automotive", "Telecommunications",
-    "Utilities", "Textiles", "Media Production",
+    "Computer Software",
+    "Financial Services",
+    "Hospital & Health Care",
+    "Retail",
+    "Construction",
+    "Food & Beverages",
+    "Logistics and Supply Chain",
+    "Government Administration",
+    "Education Management",
+    "Pharmaceuticals",
+    "Legal Services",
+    "Automotive",
+    "Telecommunications",
+    "Utilities",
+    "Textiles",
+    "Media Production",
 )
 JOB_TITLES = (
-    "CEO", "CFO", "Accounts Payable", "Office Manager", "Head of Procurement", "Controller",
-    "Operations Lead", "Buyer", "Legal Counsel",
+    "CEO",
+    "CFO",
+    "Accounts Payable",
+    "Office Manager",
+    "Head of Procurement",
+    "Controller",
+    "Operations Lead",
+    "Buyer",
+    "Legal Counsel",
 )
 
 NEAR_DUPLICATE_SHARE = 0.03
@@ -159,6 +272,11 @@ def generate_companies(
     """Yield ``count`` companies, the same ones for the same ``seed``, streaming."""
     rng = random.Random(seed)
     made: list[SeedCompany] = []
+    # Each stem and word pair once (in a seeded order) before any repeats with a number, so
+    # only the planted duplicates look alike.
+    pairs = [(stem, word) for stem in NAME_STEMS for word in NAME_WORDS]
+    rng.shuffle(pairs)
+    originals = 0
     for number in range(count):
         roll = rng.random()
         if made and roll < EXACT_DUPLICATE_SHARE:
@@ -167,15 +285,21 @@ def generate_companies(
         elif made and roll < EXACT_DUPLICATE_SHARE + NEAR_DUPLICATE_SHARE:
             original = rng.choice(made)
             company = SeedCompany(
-                **{**original.__dict__, "contacts": [], "name": _near_duplicate_name(rng, original.name)}
+                **{
+                    **original.__dict__,
+                    "contacts": [],
+                    "name": _near_duplicate_name(rng, original.name),
+                }
             )
         else:
             country, code, dialing, cities = rng.choice(COUNTRIES)
             suffix = rng.choice(SUFFIXES)
-            base = f"{rng.choice(NAME_STEMS)} {rng.choice(NAME_WORDS)}"
-            # The number keeps names and domains unique enough for 100,000+ records.
-            if number >= len(NAME_STEMS) * len(NAME_WORDS):
+            stem, word = pairs[originals % len(pairs)]
+            base = f"{stem} {word}"
+            # A number keeps names and domains unique past the pairs, for 100,000+ records.
+            if originals >= len(pairs):
                 base = f"{base} {number}"
+            originals += 1
             name = f"{base} {suffix}".strip()
             domain = f"{slug(base)}.{'com' if code == 'US' else code.lower()}"
             company = SeedCompany(

@@ -89,6 +89,19 @@ def record_failure(
     return row
 
 
+def has_open_failures(session: Session, connection_id: int) -> bool:
+    """Whether the connection has unresolved failures at all (a cheap check that saves a
+    resolve per page in the usual case: none)."""
+    return (
+        session.scalar(
+            select(SyncFailure.id)
+            .where(SyncFailure.connection_id == connection_id, SyncFailure.status.in_(UNRESOLVED))
+            .limit(1)
+        )
+        is not None
+    )
+
+
 def resolve_failures(
     session: Session,
     *,

@@ -51,6 +51,13 @@ def test_unrelated_names_do_not_match() -> None:
         assert not index().check(name=name).found, name
 
 
+def test_names_that_differ_in_a_number_are_different_businesses() -> None:
+    built = DuplicateIndex()
+    built.add(1, name="Hooli Farms 1000")
+    assert not built.check(name="Hooli Farms 2000").found
+    assert built.check(name="HOOLI FARMS 1000 LLC").likely[0].customer_id == 1
+
+
 def test_free_mail_domains_never_identify_a_business() -> None:
     check = index().check(name="Someone", email="other@gmail.com")
     assert not check.found

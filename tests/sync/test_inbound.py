@@ -239,7 +239,7 @@ def test_contacts_attach_to_their_company(
         "contact", "9002", {"firstname": "Ann", "email": "ann@x.com"}, T0, associations=("555",)
     )
     result = apply(sessions, connection_id, "contact", contact, orphan)
-    assert (result.counts["created"], result.counts["orphan"]) == (1, 1)
+    assert (result.counts["contacts_created"], result.counts["contacts_orphan"]) == (1, 1)
     with sessions() as session:
         [local] = session.scalars(select(Contact))
         assert (local.customer_id, local.first_name, local.email, local.phone) == (

@@ -95,7 +95,8 @@ def test_full_sync_both_ways_and_a_rerun_creates_nothing(
     run = sync.reconcile()
     assert run.outcome == "ok"
     # Globex and its contact created locally; Initech created in HubSpot.
-    assert (run.counts["read"], run.counts["created"], run.counts["crm_created"]) == (2, 2, 1)
+    assert (run.counts["read"], run.counts["created"], run.counts["crm_created"]) == (1, 1, 1)
+    assert (run.counts["contacts_read"], run.counts["contacts_created"]) == (1, 1)
     names = {c.name for c in customers(sessions)}
     assert names == {"Globex GmbH", "Initech Ltd"}
     pushed = [sandbox.get("companies", i) for i in sandbox.ids("companies")]

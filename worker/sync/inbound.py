@@ -49,7 +49,7 @@ from mappings import (
 )
 from mappings.engine import local_changes
 from worker.enqueue import SYNC_RECORDS
-from worker.failures import record_failure, resolve_failures
+from worker.failures import has_open_failures, record_failure, resolve_failures
 from worker.sync.target import SyncTarget
 
 log = logging.getLogger(__name__)
@@ -83,6 +83,7 @@ class InboundPage:
         self._links: dict[str, ExternalLink] = {}
         self._duplicates: DuplicateIndex | None = None
         self._parent_links: dict[str, ExternalLink] = {}
+        self._synced: list[str] = []  # external ids applied: their old failures are resolved
 
     # -- bulk loading ---------------------------------------------------------------------
 
@@ -91,6 +92,15 @@ class InboundPage:
         ids |= {r.merged_into for r in records if r.merged_into}
         ids |= {merged for r in records for merged in r.merged_ids}
         self._links = self._links_for(self.object_type, ids)
+        # One query for the linked local records, so each merge finds its record loaded.
+        local_ids = [link.local_id for link in self._links.values()]
+        model = Customer if self.is_parent else Contact
+        for start in range(0, len(local_ids), 500):
+            list(
+                self.session.scalars(
+                    select(model).where(model.id.in_(local_ids[start : start + 500]))
+                )
+            )
         if not self.is_parent:
             parents = {r.associations[0] for r in records if r.associations}
             self._parent_links = self._links_for(self.target.parent_type, parents)
@@ -120,17 +130,26 @@ class InboundPage:
     def apply(self, records: Sequence[RemoteRecord]) -> PageResult:
         self._load_links(records)
         for record in records:
-            self.result.counts["read"] += 1
+            self._count("read")
             try:
                 with self.session.begin_nested():
                     outcome = self._apply_one(record)
-                self.result.counts[outcome] += 1
+                self._count(outcome)
             except (DirectoryError, Permanent, RemoteValueError) as error:
                 self._fail(record, error)
+        if self._synced and has_open_failures(self.session, self.target.connection_id):
+            resolve_failures(
+                self.session, connection_id=self.target.connection_id, direction="inbound",
+                object_type=self.object_type, external_ids=self._synced,
+            )  # fmt: skip
         return self.result
 
+    def _count(self, outcome: str, amount: int = 1) -> None:
+        """Customer outcomes by their name, contact outcomes as ``contacts_<name>``."""
+        self.result.counts[outcome if self.is_parent else f"contacts_{outcome}"] += amount
+
     def _fail(self, record: RemoteRecord, error: BaseException) -> None:
-        self.result.counts["failed"] += 1
+        self._count("failed")
         log.warning("%s %s failed: %s", self.object_type, record.external_id, error)
         if isinstance(error, RemoteValueError):
             error = Permanent(str(error), provider=self.target.provider, code="UNREADABLE_VALUE")
@@ -193,7 +212,7 @@ class InboundPage:
                 link.external_id = record.external_id
                 self._links[record.external_id] = link
                 self.session.flush()
-                self.result.counts["merged"] += 1
+                self._count("merged")
                 return link
         return None
 
@@ -277,7 +296,7 @@ class InboundPage:
         self, record: RemoteRecord, link: ExternalLink, result: MergeResult
     ) -> None:
         for conflict in result.conflicts:
-            self.result.counts["conflicts"] += 1
+            self._count("conflicts")
             self.session.add(
                 SyncConflict(
                     connection_id=self.target.connection_id,
@@ -315,11 +334,7 @@ class InboundPage:
         link.fingerprint = result.fingerprint
         link.remote_modified_at = record.modified_at
         link.last_synced_at = utcnow()
-        self.session.flush()
-        resolve_failures(
-            self.session, connection_id=self.target.connection_id, direction="inbound",
-            object_type=self.object_type, external_ids=[record.external_id],
-        )  # fmt: skip
+        self._synced.append(record.external_id)
 
     # -- records we have not seen ---------------------------------------------------------------
 

@@ -31,7 +31,7 @@ from customers.types import utcnow
 from mappings import ObjectMap, fingerprint, snapshot, to_remote
 from mappings.engine import entry_values, is_blank, phone_region, project, write_entry
 from worker.enqueue import PUSH_RECORDS
-from worker.failures import record_failure, resolve_failures
+from worker.failures import has_open_failures, record_failure, resolve_failures
 from worker.sync.inbound import ID_WRITTEN, columns
 from worker.sync.target import SyncTarget
 
@@ -103,6 +103,7 @@ class Pusher:
         self.connector = connector
         self.sessions = sessions
         self.counts: Counter[str] = Counter()
+        self._synced: list[int] = []
 
     def drain(self, *, max_batches: int | None = None) -> Counter[str]:
         """Push outbox batches until the outbox is empty for this connection."""
@@ -172,6 +173,7 @@ class Pusher:
         if not requests:
             return
         results = self.connector.upsert(object_type, requests)
+        self._synced = []
         for (local, base_update), request, result in zip(planned, requests, results, strict=True):
             if result.ok and result.external_id:
                 self._linked(
@@ -193,6 +195,12 @@ class Pusher:
                     connection_id=self.target.connection_id, object_type=object_type,
                     external_id=request.external_id, local_id=local.id,
                 )  # fmt: skip
+        session.flush()
+        if self._synced and has_open_failures(session, self.target.connection_id):
+            resolve_failures(
+                session, connection_id=self.target.connection_id, direction="outbound",
+                object_type=object_type, local_ids=self._synced,
+            )  # fmt: skip
 
     def _links(
         self, session: Session, object_type: str, local_ids: list[int]
@@ -266,8 +274,4 @@ class Pusher:
         link.base = base
         link.fingerprint = fingerprint({k: v for k, v in base.items() if k != ID_WRITTEN})
         link.last_synced_at = utcnow()
-        session.flush()
-        resolve_failures(
-            session, connection_id=self.target.connection_id, direction="outbound",
-            object_type=object_type, local_ids=[local.id],
-        )  # fmt: skip
+        self._synced.append(local.id)

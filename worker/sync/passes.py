@@ -100,10 +100,8 @@ class Sync:
                 row.finished_at = utcnow()
                 row.outcome = outcome
                 row.error = error
-                row.counts = {
-                    **self.counts,
-                    "api_calls": self.connector.counter.total - calls_before,
-                }
+                self.counts["api_calls"] = self.connector.counter.total - calls_before
+                row.counts = dict(self.counts)
                 row.cursor_after = self._cursors(session)
             run.outcome = outcome
             run.counts = Counter(self.counts)  # missing keys read as 0

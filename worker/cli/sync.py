@@ -1,0 +1,237 @@
+"""``crmsync connect``, ``connections``, ``sync`` and ``worker``."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Annotated, Any
+
+import typer
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from sqlalchemy import select
+
+from connectors.credentials import Credentials
+from connectors.errors import ConnectorError
+from customers.sync_state import Connection
+from worker.cli.common import console, fail, handles_errors, print_json, unit_of_work
+from worker.database import sessions
+from worker.settings import get_settings
+
+connect_app = typer.Typer(
+    help="Connect a CRM account (runs its one-time setup).", no_args_is_help=True
+)
+connections_app = typer.Typer(help="List CRM connections.", no_args_is_help=True)
+
+Name = Annotated[str, typer.Option(help="A name for this connection.")]
+NoAutoCreate = Annotated[
+    bool,
+    typer.Option(
+        "--no-auto-create", help="Hold new CRM accounts for review instead of creating customers."
+    ),
+]
+Mapping = Annotated[
+    str | None,
+    typer.Option(help="Your own field map file (YAML) to use instead of the shipped one."),
+]
+
+
+def _connect(provider: str, account_id: str, name: str, credentials: Credentials, base_url: str | None,
+             options: dict[str, Any], auto_create: bool, mapping: str | None) -> None:  # fmt: skip
+    from worker.sync import connections
+    from worker.sync.outbound import start_at_end
+
+    with unit_of_work() as (session, tenant_id):
+        existing = session.scalar(
+            select(Connection).where(
+                Connection.provider == provider, Connection.account_id == account_id
+            )
+        )
+        if existing is not None:
+            fail(f"{provider} account {account_id} is already connected (connection {existing.id})")
+        connection = connections.create_connection(
+            session, tenant_id=tenant_id, provider=provider, account_id=account_id, name=name,
+            credentials=credentials, base_url=base_url, options=options, auto_create=auto_create,
+            mapping=mapping,
+        )  # fmt: skip
+        try:
+            connections.connector(connection).ensure_setup()
+        except ConnectorError as error:
+            fail(f"{provider} setup failed, nothing was saved: {error}")
+        start_at_end(session, connection.id, tenant_id)
+        connection_id = connection.id
+    console.print(
+        f"connected {provider} account {account_id} as connection {connection_id} ({name})"
+    )
+    console.print(f"next: crmsync sync {connection_id} --full", style="dim")
+
+
+@connect_app.command("hubspot")
+@handles_errors
+def connect_hubspot(
+    portal_id: Annotated[str, typer.Option(help="The HubSpot account (portal) id.")],
+    name: Name = "HubSpot",
+    access_token: Annotated[
+        str | None,
+        typer.Option(
+            envvar="CRMSYNC_HUBSPOT_ACCESS_TOKEN",
+            help="Private app token (or OAuth access token).",
+            show_envvar=True,
+        ),
+    ] = None,
+    refresh_token: Annotated[
+        str | None, typer.Option(envvar="CRMSYNC_HUBSPOT_REFRESH_TOKEN", show_envvar=True)
+    ] = None,
+    client_id: Annotated[
+        str | None, typer.Option(envvar="CRMSYNC_HUBSPOT_CLIENT_ID", show_envvar=True)
+    ] = None,
+    client_secret: Annotated[
+        str | None, typer.Option(envvar="CRMSYNC_HUBSPOT_OAUTH_SECRET", show_envvar=True)
+    ] = None,
+    base_url: Annotated[
+        str | None, typer.Option(help="API base URL (default https://api.hubapi.com).")
+    ] = None,
+    no_auto_create: NoAutoCreate = False,
+    mapping: Mapping = None,
+) -> None:
+    """Connect a HubSpot account with a private app token or OAuth tokens. Secrets are read
+    from the environment variables shown, so they stay out of shell history."""
+    if not access_token and not refresh_token:
+        fail("give --access-token, or --refresh-token with --client-id and --client-secret")
+    credentials = Credentials(
+        access_token=access_token or "", refresh_token=refresh_token, client_id=client_id,
+        client_secret=client_secret, token_url=f"{base_url}/oauth/v1/token" if base_url else None,
+    )  # fmt: skip
+    _connect("hubspot", portal_id, name, credentials, base_url, {}, not no_auto_create, mapping)
+
+
+@connect_app.command("salesforce")
+@handles_errors
+def connect_salesforce(
+    org_id: Annotated[str, typer.Option(help="The Salesforce organization id (00D...).")],
+    instance_url: Annotated[str, typer.Option(help="e.g. https://yourorg.my.salesforce.com")],
+    name: Name = "Salesforce",
+    access_token: Annotated[
+        str | None, typer.Option(envvar="CRMSYNC_SALESFORCE_ACCESS_TOKEN", show_envvar=True)
+    ] = None,
+    refresh_token: Annotated[
+        str | None, typer.Option(envvar="CRMSYNC_SALESFORCE_REFRESH_TOKEN", show_envvar=True)
+    ] = None,
+    client_id: Annotated[
+        str | None, typer.Option(envvar="CRMSYNC_SALESFORCE_CLIENT_ID", show_envvar=True)
+    ] = None,
+    client_secret: Annotated[
+        str | None, typer.Option(envvar="CRMSYNC_SALESFORCE_CLIENT_SECRET", show_envvar=True)
+    ] = None,
+    token_url: Annotated[
+        str | None, typer.Option(help="OAuth token URL (default: the instance's).")
+    ] = None,
+    ca_bundle: Annotated[
+        str | None, typer.Option(help="CA bundle that signs the org's certificate.")
+    ] = None,
+    no_auto_create: NoAutoCreate = False,
+    mapping: Mapping = None,
+) -> None:
+    """Connect a Salesforce org with OAuth tokens (a refresh token keeps it connected)."""
+    if not access_token and not refresh_token:
+        fail("give --refresh-token with --client-id and --client-secret (or an --access-token)")
+    credentials = Credentials(
+        access_token=access_token or "", refresh_token=refresh_token, client_id=client_id,
+        client_secret=client_secret, token_url=token_url, instance_url=instance_url,
+    )  # fmt: skip
+    options: dict[str, Any] = {"verify": ca_bundle} if ca_bundle else {}
+    _connect(
+        "salesforce", org_id, name, credentials, instance_url, options, not no_auto_create, mapping
+    )
+
+
+@connections_app.command("list")
+@handles_errors
+def list_connections(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Connections of the tenant, with the URL to register for Salesforce outbound messages."""
+    with unit_of_work() as (session, tenant_id):
+        rows = [
+            {"id": c.id, "provider": c.provider, "account_id": c.account_id, "name": c.name, "status": c.status,
+             "auto_create": c.auto_create, "salesforce_webhook_path": f"/webhooks/salesforce/{c.webhook_token}"
+             if c.provider == "salesforce" else None}
+            for c in session.scalars(select(Connection).where(Connection.tenant_id == tenant_id).order_by(Connection.id))
+        ]  # fmt: skip
+    if as_json:
+        print_json(rows)
+        return
+    table = Table(title="connections", title_justify="left")
+    for column in ("id", "provider", "account", "name", "status", "auto-create"):
+        table.add_column(column)
+    for row in rows:
+        cells = [str(row[key]) for key in ("id", "provider", "account_id", "name", "status")]
+        table.add_row(*cells, "yes" if row["auto_create"] else "no")
+    console.print(table)
+
+
+def summary_table(title: str, counts: dict[str, Any]) -> Table:
+    table = Table(title=title, title_justify="left")
+    table.add_column("what")
+    table.add_column("count", justify="right")
+    for key in sorted(counts):
+        if counts[key]:
+            table.add_row(key.replace("_", " "), str(counts[key]))
+    return table
+
+
+@handles_errors
+def sync(
+    connection_id: int,
+    full: Annotated[
+        bool, typer.Option("--full", help="A full two-way pass (finds deletes and drift).")
+    ] = False,
+    push: Annotated[
+        bool, typer.Option("--push", help="Only push local changes (after reading the CRM's).")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Sync one connection now, with progress and a summary."""
+    from worker.embedded import jobs_run_here
+    from worker.sync.passes import Sync
+
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+                  console=console, disable=as_json, transient=True) as progress:  # fmt: skip
+        task = progress.add_task("starting", total=None)
+
+        def report(object_type: str, read: int) -> None:
+            progress.update(task, description=f"{object_type}: {read:,} records read")
+
+        try:
+            with jobs_run_here():
+                runner = Sync(connection_id, sessions=sessions(), progress=report)
+                run = (
+                    runner.push() if push else runner.reconcile() if full else runner.incremental()
+                )
+        except LookupError as error:
+            fail(str(error))
+        except ConnectorError as error:
+            fail(f"sync failed: {error}")
+    counts = {**run.counts}
+    if as_json:
+        print_json({"run": run.id, "kind": run.kind, "outcome": run.outcome, "counts": counts})
+        return
+    console.print(summary_table(f"sync run {run.id} ({run.kind}): {run.outcome}", counts))
+
+
+def worker(
+    processes: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 2,
+    threads: Annotated[
+        int | None,
+        typer.Option(min=1, help="Threads per process (default: CRMSYNC_WORKER_THREADS)."),
+    ] = None,
+) -> None:
+    """Run job workers (needs CRMSYNC_BROKER_URL; without one, jobs run in the command that queued them)."""
+    from worker.embedded import ACTOR_MODULES
+
+    settings = get_settings()
+    if not settings.broker_url:
+        fail("crmsync worker needs CRMSYNC_BROKER_URL (a Redis URL); without a broker, jobs run "
+             "inside the command that queued them")  # fmt: skip
+    arguments = [sys.executable, "-m", "dramatiq", *ACTOR_MODULES, "--processes", str(processes),
+                 "--threads", str(threads or settings.worker_threads)]  # fmt: skip
+    console.print(f"starting {processes} worker process(es) on {len(ACTOR_MODULES)} actor modules")
+    os.execv(sys.executable, arguments)

@@ -1,0 +1,62 @@
+"""The actor modules, and running jobs inside this process when there is no broker.
+
+In the embedded mode (no ``CRMSYNC_BROKER_URL``) jobs are queued in memory; a command that
+queues them (a sync that asks for categorization, the demo) runs them on worker threads
+here and waits for them before it exits, so nothing queued is lost with the process.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import dramatiq
+from dramatiq.brokers.stub import StubBroker
+
+from worker.broker import broker
+from worker.enqueue import QUEUE
+from worker.settings import get_settings
+
+log = logging.getLogger(__name__)
+
+ACTOR_MODULES = ("worker.sync.jobs", "worker.actors")
+DRAIN_TIMEOUT_S = 600.0
+
+
+def load_actors() -> None:
+    for module in ACTOR_MODULES:
+        importlib.import_module(module)
+
+
+def is_embedded() -> bool:
+    return isinstance(broker, StubBroker)
+
+
+@contextmanager
+def jobs_run_here() -> Iterator[None]:
+    """In the embedded mode, run queued jobs on threads of this process and wait for them
+    at the end; with a broker, jobs go to the worker processes and this does nothing."""
+    if not isinstance(broker, StubBroker):
+        yield
+        return
+    stub: StubBroker = broker
+    load_actors()
+    broker.declare_queue(QUEUE)
+    worker = dramatiq.Worker(
+        broker, worker_threads=get_settings().worker_threads, worker_timeout=100
+    )
+    worker.start()
+    try:
+        yield
+        # Retries wait in the delay queue; drain both until neither has work left.
+        delay_queue = f"{QUEUE}.DQ"
+        while True:
+            for queue in (QUEUE, delay_queue):
+                stub.join(queue, timeout=int(DRAIN_TIMEOUT_S * 1000), fail_fast=False)
+            worker.join()
+            if stub.queues[QUEUE].empty() and stub.queues[delay_queue].empty():
+                break
+    finally:
+        worker.stop()
