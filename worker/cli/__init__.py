@@ -8,7 +8,9 @@ from typing import Annotated
 import typer
 
 from worker.cli import contacts, customers, db
+from worker.cli import sync as sync_commands
 from worker.cli.common import state
+from worker.cli.demo import demo
 from worker.scheduler import scheduler
 from worker.settings import get_settings
 from worker.webhooks.serve import webhooks
@@ -23,6 +25,11 @@ app.add_typer(customers.app, name="customers")
 app.add_typer(contacts.app, name="contacts")
 app.command("webhooks")(webhooks)
 app.command("scheduler")(scheduler)
+app.add_typer(sync_commands.connect_app, name="connect")
+app.add_typer(sync_commands.connections_app, name="connections")
+app.command("sync")(sync_commands.sync)
+app.command("worker")(sync_commands.worker)
+app.command("demo")(demo)
 
 
 @app.callback()
