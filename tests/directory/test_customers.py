@@ -29,7 +29,9 @@ def outbox(sessions: sessionmaker[Session]) -> list[tuple[str, int, str, list[st
         return [(r.entity_type, r.entity_id, r.operation, r.fields) for r in rows]
 
 
-def test_create_normalizes_and_writes_an_outbox_row(sessions: sessionmaker[Session], tenant_id: int) -> None:
+def test_create_normalizes_and_writes_an_outbox_row(
+    sessions: sessionmaker[Session], tenant_id: int
+) -> None:
     customer_id = create(
         sessions, tenant_id, phone="030 1234567", website="www.acme.de", credit_limit="2500.5",
         currency="eur", payment_terms_days="net 30",
@@ -37,7 +39,11 @@ def test_create_normalizes_and_writes_an_outbox_row(sessions: sessionmaker[Sessi
     with sessions() as session:
         customer = session.get(Customer, customer_id)
         assert customer is not None
-        assert (customer.email, customer.phone, customer.domain) == ("ap@acme.com", "+49301234567", "acme.de")
+        assert (customer.email, customer.phone, customer.domain) == (
+            "ap@acme.com",
+            "+49301234567",
+            "acme.de",
+        )
         assert customer.credit_limit == Decimal("2500.50")
         assert (customer.currency, customer.payment_terms_days, customer.version) == ("EUR", 30, 1)
         assert customer.can_be_invoiced
@@ -72,7 +78,9 @@ def test_bad_input_names_the_field_and_writes_nothing(
     assert row_counts(engine) == before
 
 
-def test_email_in_another_case_is_a_duplicate(engine: Engine, sessions: sessionmaker[Session], tenant_id: int) -> None:
+def test_email_in_another_case_is_a_duplicate(
+    engine: Engine, sessions: sessionmaker[Session], tenant_id: int
+) -> None:
     first = create(sessions, tenant_id)
     before = row_counts(engine)
     with pytest.raises(DuplicateEmail) as caught:
@@ -82,26 +90,39 @@ def test_email_in_another_case_is_a_duplicate(engine: Engine, sessions: sessionm
     assert row_counts(engine) == before
 
 
-def test_same_email_is_fine_in_another_tenant(sessions: sessionmaker[Session], tenant_id: int) -> None:
+def test_same_email_is_fine_in_another_tenant(
+    sessions: sessionmaker[Session], tenant_id: int
+) -> None:
     create(sessions, tenant_id)
     with db.transaction(sessions) as session:
         other = service.get_tenant(session, "other-books").id
         assert service.create_customer(session, other, ACME).email == "ap@acme.com"
 
 
-def test_stale_version_is_refused(engine: Engine, sessions: sessionmaker[Session], tenant_id: int) -> None:
+def test_stale_version_is_refused(
+    engine: Engine, sessions: sessionmaker[Session], tenant_id: int
+) -> None:
     customer_id = create(sessions, tenant_id)
     with db.transaction(sessions) as session:
-        service.update_customer(session, tenant_id, customer_id, {"name": "Acme One"}, expected_version=1)
+        service.update_customer(
+            session, tenant_id, customer_id, {"name": "Acme One"}, expected_version=1
+        )
     before = row_counts(engine)
-    with pytest.raises(StaleVersion, match="version 1, it is now at version 2"), db.transaction(sessions) as session:
-        service.update_customer(session, tenant_id, customer_id, {"name": "Acme Two"}, expected_version=1)
+    with (
+        pytest.raises(StaleVersion, match="version 1, it is now at version 2"),
+        db.transaction(sessions) as session,
+    ):
+        service.update_customer(
+            session, tenant_id, customer_id, {"name": "Acme Two"}, expected_version=1
+        )
     assert row_counts(engine) == before
     with sessions() as session:
         assert session.get(Customer, customer_id).name == "Acme One"  # type: ignore[union-attr]
 
 
-def test_two_writers_cannot_silently_overwrite_each_other(sessions: sessionmaker[Session], tenant_id: int) -> None:
+def test_two_writers_cannot_silently_overwrite_each_other(
+    sessions: sessionmaker[Session], tenant_id: int
+) -> None:
     customer_id = create(sessions, tenant_id)
     first, second = sessions(), sessions()
     try:
@@ -120,23 +141,33 @@ def test_two_writers_cannot_silently_overwrite_each_other(sessions: sessionmaker
         assert session.get(Customer, customer_id).notes == "mine"  # type: ignore[union-attr]
 
 
-def test_update_that_changes_nothing_writes_nothing(engine: Engine, sessions: sessionmaker[Session], tenant_id: int) -> None:
+def test_update_that_changes_nothing_writes_nothing(
+    engine: Engine, sessions: sessionmaker[Session], tenant_id: int
+) -> None:
     customer_id = create(sessions, tenant_id)
     before = row_counts(engine)
     with db.transaction(sessions) as session:
-        customer = service.update_customer(session, tenant_id, customer_id, {"email": "AP@ACME.COM", "name": " Acme  Corp "})
+        customer = service.update_customer(
+            session, tenant_id, customer_id, {"email": "AP@ACME.COM", "name": " Acme  Corp "}
+        )
         assert customer.version == 1
     assert row_counts(engine) == before
 
 
-def test_update_writes_only_changed_fields_to_the_outbox(sessions: sessionmaker[Session], tenant_id: int) -> None:
+def test_update_writes_only_changed_fields_to_the_outbox(
+    sessions: sessionmaker[Session], tenant_id: int
+) -> None:
     customer_id = create(sessions, tenant_id)
     with db.transaction(sessions) as session:
-        service.update_customer(session, tenant_id, customer_id, {"name": "Acme Corp", "phone": "+49 30 999999"})
+        service.update_customer(
+            session, tenant_id, customer_id, {"name": "Acme Corp", "phone": "+49 30 999999"}
+        )
     assert outbox(sessions)[-1] == ("customer", customer_id, "update", ["phone"])
 
 
-def test_archive_hides_from_lists_and_reactivate_brings_back(sessions: sessionmaker[Session], tenant_id: int) -> None:
+def test_archive_hides_from_lists_and_reactivate_brings_back(
+    sessions: sessionmaker[Session], tenant_id: int
+) -> None:
     customer_id = create(sessions, tenant_id)
     create(sessions, tenant_id, name="Beta", email="b@beta.io")
     with db.transaction(sessions) as session:
@@ -151,7 +182,9 @@ def test_archive_hides_from_lists_and_reactivate_brings_back(sessions: sessionma
         assert service.list_customers(session, tenant_id)[1] == 2
 
 
-def test_blocked_stays_listed_but_cannot_be_invoiced(sessions: sessionmaker[Session], tenant_id: int) -> None:
+def test_blocked_stays_listed_but_cannot_be_invoiced(
+    sessions: sessionmaker[Session], tenant_id: int
+) -> None:
     customer_id = create(sessions, tenant_id)
     with db.transaction(sessions) as session:
         customer = service.block_customer(session, tenant_id, customer_id)
@@ -159,7 +192,9 @@ def test_blocked_stays_listed_but_cannot_be_invoiced(sessions: sessionmaker[Sess
         assert service.list_customers(session, tenant_id)[1] == 1
 
 
-def test_inactive_is_hidden_from_routine_lists_only(sessions: sessionmaker[Session], tenant_id: int) -> None:
+def test_inactive_is_hidden_from_routine_lists_only(
+    sessions: sessionmaker[Session], tenant_id: int
+) -> None:
     customer_id = create(sessions, tenant_id)
     with db.transaction(sessions) as session:
         service.update_customer(session, tenant_id, customer_id, {"status": "inactive"})
@@ -167,7 +202,9 @@ def test_inactive_is_hidden_from_routine_lists_only(sessions: sessionmaker[Sessi
         assert service.list_customers(session, tenant_id, status="inactive")[1] == 1
 
 
-def test_soft_delete_keeps_the_row_and_frees_the_email(sessions: sessionmaker[Session], tenant_id: int) -> None:
+def test_soft_delete_keeps_the_row_and_frees_the_email(
+    sessions: sessionmaker[Session], tenant_id: int
+) -> None:
     customer_id = create(sessions, tenant_id)
     with db.transaction(sessions) as session:
         service.delete_customer(session, tenant_id, customer_id)
@@ -181,17 +218,23 @@ def test_soft_delete_keeps_the_row_and_frees_the_email(sessions: sessionmaker[Se
     assert outbox(sessions)[1] == ("customer", customer_id, "delete", ["deleted_at"])
 
 
-def test_purge_is_refused_while_referenced(engine: Engine, sessions: sessionmaker[Session], tenant_id: int) -> None:
+def test_purge_is_refused_while_referenced(
+    engine: Engine, sessions: sessionmaker[Session], tenant_id: int
+) -> None:
     customer_id = create(sessions, tenant_id)
     with db.transaction(sessions) as session:
-        service.add_reference(session, tenant_id, customer_id, system="billing", reference="INV-1001")
+        service.add_reference(
+            session, tenant_id, customer_id, system="billing", reference="INV-1001"
+        )
     before = row_counts(engine)
     with pytest.raises(Refused, match="billing:INV-1001"), db.transaction(sessions) as session:
         service.purge_customer(session, tenant_id, customer_id)
     assert row_counts(engine) == before
 
 
-def test_purge_is_refused_while_linked_to_a_crm(sessions: sessionmaker[Session], tenant_id: int) -> None:
+def test_purge_is_refused_while_linked_to_a_crm(
+    sessions: sessionmaker[Session], tenant_id: int
+) -> None:
     customer_id = create(sessions, tenant_id)
     with db.transaction(sessions) as session:
         connection = Connection(tenant_id=tenant_id, provider="hubspot", account_id="42", name="hs")
@@ -203,7 +246,9 @@ def test_purge_is_refused_while_linked_to_a_crm(sessions: sessionmaker[Session],
         service.purge_customer(session, tenant_id, customer_id)
 
 
-def test_purge_removes_an_unreferenced_customer(sessions: sessionmaker[Session], tenant_id: int) -> None:
+def test_purge_removes_an_unreferenced_customer(
+    sessions: sessionmaker[Session], tenant_id: int
+) -> None:
     customer_id = create(sessions, tenant_id)
     with db.transaction(sessions) as session:
         service.purge_customer(session, tenant_id, customer_id)
@@ -212,19 +257,27 @@ def test_purge_removes_an_unreferenced_customer(sessions: sessionmaker[Session],
     assert outbox(sessions)[-1] == ("customer", customer_id, "purge", [])
 
 
-def test_crm_created_customer_may_lack_an_email(sessions: sessionmaker[Session], tenant_id: int) -> None:
+def test_crm_created_customer_may_lack_an_email(
+    sessions: sessionmaker[Session], tenant_id: int
+) -> None:
     with db.transaction(sessions) as session:
-        customer = service.create_customer(session, tenant_id, {"name": "Globex"}, origin_connection_id=7)
+        customer = service.create_customer(
+            session, tenant_id, {"name": "Globex"}, origin_connection_id=7
+        )
         assert customer.email is None and not customer.can_be_invoiced
     assert outbox(sessions)[-1][2] == "create"
 
 
-def test_tax_address_is_shipping_if_given_else_billing(sessions: sessionmaker[Session], tenant_id: int) -> None:
+def test_tax_address_is_shipping_if_given_else_billing(
+    sessions: sessionmaker[Session], tenant_id: int
+) -> None:
     customer_id = create(sessions, tenant_id, billing_city="Köln")
     with db.transaction(sessions) as session:
         customer = service.get_customer(session, tenant_id, customer_id)
         assert customer.tax_address["city"] == "Köln"
-        service.update_customer(session, tenant_id, customer_id, {"shipping_city": "Lyon", "shipping_country": "FR"})
+        service.update_customer(
+            session, tenant_id, customer_id, {"shipping_city": "Lyon", "shipping_country": "FR"}
+        )
         assert customer.tax_address == {
             "street": None, "street2": None, "city": "Lyon", "region": None, "postal_code": None, "country": "FR",
         }  # fmt: skip

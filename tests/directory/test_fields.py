@@ -30,7 +30,9 @@ def test_phone_becomes_e164_in_the_billing_country_and_unparseable_is_kept() -> 
     assert fields.normalize_phone("ext. 12") == "ext. 12"
 
 
-@pytest.mark.parametrize(("raw", "code"), [("DE", "DE"), ("deu", "DE"), ("Germany", "DE"), ("fr", "FR")])
+@pytest.mark.parametrize(
+    ("raw", "code"), [("DE", "DE"), ("deu", "DE"), ("Germany", "DE"), ("fr", "FR")]
+)
 def test_country_to_iso_alpha2(raw: str, code: str) -> None:
     assert fields.normalize_country(raw) == code
 
@@ -50,7 +52,9 @@ def test_website_gives_the_domain() -> None:
     assert cleaned == {"name": "A", "website": "https://www.acme.de", "domain": "acme.de"}
 
 
-@pytest.mark.parametrize(("raw", "days"), [("net 30", 30), ("NET60", 60), (15, 15), ("due on receipt", 0)])
+@pytest.mark.parametrize(
+    ("raw", "days"), [("net 30", 30), ("NET60", 60), (15, 15), ("due on receipt", 0)]
+)
 def test_payment_terms(raw: object, days: int) -> None:
     assert fields.parse_payment_terms(raw) == days
 
@@ -70,7 +74,13 @@ def test_tax_id_spacing_does_not_matter() -> None:
 def test_every_bad_field_is_named_at_once() -> None:
     with pytest.raises(InvalidInput) as caught:
         fields.clean_customer(
-            {"name": " ", "email": "x", "billing_country": "Atlantis", "credit_limit": -1, "colour": "red"}
+            {
+                "name": " ",
+                "email": "x",
+                "billing_country": "Atlantis",
+                "credit_limit": -1,
+                "colour": "red",
+            }
         )
     assert [e.field for e in caught.value.errors] == [
         "name", "email", "billing_country", "credit_limit", "colour",

@@ -7,23 +7,37 @@ from sqlalchemy.orm import Session, sessionmaker
 from customers import db, service
 from customers.search import search_customers
 
-NAMES = ["Acme Corporation", "ACME Corp.", "Globex GmbH", "O'Brien & Co", "Initech Ltd", "Acme Anvils"]
+NAMES = [
+    "Acme Corporation",
+    "ACME Corp.",
+    "Globex GmbH",
+    "O'Brien & Co",
+    "Initech Ltd",
+    "Acme Anvils",
+]
 
 
 def seed(sessions: sessionmaker[Session], tenant_id: int) -> dict[str, int]:
     with db.transaction(sessions) as session:
         return {
-            name: service.create_customer(session, tenant_id, {"name": name, "email": f"c{i}@example.com"}).id
+            name: service.create_customer(
+                session, tenant_id, {"name": name, "email": f"c{i}@example.com"}
+            ).id
             for i, name in enumerate(NAMES)
         }
 
 
-def test_fuzzy_name_finds_variants_and_not_unrelated(sessions: sessionmaker[Session], tenant_id: int) -> None:
+def test_fuzzy_name_finds_variants_and_not_unrelated(
+    sessions: sessionmaker[Session], tenant_id: int
+) -> None:
     ids = seed(sessions, tenant_id)
     with sessions() as session:
         page = search_customers(session, tenant_id, "acme corp")
     found = [m.customer.name for m in page.matches]
-    assert found[:2] == ["ACME Corp.", "Acme Corporation"] or found[:2] == ["Acme Corporation", "ACME Corp."]
+    assert found[:2] == ["ACME Corp.", "Acme Corporation"] or found[:2] == [
+        "Acme Corporation",
+        "ACME Corp.",
+    ]
     assert "Globex GmbH" not in found and "Initech Ltd" not in found
     assert all(m.matched_on == "name" for m in page.matches)
     assert ids["ACME Corp."] in [m.customer.id for m in page.matches]
@@ -32,20 +46,29 @@ def test_fuzzy_name_finds_variants_and_not_unrelated(sessions: sessionmaker[Sess
 def test_apostrophes_and_ampersands(sessions: sessionmaker[Session], tenant_id: int) -> None:
     seed(sessions, tenant_id)
     with sessions() as session:
-        assert search_customers(session, tenant_id, "obrien and co").matches[0].customer.name == "O'Brien & Co"
+        assert (
+            search_customers(session, tenant_id, "obrien and co").matches[0].customer.name
+            == "O'Brien & Co"
+        )
 
 
-def test_exact_email_in_any_case_and_exact_id(sessions: sessionmaker[Session], tenant_id: int) -> None:
+def test_exact_email_in_any_case_and_exact_id(
+    sessions: sessionmaker[Session], tenant_id: int
+) -> None:
     ids = seed(sessions, tenant_id)
     with sessions() as session:
         by_email = search_customers(session, tenant_id, "C2@EXAMPLE.com")
-        assert [(m.customer.name, m.matched_on) for m in by_email.matches] == [("Globex GmbH", "email")]
+        assert [(m.customer.name, m.matched_on) for m in by_email.matches] == [
+            ("Globex GmbH", "email")
+        ]
         by_id = search_customers(session, tenant_id, str(ids["Initech Ltd"]))
         assert [m.customer.name for m in by_id.matches] == ["Initech Ltd"]
         assert search_customers(session, tenant_id, "nobody@example.com").total == 0
 
 
-def test_pages_do_not_overlap_and_cover_all(sessions: sessionmaker[Session], tenant_id: int) -> None:
+def test_pages_do_not_overlap_and_cover_all(
+    sessions: sessionmaker[Session], tenant_id: int
+) -> None:
     seed(sessions, tenant_id)
     with sessions() as session:
         first = search_customers(session, tenant_id, "acme", per_page=2, page=1)
