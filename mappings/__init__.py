@@ -29,7 +29,14 @@ from mappings.engine import (
 )
 from mappings.errors import MappingError, RemoteValueError
 from mappings.loader import load_map, load_map_file, parse_map, shipped_maps
-from mappings.merge import Conflict, MergeResult, Side, conflict_winner, merge
+from mappings.merge import (
+    Conflict,
+    MergeResult,
+    Side,
+    conflict_winner,
+    merge,
+    outbound_changes,
+)
 from mappings.spec import FieldMap, ObjectMap, Rule, ValueMap
 
 __all__ = [
@@ -49,6 +56,7 @@ __all__ = [
     "load_map_file",
     "local_changes",
     "merge",
+    "outbound_changes",
     "parse_map",
     "read_remote",
     "remote_fingerprint",

@@ -215,6 +215,41 @@ def merge(
     )
 
 
+def outbound_changes(
+    object_map: ObjectMap,
+    base: Mapping[str, Any],
+    local: Mapping[str, Any],
+    region: str | None = None,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """What to push when only the local side is known (an outbox entry, no fresh CRM read).
+
+    Returns the CRM properties to write and the base values they become once written
+    (to merge into the link's base). For entries with a base this is ``merge`` with every
+    CRM property unchanged: pushed when the local value, as the CRM would hold it, differs
+    from the base. Two differences, because no CRM value is at hand: an entry with no base
+    yet is pushed when it has a value (``merge`` would wait for a read), and a required
+    entry's blank is not pushed (the next merge with a read writes the CRM's value back).
+    """
+    properties: dict[str, Any] = {}
+    new_base: dict[str, Any] = {}
+    settled = snapshot(object_map, local)
+    if object_map.phone_region:
+        settled.setdefault(object_map.phone_region, local_value(local, object_map.phone_region))
+    for entry in sorted(object_map.synced, key=lambda entry: entry.transform == "phone"):
+        values = entry_values(entry, local)
+        seen = project(object_map, entry, values, phone_region(object_map, settled, region))
+        if all(name in base for name in entry.local):
+            if tuple(base[name] for name in entry.local) == seen:
+                continue
+        elif _blank(seen):
+            continue
+        if entry.required and _blank(seen):
+            continue
+        properties[entry.remote] = write_entry(object_map, entry, values)
+        new_base.update(zip(entry.local, seen, strict=True))
+    return properties, new_base
+
+
 def _decide(
     entry: FieldMap,
     base: Values | None,

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from mappings.loader import load_map, parse_map
-from mappings.merge import MergeResult, Side, merge
+from mappings.merge import MergeResult, Side, merge, outbound_changes
 from mappings.spec import ObjectMap, Rule
 from tests.mappings.helpers import apply
 
@@ -301,3 +301,15 @@ def test_phones_are_read_in_the_country_the_merge_settles_on() -> None:
 def test_times_must_be_timezone_aware() -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
         run(Rule.TWO_WAY, base="a", local="b", remote="c", local_changed_at=datetime(2026, 1, 1))
+
+
+def test_a_push_without_a_crm_read_sends_changes_and_values_new_to_the_map() -> None:
+    salesforce = load_map("salesforce", "contact")
+    properties, new_base = outbound_changes(
+        salesforce,
+        base={"first_name": "Anna", "last_name": "Smith", "job_title": "CFO"},
+        local={"first_name": "Anna", "last_name": None, "job_title": "CEO", "email": "a@b.de"},
+    )
+    # LastName is required in Salesforce: its blank is not pushed.
+    assert properties == {"Title": "CEO", "Email": "a@b.de"}
+    assert new_base == {"job_title": "CEO", "email": "a@b.de"}

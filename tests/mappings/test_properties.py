@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mappings.engine import local_value, read_entry, to_local, to_remote
-from mappings.merge import MergeResult, merge
+from mappings.merge import MergeResult, merge, outbound_changes
 from mappings.spec import ObjectMap, Rule
 from tests.mappings.helpers import apply
 from tests.mappings.strategies import (
@@ -240,3 +240,21 @@ def test_a_round_trip_through_the_map_is_lossless(
             for name in entry.local:
                 del owned[name]
     assert to_local(object_map, to_remote(object_map, scenario.local)) == owned
+
+
+@by_map
+@PROPERTY_SETTINGS
+@given(data=st.data())
+def test_a_push_without_a_crm_read_is_a_merge_with_the_crm_unchanged(
+    object_map: ObjectMap, data: st.DataObject
+) -> None:
+    mapped = data.draw(with_rules(_no_required(object_map), ALL_RULES))
+    scenario = data.draw(scenarios(mapped, "local_only"))
+    properties, new_base = outbound_changes(mapped, scenario.base, scenario.local)
+    merged = scenario.run(remote={})
+    assert properties == merged.remote_writes
+    assert {**scenario.base, **new_base} == merged.base
+    # Once written, the CRM's copy comes back as an echo.
+    came_back = {**scenario.remote, **properties}
+    echo = scenario.run(base={**scenario.base, **new_base}, remote=came_back)
+    assert not echo.changed and echo.conflicts == ()
