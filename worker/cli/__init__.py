@@ -7,10 +7,11 @@ from typing import Annotated
 
 import typer
 
-from worker.cli import contacts, customers, db
+from worker.cli import contacts, customers, db, failures, runs
 from worker.cli import sync as sync_commands
 from worker.cli.common import state
 from worker.cli.demo import demo
+from worker.cli.status import status
 from worker.scheduler import scheduler
 from worker.settings import get_settings
 from worker.webhooks.serve import webhooks
@@ -30,6 +31,9 @@ app.add_typer(sync_commands.connections_app, name="connections")
 app.command("sync")(sync_commands.sync)
 app.command("worker")(sync_commands.worker)
 app.command("demo")(demo)
+app.add_typer(failures.app, name="failures")
+app.add_typer(runs.app, name="runs")
+app.command("status")(status)
 
 
 @app.callback()
