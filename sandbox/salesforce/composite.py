@@ -192,6 +192,8 @@ def delete(store: OrgStore, ids_param: str | None, all_or_none: bool) -> tuple[i
 
             def plan(object_name: str = object_name, record_id: str = record["Id"]) -> PlanResult:
                 current = store.records[object_name][record_id]
+                if current["IsDeleted"]:  # the same id twice, or a contact of a deleted account
+                    return record_id, []
                 return record_id, store.delete_locked(object_name, current)
 
             outcomes.append(plan)
