@@ -97,7 +97,10 @@ class Settings(BaseSettings):
         "(a connection's settings may set sync_interval_s).",
     )
     scheduler_push_interval_s: float = Field(
-        default=60.0, gt=0, description="Seconds between outbox sweeps of a connection."
+        default=60.0,
+        gt=0,
+        description="Default seconds between outbox sweeps of a connection "
+        "(a connection's settings may set push_interval_s).",
     )
     scheduler_reconcile_at: str = Field(
         default="02:30", description="UTC time of day (HH:MM) of the nightly full reconcile."
