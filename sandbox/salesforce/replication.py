@@ -76,6 +76,7 @@ def deleted(
     store: OrgStore, object_name: str, start_text: str | None, end_text: str | None
 ) -> dict[str, Any]:
     start, end, now = _window(store, start_text, end_text, DELETED_REACH)
+    store.purge_recycle_bin()
     with store.lock:
         log = list(store.delete_log[object_name].items())
     records = [

@@ -12,8 +12,9 @@ is a consistent snapshot that queries can read without holding it.
 from __future__ import annotations
 
 import threading
+from collections import deque
 from collections.abc import Callable, Iterable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from .errors import ApiError, entity_is_deleted, not_found
@@ -25,6 +26,9 @@ Record = dict[str, Any]
 ChangeListener = Callable[[str, str, str], None]
 
 MAX_MERGE_RECORDS = 3
+# Deleted records stay in the recycle bin (queryAll, getDeleted, undelete) this long,
+# then Salesforce purges them for good.
+RECYCLE_BIN_RETENTION = timedelta(days=15)
 
 _FIELD_SECURITY = (
     "Please check the security settings of this field and verify that it is read/write for "
@@ -63,6 +67,7 @@ class OrgStore:
             name: dict.fromkeys(obj.fields) | {"IsDeleted": False}
             for name, obj in schema.items()
         }  # fmt: skip
+        self._recycle_bin: deque[tuple[datetime, str, str]] = deque()  # in deletion order
         self.created_at = self.now()
 
     # --- plumbing --------------------------------------------------------------------
@@ -87,11 +92,24 @@ class OrgStore:
 
     # --- reads -----------------------------------------------------------------------
 
+    def purge_recycle_bin(self) -> None:
+        """Hard-delete what has been in the recycle bin longer than Salesforce keeps it."""
+        cutoff = self.now() - RECYCLE_BIN_RETENTION
+        with self.lock:
+            while self._recycle_bin and self._recycle_bin[0][0] < cutoff:
+                deleted_at, object_name, record_id = self._recycle_bin.popleft()
+                if self.delete_log[object_name].get(record_id) != deleted_at:
+                    continue  # undeleted (and maybe deleted again) since
+                del self.delete_log[object_name][record_id]
+                self.records[object_name].pop(record_id, None)
+                self._deleted_with.pop(record_id, None)
+
     def find(self, object_name: str, record_id: str) -> Record | None:
         """The record (deleted or not) with this 15- or 18-character id, or None."""
         normalized = to_18(record_id)
         if normalized is None:
             return None
+        self.purge_recycle_bin()
         return self.records[object_name].get(normalized)
 
     def get_live(self, object_name: str, record_id: str) -> Record:
@@ -104,6 +122,7 @@ class OrgStore:
 
     def snapshot(self, object_name: str) -> list[Record]:
         with self.lock:
+            self.purge_recycle_bin()
             return list(self.records[object_name].values())
 
     def find_by_external_id(self, object_name: str, field_name: str, value: Any) -> list[str]:
@@ -327,6 +346,7 @@ class OrgStore:
             updated["MasterRecordId"] = master_id
         self._put(object_name, updated)
         self.delete_log[object_name][record["Id"]] = now
+        self._recycle_bin.append((now, object_name, record["Id"]))
 
     def delete(self, object_name: str, record_id: str) -> None:
         """Move a record to the recycle bin; an Account takes its Contacts with it."""

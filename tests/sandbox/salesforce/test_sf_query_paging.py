@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 import requests
 from simple_salesforce import Salesforce
-from simple_salesforce.exceptions import SalesforceMalformedRequest
+from simple_salesforce.exceptions import SalesforceMalformedRequest, SalesforceResourceNotFound
 
 from sandbox.salesforce import SalesforceSandbox
 from sandbox.salesforce.errors import ApiError
@@ -159,3 +160,23 @@ def test_contact_merge_and_merge_limits(sf_sandbox: SalesforceSandbox, sf: Sales
         (False, None), (True, ids[0]), (True, ids[0]), (False, None)
     ]  # fmt: skip
     assert rows["records"][0]["Title"] == "Kept"
+
+
+def test_recycle_bin_is_purged_after_15_days() -> None:
+    now = [datetime(2025, 6, 1, 12, 0, tzinfo=UTC)]
+    with SalesforceSandbox(clock=lambda: now[0], session_lifetime_s=60 * 86400) as sandbox:
+        sf = sandbox.client()
+        old = sf.Account.create({"Name": "Old"})["id"]
+        sf.Account.delete(old)
+        now[0] += timedelta(days=10)
+        recent = sf.Account.create({"Name": "Recent"})["id"]
+        sf.Account.delete(recent)
+        now[0] += timedelta(days=6)  # "Old" has been in the bin 16 days, "Recent" 6
+        rows = sf.query_all("SELECT Id FROM Account", include_deleted=True)["records"]
+        assert [r["Id"] for r in rows] == [recent]
+        with pytest.raises(SalesforceResourceNotFound) as caught:
+            sf.Account.get(old)
+        assert caught.value.content[0]["errorCode"] == "NOT_FOUND"  # gone, not just deleted
+        window = sf.Account.deleted(now[0] - timedelta(days=14), now[0])
+        assert [r["id"] for r in window["deletedRecords"]] == [recent]
+        assert window["earliestDateAvailable"] == "2025-06-02T12:00:00.000+0000"
