@@ -1,0 +1,151 @@
+"""How many HubSpot webhook events per second the webhooks app accepts.
+
+Serves the app on a real socket (uvicorn in a thread), with the Redis broker and a
+database (a fresh SQLite file by default; pass ``--database-url`` for PostgreSQL, which it
+migrates), and posts batches of 100 distinct events, each request signed with v3 and
+verified by the app, from ``--clients`` keep-alive HTTP clients at once (HubSpot sends up
+to 10 concurrent requests per account). Prints events/s accepted and request latencies,
+and checks that every batch became one ``sync_records`` job in Redis.
+
+    python -m bench.webhooks [--requests 300] [--clients 4] [--redis-url redis://127.0.0.1:6379/14]
+
+The Redis database given is flushed before and after: do not point it at one in use.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import redis
+from hubspot.utils.signature import Signature
+
+if __package__ in (None, ""):  # run as a script: make the repo importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+SECRET = "bench-client-secret"
+PORTAL = 48_215_730
+EVENTS_PER_REQUEST = 100
+
+
+def signed_batches(url: str, count: int) -> list[tuple[bytes, dict[str, str]]]:
+    """``count`` request bodies of 100 distinct company changes, with HubSpot's headers."""
+    batches = []
+    now_ms = int(time.time() * 1000)
+    for number in range(count):
+        events = [
+            {
+                "eventId": number * EVENTS_PER_REQUEST + index, "subscriptionId": 1,
+                "portalId": PORTAL, "appId": 4242, "occurredAt": now_ms - index,
+                "subscriptionType": "company.propertyChange", "attemptNumber": 0,
+                "objectId": 10_000_000 + number * EVENTS_PER_REQUEST + index,
+                "propertyName": "city", "propertyValue": f"City {index}", "changeSource": "CRM_UI",
+            }
+            for index in range(EVENTS_PER_REQUEST)
+        ]  # fmt: skip
+        body = json.dumps(events, separators=(",", ":"))
+        timestamp = str(int(time.time() * 1000))
+        headers = {
+            "Content-Type": "application/json",
+            "X-HubSpot-Signature-v3": Signature.get_signature(
+                SECRET, body, "v3", http_uri=url, http_method="POST", timestamp=timestamp
+            ),
+            "X-HubSpot-Request-Timestamp": timestamp,
+        }
+        batches.append((body.encode(), headers))
+    return batches
+
+
+def post_all(url: str, batches: list[tuple[bytes, dict[str, str]]], latencies: list[float]) -> None:
+    with httpx.Client(timeout=30) as client:
+        for body, headers in batches:
+            started = time.perf_counter()
+            response = client.post(url, content=body, headers=headers)
+            latencies.append(time.perf_counter() - started)
+            if response.status_code != 200:
+                raise RuntimeError(f"{response.status_code}: {response.text}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=300, help="batches of 100 events")
+    parser.add_argument("--clients", type=int, default=4, help="concurrent keep-alive clients")
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/14")
+    parser.add_argument("--database-url", default=None, help="default: a fresh SQLite file")
+    args = parser.parse_args()
+
+    workdir = tempfile.mkdtemp(prefix="crmsync-bench-")
+    database_url = args.database_url or f"sqlite:///{workdir}/bench.db"
+    # The app reads its settings once, from the environment: set them before importing it.
+    os.environ.update(
+        CRMSYNC_BROKER_URL=args.redis_url,
+        CRMSYNC_DATABASE_URL=database_url,
+        CRMSYNC_HUBSPOT_CLIENT_SECRET=SECRET,
+        CRMSYNC_LOG_LEVEL="WARNING",
+    )
+    from customers import db
+    from customers.service import get_tenant
+    from customers.sync_state import Connection, WebhookEvent
+    from sandbox.runner import ServerThread
+    from worker import database
+    from worker.webhooks import build_app
+
+    store = redis.Redis.from_url(args.redis_url)
+    store.flushdb()
+    db.upgrade(database.engine())
+    with db.transaction(database.sessions()) as session:
+        session.query(WebhookEvent).delete()
+        session.query(Connection).filter(Connection.account_id == str(PORTAL)).delete()
+        tenant = get_tenant(session, "default")
+        session.add(
+            Connection(
+                tenant_id=tenant.id, provider="hubspot", account_id=str(PORTAL), name="bench"
+            )
+        )
+
+    with ServerThread(build_app()) as server:
+        url = f"{server.url}/webhooks/hubspot"
+        batches = signed_batches(url, args.requests)
+        post_all(url, batches[:2], [])  # warm-up: connections, caches, prepared statements
+        work = batches[2:]
+        shares = [work[index :: args.clients] for index in range(args.clients)]
+        latencies: list[float] = []
+        threads = [
+            threading.Thread(target=post_all, args=(url, share, latencies)) for share in shares
+        ]
+        started = time.perf_counter()
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        elapsed = time.perf_counter() - started
+
+    queued = int(store.llen("crmsync:default"))
+    events = len(latencies) * EVENTS_PER_REQUEST
+    ordered = sorted(latencies)
+    print(f"database: {database_url.split('://', 1)[0]}, broker: Redis, clients: {args.clients}")
+    print(
+        f"accepted {events:,} events in {len(latencies)} signed requests in {elapsed:.2f} s: "
+        f"{events / elapsed:,.0f} events/s, {len(latencies) / elapsed:,.1f} requests/s"
+    )
+    print(
+        f"request latency: median {statistics.median(ordered) * 1000:.1f} ms, "
+        f"p95 {ordered[int(len(ordered) * 0.95) - 1] * 1000:.1f} ms, max {ordered[-1] * 1000:.1f} ms"
+    )
+    expected = args.requests  # one sync_records job per batch (warm-up included)
+    print(f"sync_records jobs in Redis: {queued} (expected {expected})")
+    store.flushdb()
+    if queued != expected:
+        raise SystemExit("the queue does not hold one job per batch")
+
+
+if __name__ == "__main__":
+    main()
