@@ -20,7 +20,7 @@ from typing import Any
 from .errors import ApiError, entity_is_deleted, not_found
 from .ids import IdFactory, to_18, truncate_ms
 from .schema import FieldDef, ObjectDef
-from .values import coerce
+from .validation import check_unique, prepare
 
 Record = dict[str, Any]
 ChangeListener = Callable[[str, str, str], None]
@@ -29,11 +29,6 @@ MAX_MERGE_RECORDS = 3
 # Deleted records stay in the recycle bin (queryAll, getDeleted, undelete) this long,
 # then Salesforce purges them for good.
 RECYCLE_BIN_RETENTION = timedelta(days=15)
-
-_FIELD_SECURITY = (
-    "Please check the security settings of this field and verify that it is read/write for "
-    "your profile or permission set."
-)
 
 
 class OrgStore:
@@ -52,11 +47,11 @@ class OrgStore:
         self.ids = ids
         self.user_id = user_id
         self._clock = clock
-        self._restricted = restricted_picklists
+        self.restricted_picklists = restricted_picklists
         self.lock = threading.RLock()
         self.records: dict[str, dict[str, Record]] = {name: {} for name in schema}
         # (object, field) -> normalized value -> id, live records only
-        self._unique: dict[tuple[str, str], dict[str, str]] = {
+        self.unique_index: dict[tuple[str, str], dict[str, str]] = {
             (name, f.name): {} for name, obj in schema.items() for f in obj.fields.values()
             if f.unique
         }  # fmt: skip
@@ -86,7 +81,7 @@ class OrgStore:
     def object(self, name: str) -> ObjectDef:
         return self.schema[name]
 
-    def _unique_key(self, definition: FieldDef, value: Any) -> str:
+    def unique_key(self, definition: FieldDef, value: Any) -> str:
         text = str(value)
         return text if definition.case_sensitive else text.lower()
 
@@ -132,8 +127,8 @@ class OrgStore:
             if field_name == "Id":
                 record = self.find(object_name, str(value))
                 return [record["Id"]] if record and not record["IsDeleted"] else []
-            index = self._unique.get((object_name, field_name))
-            key = self._unique_key(definition, value)
+            index = self.unique_index.get((object_name, field_name))
+            key = self.unique_key(definition, value)
             if index is not None:
                 found = index.get(key)
                 return [found] if found else []
@@ -142,7 +137,7 @@ class OrgStore:
                 for record in self.records[object_name].values()
                 if not record["IsDeleted"]
                 and record[field_name] is not None
-                and self._unique_key(definition, record[field_name]) == key
+                and self.unique_key(definition, record[field_name]) == key
             ]
 
     # --- validation ------------------------------------------------------------------
@@ -151,108 +146,18 @@ class OrgStore:
         self, object_name: str, body: Mapping[str, Any], *, existing: Record | None
     ) -> dict[str, Any]:
         """Check a JSON body for create (``existing`` None) or update; return the changes."""
-        obj = self.schema[object_name]
-        changes: dict[str, Any] = {}
-        readonly: list[str] = []
-        for key, raw in body.items():
-            if key == "attributes":
-                continue
-            definition = obj.field(key)
-            if definition is None:
-                raise ApiError(
-                    400, "INVALID_FIELD", f"No such column '{key}' on sobject of type {obj.name}"
-                )
-            allowed = definition.createable if existing is None else definition.updateable
-            if not allowed:
-                readonly.append(definition.name)
-                continue
-            changes[definition.name] = coerce(
-                definition, raw, restricted_picklists=self._restricted
-            )
-        if readonly:
-            raise ApiError(
-                400,
-                "INVALID_FIELD_FOR_INSERT_UPDATE",
-                f"Unable to create/update fields: {', '.join(readonly)}. {_FIELD_SECURITY}",
-                readonly,
-            )
-        merged = {**(existing or {}), **changes}
-        missing = [
-            f.name
-            for f in obj.fields.values()
-            if not f.nillable
-            and f.createable
-            and f.name != "OwnerId"
-            and merged.get(f.name) is None
-        ]
-        if missing:
-            raise ApiError(
-                400,
-                "REQUIRED_FIELD_MISSING",
-                f"Required fields are missing: [{', '.join(missing)}]",
-                missing,
-            )
-        for name, value in changes.items():
-            definition = obj.fields[name]
-            if definition.type == "reference" and value is not None:
-                changes[name] = self._check_reference(definition, value)
-            if definition.unique and value is not None:
-                self._check_unique(object_name, definition, value, existing)
-        return changes
+        return prepare(self, object_name, body, existing=existing)
 
-    def _check_reference(self, definition: FieldDef, value: str) -> str:
-        normalized = to_18(value)
-        if normalized is None:
-            raise ApiError(
-                400,
-                "MALFORMED_ID",
-                f"{definition.label}: id value of incorrect type: {value}",
-                [definition.name],
-            )
-        if definition.reference_to == ("User",):
-            return normalized
-        target = definition.reference_to[0]
-        if not normalized.startswith(self.schema[target].key_prefix):
-            raise ApiError(
-                400,
-                "FIELD_INTEGRITY_EXCEPTION",
-                f"{definition.label}: id value of incorrect type: {value}",
-                [definition.name],
-            )
-        record = self.records[target].get(normalized)
-        if record is None:
-            raise ApiError(
-                400,
-                "INVALID_CROSS_REFERENCE_KEY",
-                "invalid cross reference id",
-                [definition.name],
-            )
-        if record["IsDeleted"]:
-            raise ApiError(400, "ENTITY_IS_DELETED", "entity is deleted", [definition.name])
-        return normalized
-
-    def _check_unique(
+    def check_unique(
         self, object_name: str, definition: FieldDef, value: Any, existing: Record | None
     ) -> None:
-        holder = self._unique[(object_name, definition.name)].get(
-            self._unique_key(definition, value)
-        )
-        if holder is not None and (existing is None or holder != existing["Id"]):
-            raise ApiError(
-                400,
-                "DUPLICATE_VALUE",
-                f"duplicate value found: {definition.name} duplicates value on record with "
-                f"id: {holder}",
-                [],
-            )
-
-    # --- writes ----------------------------------------------------------------------
+        check_unique(self, object_name, definition, value, existing)
 
     def _index(self, object_name: str, record: Record, *, add: bool) -> None:
-        for (name, field_name), index in self._unique.items():
+        for (name, field_name), index in self.unique_index.items():
             if name != object_name or record[field_name] is None:
                 continue
-            key = self._unique_key(self.schema[name].fields[field_name], record[field_name])
+            key = self.unique_key(self.schema[name].fields[field_name], record[field_name])
             if add:
                 index[key] = record["Id"]
             elif index.get(key) == record["Id"]:
@@ -384,7 +289,7 @@ class OrgStore:
             for name, item in restored:
                 for definition in self.schema[name].fields.values():
                     if definition.unique and item[definition.name] is not None:
-                        self._check_unique(name, definition, item[definition.name], None)
+                        self.check_unique(name, definition, item[definition.name], None)
             for name, item in restored:
                 updated = self.apply(name, item, {"IsDeleted": False})
                 self.delete_log[name].pop(item["Id"], None)
