@@ -56,10 +56,15 @@ def normalize_email(value: Any) -> str | None:
     network). Casing never makes two customers."""
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
+    return _valid_email(str(value).strip())
+
+
+@lru_cache(maxsize=65_536)
+def _valid_email(text: str) -> str:
     try:
-        result = validate_email(str(value).strip(), check_deliverability=False)
+        result = validate_email(text, check_deliverability=False)
     except EmailNotValidError as error:
-        raise ValueError(f"{value!r} is not a valid email address ({error})") from None
+        raise ValueError(f"{text!r} is not a valid email address ({error})") from None
     return result.normalized.lower()
 
 
@@ -79,8 +84,8 @@ def _e164(text: str, region: str | None) -> str:
         parsed = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException:
         return text
-    if not phonenumbers.is_possible_number(parsed):
-        return text
+    if not phonenumbers.is_valid_number(parsed):
+        return text  # "ext. 12" parses in some countries; only a valid number is rewritten
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 

@@ -28,8 +28,7 @@ from customers.db import transaction
 from customers.models import Contact, Customer, OutboxEntry
 from customers.sync_state import ExternalLink, SyncCursor
 from customers.types import utcnow
-from mappings import ObjectMap, fingerprint, snapshot, to_remote
-from mappings.engine import entry_values, is_blank, phone_region, project, write_entry
+from mappings import ObjectMap, fingerprint, outbound_changes, to_remote
 from worker.enqueue import PUSH_RECORDS
 from worker.failures import has_open_failures, record_failure, resolve_failures
 from worker.sync.inbound import ID_WRITTEN, columns
@@ -38,27 +37,6 @@ from worker.sync.target import SyncTarget
 log = logging.getLogger(__name__)
 
 OUTBOX_BATCH = 1000
-
-
-def outbound_changes(
-    object_map: ObjectMap, base: dict[str, Any], local: dict[str, Any], region: str | None
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """CRM properties to write for what changed locally since the base, and the base
-    values they become once written."""
-    properties: dict[str, Any] = {}
-    new_base: dict[str, Any] = {}
-    settled = snapshot(object_map, local)
-    for entry in sorted(object_map.synced, key=lambda entry: entry.transform == "phone"):
-        values = entry_values(entry, local)
-        seen = project(object_map, entry, values, phone_region(object_map, settled, region))
-        if all(name in base for name in entry.local):
-            if tuple(base[name] for name in entry.local) == seen:
-                continue
-        elif all(is_blank(value) for value in seen):
-            continue
-        properties[entry.remote] = write_entry(object_map, entry, values)
-        new_base.update(zip(entry.local, seen, strict=True))
-    return properties, new_base
 
 
 class OutboxPosition:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from sqlalchemy.orm import Session
 
@@ -13,6 +14,12 @@ from mappings import ObjectMap, load_map
 # CRM object types per provider, parents first: contacts attach to an already synced parent.
 OBJECT_TYPES = {"hubspot": ("company", "contact"), "salesforce": ("account", "contact")}
 PARENT_TYPE = {"hubspot": "company", "salesforce": "account"}
+
+
+@lru_cache(maxsize=64)
+def _load_map(provider: str, object_type: str, override: str | None) -> ObjectMap:
+    """Maps are read once per process (every job builds a target)."""
+    return load_map(provider, object_type, override=override)
 
 
 @dataclass(frozen=True)
@@ -36,9 +43,8 @@ class SyncTarget:
 
     @classmethod
     def from_connection(cls, connection: Connection) -> SyncTarget:
-        override = connection.mapping or None
         maps = {
-            object_type: load_map(connection.provider, object_type, override=override)
+            object_type: _load_map(connection.provider, object_type, connection.mapping or None)
             for object_type in OBJECT_TYPES[connection.provider]
         }
         return cls(
