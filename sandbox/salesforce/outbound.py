@@ -83,6 +83,9 @@ class OutboundMessenger:
         self._thread: threading.Thread | None = None
         self._http = requests.Session()
         self._http.verify = self.verify
+        # Listeners are local test doubles: no proxies or CA bundles from the environment
+        # (requests would let REQUESTS_CA_BUNDLE override ``verify``).
+        self._http.trust_env = False
         self.org.store.subscribe(self.on_change)
 
     # --- registration and queueing -----------------------------------------------------
