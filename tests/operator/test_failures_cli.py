@@ -7,6 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from dramatiq.brokers.redis import RedisBroker
 from sqlalchemy.orm import Session, sessionmaker
 
 from connectors.errors import Permanent, Transient
@@ -15,6 +16,7 @@ from customers.sync_state import SyncFailure
 from customers.types import utcnow
 from tests.operator.conftest import Cli
 from tests.webhooks.conftest import drain_stub, jobs
+from worker import enqueue
 from worker.failures import record_failure, resolve_failures
 
 
@@ -205,4 +207,21 @@ def test_dismiss_keeps_the_reason(
     assert (
         cli.json("failures", "list", "--status", "dismissed")["failures"][0]["id"]
         == failures["transient"]
+    )
+
+
+def test_a_broker_that_is_down_leaves_the_rows_as_they_were(
+    cli: Cli,
+    failures: dict[str, int],
+    sessions: sessionmaker[Session],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    unreachable = RedisBroker(url="redis://127.0.0.1:1/0", namespace="crmsync")
+    monkeypatch.setattr(enqueue, "broker", unreachable)
+    result = cli("failures", "replay", str(failures["permanent"]), str(failures["transient"]))
+    assert result.exit_code == 1 and "could not send" in result.output
+    assert (
+        status_of(sessions, failures["permanent"])
+        == status_of(sessions, failures["transient"])
+        == "open"
     )

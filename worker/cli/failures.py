@@ -21,7 +21,7 @@ from customers.errors import InvalidInput, NotFound
 from customers.sync_state import Connection, SyncFailure
 from customers.types import utcnow
 from worker import enqueue
-from worker.cli.common import console, errors, handles_errors, print_json, unit_of_work
+from worker.cli.common import console, errors, fail, handles_errors, print_json, unit_of_work
 from worker.failures import DISMISSED, OPEN, REPLAYED, RESOLVED, UNRESOLVED
 from worker.settings import get_settings
 
@@ -264,7 +264,13 @@ def replay(
                 row.status = REPLAYED
                 row.resolution = f"replayed {utcnow().isoformat(timespec='seconds')}"
                 session.flush()
-                enqueue.replay(job)
+                try:
+                    enqueue.replay(job)
+                except Exception as error:  # the broker is down or refused the message
+                    fail(
+                        f"could not send failure {row.id}'s job ({type(error).__name__}); "
+                        "no failure was marked replayed"
+                    )
             replayed.append({"id": row.id, "job": redact(job)})
     if not dry_run and replayed and not get_settings().broker_url:
         errors.print(
