@@ -11,6 +11,7 @@ from worker.cli import contacts, customers, db, failures, runs
 from worker.cli import sync as sync_commands
 from worker.cli.common import state
 from worker.cli.demo import demo
+from worker.cli.sandbox import app as sandbox_app
 from worker.cli.status import status
 from worker.scheduler import scheduler
 from worker.settings import get_settings
@@ -31,6 +32,7 @@ app.add_typer(sync_commands.connections_app, name="connections")
 app.command("sync")(sync_commands.sync)
 app.command("worker")(sync_commands.worker)
 app.command("demo")(demo)
+app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(failures.app, name="failures")
 app.add_typer(runs.app, name="runs")
 app.command("status")(status)

@@ -11,8 +11,8 @@ from worker.cli.common import console
 
 
 def demo(
-    companies: Annotated[int, typer.Option(min=10, help="HubSpot companies to seed.")] = 2000,
-    accounts: Annotated[int, typer.Option(min=10, help="Salesforce accounts to seed.")] = 1500,
+    companies: Annotated[int, typer.Option(min=10, help="HubSpot companies to seed.")] = 1000,
+    accounts: Annotated[int, typer.Option(min=10, help="Salesforce accounts to seed.")] = 800,
     folder: Annotated[
         Path, typer.Option(help="Where the demo keeps its database (made anew).")
     ] = Path("data/demo"),

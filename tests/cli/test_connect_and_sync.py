@@ -1,0 +1,87 @@
+"""The operator's path through the CLI: connect both sandbox CRMs, sync, see the results."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import pytest
+import requests
+
+from sandbox.hubspot import HubSpotSandbox
+from sandbox.salesforce import SalesforceSandbox
+from sandbox.seed import generate_companies
+from tests.cli.conftest import Cli
+
+
+@pytest.fixture
+def crms() -> Iterator[tuple[HubSpotSandbox, SalesforceSandbox]]:
+    companies = list(generate_companies(40, contacts_per_company=1, seed=21))
+    with HubSpotSandbox(limits=None) as hubspot, SalesforceSandbox() as salesforce:
+        hubspot.seed(companies[:25])
+        salesforce.seed(companies[20:])
+        yield hubspot, salesforce
+
+
+def test_connect_sync_and_look(
+    cli: Cli, crms: tuple[HubSpotSandbox, SalesforceSandbox], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hubspot, salesforce = crms
+    cli("db", "upgrade")
+    monkeypatch.setenv("CRMSYNC_HUBSPOT_ACCESS_TOKEN", hubspot.access_token)
+    connected = cli(
+        "connect", "hubspot", "--portal-id", str(hubspot.portal_id), "--base-url", hubspot.url
+    )
+    assert connected.exit_code == 0, connected.stderr
+    created = requests.get(
+        f"{hubspot.url}/crm/v3/properties/companies/crmsync_id",
+        headers={"Authorization": f"Bearer {hubspot.access_token}"},
+        timeout=10,
+    )
+    assert (
+        created.status_code == 200 and created.json()["hasUniqueValue"] is True
+    )  # set up by connect
+    again = cli(
+        "connect", "hubspot", "--portal-id", str(hubspot.portal_id), "--base-url", hubspot.url
+    )
+    assert again.exit_code == 1 and "already connected" in again.stderr
+
+    # Salesforce with only a refresh token: the first call refreshes the session.
+    sf = salesforce.credentials
+    monkeypatch.setenv("CRMSYNC_SALESFORCE_REFRESH_TOKEN", sf.refresh_token)
+    monkeypatch.setenv("CRMSYNC_SALESFORCE_CLIENT_ID", sf.consumer_key)
+    monkeypatch.setenv("CRMSYNC_SALESFORCE_CLIENT_SECRET", sf.consumer_secret)
+    connected = cli("connect", "salesforce", "--org-id", salesforce.org_id, "--instance-url", salesforce.instance_url,
+                    "--ca-bundle", salesforce.cert_path)  # fmt: skip
+    assert connected.exit_code == 0, connected.stderr
+
+    listed = json.loads(cli("connections", "list", "--json").stdout)
+    assert [(c["id"], c["provider"]) for c in listed] == [(1, "hubspot"), (2, "salesforce")]
+
+    first = json.loads(cli("sync", "1", "--full", "--json").stdout)
+    assert (
+        first["outcome"] == "ok"
+        and first["counts"]["read"] == 25
+        and first["counts"]["api_calls"] > 0
+    )
+    second = json.loads(cli("sync", "2", "--full", "--json").stdout)
+    assert second["outcome"] == "ok" and second["counts"]["read"] == 20
+    customers = json.loads(cli("customers", "list", "--json", "--per-page", "1000").stdout)
+    # 40 businesses, 5 in both CRMs; planted near-duplicates may be held for review.
+    assert 30 <= customers["total"] <= 40
+    assert len({c["name"] for c in customers["customers"]}) == customers["total"]
+
+
+def test_connect_with_a_bad_token_saves_nothing(
+    cli: Cli, crms: tuple[HubSpotSandbox, SalesforceSandbox], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hubspot, _ = crms
+    cli("db", "upgrade")
+    monkeypatch.setenv("CRMSYNC_HUBSPOT_ACCESS_TOKEN", "pat-na1-wrong")
+    result = cli(
+        "connect", "hubspot", "--portal-id", str(hubspot.portal_id), "--base-url", hubspot.url
+    )
+    assert result.exit_code == 1 and "setup failed, nothing was saved" in " ".join(
+        result.stderr.split()
+    )
+    assert json.loads(cli("connections", "list", "--json").stdout) == []
