@@ -3,9 +3,14 @@ one Redis never enqueue the same work twice."""
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,8 +26,10 @@ from tests.conftest import _truncate
 from tests.services import require_redis
 from tests.webhooks.conftest import jobs, redis_messages
 from worker import enqueue
-from worker.scheduler import LocalCoordination, Plan, RedisCoordination, Scheduler
+from worker.scheduler import LEADER_KEY, LocalCoordination, Plan, RedisCoordination, Scheduler
 from worker.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def add_connections(sessions: sessionmaker[Session], *specs: dict[str, Any]) -> list[int]:
@@ -184,3 +191,38 @@ def test_two_schedulers_on_one_redis_enqueue_each_slot_once(
             if scheduler._scheduler.running:
                 scheduler.stop()
         broker.close()
+
+
+def test_the_crmsync_scheduler_command_enqueues_and_hands_over_on_sigterm(
+    postgres_engine: Engine, redis_url: str, tmp_path: Path
+) -> None:
+    _truncate(postgres_engine)
+    sessions = db.session_factory(postgres_engine)
+    [connection] = add_connections(sessions, {"settings": {"sync_interval_s": 1}})
+    env = {
+        **os.environ,
+        "CRMSYNC_DATABASE_URL": postgres_engine.url.render_as_string(hide_password=False),
+        "CRMSYNC_BROKER_URL": redis_url,
+        "CRMSYNC_SCHEDULER_REFRESH_S": "0.5",
+        "CRMSYNC_LOG_LEVEL": "WARNING",
+        "PYTHONPATH": str(ROOT),
+    }
+    log_path = tmp_path / "scheduler.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-c", "from worker.cli import main; main()", "scheduler"],
+            cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        try:
+            deadline = time.monotonic() + 40
+            while not redis_messages(redis_url) and time.monotonic() < deadline:
+                assert process.poll() is None, log_path.read_text()
+                time.sleep(0.1)
+            assert jobs(redis_messages(redis_url))[0] == ("sync_changes", [connection])
+            assert redis.Redis.from_url(redis_url).exists(LEADER_KEY)
+        finally:
+            process.send_signal(signal.SIGTERM)
+            code = process.wait(timeout=20)
+    assert code == 0, log_path.read_text()
+    # A clean stop releases the lock: a standby need not wait for it to expire.
+    assert not redis.Redis.from_url(redis_url).exists(LEADER_KEY)
