@@ -148,6 +148,37 @@ class Settings(BaseSettings):
         description="auto-categorize schedules a customer again when its earlier request "
         "produced no category after this long (a lost job).",
     )
+    crm_overlap_s: float = Field(
+        default=300.0,
+        ge=0,
+        description="How far before its saved cursor an incremental CRM scan starts again: "
+        "HubSpot search lags writes and a Salesforce transaction commits rows stamped when "
+        "it began. A connection's connector option overlap_s overrides it.",
+    )
+    hubspot_requests_per_10s: int = Field(
+        default=190, ge=1, description="HubSpot requests allowed per rolling 10 seconds."
+    )
+    hubspot_search_per_s: int = Field(
+        default=5, ge=1, description="HubSpot CRM search requests allowed per second."
+    )
+    hubspot_daily_requests: int = Field(
+        default=250_000,
+        ge=1,
+        description="HubSpot daily request allowance until HubSpot's headers say otherwise.",
+    )
+    salesforce_daily_requests: int = Field(
+        default=100_000,
+        ge=1,
+        description="Salesforce rolling 24-hour API allowance until Sforce-Limit-Info says "
+        "otherwise.",
+    )
+    crm_daily_reserve: float = Field(
+        default=0.05,
+        ge=0,
+        lt=1,
+        description="Share of a CRM's daily allowance kept for webhook reads and pushes: "
+        "scans stop cleanly at their cursor once only this much is left.",
+    )
 
     @field_validator("scheduler_reconcile_at")
     @classmethod
