@@ -155,7 +155,7 @@ class Settings(BaseSettings):
         "HubSpot search lags writes and a Salesforce transaction commits rows stamped when "
         "it began. A connection's connector option overlap_s overrides it.",
     )
-    hubspot_requests_per_10s: int = Field(
+    hubspot_burst_requests: int = Field(
         default=190, ge=1, description="HubSpot requests allowed per rolling 10 seconds."
     )
     hubspot_search_per_s: int = Field(
