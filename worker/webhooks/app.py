@@ -84,7 +84,9 @@ def build_app(
         path = scope.get("raw_path") or scope["path"].encode()
         query = scope.get("query_string") or b""
         path_and_query = path.decode("latin-1") + ("?" + query.decode("latin-1") if query else "")
-        uri = hubspot.signed_uri(config.webhooks_public_url, str(request.url), path_and_query)
+        # Behind a proxy the public URL is configured; else it is where the request came.
+        base = config.webhooks_public_url or f"{request.url.scheme}://{request.url.netloc}"
+        uri = hubspot.signed_uri(base, path_and_query)
         hubspot.verify(
             request.headers,
             text_body,

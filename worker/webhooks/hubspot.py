@@ -52,9 +52,10 @@ SIGNATURE_V1 = "x-hubspot-signature"
 SIGNATURE_VERSION = "x-hubspot-signature-version"
 
 
-def signed_uri(public_base_url: str | None, request_url: str, path_and_query: str) -> str:
-    """The URL HubSpot signed: the public base plus the path, else the request's own URL."""
-    uri = public_base_url.rstrip("/") + path_and_query if public_base_url else request_url
+def signed_uri(base_url: str, path_and_query: str) -> str:
+    """The URL HubSpot signed: the base it called (``https://host[:port][/prefix]``) and
+    the path and query as sent, with the characters HubSpot decodes decoded."""
+    uri = base_url.rstrip("/") + path_and_query
     for encoded, plain in URI_DECODED.items():
         uri = uri.replace(encoded, plain).replace(encoded.lower(), plain)
     return uri
