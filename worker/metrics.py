@@ -95,6 +95,10 @@ class DatabaseCollector(Collector):
         self._sessions = sessions
         self._queue_depth = queue_depth
 
+    def describe(self) -> list[Any]:
+        # Without this, registering would run collect(), querying the database at start-up.
+        return []
+
     def collect(self) -> Iterator[Any]:
         try:
             with self._sessions()() as session:
