@@ -10,10 +10,11 @@ from collections.abc import Iterator
 import pytest
 
 from connectors.base import Cursor, Page
+from connectors.errors import BudgetExhausted
 from connectors.hubspot import HubSpotConnector
 from sandbox.hubspot import HubSpotSandbox
 from sandbox.seed import generate_companies
-from tests.connectors.conftest import hubspot_connector
+from tests.connectors.conftest import hubspot_connector, memory_budget
 
 BIG = 10_250  # past the 10,000 results one search query may page through
 
@@ -193,3 +194,21 @@ def test_incremental_contacts_carry_their_companies_primary_first(
     assert len(records) == 30
     assert records[contact_id].associations == (primary, other)
     assert connector.counter.calls["associations.batch.read"] == 1  # one read per 1,000
+
+
+def test_a_scan_stops_cleanly_at_the_daily_reserve_and_resumes(
+    hubspot_sandbox: HubSpotSandbox,
+) -> None:
+    hubspot_sandbox.seed(generate_companies(250, seed=9))
+    budget = memory_budget("hubspot", daily=100, daily_reserve=0.05)
+    connector = hubspot_connector(hubspot_sandbox, budget=budget, setup=False)
+    budget.observe_daily(used=94, limit=100)  # one bulk call left before the 5% reserve
+    scan = iter(connector.scan("company", full=True))
+    first = next(scan)
+    with pytest.raises(BudgetExhausted):
+        next(scan)
+    assert connector.fetch("company", [first.records[0].external_id])  # the reserve is usable
+    budget.observe_daily(used=0, limit=100)
+    rest = list(connector.scan("company", cursor=first.cursor, full=True))
+    ids = _ids([first, *rest])
+    assert len(ids) == len(set(ids)) == 250
