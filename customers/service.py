@@ -17,7 +17,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import Table, func, insert, select, text
+from sqlalchemy import String, Table, bindparam, func, insert, select, text
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
@@ -98,6 +99,30 @@ def find_by_email(session: Session, tenant_id: int, email: str) -> Customer | No
             Customer.deleted_at.is_(None),
         )
     )
+
+
+def taken_emails(session: Session, tenant_id: int, emails: Sequence[str]) -> dict[str, int]:
+    """Which of these (normalized) emails live customers already have: email -> id."""
+    if not emails:
+        return {}
+    live = (Customer.tenant_id == tenant_id, Customer.deleted_at.is_(None))
+    if session.get_bind().dialect.name == "postgresql":
+        # A join with the array, not ``IN (...)``: psycopg prepares a statement it runs
+        # often, and PostgreSQL's generic plan for a long IN list compares every row with
+        # every value (a 50,000-row import slowed down ten times after its fifth batch).
+        wanted = (
+            func.unnest(bindparam("emails", list(emails), type_=ARRAY(String)))
+            .table_valued("email")
+            .render_derived("wanted")
+        )
+        query = select(Customer.email, Customer.id).join(wanted, Customer.email == wanted.c.email)
+        return {row.email: row.id for row in session.execute(query.where(*live))}
+    found: dict[str, int] = {}
+    for start in range(0, len(emails), 500):  # SQLite's IN list is a temporary b-tree: fast
+        chunk = list(emails[start : start + 500])
+        query = select(Customer.email, Customer.id).where(*live, Customer.email.in_(chunk))
+        found.update((row.email, row.id) for row in session.execute(query))
+    return found
 
 
 def _check_email_free(session: Session, tenant_id: int, email: str, own_id: int | None) -> None:
@@ -185,6 +210,10 @@ def prepare_customer(
         cleaned = clean_customer(data)
     except InvalidInput as error:
         problems.extend(error.errors)
+        bad = {problem.field for problem in problems}
+        # The good fields still count (a valid email is not "missing" because the country
+        # was wrong); normalizing them again cannot fail.
+        cleaned = clean_customer({key: value for key, value in data.items() if key not in bad})
     bad = {problem.field for problem in problems}
     if "name" not in cleaned and "name" not in bad:
         problems.append(FieldError("name", "is required"))
@@ -262,16 +291,10 @@ def create_customers(
     if len(set(emails)) != len(emails):
         repeated = next(email for email in emails if emails.count(email) > 1)
         raise DuplicateEmail(repeated, None)
-    for start in range(0, len(emails), 1000):
-        taken = session.execute(
-            select(Customer.email, Customer.id).where(
-                Customer.tenant_id == tenant_id,
-                Customer.email.in_(emails[start : start + 1000]),
-                Customer.deleted_at.is_(None),
-            )
-        ).first()
-        if taken is not None:
-            raise DuplicateEmail(taken.email, taken.id)
+    taken = taken_emails(session, tenant_id, emails)
+    if taken:
+        email = next(email for email in emails if email in taken)
+        raise DuplicateEmail(email, taken[email])
     if not prepared:
         return []
     now = utcnow()
