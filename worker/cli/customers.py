@@ -301,4 +301,4 @@ def reference(customer_id: int, system: str, ref: str) -> None:
 
 
 # Commands kept in their own modules add themselves to ``app`` when imported.
-from worker.cli import categories, duplicates  # noqa: E402, F401
+from worker.cli import categories, duplicates, importing  # noqa: E402, F401
