@@ -22,16 +22,15 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from functools import partial
 from typing import Any, ClassVar
 
 from simple_salesforce import format_soql
 
 from connectors.base import CallCounter, Cursor, Page, RemoteRecord, WriteRequest, WriteResult
-from connectors.batching import chunks, split_on_error
+from connectors.batching import chunks
 from connectors.budget import RequestBudget
 from connectors.credentials import Credentials
-from connectors.errors import ConnectorError, NotFound, Permanent
+from connectors.errors import Permanent
 from connectors.retry import RetryPolicy
 from connectors.salesforce_api import (
     DEFAULT_API_VERSION,
@@ -40,12 +39,11 @@ from connectors.salesforce_api import (
     PROVIDER,
     SalesforceApi,
     TokensCallback,
-    classify,
     floor_minute,
     server_time,
 )
+from connectors.salesforce_writes import SOBJECTS, SalesforceWrites
 
-SOBJECTS = {"account": "Account", "contact": "Contact"}
 OBJECT_TYPES = ("account", "contact")
 DEFAULT_EXTERNAL_ID_FIELD = "CrmsyncId__c"
 ACCOUNT_FIELDS = (
@@ -61,7 +59,6 @@ CONTACT_FIELDS = (
 DEFAULT_FIELDS = {"account": ACCOUNT_FIELDS, "contact": CONTACT_FIELDS}
 SYSTEM_FIELDS = ("Id", "SystemModstamp", "IsDeleted", "MasterRecordId")
 QUERY_BATCH = 2_000  # Sforce-Query-Options batchSize maximum
-COLLECTION_SIZE = 200  # sObject Collections maximum
 FETCH_CHUNK = 200  # ids per Id IN (...) query: keeps the GET URL well under its limit
 DEFAULT_OVERLAP_S = 300.0
 QUERY_HEADERS = {"Sforce-Query-Options": f"batchSize={QUERY_BATCH}"}
@@ -123,6 +120,9 @@ class SalesforceConnector:
             version=self.options.api_version,
             timeout_s=self.options.timeout_s,
             retry=self.options.retry,
+        )
+        self.writes = SalesforceWrites(
+            api=self.api, external_id_field=self.options.external_id_field
         )
 
     def object_types(self) -> tuple[str, ...]:
@@ -349,89 +349,11 @@ class SalesforceConnector:
 
     def upsert(self, object_type: str, requests: Sequence[WriteRequest]) -> list[WriteResult]:
         self._check(object_type)
-        results: dict[int, WriteResult] = {}
-        # The last request per local id wins; Salesforce refuses a call naming one twice.
-        last = {r.local_id: n for n, r in enumerate(requests)}
-        unique = list(last.values())
-        failed: dict[int, ConnectorError] = {}
-        for linked in (True, False):
-            todo = [n for n in unique if bool(requests[n].external_id) == linked]
-            for chunk in chunks(todo, COLLECTION_SIZE):
-                send = partial(self._write, object_type, requests, results=results, linked=linked)
-                split_on_error(chunk, send, failed)
-        for n, error in failed.items():
-            results[n] = WriteResult(requests[n].local_id, requests[n].external_id, error=error)
-        return [results[last[r.local_id]] for r in requests]
-
-    def _write(
-        self,
-        object_type: str,
-        requests: Sequence[WriteRequest],
-        chunk: list[int],
-        *,
-        results: dict[int, WriteResult],
-        linked: bool,
-    ) -> None:
-        sobject = SOBJECTS[object_type]
-        external = self.options.external_id_field
-        body_records = []
-        for n in chunk:
-            request = requests[n]
-            record: dict[str, Any] = {"attributes": {"type": sobject}, **request.properties}
-            record[external] = request.local_id
-            if object_type == "contact" and request.associations:
-                record["AccountId"] = request.associations[0]
-            if linked:
-                record["Id"] = request.external_id
-            body_records.append(record)
-        body = {"allOrNone": False, "records": body_records}
-        path = "composite/sobjects" if linked else f"composite/sobjects/{sobject}/{external}"
-        answer = self.api.call(
-            "collections.update" if linked else "collections.upsert",
-            lambda sf, o: sf.restful(path, method="PATCH", json=body, **o),
-        )
-        for n, outcome in zip(chunk, answer or [], strict=False):
-            request = requests[n]
-            if outcome.get("success"):
-                created = bool(outcome.get("created")) and not linked
-                results[n] = WriteResult(request.local_id, outcome.get("id"), created)
-            else:
-                first = (outcome.get("errors") or [{}])[0]
-                error = classify(
-                    None, first.get("statusCode"), str(first.get("message", "")), details=outcome
-                )
-                results[n] = WriteResult(request.local_id, request.external_id, error=error)
-        for n in chunk[len(answer or []) :]:
-            results[n] = WriteResult(
-                requests[n].local_id,
-                requests[n].external_id,
-                error=Permanent(
-                    "no result for this record", provider=PROVIDER, code="MISSING_RESULT"
-                ),
-            )
+        return self.writes.upsert(object_type, requests)
 
     def archive(self, object_type: str, external_ids: Sequence[str]) -> None:
         self._check(object_type)
-        problems: list[ConnectorError] = []
-        for chunk in chunks(list(dict.fromkeys(external_ids)), COLLECTION_SIZE):
-            params = {"ids": ",".join(chunk), "allOrNone": "false"}
-            answer = self.api.call(
-                "collections.delete",
-                lambda sf, o, p=params: sf.restful(
-                    "composite/sobjects", params=p, method="DELETE", **o
-                ),
-            )
-            for outcome in answer or []:
-                first = (outcome.get("errors") or [{}])[0]
-                if outcome.get("success") or first.get("statusCode") == "ENTITY_IS_DELETED":
-                    continue
-                problems.append(
-                    classify(None, first.get("statusCode"), str(first.get("message", "")))
-                )
-        if problems:
-            worst = next((p for p in problems if not isinstance(p, NotFound)), None)
-            if worst is not None:
-                raise worst
+        self.writes.archive(object_type, external_ids)
 
     # ---- helpers -----------------------------------------------------------------------
 

@@ -1,0 +1,161 @@
+"""HubSpot writes: batch upserts keyed on our own unique property, batch updates of linked
+records, default contact -> company associations, and batch archive.
+
+A retried create can never make a second record, because records we create are only ever
+created by an upsert on the property that holds our local id. A batch HubSpot refuses for
+bad data is halved until the bad records stand alone (``connectors.batching``). Calls go
+through :class:`connectors.hubspot_api.HubSpotApi`; this module knows no scans or cursors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any
+
+from connectors.base import WriteRequest, WriteResult
+from connectors.batching import chunks, split_on_error
+from connectors.errors import ConnectorError, NotFound, Permanent
+from connectors.hubspot_api import PROVIDER, HubSpotApi
+from connectors.hubspot_records import SEGMENTS
+
+BATCH_SIZE = 100  # HubSpot's limit for every batch verb
+ASSOCIATION_BATCH = 1_000
+
+
+class HubSpotWrites:
+    def __init__(self, *, api: HubSpotApi, id_property: str) -> None:
+        self.api = api
+        self.id_property = id_property
+
+    def upsert(self, object_type: str, requests: Sequence[WriteRequest]) -> list[WriteResult]:
+        results: dict[int, WriteResult] = {}
+        # The last request per local id wins; HubSpot refuses a batch naming an id twice.
+        last = {r.local_id: n for n, r in enumerate(requests)}
+        unique = list(last.values())
+        linked = [n for n in unique if requests[n].external_id]
+        new = [n for n in unique if not requests[n].external_id]
+        failed: dict[int, ConnectorError] = {}
+        for chunk in chunks(linked, BATCH_SIZE):
+            split_on_error(chunk, lambda c: self._update(object_type, requests, c, results), failed)
+        for chunk in chunks(new, BATCH_SIZE):
+            split_on_error(chunk, lambda c: self._upsert(object_type, requests, c, results), failed)
+        for n, error in failed.items():
+            results[n] = WriteResult(requests[n].local_id, requests[n].external_id, error=error)
+        if object_type == "contact":
+            self._associate(requests, unique, results)
+        return [results[last[r.local_id]] for r in requests]
+
+    def _props(self, request: WriteRequest) -> dict[str, Any]:
+        props = {k: ("" if v is None else str(v)) for k, v in request.properties.items()}
+        props[self.id_property] = request.local_id
+        return props
+
+    def _update(
+        self,
+        object_type: str,
+        requests: Sequence[WriteRequest],
+        chunk: list[int],
+        results: dict[int, WriteResult],
+    ) -> None:
+        segment = SEGMENTS[object_type]
+        body = {
+            "inputs": [
+                {"id": requests[n].external_id, "properties": self._props(requests[n])}
+                for n in chunk
+            ]
+        }
+        response = self.api.call(
+            f"{segment}.batch.update",
+            lambda api, o: api.sdk(f"crm.{segment}.batch_api").update(body, **o),
+        )
+        by_id = {str(raw["id"]) for raw in (response.data or {}).get("results") or []}
+        for n in chunk:
+            request = requests[n]
+            error = None
+            if request.external_id not in by_id:
+                error = NotFound(
+                    f"{object_type} {request.external_id} not found (deleted or merged)",
+                    provider=PROVIDER,
+                    code="OBJECT_NOT_FOUND",
+                    status=404,
+                )
+            results[n] = WriteResult(request.local_id, request.external_id, error=error)
+
+    def _upsert(
+        self,
+        object_type: str,
+        requests: Sequence[WriteRequest],
+        chunk: list[int],
+        results: dict[int, WriteResult],
+    ) -> None:
+        segment = SEGMENTS[object_type]
+        id_property = self.id_property
+        body = {
+            "inputs": [
+                {"id": requests[n].local_id, "idProperty": id_property,
+                 "properties": self._props(requests[n])}
+                for n in chunk
+            ]
+        }  # fmt: skip
+        response = self.api.call(
+            f"{segment}.batch.upsert",
+            lambda api, o: api.sdk(f"crm.{segment}.batch_api").upsert(body, **o),
+        )
+        by_local = {
+            str((raw.get("properties") or {}).get(id_property)): raw
+            for raw in (response.data or {}).get("results") or []
+        }
+        for n in chunk:
+            request = requests[n]
+            raw = by_local.get(request.local_id)
+            if raw is None:
+                error = Permanent(
+                    f"HubSpot did not answer for {object_type} {request.local_id}",
+                    provider=PROVIDER,
+                    code="MISSING_RESULT",
+                )
+                results[n] = WriteResult(request.local_id, None, error=error)
+            else:
+                results[n] = WriteResult(request.local_id, str(raw["id"]), bool(raw.get("new")))
+
+    def _associate(
+        self, requests: Sequence[WriteRequest], indices: list[int], results: dict[int, WriteResult]
+    ) -> None:
+        """Default contact -> company associations for written contacts (idempotent)."""
+        pairs = [
+            (n, company_id)
+            for n in indices
+            if results[n].ok and results[n].external_id
+            for company_id in requests[n].associations
+        ]
+        errors: dict[int, ConnectorError] = {}
+
+        def send(chunk: list[int]) -> None:
+            body = {
+                "inputs": [
+                    {"from": {"id": results[pairs[p][0]].external_id}, "to": {"id": pairs[p][1]}}
+                    for p in chunk
+                ]
+            }
+            self.api.call(
+                "associations.batch.associate_default",
+                lambda api, o: api.sdk("crm.associations.v4.batch_api").create_default(
+                    "contacts", "companies", body, **o
+                ),
+            )
+
+        for chunk in chunks(list(range(len(pairs))), ASSOCIATION_BATCH):
+            split_on_error(chunk, send, errors)
+        for p, error in errors.items():
+            n = pairs[p][0]
+            results[n] = replace(results[n], error=error)
+
+    def archive(self, object_type: str, external_ids: Sequence[str]) -> None:
+        segment = SEGMENTS[object_type]
+        for chunk in chunks(list(dict.fromkeys(external_ids)), BATCH_SIZE):
+            body = {"inputs": [{"id": i} for i in chunk]}
+            self.api.call(
+                f"{segment}.batch.archive",
+                lambda api, o, b=body: api.sdk(f"crm.{segment}.batch_api").archive(b, **o),
+            )
