@@ -17,8 +17,7 @@ from customers.service import get_tenant
 from customers.sync_state import SyncCursor, SyncRun
 from customers.types import utcnow
 from tests.operator.conftest import Cli
-from tests.services import require_redis
-from tests.webhooks.conftest import drain_stub
+from tests.webhooks.conftest import drain_stub, own_redis
 from worker import enqueue
 from worker.failures import record_failure
 from worker.settings import get_settings
@@ -133,7 +132,7 @@ def test_status_per_connection(
 
 @pytest.fixture
 def shared_redis(monkeypatch: pytest.MonkeyPatch) -> Iterator[redis.Redis]:
-    url = require_redis()
+    url = own_redis()  # flushed here: not the database other test sessions share
     client = redis.Redis.from_url(url)
     client.flushdb()
     monkeypatch.setenv("CRMSYNC_REDIS_URL", url)

@@ -23,8 +23,7 @@ from customers import db
 from customers.service import get_tenant
 from customers.sync_state import Connection, SyncRun
 from tests.conftest import _truncate
-from tests.services import require_redis
-from tests.webhooks.conftest import jobs, redis_messages
+from tests.webhooks.conftest import jobs, own_redis, redis_messages
 from worker import enqueue
 from worker.scheduler import LEADER_KEY, LocalCoordination, Plan, RedisCoordination, Scheduler
 from worker.settings import Settings
@@ -140,7 +139,7 @@ def test_a_kind_still_running_is_skipped(
 
 @pytest.fixture
 def redis_url() -> Iterator[str]:
-    url = require_redis()
+    url = own_redis()  # flushed here: not the database other test sessions share
     redis.Redis.from_url(url).flushdb()
     yield url
     redis.Redis.from_url(url).flushdb()

@@ -8,6 +8,7 @@ import json
 import time
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 import redis
@@ -129,11 +130,20 @@ def jobs(messages: list[Message[Any]]) -> list[tuple[str, list[Any]]]:
 
 # ---- a real Redis broker -------------------------------------------------------------
 
+OWN_REDIS_DB = 13  # see own_redis()
+
+
+def own_redis() -> str:
+    """The test Redis, but its database OWN_REDIS_DB: these tests flush it, and other test
+    sessions running at the same time flush the shared one, which would empty our queue."""
+    url = urlsplit(require_redis())
+    return urlunsplit(url._replace(path=f"/{OWN_REDIS_DB}"))
+
 
 @pytest.fixture
 def redis_broker(monkeypatch: pytest.MonkeyPatch) -> Iterator[RedisBroker]:
     """``worker.enqueue.send`` sends to a real Redis for the test's duration."""
-    url = require_redis()
+    url = own_redis()
     redis.Redis.from_url(url).flushdb()
     real = RedisBroker(url=url, namespace="crmsync")
     monkeypatch.setattr(enqueue, "broker", real)
