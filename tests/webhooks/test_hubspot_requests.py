@@ -244,3 +244,35 @@ def test_stored_events_keep_their_payload_and_time(
     assert row.connection_id == connections["hubspot"] and row.payload["objectId"] == 10
     assert row.occurred_at is not None and row.occurred_at.timestamp() == 1_700_000_000.123
     assert row.dedupe_key.startswith("hubspot:")
+
+
+def test_without_a_client_secret_hubspot_is_told_to_come_back(
+    engine: Engine, connections: dict[str, int], sessions: sessionmaker[Session], stub_queue: None
+) -> None:
+    factory = db.session_factory(engine)
+    app = build_app(settings(hubspot_client_secret=None), sessions=lambda: factory)
+    body = body_of([hubspot_event("company.creation", 5)])
+    with TestClient(app, base_url=BASE_URL) as unconfigured:
+        response = unconfigured.post(
+            "/webhooks/hubspot", content=body, headers=signed_headers(body, URL)
+        )
+    assert response.status_code == 503
+    assert drain_stub() == [] and event_rows(sessions) == 0
+
+
+def test_a_database_outage_answers_503_so_the_crm_retries(stub_queue: None) -> None:
+    unreachable = db.session_factory(
+        db.make_engine("postgresql+psycopg://crmsync@127.0.0.1:1/none")
+    )
+    app = build_app(settings(), sessions=lambda: unreachable)
+    body = body_of([hubspot_event("company.creation", 5)])
+    with TestClient(app, base_url=BASE_URL) as client:
+        assert (
+            client.post(
+                "/webhooks/hubspot", content=body, headers=signed_headers(body, URL)
+            ).status_code
+            == 503
+        )
+        ready = client.get("/readyz")
+    assert ready.status_code == 503 and ready.json()["database"].startswith("unavailable")
+    assert drain_stub() == []
