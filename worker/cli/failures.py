@@ -168,6 +168,9 @@ def list_(
     if as_json:
         print_json({"failures": rows})
         return
+    if not rows:
+        console.print("no failures match")
+        return
     table = Table(title=f"failures ({len(rows)})", title_justify="left")
     for column in (
         "id",

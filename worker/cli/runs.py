@@ -68,6 +68,9 @@ def list_(
     if as_json:
         print_json({"runs": rows})
         return
+    if not rows:
+        console.print("no runs match")
+        return
     table = Table(title=f"runs ({len(rows)})", title_justify="left")
     for column in ("id", "connection", "kind", "started", "finished", "outcome", "counts"):
         table.add_column(column, overflow="fold")

@@ -168,5 +168,5 @@ def status(as_json: JsonFlag = False) -> None:
             str(row["outbox_depth"]),
             f"{budget['remaining']} of {budget['limit']}" if isinstance(budget, dict) else budget,
         )  # fmt: skip
-    console.print(table)
+    console.print(table if rows else "no connections yet (crmsync connect hubspot|salesforce)")
     console.print(f"queue ({queue['broker']}): {queue['depth']} waiting", highlight=False)
