@@ -1,0 +1,106 @@
+"""``categorize_customer`` end to end on the in-process broker (the embedded mode): the
+real actor, the real SDK, the sandbox endpoint over a socket, SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import dramatiq
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from customers import categorize, service
+from customers.db import transaction
+from customers.models import Customer
+from customers.sync_state import SyncFailure
+from sandbox.llm import LLMSandbox
+from tests.categorize.conftest import MODEL
+from worker import enqueue
+from worker.broker import broker
+
+
+def add(sessions: sessionmaker[Session], tenant_id: int, name: str, email: str) -> int:
+    with transaction(sessions) as session:
+        return service.create_customer(session, tenant_id, {"name": name, "email": email}).id
+
+
+def wait_until(check: Callable[[], object], timeout_s: float = 15.0) -> object:
+    deadline = time.monotonic() + timeout_s
+    while not (result := check()):
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+    return result
+
+
+def failures(sessions: sessionmaker[Session]) -> list[SyncFailure]:
+    with sessions() as session:
+        return list(session.scalars(select(SyncFailure).order_by(SyncFailure.id)))
+
+
+def test_rate_limited_then_failing_then_answering_is_saved(
+    running_worker: dramatiq.Worker, llm: LLMSandbox, sessions: sessionmaker[Session],
+    tenant_id: int,
+) -> None:  # fmt: skip
+    customer_id = add(sessions, tenant_id, "Acme Software GmbH", "ap@acme-software.de")
+    llm.rate_limit()  # first call: 429 with Retry-After 0.2 s
+    llm.fail(500)  # second call: 500
+    enqueue.send(enqueue.CATEGORIZE_CUSTOMER, customer_id)
+
+    def categorized() -> Customer | None:
+        with sessions() as session:
+            customer = session.get_one(Customer, customer_id)
+            return customer if customer.category else None
+
+    customer = wait_until(categorized)
+    assert isinstance(customer, Customer)
+    assert (customer.category, customer.subcategory, customer.category_source) == (
+        "technology",
+        "software",
+        f"llm:{MODEL}",
+    )
+    assert llm.calls == 3
+    assert failures(sessions) == []
+
+
+def test_a_malformed_answer_is_a_permanent_failure_row_at_once(
+    running_worker: dramatiq.Worker, llm: LLMSandbox, sessions: sessionmaker[Session],
+    tenant_id: int,
+) -> None:  # fmt: skip
+    customer_id = add(sessions, tenant_id, "Acme Software GmbH", "ap@acme-software.de")
+    llm.malformed()
+    enqueue.send(enqueue.CATEGORIZE_CUSTOMER, customer_id)
+    wait_until(lambda: failures(sessions))
+    [failure] = failures(sessions)
+    assert (failure.direction, failure.error_class, failure.crm_code, failure.attempts) == (
+        "categorize",
+        "permanent",
+        "invalid_answer",
+        1,
+    )
+    assert "spaceships" in failure.message and failure.connection_id is None
+    assert failure.payload == {"actor": "categorize_customer", "args": [customer_id], "kwargs": {}}
+    assert llm.calls == 1
+    # Replaying the row sends the same job again, which now gets a good answer.
+    enqueue.replay(failure.payload)
+    wait_until(lambda: load_category(sessions, customer_id))
+    assert load_category(sessions, customer_id) == "technology"
+
+
+def load_category(sessions: sessionmaker[Session], customer_id: int) -> str | None:
+    with sessions() as session:
+        return session.get_one(Customer, customer_id).category
+
+
+def test_the_actor_never_overwrites_a_manual_category(
+    running_worker: dramatiq.Worker, llm: LLMSandbox, sessions: sessionmaker[Session],
+    tenant_id: int, engine: Engine,
+) -> None:  # fmt: skip
+    customer_id = add(sessions, tenant_id, "Acme Software GmbH", "ap@acme-software.de")
+    with transaction(sessions) as session:
+        categorize.set_category(session, tenant_id, customer_id, "retail", "stores")
+    enqueue.send(enqueue.CATEGORIZE_CUSTOMER, customer_id, force=True)
+    broker.join(enqueue.QUEUE, timeout=15_000)
+    running_worker.join()
+    assert load_category(sessions, customer_id) == "retail"
+    assert llm.calls == 0 and failures(sessions) == []
