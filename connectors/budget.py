@@ -23,7 +23,6 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, Protocol
@@ -119,9 +118,16 @@ class RequestBudget(Protocol):
     account_id: str
     limits: BudgetLimits
 
-    def acquire(self, window: str | None = None, *, bulk: bool = False) -> None:
+    def acquire(self, window: str | None = None, *, bulk: bool = False) -> str | None:
         """Take one request, waiting up to ``max_wait_s``; raises RateLimited /
-        BudgetExhausted (bulk calls stop at the reserve, others at zero)."""
+        BudgetExhausted (bulk calls stop at the reserve, others at zero). Returns a ticket
+        for :meth:`settle`."""
+        ...
+
+    def settle(self, window: str | None, ticket: str | None) -> None:
+        """The request is answered: it counts in its window from now. The CRM counted it
+        when it arrived, which is after we took it; holding it from the answer keeps our
+        window from freeing before the CRM's does, however slow the call was."""
         ...
 
     def observe_window(self, window: str, *, remaining: int, limit: int | None = None) -> None:
@@ -153,13 +159,14 @@ class _BudgetBase:
         self.limits = limits
         self.max_wait_s = max_wait_s
 
-    def acquire(self, window: str | None = None, *, bulk: bool = False) -> None:
+    def acquire(self, window: str | None = None, *, bulk: bool = False) -> str | None:
         spec = self.limits.window(window)
         waited = 0.0
         while True:
-            outcome, wait_s = self._take(spec, bulk=bulk)
+            ticket = uuid.uuid4().hex
+            outcome, wait_s = self._take(spec, ticket, bulk=bulk)
             if outcome == "ok":
-                return
+                return ticket if spec is not None else None
             if outcome == "exhausted":
                 raise BudgetExhausted(
                     "daily API budget spent" + (" down to the reserve" if bulk else ""),
@@ -179,7 +186,7 @@ class _BudgetBase:
             time.sleep(wait_s)
             waited += wait_s
 
-    def _take(self, spec: Window | None, *, bulk: bool) -> tuple[str, float]:
+    def _take(self, spec: Window | None, ticket: str, *, bulk: bool) -> tuple[str, float]:
         raise NotImplementedError
 
     def _daily_threshold(self, limit: int, bulk: bool) -> int:
@@ -204,13 +211,21 @@ class MemoryBudget(_BudgetBase):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._lock = threading.Lock()
-        self._windows: dict[str, deque[float]] = {w.name: deque() for w in self.limits.windows}
+        # window name -> ticket -> when it counts from
+        self._windows: dict[str, dict[str, float]] = {w.name: {} for w in self.limits.windows}
         self._blocked_until = 0.0
         self._day_key = self._day()
         self._daily_used = 0
         self._daily_limit = self.limits.daily
 
-    def _take(self, spec: Window | None, *, bulk: bool) -> tuple[str, float]:
+    def _live(self, spec: Window, now: float) -> dict[str, float]:
+        times = self._windows[spec.name]
+        horizon = now - (spec.interval_s + self.limits.margin_s)
+        for ticket in [t for t, at in times.items() if at <= horizon]:
+            del times[ticket]
+        return times
+
+    def _take(self, spec: Window | None, ticket: str, *, bulk: bool) -> tuple[str, float]:
         with self._lock:
             now = time.time()
             self._roll_day()
@@ -221,26 +236,31 @@ class MemoryBudget(_BudgetBase):
             if self._blocked_until > now:
                 return "wait", self._blocked_until - now
             if spec is not None:
-                times = self._windows[spec.name]
-                interval = spec.interval_s + self.limits.margin_s
-                while times and times[0] <= now - interval:
-                    times.popleft()
+                times = self._live(spec, now)
                 if len(times) >= spec.limit:
-                    return "wait", max(times[0] + interval - now, 0.001)
-                times.append(now)
+                    interval = spec.interval_s + self.limits.margin_s
+                    return "wait", max(min(times.values()) + interval - now, 0.001)
+                times[ticket] = now
             self._daily_used += 1
             return "ok", 0.0
+
+    def settle(self, window: str | None, ticket: str | None) -> None:
+        if window is None or ticket is None:
+            return
+        with self._lock:
+            times = self._windows[window]
+            if ticket in times:
+                times[ticket] = time.time()
 
     def observe_window(self, window: str, *, remaining: int, limit: int | None = None) -> None:
         spec = self.limits.window(window)
         assert spec is not None
         with self._lock:
-            times = self._windows[spec.name]
-            crm_used = min((limit or spec.limit) - remaining, spec.limit)
             now = time.time()
-            while times and times[0] <= now - (spec.interval_s + self.limits.margin_s):
-                times.popleft()
-            times.extend([now] * max(crm_used - len(times), 0))
+            times = self._live(spec, now)
+            crm_used = min((limit or spec.limit) - remaining, spec.limit)
+            for _ in range(crm_used - len(times)):
+                times[uuid.uuid4().hex] = now
 
     def observe_daily(self, *, used: int, limit: int | None = None) -> None:
         with self._lock:
@@ -315,6 +335,17 @@ return missing
 """
 
 
+# KEYS: window zset. ARGV: ticket, interval ms. Re-stamps a taken request with the time it
+# was answered (and keeps the set alive as long as that request counts).
+_SETTLE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local changed = redis.call('ZADD', KEYS[1], 'XX', 'CH', now, ARGV[1])
+if changed > 0 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return changed
+"""
+
+
 class RedisBudget(_BudgetBase):
     """The budget shared by every process through one Redis."""
 
@@ -323,11 +354,12 @@ class RedisBudget(_BudgetBase):
         self.redis = redis
         self._take_script = redis.register_script(_TAKE)
         self._observe_script = redis.register_script(_OBSERVE_WINDOW)
+        self._settle_script = redis.register_script(_SETTLE)
 
     def key(self, part: str) -> str:
         return f"{KEY_PREFIX}:{self.provider}:{self.account_id}:{part}"
 
-    def _take(self, spec: Window | None, *, bulk: bool) -> tuple[str, float]:
+    def _take(self, spec: Window | None, ticket: str, *, bulk: bool) -> tuple[str, float]:
         window_key = self.key(WINDOW_KEY.format(name=spec.name)) if spec else ""
         interval_ms = int((spec.interval_s + self.limits.margin_s) * 1000) if spec else 0
         code, wait_ms = self._take_script(
@@ -339,7 +371,7 @@ class RedisBudget(_BudgetBase):
                 self.limits.daily_reserve,
                 1 if bulk else 0,
                 self._day(),
-                uuid.uuid4().hex,
+                ticket,
             ],
         )
         code = int(code)
@@ -348,6 +380,15 @@ class RedisBudget(_BudgetBase):
         if code == 2:
             return "exhausted", 0.0
         return "wait", int(wait_ms) / 1000
+
+    def settle(self, window: str | None, ticket: str | None) -> None:
+        spec = self.limits.window(window)
+        if spec is None or ticket is None:
+            return
+        interval_ms = int((spec.interval_s + self.limits.margin_s) * 1000)
+        self._settle_script(
+            keys=[self.key(WINDOW_KEY.format(name=spec.name))], args=[ticket, interval_ms]
+        )
 
     def observe_window(self, window: str, *, remaining: int, limit: int | None = None) -> None:
         spec = self.limits.window(window)

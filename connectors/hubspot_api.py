@@ -123,12 +123,13 @@ class HubSpotApi:
     ) -> Response:
         refreshed = False
         while True:
-            self.budget.acquire(window, bulk=bulk)
+            ticket = self.budget.acquire(window, bulk=bulk)
             self.counter.add(endpoint)
             token = self.credentials.access_token
             try:
                 raw = send(self, {"_preload_content": False, "_request_timeout": self.timeout})
             except Exception as exc:
+                self.budget.settle(window, ticket)
                 error = map_error(exc)
                 if error is None:
                     raise
@@ -142,6 +143,7 @@ class HubSpotApi:
                     refreshed = True
                     continue
                 raise error from None
+            self.budget.settle(window, ticket)
             headers = dict(raw.headers.items())
             self._observe(headers, window)
             body = raw.data

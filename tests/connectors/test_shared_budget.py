@@ -19,7 +19,7 @@ from sandbox.hubspot import HubSpotSandbox, RateLimits
 from tests.services import require_redis
 
 PER_10S = 20
-RUN_S = 11.0  # one full window, and the start of the next
+RUN_S = 12.5  # one full window, and time to use most of the next
 START_TIMEOUT_S = 60.0  # for both processes to import and connect
 
 
@@ -89,6 +89,6 @@ def test_two_processes_share_the_budget_without_429s() -> None:
     ok = sum(o for o, _ in outcomes)
     refused = sum(r for _, r in outcomes)
     assert all(o > 0 for o, _ in outcomes)  # both processes got their share
-    assert refused <= 1  # (almost) no 429s
+    assert refused <= 1, outcomes  # (almost) no 429s
     # Two windows fit in the run: at most 40 calls; a shared budget uses most of them.
     assert ok >= 2 * PER_10S * 0.85, (ok, refused)
