@@ -153,3 +153,14 @@ def test_hubspot_limits_follow_the_published_numbers() -> None:
     )
     assert limits.window("search").limit == 5  # type: ignore[union-attr]
     assert limits.daily_reset == "midnight_utc"
+
+
+def test_a_slow_call_counts_from_its_answer(make_budget: MakeBudget) -> None:
+    budget = make_budget(max_wait_s=0.0)
+    tickets = [budget.acquire("burst") for _ in range(3)]
+    time.sleep(0.2)  # the calls take this long; the CRM counted them on arrival
+    for ticket in tickets:
+        budget.settle("burst", ticket)
+    with pytest.raises(RateLimited) as caught:
+        budget.acquire("burst")
+    assert caught.value.wait_s > 0.25  # a full window from the answers, not from the takes
