@@ -221,17 +221,18 @@ def prepare_customer(
         problems.append(FieldError("email", "is required"))
     contact: dict[str, Any] | None = None
     if primary_contact is not None:
+        region, wrong = cleaned.get("billing_country"), set[str]()
         try:
-            contact = clean_contact(primary_contact, cleaned.get("billing_country"))
+            contact = clean_contact(primary_contact, region)
         except InvalidInput as error:
             problems.extend(FieldError(f"contact.{e.field}", e.reason) for e in error.errors)
-        if contact is not None and not contact.get("first_name"):
+            wrong = {e.field for e in error.errors}
+            good = {key: value for key, value in primary_contact.items() if key not in wrong}
+            contact = clean_contact(good, region)
+        if not contact.get("first_name") and "first_name" not in wrong:
             problems.append(FieldError("contact.first_name", "is required"))
-        if contact is not None:
-            contact["roles"] = [
-                PRIMARY_ROLE,
-                *(r for r in contact.get("roles", []) if r != PRIMARY_ROLE),
-            ]
+        roles = contact.get("roles", [])
+        contact["roles"] = [PRIMARY_ROLE, *(role for role in roles if role != PRIMARY_ROLE)]
     if problems:
         raise InvalidInput(problems)
     return NewCustomer(cleaned, contact)
