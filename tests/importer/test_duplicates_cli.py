@@ -1,0 +1,59 @@
+"""Duplicate review from the CLI: pairs in the directory, and a check before adding."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from tests.importer.conftest import Cli
+
+
+def add(cli: Cli, name: str, email: str, *more: str) -> int:
+    result = cli("customers", "add", "--name", name, "--email", email, *more, "--json")
+    assert result.exit_code == 0, result.stderr
+    return int(json.loads(result.stdout)["id"])
+
+
+def pairs(cli: Cli, *more: str) -> list[dict[str, Any]]:
+    result = cli("customers", "duplicates", "--json", *more)
+    assert result.exit_code == 0, result.stderr
+    return list(json.loads(result.stdout)["pairs"])
+
+
+def test_the_directory_is_searched_for_likely_and_sure_pairs(cli: Cli) -> None:
+    acme = add(cli, "ACME Corp.", "ap@acme.com")
+    acme2 = add(cli, "Acme Corporation", "billing@acme-holdings.com")
+    globex = add(cli, "Globex GmbH", "ap@globex.de", "--tax-id", "DE 123 456 789")
+    initech = add(cli, "Initech Software", "ap@initech.com", "--tax-id", "de123456789")
+    add(cli, "Umbrella Pharma", "ap@umbrella.com")
+    add(cli, "Acme Bakery Berlin", "bake@acmebakery.de")
+    found = pairs(cli)
+    summary = {
+        (p["customers"][0]["id"], p["customers"][1]["id"]): (p["kind"], p["score"], p["reasons"])
+        for p in found
+    }
+    assert summary == {
+        (acme, acme2): ("likely", 100.0, ["similar name (100)"]),
+        (globex, initech): ("sure", 100.0, ["same tax id"]),
+    }
+    assert [p["customers"][0]["id"] for p in pairs(cli, "--customer", str(initech))] == [globex]
+    assert pairs(cli, "--customer", str(add(cli, "Wayne Enterprises", "ap@wayne.com"))) == []
+    table = " ".join(cli("customers", "duplicates").stdout.split())
+    assert "2 pair(s)" in table and "same tax id" in table
+
+
+def test_check_before_adding(cli: Cli) -> None:
+    acme = add(cli, "ACME Corp.", "ap@acme.com", "--tax-id", "FR 40 303 265 045")
+    likely = cli("customers", "check", "--name", "Acme Corporation", "--json")
+    assert likely.exit_code == 1
+    report = json.loads(likely.stdout)
+    assert report["sure"] is None and [c["id"] for c in report["likely"]] == [acme]
+    sure = cli("customers", "check", "--name", "Totally Different", "--tax-id", "fr40303265045")
+    assert sure.exit_code == 1
+    assert f"sure duplicate: customer {acme} ACME Corp." in " ".join(sure.stdout.split())
+    assert "same tax id" in sure.stdout
+    email = cli("customers", "check", "--name", "X", "--email", "AP@ACME.COM", "--json")
+    assert json.loads(email.stdout)["sure"]["reasons"] == ["same email"]
+    clean = cli("customers", "check", "--name", "Globex", "--email", "ap@globex.de",
+                "--tax-id", "DE 999", "--domain", "globex.de")  # fmt: skip
+    assert clean.exit_code == 0 and "no duplicate of 'Globex' found" in clean.stdout
