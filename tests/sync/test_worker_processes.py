@@ -206,16 +206,7 @@ def test_a_worker_killed_mid_sync_loses_and_duplicates_nothing(
         with sessions() as session:
             links = session.execute(select(ExternalLink.external_id, ExternalLink.local_id)).all()
             customers = session.scalar(select(func.count()).select_from(Customer)) or 0
-            held = (
-                session.scalar(
-                    select(func.count()).select_from(
-                        __import__(
-                            "customers.sync_state", fromlist=["DuplicateReview"]
-                        ).DuplicateReview
-                    )
-                )
-                or 0
-            )
+            held = session.scalar(select(func.count()).select_from(DuplicateReview)) or 0
         external_ids = [row.external_id for row in links]
         local_ids = [row.local_id for row in links]
         assert len(set(external_ids)) == len(external_ids) and len(set(local_ids)) == len(local_ids)
