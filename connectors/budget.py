@@ -41,8 +41,10 @@ DEFAULT_MAX_WAIT_S = 12.0  # longer than one HubSpot window: a full window is wa
 # Our clock starts a request before the CRM's does; a window is held this much longer so
 # the CRM never sees one more request in its window than it allows.
 WINDOW_MARGIN_S = 0.25
-# Salesforce's daily allowance is a rolling 24 hours: check again after this long.
+# Salesforce's daily allowance is a rolling 24 hours: what we know of it is forgotten this
+# long after the CRM last told us, so a spent budget lets a call through to ask again.
 ROLLING_DAY_RETRY_S = 3600.0
+CALENDAR_DAY_KEEP_S = 2 * 86_400
 
 # Redis key names, all in one place: crmsync:budget:{provider}:{account}:{part}
 KEY_PREFIX = "crmsync:budget"
@@ -69,6 +71,8 @@ class BudgetLimits:
     daily: int | None = None
     daily_reserve: float = DEFAULT_DAILY_RESERVE
     daily_reset: DailyReset = "rolling"
+    # A rolling allowance is forgotten this long after the CRM last reported it (a probe).
+    rolling_recheck_s: float = ROLLING_DAY_RETRY_S
     margin_s: float = WINDOW_MARGIN_S
 
     def window(self, name: str | None) -> Window | None:
@@ -142,6 +146,10 @@ class RequestBudget(Protocol):
         """The CRM answered 429: every process pauses this long."""
         ...
 
+    def exhaust_daily(self) -> None:
+        """The CRM refused a call for its daily limit: every process stops until it resets."""
+        ...
+
     def state(self) -> BudgetState: ...
 
 
@@ -189,6 +197,12 @@ class _BudgetBase:
     def _take(self, spec: Window | None, ticket: str, *, bulk: bool) -> tuple[str, float]:
         raise NotImplementedError
 
+    def observe_daily(self, *, used: int, limit: int | None = None) -> None:
+        raise NotImplementedError
+
+    def state(self) -> BudgetState:
+        raise NotImplementedError
+
     def _daily_threshold(self, limit: int, bulk: bool) -> int:
         return int(limit * (1 - self.limits.daily_reserve)) if bulk else limit
 
@@ -197,9 +211,20 @@ class _BudgetBase:
             return datetime.now(UTC).date().isoformat()
         return "rolling"
 
+    def _daily_keep_ms(self) -> int:
+        if self.limits.daily_reset == "rolling":
+            return max(int(self.limits.rolling_recheck_s * 1000), 1)
+        return CALENDAR_DAY_KEEP_S * 1000
+
+    def exhaust_daily(self) -> None:
+        """The CRM refused a call for its daily limit: stop every process until it resets
+        (HubSpot: midnight) or, for a rolling allowance, until a probe may ask again."""
+        limit = self.state().daily_limit or self.limits.daily or 1
+        self.observe_daily(used=limit, limit=limit)
+
     def _until_daily_reset(self) -> float:
         if self.limits.daily_reset == "rolling":
-            return ROLLING_DAY_RETRY_S
+            return self.limits.rolling_recheck_s
         now = datetime.now(UTC)
         midnight = datetime.combine(now.date() + timedelta(days=1), datetime.min.time(), UTC)
         return (midnight - now).total_seconds()
@@ -216,6 +241,7 @@ class MemoryBudget(_BudgetBase):
         self._blocked_until = 0.0
         self._day_key = self._day()
         self._daily_used = 0
+        self._daily_observed_at = time.time()
         self._daily_limit = self.limits.daily
 
     def _live(self, spec: Window, now: float) -> dict[str, float]:
@@ -266,6 +292,7 @@ class MemoryBudget(_BudgetBase):
         with self._lock:
             self._roll_day()
             self._daily_used = used
+            self._daily_observed_at = time.time()
             if limit is not None:
                 self._daily_limit = limit
 
@@ -283,13 +310,19 @@ class MemoryBudget(_BudgetBase):
 
     def _roll_day(self) -> None:
         day = self._day()
-        if day != self._day_key:
+        stale = (
+            self.limits.daily_reset == "rolling"
+            and time.time() - self._daily_observed_at > self.limits.rolling_recheck_s
+        )
+        if day != self._day_key or stale:
             self._day_key, self._daily_used = day, 0
+            self._daily_observed_at = time.time()
+            self._daily_limit = self.limits.daily
 
 
 # KEYS: window zset (or ""), daily hash, block key.
 # ARGV: window limit, window interval ms, daily default limit (0 = none), reserve share,
-#       bulk (0/1), day stamp, unique member.
+#       bulk (0/1), day stamp, unique member, milliseconds the daily figures are kept.
 # Returns {code, wait_ms}: 0 taken, 1 wait, 2 daily budget spent.
 _TAKE = """
 local t = redis.call('TIME')
@@ -297,8 +330,9 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local daily_default = tonumber(ARGV[3])
 if daily_default > 0 then
   if redis.call('HGET', KEYS[2], 'day') ~= ARGV[6] then
+    redis.call('DEL', KEYS[2])
     redis.call('HSET', KEYS[2], 'day', ARGV[6], 'used', 0)
-    redis.call('EXPIRE', KEYS[2], 172800)
+    redis.call('PEXPIRE', KEYS[2], ARGV[8])
   end
   local used = tonumber(redis.call('HGET', KEYS[2], 'used') or '0')
   local limit = tonumber(redis.call('HGET', KEYS[2], 'limit') or daily_default)
@@ -372,6 +406,7 @@ class RedisBudget(_BudgetBase):
                 1 if bulk else 0,
                 self._day(),
                 ticket,
+                self._daily_keep_ms(),
             ],
         )
         code = int(code)
@@ -409,7 +444,10 @@ class RedisBudget(_BudgetBase):
         mapping: dict[str, Any] = {"day": self._day(), "used": used}
         if limit is not None:
             mapping["limit"] = limit
-        self.redis.hset(self.key(DAILY_KEY), mapping=mapping)
+        pipe = self.redis.pipeline()
+        pipe.hset(self.key(DAILY_KEY), mapping=mapping)
+        pipe.pexpire(self.key(DAILY_KEY), self._daily_keep_ms())
+        pipe.execute()
 
     def block(self, seconds: float) -> None:
         milliseconds = max(int(seconds * 1000), 1)

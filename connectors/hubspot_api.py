@@ -136,7 +136,9 @@ class HubSpotApi:
                 headers = _headers(exc)
                 if headers:
                     self._observe(headers, window)
-                if isinstance(error, RateLimited) and not isinstance(error, BudgetExhausted):
+                if isinstance(error, BudgetExhausted):
+                    self.budget.exhaust_daily()
+                elif isinstance(error, RateLimited):
                     self.budget.block(error.wait_s)
                 if error.status == 401 and not refreshed and self.credentials.refreshable:
                     self._refresh(token)

@@ -137,6 +137,10 @@ class SalesforceApi:
                 error = map_error(exc, headers)
                 if error is None:
                     raise
+                if isinstance(error, BudgetExhausted):
+                    self.budget.exhaust_daily()
+                elif isinstance(error, RateLimited):
+                    self.budget.block(error.wait_s)
                 if error.status == 401 and not refreshed and self.credentials.refreshable:
                     self._refresh(token)
                     refreshed = True

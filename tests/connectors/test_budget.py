@@ -164,3 +164,22 @@ def test_a_slow_call_counts_from_its_answer(make_budget: MakeBudget) -> None:
     with pytest.raises(RateLimited) as caught:
         budget.acquire("burst")
     assert caught.value.wait_s > 0.25  # a full window from the answers, not from the takes
+
+
+def test_a_crm_refusal_for_the_day_stops_every_call(make_budget: MakeBudget) -> None:
+    budget = make_budget(BudgetLimits(daily=1_000, daily_reset="midnight_utc"))
+    budget.acquire()
+    budget.exhaust_daily()
+    with pytest.raises(BudgetExhausted) as caught:
+        budget.acquire()
+    assert 0 < caught.value.wait_s <= 86_400  # until midnight UTC
+
+
+def test_a_spent_rolling_allowance_lets_a_probe_through_later(make_budget: MakeBudget) -> None:
+    budget = make_budget(BudgetLimits(daily=100, daily_reset="rolling", rolling_recheck_s=0.3))
+    budget.observe_daily(used=100, limit=100)
+    with pytest.raises(BudgetExhausted) as caught:
+        budget.acquire()
+    assert caught.value.wait_s == 0.3
+    time.sleep(0.4)  # nobody asked the CRM meanwhile: what we knew is forgotten
+    budget.acquire()
