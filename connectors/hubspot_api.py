@@ -50,6 +50,7 @@ DEFAULT_BASE_URL = "https://api.hubapi.com"
 DEFAULT_TIMEOUT_S = 20.0  # per request; HubSpot answers in well under a second normally
 CONNECT_TIMEOUT_S = 5.0
 SECONDLY_WAIT_S = 1.0
+EXPIRY_MARGIN_S = 60.0  # refresh an OAuth token this long before HubSpot says it expires
 # Retry(total=0): one attempt, urllib3 never re-sends (it would skip our budget and counts).
 NO_RETRY = Retry(total=0, connect=0, read=0, redirect=0, status=0, other=0, raise_on_status=False)
 _EXISTING_ID = re.compile(r"Existing ID:\s*(\d+)")
@@ -121,6 +122,12 @@ class HubSpotApi:
     def _call_once(
         self, endpoint: str, send: Callable[..., Any], window: str, bulk: bool
     ) -> Response:
+        creds = self.credentials
+        expiring = creds.expires_at is not None and (
+            creds.expires_at - timedelta(seconds=EXPIRY_MARGIN_S) <= datetime.now(UTC)
+        )
+        if expiring and creds.refreshable:
+            self._refresh(creds.access_token)  # about to expire: spare HubSpot a 401
         refreshed = False
         while True:
             ticket = self.budget.acquire(window, bulk=bulk)

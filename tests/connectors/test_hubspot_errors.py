@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -184,3 +185,25 @@ def test_not_found_and_bad_requests_are_permanent(
             window="search",
         )
     assert caught.value.kind == "permanent" and caught.value.status == 400
+
+
+def test_a_token_about_to_expire_is_refreshed_before_the_call(
+    hubspot_sandbox: HubSpotSandbox,
+) -> None:
+    creds = hubspot_sandbox.credentials
+    form = {"grant_type": "refresh_token", "client_id": creds.client_id,
+            "client_secret": creds.client_secret, "refresh_token": creds.refresh_token}  # fmt: skip
+    issued = hubspot_sandbox.auth.exchange(form)
+    oauth = Credentials(
+        access_token=str(issued["access_token"]),
+        refresh_token=creds.refresh_token,
+        client_id=creds.client_id,
+        client_secret=creds.client_secret,
+        expires_at=datetime.now(UTC) + timedelta(seconds=30),  # inside the margin
+    )
+    saved: list[Credentials] = []
+    connector = hubspot_connector(hubspot_sandbox, credentials=oauth, on_tokens=saved.append,
+                                  setup=False)  # fmt: skip
+    _list_once(connector)
+    assert connector.counter.calls == {"oauth.token": 1, "companies.list": 1}  # no 401 first
+    assert saved[0].expires_at is not None and saved[0].expires_at > oauth.expires_at
