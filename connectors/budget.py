@@ -38,9 +38,10 @@ HUBSPOT_DAILY = 250_000
 SALESFORCE_DAILY = 100_000
 DEFAULT_DAILY_RESERVE = 0.05  # share of the daily allowance kept for non-bulk calls
 DEFAULT_MAX_WAIT_S = 12.0  # longer than one HubSpot window: a full window is waited out
-# Our clock starts a request before the CRM's does; a window is held this much longer so
-# the CRM never sees one more request in its window than it allows.
-WINDOW_MARGIN_S = 0.25
+# A request counts from when it was answered (after the CRM counted it); it is held this
+# share of the window longer still, for the CRM's clock and ours not to agree exactly
+# (0.25 s of HubSpot's 10-second window).
+WINDOW_MARGIN = 0.025
 # Salesforce's daily allowance is a rolling 24 hours: what we know of it is forgotten this
 # long after the CRM last told us, so a spent budget lets a call through to ask again.
 ROLLING_DAY_RETRY_S = 3600.0
@@ -73,7 +74,11 @@ class BudgetLimits:
     daily_reset: DailyReset = "rolling"
     # A rolling allowance is forgotten this long after the CRM last reported it (a probe).
     rolling_recheck_s: float = ROLLING_DAY_RETRY_S
-    margin_s: float = WINDOW_MARGIN_S
+    margin: float = WINDOW_MARGIN  # share of a window a request is held beyond it
+
+    def held_s(self, window: Window) -> float:
+        """How long a request counts in ``window``: the window plus a margin for clocks."""
+        return window.interval_s * (1 + self.margin)
 
     def window(self, name: str | None) -> Window | None:
         if name is None:
@@ -246,7 +251,7 @@ class MemoryBudget(_BudgetBase):
 
     def _live(self, spec: Window, now: float) -> dict[str, float]:
         times = self._windows[spec.name]
-        horizon = now - (spec.interval_s + self.limits.margin_s)
+        horizon = now - self.limits.held_s(spec)
         for ticket in [t for t, at in times.items() if at <= horizon]:
             del times[ticket]
         return times
@@ -264,7 +269,7 @@ class MemoryBudget(_BudgetBase):
             if spec is not None:
                 times = self._live(spec, now)
                 if len(times) >= spec.limit:
-                    interval = spec.interval_s + self.limits.margin_s
+                    interval = self.limits.held_s(spec)
                     return "wait", max(min(times.values()) + interval - now, 0.001)
                 times[ticket] = now
             self._daily_used += 1
@@ -395,7 +400,7 @@ class RedisBudget(_BudgetBase):
 
     def _take(self, spec: Window | None, ticket: str, *, bulk: bool) -> tuple[str, float]:
         window_key = self.key(WINDOW_KEY.format(name=spec.name)) if spec else ""
-        interval_ms = int((spec.interval_s + self.limits.margin_s) * 1000) if spec else 0
+        interval_ms = int(self.limits.held_s(spec) * 1000) if spec else 0
         code, wait_ms = self._take_script(
             keys=[window_key, self.key(DAILY_KEY), self.key(BLOCK_KEY)],
             args=[
@@ -420,7 +425,7 @@ class RedisBudget(_BudgetBase):
         spec = self.limits.window(window)
         if spec is None or ticket is None:
             return
-        interval_ms = int((spec.interval_s + self.limits.margin_s) * 1000)
+        interval_ms = int(self.limits.held_s(spec) * 1000)
         self._settle_script(
             keys=[self.key(WINDOW_KEY.format(name=spec.name))], args=[ticket, interval_ms]
         )
@@ -435,7 +440,7 @@ class RedisBudget(_BudgetBase):
             keys=[self.key(WINDOW_KEY.format(name=spec.name))],
             args=[
                 crm_used,
-                int((spec.interval_s + self.limits.margin_s) * 1000),
+                int(self.limits.held_s(spec) * 1000),
                 f"crm:{uuid.uuid4().hex}:",
             ],
         )
@@ -463,7 +468,7 @@ class RedisBudget(_BudgetBase):
         now_ms = int(time.time() * 1000)
         in_window = {}
         for spec in self.limits.windows:
-            horizon = now_ms - int((spec.interval_s + self.limits.margin_s) * 1000)
+            horizon = now_ms - int(self.limits.held_s(spec) * 1000)
             in_window[spec.name] = int(
                 self.redis.zcount(self.key(WINDOW_KEY.format(name=spec.name)), horizon, "+inf")
             )

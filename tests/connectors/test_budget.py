@@ -23,7 +23,7 @@ from connectors.errors import BudgetExhausted, RateLimited
 from tests.services import require_redis
 
 WINDOW = Window(name="burst", limit=3, interval_s=0.3, policy="TEST_WINDOW")
-LIMITS = BudgetLimits(windows=(WINDOW,), daily=20, daily_reserve=0.1, margin_s=0.0)
+LIMITS = BudgetLimits(windows=(WINDOW,), daily=20, daily_reserve=0.1, margin=0.0)
 
 MakeBudget = Callable[..., RequestBudget]
 
