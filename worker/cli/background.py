@@ -8,7 +8,9 @@ finished (succeeded, or failed for good and been recorded in ``sync_failures``),
 them. Retries happen as they would in a worker, waits included; Ctrl-C stops waiting and
 reports which jobs did not finish.
 
-This module sends and runs jobs; it does not know what they do.
+Unlike ``worker.embedded.jobs_run_here``, which drains the queue for commands that only
+need their jobs done, this follows each job it was given, for a progress bar and a per-job
+outcome. It does not know what the jobs do.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from worker.broker import broker
+from worker.embedded import is_embedded, load_actors
 from worker.settings import get_settings
 
 POLL_S = 0.05
@@ -34,12 +37,12 @@ WORKER_TIMEOUT_MS = 100  # how often idle worker threads look up; also how fast 
 
 def embedded() -> bool:
     """True when jobs run in this process (no external broker)."""
-    return not get_settings().broker_url
+    return is_embedded()
 
 
 def declare_actors() -> None:
     """In the embedded mode this process is the worker, so it needs the actors declared."""
-    import worker.actors  # noqa: F401
+    load_actors()
 
 
 @dataclass

@@ -156,7 +156,9 @@ def _print_auto_report(report: dict[str, Any]) -> None:
             + (f", {len(report['unfinished'])} did not finish" if report["unfinished"] else "")
         )
         if report["failed"]:
-            console.print("recorded as failures (direction categorize), replayable", style="dim")
+            console.print(
+                "see them with `crmsync failures list` (direction categorize)", style="dim"
+            )
     pending = report["uncategorized"] - report["unscheduled"]
     if report["unscheduled"]:
         console.print(
