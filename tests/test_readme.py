@@ -11,7 +11,7 @@ README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
 
 
 def test_configuration_table_lists_exactly_the_settings() -> None:
-    documented = set(re.findall(r"^\| `(CRMSYNC_[A-Z_]+)` \|", README, flags=re.MULTILINE))
+    documented = set(re.findall(r"^\| `(CRMSYNC_[A-Z0-9_]+)` \|", README, flags=re.MULTILINE))
     actual = {f"CRMSYNC_{name.upper()}" for name in Settings.model_fields}
     assert documented == actual
 

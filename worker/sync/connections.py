@@ -50,9 +50,16 @@ def budget(provider: str, account_id: str) -> RequestBudget:
     with _budgets_lock:
         key = (provider, account_id)
         if key not in _budgets:
-            _budgets[key] = budget_for(
-                provider, account_id, limits=limits_for(provider), redis=_redis()
+            settings = get_settings()
+            limits = limits_for(
+                provider,
+                hubspot_per_10s=settings.hubspot_burst_requests,
+                hubspot_search_per_s=settings.hubspot_search_per_s,
+                hubspot_daily=settings.hubspot_daily_requests,
+                salesforce_daily=settings.salesforce_daily_requests,
+                daily_reserve=settings.crm_daily_reserve,
             )
+            _budgets[key] = budget_for(provider, account_id, limits=limits, redis=_redis())
         return _budgets[key]
 
 
@@ -107,5 +114,9 @@ def connector(connection: Connection) -> Connector:
         credentials=cipher().decrypt(connection.credentials),
         budget=budget(connection.provider, connection.account_id),
         on_tokens=store_tokens,
-        options=(connection.settings or {}).get("connector", {}),
+        # The connection's own options win over the process-wide defaults.
+        options={
+            "overlap_s": get_settings().crm_overlap_s,
+            **(connection.settings or {}).get("connector", {}),
+        },
     )
