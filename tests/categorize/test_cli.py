@@ -41,10 +41,9 @@ def cli(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
 
 def add_customers(cli: Any, names: list[str]) -> list[int]:
     ids = []
-    for index, name in enumerate(names):
-        result = cli(
-            "customers", "add", "--name", name, "--email", f"c{index}@example.com", "--json"
-        )
+    for name in names:
+        email = "".join(ch for ch in name.lower() if ch.isalnum()) + "@example.com"
+        result = cli("customers", "add", "--name", name, "--email", email, "--json")
         assert result.exit_code == 0, result.stderr
         ids.append(json.loads(result.stdout)["id"])
     return ids
@@ -131,3 +130,20 @@ def test_categorize_one_reports_a_permanent_failure(
     assert "categorization failed" in result.stderr and "spaceships" in result.stderr
     good = cli("customers", "categorize", str(customer_id), "--json")
     assert json.loads(good.stdout)["source"] == "llm:m"
+
+
+def test_all_goes_chunk_by_chunk_until_none_is_left(
+    cli: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ids = add_customers(cli, [f"Acme Software {n}" for n in range(5)])
+    result = cli("customers", "auto-categorize", "--limit", "2", "--all", "--json")
+    report = json.loads(result.stdout)
+    assert (report["chunks"], report["customer_ids"], report["succeeded"]) == (3, ids, ids)
+    assert report["uncategorized"] == 0
+    more = add_customers(cli, ["Later One", "Later Two", "Later Three"])
+    monkeypatch.setattr(background, "embedded", lambda: False)
+    report = json.loads(
+        cli("customers", "auto-categorize", "--limit", "2", "--all", "--json").stdout
+    )
+    assert (report["chunks"], report["customer_ids"]) == (2, more)
+    assert broker.queues["default"].qsize() == 3

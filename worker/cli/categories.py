@@ -4,9 +4,10 @@ Categorization runs as ``categorize_customer`` jobs (retries, failure rows). Wit
 the commands schedule and return; in the embedded mode they run the jobs here and wait,
 with a progress bar (see ``worker.cli.background``).
 
-``auto-categorize`` schedules at most ``--limit`` (500 at most) uncategorized customers per
-call and marks each one requested in the same transaction, so running it again before the
-jobs ran schedules the next ones instead of the same ones twice.
+``auto-categorize`` claims uncategorized customers in chunks of at most ``--limit`` (500 at
+most): one chunk per call, or every chunk with ``--all``. Each chunk is marked requested in
+the transaction that sends its jobs, so running the command again before the jobs ran
+schedules the next customers instead of the same ones twice.
 """
 
 from __future__ import annotations
@@ -123,21 +124,36 @@ def categorize_one(customer_id: int, as_json: JsonFlag = False) -> None:
 @handles_errors
 def auto_categorize(
     limit: Annotated[
-        int, typer.Option(min=1, max=MAX_CHUNK, help="Schedule at most this many in this call.")
+        int, typer.Option(min=1, max=MAX_CHUNK, help="Customers per chunk (at most 500).")
     ] = MAX_CHUNK,
+    all_chunks: Annotated[
+        bool, typer.Option("--all", help="Keep going, chunk after chunk, until none is left.")
+    ] = False,
     as_json: JsonFlag = False,
 ) -> None:
-    """Schedule categorization of uncategorized customers, oldest first, in chunks; safe to
-    run again (customers with a pending request are skipped)."""
+    """Schedule categorization of uncategorized customers, oldest first: one chunk, or all of
+    them with --all. Safe to run again: customers with a pending request are skipped."""
     reschedule_after_s = get_settings().categorize_reschedule_after_s
-    with unit_of_work() as (session, tenant_id):
-        claimed = categorize.claim_uncategorized(
-            session, tenant_id, limit=limit, reschedule_after_s=reschedule_after_s
-        )
-        sent = _send(claimed, force=False)
-    report: dict[str, Any] = {"scheduled": len(claimed), "customer_ids": claimed}
+    report: dict[str, Any] = {"scheduled": 0, "chunks": 0, "customer_ids": []}
     if background.embedded():
-        report.update(_run_here(sent, f"categorizing {len(claimed)} customers"))
+        report.update(succeeded=[], failed=[], unfinished=[])
+    while True:
+        with unit_of_work() as (session, tenant_id):
+            claimed = categorize.claim_uncategorized(
+                session, tenant_id, limit=limit, reschedule_after_s=reschedule_after_s
+            )
+            sent = _send(claimed, force=False)
+        if not claimed:
+            break
+        report["scheduled"] += len(claimed)
+        report["chunks"] += 1
+        report["customer_ids"] += claimed
+        if background.embedded():
+            for key, ids in _run_here(sent, f"categorizing {len(claimed)} customers").items():
+                report[key] += ids
+        # Failed customers keep their request mark, so the next claim never repeats them.
+        if not all_chunks or report.get("unfinished"):
+            break
     with unit_of_work() as (session, tenant_id):
         left = categorize.backlog(session, tenant_id, reschedule_after_s=reschedule_after_s)
     report["uncategorized"] = left.uncategorized
@@ -149,7 +165,10 @@ def auto_categorize(
 
 
 def _print_auto_report(report: dict[str, Any]) -> None:
-    console.print(f"scheduled {report['scheduled']} customer(s) for categorization")
+    console.print(
+        f"scheduled {report['scheduled']} customer(s) for categorization "
+        f"in {report['chunks']} chunk(s)"
+    )
     if "succeeded" in report:
         console.print(
             f"ran here: {len(report['succeeded'])} categorized, {len(report['failed'])} failed"
