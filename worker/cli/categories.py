@@ -89,7 +89,7 @@ def _failure_of(customer_id: int) -> str | None:
 @app.command("categorize")
 @handles_errors
 def categorize_one(customer_id: int, as_json: JsonFlag = False) -> None:
-    """Categorize one customer now (again, if it has a category, unless set by hand)."""
+    """Categorize one customer now (again if it has a category, unless set by hand)."""
     with unit_of_work() as (session, tenant_id):
         categorize.request_one(session, tenant_id, customer_id)
         sent = _send([customer_id], force=True)
@@ -131,8 +131,10 @@ def auto_categorize(
     ] = False,
     as_json: JsonFlag = False,
 ) -> None:
-    """Schedule categorization of uncategorized customers, oldest first: one chunk, or all of
-    them with --all. Safe to run again: customers with a pending request are skipped."""
+    """Schedule categorization of uncategorized customers, oldest first.
+
+    One chunk per call, or all of them with --all. Safe to run again: customers with a
+    pending request are skipped."""
     reschedule_after_s = get_settings().categorize_reschedule_after_s
     report: dict[str, Any] = {"scheduled": 0, "chunks": 0, "customer_ids": []}
     if background.embedded():

@@ -121,8 +121,9 @@ def check(
     domain: Annotated[str | None, typer.Option(help="Company web domain, e.g. acme.com.")] = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Check for a duplicate before adding a customer. Exit code 0: none found; 1: a sure or
-    likely duplicate exists (listed with reasons)."""
+    """Check for a duplicate before adding a customer (exit code 1 when one exists).
+
+    Exit code 0: none found; 1: a sure or likely duplicate exists (listed with reasons)."""
     with unit_of_work() as (session, tenant_id):
         found = find_duplicates(session, tenant_id, name=name, email=email, domain=domain,
                                 tax_id=tax_id)  # fmt: skip

@@ -57,9 +57,10 @@ def import_(
     ] = "utf-8",
     as_json: JsonFlag = False,
 ) -> None:
-    """Import customers and their primary contacts. Rows whose email is already in the
-    directory (or earlier in the file) are skipped, never overwritten; a bad row is reported
-    and the others are still imported."""
+    """Import customers and their primary contacts from a CSV file.
+
+    Rows whose email is already in the directory (or earlier in the file) are skipped, never
+    overwritten; a bad row is reported and the others are still imported."""
     require_schema()
     try:
         raw = file.read_bytes()
