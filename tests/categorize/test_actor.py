@@ -3,11 +3,13 @@ real actor, the real SDK, the sandbox endpoint over a socket, SQLite and Postgre
 
 from __future__ import annotations
 
+import io
 import time
 from collections.abc import Callable
 
 import dramatiq
-from sqlalchemy import Engine, select
+from rich.console import Console
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from customers import categorize, service
@@ -17,7 +19,7 @@ from customers.sync_state import SyncFailure
 from sandbox.llm import LLMSandbox
 from tests.categorize.conftest import MODEL
 from worker import enqueue
-from worker.broker import broker
+from worker.cli import background
 
 
 def add(sessions: sessionmaker[Session], tenant_id: int, name: str, email: str) -> int:
@@ -93,14 +95,15 @@ def load_category(sessions: sessionmaker[Session], customer_id: int) -> str | No
 
 
 def test_the_actor_never_overwrites_a_manual_category(
-    running_worker: dramatiq.Worker, llm: LLMSandbox, sessions: sessionmaker[Session],
-    tenant_id: int, engine: Engine,
+    worker_settings: None, fast_retries: None, llm: LLMSandbox,
+    sessions: sessionmaker[Session], tenant_id: int,
 ) -> None:  # fmt: skip
     customer_id = add(sessions, tenant_id, "Acme Software GmbH", "ap@acme-software.de")
     with transaction(sessions) as session:
         categorize.set_category(session, tenant_id, customer_id, "retail", "stores")
-    enqueue.send(enqueue.CATEGORIZE_CUSTOMER, customer_id, force=True)
-    broker.join(enqueue.QUEUE, timeout=15_000)
-    running_worker.join()
+    background.declare_actors()
+    message = enqueue.send(enqueue.CATEGORIZE_CUSTOMER, customer_id, force=True)
+    run = background.run_here([message.message_id], what="", console=Console(file=io.StringIO()))
+    assert run.succeeded == {message.message_id}  # it ran, and left the customer alone
     assert load_category(sessions, customer_id) == "retail"
     assert llm.calls == 0 and failures(sessions) == []

@@ -91,9 +91,8 @@ def test_rerunning_before_the_jobs_ran_does_not_schedule_twice(
         ids[3:],
         [],
     )
-    queued = [broker.queues["default"].get_nowait() for _ in range(5)]
+    queued = list(broker.queues["default"].queue)  # looked at, left for the teardown flush
     assert sorted(json.loads(m)["args"][0] for m in queued) == ids
-    assert broker.queues["default"].empty()
     text = cli("customers", "auto-categorize").stdout
     assert "5 customer(s) waiting for their categorization job" in text
 
