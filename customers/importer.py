@@ -161,6 +161,9 @@ def decode(raw: bytes, encoding: str) -> Decoded:
         codec = codecs.lookup(encoding)
     except LookupError:
         raise FileProblem(f"{encoding!r} is not a text encoding") from None
+    if codec.name == "utf-8" and raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        # Excel's "Unicode Text" export: every byte would look broken; say what it is.
+        raise FileProblem("the file is UTF-16 text: save it as CSV UTF-8, or name utf-16")
     body = raw[len(codecs.BOM_UTF8) :] if raw.startswith(codecs.BOM_UTF8) else raw
     skipped = len(raw) - len(body)
     _bad_bytes.runs = []

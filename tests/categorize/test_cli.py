@@ -107,8 +107,11 @@ def test_set_category_is_manual_and_refuses_unknown_slugs(cli: Any) -> None:
     [customer_id] = add_customers(cli, ["Acme Software"])
     bad = cli("customers", "set-category", str(customer_id), "finance", "software")
     assert bad.exit_code == 2 and "not a subcategory of finance" in bad.stderr
-    ok = cli("customers", "set-category", str(customer_id), "finance", "banking", "--json")
-    assert json.loads(ok.stdout)["source"] == "manual"
+    ok = cli("customers", "set-category", str(customer_id), "finance/banking", "--json")
+    assert (json.loads(ok.stdout)["subcategory"], json.loads(ok.stdout)["source"]) == (
+        "banking",
+        "manual",
+    )
     refused = cli("customers", "categorize", str(customer_id))
     assert refused.exit_code == 1 and "by hand" in " ".join(refused.stderr.split())
     assert "finance/banking" in cli("customers", "categories").stdout

@@ -141,6 +141,7 @@ def test_other_encodings_when_named(sessions: sessionmaker[Session], tenant_id: 
         (b"name,email,Email\r\nA,a@x.com,b@x.com\r\n", "email appear more than once"),
         (b'name,email\r\nA,"a@x.com\r\n', "not valid CSV"),
         (b"n\xe4me,email\r\n", "the header row is not valid utf-8 text (byte offset 1)"),
+        ("name,email\r\n".encode("utf-16"), "the file is UTF-16 text"),
     ],
 )
 def test_file_problems_stop_before_anything_is_written(

@@ -52,6 +52,7 @@ def test_import_reports_rows_and_exits_1_when_some_rows_failed(
     assert row_counts(engine)["customers"] == before["customers"] + 3
     text = " ".join(cli("customers", "import", str(path)).stdout.split())
     assert "9 row(s): created 0, skipped 5" in text and "byte offset" in text
+    assert "1 row(s) are not UTF-8" in text and "--encoding cp1252" in text
 
 
 def test_clean_file_exits_0_and_file_problems_exit_2(

@@ -195,11 +195,15 @@ def _print_auto_report(report: dict[str, Any]) -> None:
 @handles_errors
 def set_category(
     customer_id: int,
-    category: Annotated[str, typer.Argument(help="A category slug (see `categories`).")],
+    category: Annotated[
+        str, typer.Argument(help="A category slug, or category/subcategory (see `categories`).")
+    ],
     subcategory: Annotated[str | None, typer.Argument(help="A subcategory slug of it.")] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Set the category by hand. A manual category is never overwritten by a categorizer."""
+    if subcategory is None and "/" in category:
+        category, subcategory = category.split("/", 1)  # as `categories` lists them
     with unit_of_work() as (session, tenant_id):
         customer = categorize.set_category(session, tenant_id, customer_id, category, subcategory)
         data = _category_of(customer)

@@ -122,6 +122,13 @@ def _print_report(report: ImportReport) -> None:
     hidden = max(len(report.errors) - SHOWN, 0) + max(len(report.skipped) - SHOWN, 0)
     if hidden:
         console.print(f"... and {hidden} more; --json lists them all", style="dim")
+    broken = {e.row for e in report.errors if e.reason.startswith("is not valid utf-8 text")}
+    if broken:
+        console.print(
+            f"{len(broken)} row(s) are not UTF-8: a file saved by Excel as plain 'CSV' (not "
+            "'CSV UTF-8') imports with --encoding cp1252",
+            style="yellow",
+        )
     if report.dry_run:
         console.print("dry run: nothing was written", style="dim")
     elif report.created:
