@@ -71,6 +71,7 @@ class LLMSandbox:
         self.faults = Faults(seed=seed)
         self.categorizer = RulesCategorizer()
         self.requests: list[dict[str, Any]] = []  # bodies of the requests answered or failed
+        self.arrivals: list[float] = []  # time.monotonic() of each request, in order
         self.stopping = False
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
@@ -129,6 +130,8 @@ class LLMSandbox:
 
     async def _chat_completions(self, request: Request) -> Response:
         self.faults.count_call(ENDPOINT)
+        with self._lock:
+            self.arrivals.append(time.monotonic())
         if (
             self.api_key is not None
             and request.headers.get("authorization") != f"Bearer {self.api_key}"

@@ -62,6 +62,8 @@ def test_rate_limited_then_failing_then_answering_is_saved(
         f"llm:{MODEL}",
     )
     assert llm.calls == 3
+    first, second, _ = llm.arrivals
+    assert second - first >= 0.2  # the Retry-After the endpoint sent, not the backoff
     assert failures(sessions) == []
 
 
