@@ -5,7 +5,7 @@ routing by portal, deduplication, coalescing into sync_records jobs, and every r
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -172,47 +172,53 @@ def _stream(body: bytes) -> Iterator[bytes]:
 BIG = body_of([hubspot_event("company.creation", i) for i in range(700)])  # over 64 kB
 
 
-def refusals() -> list[Any]:
-    good = body_of([hubspot_event("company.creation", 5)])
-    now_ms = int(time.time() * 1000)
-
-    def signed(body: str, **kwargs: Any) -> dict[str, str]:
-        return signed_headers(body, URL, **kwargs)
-
-    def without(headers: dict[str, str], *names: str) -> dict[str, str]:
-        return {k: v for k, v in headers.items() if k not in names}
-
-    unknown = body_of([hubspot_event("company.creation", 5, portal=31337)])
-    return [
-        pytest.param(good, without(signed(good), "X-HubSpot-Signature-v3", "X-HubSpot-Signature"), 401, id="no-signature"),
-        pytest.param(good, signed(good, secret="someone-else"), 401, id="wrong-secret"),
-        pytest.param(good, {**signed(good), "X-HubSpot-Signature-v3": "AAAA"}, 401, id="bad-v3"),
-        # v3 present but wrong: a valid v1 beside it does not rescue the request.
-        pytest.param(good, {**signed(good), "X-HubSpot-Signature-v3": signed(good, secret="x")["X-HubSpot-Signature-v3"]}, 401, id="v3-wrong-v1-right"),
-        pytest.param(good, signed(good, timestamp_ms=now_ms - 301_000), 401, id="stale"),
-        pytest.param(good, signed(good, timestamp_ms=now_ms + 600_000), 401, id="future"),
-        pytest.param(good, without(signed(good), "X-HubSpot-Request-Timestamp"), 401, id="no-timestamp"),
-        pytest.param(good + " ", signed(good), 401, id="body-changed"),
-        pytest.param("[{", signed("[{"), 400, id="malformed-json"),
-        pytest.param('{"a": 1}', signed('{"a": 1}'), 400, id="not-an-array"),
-        pytest.param("[]", signed("[]"), 400, id="empty-array"),
-        pytest.param('[{"subscriptionType": "company.creation"}]', signed('[{"subscriptionType": "company.creation"}]'), 400, id="no-portal"),
-        pytest.param(good, {**signed(good), "Content-Type": "text/plain"}, 400, id="content-type"),
-        pytest.param(BIG, signed(BIG), 413, id="too-large"),
-        pytest.param(lambda: _stream(BIG.encode()), without(signed(BIG), "Content-Length"), 413, id="too-large-streamed"),
-        pytest.param(unknown, signed(unknown), 404, id="unknown-portal"),
-    ]  # fmt: skip
+def signed(body: str, **kwargs: Any) -> dict[str, str]:
+    return signed_headers(body, URL, **kwargs)
 
 
-@pytest.mark.parametrize(("body", "headers", "status"), refusals())
+def without(headers: dict[str, str], *names: str) -> dict[str, str]:
+    return {k: v for k, v in headers.items() if k not in names}
+
+
+def ago_ms(seconds: float) -> int:
+    return int((time.time() - seconds) * 1000)
+
+
+GOOD = body_of([hubspot_event("company.creation", 5)])
+UNKNOWN = body_of([hubspot_event("company.creation", 5, portal=31337)])
+NO_PORTAL = '[{"subscriptionType": "company.creation"}]'
+
+# Each case makes its request when the test runs: signatures made at collection time
+# would go stale in a long test session.
+REFUSALS = [
+    pytest.param(lambda: (GOOD, without(signed(GOOD), "X-HubSpot-Signature-v3", "X-HubSpot-Signature")), 401, id="no-signature"),
+    pytest.param(lambda: (GOOD, signed(GOOD, secret="someone-else")), 401, id="wrong-secret"),
+    pytest.param(lambda: (GOOD, {**signed(GOOD), "X-HubSpot-Signature-v3": "AAAA"}), 401, id="bad-v3"),
+    # v3 present but wrong: a valid v1 beside it does not rescue the request.
+    pytest.param(lambda: (GOOD, {**signed(GOOD), "X-HubSpot-Signature-v3": signed(GOOD, secret="x")["X-HubSpot-Signature-v3"]}), 401, id="v3-wrong-v1-right"),
+    pytest.param(lambda: (GOOD, signed(GOOD, timestamp_ms=ago_ms(301))), 401, id="stale"),
+    pytest.param(lambda: (GOOD, signed(GOOD, timestamp_ms=ago_ms(-600))), 401, id="future"),
+    pytest.param(lambda: (GOOD, without(signed(GOOD), "X-HubSpot-Request-Timestamp")), 401, id="no-timestamp"),
+    pytest.param(lambda: (GOOD + " ", signed(GOOD)), 401, id="body-changed"),
+    pytest.param(lambda: ("[{", signed("[{")), 400, id="malformed-json"),
+    pytest.param(lambda: ('{"a": 1}', signed('{"a": 1}')), 400, id="not-an-array"),
+    pytest.param(lambda: ("[]", signed("[]")), 400, id="empty-array"),
+    pytest.param(lambda: (NO_PORTAL, signed(NO_PORTAL)), 400, id="no-portal"),
+    pytest.param(lambda: (GOOD, {**signed(GOOD), "Content-Type": "text/plain"}), 400, id="content-type"),
+    pytest.param(lambda: (BIG, signed(BIG)), 413, id="too-large"),
+    pytest.param(lambda: (_stream(BIG.encode()), without(signed(BIG), "Content-Length")), 413, id="too-large-streamed"),
+    pytest.param(lambda: (UNKNOWN, signed(UNKNOWN)), 404, id="unknown-portal"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("make", "status"), REFUSALS)
 def test_refused_requests_enqueue_and_write_nothing(
     client: TestClient,
     sessions: sessionmaker[Session],
-    body: Any,
-    headers: dict[str, str],
+    make: Callable[[], tuple[Any, dict[str, str]]],
     status: int,
 ) -> None:
-    content = body() if callable(body) else body  # a stream is made fresh for each run
+    content, headers = make()
     response = client.post("/webhooks/hubspot", content=content, headers=headers)
     assert response.status_code == status, response.text
     assert drain_stub() == []
