@@ -190,3 +190,35 @@ class LLMSandbox:
             ],
             "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
         }
+
+
+def main() -> None:
+    """``python -m sandbox.llm``: serve the endpoint in the foreground for trying the
+    ``llm`` categorizer by hand."""
+    import argparse
+    import signal
+
+    parser = argparse.ArgumentParser(description="An OpenAI-compatible sandbox endpoint.")
+    parser.add_argument("--port", type=int, default=8090)
+    parser.add_argument("--api-key", default=None, help="Require this bearer key.")
+    parser.add_argument("--error-rate", type=float, default=0.0, help="Share answered 503.")
+    args = parser.parse_args()
+    sandbox = LLMSandbox(api_key=args.api_key)
+    if args.error_rate:
+        sandbox.faults.add(FaultRule(endpoint=ENDPOINT, rate=args.error_rate, status=503))
+    sandbox.start(port=args.port)
+    print(f"CRMSYNC_CATEGORIZER=llm CRMSYNC_LLM_BASE_URL={sandbox.base_url} "
+          f"CRMSYNC_LLM_MODEL={DEFAULT_MODEL}" + (" CRMSYNC_LLM_API_KEY=..." if args.api_key else ""),
+          flush=True)  # fmt: skip
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        stop.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sandbox.stop()
+
+
+if __name__ == "__main__":
+    main()

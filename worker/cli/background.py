@@ -32,6 +32,7 @@ from worker.embedded import is_embedded, load_actors
 from worker.settings import get_settings
 
 POLL_S = 0.05
+QUIET_LOGGERS = ("dramatiq", "httpx", "httpx2")
 WORKER_TIMEOUT_MS = 100  # how often idle worker threads look up; also how fast they stop
 
 
@@ -93,10 +94,12 @@ def run_here(message_ids: list[str], *, what: str, console: Console) -> JobsRun:
     if not message_ids:
         return tracker.run
     broker.add_middleware(tracker, before=Retries)
-    quiet = logging.getLogger("dramatiq")
-    level = quiet.level
-    if not quiet.isEnabledFor(logging.DEBUG):
-        quiet.setLevel(logging.WARNING)  # the progress bar says what the worker's INFO lines say
+    # The progress bar says what the worker's and HTTP clients' INFO lines would.
+    quiet = [logging.getLogger(name) for name in QUIET_LOGGERS]
+    levels = [logger.level for logger in quiet]
+    for logger in quiet:
+        if not logger.isEnabledFor(logging.DEBUG):
+            logger.setLevel(logging.WARNING)
     worker = dramatiq.Worker(
         broker, worker_threads=get_settings().worker_threads, worker_timeout=WORKER_TIMEOUT_MS
     )
@@ -118,7 +121,8 @@ def run_here(message_ids: list[str], *, what: str, console: Console) -> JobsRun:
         console.print("stopped waiting; unfinished jobs are dropped", style="yellow")
     finally:
         worker.stop()
-        quiet.setLevel(level)
+        for logger, level in zip(quiet, levels, strict=True):
+            logger.setLevel(level)
         broker.middleware.remove(tracker)
         with tracker.lock:
             tracker.run.unfinished = set(tracker.pending)
