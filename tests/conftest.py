@@ -20,6 +20,20 @@ from tests.services import require_postgres
 BACKENDS = ("sqlite", "postgresql")
 
 
+@pytest.fixture(autouse=True)
+def _in_process_queues_start_empty() -> Iterator[None]:
+    """Jobs one test queued on the process-wide in-memory broker must not run in the next."""
+    from dramatiq.brokers.stub import StubBroker
+
+    from worker.broker import broker
+
+    if isinstance(broker, StubBroker):
+        broker.flush_all()
+    yield
+    if isinstance(broker, StubBroker):
+        broker.flush_all()
+
+
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A SQLite file migrated once; each test gets a copy (migrating is the slow part)."""

@@ -47,17 +47,26 @@ class RecordFailures(Middleware):
         )
 
 
+# The in-process queue dies with the process, so the embedded mode cannot keep a retry for
+# an hour: it retries a few times within seconds, then records a failure row to replay.
+EMBEDDED_MAX_RETRIES = 3
+EMBEDDED_MAX_BACKOFF_S = 5.0
+
+
 def build_broker(settings: Settings) -> dramatiq.Broker:
     broker: dramatiq.Broker
+    retries_max, backoff_max_s = settings.max_retries, settings.retry_max_backoff_s
     if settings.broker_url:
         broker = RedisBroker(url=settings.broker_url, namespace="crmsync")
     else:
         broker = StubBroker()
         broker.emit_after("process_boot")
+        retries_max = min(retries_max, EMBEDDED_MAX_RETRIES)
+        backoff_max_s = min(backoff_max_s, EMBEDDED_MAX_BACKOFF_S)
     retries = next(m for m in broker.middleware if isinstance(m, Retries))
-    retries.max_retries = settings.max_retries
-    retries.min_backoff = int(settings.retry_min_backoff_s * 1000)
-    retries.max_backoff = int(settings.retry_max_backoff_s * 1000)
+    retries.max_retries = retries_max
+    retries.min_backoff = int(min(settings.retry_min_backoff_s, backoff_max_s) * 1000)
+    retries.max_backoff = int(backoff_max_s * 1000)
     broker.add_middleware(RecordFailures(), before=Retries)
     return broker
 

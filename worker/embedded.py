@@ -50,7 +50,8 @@ def jobs_run_here() -> Iterator[None]:
     worker.start()
     try:
         yield
-        # Retries wait in the delay queue; drain both until neither has work left.
+        # Retries wait in the delay queue; drain both until neither has work left. Retries
+        # are short here (see worker.broker), so this ends in seconds, not hours.
         delay_queue = f"{QUEUE}.DQ"
         while True:
             for queue in (QUEUE, delay_queue):

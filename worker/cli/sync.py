@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from connectors.credentials import Credentials
 from connectors.errors import ConnectorError
+from customers.errors import NotFound
 from customers.sync_state import Connection
 from worker.cli.common import console, fail, handles_errors, print_json, unit_of_work
 from worker.database import sessions
@@ -206,7 +207,7 @@ def sync(
                 run = (
                     runner.push() if push else runner.reconcile() if full else runner.incremental()
                 )
-        except LookupError as error:
+        except NotFound as error:
             fail(str(error))
         except ConnectorError as error:
             fail(f"sync failed: {error}")

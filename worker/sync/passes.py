@@ -30,6 +30,7 @@ from connectors.base import Connector, Cursor, Page
 from connectors.errors import BudgetExhausted
 from customers import service
 from customers.db import transaction
+from customers.errors import NotFound
 from customers.models import Contact, Customer
 from customers.sync_state import Connection, ExternalLink, SyncCursor, SyncRun
 from customers.types import utcnow
@@ -64,7 +65,7 @@ class Sync:
         with sessions() as session:
             row = session.get(Connection, connection_id)
             if row is None:
-                raise LookupError(f"connection {connection_id} not found")
+                raise NotFound("connection", connection_id)  # permanent: never retried
             self.target = SyncTarget.from_connection(row)
             self.connector = connector or connections.connector(row)
         self.locks = locks or locks_for(get_settings().shared_redis_url)
