@@ -48,7 +48,7 @@ def categorizer() -> Categorizer:
         return cached[1]
 
 
-@job(direction="categorize", connection_arg=None)
+@job(direction="categorize", connection_arg=None, local_arg=0, object_type="customer")
 def categorize_customer(customer_id: int, force: bool = False) -> None:
     """Categorize a customer; ``force`` re-categorizes one that has a category already
     (never one categorized by hand)."""

@@ -121,9 +121,10 @@ class Demo:
 
     @staticmethod
     def _add_local(session: Any, tenant_id: int, company: SeedCompany, number: int) -> None:
-        values = {"name": company.name, "email": f"billing@{company.domain}", "website": company.website,
+        email = f"billing@{company.domain}"
+        values: dict[str, Any] = {"name": company.name, "email": email, "website": company.website,
                   "billing_country": company.country_code, "currency": "EUR", "payment_terms_days": 30}  # fmt: skip
-        if service.find_by_email(session, tenant_id, values["email"]) is None:
+        if service.find_by_email(session, tenant_id, email) is None:
             service.create_customer(session, tenant_id, values)
 
     def _connect(self, hubspot: HubSpotSandbox, salesforce: SalesforceSandbox) -> tuple[int, int]:

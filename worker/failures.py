@@ -105,9 +105,9 @@ def has_open_failures(session: Session, connection_id: int) -> bool:
 def resolve_failures(
     session: Session,
     *,
-    connection_id: int,
+    connection_id: int | None,
     direction: str,
-    object_type: str,
+    object_type: str | None,
     external_ids: Iterable[str] = (),
     local_ids: Iterable[int] = (),
     note: str = "synced successfully",
@@ -124,9 +124,13 @@ def resolve_failures(
     result = session.execute(
         update(SyncFailure)
         .where(
-            SyncFailure.connection_id == connection_id,
+            SyncFailure.connection_id.is_(None)
+            if connection_id is None
+            else SyncFailure.connection_id == connection_id,
             SyncFailure.direction == direction,
-            SyncFailure.object_type == object_type,
+            SyncFailure.object_type.is_(None)
+            if object_type is None
+            else SyncFailure.object_type == object_type,
             SyncFailure.status.in_(UNRESOLVED),
             or_(*keys),
         )

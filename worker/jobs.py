@@ -24,7 +24,7 @@ from connectors.errors import AuthError, Permanent, RateLimited
 from customers.db import transaction
 from customers.errors import DirectoryError
 from worker.database import sessions
-from worker.failures import record_failure
+from worker.failures import record_failure, resolve_failures
 
 log = logging.getLogger(__name__)
 
@@ -39,13 +39,22 @@ NEVER_RETRIED: tuple[type[BaseException], ...] = (Permanent, AuthError, Director
 class JobKind:
     direction: str  # inbound | outbound | categorize | ...
     connection_arg: int | None  # position of the connection id argument, if any
+    # For jobs about one local record (categorize a customer): which argument names it, so
+    # each record keeps its own failure row, closed when a later run of the job succeeds.
+    local_arg: int | None = None
+    object_type: str | None = None
 
 
 JOBS: dict[str, JobKind] = {}
 
 
 def job(
-    *, direction: str, connection_arg: int | None = 0, **actor_options: Any
+    *,
+    direction: str,
+    connection_arg: int | None = 0,
+    local_arg: int | None = None,
+    object_type: str | None = None,
+    **actor_options: Any,
 ) -> Callable[[Callable[P, R]], dramatiq.Actor[P, R]]:
     """Declare an actor whose errors follow the taxonomy."""
 
@@ -53,18 +62,29 @@ def job(
         @functools.wraps(function)
         def run(*args: P.args, **kwargs: P.kwargs) -> R:
             try:
-                return function(*args, **kwargs)
+                result = function(*args, **kwargs)
             except RateLimited as error:
                 # Not an error to log: wait what the CRM asked, then try again.
                 raise dramatiq.Retry(str(error), delay=int(error.wait_s * 1000)) from error
+            if local_arg is not None and len(args) > local_arg:
+                _resolve_local(direction, object_type, int(args[local_arg]))  # type: ignore[call-overload]
+            return result
 
-        JOBS[function.__name__] = JobKind(direction, connection_arg)
+        JOBS[function.__name__] = JobKind(direction, connection_arg, local_arg, object_type)
         declare = dramatiq.actor(
             actor_name=function.__name__, throws=NEVER_RETRIED, **actor_options
         )
         return declare(run)
 
     return decorate
+
+
+def _resolve_local(direction: str, object_type: str | None, local_id: int) -> None:
+    with transaction(sessions()) as session:
+        resolve_failures(
+            session, connection_id=None, direction=direction, object_type=object_type,
+            local_ids=[local_id],
+        )  # fmt: skip
 
 
 def record_job_failure(

@@ -73,3 +73,26 @@ def test_a_failure_row_lives_until_the_record_syncs(migrated_data_dir: Path) -> 
     with sessions() as session:
         [row] = session.scalars(select(SyncFailure))
         assert (row.status, row.resolution) == ("resolved", "synced successfully")
+
+
+def test_failures_of_jobs_about_one_record_stay_apart_and_close_on_success(
+    migrated_data_dir: Path,
+) -> None:
+    """Two customers whose categorization fails keep a row each; a later success closes its own."""
+    import worker.actors  # noqa: F401  (declares categorize_customer)
+    from worker.jobs import record_job_failure
+
+    error = Permanent("answer outside the taxonomy", provider="llm", code="OUT_OF_TAXONOMY")
+    record_job_failure("categorize_customer", (11,), {}, error, {})
+    record_job_failure("categorize_customer", (12,), {}, error, {})
+    with database.sessions()() as session:
+        rows = list(session.scalars(select(SyncFailure).order_by(SyncFailure.id)))
+    assert [(r.local_id, r.object_type, r.direction, r.payload["args"]) for r in rows] == [
+        (11, "customer", "categorize", [11]), (12, "customer", "categorize", [12]),
+    ]  # fmt: skip
+    from worker.jobs import _resolve_local
+
+    _resolve_local("categorize", "customer", 11)
+    with database.sessions()() as session:
+        statuses = {r.local_id: r.status for r in session.scalars(select(SyncFailure))}
+    assert statuses == {11: "resolved", 12: "open"}
