@@ -105,6 +105,11 @@ def record_job_failure(
         if kind.connection_arg is not None and len(args) > kind.connection_arg
         else None
     )
+    local_id = (
+        int(args[kind.local_arg])
+        if kind.local_arg is not None and len(args) > kind.local_arg
+        else None
+    )
     try:
         with transaction(sessions()) as session:
             record_failure(
@@ -113,6 +118,8 @@ def record_job_failure(
                 error=cause,
                 payload={"actor": actor_name, "args": list(args), "kwargs": kwargs},
                 connection_id=connection_id,
+                object_type=kind.object_type,
+                local_id=local_id,
                 # Retries counts failed runs, except for errors it never retries.
                 attempts=int(options.get("retries", 0))
                 + (1 if isinstance(cause, NEVER_RETRIED) else 0),
