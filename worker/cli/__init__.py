@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from worker.cli import contacts, customers, db, failures, runs
+from worker.cli import contacts, customers, db, failures, reviews, runs
 from worker.cli import sync as sync_commands
 from worker.cli.common import state
 from worker.cli.demo import demo
@@ -33,6 +33,7 @@ app.command("sync")(sync_commands.sync)
 app.command("worker")(sync_commands.worker)
 app.command("demo")(demo)
 app.add_typer(sandbox_app, name="sandbox")
+app.add_typer(reviews.app, name="reviews")
 app.add_typer(failures.app, name="failures")
 app.add_typer(runs.app, name="runs")
 app.command("status")(status)

@@ -21,6 +21,7 @@ from customers.models import Customer
 from customers.service import get_customer
 from worker.cli.common import console, handles_errors, print_json, unit_of_work
 from worker.cli.customers import JsonFlag, app
+from worker.sync.reviews import open_reviews
 
 SURE_REASONS = ("same tax id", "same email", "same domain")
 
@@ -81,14 +82,24 @@ def duplicates(
             get_customer(session, tenant_id, customer)
         pairs = find_pairs(session, tenant_id, customer)
         rows = _rows(session, {i for p in pairs for i in (p.first, p.second)})
+        held = [
+            {"review": r.id, "connection_id": r.connection_id, "crm_record": f"{r.object_type} {r.external_id}",
+             "name": r.values.get("name"), "candidates": r.candidates}
+            for r in open_reviews(session, tenant_id)
+            if customer is None or any(c["customer_id"] == customer for c in r.candidates)
+        ]  # fmt: skip
     data: list[dict[str, Any]] = [
         {"kind": p.kind, "score": p.score, "reasons": list(p.reasons),
          "customers": [_summary(rows[p.first]), _summary(rows[p.second])]}
         for p in pairs
     ]  # fmt: skip
     if as_json:
-        print_json({"pairs": data})
+        print_json({"pairs": data, "held_back": held})
         return
+    if held:
+        console.print(
+            f"{len(held)} CRM record(s) held back as likely duplicates: see `crmsync reviews list`"
+        )
     if not data:
         console.print("no likely duplicates")
         return

@@ -1,0 +1,172 @@
+"""Edit-to-commit latency through the webhook path, at a steady rate of edits.
+
+Each edit changes one HubSpot company (in the sandbox, in this process). HubSpot-style
+signed webhooks go to a ``crmsync webhooks`` process, which enqueues on Redis; ``crmsync
+worker`` processes fetch the record and commit it to PostgreSQL. The latency of an edit is
+the customer row's ``updated_at`` minus the moment the edit was made (one machine, one
+clock). Prints p50, p95, p99 and the maximum.
+
+    python -m bench.webhook_latency --rate 20 --seconds 20
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import redis
+from cryptography.fernet import Fernet
+from dramatiq import Message
+from dramatiq.brokers.redis import RedisBroker
+from sqlalchemy import func, select
+
+from bench.csv_import import drop, postgres_scratch
+from connectors.credentials import Credentials, load_cipher
+from customers import db
+from customers.models import Customer
+from customers.service import get_tenant
+from customers.sync_state import Connection, ExternalLink, SyncRun
+from sandbox.hubspot import HubSpotSandbox, WebhookSubscription
+from sandbox.seed import generate_companies
+
+ROOT = Path(__file__).resolve().parents[1]
+CRMSYNC = str(Path(sys.executable).parent / "crmsync")
+SECRET = "bench-app-secret"
+
+
+def wait(check, timeout_s: float, what: str) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout_s
+    while not check():
+        if time.monotonic() > deadline:
+            raise SystemExit(f"timed out waiting for {what}")
+        time.sleep(0.1)
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rate", type=float, default=20.0, help="edits per second")
+    parser.add_argument("--seconds", type=float, default=20.0, help="how long to edit")
+    parser.add_argument("--workers", type=int, default=2, help="crmsync worker processes")
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/11")
+    args = parser.parse_args()
+    edits = int(args.rate * args.seconds)
+
+    scratch = postgres_scratch()
+    if scratch is None:
+        raise SystemExit("needs PostgreSQL")
+    name, url = scratch
+    redis.Redis.from_url(args.redis_url).flushdb()
+    key = Fernet.generate_key().decode()
+    folder = Path(tempfile.mkdtemp(prefix="crmsync-bench-"))
+    env = {**os.environ, "CRMSYNC_DATABASE_URL": url, "CRMSYNC_BROKER_URL": args.redis_url,
+           "CRMSYNC_ENCRYPTION_KEY": key, "CRMSYNC_DATA_DIR": str(folder),
+           "CRMSYNC_HUBSPOT_CLIENT_SECRET": SECRET, "CRMSYNC_LOG_LEVEL": "WARNING"}  # fmt: skip
+    engine = db.make_engine(url)
+    db.upgrade(engine)
+    sessions = db.session_factory(engine)
+    processes: list[subprocess.Popen[bytes]] = []
+    try:
+        with HubSpotSandbox(limits=None, webhook_retry_scale=0.001) as hubspot:
+            hubspot.seed(generate_companies(edits + edits // 5, seed=5))
+            with db.transaction(sessions) as session:
+                tenant = get_tenant(session, "default")
+                connection = Connection(
+                    tenant_id=tenant.id, provider="hubspot", account_id=str(hubspot.portal_id), name="bench",
+                    base_url=hubspot.url, settings={"connector": {}},
+                    credentials=load_cipher(encryption_key=key, data_dir=folder).encrypt(
+                        Credentials(access_token=hubspot.access_token)),
+                )  # fmt: skip
+                session.add(connection)
+                session.flush()
+                connection_id = connection.id
+            port = 18_000 + os.getpid() % 1000
+            log = (folder / "processes.log").open("wb")
+            processes.append(subprocess.Popen([CRMSYNC, "webhooks", "--port", str(port)], env=env, cwd=ROOT,
+                                              stdout=log, stderr=subprocess.STDOUT))  # fmt: skip
+            processes += [
+                subprocess.Popen(
+                    [CRMSYNC, "worker", "--processes", "1", "--threads", "4"],
+                    env=env,
+                    cwd=ROOT,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
+                for _ in range(args.workers)
+            ]
+
+            def ready() -> bool:
+                try:
+                    return (
+                        httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200
+                    )
+                except httpx.TransportError:
+                    return False
+
+            wait(ready, 60, "crmsync webhooks")
+            broker = RedisBroker(url=args.redis_url, namespace="crmsync")
+            broker.declare_queue("default")
+            broker.enqueue(Message(queue_name="default", actor_name="reconcile", args=(connection_id,),
+                                   kwargs={}, options={}))  # fmt: skip
+
+            def reconciled() -> bool:
+                with sessions() as session:
+                    return bool(session.scalar(select(func.count()).select_from(SyncRun).where(
+                        SyncRun.kind == "reconcile", SyncRun.finished_at.is_not(None))))  # fmt: skip
+
+            print(f"linking {edits + edits // 5:,} companies first (a full sync) ...", flush=True)
+            wait(reconciled, 600, "the first full sync")
+            with sessions() as session:
+                links = session.execute(select(ExternalLink.external_id, ExternalLink.local_id).where(
+                    ExternalLink.object_type == "company").limit(edits)).all()  # fmt: skip
+            hubspot.subscribe_webhooks(WebhookSubscription(target_url=f"http://127.0.0.1:{port}/webhooks/hubspot",
+                                                           client_secret=SECRET))  # fmt: skip
+            time.sleep(1.0)
+            print(f"editing {len(links):,} companies at {args.rate:g}/s ...", flush=True)
+            edited_at: dict[int, float] = {}
+            start = time.monotonic()
+            for number, (external_id, local_id) in enumerate(links):
+                delay = start + number / args.rate - time.monotonic()
+                if delay > 0:
+                    time.sleep(delay)
+                hubspot.update("companies", external_id, {"description": f"bench edit {number}"})
+                edited_at[local_id] = time.time()
+
+            def arrived() -> bool:
+                with sessions() as session:
+                    return (session.scalar(select(func.count()).select_from(Customer).where(
+                        Customer.notes.like("bench edit %"))) or 0) >= len(links)  # fmt: skip
+
+            wait(arrived, 120, "every edit to arrive")
+            with sessions() as session:
+                rows = session.execute(select(Customer.id, Customer.updated_at).where(
+                    Customer.id.in_(list(edited_at)))).all()  # fmt: skip
+        latencies = [row.updated_at.timestamp() - edited_at[row.id] for row in rows]
+        print(f"edit-to-commit over {len(latencies):,} edits at {args.rate:g} edits/s, {args.workers} worker(s): "
+              f"p50 {statistics.median(latencies) * 1000:,.0f} ms, p95 {percentile(latencies, 0.95) * 1000:,.0f} ms, "
+              f"p99 {percentile(latencies, 0.99) * 1000:,.0f} ms, max {max(latencies) * 1000:,.0f} ms")  # fmt: skip
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        engine.dispose()
+        drop(name)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,62 @@
+"""Held-back CRM records: listed with their candidates, then linked or created by a person."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import pytest
+
+from sandbox.hubspot import HubSpotSandbox
+from tests.cli.conftest import Cli
+
+
+@pytest.fixture
+def hubspot() -> Iterator[HubSpotSandbox]:
+    with HubSpotSandbox(limits=None) as sandbox:
+        yield sandbox
+
+
+def test_link_and_create_held_records(
+    cli: Cli, hubspot: HubSpotSandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cli("db", "upgrade")
+    cli("customers", "add", "--name", "Acme Corporation", "--email", "ap@acme.io")
+    cli("customers", "add", "--name", "Globex", "--email", "ap@globex.example")
+    acme = hubspot.create(
+        "companies", {"name": "ACME Corp.", "domain": "acme-corp.de", "city": "Köln"}
+    )
+    globex = hubspot.create("companies", {"name": "Globex GmbH", "domain": "globex.de"})
+    monkeypatch.setenv("CRMSYNC_HUBSPOT_ACCESS_TOKEN", hubspot.access_token)
+    assert (
+        cli(
+            "connect", "hubspot", "--portal-id", str(hubspot.portal_id), "--base-url", hubspot.url
+        ).exit_code
+        == 0
+    )
+    synced = json.loads(cli("sync", "1", "--json").stdout)
+    assert synced["counts"]["held"] == 2 and synced["counts"].get("created", 0) == 0
+
+    held = json.loads(cli("reviews", "list", "--json").stdout)["held"]
+    listed = json.loads(cli("customers", "duplicates", "--customer", "1", "--json").stdout)[
+        "held_back"
+    ]
+    assert [row["crm_record"] for row in listed] == [f"company {acme['id']}"]
+    by_record = {row["external_id"]: row for row in held}
+    assert by_record[acme["id"]]["candidates"][0]["customer_id"] == 1
+    assert by_record[globex["id"]]["candidates"][0]["customer_id"] == 2
+
+    # Acme in HubSpot is our Acme: link it; its city arrives.
+    assert cli("reviews", "link", str(by_record[acme["id"]]["id"]), "1").exit_code == 0
+    assert json.loads(cli("customers", "show", "1", "--json").stdout)["billing_city"] == "Köln"
+    # Globex GmbH is another business than our Globex: create it.
+    created = cli("reviews", "create", str(by_record[globex["id"]]["id"]))
+    assert created.exit_code == 0 and "created customer 3" in created.stdout
+    assert json.loads(cli("customers", "show", "3", "--json").stdout)["domain"] == "globex.de"
+    assert json.loads(cli("reviews", "list", "--json").stdout)["held"] == []
+
+    again = cli("reviews", "link", str(by_record[acme["id"]]["id"]), "2")
+    assert again.exit_code == 1 and "already decided" in again.stderr
+    # The links hold: a full sync creates and holds nothing more.
+    rerun = json.loads(cli("sync", "1", "--full", "--json").stdout)["counts"]
+    assert rerun.get("created", 0) == 0 and rerun.get("held", 0) == 0
