@@ -144,11 +144,14 @@ class Demo:
                              instance_url=salesforce.instance_url),
                  salesforce.instance_url, {"verify": salesforce.cert_path}),
             ):  # fmt: skip
+                # Set up before saving, outside any write: a refreshed token is kept in memory.
+                latest = [credentials]
+                connections.build(provider, account_id=account, base_url=base_url, credentials=credentials,
+                                  options=options, on_tokens=latest.append).ensure_setup()  # fmt: skip
                 connection = connections.create_connection(
                     session, tenant_id=tenant_id, provider=provider, account_id=account, name=name,
-                    credentials=credentials, base_url=base_url, options=options,
+                    credentials=latest[-1], base_url=base_url, options=options,
                 )  # fmt: skip
-                connections.connector(connection).ensure_setup()
                 start_at_end(session, connection.id, tenant_id)
                 made.append(connection.id)
         self.console.print(

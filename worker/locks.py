@@ -1,8 +1,9 @@
 """Locks that serialize work on one record across threads and processes.
 
-With Redis (several worker processes) a lock is a Redis key with a timeout, so a killed
-worker never holds a record forever; without Redis (the embedded mode, one process) it is
-a plain thread lock.
+With Redis (several worker processes) a lock is a Redis key with a short lease that a
+heartbeat renews while the holder works, so a worker killed while holding it frees it
+within one lease, however long its work would have taken. Without Redis (the embedded
+mode, one process) it is a plain thread lock.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Protocol
 
 import redis
 
-DEFAULT_TIMEOUT_S = 60.0
+DEFAULT_TIMEOUT_S = 30.0  # the lease: how long a dead holder keeps others waiting
 DEFAULT_WAIT_S = 30.0
 KEY_PREFIX = "crmsync:lock:"
 
@@ -51,7 +52,7 @@ class ThreadLocks:
 
 
 class RedisLocks:
-    """Locks in Redis that expire after ``timeout_s`` if their holder dies."""
+    """Locks in Redis that expire ``timeout_s`` after their holder stopped renewing them."""
 
     def __init__(self, client: redis.Redis) -> None:
         self._client = client
@@ -60,12 +61,28 @@ class RedisLocks:
     def hold(
         self, name: str, *, timeout_s: float = DEFAULT_TIMEOUT_S, wait_s: float = DEFAULT_WAIT_S
     ) -> Iterator[None]:
-        lock = self._client.lock(KEY_PREFIX + name, timeout=timeout_s, blocking_timeout=wait_s)
+        # Not thread-local: the heartbeat thread renews the lock this thread took.
+        lock = self._client.lock(
+            KEY_PREFIX + name, timeout=timeout_s, blocking_timeout=wait_s, thread_local=False
+        )
         if not lock.acquire():
             raise LockTimeout(name)
+        done = threading.Event()
+
+        def renew() -> None:
+            while not done.wait(timeout_s / 3):
+                try:
+                    lock.reacquire()
+                except (redis.exceptions.LockError, redis.exceptions.ConnectionError):
+                    return  # lost: the work is idempotent, the next holder redoes what is left
+
+        heartbeat = threading.Thread(target=renew, name=f"lock-{name}", daemon=True)
+        heartbeat.start()
         try:
             yield
         finally:
+            done.set()
+            heartbeat.join()
             # Held past its timeout and taken over: the work is idempotent, so the other
             # holder's result stands.
             with suppress(redis.exceptions.LockError):

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm.exc import StaleDataError
 
 from customers import db, service
 from customers.errors import DuplicateEmail, InvalidInput, Refused, StaleVersion
@@ -123,20 +124,22 @@ def test_stale_version_is_refused(
 def test_two_writers_cannot_silently_overwrite_each_other(
     sessions: sessionmaker[Session], tenant_id: int
 ) -> None:
+    """A writer that read the record before someone else changed it cannot save over that
+    change: read, someone else writes, then write from the stale copy."""
     customer_id = create(sessions, tenant_id)
-    first, second = sessions(), sessions()
-    try:
-        mine = first.get(Customer, customer_id)
-        theirs = second.get(Customer, customer_id)
-        assert mine is not None and theirs is not None
-        service.update_customer(first, tenant_id, customer_id, {"notes": "mine"})
-        first.commit()
-        with pytest.raises(StaleVersion):
-            service.update_customer(second, tenant_id, customer_id, {"notes": "theirs"})
-        second.rollback()
-    finally:
-        first.close()
-        second.close()
+    with sessions() as reader:
+        stale = reader.get(Customer, customer_id)
+        assert stale is not None
+        reader.commit()
+        with db.transaction(sessions) as other:
+            service.update_customer(other, tenant_id, customer_id, {"notes": "mine"})
+        stale.notes = "theirs"
+        with pytest.raises(StaleDataError):
+            reader.commit()
+    with pytest.raises(StaleVersion), db.transaction(sessions) as session:
+        service.update_customer(
+            session, tenant_id, customer_id, {"notes": "theirs"}, expected_version=1
+        )
     with sessions() as session:
         assert session.get(Customer, customer_id).notes == "mine"  # type: ignore[union-attr]
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import secrets
 import threading
+from collections.abc import Callable
 from functools import cache
 from typing import Any
 
@@ -93,6 +94,28 @@ def create_connection(
     return connection
 
 
+def build(
+    provider: str,
+    *,
+    account_id: str,
+    base_url: str | None,
+    credentials: Credentials,
+    options: dict[str, Any],
+    on_tokens: Callable[[Credentials], None] | None,
+) -> Connector:
+    """A connector from plain values (e.g. to set up a connection before it is saved)."""
+    return connector_for(
+        provider,
+        account_id=account_id,
+        base_url=base_url,
+        credentials=credentials,
+        budget=budget(provider, account_id),
+        on_tokens=on_tokens,
+        # The connection's own options win over the process-wide defaults.
+        options={"overlap_s": get_settings().crm_overlap_s, **options},
+    )
+
+
 def connector(connection: Connection) -> Connector:
     """A connector for a stored connection, writing refreshed tokens back."""
     if connection.credentials is None:
@@ -107,16 +130,11 @@ def connector(connection: Connection) -> Connector:
                 row.updated_at = utcnow()
         log.info("connection %s: stored refreshed credentials", connection_id)
 
-    return connector_for(
+    return build(
         connection.provider,
         account_id=connection.account_id,
         base_url=connection.base_url,
         credentials=cipher().decrypt(connection.credentials),
-        budget=budget(connection.provider, connection.account_id),
+        options=(connection.settings or {}).get("connector", {}),
         on_tokens=store_tokens,
-        # The connection's own options win over the process-wide defaults.
-        options={
-            "overlap_s": get_settings().crm_overlap_s,
-            **(connection.settings or {}).get("connector", {}),
-        },
     )

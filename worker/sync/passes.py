@@ -44,7 +44,6 @@ from worker.sync.target import SyncTarget
 
 log = logging.getLogger(__name__)
 
-LOCK_TIMEOUT_S = 300.0
 PUSH_CHUNK = 500
 Progress = Callable[[str, int], None]  # (object type, records applied so far)
 
@@ -135,7 +134,7 @@ class Sync:
             yield session
 
     def _locked(self) -> AbstractContextManager[None]:
-        return self.locks.hold(f"connection:{self.target.connection_id}", timeout_s=LOCK_TIMEOUT_S)
+        return self.locks.hold(f"connection:{self.target.connection_id}")
 
     def _apply(self, object_type: str, page: Page, cursor_kind: str | None) -> PageResult:
         with self._writing() as session:
@@ -249,9 +248,7 @@ class Sync:
                     cursor: Cursor | None = self._cursor(session, kind, "incremental").value or None
                 for page in self.connector.scan(kind, cursor=cursor, full=False):
                     self._apply(kind, page, "incremental")
-            with self.locks.hold(
-                f"connection:{self.target.connection_id}", timeout_s=LOCK_TIMEOUT_S
-            ):
+            with self._locked():
                 self.counts.update(Pusher(self.target, self.connector, self.sessions).drain())
         return run
 
