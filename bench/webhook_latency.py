@@ -152,10 +152,18 @@ def main() -> None:
             with sessions() as session:
                 rows = session.execute(select(Customer.id, Customer.updated_at).where(
                     Customer.id.in_(list(edited_at)))).all()  # fmt: skip
+                runs = session.execute(select(SyncRun.started_at, SyncRun.finished_at, SyncRun.counts).where(
+                    SyncRun.kind == "records", SyncRun.finished_at.is_not(None))).all()  # fmt: skip
         latencies = [row.updated_at.timestamp() - edited_at[row.id] for row in rows]
         print(f"edit-to-commit over {len(latencies):,} edits at {args.rate:g} edits/s, {args.workers} worker(s): "
               f"p50 {statistics.median(latencies) * 1000:,.0f} ms, p95 {percentile(latencies, 0.95) * 1000:,.0f} ms, "
               f"p99 {percentile(latencies, 0.99) * 1000:,.0f} ms, max {max(latencies) * 1000:,.0f} ms")  # fmt: skip
+        durations = [(run.finished_at - run.started_at).total_seconds() for run in runs]
+        records = sum(run.counts.get("read", 0) for run in runs)
+        print(
+            f"  {len(runs):,} sync_records jobs for {records:,} records; a job took p50 "
+            f"{statistics.median(durations) * 1000:,.0f} ms, p95 {percentile(durations, 0.95) * 1000:,.0f} ms"
+        )
     finally:
         for process in processes:
             process.terminate()
