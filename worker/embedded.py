@@ -25,6 +25,13 @@ ACTOR_MODULES = ("worker.sync.jobs", "worker.actors")
 DRAIN_TIMEOUT_S = 600.0
 
 
+def stop_worker(worker: dramatiq.Worker) -> None:
+    """Stop an in-process worker and take its hooks off the broker, so the next command
+    (or chunk) in this process starts a clean one."""
+    worker.stop()
+    broker.middleware[:] = [m for m in broker.middleware if getattr(m, "worker", None) is not worker]
+
+
 def load_actors() -> None:
     for module in ACTOR_MODULES:
         importlib.import_module(module)
@@ -60,4 +67,4 @@ def jobs_run_here() -> Iterator[None]:
             if stub.queues[QUEUE].empty() and stub.queues[delay_queue].empty():
                 break
     finally:
-        worker.stop()
+        stop_worker(worker)

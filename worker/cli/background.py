@@ -28,7 +28,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from worker.broker import broker
-from worker.embedded import is_embedded, load_actors
+from worker.embedded import is_embedded, load_actors, stop_worker
 from worker.settings import get_settings
 
 POLL_S = 0.05
@@ -120,7 +120,7 @@ def run_here(message_ids: list[str], *, what: str, console: Console) -> JobsRun:
     except KeyboardInterrupt:
         console.print("stopped waiting; unfinished jobs are dropped", style="yellow")
     finally:
-        worker.stop()
+        stop_worker(worker)
         for logger, level in zip(quiet, levels, strict=True):
             logger.setLevel(level)
         broker.middleware.remove(tracker)
