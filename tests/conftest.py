@@ -6,6 +6,7 @@ import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from queue import Queue
 
 import pytest
 from sqlalchemy import Engine, text
@@ -27,11 +28,17 @@ def _in_process_queues_start_empty() -> Iterator[None]:
 
     from worker.broker import broker
 
-    if isinstance(broker, StubBroker):
-        broker.flush_all()
+    def reset() -> None:
+        if isinstance(broker, StubBroker):
+            broker.flush_all()
+            # New queues: a message a test took off by hand would otherwise leave the old
+            # queue's unfinished count above zero, and every later join would wait forever.
+            for name in list(broker.queues):
+                broker.queues[name] = Queue()
+
+    reset()
     yield
-    if isinstance(broker, StubBroker):
-        broker.flush_all()
+    reset()
 
 
 @pytest.fixture(scope="session")
