@@ -43,6 +43,9 @@ class JobKind:
     # each record keeps its own failure row, closed when a later run of the job succeeds.
     local_arg: int | None = None
     object_type: str | None = None
+    # For jobs about CRM records (object type, list of ids): a job naming one record keeps
+    # its failure on that record's row (e.g. a replay that fails again reopens it).
+    records_args: tuple[int, int] | None = None
 
 
 JOBS: dict[str, JobKind] = {}
@@ -54,6 +57,7 @@ def job(
     connection_arg: int | None = 0,
     local_arg: int | None = None,
     object_type: str | None = None,
+    records_args: tuple[int, int] | None = None,
     **actor_options: Any,
 ) -> Callable[[Callable[P, R]], dramatiq.Actor[P, R]]:
     """Declare an actor whose errors follow the taxonomy."""
@@ -70,7 +74,9 @@ def job(
                 _resolve_local(direction, object_type, int(args[local_arg]))  # type: ignore[call-overload]
             return result
 
-        JOBS[function.__name__] = JobKind(direction, connection_arg, local_arg, object_type)
+        JOBS[function.__name__] = JobKind(
+            direction, connection_arg, local_arg, object_type, records_args
+        )
         declare = dramatiq.actor(
             actor_name=function.__name__, throws=NEVER_RETRIED, **actor_options
         )
@@ -110,6 +116,11 @@ def record_job_failure(
         if kind.local_arg is not None and len(args) > kind.local_arg
         else None
     )
+    object_type, external_id = kind.object_type, None
+    if kind.records_args is not None and len(args) > max(kind.records_args):
+        ids = args[kind.records_args[1]]
+        if isinstance(ids, list | tuple) and len(ids) == 1:
+            object_type, external_id = str(args[kind.records_args[0]]), str(ids[0])
     try:
         with transaction(sessions()) as session:
             record_failure(
@@ -118,7 +129,8 @@ def record_job_failure(
                 error=cause,
                 payload={"actor": actor_name, "args": list(args), "kwargs": kwargs},
                 connection_id=connection_id,
-                object_type=kind.object_type,
+                object_type=object_type,
+                external_id=external_id,
                 local_id=local_id,
                 # Retries counts failed runs, except for errors it never retries.
                 attempts=int(options.get("retries", 0))

@@ -46,6 +46,14 @@ def cli(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> Iterator[Cli]:
 
 
 @pytest.fixture
+def broker_mode(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The CLI as it runs with a broker: it only sends jobs. This process's broker stays the
+    in-memory one, so a test can read what was sent."""
+    monkeypatch.setenv("CRMSYNC_BROKER_URL", "redis://127.0.0.1:6379/13")
+    get_settings.cache_clear()
+
+
+@pytest.fixture
 def connection_ids(sessions: sessionmaker[Session]) -> dict[str, int]:
     with db.transaction(sessions) as session:
         tenant = get_tenant(session, "default")

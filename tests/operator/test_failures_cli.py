@@ -104,6 +104,7 @@ def test_show_redacts_credentials(cli: Cli, failures: dict[str, int]) -> None:
 
 
 def test_replay_sends_exactly_the_payloads_job_and_the_row_lives_on(
+    broker_mode: None,
     cli: Cli,
     failures: dict[str, int],
     sessions: sessionmaker[Session],
@@ -135,7 +136,7 @@ def test_replay_sends_exactly_the_payloads_job_and_the_row_lives_on(
 
 
 def test_replay_keeps_kwargs_and_secrets_stay_out_of_the_output(
-    cli: Cli, failures: dict[str, int], sessions: sessionmaker[Session]
+    broker_mode: None, cli: Cli, failures: dict[str, int], sessions: sessionmaker[Session]
 ) -> None:
     result = cli("failures", "replay", str(failures["secretive"]))
     assert result.exit_code == 0 and "hunter2" not in result.output
@@ -160,6 +161,7 @@ def test_dry_run_sends_nothing_and_changes_nothing(
 
 
 def test_replay_all_with_filters(
+    broker_mode: None,
     cli: Cli,
     failures: dict[str, int],
     sessions: sessionmaker[Session],
@@ -211,6 +213,7 @@ def test_dismiss_keeps_the_reason(
 
 
 def test_a_broker_that_is_down_leaves_the_rows_as_they_were(
+    broker_mode: None,
     cli: Cli,
     failures: dict[str, int],
     sessions: sessionmaker[Session],
@@ -225,3 +228,19 @@ def test_a_broker_that_is_down_leaves_the_rows_as_they_were(
         == status_of(sessions, failures["transient"])
         == "open"
     )
+
+
+def test_without_a_broker_a_replay_runs_here(
+    cli: Cli, failures: dict[str, int], sessions: sessionmaker[Session]
+) -> None:
+    """No worker process would ever see an in-memory job, so the command runs it itself; this
+    one fails again (its connection is gone), and its row is open again with one more attempt."""
+    failure_id = failures["transient"]
+    with sessions() as session:
+        before = session.get(SyncFailure, failure_id).attempts  # type: ignore[union-attr]
+    result = cli.json("failures", "replay", str(failure_id))
+    assert [item["id"] for item in result["replayed"]] == [failure_id]
+    assert drain_stub() == []  # run, not left in memory
+    with sessions() as session:
+        row = session.get(SyncFailure, failure_id)
+        assert row is not None and row.status == "open" and row.attempts == before + 1

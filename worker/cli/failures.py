@@ -21,7 +21,7 @@ from customers.errors import InvalidInput, NotFound
 from customers.sync_state import Connection, SyncFailure
 from customers.types import utcnow
 from worker import enqueue
-from worker.cli.common import console, errors, fail, handles_errors, print_json, unit_of_work
+from worker.cli.common import console, fail, handles_errors, print_json, unit_of_work
 from worker.failures import DISMISSED, OPEN, REPLAYED, RESOLVED, UNRESOLVED
 from worker.settings import get_settings
 
@@ -245,6 +245,8 @@ def replay(
     if bool(failure_ids) == replay_all:
         raise InvalidInput.single("ids", "give failure ids or --all, not both and not neither")
     replayed, skipped = [], []
+    run_here = not get_settings().broker_url  # the embedded mode: no worker would ever see them
+    to_run: list[dict[str, Any]] = []
     with unit_of_work() as (session, tenant_id):
         if replay_all:
             query = _filtered(tenant_id, connection=connection, since=since, error=error,
@@ -267,18 +269,24 @@ def replay(
                 row.status = REPLAYED
                 row.resolution = f"replayed {utcnow().isoformat(timespec='seconds')}"
                 session.flush()
-                try:
-                    enqueue.replay(job)
-                except Exception as error:  # the broker is down or refused the message
-                    fail(
-                        f"could not send failure {row.id}'s job ({type(error).__name__}); "
-                        "no failure was marked replayed"
-                    )
+                if run_here:
+                    to_run.append(job)
+                else:
+                    try:
+                        enqueue.replay(job)
+                    except Exception as error:  # the broker is down or refused the message
+                        fail(
+                            f"could not send failure {row.id}'s job ({type(error).__name__}); "
+                            "no failure was marked replayed"
+                        )
             replayed.append({"id": row.id, "job": redact(job)})
-    if not dry_run and replayed and not get_settings().broker_url:
-        errors.print(
-            "note: no CRMSYNC_BROKER_URL: the jobs went to this process's in-process broker"
-        )
+    if to_run:
+        # After the marks are committed: the jobs write to the same database.
+        from worker.embedded import jobs_run_here
+
+        with jobs_run_here():
+            for job in to_run:
+                enqueue.replay(job)
     if as_json:
         print_json({"dry_run": dry_run, "replayed": replayed, "skipped": skipped})
         return

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from connectors.base import Connector
 from connectors.budget import RequestBudget
 from connectors.credentials import CredentialCipher, Credentials, load_cipher
+from connectors.errors import Permanent
 from connectors.registry import budget_for, connector_for, limits_for
 from customers.db import transaction
 from customers.sync_state import Connection
@@ -119,7 +120,11 @@ def build(
 def connector(connection: Connection) -> Connector:
     """A connector for a stored connection, writing refreshed tokens back."""
     if connection.credentials is None:
-        raise ValueError(f"connection {connection.id} has no credentials")
+        raise Permanent(
+            f"connection {connection.id} has no stored credentials; connect the account again",
+            provider=connection.provider,
+            code="NO_CREDENTIALS",
+        )
     connection_id = connection.id
 
     def store_tokens(refreshed: Credentials) -> None:

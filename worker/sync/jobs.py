@@ -11,7 +11,7 @@ from worker.jobs import job
 from worker.sync.passes import Sync
 
 
-@job(direction="inbound")
+@job(direction="inbound", records_args=(1, 2))
 def sync_records(connection_id: int, object_type: str, external_ids: list[str]) -> None:
     """Fetch these CRM records (batched) and apply their current state."""
     Sync(connection_id, sessions=sessions()).records(object_type, external_ids)
