@@ -23,6 +23,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, Protocol
@@ -158,7 +159,7 @@ class RequestBudget(Protocol):
     def state(self) -> BudgetState: ...
 
 
-class _BudgetBase:
+class _BudgetBase(ABC):
     def __init__(
         self,
         *,
@@ -199,14 +200,17 @@ class _BudgetBase:
             time.sleep(wait_s)
             waited += wait_s
 
+    @abstractmethod
     def _take(self, spec: Window | None, ticket: str, *, bulk: bool) -> tuple[str, float]:
-        raise NotImplementedError
+        """Count a request in its window if there is room; else how long to wait."""
 
+    @abstractmethod
     def observe_daily(self, *, used: int, limit: int | None = None) -> None:
-        raise NotImplementedError
+        """Correct the daily count from what the CRM reported."""
 
+    @abstractmethod
     def state(self) -> BudgetState:
-        raise NotImplementedError
+        """What is used and left, for status and tests."""
 
     def _daily_threshold(self, limit: int, bulk: bool) -> int:
         return int(limit * (1 - self.limits.daily_reserve)) if bulk else limit

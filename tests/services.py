@@ -25,7 +25,9 @@ def in_ci() -> bool:
 def _answers(url: str, default_port: int) -> bool:
     parts = urlsplit(url.replace("+psycopg", ""))
     try:
-        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or default_port), 2):
+        with socket.create_connection(
+            (parts.hostname or "127.0.0.1", parts.port or default_port), 2
+        ):
             return True
     except OSError:
         return False

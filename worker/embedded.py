@@ -29,7 +29,9 @@ def stop_worker(worker: dramatiq.Worker) -> None:
     """Stop an in-process worker and take its hooks off the broker, so the next command
     (or chunk) in this process starts a clean one."""
     worker.stop()
-    broker.middleware[:] = [m for m in broker.middleware if getattr(m, "worker", None) is not worker]
+    broker.middleware[:] = [
+        m for m in broker.middleware if getattr(m, "worker", None) is not worker
+    ]
 
 
 def load_actors() -> None:
