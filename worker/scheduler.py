@@ -187,6 +187,7 @@ class Scheduler:
         self._send = send
         self._plans: dict[str, Plan] = {}
         self._refreshing = threading.Lock()  # the refresh job, and callers of refresh()
+        self._stopping = False
         self.is_leader = False
         self.enqueued: list[tuple[str, int]] = []  # what this scheduler sent, for operators
         self._scheduler = BackgroundScheduler(
@@ -210,7 +211,11 @@ class Scheduler:
         return self
 
     def stop(self) -> None:
-        self._scheduler.shutdown(wait=True)
+        # Jobs still running see this and do nothing more. shutdown(wait=True) would hold the
+        # job store's lock while waiting for them, and a running refresh needs that lock to
+        # add a job: APScheduler 3 would wait forever.
+        self._stopping = True
+        self._scheduler.shutdown(wait=False)
         if self.is_leader:
             # Hand over at once instead of making the standby wait out the lock's expiry.
             self.coordination.release()
@@ -236,6 +241,8 @@ class Scheduler:
 
     def refresh(self) -> None:
         """Make the scheduled jobs match the connections as they are now."""
+        if self._stopping:
+            return
         try:
             with self._sessions()() as session:
                 connections = list(session.scalars(select(Connection)))
@@ -253,7 +260,7 @@ class Scheduler:
 
     def fire(self, plan: Plan) -> None:
         """One tick of one plan: enqueue its job if we lead and nothing stands in the way."""
-        if not self.is_leader:
+        if not self.is_leader or self._stopping:
             return
         try:
             with self._sessions()() as session:
