@@ -129,35 +129,27 @@ class Demo:
 
     def _connect(self, hubspot: HubSpotSandbox, salesforce: SalesforceSandbox) -> tuple[int, int]:
         from worker.sync import connections
-        from worker.sync.outbound import start_at_end
 
         sf = salesforce.credentials
         with db.transaction(database.sessions()) as session:
             tenant_id = service.get_tenant(session, get_settings().tenant).id
-            made = []
-            for provider, account, name, credentials, base_url, options in (
-                ("hubspot", str(hubspot.portal_id), "HubSpot sandbox",
-                 Credentials(access_token=hubspot.access_token), hubspot.url, {}),
-                ("salesforce", salesforce.org_id, "Salesforce sandbox",
-                 Credentials(access_token=salesforce.access_token(), refresh_token=sf.refresh_token,
-                             client_id=sf.consumer_key, client_secret=sf.consumer_secret,
-                             instance_url=salesforce.instance_url),
-                 salesforce.instance_url, {"verify": salesforce.cert_path}),
-            ):  # fmt: skip
-                # Set up before saving, outside any write: a refreshed token is kept in memory.
-                latest = [credentials]
-                connections.build(provider, account_id=account, base_url=base_url, credentials=credentials,
-                                  options=options, on_tokens=latest.append).ensure_setup()  # fmt: skip
-                connection = connections.create_connection(
-                    session, tenant_id=tenant_id, provider=provider, account_id=account, name=name,
-                    credentials=latest[-1], base_url=base_url, options=options,
-                )  # fmt: skip
-                start_at_end(session, connection.id, tenant_id)
-                made.append(connection.id)
+        hubspot_id = connections.connect(
+            database.sessions(), tenant_id=tenant_id, provider="hubspot", account_id=str(hubspot.portal_id),
+            name="HubSpot sandbox", credentials=Credentials(access_token=hubspot.access_token),
+            base_url=hubspot.url,
+        )  # fmt: skip
+        salesforce_id = connections.connect(
+            database.sessions(), tenant_id=tenant_id, provider="salesforce", account_id=salesforce.org_id,
+            name="Salesforce sandbox",
+            credentials=Credentials(access_token=salesforce.access_token(), refresh_token=sf.refresh_token,
+                                    client_id=sf.consumer_key, client_secret=sf.consumer_secret,
+                                    instance_url=salesforce.instance_url),
+            base_url=salesforce.instance_url, options={"verify": salesforce.cert_path},
+        )  # fmt: skip
         self.console.print(
-            f"connected HubSpot (connection {made[0]}) and Salesforce (connection {made[1]})"
+            f"connected HubSpot (connection {hubspot_id}) and Salesforce (connection {salesforce_id})"
         )
-        return made[0], made[1]
+        return hubspot_id, salesforce_id
 
     # -- syncing -----------------------------------------------------------------------------------
 

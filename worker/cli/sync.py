@@ -39,12 +39,9 @@ Mapping = Annotated[
 
 def _connect(provider: str, account_id: str, name: str, credentials: Credentials, base_url: str | None,
              options: dict[str, Any], auto_create: bool, mapping: str | None) -> None:  # fmt: skip
-    """Set the CRM account up first, then save the connection: a failed setup saves nothing,
-    and tokens refreshed during setup are the ones stored."""
     from worker.sync import connections
-    from worker.sync.outbound import start_at_end
 
-    with unit_of_work() as (session, _tenant_id):
+    with unit_of_work() as (session, tenant_id):
         existing = session.scalar(
             select(Connection).where(
                 Connection.provider == provider, Connection.account_id == account_id
@@ -52,22 +49,14 @@ def _connect(provider: str, account_id: str, name: str, credentials: Credentials
         )
         if existing is not None:
             fail(f"{provider} account {account_id} is already connected (connection {existing.id})")
-    latest = [credentials]
     try:
-        connections.build(
-            provider, account_id=account_id, base_url=base_url, credentials=credentials,
-            options=options, on_tokens=latest.append,
-        ).ensure_setup()  # fmt: skip
-    except ConnectorError as error:
-        fail(f"{provider} setup failed, nothing was saved: {error}")
-    with unit_of_work() as (session, tenant_id):
-        connection = connections.create_connection(
-            session, tenant_id=tenant_id, provider=provider, account_id=account_id, name=name,
-            credentials=latest[-1], base_url=base_url, options=options, auto_create=auto_create,
+        connection_id = connections.connect(
+            sessions(), tenant_id=tenant_id, provider=provider, account_id=account_id, name=name,
+            credentials=credentials, base_url=base_url, options=options, auto_create=auto_create,
             mapping=mapping,
         )  # fmt: skip
-        start_at_end(session, connection.id, tenant_id)
-        connection_id = connection.id
+    except ConnectorError as error:
+        fail(f"{provider} setup failed, nothing was saved: {error}")
     console.print(
         f"connected {provider} account {account_id} as connection {connection_id} ({name})"
     )

@@ -16,7 +16,7 @@ from functools import cache
 from typing import Any
 
 import redis
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from connectors.base import Connector
 from connectors.budget import RequestBudget
@@ -115,6 +115,42 @@ def build(
         # The connection's own options win over the process-wide defaults.
         options={"overlap_s": get_settings().crm_overlap_s, **options},
     )
+
+
+def connect(
+    sessions_: sessionmaker[Session],
+    *,
+    tenant_id: int,
+    provider: str,
+    account_id: str,
+    name: str,
+    credentials: Credentials,
+    base_url: str | None = None,
+    options: dict[str, Any] | None = None,
+    auto_create: bool = True,
+    mapping: str | None = None,
+) -> int:
+    """Set the CRM account up, then save the connection and return its id.
+
+    The setup runs before anything is written: a failed setup (a ``ConnectorError``) saves
+    nothing, and tokens refreshed during it are the ones stored. A new connection starts
+    at the end of the outbox; a reconcile pushes what the CRM lacks.
+    """
+    from worker.sync.outbound import start_at_end
+
+    latest = [credentials]
+    build(
+        provider, account_id=account_id, base_url=base_url, credentials=credentials,
+        options=options or {}, on_tokens=latest.append,
+    ).ensure_setup()  # fmt: skip
+    with transaction(sessions_) as session:
+        connection = create_connection(
+            session, tenant_id=tenant_id, provider=provider, account_id=account_id, name=name,
+            credentials=latest[-1], base_url=base_url, options=options, auto_create=auto_create,
+            mapping=mapping,
+        )  # fmt: skip
+        start_at_end(session, connection.id, tenant_id)
+        return connection.id
 
 
 def connector(connection: Connection) -> Connector:
