@@ -8,14 +8,15 @@ contact is a soft delete, so history that names it stays intact.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session
 
+from customers.bulk import insert_returning_ids, table_rows
 from customers.errors import InvalidInput, NotFound, Refused, StaleVersion
 from customers.fields import clean_contact
-from customers.models import Contact, ContactRole
+from customers.models import Contact, ContactRole, OutboxEntry
 from customers.service import get_customer, guarded, write_outbox
 from customers.types import utcnow
 
@@ -97,6 +98,46 @@ def add_contact(
         origin_connection_id=origin_connection_id,
     )
     return contact
+
+
+def prepare_contact(data: Mapping[str, Any], region: str | None) -> dict[str, Any]:
+    """Validate a new contact as :func:`add_contact` does (``region``: its customer's
+    billing country, for national phone numbers), touching no database."""
+    cleaned = clean_contact(data, region)
+    if "first_name" not in cleaned:
+        raise InvalidInput.single("first_name", "is required")
+    return cleaned
+
+
+def create_contacts(
+    session: Session,
+    tenant_id: int,
+    contacts: Sequence[tuple[int, Mapping[str, Any]]],
+    *,
+    origin_connection_id: int | None = None,
+) -> list[int]:
+    """Add many contacts, each ``(customer_id, values from prepare_contact)``, with a few
+    multi-row INSERTs and an outbox row each; returns their ids in order. The caller has
+    checked that the customers are live. None may be primary (making one primary demotes
+    another, which :func:`add_contact` does one at a time)."""
+    if any(PRIMARY in values.get("roles", []) for _, values in contacts):
+        raise InvalidInput.single("roles", "a primary contact is added with add_contact")
+    if not contacts:
+        return []
+    now = utcnow()
+    table = cast(Table, Contact.__table__)
+    defaults = {"tenant_id": tenant_id, "created_at": now, "updated_at": now, "version": 1,
+                "is_primary": False, "roles": []}  # fmt: skip
+    items = [{**values, "customer_id": customer_id} for customer_id, values in contacts]
+    ids = insert_returning_ids(session, table, table_rows(table, items, defaults))
+    outbox = [
+        {"tenant_id": tenant_id, "entity_type": "contact", "entity_id": contact_id,
+         "operation": "create", "fields": sorted(values),
+         "origin_connection_id": origin_connection_id, "created_at": now}
+        for contact_id, (_, values) in zip(ids, contacts, strict=True)
+    ]  # fmt: skip
+    session.execute(insert(cast(Table, OutboxEntry.__table__)), outbox)
+    return ids
 
 
 def add_contacts(

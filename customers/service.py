@@ -17,12 +17,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import String, Table, bindparam, func, insert, select, text
+from sqlalchemy import String, Table, bindparam, func, insert, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
+from customers.bulk import insert_returning_ids, table_rows
 from customers.errors import (
     DuplicateEmail,
     FieldError,
@@ -238,38 +239,6 @@ def prepare_customer(
     return NewCustomer(cleaned, contact)
 
 
-def _rows(
-    table: Table, items: Sequence[Mapping[str, Any]], defaults: Mapping[str, Any]
-) -> list[dict[str, Any]]:
-    """Rows with the same keys (so one multi-row INSERT serves the whole batch), limited to
-    the columns some row sets: a narrower statement is much cheaper for the server to plan."""
-    used = {key for item in items for key in item} | set(defaults)
-    keys = [column.key for column in table.columns if column.key in used and column.key != "id"]
-    return [{key: item.get(key, defaults.get(key)) for key in keys} for item in items]
-
-
-def _insert_returning_ids(session: Session, table: Table, rows: list[dict[str, Any]]) -> list[int]:
-    """Insert rows in bulk; their new ids, in row order."""
-    if session.get_bind().dialect.name == "sqlite":
-        # One multi-row INSERT ... RETURNING. SQLite inserts a VALUES list in order, each
-        # row taking the next rowid while this transaction holds the write lock, so the
-        # sorted ids are in row order (SQLAlchemy would keep the order only row by row).
-        return sorted(session.scalars(insert(table).returning(table.c.id), rows))
-    # PostgreSQL: take the ids from the table's sequence first, then insert with them as a
-    # pipelined executemany; a multi-row INSERT ... RETURNING costs psycopg far more to
-    # build and parse than the rows cost to write.
-    ids = list(
-        session.scalars(
-            text(
-                "SELECT nextval(pg_get_serial_sequence(:table, 'id')) FROM generate_series(1, :n)"
-            ),
-            {"table": table.name, "n": len(rows)},
-        )
-    )
-    session.execute(insert(table), [{**row, "id": id_} for row, id_ in zip(rows, ids, strict=True)])
-    return ids
-
-
 def create_customers(
     session: Session,
     tenant_id: int,
@@ -305,7 +274,7 @@ def create_customers(
                          "status": CustomerStatus.ACTIVE.value, "custom_properties": {}}  # fmt: skip
     try:
         with session.begin_nested():
-            ids = _insert_returning_ids(session, customer_table, _rows(
+            ids = insert_returning_ids(session, customer_table, table_rows(
                 customer_table, [item.fields for item in prepared], customer_defaults))  # fmt: skip
             with_contact = [
                 (ids[i], item) for i, item in enumerate(prepared) if item.primary_contact
@@ -313,7 +282,7 @@ def create_customers(
             contact_ids: list[int] = []
             if with_contact:
                 contact_defaults = {**common, "is_primary": True, "roles": [PRIMARY_ROLE]}
-                contact_ids = _insert_returning_ids(session, contact_table, _rows(contact_table, [
+                contact_ids = insert_returning_ids(session, contact_table, table_rows(contact_table, [
                     {**(item.primary_contact or {}), "customer_id": customer_id}
                     for customer_id, item in with_contact
                 ], contact_defaults))  # fmt: skip
