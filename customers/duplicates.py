@@ -88,6 +88,7 @@ class DuplicateCheck:
 class _Entry:
     customer_id: int
     key: str
+    numbers: frozenset[str]  # of the key, worked out once: every check compares them
 
 
 @dataclass
@@ -98,6 +99,44 @@ class DuplicateIndex:
     by_email: dict[str, set[int]] = field(default_factory=lambda: defaultdict(set))
     by_domain: dict[str, set[int]] = field(default_factory=lambda: defaultdict(set))
     by_token: dict[str, list[_Entry]] = field(default_factory=lambda: defaultdict(list))
+    # An index over another: it finds what either holds, and adds to itself only, so a
+    # batch can index what it created without touching a shared index until it commits.
+    under: DuplicateIndex | None = None
+    added: list[tuple[int, dict[str, str | None]]] = field(default_factory=list)
+    # What each customer was indexed under: (tax id, email, domain, name key).
+    keys: dict[int, tuple[str | None, str | None, str | None, str | None]] = field(
+        default_factory=dict
+    )
+
+    def discard(self, customer_id: int) -> None:
+        """Forget a customer (changed or gone), so it can be added again as it is now."""
+        keys = self.keys.pop(customer_id, None)
+        if keys is None:
+            return
+        tax, email, domain, name = keys
+        for table, value in (
+            (self.by_tax_id, tax),
+            (self.by_email, email),
+            (self.by_domain, domain),
+        ):
+            if value and value in table:
+                table[value].discard(customer_id)
+        for token in set(name.split()) if name else ():
+            block = self.by_token.get(token)
+            if block is not None:
+                block[:] = [entry for entry in block if entry.customer_id != customer_id]
+
+    def over(self) -> DuplicateIndex:
+        """A new, empty index layered over this one."""
+        return DuplicateIndex(under=self)
+
+    def layers(self) -> list[DuplicateIndex]:
+        return [self] if self.under is None else [self, *self.under.layers()]
+
+    def add_all_from(self, overlay: DuplicateIndex) -> None:
+        """Take in what was added to ``overlay`` (e.g. once its batch committed)."""
+        for customer_id, values in overlay.added:
+            self.add(customer_id, **values)
 
     @classmethod
     def load(cls, session: Session, tenant_id: int) -> DuplicateIndex:
@@ -121,15 +160,26 @@ class DuplicateIndex:
         tax_id: str | None = None,
     ) -> None:
         """Make a customer findable (also one created moments ago in the same batch)."""
-        if tax := normalize_tax_id(tax_id):
+        if self.under is not None:
+            self.added.append(
+                (customer_id, {"name": name, "email": email, "domain": domain, "tax_id": tax_id})
+            )
+        self.discard(customer_id)
+        tax, lowered, company = (
+            normalize_tax_id(tax_id),
+            email.lower() if email else None,
+            company_domain(domain),
+        )
+        key = name_key(name) if name else None
+        self.keys[customer_id] = (tax, lowered, company, key)
+        if tax:
             self.by_tax_id[tax].add(customer_id)
-        if email:
-            self.by_email[email.lower()].add(customer_id)
-        if company := company_domain(domain):
+        if lowered:
+            self.by_email[lowered].add(customer_id)
+        if company:
             self.by_domain[company].add(customer_id)
-        if name:
-            key = name_key(name)
-            entry = _Entry(customer_id, key)
+        if key:
+            entry = _Entry(customer_id, key, _numbers(key))
             for token in set(key.split()):
                 self.by_token[token].append(entry)
 
@@ -146,13 +196,14 @@ class DuplicateIndex:
         excluded = set(exclude)
         exact: dict[int, list[str]] = defaultdict(list)
         for reason, table, value in (
-            ("same tax id", self.by_tax_id, normalize_tax_id(tax_id)),
-            ("same email", self.by_email, email.lower() if email else None),
-            ("same domain", self.by_domain, company_domain(domain, None)),
+            ("same tax id", "by_tax_id", normalize_tax_id(tax_id)),
+            ("same email", "by_email", email.lower() if email else None),
+            ("same domain", "by_domain", company_domain(domain, None)),
         ):
-            for customer_id in table.get(value, ()) if value else ():
-                if customer_id not in excluded:
-                    exact[customer_id].append(reason)
+            for layer in self.layers() if value else ():
+                for customer_id in getattr(layer, table).get(value, ()):
+                    if customer_id not in excluded:
+                        exact[customer_id].append(reason)
         fuzzy = self._similar_names(name, excluded) if name else {}
         candidates = {
             customer_id: Candidate(
@@ -178,13 +229,17 @@ class DuplicateIndex:
         numbers = _numbers(key)
         seen: dict[int, float] = {}
         for token in set(key.split()):
-            block = self.by_token.get(token, ())
+            block = (
+                self.by_token.get(token, ())
+                if self.under is None
+                else [e for layer in self.layers() for e in layer.by_token.get(token, ())]
+            )
             if len(block) > MAX_BLOCK:
                 continue
             for entry in block:
                 if entry.customer_id in excluded or entry.customer_id in seen:
                     continue
-                if _numbers(entry.key) != numbers:
+                if entry.numbers != numbers:
                     continue  # "Store 12" and "Store 14" are different businesses
                 score = max(fuzz.ratio(key, entry.key), fuzz.token_sort_ratio(key, entry.key))
                 if score >= LIKELY_SCORE:
