@@ -50,13 +50,11 @@ from mappings import (
 from mappings.engine import local_changes
 from worker.enqueue import SYNC_RECORDS
 from worker.failures import has_open_failures, record_failure, resolve_failures
+from worker.sync.directory_index import directory_index
+from worker.sync.new_records import ID_WRITTEN, NewRecords, contact_first_name
 from worker.sync.target import SyncTarget
 
 log = logging.getLogger(__name__)
-
-# A link's base carries this marker once the CRM record holds our id, so the push knows
-# whether it still has to write it (creates by upsert on our id depend on it).
-ID_WRITTEN = "_id_written"
 
 
 @dataclass
@@ -80,10 +78,14 @@ class InboundPage:
         self.object_map: ObjectMap = target.map_for(object_type)
         self.is_parent = self.object_map.local_type == "customer"
         self.result = PageResult()
-        self._links: dict[str, ExternalLink] = {}
+        self.links: dict[str, ExternalLink] = {}
         self._duplicates: DuplicateIndex | None = None
-        self._parent_links: dict[str, ExternalLink] = {}
-        self._synced: list[str] = []  # external ids applied: their old failures are resolved
+        self.parent_links: dict[str, ExternalLink] = {}
+        self.synced: list[str] = []  # external ids applied: their old failures are resolved
+        self.new_records = NewRecords(self)
+        # Records loaded for the page, held here: the session's identity map keeps only weak
+        # references, so without this each merge would read its record again.
+        self.held: list[Customer | Contact] = []
 
     # -- bulk loading ---------------------------------------------------------------------
 
@@ -91,21 +93,22 @@ class InboundPage:
         ids = {r.external_id for r in records}
         ids |= {r.merged_into for r in records if r.merged_into}
         ids |= {merged for r in records for merged in r.merged_ids}
-        self._links = self._links_for(self.object_type, ids)
+        self.links = self.links_for(self.object_type, ids)
         # One query for the linked local records, so each merge finds its record loaded.
-        local_ids = [link.local_id for link in self._links.values()]
+        local_ids = [link.local_id for link in self.links.values()]
         model = Customer if self.is_parent else Contact
         for start in range(0, len(local_ids), 500):
-            list(
+            self.held.extend(
                 self.session.scalars(
                     select(model).where(model.id.in_(local_ids[start : start + 500]))
                 )
             )
         if not self.is_parent:
             parents = {r.associations[0] for r in records if r.associations}
-            self._parent_links = self._links_for(self.target.parent_type, parents)
+            self.parent_links = self.links_for(self.target.parent_type, parents)
+            self.new_records.load_parents({link.local_id for link in self.parent_links.values()})
 
-    def _links_for(self, object_type: str, external_ids: set[str]) -> dict[str, ExternalLink]:
+    def links_for(self, object_type: str, external_ids: set[str]) -> dict[str, ExternalLink]:
         found: dict[str, ExternalLink] = {}
         ids = sorted(external_ids)
         for start in range(0, len(ids), 500):
@@ -122,7 +125,7 @@ class InboundPage:
     @property
     def duplicates(self) -> DuplicateIndex:
         if self._duplicates is None:
-            self._duplicates = DuplicateIndex.load(self.session, self.target.tenant_id)
+            self._duplicates = directory_index(self.session, self.target.tenant_id)
         return self._duplicates
 
     # -- the page ---------------------------------------------------------------------------
@@ -130,32 +133,58 @@ class InboundPage:
     def apply(self, records: Sequence[RemoteRecord]) -> PageResult:
         self._load_links(records)
         for record in records:
-            self._count("read")
-            try:
-                with self.session.begin_nested():
-                    outcome = self._apply_one(record)
-                self._count(outcome)
-            except (DirectoryError, Permanent, RemoteValueError) as error:
-                self._fail(record, error)
-        if self._synced and has_open_failures(self.session, self.target.connection_id):
+            self.count("read")
+            self._load_linked_in_bulk(record)
+            if self._stale(record):
+                self.count("stale")  # nothing to write: no savepoint either
+            elif not self.new_records.take(record):
+                self.new_records.flush()  # this record may depend on those waiting
+                self.apply_one(record)
+        self.new_records.flush()
+        if self.synced and has_open_failures(self.session, self.target.connection_id):
             resolve_failures(
                 self.session, connection_id=self.target.connection_id, direction="inbound",
-                object_type=self.object_type, external_ids=self._synced,
+                object_type=self.object_type, external_ids=self.synced,
             )  # fmt: skip
         return self.result
 
-    def _count(self, outcome: str, amount: int = 1) -> None:
+    def apply_one(self, record: RemoteRecord) -> None:
+        """Apply one record in its own savepoint: a bad record fails alone."""
+        try:
+            with self.session.begin_nested():
+                outcome = self._apply_one(record)
+            self.count(outcome)
+        except (DirectoryError, Permanent, RemoteValueError) as error:
+            self.fail(record, error)
+
+    def _load_linked_in_bulk(self, record: RemoteRecord) -> None:
+        """A record named again in the same page after its link was written in bulk."""
+        named = {record.external_id, *record.merged_ids} & self.new_records.linked
+        if named:
+            self.links.update(self.links_for(self.object_type, named))
+
+    def _stale(self, record: RemoteRecord) -> bool:
+        link = self.links.get(record.external_id)
+        return (
+            link is not None
+            and not record.merged_into
+            and not record.archived
+            and link.remote_modified_at is not None
+            and record.modified_at <= link.remote_modified_at
+        )
+
+    def count(self, outcome: str, amount: int = 1) -> None:
         """Customer outcomes by their name, contact outcomes as ``contacts_<name>``."""
         self.result.counts[outcome if self.is_parent else f"contacts_{outcome}"] += amount
 
-    def _fail(self, record: RemoteRecord, error: BaseException) -> None:
-        self._count("failed")
+    def fail(self, record: RemoteRecord, error: BaseException) -> None:
+        self.count("failed")
         log.warning("%s %s failed: %s", self.object_type, record.external_id, error)
         if isinstance(error, RemoteValueError):
             error = Permanent(str(error), provider=self.target.provider, code="UNREADABLE_VALUE")
         elif isinstance(error, DirectoryError):
             error = Permanent(str(error), provider=self.target.provider, code=type(error).__name__)
-        link = self._links.get(record.external_id)
+        link = self.links.get(record.external_id)
         with self.session.begin_nested():
             record_failure(
                 self.session,
@@ -175,7 +204,7 @@ class InboundPage:
     def _apply_one(self, record: RemoteRecord) -> str:
         if record.merged_into:
             return self._merged_away(record)
-        link = self._links.get(record.external_id) or self._adopt_merged(record)
+        link = self.links.get(record.external_id) or self._adopt_merged(record)
         if record.archived:
             return self._deleted(record, link)
         if link is not None:
@@ -184,19 +213,19 @@ class InboundPage:
                 and record.modified_at <= link.remote_modified_at
             ):
                 return "stale"
-            return self._merge(record, link)
+            return self.merge_record(record, link)
         return self._new(record)
 
     # -- merges and deletes -------------------------------------------------------------------
 
     def _merged_away(self, record: RemoteRecord) -> str:
-        loser = self._links.pop(record.external_id, None)
+        loser = self.links.pop(record.external_id, None)
         if loser is None:
             return "unchanged"
-        survivor = self._links.get(record.merged_into or "")
+        survivor = self.links.get(record.merged_into or "")
         if survivor is None:
             loser.external_id = record.merged_into or loser.external_id
-            self._links[loser.external_id] = loser
+            self.links[loser.external_id] = loser
         else:
             # Both CRM records were linked: the CRM now has one, the directory keeps both
             # customers (history) and the loser's link goes.
@@ -207,12 +236,12 @@ class InboundPage:
     def _adopt_merged(self, record: RemoteRecord) -> ExternalLink | None:
         """A survivor that is not linked, but one of the records merged into it was."""
         for merged_id in record.merged_ids:
-            link = self._links.pop(merged_id, None)
+            link = self.links.pop(merged_id, None)
             if link is not None:
                 link.external_id = record.external_id
-                self._links[record.external_id] = link
+                self.links[record.external_id] = link
                 self.session.flush()
-                self._count("merged")
+                self.count("merged")
                 return link
         return None
 
@@ -230,7 +259,7 @@ class InboundPage:
                 origin_connection_id=self.target.connection_id,
             )  # fmt: skip
         self.session.delete(link)
-        self._links.pop(record.external_id, None)
+        self.links.pop(record.external_id, None)
         self.session.flush()
         return "archived"
 
@@ -251,7 +280,7 @@ class InboundPage:
     def _region(self, local: Customer | Contact) -> str | None:
         return local.customer.billing_country if isinstance(local, Contact) else None
 
-    def _merge(self, record: RemoteRecord, link: ExternalLink) -> str:
+    def merge_record(self, record: RemoteRecord, link: ExternalLink) -> str:
         local = self._local(link)
         current = columns(local)
         result = merge(
@@ -264,7 +293,7 @@ class InboundPage:
             region=self._region(local),
         )
         if result.problems:
-            self._fail(record, RemoteValueError(result.problems, {}))
+            self.fail(record, RemoteValueError(result.problems, {}))
         changed = self._write_local(local, result, current)
         self._record_conflicts(record, link, result)
         self._store_base(link, record, result, current)
@@ -296,7 +325,7 @@ class InboundPage:
         self, record: RemoteRecord, link: ExternalLink, result: MergeResult
     ) -> None:
         for conflict in result.conflicts:
-            self._count("conflicts")
+            self.count("conflicts")
             self.session.add(
                 SyncConflict(
                     connection_id=self.target.connection_id,
@@ -334,11 +363,18 @@ class InboundPage:
         link.fingerprint = result.fingerprint
         link.remote_modified_at = record.modified_at
         link.last_synced_at = utcnow()
-        self._synced.append(record.external_id)
+        self.synced.append(record.external_id)
 
     # -- records we have not seen ---------------------------------------------------------------
 
     def _link(self, record: RemoteRecord, local_id: int) -> ExternalLink:
+        link = self.new_link(record, local_id)
+        self.session.add(link)
+        self.session.flush()
+        return link
+
+    def new_link(self, record: RemoteRecord, local_id: int) -> ExternalLink:
+        """A link for a record just created or matched; the caller adds it to the session."""
         link = ExternalLink(
             connection_id=self.target.connection_id,
             object_type=self.object_type,
@@ -347,9 +383,7 @@ class InboundPage:
             local_id=local_id,
             base={},
         )
-        self.session.add(link)
-        self.session.flush()
-        self._links[record.external_id] = link
+        self.links[record.external_id] = link
         return link
 
     def _linked_locally(self, local_id: int) -> bool:
@@ -373,14 +407,14 @@ class InboundPage:
         values = to_local(self.object_map, record.properties)
         own = self._own_record(record, Customer)
         if own is not None:
-            self._merge(record, self._link(record, own))
+            self.merge_record(record, self._link(record, own))
             return "linked"
         check = self.duplicates.check(
             name=values.get("name"), email=values.get("email"),
             domain=values.get("domain"), tax_id=values.get("tax_id"),
         )  # fmt: skip
         if check.sure is not None and not self._linked_locally(check.sure.customer_id):
-            self._merge(record, self._link(record, check.sure.customer_id))
+            self.merge_record(record, self._link(record, check.sure.customer_id))
             return "linked"
         if check.found:
             candidates = [check.sure] if check.sure else []
@@ -400,7 +434,7 @@ class InboundPage:
             customer.id, name=customer.name, email=customer.email,
             domain=customer.domain, tax_id=customer.tax_id,
         )  # fmt: skip
-        self._merge(record, self._link(record, customer.id))
+        self.merge_record(record, self._link(record, customer.id))
         self.result.created_customers.append(customer.id)
         return "created"
 
@@ -447,7 +481,7 @@ class InboundPage:
         self.session.flush()
 
     def _new_contact(self, record: RemoteRecord) -> str:
-        parent = self._parent_links.get(record.associations[0]) if record.associations else None
+        parent = self.parent_links.get(record.associations[0]) if record.associations else None
         if parent is None:
             return "orphan"  # its company is not linked (yet): a later pass attaches it
         customer = self.session.get(Customer, parent.local_id)
@@ -463,20 +497,15 @@ class InboundPage:
                 None,
             )  # fmt: skip
             if match is None:
-                values.setdefault("first_name", None)
-                if not values.get("first_name"):
-                    # CRMs allow contacts without a first name; the directory does not.
-                    values["first_name"] = (
-                        values.get("last_name") or (email or "").split("@")[0] or None
-                    )
+                contact_first_name(values)
                 contact = contact_service.add_contact(
                     self.session, self.target.tenant_id, customer.id, values,
                     origin_connection_id=self.target.connection_id,
                 )  # fmt: skip
-                self._merge(record, self._link(record, contact.id))
+                self.merge_record(record, self._link(record, contact.id))
                 return "created"
             own = match.id
-        self._merge(record, self._link(record, own))
+        self.merge_record(record, self._link(record, own))
         return "linked"
 
 
