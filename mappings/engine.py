@@ -15,9 +15,11 @@ conflicts; ``mappings.merge`` does.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 from collections.abc import Callable, Mapping
+from functools import lru_cache
 from typing import Any
 
 from customers.fields import CONTACT_FIELDS, CUSTOMER_FIELDS
@@ -65,13 +67,29 @@ def read_entry(object_map: ObjectMap, entry: FieldMap, raw: Any, region: str | N
     if is_blank(raw):
         values: Values = (None,) * len(entry.local)
     else:
-        transform = TRANSFORMS[entry.transform]
         text = raw if isinstance(raw, str) else str(raw)
-        values = transform.inbound(text, Context(entry.value_map, region))
+        if entry.value_map is None:
+            read = _read_text(object_map.local_type, entry.transform, entry.local, text, region)
+            # The cached values are shared: a caller must not be able to change them.
+            return copy.deepcopy(read) if any(isinstance(v, list | dict) for v in read) else read
+        values = TRANSFORMS[entry.transform].inbound(text, Context(entry.value_map, region))
+    return _normalized(object_map.local_type, entry.local, values)
+
+
+def _normalized(local_type: str, names: tuple[str, ...], values: Values) -> Values:
     return tuple(
-        _normalizer(object_map.local_type, name)(value)
-        for name, value in zip(entry.local, values, strict=True)
+        _normalizer(local_type, name)(value) for name, value in zip(names, values, strict=True)
     )
+
+
+# A merge reads each CRM value and each local value's round trip, and a sync reads the same
+# values page after page: transforms and normalizers are pure, so each text is read once.
+@lru_cache(maxsize=131_072)
+def _read_text(
+    local_type: str, transform: str, names: tuple[str, ...], text: str, region: str | None
+) -> Values:
+    values = TRANSFORMS[transform].inbound(text, Context(None, region))
+    return _normalized(local_type, names, values)
 
 
 def write_entry(object_map: ObjectMap, entry: FieldMap, values: Values) -> Any:
