@@ -9,6 +9,7 @@ import typer
 
 from worker.cli import contacts, customers, db, failures, reviews, runs
 from worker.cli import sync as sync_commands
+from worker.cli.bench import bench
 from worker.cli.common import state
 from worker.cli.demo import demo
 from worker.cli.sandbox import app as sandbox_app
@@ -37,6 +38,7 @@ app.add_typer(reviews.app, name="reviews")
 app.add_typer(failures.app, name="failures")
 app.add_typer(runs.app, name="runs")
 app.command("status")(status)
+app.command("bench")(bench)
 
 
 @app.callback()

@@ -1,0 +1,88 @@
+"""The benchmark harness runs end to end on tiny sizes and writes every figure with its
+reference, and both pictures. Nothing here asserts on timing."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bench.__main__ import build_options, sections
+from tests.services import require_postgres, require_redis
+
+ROOT = Path(__file__).resolve().parents[2]
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def test_sections_are_checked_and_kept_in_order() -> None:
+    assert sections(["incremental,full", "memory"]) == ("full", "incremental", "memory")
+    assert sections(None)[0] == "full"
+    with pytest.raises(ValueError, match="unknown section"):
+        sections(["fast"])
+
+
+def test_the_large_profile_and_explicit_sizes() -> None:
+    large = build_options(large=True)
+    assert (large.sizes.companies, large.sizes.contacts, large.sizes.accounts) == (100_000,) * 3
+    assert large.memory_sizes.companies == 10_000 and large.webhook_seconds == 30
+    default = build_options()
+    assert default.sizes.total == 30_000 and default.memory_sizes.companies == 2_000
+    custom = build_options(records=500, accounts=50)
+    assert (custom.sizes.companies, custom.sizes.contacts, custom.sizes.accounts) == (500, 500, 50)
+
+
+def test_crmsync_bench_forwards_its_options_and_loads_the_harness_only_when_run() -> None:
+    from typer.testing import CliRunner
+
+    from worker.cli import app
+
+    result = CliRunner().invoke(app, ["bench", "--only", "fast"])
+    assert result.exit_code == 1
+    assert "unknown section(s) fast" in result.output
+    imported = subprocess.run(
+        [sys.executable, "-c", "import sys, worker.cli; print(sorted(m for m in sys.modules if m.split('.')[0] == 'bench'))"],
+        cwd=ROOT, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert imported.stdout.strip() == "[]"
+
+
+@pytest.mark.postgres
+@pytest.mark.redis
+@pytest.mark.timeout(180)
+def test_a_tiny_run_writes_every_figure_with_its_reference_and_both_pngs(tmp_path: Path) -> None:
+    require_postgres()
+    redis_url = require_redis()
+    out = tmp_path / "results"
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", "--records", "100", "--only", "full,incremental", "--naive-seconds", "2",
+         "--redis-url", redis_url, "--out", str(out)],
+        cwd=ROOT, capture_output=True, text=True, timeout=170, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    body = json.loads((out / "results.json").read_text())
+    assert body["run"]["sections"] == ["full", "incremental"]
+    assert body["run"]["sizes"]["accounts"] == 100
+    figures = {(f["section"], f["name"]): f for f in body["figures"]}
+    assert {section for section, _ in figures} == {"full", "incremental"}
+    for (section, name), figure in figures.items():
+        assert figure["value"] is not None, (section, name)
+        assert figure["unit"], (section, name)
+        assert figure["references"], (section, name)
+        assert all(ref["value"] is not None for ref in figure["references"]), (section, name)
+    sync = figures[("full", "inbound sync, end to end")]
+    assert {ref["name"] for ref in sync["references"]} == {
+        "limit: sandbox alone",
+        "limit: PostgreSQL alone",
+        "naive peer",
+    }
+    assert sync["ratios"]["crmsync/limit"] and sync["ratios"]["crmsync/naive"]
+    assert sync["target"] and sync["met"] in (True, False)
+    calls = figures[("full", "inbound sync, API calls")]
+    assert calls["ratios"]["calls/minimum"] and calls["met"] in (True, False)
+    assert len(body["samples"]["inbound_applied"]) >= 2
+    for picture in ("webhook_latency.png", "inbound_throughput.png"):
+        assert (out / picture).read_bytes()[:8] == PNG
+    assert "inbound sync, end to end" in done.stdout  # the table
