@@ -10,12 +10,16 @@ from __future__ import annotations
 import logging
 import threading
 
+from connectors.errors import ConnectorError
 from connectors.llm import LLMCategorizer
 from customers import categorize
 from customers.categorizers import Categorizer
 from customers.categorizers.rules import RulesCategorizer
+from customers.db import transaction
+from worker import enqueue
 from worker.database import sessions
-from worker.jobs import job
+from worker.failures import resolve_failures
+from worker.jobs import NEVER_RETRIED, job, record_job_failure
 from worker.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -54,3 +58,29 @@ def categorize_customer(customer_id: int, force: bool = False) -> None:
     (never one categorized by hand)."""
     outcome = categorize.categorize_customer(sessions(), customer_id, categorizer(), force=force)
     log.debug("customer %s: %s", customer_id, outcome.status)
+
+
+@job(direction="categorize", connection_arg=None)
+def categorize_customers(customer_ids: list[int]) -> None:
+    """Categorize the customers a sync page created: one message for the page rather than
+    one per customer. A customer that fails for good gets the failure row its own
+    ``categorize_customer`` job would have left (replaying it categorizes that customer);
+    one that fails for now gets such a job, with its retries; the others go on."""
+    chosen = categorizer()
+    done: list[int] = []
+    for customer_id in customer_ids:
+        try:
+            categorize.categorize_customer(sessions(), customer_id, chosen)
+        except NEVER_RETRIED as error:
+            record_job_failure(enqueue.CATEGORIZE_CUSTOMER, (customer_id,), {}, error, {})
+            continue
+        except ConnectorError as error:
+            log.info("customer %s: %s; retried in a job of its own", customer_id, error)
+            enqueue.send(enqueue.CATEGORIZE_CUSTOMER, customer_id)
+            continue
+        done.append(customer_id)
+    with transaction(sessions()) as session:
+        resolve_failures(
+            session, connection_id=None, direction="categorize", object_type="customer",
+            local_ids=done,
+        )  # fmt: skip

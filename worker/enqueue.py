@@ -16,6 +16,7 @@ job                    arguments
 ``push_records``       connection_id, local_type, local_ids: push these local records now
                        (replays of outbound failures)
 ``categorize_customer`` customer_id: categorize a new customer
+``categorize_customers`` customer_ids: categorize the customers a sync page created
 =====================  ==========================================================
 
 A failure row's payload is ``{"actor": name, "args": [...], "kwargs": {...}}``: replaying
@@ -39,9 +40,18 @@ RECONCILE = "reconcile"
 PUSH_CHANGES = "push_changes"
 PUSH_RECORDS = "push_records"
 CATEGORIZE_CUSTOMER = "categorize_customer"
+CATEGORIZE_CUSTOMERS = "categorize_customers"
 
 JOB_NAMES = frozenset(
-    {SYNC_RECORDS, SYNC_CHANGES, RECONCILE, PUSH_CHANGES, PUSH_RECORDS, CATEGORIZE_CUSTOMER}
+    {
+        SYNC_RECORDS,
+        SYNC_CHANGES,
+        RECONCILE,
+        PUSH_CHANGES,
+        PUSH_RECORDS,
+        CATEGORIZE_CUSTOMER,
+        CATEGORIZE_CUSTOMERS,
+    }
 )
 
 

@@ -109,3 +109,43 @@ def test_the_actor_never_overwrites_a_manual_category(
     assert run.succeeded == {message.message_id}  # it ran, and left the customer alone
     assert load_category(sessions, customer_id) == "retail"
     assert llm.calls == 0 and failures(sessions) == []
+
+
+def test_a_page_of_new_customers_is_one_job_and_a_failing_one_gets_its_own(
+    running_worker: dramatiq.Worker, llm: LLMSandbox, sessions: sessionmaker[Session],
+    tenant_id: int,
+) -> None:  # fmt: skip
+    ids = [
+        add(sessions, tenant_id, f"Acme Software {n} GmbH", f"ap{n}@acme{n}.de") for n in range(3)
+    ]
+    llm.malformed()  # the first call: an answer outside the taxonomy, a permanent failure
+    enqueue.send(enqueue.CATEGORIZE_CUSTOMERS, ids)
+
+    def settled() -> bool:
+        with sessions() as session:
+            categorized = session.scalars(
+                select(Customer.id).where(Customer.id.in_(ids), Customer.category.is_not(None))
+            ).all()
+        return len(categorized) == 2 and len(failures(sessions)) == 1
+
+    wait_until(settled)
+    [failure] = failures(sessions)
+    # The row is the one the customer's own job would leave: replaying it asks again.
+    assert failure.local_id == ids[0] and failure.error_class == "permanent"
+    assert failure.payload == {"actor": "categorize_customer", "args": [ids[0]], "kwargs": {}}
+    assert llm.calls == 3  # a permanent failure is not asked again
+    enqueue.replay(failure.payload)
+    wait_until(lambda: load_category(sessions, ids[0]))
+
+
+def test_a_customer_failing_for_now_in_a_page_is_retried_in_a_job_of_its_own(
+    running_worker: dramatiq.Worker, llm: LLMSandbox, sessions: sessionmaker[Session],
+    tenant_id: int,
+) -> None:  # fmt: skip
+    ids = [
+        add(sessions, tenant_id, f"Acme Software {n} GmbH", f"ap{n}@acme{n}.de") for n in range(2)
+    ]
+    llm.fail(503)  # the first call only
+    enqueue.send(enqueue.CATEGORIZE_CUSTOMERS, ids)
+    wait_until(lambda: all(load_category(sessions, customer_id) for customer_id in ids))
+    assert failures(sessions) == [] and llm.calls >= 3

@@ -142,8 +142,8 @@ class Sync:
             if cursor_kind is not None:
                 self._cursor(session, object_type, cursor_kind).value = page.cursor
         self.counts.update(result.counts)
-        for customer_id in result.created_customers:
-            enqueue.send(enqueue.CATEGORIZE_CUSTOMER, customer_id)
+        if result.created_customers:
+            enqueue.send(enqueue.CATEGORIZE_CUSTOMERS, result.created_customers)
         if self.progress:
             self.progress(object_type, self.counts["read"])
         return result
