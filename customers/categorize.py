@@ -17,12 +17,13 @@ This module does not enqueue jobs or read settings; the worker does.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import Table, func, select, update
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, lazyload, sessionmaker
 
 from customers import taxonomy
 from customers.categorizers import MANUAL_SOURCE, Categorization, Categorizer, CustomerFacts
@@ -65,13 +66,16 @@ def facts_of(customer: Customer) -> CustomerFacts:
     )
 
 
-def _save(session: Session, customer: Customer, values: Mapping[str, Any]) -> list[str]:
+def _save(
+    session: Session, customer: Customer, values: Mapping[str, Any], *, guard: bool = True
+) -> list[str]:
     """Write category values the way the service layer writes any change: a savepoint, a
-    version bump and an outbox row naming the changed fields."""
+    version bump and an outbox row naming the changed fields. ``guard=False`` leaves out
+    the savepoint and flush, for a caller that holds the rows locked and flushes once."""
     changed = [field for field, value in values.items() if getattr(customer, field) != value]
     if not changed:
         return []
-    with guarded(session, "customer", customer.id):
+    with guarded(session, "customer", customer.id) if guard else nullcontext():
         for field in changed:
             setattr(customer, field, values[field])
         customer.updated_at = utcnow()
@@ -133,6 +137,55 @@ def categorize_customer(
             return Outcome(skip or GONE, customer_id)
         _save(session, customer, _values(result, utcnow()))
     return Outcome(CATEGORIZED, customer_id, result)
+
+
+def read_for_categorizing(
+    session: Session, customer_ids: Sequence[int]
+) -> tuple[dict[int, tuple[CustomerFacts, int]], list[Outcome]]:
+    """Many customers at once, as :func:`categorize_customer` reads one (without force):
+    the facts and version of those to ask about, and the outcomes of those to leave."""
+    found = {
+        customer.id: customer
+        for customer in session.scalars(
+            select(Customer).where(Customer.id.in_(list(customer_ids))).options(lazyload("*"))
+        )
+    }
+    asks: dict[int, tuple[CustomerFacts, int]] = {}
+    left: list[Outcome] = []
+    for customer_id in customer_ids:
+        customer = found.get(customer_id)
+        skip = _skip_reason(customer, force=False)
+        if skip is not None or customer is None:
+            left.append(Outcome(skip or GONE, customer_id))
+        else:
+            asks[customer_id] = (facts_of(customer), customer.version)
+    return asks, left
+
+
+def save_categorizations(
+    session: Session, answers: Mapping[int, tuple[Categorization, int]]
+) -> list[Outcome]:
+    """Save many answers (customer id -> answer and the version it was asked about) in one
+    transaction, by the rules :func:`categorize_customer` keeps for one."""
+    rows = session.scalars(
+        select(Customer)
+        .where(Customer.id.in_(list(answers)))
+        .options(lazyload("*"))
+        .with_for_update()
+    )
+    found = {customer.id: customer for customer in rows}
+    outcomes: list[Outcome] = []
+    now = utcnow()
+    for customer_id, (result, version_read) in answers.items():
+        customer = found.get(customer_id)
+        skip = _skip_reason(customer, force=_unchanged(customer, version_read))
+        if skip is not None or customer is None:
+            outcomes.append(Outcome(skip or GONE, customer_id))
+            continue
+        _save(session, customer, _values(result, now), guard=False)
+        outcomes.append(Outcome(CATEGORIZED, customer_id, result))
+    session.flush()
+    return outcomes
 
 
 def _unchanged(customer: Customer | None, version_read: int) -> bool:

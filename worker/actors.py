@@ -67,20 +67,20 @@ def categorize_customers(customer_ids: list[int]) -> None:
     ``categorize_customer`` job would have left (replaying it categorizes that customer);
     one that fails for now gets such a job, with its retries; the others go on."""
     chosen = categorizer()
-    done: list[int] = []
-    for customer_id in customer_ids:
+    with transaction(sessions()) as session:
+        asks, _ = categorize.read_for_categorizing(session, customer_ids)
+    answers = {}
+    for customer_id, (facts, version_read) in asks.items():
         try:
-            categorize.categorize_customer(sessions(), customer_id, chosen)
+            answers[customer_id] = (chosen.categorize(facts), version_read)
         except NEVER_RETRIED as error:
             record_job_failure(enqueue.CATEGORIZE_CUSTOMER, (customer_id,), {}, error, {})
-            continue
         except ConnectorError as error:
             log.info("customer %s: %s; retried in a job of its own", customer_id, error)
             enqueue.send(enqueue.CATEGORIZE_CUSTOMER, customer_id)
-            continue
-        done.append(customer_id)
     with transaction(sessions()) as session:
+        categorize.save_categorizations(session, answers)
         resolve_failures(
             session, connection_id=None, direction="categorize", object_type="customer",
-            local_ids=done,
+            local_ids=list(answers),
         )  # fmt: skip
