@@ -1,0 +1,440 @@
+"""The soak's checks, run once everything is at rest. Each gives a count that must be 0 and,
+for each problem, the record, the field and the history that led to it.
+
+- ``fields``: for every link, each synced entry of the field map holds the same value on
+  both sides: the local value as the CRM would hold it (``mappings.engine.project``, the
+  merge's own comparison) equals the CRM value read through the map. ``dont_sync`` entries
+  are not in the map's synced entries; every other rule syncs both ways once at rest.
+- ``duplicates``: no CRM record linked twice, no local record linked twice to one CRM, no
+  two live CRM records carrying the same local id, no live customer made by a sync whose
+  CRM record is live but linked elsewhere or not at all.
+- ``deletes and merges``: a CRM record deleted or merged away is linked no more; the
+  customer a deleted record carried is archived; a merged-away record's customer is not
+  linked again to a new record of that CRM.
+- ``lost edits``: an edit (local or CRM) whose field no later operation touched holds its
+  value locally and in every linked CRM record, unless a conflict on that field was
+  recorded after it (then the field's rule decided, and the count says so).
+- ``echo writes``: one more incremental sync and push per connection writes nothing.
+- ``open failures``: each open failure is explained (its CRM record was deleted or merged
+  on purpose) or counted.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+
+from bench.soak.crm_state import CrmRecord, CrmState
+from bench.soak.history import History, Operation, crm_key, customer_key
+from customers.models import Contact, Customer
+from customers.sync_state import Connection, ExternalLink, SyncConflict, SyncFailure, SyncRun
+from mappings.engine import entry_values, phone_region, project, read_entry
+from worker.sync.inbound import columns
+from worker.sync.target import SyncTarget
+
+if TYPE_CHECKING:
+    from bench.soak.harness import Setup
+
+HUBSPOT_WRITES = ("companies.batch.update", "companies.batch.upsert", "companies.batch.create",
+                  "contacts.batch.update", "contacts.batch.upsert", "contacts.batch.create",
+                  "companies.update", "contacts.update", "companies.create", "contacts.create",
+                  "associations.batch.create", "associations.create")  # fmt: skip
+SALESFORCE_WRITES = ("collections.upsert", "collections.update", "collections.create",
+                     "sobject.upsert", "sobject.update", "sobject.create")  # fmt: skip
+MAX_SHOWN = 10  # problems printed in full per check; the JSON has them all
+
+
+@dataclass
+class Problem:
+    record: str
+    field: str
+    detail: str
+    history: list[str] = dataclasses.field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        return {"record": self.record, "field": self.field, "detail": self.detail,
+                "history": self.history}  # fmt: skip
+
+
+@dataclass
+class Outcome:
+    name: str
+    checked: int
+    problems: list[Problem] = dataclasses.field(default_factory=list)
+    explained: list[str] = dataclasses.field(default_factory=list)
+    notes: list[str] = dataclasses.field(default_factory=list)
+
+    @property
+    def count(self) -> int:
+        return len(self.problems)
+
+    @property
+    def passed(self) -> bool:
+        return not self.problems
+
+
+class Checks:
+    def __init__(self, setup: Setup, history: History) -> None:
+        self.setup = setup
+        self.history = history
+        self.totals: dict[str, Any] = {}
+
+    # -- loading --------------------------------------------------------------------------
+
+    def _load(self) -> None:
+        with self.setup.sessions() as session:
+            self.targets = {
+                c.id: SyncTarget.from_connection(c) for c in session.scalars(select(Connection))
+            }
+            self.links = list(session.scalars(select(ExternalLink)))
+            self.customers = {c.id: c for c in session.scalars(select(Customer))}
+            self.contacts = {c.id: c for c in session.scalars(select(Contact))}
+            self.failures = list(
+                session.scalars(select(SyncFailure).where(SyncFailure.status == "open"))
+            )
+            self.conflicts = list(session.scalars(select(SyncConflict)))
+            self.bad_runs = list(
+                session.scalars(select(SyncRun).where(SyncRun.outcome.not_in(["ok", "running"])))
+            )
+            session.expunge_all()
+        self.crm = {"hubspot": CrmState("hubspot", self.setup.hubspot),
+                    "salesforce": CrmState("salesforce", self.setup.salesforce)}  # fmt: skip
+        self.links_of: dict[tuple[str, int], list[ExternalLink]] = defaultdict(list)
+        for link in self.links:
+            self.links_of[(link.local_type, link.local_id)].append(link)
+        self.totals = {
+            "customers": len(self.customers),
+            "live_customers": sum(1 for c in self.customers.values() if c.archived_at is None and c.deleted_at is None),
+            "contacts": len(self.contacts),
+            "links": len(self.links),
+            "conflicts": len(self.conflicts),
+            "failed_runs": len(self.bad_runs),
+            "failed_run_errors": dict(Counter(f"{r.kind}: {(r.error or r.outcome)[:120]}" for r in self.bad_runs)),
+            "hubspot_companies": len(self.crm["hubspot"].live("company")),
+            "salesforce_accounts": len(self.crm["salesforce"].live("account")),
+        }  # fmt: skip
+
+    def provider(self, link: ExternalLink) -> str:
+        return self.targets[link.connection_id].provider
+
+    def key_of(self, link: ExternalLink) -> str:
+        return crm_key(self.provider(link), link.object_type, link.external_id)
+
+    def story(self, local_type: str, local_id: int, *extra_keys: str) -> list[str]:
+        """The logged operations on a local record and every CRM record linked to it, and the
+        conflicts and open failures recorded for them."""
+        keys = {*extra_keys}
+        if local_type == "customer":
+            keys.add(customer_key(local_id))
+        keys.update(self.key_of(link) for link in self.links_of.get((local_type, local_id), []))
+        lines = self.history.lines(keys)
+        started = datetime.fromtimestamp(self.history.started).astimezone()
+        for conflict in self.conflicts:
+            if conflict.local_id == local_id and (local_type == "customer") == (
+                conflict.object_type != "contact"
+            ):
+                at = (conflict.created_at.astimezone() - started).total_seconds()
+                lines.append(f"  +{at:7.2f}s conflict  {conflict.field}: base {conflict.base_value!r}, local "
+                             f"{conflict.local_value!r}, CRM {conflict.remote_value!r} -> {conflict.resolved_value!r} ({conflict.rule})")  # fmt: skip
+        for failure in self.failures:
+            if failure.local_id == local_id or failure.external_id in {
+                k.rsplit(":", 1)[-1] for k in keys
+            }:
+                lines.append(
+                    f"  failure #{failure.id} {failure.direction} {failure.error_class}: {failure.message[:160]}"
+                )
+        return lines or ["  (no logged operation touched it: seed data and the sync only)"]
+
+    # -- running --------------------------------------------------------------------------
+
+    def run_all(self, echo_round: Callable[[], None]) -> list[Outcome]:
+        self._load()
+        outcomes = [self.fields(), self.duplicates(), self.deletes_and_merges(), self.lost_edits()]
+        outcomes.append(self.echo_writes(echo_round))
+        outcomes.append(self.open_failures())
+        return outcomes
+
+    # -- 1. fields ----------------------------------------------------------------------------
+
+    def fields(self) -> Outcome:
+        outcome = Outcome("fields that differ from the sync rules", 0)
+        for link in self.links:
+            record = self.crm[self.provider(link)].get(link.object_type, link.external_id)
+            if record is None or not record.live:
+                continue  # counted by the deletes-and-merges check
+            local = (self.customers if link.local_type == "customer" else self.contacts).get(
+                link.local_id
+            )
+            if local is None:
+                continue
+            for name, local_shown, crm_shown in self.differences(link, local, record):
+                outcome.problems.append(Problem(
+                    f"{link.local_type} {link.local_id} <-> {self.key_of(link)}", name,
+                    f"local {local_shown!r} vs CRM {crm_shown!r}",
+                    self.story(link.local_type, link.local_id)))  # fmt: skip
+            outcome.checked += 1
+        return outcome
+
+    def differences(self, link: ExternalLink, local: Customer | Contact, record: CrmRecord) -> list[tuple[str, Any, Any]]:  # fmt: skip
+        object_map = self.targets[link.connection_id].map_for(link.object_type)
+        values = columns(local)
+        contact_region = None
+        if isinstance(local, Contact):
+            parent = self.customers.get(local.customer_id)
+            contact_region = parent.billing_country if parent else None
+        region = phone_region(object_map, values, contact_region)
+        found: list[tuple[str, Any, Any]] = []
+        for entry in object_map.synced:
+            raw = record.properties.get(entry.remote)
+            try:
+                crm_values = read_entry(object_map, entry, raw, region)
+            except (ValueError, TypeError) as error:
+                found.append(
+                    (entry.key, entry_values(entry, values), f"{raw!r} (unreadable: {error})")
+                )
+                continue
+            local_values = entry_values(entry, values)
+            if project(object_map, entry, local_values, region) != crm_values:
+                found.append((entry.key, local_values, crm_values))
+        return found
+
+    # -- 2. duplicates ---------------------------------------------------------------------------
+
+    def duplicates(self) -> Outcome:
+        outcome = Outcome("duplicate customers", len(self.links))
+        by_crm = Counter((l.connection_id, l.object_type, l.external_id) for l in self.links)  # noqa: E741
+        by_local = Counter((l.connection_id, l.object_type, l.local_id) for l in self.links)  # noqa: E741
+        for (connection_id, object_type, external_id), n in by_crm.items():
+            if n > 1:
+                outcome.problems.append(Problem(f"{object_type} {external_id} (connection {connection_id})", "link", f"linked {n} times"))  # fmt: skip
+        for (connection_id, object_type, local_id), n in by_local.items():
+            if n > 1:
+                local_type = "contact" if object_type == "contact" else "customer"
+                outcome.problems.append(Problem(f"{local_type} {local_id}", "link",
+                    f"linked to {n} {object_type} records of connection {connection_id}", self.story(local_type, local_id)))  # fmt: skip
+        for provider, state in self.crm.items():
+            for object_type in state.records:
+                carriers: dict[str, list[str]] = defaultdict(list)
+                for record in state.live(object_type):
+                    if record.crmsync_id:
+                        carriers[record.crmsync_id].append(record.external_id)
+                for carried, ids in carriers.items():
+                    if len(ids) > 1:
+                        local_type = "contact" if object_type == "contact" else "customer"
+                        outcome.problems.append(Problem(f"{local_type} {carried}", "crmsync id",
+                            f"{len(ids)} live {provider} {object_type} records carry it: {', '.join(ids)}",
+                            self.story(local_type, int(carried) if carried.isdigit() else 0, *(crm_key(provider, object_type, i) for i in ids))))  # fmt: skip
+        outcome.notes.append(
+            f"{len(self.links)} links, {self.totals['live_customers']} live customers"
+        )
+        return outcome
+
+    # -- 3. deletes and merges -------------------------------------------------------------------
+
+    def deletes_and_merges(self) -> Outcome:
+        outcome = Outcome("deleted or merged records not accounted for", 0)
+        linked = {(self.provider(l), l.object_type, l.external_id): l for l in self.links}  # noqa: E741
+        for op in self.history.operations:
+            if op.side not in ("hubspot", "salesforce") or op.kind not in ("delete", "merge"):
+                continue
+            outcome.checked += 1
+            provider = op.side
+            object_type = "company" if provider == "hubspot" else "account"
+            gone = (
+                [op.keys[0].rsplit(":", 1)[-1]]
+                if op.kind == "delete"
+                else [op.keys[1].rsplit(":", 1)[-1]]
+            )
+            for external_id in gone:
+                link = linked.get((provider, object_type, external_id))
+                if link is not None:
+                    outcome.problems.append(Problem(crm_key(provider, object_type, external_id), "link",
+                        f"{op.kind}d in {provider} but still linked to customer {link.local_id}",
+                        self.story("customer", link.local_id, op.keys[0])))  # fmt: skip
+                carried = op.carried.get(external_id, "")
+                if not carried.isdigit():
+                    continue  # never synced before it went: nothing local to account for
+                customer = self.customers.get(int(carried))
+                if customer is None:
+                    continue
+                if (
+                    op.kind == "delete"
+                    and customer.archived_at is None
+                    and customer.deleted_at is None
+                ):
+                    outcome.problems.append(Problem(f"customer {customer.id}", "archived_at",
+                        f"its {provider} record {external_id} was deleted but it is not archived",
+                        self.story("customer", customer.id, *op.keys)))  # fmt: skip
+                if op.kind == "merge":
+                    survivor = self._survivor(provider, op.keys[0].rsplit(":", 1)[-1])
+                    again = [
+                        l.external_id
+                        for l in self.links_of.get(("customer", customer.id), [])  # noqa: E741
+                        if self.provider(l) == provider and l.external_id != survivor
+                    ]
+                    if again:
+                        outcome.problems.append(Problem(f"customer {customer.id}", "link",
+                            f"its {provider} record {external_id} was merged into {survivor}, and it is now "
+                            f"linked to another {provider} record {again[0]} (the merged-away business is back)",
+                            self.story("customer", customer.id, *op.keys)))  # fmt: skip
+        return outcome
+
+    def _survivor(self, provider: str, external_id: str) -> str:
+        """Where a record ended up after every later merge of it (a chain of merges)."""
+        merged_into = {op.keys[1]: op.keys[0] for op in self.history.operations
+                       if op.side == provider and op.kind == "merge"}  # fmt: skip
+        key = crm_key(provider, "company" if provider == "hubspot" else "account", external_id)
+        seen = set()
+        while key in merged_into and key not in seen:
+            seen.add(key)
+            key = merged_into[key]
+        return key.rsplit(":", 1)[-1]
+
+    def _gone_on_purpose(self, provider: str, external_id: str) -> str | None:
+        for op in self.history.operations:
+            if op.side != provider or op.kind not in ("delete", "merge"):
+                continue
+            ids = [k.rsplit(":", 1)[-1] for k in op.keys]
+            if op.kind == "delete" and external_id == ids[0]:
+                return f"deleted in {provider} at +{op.at - self.history.started:.2f}s"
+            if op.kind == "merge" and external_id == ids[1]:
+                return f"merged into {ids[0]} in {provider} at +{op.at - self.history.started:.2f}s"
+        return None
+
+    # -- 4. lost edits -----------------------------------------------------------------------------
+
+    def lost_edits(self) -> Outcome:
+        outcome = Outcome("edits lost", 0)
+        operations = self.history.operations
+        decided = 0
+        link_by_key = {self.key_of(l): l for l in self.links}  # noqa: E741
+        for index, op in enumerate(operations):
+            if op.kind != "edit" or not op.ok or op.side == "chaos":
+                continue
+            customer_id = self._edited_customer(op, link_by_key)
+            if customer_id is None:
+                continue  # its CRM record went (deleted, merged) or was never linked
+            customer = self.customers.get(customer_id)
+            if customer is None:
+                continue
+            keys = {customer_key(customer_id), *op.keys}
+            keys.update(self.key_of(l) for l in self.links_of.get(("customer", customer_id), []))  # noqa: E741
+            ((name, value),) = op.fields.items()
+            if any(_supersedes(later, keys, name) for later in operations[index + 1 :]):
+                continue
+            outcome.checked += 1
+            wrong = self._where_not(customer, name, value)
+            if not wrong:
+                continue
+            if self._conflict_after(customer_id, name, op):
+                decided += 1
+                outcome.explained.append(f"{op.side} edit of customer {customer_id} {name}={value!r}: "
+                                         f"a conflict on {name} was decided by its rule")  # fmt: skip
+                continue
+            outcome.problems.append(Problem(f"customer {customer_id}", name,
+                f"{op.side} set {value!r} at +{op.at - self.history.started:.2f}s, no later edit of it; "
+                f"now {', '.join(wrong)}", self.story("customer", customer_id, *op.keys)))  # fmt: skip
+        outcome.notes.append(
+            f"{outcome.checked} edits not superseded checked; {decided} decided by a conflict rule"
+        )
+        return outcome
+
+    def _edited_customer(self, op: Operation, link_by_key: dict[str, ExternalLink]) -> int | None:
+        key = op.keys[0]
+        if key.startswith("customer:"):
+            return int(key.split(":")[1])
+        link = link_by_key.get(key)
+        return link.local_id if link is not None and link.local_type == "customer" else None
+
+    def _where_not(self, customer: Customer, name: str, value: Any) -> list[str]:
+        wrong = []
+        if getattr(customer, name) != value:
+            wrong.append(f"local {getattr(customer, name)!r}")
+        for link in self.links_of.get(("customer", customer.id), []):
+            record = self.crm[self.provider(link)].get(link.object_type, link.external_id)
+            if record is None or not record.live:
+                continue
+            object_map = self.targets[link.connection_id].map_for(link.object_type)
+            entry = next(e for e in object_map.synced if name in e.local)
+            try:
+                crm_values = read_entry(
+                    object_map, entry, record.properties.get(entry.remote), None
+                )
+            except (ValueError, TypeError):
+                crm_values = (record.properties.get(entry.remote),)
+            crm_value = dict(zip(entry.local, crm_values, strict=True))[name]
+            if crm_value != value:
+                wrong.append(f"{self.key_of(link)} {crm_value!r}")
+        return wrong
+
+    def _conflict_after(self, customer_id: int, name: str, op: Operation) -> bool:
+        return any(c.local_id == customer_id and c.object_type != "contact" and name in c.field
+                   and c.created_at.timestamp() >= op.at - 1.0 for c in self.conflicts)  # fmt: skip
+
+    # -- 5. echo writes -----------------------------------------------------------------------------
+
+    def echo_writes(self, echo_round: Callable[[], None]) -> Outcome:
+        outcome = Outcome("CRM writes caused by our own writes", 2)
+        hubspot, salesforce = self.setup.hubspot, self.setup.salesforce
+        hubspot.faults.reset_counters()
+        salesforce.faults.reset_counters()
+        echo_round()
+        for provider, sandbox, keys in (
+            ("hubspot", hubspot, HUBSPOT_WRITES),
+            ("salesforce", salesforce, SALESFORCE_WRITES),
+        ):
+            calls = sandbox.faults.snapshot()["calls"]
+            writes = {key: calls[key] for key in keys if calls.get(key)}
+            outcome.notes.append(
+                f"{provider}: {sum(calls.values())} API calls, writes {writes or 0}"
+            )
+            for key, n in writes.items():
+                outcome.problems.append(
+                    Problem(provider, key, f"{n} write call(s) after convergence")
+                )
+        return outcome
+
+    # -- 6. open failures -----------------------------------------------------------------------------
+
+    def open_failures(self) -> Outcome:
+        outcome = Outcome("open failures without an explanation", len(self.failures))
+        for failure in self.failures:
+            line = (f"#{failure.id} {failure.direction} {failure.object_type or ''} "
+                    f"{failure.external_id or ''} local {failure.local_id}: {failure.error_class} {failure.message[:200]}")  # fmt: skip
+            why = self._explain(failure)
+            if why:
+                outcome.explained.append(f"{line} -- {why}")
+            else:
+                outcome.problems.append(Problem(f"failure #{failure.id}", failure.object_type or "-", line,
+                    self.story("customer", failure.local_id) if failure.local_id else []))  # fmt: skip
+        return outcome
+
+    def _explain(self, failure: SyncFailure) -> str | None:
+        if failure.connection_id is None or failure.external_id is None:
+            return None
+        provider = (
+            self.targets[failure.connection_id].provider
+            if failure.connection_id in self.targets
+            else None
+        )
+        if provider is None or failure.object_type is None:
+            return None
+        on_purpose = self._gone_on_purpose(provider, failure.external_id)
+        if on_purpose:
+            return f"the record was {on_purpose}"
+        record = self.crm[provider].get(failure.object_type, failure.external_id)
+        if record is not None and not record.live and failure.object_type == "contact":
+            return f"the contact was {record.note} with its company (deleted or merged on purpose)"
+        return None
+
+
+def _supersedes(later: Operation, keys: set[str], name: str) -> bool:
+    if not keys.intersection(later.keys) or not later.ok:
+        return False
+    return later.kind in ("merge", "delete") or (later.kind == "edit" and name in later.fields)
