@@ -178,3 +178,22 @@ def test_crm_delete_archives_and_merge_moves_the_link(
     assert gone["id"] not in links and loser["id"] not in links
     assert links[keep["id"]] == by_name["Kramerica"]
     assert runs == 2
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="inbound drops the loser's link and keeps its customer live and unlinked; the "
+    "next reconcile's push of missing records then creates it in the CRM again",
+)
+def test_a_merge_of_two_linked_companies_is_not_undone_by_the_next_reconcile(
+    sync: Sync, sandbox: HubSpotSandbox
+) -> None:
+    """Found by the convergence soak (``crmsync soak``): a merge made in the CRM must stay
+    made, not come back as a new CRM record for the merged-away business."""
+    survivor = sandbox.create("companies", {"name": "Globex GmbH", "domain": "globex.de"})
+    loser = sandbox.create("companies", {"name": "Globex (old)", "domain": "globex-old.de"})
+    sync.reconcile()  # both linked, each to its own customer
+    sandbox.merge("companies", survivor["id"], loser["id"])
+    sync.reconcile()  # sees the merge
+    sync.reconcile()
+    assert sandbox.ids("companies") == [survivor["id"]]
