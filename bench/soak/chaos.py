@@ -100,7 +100,8 @@ class Chaos:
             f"{plan.webhook_duplicate:.0%}, reorder {plan.webhook_reorder:.0%}"))  # fmt: skip
 
     def _run(self) -> None:
-        restarts = [self.seconds * (i + 1) / (self.plan.redis_restarts + 1)
+        # Restarts in the first half, so the second shows whether everything recovered.
+        restarts = [self.seconds * (i + 1) / (2 * self.plan.redis_restarts + 2)
                     for i in range(self.plan.redis_restarts)]  # fmt: skip
         elapsed = 0.0
         next_kill = self.plan.kill_every_s * self.random.uniform(0.5, 1.0)

@@ -21,18 +21,18 @@ for each problem, the record, the field and the history that led to it.
 
 from __future__ import annotations
 
-import dataclasses
 from collections import Counter, defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
 from bench.soak.crm_state import CrmRecord, CrmState
-from bench.soak.history import History, Operation, crm_key, customer_key
-from customers.models import Contact, Customer
+from bench.soak.history import History, crm_key, customer_key
+from bench.soak.history_checks import HistoryChecks, gone_on_purpose
+from bench.soak.outcome import Outcome, Problem
+from customers.models import Contact, Customer, OutboxEntry
 from customers.sync_state import Connection, ExternalLink, SyncConflict, SyncFailure, SyncRun
 from mappings.engine import entry_values, phone_region, project, read_entry
 from worker.sync.inbound import columns
@@ -47,39 +47,9 @@ HUBSPOT_WRITES = ("companies.batch.update", "companies.batch.upsert", "companies
                   "associations.batch.create", "associations.create")  # fmt: skip
 SALESFORCE_WRITES = ("collections.upsert", "collections.update", "collections.create",
                      "sobject.upsert", "sobject.update", "sobject.create")  # fmt: skip
-MAX_SHOWN = 10  # problems printed in full per check; the JSON has them all
 
 
-@dataclass
-class Problem:
-    record: str
-    field: str
-    detail: str
-    history: list[str] = dataclasses.field(default_factory=list)
-
-    def as_json(self) -> dict[str, Any]:
-        return {"record": self.record, "field": self.field, "detail": self.detail,
-                "history": self.history}  # fmt: skip
-
-
-@dataclass
-class Outcome:
-    name: str
-    checked: int
-    problems: list[Problem] = dataclasses.field(default_factory=list)
-    explained: list[str] = dataclasses.field(default_factory=list)
-    notes: list[str] = dataclasses.field(default_factory=list)
-
-    @property
-    def count(self) -> int:
-        return len(self.problems)
-
-    @property
-    def passed(self) -> bool:
-        return not self.problems
-
-
-class Checks:
+class Checks(HistoryChecks):
     def __init__(self, setup: Setup, history: History) -> None:
         self.setup = setup
         self.history = history
@@ -99,6 +69,11 @@ class Checks:
                 session.scalars(select(SyncFailure).where(SyncFailure.status == "open"))
             )
             self.conflicts = list(session.scalars(select(SyncConflict)))
+            self.created_by: dict[int, list[int]] = defaultdict(list)
+            for entity_id, origin in session.execute(select(OutboxEntry.entity_id, OutboxEntry.origin_connection_id).where(
+                    OutboxEntry.entity_type == "customer", OutboxEntry.operation == "create",
+                    OutboxEntry.origin_connection_id.is_not(None))):  # fmt: skip
+                self.created_by[int(origin or 0)].append(entity_id)
             self.bad_runs = list(
                 session.scalars(select(SyncRun).where(SyncRun.outcome.not_in(["ok", "running"])))
             )
@@ -119,12 +94,6 @@ class Checks:
             "hubspot_companies": len(self.crm["hubspot"].live("company")),
             "salesforce_accounts": len(self.crm["salesforce"].live("account")),
         }  # fmt: skip
-
-    def provider(self, link: ExternalLink) -> str:
-        return self.targets[link.connection_id].provider
-
-    def key_of(self, link: ExternalLink) -> str:
-        return crm_key(self.provider(link), link.object_type, link.external_id)
 
     def story(self, local_type: str, local_id: int, *extra_keys: str) -> list[str]:
         """The logged operations on a local record and every CRM record linked to it, and the
@@ -208,8 +177,8 @@ class Checks:
 
     def duplicates(self) -> Outcome:
         outcome = Outcome("duplicate customers", len(self.links))
-        by_crm = Counter((l.connection_id, l.object_type, l.external_id) for l in self.links)  # noqa: E741
-        by_local = Counter((l.connection_id, l.object_type, l.local_id) for l in self.links)  # noqa: E741
+        by_crm = Counter((lk.connection_id, lk.object_type, lk.external_id) for lk in self.links)
+        by_local = Counter((lk.connection_id, lk.object_type, lk.local_id) for lk in self.links)
         for (connection_id, object_type, external_id), n in by_crm.items():
             if n > 1:
                 outcome.problems.append(Problem(f"{object_type} {external_id} (connection {connection_id})", "link", f"linked {n} times"))  # fmt: skip
@@ -230,154 +199,45 @@ class Checks:
                         outcome.problems.append(Problem(f"{local_type} {carried}", "crmsync id",
                             f"{len(ids)} live {provider} {object_type} records carry it: {', '.join(ids)}",
                             self.story(local_type, int(carried) if carried.isdigit() else 0, *(crm_key(provider, object_type, i) for i in ids))))  # fmt: skip
+        self._one_customer_per_record(outcome)
         outcome.notes.append(
             f"{len(self.links)} links, {self.totals['live_customers']} live customers"
         )
         return outcome
 
-    # -- 3. deletes and merges -------------------------------------------------------------------
-
-    def deletes_and_merges(self) -> Outcome:
-        outcome = Outcome("deleted or merged records not accounted for", 0)
-        linked = {(self.provider(l), l.object_type, l.external_id): l for l in self.links}  # noqa: E741
-        for op in self.history.operations:
-            if op.side not in ("hubspot", "salesforce") or op.kind not in ("delete", "merge"):
-                continue
-            outcome.checked += 1
-            provider = op.side
-            object_type = "company" if provider == "hubspot" else "account"
-            gone = (
-                [op.keys[0].rsplit(":", 1)[-1]]
-                if op.kind == "delete"
-                else [op.keys[1].rsplit(":", 1)[-1]]
-            )
-            for external_id in gone:
-                link = linked.get((provider, object_type, external_id))
-                if link is not None:
-                    outcome.problems.append(Problem(crm_key(provider, object_type, external_id), "link",
-                        f"{op.kind}d in {provider} but still linked to customer {link.local_id}",
-                        self.story("customer", link.local_id, op.keys[0])))  # fmt: skip
-                carried = op.carried.get(external_id, "")
-                if not carried.isdigit():
-                    continue  # never synced before it went: nothing local to account for
-                customer = self.customers.get(int(carried))
-                if customer is None:
-                    continue
+    def _one_customer_per_record(self, outcome: Outcome) -> None:
+        """A live CRM record names one customer: the one it is linked to is the one whose id
+        it carries; and every live customer a sync created is still linked to that CRM."""
+        linked = {(lk.connection_id, lk.object_type, lk.external_id): lk for lk in self.links}
+        for connection_id, target in self.targets.items():
+            state = self.crm[target.provider]
+            parent = target.parent_type
+            for record in state.live(parent):
+                link = linked.get((connection_id, parent, record.external_id))
+                carried = record.crmsync_id
+                if link is not None and carried and carried != str(link.local_id):
+                    outcome.problems.append(Problem(crm_key(target.provider, parent, record.external_id),
+                        "crmsync id", f"linked to customer {link.local_id} but carries customer {carried}",
+                        self.story("customer", link.local_id, crm_key(target.provider, parent, record.external_id))))  # fmt: skip
+            linked_here = {
+                lk.local_id
+                for lk in self.links
+                if lk.connection_id == connection_id and lk.object_type == parent
+            }
+            for customer_id in self.created_by.get(connection_id, []):
+                customer = self.customers.get(customer_id)
                 if (
-                    op.kind == "delete"
-                    and customer.archived_at is None
-                    and customer.deleted_at is None
+                    customer is None
+                    or customer.archived_at
+                    or customer.deleted_at
+                    or customer_id in linked_here
                 ):
-                    outcome.problems.append(Problem(f"customer {customer.id}", "archived_at",
-                        f"its {provider} record {external_id} was deleted but it is not archived",
-                        self.story("customer", customer.id, *op.keys)))  # fmt: skip
-                if op.kind == "merge":
-                    survivor = self._survivor(provider, op.keys[0].rsplit(":", 1)[-1])
-                    again = [
-                        l.external_id
-                        for l in self.links_of.get(("customer", customer.id), [])  # noqa: E741
-                        if self.provider(l) == provider and l.external_id != survivor
-                    ]
-                    if again:
-                        outcome.problems.append(Problem(f"customer {customer.id}", "link",
-                            f"its {provider} record {external_id} was merged into {survivor}, and it is now "
-                            f"linked to another {provider} record {again[0]} (the merged-away business is back)",
-                            self.story("customer", customer.id, *op.keys)))  # fmt: skip
-        return outcome
+                    continue
+                outcome.problems.append(Problem(f"customer {customer_id}", "link",
+                    f"created from a {target.provider} record, live, and linked to no {target.provider} record",
+                    self.story("customer", customer_id)))  # fmt: skip
 
-    def _survivor(self, provider: str, external_id: str) -> str:
-        """Where a record ended up after every later merge of it (a chain of merges)."""
-        merged_into = {op.keys[1]: op.keys[0] for op in self.history.operations
-                       if op.side == provider and op.kind == "merge"}  # fmt: skip
-        key = crm_key(provider, "company" if provider == "hubspot" else "account", external_id)
-        seen = set()
-        while key in merged_into and key not in seen:
-            seen.add(key)
-            key = merged_into[key]
-        return key.rsplit(":", 1)[-1]
-
-    def _gone_on_purpose(self, provider: str, external_id: str) -> str | None:
-        for op in self.history.operations:
-            if op.side != provider or op.kind not in ("delete", "merge"):
-                continue
-            ids = [k.rsplit(":", 1)[-1] for k in op.keys]
-            if op.kind == "delete" and external_id == ids[0]:
-                return f"deleted in {provider} at +{op.at - self.history.started:.2f}s"
-            if op.kind == "merge" and external_id == ids[1]:
-                return f"merged into {ids[0]} in {provider} at +{op.at - self.history.started:.2f}s"
-        return None
-
-    # -- 4. lost edits -----------------------------------------------------------------------------
-
-    def lost_edits(self) -> Outcome:
-        outcome = Outcome("edits lost", 0)
-        operations = self.history.operations
-        decided = 0
-        link_by_key = {self.key_of(l): l for l in self.links}  # noqa: E741
-        for index, op in enumerate(operations):
-            if op.kind != "edit" or not op.ok or op.side == "chaos":
-                continue
-            customer_id = self._edited_customer(op, link_by_key)
-            if customer_id is None:
-                continue  # its CRM record went (deleted, merged) or was never linked
-            customer = self.customers.get(customer_id)
-            if customer is None:
-                continue
-            keys = {customer_key(customer_id), *op.keys}
-            keys.update(self.key_of(l) for l in self.links_of.get(("customer", customer_id), []))  # noqa: E741
-            ((name, value),) = op.fields.items()
-            if any(_supersedes(later, keys, name) for later in operations[index + 1 :]):
-                continue
-            outcome.checked += 1
-            wrong = self._where_not(customer, name, value)
-            if not wrong:
-                continue
-            if self._conflict_after(customer_id, name, op):
-                decided += 1
-                outcome.explained.append(f"{op.side} edit of customer {customer_id} {name}={value!r}: "
-                                         f"a conflict on {name} was decided by its rule")  # fmt: skip
-                continue
-            outcome.problems.append(Problem(f"customer {customer_id}", name,
-                f"{op.side} set {value!r} at +{op.at - self.history.started:.2f}s, no later edit of it; "
-                f"now {', '.join(wrong)}", self.story("customer", customer_id, *op.keys)))  # fmt: skip
-        outcome.notes.append(
-            f"{outcome.checked} edits not superseded checked; {decided} decided by a conflict rule"
-        )
-        return outcome
-
-    def _edited_customer(self, op: Operation, link_by_key: dict[str, ExternalLink]) -> int | None:
-        key = op.keys[0]
-        if key.startswith("customer:"):
-            return int(key.split(":")[1])
-        link = link_by_key.get(key)
-        return link.local_id if link is not None and link.local_type == "customer" else None
-
-    def _where_not(self, customer: Customer, name: str, value: Any) -> list[str]:
-        wrong = []
-        if getattr(customer, name) != value:
-            wrong.append(f"local {getattr(customer, name)!r}")
-        for link in self.links_of.get(("customer", customer.id), []):
-            record = self.crm[self.provider(link)].get(link.object_type, link.external_id)
-            if record is None or not record.live:
-                continue
-            object_map = self.targets[link.connection_id].map_for(link.object_type)
-            entry = next(e for e in object_map.synced if name in e.local)
-            try:
-                crm_values = read_entry(
-                    object_map, entry, record.properties.get(entry.remote), None
-                )
-            except (ValueError, TypeError):
-                crm_values = (record.properties.get(entry.remote),)
-            crm_value = dict(zip(entry.local, crm_values, strict=True))[name]
-            if crm_value != value:
-                wrong.append(f"{self.key_of(link)} {crm_value!r}")
-        return wrong
-
-    def _conflict_after(self, customer_id: int, name: str, op: Operation) -> bool:
-        return any(c.local_id == customer_id and c.object_type != "contact" and name in c.field
-                   and c.created_at.timestamp() >= op.at - 1.0 for c in self.conflicts)  # fmt: skip
-
-    # -- 5. echo writes -----------------------------------------------------------------------------
+    # -- 3. deletes and merges -------------------------------------------------------------------
 
     def echo_writes(self, echo_round: Callable[[], None]) -> Outcome:
         outcome = Outcome("CRM writes caused by our own writes", 2)
@@ -425,16 +285,10 @@ class Checks:
         )
         if provider is None or failure.object_type is None:
             return None
-        on_purpose = self._gone_on_purpose(provider, failure.external_id)
+        on_purpose = gone_on_purpose(self.history, provider, failure.external_id)
         if on_purpose:
             return f"the record was {on_purpose}"
         record = self.crm[provider].get(failure.object_type, failure.external_id)
         if record is not None and not record.live and failure.object_type == "contact":
             return f"the contact was {record.note} with its company (deleted or merged on purpose)"
         return None
-
-
-def _supersedes(later: Operation, keys: set[str], name: str) -> bool:
-    if not keys.intersection(later.keys) or not later.ok:
-        return False
-    return later.kind in ("merge", "delete") or (later.kind == "edit" and name in later.fields)

@@ -7,7 +7,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from bench.soak.checks import MAX_SHOWN
+from bench.soak.outcome import MAX_SHOWN
 from bench.soak.run import SoakResult
 
 

@@ -25,6 +25,7 @@ from bench.soak.harness import (
     use_in_this_process,
 )
 from bench.soak.history import History
+from bench.soak.recovery import recovery
 from bench.soak.services import Processes, RedisServer, SoakError, free_port
 from bench.soak.workload import Rates, Workload
 
@@ -139,6 +140,8 @@ def _run(options: SoakOptions, url: str, folder: Path, say: Any) -> SoakResult:
         time.sleep(options.seconds)
         workload.stop()
         chaos.stop()
+        recovered = recovery(sessions, history, processes, setup.connections,
+                             others_alive=processes.others_alive())  # fmt: skip
         figures["operations"] = _count_ops(history)
         figures["workers_killed"] = processes.killed
         figures["redis_restarts"] = redis_server.restarts
@@ -158,7 +161,7 @@ def _run(options: SoakOptions, url: str, folder: Path, say: Any) -> SoakResult:
         figures["quiesce_s"] = round(time.monotonic() - rest, 1)
 
         checks = Checks(setup, history)
-        outcomes = checks.run_all(lambda: _echo_round(setup, options.workers))
+        outcomes = [*checks.run_all(lambda: _echo_round(setup, options.workers)), recovered]
         figures["totals"] = checks.totals
         return SoakResult(options, outcomes, figures, history, folder)
     finally:

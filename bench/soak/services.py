@@ -111,6 +111,7 @@ class Processes:
         self.scheduler: subprocess.Popen[bytes] | None = None
         self.started = 0
         self.killed = 0
+        self.died = 0  # workers found dead that the soak did not kill
 
     def _spawn(self, name: str, *args: str) -> subprocess.Popen[bytes]:
         self.started += 1
@@ -151,9 +152,15 @@ class Processes:
         dead = [p for p in self.workers if p.poll() is not None]
         for process in dead:
             self.workers.remove(process)
+        self.died += len(dead)
         while len(self.workers) < wanted:
             self.start_worker()
         return len(dead)
+
+    def others_alive(self) -> bool:
+        """The webhooks process (and the scheduler, while it should run) still run."""
+        running = [*self.others, *([self.scheduler] if self.scheduler else [])]
+        return all(process.poll() is None for process in running)
 
     def stop_all(self) -> None:
         for process in [*self.workers, *self.others, *([self.scheduler] if self.scheduler else [])]:

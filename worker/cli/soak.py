@@ -30,7 +30,7 @@ def soak(
     ] = False,
 ) -> None:
     """Soak the sync: random creates, edits, deletes and merges on both CRMs and locally,
-    with faults, dropped and duplicated webhooks, killed workers and a Redis restart; then
+    with faults, dropped and duplicated webhooks, killed workers and Redis restarts; then
     check that everything converged. Needs PostgreSQL and a redis-server binary (it starts
     its own). Exit status 0 when every check is 0, 1 otherwise."""
     try:
