@@ -83,7 +83,10 @@ def run_soak(options: SoakOptions, say: Any = print) -> SoakResult:
                 result.folder = None
             return result
         finally:
-            drop(name)
+            if options.keep:
+                say(f"the scratch database is kept: {name} (drop it when done)")
+            else:
+                drop(name)
             if passed and not options.keep:
                 import shutil
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Annotated
 
@@ -26,7 +27,7 @@ def soak(
         Path | None, typer.Option("--json", help="Also write the result and history here.")
     ] = None,
     keep: Annotated[
-        bool, typer.Option(help="Keep the soak's folder (logs) when it passes.")
+        bool, typer.Option(help="Keep the soak's folder (logs) when it passes, and its database.")
     ] = False,
 ) -> None:
     """Soak the sync: random creates, edits, deletes and merges on both CRMs and locally,
@@ -44,6 +45,8 @@ def soak(
                               ops_per_s=ops_per_s, keep=keep)  # fmt: skip
     except ValueError as error:
         fail(str(error), code=2)
+    # The soak's own HTTP calls (readiness polls) are not news; its report is.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     try:
         result = run_soak(options, say=lambda text: console.print(text, highlight=False))
     except SoakError as error:
