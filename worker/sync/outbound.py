@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
@@ -37,6 +38,10 @@ from worker.sync.target import SyncTarget
 log = logging.getLogger(__name__)
 
 OUTBOX_BATCH = 1000
+# How long a missing outbox id is waited for (its transaction may not have committed yet)
+# before it counts as the id of a rolled-back transaction. Longer than any transaction that
+# writes outbox rows (a page of a sync).
+OUTBOX_GAP_WAIT_S = 300.0
 
 
 class OutboxPosition:
@@ -73,6 +78,25 @@ def start_at_end(session: Session, connection_id: int, tenant_id: int) -> None:
     OutboxPosition(session, connection_id).move_to(newest or 0)
 
 
+def settled_up_to(position: int, rows: Sequence[Any], now: datetime) -> int:
+    """The highest id the position may move to after pushing ``rows`` (ids above
+    ``position``, in order, with their ``created_at``).
+
+    Ids are handed out when a row is inserted, but a row is seen only once its transaction
+    commits, so a missing id can be a change that is still on its way (a long page of a
+    sync, a slow local write) while later ids are already visible. Moving past it would
+    lose that change for good. A missing id is waited for while the row after it is younger
+    than ``OUTBOX_GAP_WAIT_S``; after that it counts as rolled back (ids of failed
+    transactions are never used).
+    """
+    settled = position
+    for row in rows:
+        if row.id != settled + 1 and now - row.created_at < timedelta(seconds=OUTBOX_GAP_WAIT_S):
+            return settled
+        settled = row.id
+    return settled
+
+
 class Pusher:
     def __init__(
         self, target: SyncTarget, connector: Connector, sessions: sessionmaker[Session]
@@ -86,27 +110,40 @@ class Pusher:
     def drain(self, *, max_batches: int | None = None) -> Counter[str]:
         """Push outbox batches until the outbox is empty for this connection."""
         batches = 0
+        after: int | None = None  # past an id that may still commit: where to read next
         while max_batches is None or batches < max_batches:
             with transaction(self.sessions) as session:
                 position = OutboxPosition(session, self.target.connection_id)
+                # Every tenant's rows, so that only a missing id is a gap (see settled_up_to).
                 rows = session.execute(
-                    select(OutboxEntry.id, OutboxEntry.entity_type, OutboxEntry.entity_id)
-                    .where(
-                        OutboxEntry.tenant_id == self.target.tenant_id,
-                        OutboxEntry.id > position.value,
+                    select(
+                        OutboxEntry.id, OutboxEntry.tenant_id, OutboxEntry.entity_type,
+                        OutboxEntry.entity_id, OutboxEntry.created_at,
                     )
+                    .where(OutboxEntry.id > (position.value if after is None else after))
                     .order_by(OutboxEntry.id)
                     .limit(OUTBOX_BATCH)
-                ).all()
+                ).all()  # fmt: skip
                 if not rows:
                     break
-                self.counts["outbox_rows"] += len(rows)
+                ours = [row for row in rows if row.tenant_id == self.target.tenant_id]
+                self.counts["outbox_rows"] += len(ours)
                 by_type: dict[str, set[int]] = {"customer": set(), "contact": set()}
-                for row in rows:
+                for row in ours:
                     by_type.setdefault(row.entity_type, set()).add(row.entity_id)
                 self.push(session, "customer", sorted(by_type["customer"]))
                 self.push(session, "contact", sorted(by_type["contact"]))
-                position.move_to(rows[-1].id)
+                if after is None:
+                    settled = settled_up_to(position.value, rows, utcnow())
+                    position.move_to(settled)
+                    if settled != rows[-1].id:
+                        # The rows past the gap are pushed now and read again by the next
+                        # drain, until the gap commits or times out (pushed once: the
+                        # second time the CRM has the values, so nothing is written).
+                        self.counts["outbox_gaps"] += 1
+                        after = rows[-1].id
+                else:
+                    after = rows[-1].id
             batches += 1
         return self.counts
 
