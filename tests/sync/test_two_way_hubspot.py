@@ -180,16 +180,12 @@ def test_crm_delete_archives_and_merge_moves_the_link(
     assert runs == 2
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="inbound drops the loser's link and keeps its customer live and unlinked; the "
-    "next reconcile's push of missing records then creates it in the CRM again",
-)
 def test_a_merge_of_two_linked_companies_is_not_undone_by_the_next_reconcile(
     sync: Sync, sandbox: HubSpotSandbox
 ) -> None:
     """Found by the convergence soak (``crmsync soak``): a merge made in the CRM must stay
-    made, not come back as a new CRM record for the merged-away business."""
+    made, not come back as a new CRM record for the merged-away business (the full pass
+    archives the loser's customer, and the push created it again)."""
     survivor = sandbox.create("companies", {"name": "Globex GmbH", "domain": "globex.de"})
     loser = sandbox.create("companies", {"name": "Globex (old)", "domain": "globex-old.de"})
     sync.reconcile()  # both linked, each to its own customer
@@ -197,3 +193,20 @@ def test_a_merge_of_two_linked_companies_is_not_undone_by_the_next_reconcile(
     sync.reconcile()  # sees the merge
     sync.reconcile()
     assert sandbox.ids("companies") == [survivor["id"]]
+
+
+def test_a_company_deleted_in_the_crm_is_not_created_again_by_a_later_local_edit(
+    sync: Sync, sandbox: HubSpotSandbox, sessions: sessionmaker[Session], tenant_id: int
+) -> None:
+    """Found by the convergence soak: a CRM delete archives and unlinks the customer; an
+    edit of the archived customer afterwards must not push it back as a new CRM record."""
+    company = sandbox.create("companies", {"name": "Globex GmbH", "domain": "globex.de"})
+    sync.reconcile()
+    sandbox.archive("companies", company["id"])
+    sync.reconcile()  # a full pass finds the delete
+    [customer] = customers(sessions)
+    assert customer.archived_at is not None
+    with db.transaction(sessions) as session:
+        service.update_customer(session, tenant_id, customer.id, {"notes": "closed down"})
+    sync.push()
+    assert sandbox.ids("companies") == []

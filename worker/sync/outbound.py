@@ -10,7 +10,9 @@ retried create cannot make a second CRM record.
 
 The position moves past a batch only when every record in it was accepted by the CRM or
 recorded as a failure (a transient error for the whole batch leaves it, to be retried).
-Local soft deletes are not pushed: deleting in the sales team's CRM is a person's call.
+Local soft deletes are not pushed: deleting in the sales team's CRM is a person's call. An
+archived customer without a link is not created in the CRM (a CRM delete leaves exactly
+that); a linked one keeps syncing its fields.
 """
 
 from __future__ import annotations
@@ -248,6 +250,12 @@ class Pusher:
                 self.counts["orphan"] += 1  # its customer is not in this CRM (yet)
                 return None, {}
             associations = (parent.external_id,)
+        if link is None and isinstance(local, Customer) and local.archived_at is not None:
+            # Archived customers are not created in a CRM (as a reconcile does not create
+            # them); an archive is what a CRM delete leaves, and creating the customer again
+            # would undo that delete.
+            self.counts["archived_skipped"] += 1
+            return None, {}
         if link is None:
             properties = to_remote(object_map, current, skip_blank=True)
             _, base_update = outbound_changes(object_map, {}, current, region)
