@@ -190,14 +190,16 @@ class Checks(HistoryChecks):
         for provider, state in self.crm.items():
             for object_type in state.records:
                 carriers: dict[str, list[str]] = defaultdict(list)
-                for record in state.live(object_type):
-                    if record.crmsync_id:
+                # Deleted records count (a record made again after a delete is made twice);
+                # merged-away ones do not: the deletes-and-merges check follows those.
+                for record in state.records[object_type].values():
+                    if record.crmsync_id and not record.note.startswith("merged"):
                         carriers[record.crmsync_id].append(record.external_id)
                 for carried, ids in carriers.items():
                     if len(ids) > 1:
                         local_type = "contact" if object_type == "contact" else "customer"
                         outcome.problems.append(Problem(f"{local_type} {carried}", "crmsync id",
-                            f"{len(ids)} live {provider} {object_type} records carry it: {', '.join(ids)}",
+                            f"{len(ids)} {provider} {object_type} records carry it (made twice): {', '.join(ids)}",
                             self.story(local_type, int(carried) if carried.isdigit() else 0, *(crm_key(provider, object_type, i) for i in ids))))  # fmt: skip
         self._one_customer_per_record(outcome)
         outcome.notes.append(
@@ -272,8 +274,21 @@ class Checks(HistoryChecks):
                 outcome.explained.append(f"{line} -- {why}")
             else:
                 outcome.problems.append(Problem(f"failure #{failure.id}", failure.object_type or "-", line,
-                    self.story("customer", failure.local_id) if failure.local_id else []))  # fmt: skip
+                                                self._failure_story(failure)))  # fmt: skip
         return outcome
+
+    def _failure_story(self, failure: SyncFailure) -> list[str]:
+        if not failure.local_id:
+            return []
+        if failure.object_type != "contact":
+            return self.story("customer", failure.local_id)
+        contact = self.contacts.get(failure.local_id)
+        if contact is None:
+            return []
+        links = self.links_of.get(("contact", contact.id), [])
+        head = [f"  contact {contact.id} ({contact.first_name} {contact.last_name}, {contact.email}) of customer "
+                f"{contact.customer_id}, linked to {', '.join(self.key_of(lk) for lk in links) or 'nothing'}"]  # fmt: skip
+        return head + self.story("customer", contact.customer_id)
 
     def _explain(self, failure: SyncFailure) -> str | None:
         if failure.connection_id is None or failure.external_id is None:

@@ -3,6 +3,7 @@ not lost. Mixed into ``bench.soak.checks.Checks``, which loads what they read.""
 
 from __future__ import annotations
 
+from collections import defaultdict
 from typing import Any
 
 from bench.soak.crm_state import CrmState
@@ -67,19 +68,35 @@ class HistoryChecks:
                     outcome.problems.append(Problem(f"customer {customer.id}", "archived_at",
                         f"its {provider} record {external_id} was deleted but it is not archived",
                         self.story("customer", customer.id, *op.keys)))  # fmt: skip
-                if op.kind == "merge":
-                    survivor = self._survivor(provider, op.keys[0].rsplit(":", 1)[-1])
-                    again = [
-                        lk.external_id
-                        for lk in self.links_of.get(("customer", customer.id), [])
-                        if self.provider(lk) == provider and lk.external_id != survivor
-                    ]
-                    if again:
-                        outcome.problems.append(Problem(f"customer {customer.id}", "link",
-                            f"its {provider} record {external_id} was merged into {survivor}, and it is now "
-                            f"linked to another {provider} record {again[0]} (the merged-away business is back)",
-                            self.story("customer", customer.id, *op.keys)))  # fmt: skip
+                survivor = (self._survivor(provider, op.keys[0].rsplit(":", 1)[-1])
+                            if op.kind == "merge" else None)  # fmt: skip
+                again = [
+                    lk.external_id
+                    for lk in self.links_of.get(("customer", customer.id), [])
+                    if self.provider(lk) == provider and lk.external_id != survivor
+                ]
+                if again and op.kind == "merge":
+                    outcome.problems.append(Problem(f"customer {customer.id}", "link",
+                        f"its {provider} record {external_id} was merged into {survivor}, and it is now "
+                        f"linked to another {provider} record {again[0]} (the merged-away business is back)",
+                        self.story("customer", customer.id, *op.keys)))  # fmt: skip
+                elif again:
+                    outcome.problems.append(Problem(f"customer {customer.id}", "link",
+                        f"its {provider} record {external_id} was deleted, and it is now linked to "
+                        f"another {provider} record {again[0]} (the deleted business is back)",
+                        self.story("customer", customer.id, *op.keys)))  # fmt: skip
         return outcome
+
+    def _carriers(self) -> dict[str, set[str]]:
+        """Per customer id, the CRM records that carried it when they were deleted or merged:
+        records once linked to the customer, whose edits reached it then."""
+        carriers: dict[str, set[str]] = defaultdict(set)
+        for op in self.history.operations:
+            for key in op.keys:
+                carried = op.carried.get(key.rsplit(":", 1)[-1])
+                if carried:
+                    carriers[carried].add(key)
+        return carriers
 
     def _survivor(self, provider: str, external_id: str) -> str:
         """Where a record ended up after every later merge of it (a chain of merges)."""
@@ -108,7 +125,11 @@ class HistoryChecks:
             customer = self.customers.get(customer_id)
             if customer is None:
                 continue
-            keys = {customer_key(customer_id), *op.keys}
+            keys = {
+                customer_key(customer_id),
+                *op.keys,
+                *self._carriers().get(str(customer_id), ()),
+            }
             keys.update(self.key_of(lk) for lk in self.links_of.get(("customer", customer_id), []))
             ((name, value),) = op.fields.items()
             if any(_supersedes(later, keys, name) for later in operations[index + 1 :]):
