@@ -9,14 +9,18 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from connectors.errors import Permanent
 from connectors.hubspot import HubSpotConnector
 from customers import db, service
+from customers.errors import StaleVersion
 from customers.models import Contact, Customer
 from customers.sync_state import Connection, ExternalLink, SyncRun
 from sandbox.faults import Faults
 from sandbox.hubspot import HubSpotSandbox
 from tests.connectors.conftest import hubspot_connector
+from worker.failures import record_failure
 from worker.locks import ThreadLocks
+from worker.sync.outbound import Pusher
 from worker.sync.passes import Sync
 
 WRITES = ("companies.batch.update", "companies.batch.upsert", "companies.batch.create",
@@ -229,3 +233,32 @@ def test_a_merge_seen_through_its_webhook_is_not_undone_by_the_next_reconcile(
     sync.records("company", [survivor["id"], loser["id"]])  # what the merge webhook enqueues
     sync.reconcile()
     assert sandbox.ids("companies") == [survivor["id"]]
+
+
+def test_a_crm_change_that_failed_on_a_concurrent_local_write_is_not_overwritten_by_the_push(
+    sync: Sync, sandbox: HubSpotSandbox, sessions: sessionmaker[Session], tenant_id: int
+) -> None:
+    """Found by the convergence soak: a page applying a CRM edit lost the race to a local
+    write of the same customer (StaleVersion, recorded as an inbound failure); the push that
+    followed wrote the older local value over the newer CRM edit it had never applied."""
+    company = sandbox.create(
+        "companies", {"name": "Globex GmbH", "domain": "globex.de", "city": "Bonn"}
+    )
+    sync.reconcile()
+    [customer] = customers(sessions)
+    with db.transaction(sessions) as session:
+        service.update_customer(session, tenant_id, customer.id, {"billing_city": "Springfield"})
+    sandbox.update("companies", company["id"], {"city": "Shelbyville"})  # later: it wins
+    with db.transaction(sessions) as session:
+        stale = StaleVersion("customer", customer.id, None, None)
+        record_failure(session, direction="inbound", error=Permanent(str(stale), provider="hubspot",
+                       code="StaleVersion"), payload={}, connection_id=sync.target.connection_id,
+                       object_type="company", external_id=company["id"], local_id=customer.id)  # fmt: skip
+    with sync.locks.hold("test"):
+        counts = Pusher(sync.target, sync.connector, sessions).drain()
+    assert counts["held_for_read"] == 1
+    assert (sandbox.get("companies", company["id"]) or {})["properties"]["city"] == "Shelbyville"
+    sync.push()  # reads the CRM change first: a conflict, the newer CRM edit wins
+    assert (sandbox.get("companies", company["id"]) or {})["properties"]["city"] == "Shelbyville"
+    [customer] = customers(sessions)
+    assert customer.billing_city == "Shelbyville"

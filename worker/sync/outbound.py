@@ -29,11 +29,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from connectors.base import Connector, WriteRequest
 from customers.db import transaction
 from customers.models import Contact, Customer, OutboxEntry
-from customers.sync_state import ExternalLink, SyncCursor
+from customers.sync_state import ExternalLink, SyncCursor, SyncFailure
 from customers.types import utcnow
 from mappings import ObjectMap, fingerprint, outbound_changes, to_remote
 from worker.enqueue import PUSH_RECORDS
-from worker.failures import has_open_failures, record_failure, resolve_failures
+from worker.failures import UNRESOLVED, has_open_failures, record_failure, resolve_failures
 from worker.sync.inbound import ID_WRITTEN, columns
 from worker.sync.target import SyncTarget
 
@@ -44,6 +44,8 @@ OUTBOX_BATCH = 1000
 # before it counts as the id of a rolled-back transaction. Longer than any transaction that
 # writes outbox rows (a page of a sync).
 OUTBOX_GAP_WAIT_S = 300.0
+# The code of an inbound failure that a concurrent local write caused (``customers.errors``).
+STALE_VERSION = "StaleVersion"
 
 
 class OutboxPosition:
@@ -171,6 +173,7 @@ class Pusher:
         )) if local_type == "contact" else {}  # fmt: skip
         requests: list[WriteRequest] = []
         planned: list[tuple[Customer | Contact, dict[str, Any]]] = []
+        unread = self._unread_changes(session, object_type, links)
         for local_id in local_ids:
             local = records.get(local_id)
             if (
@@ -179,6 +182,9 @@ class Pusher:
                 or local.deleted_at is not None
             ):
                 self.counts["skipped"] += 1
+                continue
+            if local_id in links and links[local_id].external_id in unread:
+                self.counts["held_for_read"] += 1
                 continue
             request, base_update = self._request(
                 object_type, object_map, local, links.get(local_id), parent_links
@@ -218,6 +224,22 @@ class Pusher:
                 session, connection_id=self.target.connection_id, direction="outbound",
                 object_type=object_type, local_ids=self._synced,
             )  # fmt: skip
+
+    def _unread_changes(
+        self, session: Session, object_type: str, links: dict[int, ExternalLink]
+    ) -> set[str]:
+        """Linked records whose last CRM change could not be applied because a concurrent
+        local write changed the record first (an open inbound ``StaleVersion`` failure).
+        Pushing them now would overwrite that CRM change unseen; the next read applies it
+        (three-way merge, conflicts by rule), and what local still wins is pushed then."""
+        if not links or not has_open_failures(session, self.target.connection_id):
+            return set()
+        return {external_id for external_id in session.scalars(select(SyncFailure.external_id).where(
+            SyncFailure.connection_id == self.target.connection_id,
+            SyncFailure.direction == "inbound", SyncFailure.object_type == object_type,
+            SyncFailure.crm_code == STALE_VERSION, SyncFailure.status.in_(UNRESOLVED),
+            SyncFailure.external_id.in_([link.external_id for link in links.values()]),
+        )) if external_id}  # fmt: skip
 
     def _links(
         self, session: Session, object_type: str, local_ids: list[int]
