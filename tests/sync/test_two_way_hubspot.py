@@ -255,10 +255,31 @@ def test_a_crm_change_that_failed_on_a_concurrent_local_write_is_not_overwritten
                        code="StaleVersion"), payload={}, connection_id=sync.target.connection_id,
                        object_type="company", external_id=company["id"], local_id=customer.id)  # fmt: skip
     with sync.locks.hold("test"):
-        counts = Pusher(sync.target, sync.connector, sessions).drain()
-    assert counts["held_for_read"] == 1
+        Pusher(sync.target, sync.connector, sessions).drain()
     assert (sandbox.get("companies", company["id"]) or {})["properties"]["city"] == "Shelbyville"
-    sync.push()  # reads the CRM change first: a conflict, the newer CRM edit wins
+    sync.push()
     assert (sandbox.get("companies", company["id"]) or {})["properties"]["city"] == "Shelbyville"
     [customer] = customers(sessions)
     assert customer.billing_city == "Shelbyville"
+
+
+def test_a_crm_edit_made_while_a_push_waited_is_read_before_the_push_writes(
+    sync: Sync, sandbox: HubSpotSandbox, sessions: sessionmaker[Session], tenant_id: int
+) -> None:
+    """Found by the convergence soak: a push read the CRM's changes, then waited for the
+    connection's lock (its holder had been killed); a CRM edit made meanwhile, newer than
+    the local one, was overwritten by the local value when the push finally wrote."""
+    company = sandbox.create(
+        "companies", {"name": "Globex GmbH", "domain": "globex.de", "city": "Bonn"}
+    )
+    sync.reconcile()
+    [customer] = customers(sessions)
+    with db.transaction(sessions) as session:
+        service.update_customer(session, tenant_id, customer.id, {"billing_city": "Springfield"})
+    sandbox.update("companies", company["id"], {"city": "Shelbyville"})  # after the push's read
+    with sync.locks.hold("test"):
+        counts = Pusher(sync.target, sync.connector, sessions).drain()  # the push's write part
+    assert counts["read_before_write"] == 1
+    assert (sandbox.get("companies", company["id"]) or {})["properties"]["city"] == "Shelbyville"
+    [customer] = customers(sessions)
+    assert customer.billing_city == "Shelbyville"  # a conflict, the newer CRM edit won

@@ -34,7 +34,7 @@ from customers.types import utcnow
 from mappings import ObjectMap, fingerprint, outbound_changes, to_remote
 from worker.enqueue import PUSH_RECORDS
 from worker.failures import UNRESOLVED, has_open_failures, record_failure, resolve_failures
-from worker.sync.inbound import ID_WRITTEN, columns
+from worker.sync.inbound import ID_WRITTEN, apply_page, columns
 from worker.sync.target import SyncTarget
 
 log = logging.getLogger(__name__)
@@ -168,6 +168,8 @@ class Pusher:
                 (r.id, r) for r in session.scalars(select(Contact).where(Contact.id.in_(local_ids)))
             )
         links = self._links(session, object_type, list(records))
+        if self._read_first(session, object_type, object_map, records, links):
+            links = self._links(session, object_type, list(records))
         parent_links = self._links(session, self.target.parent_type, sorted(
             {r.customer_id for r in records.values() if isinstance(r, Contact)}
         )) if local_type == "contact" else {}  # fmt: skip
@@ -224,6 +226,37 @@ class Pusher:
                 session, connection_id=self.target.connection_id, direction="outbound",
                 object_type=object_type, local_ids=self._synced,
             )  # fmt: skip
+
+    def _read_first(
+        self,
+        session: Session,
+        object_type: str,
+        object_map: ObjectMap,
+        records: dict[int, Customer | Contact],
+        links: dict[int, ExternalLink],
+    ) -> bool:
+        """Apply the CRM's current state of the linked records about to be written, just
+        before writing them. A pass reads the CRM's changes before it pushes, but the push
+        may wait for the connection's lock in between (a busy or a dead holder), and a CRM
+        edit made meanwhile would be overwritten unseen; read here, it goes through the
+        three-way merge (conflicts by rule) like any other. Records with nothing to write
+        are not read; an unchanged record is a stale no-op. Returns whether anything was
+        read."""
+        ids = []
+        for local_id, link in links.items():
+            local = records.get(local_id)
+            if local is None or local.deleted_at is not None:
+                continue
+            region = local.customer.billing_country if isinstance(local, Contact) else None
+            if outbound_changes(object_map, link.base or {}, columns(local), region)[0]:
+                ids.append(link.external_id)
+        if not ids:
+            return False
+        fetched = self.connector.fetch(object_type, ids)
+        self.counts["read_before_write"] += len(ids)
+        apply_page(session, self.target, object_type, fetched)
+        session.flush()
+        return True
 
     def _unread_changes(
         self, session: Session, object_type: str, links: dict[int, ExternalLink]
