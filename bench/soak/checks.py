@@ -21,6 +21,7 @@ for each problem, the record, the field and the history that led to it.
 
 from __future__ import annotations
 
+import re
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from datetime import datetime
@@ -33,7 +34,14 @@ from bench.soak.history import History, crm_key, customer_key
 from bench.soak.history_checks import HistoryChecks, gone_on_purpose
 from bench.soak.outcome import Outcome, Problem
 from customers.models import Contact, Customer, OutboxEntry
-from customers.sync_state import Connection, ExternalLink, SyncConflict, SyncFailure, SyncRun
+from customers.sync_state import (
+    Connection,
+    DuplicateReview,
+    ExternalLink,
+    SyncConflict,
+    SyncFailure,
+    SyncRun,
+)
 from mappings.engine import entry_values, phone_region, project, read_entry
 from worker.sync.inbound import columns
 from worker.sync.target import SyncTarget
@@ -41,6 +49,7 @@ from worker.sync.target import SyncTarget
 if TYPE_CHECKING:
     from bench.soak.harness import Setup
 
+EXISTING_CONTACT = re.compile(r"Contact already exists\. Existing ID: (\d+)")
 HUBSPOT_WRITES = ("companies.batch.update", "companies.batch.upsert", "companies.batch.create",
                   "contacts.batch.update", "contacts.batch.upsert", "contacts.batch.create",
                   "companies.update", "contacts.update", "companies.create", "contacts.create",
@@ -74,6 +83,11 @@ class Checks(HistoryChecks):
                     OutboxEntry.entity_type == "customer", OutboxEntry.operation == "create",
                     OutboxEntry.origin_connection_id.is_not(None))):  # fmt: skip
                 self.created_by[int(origin or 0)].append(entity_id)
+            self.held: dict[int, set[str]] = defaultdict(set)
+            for review in session.scalars(
+                select(DuplicateReview).where(DuplicateReview.status == "open")
+            ):
+                self.held[review.connection_id or 0].add(review.external_id)
             self.bad_runs = list(
                 session.scalars(select(SyncRun).where(SyncRun.outcome.not_in(["ok", "running"])))
             )
@@ -277,6 +291,21 @@ class Checks(HistoryChecks):
                                                 self._failure_story(failure)))  # fmt: skip
         return outcome
 
+    def _email_held_for_review(self, failure: SyncFailure) -> str | None:
+        """A contact create HubSpot refused because its email belongs to a contact of a
+        company the sync holds for review (a likely duplicate: an operator's call, after
+        which the failure is replayed)."""
+        found = EXISTING_CONTACT.search(failure.message or "")
+        if found is None or failure.connection_id is None:
+            return None
+        existing = self.setup.hubspot.get("contacts", found.group(1)) or {}
+        companies = {a["id"] for a in existing.get("associations", {}).get("companies", [])}
+        held = companies & self.held.get(failure.connection_id, set())
+        if not held:
+            return None
+        return (f"its email belongs to HubSpot contact {found.group(1)} of company "
+                f"{', '.join(sorted(held))}, held for review as a likely duplicate")  # fmt: skip
+
     def _failure_story(self, failure: SyncFailure) -> list[str]:
         if not failure.local_id:
             return []
@@ -291,6 +320,9 @@ class Checks(HistoryChecks):
         return head + self.story("customer", contact.customer_id)
 
     def _explain(self, failure: SyncFailure) -> str | None:
+        held = self._email_held_for_review(failure)
+        if held:
+            return held
         if failure.connection_id is None or failure.external_id is None:
             return None
         provider = (
