@@ -145,7 +145,7 @@ class SyncConflict(Base):
     local_value: Mapped[Any] = mapped_column(JSONType, nullable=True)
     remote_value: Mapped[Any] = mapped_column(JSONType, nullable=True)
     resolved_value: Mapped[Any] = mapped_column(JSONType, nullable=True)
-    rule: Mapped[str] = mapped_column(String(32))
+    rule: Mapped[str] = mapped_column(String(64))  # "<rule> (<side> won)"
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

@@ -9,14 +9,18 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from connectors.errors import Permanent
 from connectors.hubspot import HubSpotConnector
 from customers import db, service
+from customers.errors import StaleVersion
 from customers.models import Contact, Customer
 from customers.sync_state import Connection, ExternalLink, SyncRun
 from sandbox.faults import Faults
 from sandbox.hubspot import HubSpotSandbox
 from tests.connectors.conftest import hubspot_connector
+from worker.failures import record_failure
 from worker.locks import ThreadLocks
+from worker.sync.outbound import Pusher
 from worker.sync.passes import Sync
 
 WRITES = ("companies.batch.update", "companies.batch.upsert", "companies.batch.create",
@@ -178,3 +182,104 @@ def test_crm_delete_archives_and_merge_moves_the_link(
     assert gone["id"] not in links and loser["id"] not in links
     assert links[keep["id"]] == by_name["Kramerica"]
     assert runs == 2
+
+
+def test_a_merge_of_two_linked_companies_is_not_undone_by_the_next_reconcile(
+    sync: Sync, sandbox: HubSpotSandbox
+) -> None:
+    """Found by the convergence soak (``crmsync soak``): a merge made in the CRM must stay
+    made, not come back as a new CRM record for the merged-away business (the full pass
+    archives the loser's customer, and the push created it again)."""
+    survivor = sandbox.create("companies", {"name": "Globex GmbH", "domain": "globex.de"})
+    loser = sandbox.create("companies", {"name": "Globex (old)", "domain": "globex-old.de"})
+    sync.reconcile()  # both linked, each to its own customer
+    sandbox.merge("companies", survivor["id"], loser["id"])
+    sync.reconcile()  # sees the merge
+    sync.reconcile()
+    assert sandbox.ids("companies") == [survivor["id"]]
+
+
+def test_a_company_deleted_in_the_crm_is_not_created_again_by_a_later_local_edit(
+    sync: Sync, sandbox: HubSpotSandbox, sessions: sessionmaker[Session], tenant_id: int
+) -> None:
+    """Found by the convergence soak: a CRM delete archives and unlinks the customer; an
+    edit of the archived customer afterwards must not push it back as a new CRM record."""
+    company = sandbox.create("companies", {"name": "Globex GmbH", "domain": "globex.de"})
+    sync.reconcile()
+    sandbox.archive("companies", company["id"])
+    sync.reconcile()  # a full pass finds the delete
+    [customer] = customers(sessions)
+    assert customer.archived_at is not None
+    with db.transaction(sessions) as session:
+        service.update_customer(session, tenant_id, customer.id, {"notes": "closed down"})
+    sync.push()
+    assert sandbox.ids("companies") == []
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="inbound drops the loser's link and keeps its customer live and unlinked; the "
+    "next reconcile's push of missing records then creates it in the CRM again",
+)
+def test_a_merge_seen_through_its_webhook_is_not_undone_by_the_next_reconcile(
+    sync: Sync, sandbox: HubSpotSandbox
+) -> None:
+    """Found by the convergence soak: as above, when the merge arrives as a webhook (the
+    job fetches the survivor, which names the merged record) rather than by a full pass."""
+    survivor = sandbox.create("companies", {"name": "Globex GmbH", "domain": "globex.de"})
+    loser = sandbox.create("companies", {"name": "Globex (old)", "domain": "globex-old.de"})
+    sync.reconcile()
+    sandbox.merge("companies", survivor["id"], loser["id"])
+    sync.records("company", [survivor["id"], loser["id"]])  # what the merge webhook enqueues
+    sync.reconcile()
+    assert sandbox.ids("companies") == [survivor["id"]]
+
+
+def test_a_crm_change_that_failed_on_a_concurrent_local_write_is_not_overwritten_by_the_push(
+    sync: Sync, sandbox: HubSpotSandbox, sessions: sessionmaker[Session], tenant_id: int
+) -> None:
+    """Found by the convergence soak: a page applying a CRM edit lost the race to a local
+    write of the same customer (StaleVersion, recorded as an inbound failure); the push that
+    followed wrote the older local value over the newer CRM edit it had never applied."""
+    company = sandbox.create(
+        "companies", {"name": "Globex GmbH", "domain": "globex.de", "city": "Bonn"}
+    )
+    sync.reconcile()
+    [customer] = customers(sessions)
+    with db.transaction(sessions) as session:
+        service.update_customer(session, tenant_id, customer.id, {"billing_city": "Springfield"})
+    sandbox.update("companies", company["id"], {"city": "Shelbyville"})  # later: it wins
+    with db.transaction(sessions) as session:
+        stale = StaleVersion("customer", customer.id, None, None)
+        record_failure(session, direction="inbound", error=Permanent(str(stale), provider="hubspot",
+                       code="StaleVersion"), payload={}, connection_id=sync.target.connection_id,
+                       object_type="company", external_id=company["id"], local_id=customer.id)  # fmt: skip
+    with sync.locks.hold("test"):
+        Pusher(sync.target, sync.connector, sessions).drain()
+    assert (sandbox.get("companies", company["id"]) or {})["properties"]["city"] == "Shelbyville"
+    sync.push()
+    assert (sandbox.get("companies", company["id"]) or {})["properties"]["city"] == "Shelbyville"
+    [customer] = customers(sessions)
+    assert customer.billing_city == "Shelbyville"
+
+
+def test_a_crm_edit_made_while_a_push_waited_is_read_before_the_push_writes(
+    sync: Sync, sandbox: HubSpotSandbox, sessions: sessionmaker[Session], tenant_id: int
+) -> None:
+    """Found by the convergence soak: a push read the CRM's changes, then waited for the
+    connection's lock (its holder had been killed); a CRM edit made meanwhile, newer than
+    the local one, was overwritten by the local value when the push finally wrote."""
+    company = sandbox.create(
+        "companies", {"name": "Globex GmbH", "domain": "globex.de", "city": "Bonn"}
+    )
+    sync.reconcile()
+    [customer] = customers(sessions)
+    with db.transaction(sessions) as session:
+        service.update_customer(session, tenant_id, customer.id, {"billing_city": "Springfield"})
+    sandbox.update("companies", company["id"], {"city": "Shelbyville"})  # after the push's read
+    with sync.locks.hold("test"):
+        counts = Pusher(sync.target, sync.connector, sessions).drain()  # the push's write part
+    assert counts["read_before_write"] == 1
+    assert (sandbox.get("companies", company["id"]) or {})["properties"]["city"] == "Shelbyville"
+    [customer] = customers(sessions)
+    assert customer.billing_city == "Shelbyville"  # a conflict, the newer CRM edit won

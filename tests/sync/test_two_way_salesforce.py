@@ -116,3 +116,23 @@ def test_edits_both_ways_and_deletes(
         assert (
             session.scalar(select(ExternalLink).where(ExternalLink.external_id == account)) is None
         )
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="inbound drops the loser's link and keeps its customer live and unlinked; the "
+    "next reconcile's push of missing records then creates it in the CRM again",
+)
+def test_a_merge_of_two_linked_accounts_is_not_undone_by_the_next_reconcile(
+    sync: Sync, sandbox: SalesforceSandbox
+) -> None:
+    """Found by the convergence soak (``crmsync soak``): a merge made in the CRM must stay
+    made, not come back as a new record for the merged-away business."""
+    survivor = sandbox.create("Account", {"Name": "Globex GmbH", "Website": "https://globex.de"})
+    loser = sandbox.create("Account", {"Name": "Globex (old)", "Website": "https://globex-old.de"})
+    sync.reconcile()  # both linked, each to its own customer
+    sandbox.merge("Account", survivor, [loser])
+    sync.incremental()  # sees the loser deleted with its MasterRecordId
+    sync.reconcile()
+    live = [r["Id"] for r in sandbox.records("Account", include_deleted=False)]
+    assert live == [survivor]

@@ -13,6 +13,7 @@ from worker.cli.bench import bench
 from worker.cli.common import state
 from worker.cli.demo import demo
 from worker.cli.sandbox import app as sandbox_app
+from worker.cli.soak import soak
 from worker.cli.status import status
 from worker.scheduler import scheduler
 from worker.settings import get_settings
@@ -33,6 +34,7 @@ app.add_typer(sync_commands.connections_app, name="connections")
 app.command("sync")(sync_commands.sync)
 app.command("worker")(sync_commands.worker)
 app.command("demo")(demo)
+app.command("soak")(soak)
 app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(reviews.app, name="reviews")
 app.add_typer(failures.app, name="failures")

@@ -10,7 +10,9 @@ retried create cannot make a second CRM record.
 
 The position moves past a batch only when every record in it was accepted by the CRM or
 recorded as a failure (a transient error for the whole batch leaves it, to be retried).
-Local soft deletes are not pushed: deleting in the sales team's CRM is a person's call.
+Local soft deletes are not pushed: deleting in the sales team's CRM is a person's call. An
+archived customer without a link is not created in the CRM (a CRM delete leaves exactly
+that); a linked one keeps syncing its fields.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
@@ -26,17 +29,23 @@ from sqlalchemy.orm import Session, sessionmaker
 from connectors.base import Connector, WriteRequest
 from customers.db import transaction
 from customers.models import Contact, Customer, OutboxEntry
-from customers.sync_state import ExternalLink, SyncCursor
+from customers.sync_state import ExternalLink, SyncCursor, SyncFailure
 from customers.types import utcnow
 from mappings import ObjectMap, fingerprint, outbound_changes, to_remote
 from worker.enqueue import PUSH_RECORDS
-from worker.failures import has_open_failures, record_failure, resolve_failures
-from worker.sync.inbound import ID_WRITTEN, columns
+from worker.failures import UNRESOLVED, has_open_failures, record_failure, resolve_failures
+from worker.sync.inbound import ID_WRITTEN, apply_page, columns
 from worker.sync.target import SyncTarget
 
 log = logging.getLogger(__name__)
 
 OUTBOX_BATCH = 1000
+# How long a missing outbox id is waited for (its transaction may not have committed yet)
+# before it counts as the id of a rolled-back transaction. Longer than any transaction that
+# writes outbox rows (a page of a sync).
+OUTBOX_GAP_WAIT_S = 300.0
+# The code of an inbound failure that a concurrent local write caused (``customers.errors``).
+STALE_VERSION = "StaleVersion"
 
 
 class OutboxPosition:
@@ -73,6 +82,25 @@ def start_at_end(session: Session, connection_id: int, tenant_id: int) -> None:
     OutboxPosition(session, connection_id).move_to(newest or 0)
 
 
+def settled_up_to(position: int, rows: Sequence[Any], now: datetime) -> int:
+    """The highest id the position may move to after pushing ``rows`` (ids above
+    ``position``, in order, with their ``created_at``).
+
+    Ids are handed out when a row is inserted, but a row is seen only once its transaction
+    commits, so a missing id can be a change that is still on its way (a long page of a
+    sync, a slow local write) while later ids are already visible. Moving past it would
+    lose that change for good. A missing id is waited for while the row after it is younger
+    than ``OUTBOX_GAP_WAIT_S``; after that it counts as rolled back (ids of failed
+    transactions are never used).
+    """
+    settled = position
+    for row in rows:
+        if row.id != settled + 1 and now - row.created_at < timedelta(seconds=OUTBOX_GAP_WAIT_S):
+            return settled
+        settled = row.id
+    return settled
+
+
 class Pusher:
     def __init__(
         self, target: SyncTarget, connector: Connector, sessions: sessionmaker[Session]
@@ -86,27 +114,40 @@ class Pusher:
     def drain(self, *, max_batches: int | None = None) -> Counter[str]:
         """Push outbox batches until the outbox is empty for this connection."""
         batches = 0
+        after: int | None = None  # past an id that may still commit: where to read next
         while max_batches is None or batches < max_batches:
             with transaction(self.sessions) as session:
                 position = OutboxPosition(session, self.target.connection_id)
+                # Every tenant's rows, so that only a missing id is a gap (see settled_up_to).
                 rows = session.execute(
-                    select(OutboxEntry.id, OutboxEntry.entity_type, OutboxEntry.entity_id)
-                    .where(
-                        OutboxEntry.tenant_id == self.target.tenant_id,
-                        OutboxEntry.id > position.value,
+                    select(
+                        OutboxEntry.id, OutboxEntry.tenant_id, OutboxEntry.entity_type,
+                        OutboxEntry.entity_id, OutboxEntry.created_at,
                     )
+                    .where(OutboxEntry.id > (position.value if after is None else after))
                     .order_by(OutboxEntry.id)
                     .limit(OUTBOX_BATCH)
-                ).all()
+                ).all()  # fmt: skip
                 if not rows:
                     break
-                self.counts["outbox_rows"] += len(rows)
+                ours = [row for row in rows if row.tenant_id == self.target.tenant_id]
+                self.counts["outbox_rows"] += len(ours)
                 by_type: dict[str, set[int]] = {"customer": set(), "contact": set()}
-                for row in rows:
+                for row in ours:
                     by_type.setdefault(row.entity_type, set()).add(row.entity_id)
                 self.push(session, "customer", sorted(by_type["customer"]))
                 self.push(session, "contact", sorted(by_type["contact"]))
-                position.move_to(rows[-1].id)
+                if after is None:
+                    settled = settled_up_to(position.value, rows, utcnow())
+                    position.move_to(settled)
+                    if settled != rows[-1].id:
+                        # The rows past the gap are pushed now and read again by the next
+                        # drain, until the gap commits or times out (pushed once: the
+                        # second time the CRM has the values, so nothing is written).
+                        self.counts["outbox_gaps"] += 1
+                        after = rows[-1].id
+                else:
+                    after = rows[-1].id
             batches += 1
         return self.counts
 
@@ -127,11 +168,14 @@ class Pusher:
                 (r.id, r) for r in session.scalars(select(Contact).where(Contact.id.in_(local_ids)))
             )
         links = self._links(session, object_type, list(records))
+        if self._read_first(session, object_type, object_map, records, links):
+            links = self._links(session, object_type, list(records))
         parent_links = self._links(session, self.target.parent_type, sorted(
             {r.customer_id for r in records.values() if isinstance(r, Contact)}
         )) if local_type == "contact" else {}  # fmt: skip
         requests: list[WriteRequest] = []
         planned: list[tuple[Customer | Contact, dict[str, Any]]] = []
+        unread = self._unread_changes(session, object_type, links)
         for local_id in local_ids:
             local = records.get(local_id)
             if (
@@ -140,6 +184,9 @@ class Pusher:
                 or local.deleted_at is not None
             ):
                 self.counts["skipped"] += 1
+                continue
+            if local_id in links and links[local_id].external_id in unread:
+                self.counts["held_for_read"] += 1
                 continue
             request, base_update = self._request(
                 object_type, object_map, local, links.get(local_id), parent_links
@@ -180,6 +227,53 @@ class Pusher:
                 object_type=object_type, local_ids=self._synced,
             )  # fmt: skip
 
+    def _read_first(
+        self,
+        session: Session,
+        object_type: str,
+        object_map: ObjectMap,
+        records: dict[int, Customer | Contact],
+        links: dict[int, ExternalLink],
+    ) -> bool:
+        """Apply the CRM's current state of the linked records about to be written, just
+        before writing them. A pass reads the CRM's changes before it pushes, but the push
+        may wait for the connection's lock in between (a busy or a dead holder), and a CRM
+        edit made meanwhile would be overwritten unseen; read here, it goes through the
+        three-way merge (conflicts by rule) like any other. Records with nothing to write
+        are not read; an unchanged record is a stale no-op. Returns whether anything was
+        read."""
+        ids = []
+        for local_id, link in links.items():
+            local = records.get(local_id)
+            if local is None or local.deleted_at is not None:
+                continue
+            region = local.customer.billing_country if isinstance(local, Contact) else None
+            if outbound_changes(object_map, link.base or {}, columns(local), region)[0]:
+                ids.append(link.external_id)
+        if not ids:
+            return False
+        fetched = self.connector.fetch(object_type, ids)
+        self.counts["read_before_write"] += len(ids)
+        apply_page(session, self.target, object_type, fetched)
+        session.flush()
+        return True
+
+    def _unread_changes(
+        self, session: Session, object_type: str, links: dict[int, ExternalLink]
+    ) -> set[str]:
+        """Linked records whose last CRM change could not be applied because a concurrent
+        local write changed the record first (an open inbound ``StaleVersion`` failure).
+        Pushing them now would overwrite that CRM change unseen; the next read applies it
+        (three-way merge, conflicts by rule), and what local still wins is pushed then."""
+        if not links or not has_open_failures(session, self.target.connection_id):
+            return set()
+        return {external_id for external_id in session.scalars(select(SyncFailure.external_id).where(
+            SyncFailure.connection_id == self.target.connection_id,
+            SyncFailure.direction == "inbound", SyncFailure.object_type == object_type,
+            SyncFailure.crm_code == STALE_VERSION, SyncFailure.status.in_(UNRESOLVED),
+            SyncFailure.external_id.in_([link.external_id for link in links.values()]),
+        )) if external_id}  # fmt: skip
+
     def _links(
         self, session: Session, object_type: str, local_ids: list[int]
     ) -> dict[int, ExternalLink]:
@@ -211,6 +305,12 @@ class Pusher:
                 self.counts["orphan"] += 1  # its customer is not in this CRM (yet)
                 return None, {}
             associations = (parent.external_id,)
+        if link is None and isinstance(local, Customer) and local.archived_at is not None:
+            # Archived customers are not created in a CRM (as a reconcile does not create
+            # them); an archive is what a CRM delete leaves, and creating the customer again
+            # would undo that delete.
+            self.counts["archived_skipped"] += 1
+            return None, {}
         if link is None:
             properties = to_remote(object_map, current, skip_blank=True)
             _, base_update = outbound_changes(object_map, {}, current, region)
