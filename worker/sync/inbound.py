@@ -138,7 +138,8 @@ class InboundPage:
             if self._stale(record):
                 self.count("stale")  # nothing to write: no savepoint either
             elif not self.new_records.take(record):
-                self.new_records.flush()  # this record may depend on those waiting
+                if self.new_records.depends:
+                    self.new_records.flush()
                 self.apply_one(record)
         self.new_records.flush()
         if self.synced and has_open_failures(self.session, self.target.connection_id):

@@ -60,6 +60,7 @@ class NewRecords:
     def __init__(self, page: InboundPage) -> None:
         self.page = page
         self.waiting: list[_Waiting] = []
+        self.depends = False  # see take()
         self._pending = DuplicateIndex()  # what is waiting, to spot a duplicate among them
         self._customers: dict[int, Any] = {}  # id -> (id, billing_country, deleted_at)
         self.linked: set[str] = set()  # external ids linked in bulk: not loaded in the page
@@ -92,14 +93,19 @@ class NewRecords:
     # -- taking records aside -----------------------------------------------------------------
 
     def take(self, record: RemoteRecord) -> bool:
-        """Take a plain create aside (true), or leave the record to the page (false)."""
+        """Take a plain create aside (true), or leave the record to the page (false). When
+        the page's outcome for it could depend on the records waiting (it names one of them,
+        it may be a duplicate of one, it is linked already), ``depends`` is set: the page
+        writes those first, so the outcome is the one of record-by-record order."""
         page = self.page
+        self.depends = True
         if record.merged_into or record.archived or record.local_id:
             return False
         if record.external_id in page.links or any(m in page.links for m in record.merged_ids):
             return False
         if record.external_id in self.linked or any(m in self.linked for m in record.merged_ids):
             return False
+        self.depends = False
         try:
             waiting = self._customer(record) if page.is_parent else self._contact(record)
         except (DirectoryError, RemoteValueError):
@@ -111,16 +117,14 @@ class NewRecords:
 
     def _customer(self, record: RemoteRecord) -> _Waiting | None:
         page = self.page
-        if not page.target.auto_create:
-            return None
         values = to_local(page.object_map, record.properties)
         keys: dict[str, Any] = {"name": values.get("name"), "email": values.get("email"),
                                 "domain": values.get("domain"), "tax_id": values.get("tax_id")}  # fmt: skip
-        if page.duplicates.check(**keys).found:
-            return None
         if self._pending.check(**keys).found:
-            self.flush()  # the page decides between the two once the first is written
+            self.depends = True  # a duplicate of one waiting: decided once that one is written
             return None
+        if not page.target.auto_create or page.duplicates.check(**keys).found:
+            return None  # held for review, or linked to the customer it duplicates
         prepared = service.prepare_customer(values, origin_connection_id=page.target.connection_id)
         self._pending.add(len(self.waiting), **keys)
         return _Waiting(record, prepared)
