@@ -300,7 +300,11 @@ class Checks(HistoryChecks):
             return None
         existing = self.setup.hubspot.get("contacts", found.group(1)) or {}
         companies = {a["id"] for a in existing.get("associations", {}).get("companies", [])}
-        held = companies & self.held.get(failure.connection_id, set())
+        # A held company the workload merged into another since: its contacts moved along.
+        absorbed = {op.keys[1].rsplit(":", 1)[-1] for op in self.history.operations
+                    if op.side == "hubspot" and op.kind == "merge"
+                    and op.keys[0].rsplit(":", 1)[-1] in companies}  # fmt: skip
+        held = (companies | absorbed) & self.held.get(failure.connection_id, set())
         if not held:
             return None
         return (f"its email belongs to HubSpot contact {found.group(1)} of company "
