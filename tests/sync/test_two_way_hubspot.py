@@ -216,11 +216,6 @@ def test_a_company_deleted_in_the_crm_is_not_created_again_by_a_later_local_edit
     assert sandbox.ids("companies") == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="inbound drops the loser's link and keeps its customer live and unlinked; the "
-    "next reconcile's push of missing records then creates it in the CRM again",
-)
 def test_a_merge_seen_through_its_webhook_is_not_undone_by_the_next_reconcile(
     sync: Sync, sandbox: HubSpotSandbox
 ) -> None:

@@ -118,11 +118,6 @@ def test_edits_both_ways_and_deletes(
         )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="inbound drops the loser's link and keeps its customer live and unlinked; the "
-    "next reconcile's push of missing records then creates it in the CRM again",
-)
 def test_a_merge_of_two_linked_accounts_is_not_undone_by_the_next_reconcile(
     sync: Sync, sandbox: SalesforceSandbox
 ) -> None:

@@ -137,6 +137,8 @@ class InboundPage:
             self._load_linked_in_bulk(record)
             if self._stale(record):
                 self.count("stale")  # nothing to write: no savepoint either
+                # Applied already (by another job): a failure this record left is settled.
+                self.synced.append(record.external_id)
             elif not self.new_records.take(record):
                 if self.new_records.depends:
                     self.new_records.flush()
@@ -170,6 +172,7 @@ class InboundPage:
             link is not None
             and not record.merged_into
             and not record.archived
+            and not record.merged_ids
             and link.remote_modified_at is not None
             and record.modified_at <= link.remote_modified_at
         )
@@ -206,6 +209,8 @@ class InboundPage:
         if record.merged_into:
             return self._merged_away(record)
         link = self.links.get(record.external_id) or self._adopt_merged(record)
+        if link is not None:
+            self._retire_merged(record, link)
         if record.archived:
             return self._deleted(record, link)
         if link is not None:
@@ -228,11 +233,27 @@ class InboundPage:
             loser.external_id = record.merged_into or loser.external_id
             self.links[loser.external_id] = loser
         else:
-            # Both CRM records were linked: the CRM now has one, the directory keeps both
-            # customers (history) and the loser's link goes.
-            self.session.delete(loser)
+            self._retire(loser)
         self.session.flush()
         return "merged"
+
+    def _retire_merged(self, record: RemoteRecord, link: ExternalLink) -> None:
+        """A linked survivor names records merged into it that were linked too."""
+        for merged_id in record.merged_ids:
+            loser = self.links.get(merged_id)
+            if loser is not None and loser is not link:
+                self.links.pop(merged_id)
+                self._retire(loser)
+                self.count("merged")
+
+    def _retire(self, loser: ExternalLink) -> None:
+        """Both merged CRM records were linked: the CRM keeps one record, the directory
+        keeps both customers (history: invoices point at them) and archives the loser's, as
+        a CRM delete would, so that no pass creates it in the CRM again. Left live and
+        unlinked, the next reconcile pushed it back as a new CRM record."""
+        self._archive_local(loser)
+        self.session.delete(loser)
+        self.session.flush()
 
     def _adopt_merged(self, record: RemoteRecord) -> ExternalLink | None:
         """A survivor that is not linked, but one of the records merged into it was."""
@@ -249,6 +270,14 @@ class InboundPage:
     def _deleted(self, record: RemoteRecord, link: ExternalLink | None) -> str:
         if link is None:
             return "unchanged"
+        self._archive_local(link)
+        self.session.delete(link)
+        self.links.pop(record.external_id, None)
+        self.session.flush()
+        return "archived"
+
+    def _archive_local(self, link: ExternalLink) -> None:
+        """Archive the linked customer (or remove the linked contact): never delete it."""
         if self.is_parent:
             service.archive_customer(
                 self.session, self.target.tenant_id, link.local_id,
@@ -259,10 +288,6 @@ class InboundPage:
                 self.session, self.target.tenant_id, link.local_id,
                 origin_connection_id=self.target.connection_id,
             )  # fmt: skip
-        self.session.delete(link)
-        self.links.pop(record.external_id, None)
-        self.session.flush()
-        return "archived"
 
     # -- linked records -------------------------------------------------------------------------
 
