@@ -158,15 +158,16 @@ class Pusher:
         object_type = self.target.parent_type if local_type == "customer" else "contact"
         object_map = self.target.map_for(object_type)
         records: dict[int, Customer | Contact] = {}
-        if local_type == "customer":
-            records.update(
-                (r.id, r)
-                for r in session.scalars(select(Customer).where(Customer.id.in_(local_ids)))
-            )
-        else:
-            records.update(
-                (r.id, r) for r in session.scalars(select(Contact).where(Contact.id.in_(local_ids)))
-            )
+        # Locked until the batch commits: an inbound page that archives and unlinks one of
+        # these (a CRM delete) waits, or has committed and is seen whole, even when the
+        # connection's Redis lock was lost (a Redis restart); otherwise the push could see
+        # the customer live and its link gone, and create it in the CRM again.
+        query = (
+            select(Customer).where(Customer.id.in_(local_ids)).order_by(Customer.id)
+            if local_type == "customer"
+            else select(Contact).where(Contact.id.in_(local_ids)).order_by(Contact.id)
+        )
+        records.update((r.id, r) for r in session.scalars(query.with_for_update()))
         links = self._links(session, object_type, list(records))
         if self._read_first(session, object_type, object_map, records, links):
             links = self._links(session, object_type, list(records))
