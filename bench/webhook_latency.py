@@ -19,6 +19,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import redis
@@ -54,23 +55,23 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rate", type=float, default=20.0, help="edits per second")
-    parser.add_argument("--seconds", type=float, default=20.0, help="how long to edit")
-    parser.add_argument("--workers", type=int, default=2, help="crmsync worker processes")
-    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/11")
-    args = parser.parse_args()
-    edits = int(args.rate * args.seconds)
+def measure(*, rate: float, seconds: float, workers: int, redis_url: str) -> dict[str, Any]:
+    """Run the whole loop once and return its figures.
 
+    ``p50_ms``, ``p95_ms``, ``p99_ms``, ``max_ms`` and ``latencies_ms`` (one per edit) are
+    edit-to-commit; ``events`` is the number of edits; ``jobs`` the ``sync_records`` runs
+    that applied them, ``job_p50_ms`` / ``job_p95_ms`` how long one took and ``records``
+    how many records they read. The Redis database given is flushed first.
+    """
+    edits = int(rate * seconds)
     scratch = postgres_scratch()
     if scratch is None:
         raise SystemExit("needs PostgreSQL")
     name, url = scratch
-    redis.Redis.from_url(args.redis_url).flushdb()
+    redis.Redis.from_url(redis_url).flushdb()
     key = Fernet.generate_key().decode()
     folder = Path(tempfile.mkdtemp(prefix="crmsync-bench-"))
-    env = {**os.environ, "CRMSYNC_DATABASE_URL": url, "CRMSYNC_BROKER_URL": args.redis_url,
+    env = {**os.environ, "CRMSYNC_DATABASE_URL": url, "CRMSYNC_BROKER_URL": redis_url,
            "CRMSYNC_ENCRYPTION_KEY": key, "CRMSYNC_DATA_DIR": str(folder),
            "CRMSYNC_HUBSPOT_CLIENT_SECRET": SECRET, "CRMSYNC_LOG_LEVEL": "WARNING"}  # fmt: skip
     engine = db.make_engine(url)
@@ -103,7 +104,7 @@ def main() -> None:
                     stdout=log,
                     stderr=subprocess.STDOUT,
                 )
-                for _ in range(args.workers)
+                for _ in range(workers)
             ]
 
             def ready() -> bool:
@@ -115,7 +116,7 @@ def main() -> None:
                     return False
 
             wait(ready, 60, "crmsync webhooks")
-            broker = RedisBroker(url=args.redis_url, namespace="crmsync")
+            broker = RedisBroker(url=redis_url, namespace="crmsync")
             broker.declare_queue("default")
             broker.enqueue(Message(queue_name="default", actor_name="reconcile", args=(connection_id,),
                                    kwargs={}, options={}))  # fmt: skip
@@ -133,11 +134,11 @@ def main() -> None:
             hubspot.subscribe_webhooks(WebhookSubscription(target_url=f"http://127.0.0.1:{port}/webhooks/hubspot",
                                                            client_secret=SECRET))  # fmt: skip
             time.sleep(1.0)
-            print(f"editing {len(links):,} companies at {args.rate:g}/s ...", flush=True)
+            print(f"editing {len(links):,} companies at {rate:g}/s ...", flush=True)
             edited_at: dict[int, float] = {}
             start = time.monotonic()
             for number, (external_id, local_id) in enumerate(links):
-                delay = start + number / args.rate - time.monotonic()
+                delay = start + number / rate - time.monotonic()
                 if delay > 0:
                     time.sleep(delay)
                 hubspot.update("companies", external_id, {"description": f"bench edit {number}"})
@@ -154,16 +155,6 @@ def main() -> None:
                     Customer.id.in_(list(edited_at)))).all()  # fmt: skip
                 runs = session.execute(select(SyncRun.started_at, SyncRun.finished_at, SyncRun.counts).where(
                     SyncRun.kind == "records", SyncRun.finished_at.is_not(None))).all()  # fmt: skip
-        latencies = [row.updated_at.timestamp() - edited_at[row.id] for row in rows]
-        print(f"edit-to-commit over {len(latencies):,} edits at {args.rate:g} edits/s, {args.workers} worker(s): "
-              f"p50 {statistics.median(latencies) * 1000:,.0f} ms, p95 {percentile(latencies, 0.95) * 1000:,.0f} ms, "
-              f"p99 {percentile(latencies, 0.99) * 1000:,.0f} ms, max {max(latencies) * 1000:,.0f} ms")  # fmt: skip
-        durations = [(run.finished_at - run.started_at).total_seconds() for run in runs]
-        records = sum(run.counts.get("read", 0) for run in runs)
-        print(
-            f"  {len(runs):,} sync_records jobs for {records:,} records; a job took p50 "
-            f"{statistics.median(durations) * 1000:,.0f} ms, p95 {percentile(durations, 0.95) * 1000:,.0f} ms"
-        )
     finally:
         for process in processes:
             process.terminate()
@@ -174,6 +165,39 @@ def main() -> None:
                 process.kill()
         engine.dispose()
         drop(name)
+    latencies_ms = [(row.updated_at.timestamp() - edited_at[row.id]) * 1000 for row in rows]
+    durations_ms = [(run.finished_at - run.started_at).total_seconds() * 1000 for run in runs]
+    return {
+        "events": len(latencies_ms),
+        "p50_ms": statistics.median(latencies_ms),
+        "p95_ms": percentile(latencies_ms, 0.95),
+        "p99_ms": percentile(latencies_ms, 0.99),
+        "max_ms": max(latencies_ms),
+        "latencies_ms": latencies_ms,
+        "jobs": len(runs),
+        "records": sum(run.counts.get("read", 0) for run in runs),
+        "job_p50_ms": statistics.median(durations_ms) if durations_ms else 0.0,
+        "job_p95_ms": percentile(durations_ms, 0.95) if durations_ms else 0.0,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rate", type=float, default=20.0, help="edits per second")
+    parser.add_argument("--seconds", type=float, default=20.0, help="how long to edit")
+    parser.add_argument("--workers", type=int, default=2, help="crmsync worker processes")
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/11")
+    args = parser.parse_args()
+    figures = measure(
+        rate=args.rate, seconds=args.seconds, workers=args.workers, redis_url=args.redis_url
+    )
+    print(f"edit-to-commit over {figures['events']:,} edits at {args.rate:g} edits/s, {args.workers} worker(s): "
+          f"p50 {figures['p50_ms']:,.0f} ms, p95 {figures['p95_ms']:,.0f} ms, "
+          f"p99 {figures['p99_ms']:,.0f} ms, max {figures['max_ms']:,.0f} ms")  # fmt: skip
+    print(
+        f"  {figures['jobs']:,} sync_records jobs for {figures['records']:,} records; a job took p50 "
+        f"{figures['job_p50_ms']:,.0f} ms, p95 {figures['job_p95_ms']:,.0f} ms"
+    )
 
 
 if __name__ == "__main__":
