@@ -5,7 +5,8 @@ database (a fresh SQLite file by default; pass ``--database-url`` for PostgreSQL
 migrates), and posts batches of 100 distinct events, each request signed with v3 and
 verified by the app, from ``--clients`` keep-alive HTTP clients at once (HubSpot sends up
 to 10 concurrent requests per account). Prints events/s accepted and request latencies,
-and checks that every batch became one ``sync_records`` job in Redis.
+and checks that every event's id is pending in Redis, behind one ``sync_pending`` job (no
+worker runs here to take them).
 
     python -m bench.webhooks [--requests 300] [--clients 4] [--redis-url redis://127.0.0.1:6379/14]
 
@@ -81,8 +82,8 @@ def measure(
     """Post ``requests`` signed batches from ``clients`` clients; return the figures.
 
     ``events_per_s`` and ``requests_per_s`` accepted, request latency ``median_ms``,
-    ``p95_ms``, ``max_ms``, and ``jobs_queued`` (``sync_records`` jobs left in Redis) against
-    ``jobs_expected``. The app reads its settings once per process, from the environment:
+    ``p95_ms``, ``max_ms``; ``jobs_queued`` (``sync_pending`` jobs in Redis) against
+    ``jobs_expected``, and ``pending_ids`` (ids waiting for them) against ``ids_expected``. The app reads its settings once per process, from the environment:
     the first call's ``redis_url`` and ``database_url`` hold for later calls. The Redis
     database given is flushed before and after.
     """
@@ -99,6 +100,7 @@ def measure(
     from customers.sync_state import Connection, WebhookEvent
     from sandbox.runner import ServerThread
     from worker import database
+    from worker.pending import RedisPending
     from worker.webhooks import build_app
 
     store = redis.Redis.from_url(redis_url)
@@ -108,11 +110,12 @@ def measure(
         session.query(WebhookEvent).delete()
         session.query(Connection).filter(Connection.account_id == str(PORTAL)).delete()
         tenant = get_tenant(session, "default")
-        session.add(
-            Connection(
-                tenant_id=tenant.id, provider="hubspot", account_id=str(PORTAL), name="bench"
-            )
+        connection = Connection(
+            tenant_id=tenant.id, provider="hubspot", account_id=str(PORTAL), name="bench"
         )
+        session.add(connection)
+        session.flush()
+        connection_id = connection.id
 
     with ServerThread(build_app()) as server:
         url = f"{server.url}/webhooks/hubspot"
@@ -132,6 +135,7 @@ def measure(
         elapsed = time.perf_counter() - started
 
     queued = int(store.llen("crmsync:default"))
+    pending = len(RedisPending(store).pending(connection_id, "company"))
     store.flushdb()
     events = len(latencies) * EVENTS_PER_REQUEST
     ordered = sorted(latencies)
@@ -147,7 +151,10 @@ def measure(
         "p95_ms": ordered[int(len(ordered) * 0.95) - 1] * 1000,
         "max_ms": ordered[-1] * 1000,
         "jobs_queued": queued,
-        "jobs_expected": requests,  # one sync_records job per batch (warm-up included)
+        # Every batch names companies of one portal: one job takes them, 100 at a time.
+        "jobs_expected": 1,
+        "pending_ids": pending,
+        "ids_expected": requests * EVENTS_PER_REQUEST,  # warm-up included
     }
 
 
@@ -175,10 +182,14 @@ def main() -> None:
         f"p95 {figures['p95_ms']:.1f} ms, max {figures['max_ms']:.1f} ms"
     )
     print(
-        f"sync_records jobs in Redis: {figures['jobs_queued']} (expected {figures['jobs_expected']})"
+        f"sync_pending jobs in Redis: {figures['jobs_queued']} (expected {figures['jobs_expected']}), "
+        f"pending ids: {figures['pending_ids']:,} (expected {figures['ids_expected']:,})"
     )
-    if figures["jobs_queued"] != figures["jobs_expected"]:
-        raise SystemExit("the queue does not hold one job per batch")
+    if (figures["jobs_queued"], figures["pending_ids"]) != (
+        figures["jobs_expected"],
+        figures["ids_expected"],
+    ):
+        raise SystemExit("the queue does not hold one job for every pending id")
 
 
 if __name__ == "__main__":

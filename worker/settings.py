@@ -90,6 +90,12 @@ class Settings(BaseSettings):
         gt=0,
         description="Oldest X-HubSpot-Request-Timestamp accepted (HubSpot says 5 minutes).",
     )
+    webhook_lease_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="How long record ids taken by a webhook job stay leased to it without "
+        "renewal; the ids of a job that died come back to be synced after this long.",
+    )
     scheduler_sync_interval_s: float = Field(
         default=300.0,
         gt=0,

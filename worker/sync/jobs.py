@@ -6,9 +6,45 @@ are the contract in ``worker.enqueue``.
 
 from __future__ import annotations
 
+import logging
+
+from connectors.errors import RateLimited
+from worker import enqueue
 from worker.database import sessions
 from worker.jobs import job
+from worker.pending import leased
+from worker.settings import get_settings
 from worker.sync.passes import Sync
+
+log = logging.getLogger(__name__)
+
+
+@job(direction="inbound")
+def sync_pending(connection_id: int, object_type: str) -> None:
+    """Take up to 100 ids webhooks left pending for this connection and object type, and
+    apply their current state.
+
+    The ids are leased until the commit (``worker.pending``). When the sync fails they are
+    handed to a ``sync_records`` job, which retries and records failures as every job
+    does (and whose failure row names them for a replay)."""
+    store = enqueue.pending_ids()
+    with leased(store, connection_id, object_type, lease_s=get_settings().webhook_lease_s) as taken:
+        if taken.more:
+            # More than one batch waits: the next job takes it on another worker meanwhile.
+            enqueue.send(enqueue.SYNC_PENDING, connection_id, object_type)
+        if not taken.ids:
+            return
+        try:
+            Sync(connection_id, sessions=sessions()).records(object_type, taken.ids)
+        except Exception as error:
+            delay_s = error.wait_s if isinstance(error, RateLimited) else None
+            enqueue.send(
+                enqueue.SYNC_RECORDS, connection_id, object_type, taken.ids, delay_s=delay_s
+            )
+            log.warning(
+                "connection %s: %d %s record(s) handed to a sync_records job after %s",
+                connection_id, len(taken.ids), object_type, type(error).__name__,
+            )  # fmt: skip
 
 
 @job(direction="inbound", records_args=(1, 2))
