@@ -50,6 +50,13 @@ class Settings(BaseSettings):
     worker_threads: int = Field(
         default=4, ge=1, le=64, description="Threads per worker process (and in-process worker)."
     )
+    worker_idle_poll_s: float = Field(
+        default=0.1,
+        gt=0,
+        le=10,
+        description="Longest pause of an idle worker process between two looks at the queue "
+        "(it polls sooner after recent work); webhook jobs wait this long at most to start.",
+    )
     max_retries: int = Field(
         default=8,
         ge=0,
