@@ -3,18 +3,21 @@
 Webhooks name records one or a few at a time, and a job per request would spend most of
 its time on what every job costs (loading the connection, a run row, the connection's
 lock). So the intake adds the ids it accepted to a pending set and sends one
-``sync_pending`` job only when none is waiting already (the set is *armed*); the job takes
-up to :data:`MAX_IDS` ids at once, oldest occurrence first, and fetches them in one batch.
-Ids that arrive while it works are taken by the next job, so the batches grow with the
-load and shrink to one id when it is quiet.
+``sync_pending`` job only when none is on its way already (the set is *armed*); the job
+takes up to :data:`MAX_IDS` ids at once, oldest occurrence first, and fetches them in one
+batch. The job keeps the set armed until it holds the connection's lock, then *hands
+over*: if ids arrived meanwhile it sends the next job, which fetches them while this one
+writes. So the batches grow with the load (all that arrived during one write) and shrink
+to one id when it is quiet, and at most one job per connection and object type fetches
+while another writes.
 
 At least once: taking ids *leases* them to the taker (a token with a deadline, renewed
 while the job works); they are gone only when the taker acknowledges them after its
-commit. A taker killed before that (SIGKILL, a lost machine) stops renewing; the next
-add or take for the same connection and object type puts the ids of its expired lease
-back in front of the pending ones and arms a job for them. (The killed job's own message
-is also redelivered by the broker, and the periodic incremental sync reads what changed
-in any case.)
+commit. A taker killed before that (SIGKILL, a lost machine) stops renewing; once its
+lease and the arm it may hold expire, the next add for the same connection and object
+type puts the ids of the lease back in front of the pending ones and sends a job for
+them. (The killed job's own message is also redelivered by the broker, and the periodic
+incremental sync reads what changed in any case.)
 
 The store lives beside the jobs: in the broker's Redis when the broker is Redis, else in
 this process's memory (the embedded mode runs every job in this process).
@@ -41,7 +44,7 @@ KEY_PREFIX = "crmsync:pending:"
 
 @dataclass(frozen=True)
 class Taken:
-    """Ids leased to one taker; ``more`` says ids were left pending (another job is owed)."""
+    """Ids leased to one taker; ``more`` says ids were left pending (over :data:`MAX_IDS`)."""
 
     token: str
     ids: list[str]
@@ -57,7 +60,14 @@ class PendingStore(Protocol):
         """Forget that a job is on its way (its sending failed)."""
         ...
 
-    def take(self, connection_id: int, object_type: str, *, lease_s: float) -> Taken: ...
+    def take(self, connection_id: int, object_type: str, *, lease_s: float) -> Taken:
+        """Lease up to :data:`MAX_IDS` ids, oldest first; the set stays armed."""
+        ...
+
+    def hand_over(self, connection_id: int, object_type: str) -> bool:
+        """The job on its way is done taking: True when ids wait and the caller must send
+        the next job (the set stays armed for it); else the set is disarmed."""
+        ...
 
     def renew(self, connection_id: int, object_type: str, token: str, *, lease_s: float) -> bool:
         """Extend a lease; False when it has expired and its ids went back."""
@@ -148,8 +158,7 @@ return 0
 )
 
 # KEYS: pending, armed, leases; ARGV: lease key prefix, now ms, token, deadline ms, count.
-# Returns {ids left pending, id, id, ...}. Disarms when nothing is left: the next add
-# sends a job. Left ids keep the set armed: the taker sends the next job.
+# Returns {ids left pending, id, id, ...}.
 _TAKE = (
     _RECLAIM
     + """
@@ -168,10 +177,22 @@ if #popped > 0 then
   redis.call('zadd', KEYS[3], ARGV[4], token)
 end
 result[1] = redis.call('zcard', KEYS[1])
-if result[1] == 0 then
-  redis.call('del', KEYS[2])
-end
 return result
+"""
+)
+
+# KEYS: pending, armed, leases; ARGV: lease key prefix, now ms, armed ttl ms.
+# Returns 1 when ids wait (armed again for the job the caller sends), else 0 (disarmed).
+_HAND_OVER = (
+    _RECLAIM
+    + """
+reclaim(KEYS[1], KEYS[3], ARGV[1], tonumber(ARGV[2]))
+if redis.call('zcard', KEYS[1]) > 0 then
+  redis.call('set', KEYS[2], '1', 'PX', ARGV[3])
+  return 1
+end
+redis.call('del', KEYS[2])
+return 0
 """
 )
 
@@ -191,6 +212,7 @@ class RedisPending:
         self._armed_ttl_ms = int(armed_ttl_s * 1000)
         self._add = client.register_script(_ADD)
         self._take = client.register_script(_TAKE)
+        self._hand_over = client.register_script(_HAND_OVER)
         self._ack = client.register_script(_ACK)
 
     @staticmethod
@@ -216,6 +238,11 @@ class RedisPending:
         args: list[str | int] = [prefix, now, token, now + int(lease_s * 1000), MAX_IDS]
         left, *ids = self._take(keys=[pending, armed, leases], args=args)
         return Taken(token, [_text(value) for value in ids], more=int(left) > 0)
+
+    def hand_over(self, connection_id: int, object_type: str) -> bool:
+        pending, armed, leases, prefix = self._keys(connection_id, object_type)
+        args: list[str | int] = [prefix, _now_ms(), self._armed_ttl_ms]
+        return bool(self._hand_over(keys=[pending, armed, leases], args=args))
 
     def renew(self, connection_id: int, object_type: str, token: str, *, lease_s: float) -> bool:
         leases = self._keys(connection_id, object_type)[2]
@@ -293,9 +320,14 @@ class MemoryPending:
                 del slot.pending[external_id]
             if chosen:
                 slot.leases[token] = _Lease(now + int(lease_s * 1000), chosen)
-            if not slot.pending:
-                slot.armed_until_ms = 0
             return Taken(token, list(chosen), more=bool(slot.pending))
+
+    def hand_over(self, connection_id: int, object_type: str) -> bool:
+        now = _now_ms()
+        with self._guard:
+            slot = self._slot(connection_id, object_type, now)
+            slot.armed_until_ms = now + self._armed_ttl_ms if slot.pending else 0
+            return bool(slot.pending)
 
     def renew(self, connection_id: int, object_type: str, token: str, *, lease_s: float) -> bool:
         with self._guard:

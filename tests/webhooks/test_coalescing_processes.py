@@ -88,6 +88,7 @@ def test_many_events_of_one_connection_become_one_job_that_applies_each_record_o
         assert len(store.pending(connection_id, "company")) == 40
         workers.start()
         wait_until(lambda: customers(sessions) == names, 60, "every company")
+        wait_until(lambda: bool(finished_runs(sessions, "records")), 10, "the run's end")
         [run] = finished_runs(sessions, "records")
         assert run.counts["read"] == 40 and run.counts["created"] == 40
         assert store.pending(connection_id, "company") == []

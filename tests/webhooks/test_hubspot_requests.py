@@ -94,7 +94,9 @@ def test_redeliveries_and_duplicates_are_enqueued_once(
     assert post(client, [change, again]).json()["duplicates"] == 1
     hubspot = connections["hubspot"]
     assert jobs(drain_stub()) == [("sync_pending", [hubspot, "company"])]
-    assert enqueue.pending_ids().take(hubspot, "company", lease_s=30).ids == ["11"]
+    store = enqueue.pending_ids()
+    assert store.take(hubspot, "company", lease_s=30).ids == ["11"]
+    assert store.hand_over(hubspot, "company") is False  # as the job does: nothing waits
     assert post(client, [again]).json() == {"events": 1, "duplicates": 1, "ignored": {}, "jobs": 0}
     assert drain_stub() == [] and pending_ids(hubspot, "company") == []
     # Same eventId but a different change is a different event (HubSpot reuses ids).

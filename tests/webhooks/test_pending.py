@@ -1,11 +1,11 @@
 """Pending record ids (``worker.pending``): in a real Redis and in memory, the same rules:
-oldest first, at most 100 per take, one job armed at a time, and nothing lost when a taker
-never acknowledges."""
+oldest first, at most 100 per take, one job armed at a time until it hands over, and
+nothing lost when a taker never acknowledges."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 import redis
@@ -17,15 +17,21 @@ CONNECTION = 7
 
 
 @pytest.fixture(params=["redis", "memory"])
-def store(request: pytest.FixtureRequest) -> Iterator[PendingStore]:
+def make(request: pytest.FixtureRequest) -> Iterator[Callable[[float], PendingStore]]:
+    """Makes a store whose arm expires after the given seconds."""
     if request.param == "memory":
-        yield MemoryPending()
+        yield lambda armed_ttl_s: MemoryPending(armed_ttl_s=armed_ttl_s)
         return
     client = redis.Redis.from_url(own_redis())
     client.flushdb()
-    yield RedisPending(client)
+    yield lambda armed_ttl_s: RedisPending(client, armed_ttl_s=armed_ttl_s)
     client.flushdb()
     client.close()
+
+
+@pytest.fixture
+def store(make: Callable[[float], PendingStore]) -> PendingStore:
+    return make(30.0)
 
 
 def test_ids_wait_oldest_first_and_one_job_is_armed_at_a_time(store: PendingStore) -> None:
@@ -40,8 +46,15 @@ def test_ids_wait_oldest_first_and_one_job_is_armed_at_a_time(store: PendingStor
     taken = store.take(CONNECTION, "company", lease_s=30)
     assert (taken.ids, taken.more) == (["a", "c", "b"], False)
     assert store.pending(CONNECTION, "company") == []
-    # Taking everything disarmed the line: the next id needs a job of its own.
-    assert store.add(CONNECTION, "company", [("d", 1)]) is True
+    # The taker keeps the arm until it hands over (when it holds the connection's lock):
+    # what arrives meanwhile waits for the job it sends then.
+    assert store.add(CONNECTION, "company", [("d", 1)]) is False
+    assert store.hand_over(CONNECTION, "company") is True
+    assert store.add(CONNECTION, "company", [("e", 2)]) is False
+    assert store.take(CONNECTION, "company", lease_s=30).ids == ["d", "e"]
+    # Nothing waits at the next hand-over: disarmed, the next id needs a job of its own.
+    assert store.hand_over(CONNECTION, "company") is False
+    assert store.add(CONNECTION, "company", [("f", 1)]) is True
 
 
 def test_a_take_holds_at_most_100_and_says_more_are_left(store: PendingStore) -> None:
@@ -56,13 +69,17 @@ def test_a_take_holds_at_most_100_and_says_more_are_left(store: PendingStore) ->
     assert store.take(CONNECTION, "contact", lease_s=30).ids == []
 
 
-def test_ids_of_a_taker_that_never_acknowledges_come_back_first(store: PendingStore) -> None:
-    store.add(CONNECTION, "company", [("1", 1), ("2", 2)])
-    lost = store.take(CONNECTION, "company", lease_s=0.2)  # its worker dies: no renew, no ack
+def test_ids_of_a_taker_that_never_acknowledges_come_back_first(
+    make: Callable[[float], PendingStore],
+) -> None:
+    store = make(0.5)
+    assert store.add(CONNECTION, "company", [("1", 1), ("2", 2)]) is True
+    # Its worker dies holding the ids and the arm: no renewal, no hand-over, no ack.
+    lost = store.take(CONNECTION, "company", lease_s=0.5)
     assert lost.ids == ["1", "2"]
-    store.add(CONNECTION, "company", [("3", 3)])
-    assert store.take(CONNECTION, "company", lease_s=30).ids == ["3"]  # still leased
-    time.sleep(0.3)
+    assert store.add(CONNECTION, "company", [("3", 3)]) is False  # the dead job's arm
+    assert store.take(CONNECTION, "company", lease_s=30).ids == ["3"]  # 1 and 2 still leased
+    time.sleep(0.7)
     # The next add finds the expired lease, puts its ids back and arms a job for them.
     assert store.add(CONNECTION, "company", [("4", 4)]) is True
     assert store.take(CONNECTION, "company", lease_s=30).ids == ["1", "2", "4"]
