@@ -66,7 +66,7 @@ class Sync:
             if row is None:
                 raise NotFound("connection", connection_id)  # permanent: never retried
             self.target = SyncTarget.from_connection(row)
-            self.connector = connector or connections.connector(row)
+            self.connector = connector or connections.reusable_connector(row)
         self.locks = locks or locks_for(get_settings().shared_redis_url)
         self.progress = progress
         self.counts: Counter[str] = Counter()
