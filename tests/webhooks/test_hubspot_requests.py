@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from dramatiq.brokers.redis import RedisBroker
 from hubspot.utils.signature import Signature
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -311,3 +312,18 @@ def test_a_database_outage_answers_503_so_the_crm_retries(stub_queue: None) -> N
         ready = client.get("/readyz")
     assert ready.status_code == 503 and ready.json()["database"].startswith("unavailable")
     assert drain_stub() == []
+
+
+def test_a_broker_outage_answers_503_and_stores_nothing(
+    client: TestClient,
+    connections: dict[str, int],
+    sessions: sessionmaker[Session],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Pending ids live beside the jobs: a Redis that does not answer refuses the request,
+    # and the events are not stored, so the CRM's redelivery is not taken for a duplicate.
+    unreachable = RedisBroker(url="redis://127.0.0.1:1/0", namespace="crmsync")
+    monkeypatch.setattr(enqueue, "broker", unreachable)
+    response = post(client, [hubspot_event("company.creation", 5)])
+    assert response.status_code == 503
+    assert event_rows(sessions) == 0
