@@ -33,7 +33,7 @@ from connectors.credentials import Credentials, load_cipher
 from customers import db
 from customers.models import Customer
 from customers.service import get_tenant
-from customers.sync_state import Connection, ExternalLink, SyncRun
+from customers.sync_state import Connection, ExternalLink, SyncRun, WebhookEvent
 from sandbox.hubspot import HubSpotSandbox, WebhookSubscription
 from sandbox.seed import generate_companies
 
@@ -61,7 +61,10 @@ def measure(*, rate: float, seconds: float, workers: int, redis_url: str) -> dic
     ``p50_ms``, ``p95_ms``, ``p99_ms``, ``max_ms`` and ``latencies_ms`` (one per edit) are
     edit-to-commit; ``events`` is the number of edits; ``jobs`` the ``sync_records`` runs
     that applied them, ``job_p50_ms`` / ``job_p95_ms`` how long one took and ``records``
-    how many records they read. The Redis database given is flushed first.
+    how many records they read (webhook jobs record their runs as ``records``);
+    ``intake_p50_ms`` / ``intake_p99_ms`` how long an edit's event took to be stored by
+    ``crmsync webhooks`` (the sandbox's delivery batching included). The Redis database
+    given is flushed first.
     """
     edits = int(rate * seconds)
     scratch = postgres_scratch()
@@ -155,6 +158,10 @@ def measure(*, rate: float, seconds: float, workers: int, redis_url: str) -> dic
                     Customer.id.in_(list(edited_at)))).all()  # fmt: skip
                 runs = session.execute(select(SyncRun.started_at, SyncRun.finished_at, SyncRun.counts).where(
                     SyncRun.kind == "records", SyncRun.finished_at.is_not(None))).all()  # fmt: skip
+                # When each edit's event reached crmsync webhooks (HubSpot's occurredAt is when
+                # the edit was made): the part of the latency before any job ran.
+                arrivals = session.execute(select(WebhookEvent.occurred_at, WebhookEvent.received_at).where(
+                    WebhookEvent.occurred_at.is_not(None))).all()  # fmt: skip
     finally:
         for process in processes:
             process.terminate()
@@ -167,6 +174,9 @@ def measure(*, rate: float, seconds: float, workers: int, redis_url: str) -> dic
         drop(name)
     latencies_ms = [(row.updated_at.timestamp() - edited_at[row.id]) * 1000 for row in rows]
     durations_ms = [(run.finished_at - run.started_at).total_seconds() * 1000 for run in runs]
+    intake_ms = [
+        max((row.received_at - row.occurred_at).total_seconds() * 1000, 0.0) for row in arrivals
+    ]
     return {
         "events": len(latencies_ms),
         "p50_ms": statistics.median(latencies_ms),
@@ -178,6 +188,8 @@ def measure(*, rate: float, seconds: float, workers: int, redis_url: str) -> dic
         "records": sum(run.counts.get("read", 0) for run in runs),
         "job_p50_ms": statistics.median(durations_ms) if durations_ms else 0.0,
         "job_p95_ms": percentile(durations_ms, 0.95) if durations_ms else 0.0,
+        "intake_p50_ms": statistics.median(intake_ms) if intake_ms else 0.0,
+        "intake_p99_ms": percentile(intake_ms, 0.99) if intake_ms else 0.0,
     }
 
 
@@ -197,6 +209,10 @@ def main() -> None:
     print(
         f"  {figures['jobs']:,} sync_records jobs for {figures['records']:,} records; a job took p50 "
         f"{figures['job_p50_ms']:,.0f} ms, p95 {figures['job_p95_ms']:,.0f} ms"
+    )
+    print(
+        f"  edit to event stored by crmsync webhooks: p50 {figures['intake_p50_ms']:,.0f} ms, "
+        f"p99 {figures['intake_p99_ms']:,.0f} ms"
     )
 
 
