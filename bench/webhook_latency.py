@@ -55,6 +55,35 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
 
 
+def roles(processes: list[subprocess.Popen[bytes]]) -> dict[str, list[int]]:
+    """Process ids by role: the first process started is crmsync webhooks."""
+    return {"webhooks": [processes[0].pid], "workers": [p.pid for p in processes[1:]]}
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User and system CPU of these processes and all their descendants (Linux /proc)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    total, seen, todo = 0.0, set(), list(pids)
+    while todo:
+        pid = todo.pop()
+        if pid in seen:
+            continue
+        seen.add(pid)
+        todo += children.get(pid, [])
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
 def measure(*, rate: float, seconds: float, workers: int, redis_url: str) -> dict[str, Any]:
     """Run the whole loop once and return its figures.
 
@@ -63,8 +92,10 @@ def measure(*, rate: float, seconds: float, workers: int, redis_url: str) -> dic
     that applied them, ``job_p50_ms`` / ``job_p95_ms`` how long one took and ``records``
     how many records they read (webhook jobs record their runs as ``records``);
     ``intake_p50_ms`` / ``intake_p99_ms`` how long an edit's event took to be stored by
-    ``crmsync webhooks`` (the sandbox's delivery batching included). The Redis database
-    given is flushed first.
+    ``crmsync webhooks`` (the sandbox's delivery batching included);
+    ``worker_cpu_ms_per_edit`` / ``webhooks_cpu_ms_per_edit`` the CPU those processes spent
+    per edit while the edits were made and applied (Linux). The Redis database given is
+    flushed first.
     """
     edits = int(rate * seconds)
     scratch = postgres_scratch()
@@ -138,6 +169,7 @@ def measure(*, rate: float, seconds: float, workers: int, redis_url: str) -> dic
                                                            client_secret=SECRET))  # fmt: skip
             time.sleep(1.0)
             print(f"editing {len(links):,} companies at {rate:g}/s ...", flush=True)
+            cpu_before = {name: cpu_seconds(pids) for name, pids in roles(processes).items()}
             edited_at: dict[int, float] = {}
             start = time.monotonic()
             for number, (external_id, local_id) in enumerate(links):
@@ -153,6 +185,10 @@ def measure(*, rate: float, seconds: float, workers: int, redis_url: str) -> dic
                         Customer.notes.like("bench edit %"))) or 0) >= len(links)  # fmt: skip
 
             wait(arrived, 120, "every edit to arrive")
+            cpu_used = {
+                name: cpu_seconds(pids) - cpu_before[name]
+                for name, pids in roles(processes).items()
+            }
             with sessions() as session:
                 rows = session.execute(select(Customer.id, Customer.updated_at).where(
                     Customer.id.in_(list(edited_at)))).all()  # fmt: skip
@@ -190,6 +226,9 @@ def measure(*, rate: float, seconds: float, workers: int, redis_url: str) -> dic
         "job_p95_ms": percentile(durations_ms, 0.95) if durations_ms else 0.0,
         "intake_p50_ms": statistics.median(intake_ms) if intake_ms else 0.0,
         "intake_p99_ms": percentile(intake_ms, 0.99) if intake_ms else 0.0,
+        # CPU the processes spent while the edits were made and applied, per edit.
+        "worker_cpu_ms_per_edit": cpu_used["workers"] * 1000 / max(len(latencies_ms), 1),
+        "webhooks_cpu_ms_per_edit": cpu_used["webhooks"] * 1000 / max(len(latencies_ms), 1),
     }
 
 
@@ -213,6 +252,10 @@ def main() -> None:
     print(
         f"  edit to event stored by crmsync webhooks: p50 {figures['intake_p50_ms']:,.0f} ms, "
         f"p99 {figures['intake_p99_ms']:,.0f} ms"
+    )
+    print(
+        f"  CPU per edit: worker processes {figures['worker_cpu_ms_per_edit']:,.1f} ms, "
+        f"crmsync webhooks {figures['webhooks_cpu_ms_per_edit']:,.1f} ms"
     )
 
 
