@@ -91,6 +91,7 @@ def measure(*, rate: float, seconds: float, workers: int, redis_url: str) -> dic
     edit-to-commit; ``events`` is the number of edits; ``jobs`` the ``sync_records`` runs
     that applied them, ``job_p50_ms`` / ``job_p95_ms`` how long one took and ``records``
     how many records they read (webhook jobs record their runs as ``records``);
+    ``latencies_ms`` is in the order of the edits;
     ``intake_p50_ms`` / ``intake_p99_ms`` how long an edit's event took to be stored by
     ``crmsync webhooks`` (the sandbox's delivery batching included);
     ``worker_cpu_ms_per_edit`` / ``webhooks_cpu_ms_per_edit`` the CPU those processes spent
@@ -208,6 +209,7 @@ def measure(*, rate: float, seconds: float, workers: int, redis_url: str) -> dic
                 process.kill()
         engine.dispose()
         drop(name)
+    rows = sorted(rows, key=lambda row: edited_at[row.id])  # latencies in the order of the edits
     latencies_ms = [(row.updated_at.timestamp() - edited_at[row.id]) * 1000 for row in rows]
     durations_ms = [(run.finished_at - run.started_at).total_seconds() * 1000 for run in runs]
     intake_ms = [

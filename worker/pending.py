@@ -7,9 +7,10 @@ lock). So the intake adds the ids it accepted to a pending set and sends one
 takes up to :data:`MAX_IDS` ids at once, oldest occurrence first, and fetches them in one
 batch. The job keeps the set armed until it holds the connection's lock, then *hands
 over*: if ids arrived meanwhile it sends the next job, which fetches them while this one
-writes. So the batches grow with the load (all that arrived during one write) and shrink
-to one id when it is quiet, and at most one job per connection and object type fetches
-while another writes.
+writes (with more than :data:`MAX_IDS` waiting, it sends it at once). So the batches grow
+with the load (all that arrived during one write) and shrink to one id when it is quiet.
+Deadlines are in the takers' clocks, which must agree to well within a lease (as Dramatiq's
+own worker heartbeats assume).
 
 At least once: taking ids *leases* them to the taker (a token with a deadline, renewed
 while the job works); they are gone only when the taker acknowledges them after its
