@@ -7,8 +7,12 @@ JSON values.
 =====================  ==========================================================
 job                    arguments
 =====================  ==========================================================
+``sync_pending``       connection_id, object_type: take up to 100 of the ids webhooks left
+                       pending for this connection and object type (``worker.pending``)
+                       and sync them as ``sync_records`` does
 ``sync_records``       connection_id, object_type, external_ids: fetch these CRM records
-                       (batched) and apply their current state; webhooks and replays
+                       (batched) and apply their current state; replays, and the ids of a
+                       ``sync_pending`` job that failed (so they retry and fail as usual)
 ``sync_changes``       connection_id, object_type=None: incremental scan from the saved
                        cursor (all object types when None)
 ``reconcile``          connection_id: full pass; finds deletes, merges and drift
@@ -30,10 +34,13 @@ from typing import Any
 
 from dramatiq import Message
 
+from worker import pending
 from worker.broker import broker
+from worker.settings import get_settings
 
 QUEUE = "default"
 
+SYNC_PENDING = "sync_pending"
 SYNC_RECORDS = "sync_records"
 SYNC_CHANGES = "sync_changes"
 RECONCILE = "reconcile"
@@ -44,6 +51,7 @@ CATEGORIZE_CUSTOMERS = "categorize_customers"
 
 JOB_NAMES = frozenset(
     {
+        SYNC_PENDING,
         SYNC_RECORDS,
         SYNC_CHANGES,
         RECONCILE,
@@ -70,3 +78,8 @@ def send(actor_name: str, *args: Any, delay_s: float | None = None, **kwargs: An
 def replay(payload: dict[str, Any]) -> Message[Any]:
     """Send the job a failure row describes, again."""
     return send(payload["actor"], *payload.get("args", []), **payload.get("kwargs", {}))
+
+
+def pending_ids() -> pending.PendingStore:
+    """Where webhook ids wait for their ``sync_pending`` job: beside the jobs themselves."""
+    return pending.store_for(broker, lease_s=get_settings().webhook_lease_s)

@@ -8,6 +8,7 @@ mode, one process) it is a plain thread lock.
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, suppress
@@ -93,5 +94,9 @@ class RedisLocks:
                 lock.release()
 
 
+@functools.cache
 def locks_for(redis_url: str | None) -> Locks:
+    """The process's locks: one Redis client for all jobs (not a new connection per job),
+    and, without Redis, one set of thread locks, so jobs of this process exclude each
+    other."""
     return RedisLocks(redis.Redis.from_url(redis_url)) if redis_url else ThreadLocks()

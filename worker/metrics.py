@@ -66,7 +66,7 @@ requests_rejected = Counter(
 )
 jobs_enqueued = Counter(
     "crmsync_webhook_jobs_enqueued",
-    "sync_records jobs sent by the webhooks app.",
+    "sync_pending jobs sent by the webhooks app (one takes up to 100 pending ids).",
     ["provider"],
     registry=registry,
 )

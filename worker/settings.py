@@ -50,6 +50,13 @@ class Settings(BaseSettings):
     worker_threads: int = Field(
         default=4, ge=1, le=64, description="Threads per worker process (and in-process worker)."
     )
+    worker_idle_poll_s: float = Field(
+        default=0.1,
+        gt=0,
+        le=10,
+        description="Longest pause of an idle worker process between two looks at the queue "
+        "(it polls sooner after recent work); webhook jobs wait this long at most to start.",
+    )
     max_retries: int = Field(
         default=8,
         ge=0,
@@ -89,6 +96,12 @@ class Settings(BaseSettings):
         default=300.0,
         gt=0,
         description="Oldest X-HubSpot-Request-Timestamp accepted (HubSpot says 5 minutes).",
+    )
+    webhook_lease_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="How long record ids taken by a webhook job stay leased to it without "
+        "renewal; the ids of a job that died come back to be synced after this long.",
     )
     scheduler_sync_interval_s: float = Field(
         default=300.0,

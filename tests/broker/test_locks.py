@@ -12,7 +12,7 @@ import pytest
 import redis
 
 from tests.services import require_redis
-from worker.locks import LockTimeout, RedisLocks, ThreadLocks
+from worker.locks import LockTimeout, RedisLocks, ThreadLocks, locks_for
 
 
 @pytest.fixture
@@ -66,3 +66,10 @@ def test_thread_locks_serialize_threads() -> None:
     for thread in threads:
         thread.join()
     assert overlaps == [1] * 8
+
+
+def test_jobs_of_one_process_share_its_locks() -> None:
+    # Without Redis, a Sync per job with its own thread locks would exclude nothing.
+    assert locks_for(None) is locks_for(None)
+    url = require_redis()
+    assert locks_for(url) is locks_for(url)  # one Redis client, not a connection per job

@@ -25,6 +25,8 @@ from customers.sync_state import Connection, WebhookEvent
 from tests.services import require_redis
 from worker import enqueue
 from worker.broker import broker as process_broker
+from worker.pending import RedisPending
+from worker.pending import in_process as memory_pending
 from worker.settings import Settings
 from worker.webhooks import build_app
 
@@ -76,8 +78,15 @@ def drain_stub() -> list[Message[Any]]:
 @pytest.fixture
 def stub_queue() -> Iterator[None]:
     drain_stub()
+    memory_pending.clear()
     yield
     drain_stub()
+    memory_pending.clear()
+
+
+def pending_ids(connection_id: int, object_type: str) -> list[str]:
+    """The ids waiting for a ``sync_pending`` job, oldest first, beside the current broker."""
+    return enqueue.pending_ids().pending(connection_id, object_type)
 
 
 @pytest.fixture
@@ -164,3 +173,15 @@ def redis_messages(url_or_broker: RedisBroker | str) -> list[Message[Any]]:
     # The list holds message ids in arrival order; their bodies are in the .msgs hash.
     bodies = client.hmget(f"{queue}.msgs", ids) if ids else []
     return [Message.decode(body) for body in bodies if body is not None]
+
+
+def redis_pending(
+    url_or_broker: RedisBroker | str, connection_id: int, object_type: str
+) -> list[str]:
+    """The ids pending for a ``sync_pending`` job in a Redis broker's database, oldest first."""
+    client = (
+        redis.Redis.from_url(url_or_broker)
+        if isinstance(url_or_broker, str)
+        else url_or_broker.client
+    )
+    return RedisPending(client).pending(connection_id, object_type)

@@ -35,6 +35,7 @@ from tests.webhooks.conftest import (
     jobs,
     own_redis,
     redis_messages,
+    redis_pending,
     settings,
 )
 from worker import metrics
@@ -153,8 +154,10 @@ def test_an_edit_in_hubspot_reaches_the_queue_through_crmsync_webhooks(
             "flushed": True
         }
         assert sandbox.faults.deliveries == {"delivered": 4}
-    job = ("sync_records", [connections["hubspot"], "company", [company["id"]]])
-    assert jobs(redis_messages(own_redis())) == [job, job]
+    # No worker runs here: the first request's job is still on its way and takes both.
+    hubspot = connections["hubspot"]
+    assert jobs(redis_messages(own_redis())) == [("sync_pending", [hubspot, "company"])]
+    assert redis_pending(own_redis(), hubspot, "company") == [company["id"]]
     assert event_rows(sessions) == 4
 
 
@@ -164,6 +167,7 @@ def test_duplicated_deliveries_enqueue_once_per_distinct_event(
     redis_broker: RedisBroker,
     sessions: sessionmaker[Session],
 ) -> None:
+    enqueued = counter("events_enqueued")
     with HubSpotSandbox(
         limits=None, webhook_retry_scale=1e-4, webhook_faults=WebhookFaults(duplicate=1.0)
     ) as sandbox:
@@ -176,8 +180,10 @@ def test_duplicated_deliveries_enqueue_once_per_distinct_event(
             sandbox.update("companies", company["id"], {"city": city})
             assert sandbox.flush_webhooks(10)
         assert sandbox.faults.deliveries == {"duplicated": 3, "delivered": 6}
-    job = ("sync_records", [connections["hubspot"], "company", [company["id"]]])
-    assert jobs(redis_messages(redis_broker)) == [job] * 3
+    hubspot = connections["hubspot"]
+    assert jobs(redis_messages(redis_broker)) == [("sync_pending", [hubspot, "company"])]
+    assert redis_pending(redis_broker, hubspot, "company") == [company["id"]]
+    assert counter("events_enqueued") - enqueued == 3
     assert event_rows(sessions) == 3
 
 
@@ -203,9 +209,9 @@ def test_reordered_and_duplicated_deliveries_store_each_event_once(
     assert event_rows(sessions) == 7
     assert counter("events_enqueued") - enqueued == 7
     assert counter("events_duplicate") - duplicates == doubled
-    sent = jobs(redis_messages(redis_broker))
-    assert 1 <= len(sent) <= 7
-    assert all(args == [connections["hubspot"], "company", [company["id"]]] for _, args in sent)
+    hubspot = connections["hubspot"]
+    assert jobs(redis_messages(redis_broker)) == [("sync_pending", [hubspot, "company"])]
+    assert redis_pending(redis_broker, hubspot, "company") == [company["id"]]
 
 
 def test_salesforce_outbound_messages_are_acknowledged_and_enqueued(
@@ -225,9 +231,10 @@ def test_salesforce_outbound_messages_are_acknowledged_and_enqueued(
         assert sandbox.flush_outbound(10)
         assert sandbox.faults.deliveries["duplicated"] == 1
         assert sandbox.faults.deliveries["acked"] == 3
-    job = ("sync_records", [connections["salesforce"], "account", [account]])
-    assert jobs(redis_messages(redis_broker)) == [job, job]  # one per distinct notification
-    assert event_rows(sessions) == 2
+    salesforce = connections["salesforce"]
+    assert jobs(redis_messages(redis_broker)) == [("sync_pending", [salesforce, "account"])]
+    assert redis_pending(redis_broker, salesforce, "account") == [account]
+    assert event_rows(sessions) == 2  # one per distinct notification
 
 
 def test_a_message_from_another_org_is_refused_and_resent(

@@ -1,6 +1,6 @@
 """HubSpot webhook requests through the ASGI app, on SQLite and PostgreSQL: signatures,
-routing by portal, deduplication, coalescing into sync_records jobs, and every refusal
-(401/400/413/404) leaving nothing enqueued and nothing written."""
+routing by portal, deduplication, coalescing into pending ids and ``sync_pending`` jobs, and
+every refusal (401/400/413/404) leaving nothing enqueued and nothing written."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from dramatiq.brokers.redis import RedisBroker
 from hubspot.utils.signature import Signature
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -27,9 +28,12 @@ from tests.webhooks.conftest import (
     event_rows,
     hubspot_event,
     jobs,
+    pending_ids,
     settings,
     signed_headers,
 )  # fmt: skip
+from worker import enqueue
+from worker.pending import in_process as memory_pending
 from worker.webhooks import build_app
 
 URL = f"{BASE_URL}/webhooks/hubspot"
@@ -42,7 +46,7 @@ def post(client: TestClient, events: list[dict[str, Any]], **kwargs: Any) -> Any
     )
 
 
-def test_events_become_one_sync_records_job_per_object_type(
+def test_events_become_pending_ids_and_one_job_per_object_type(
     client: TestClient, connections: dict[str, int], sessions: sessionmaker[Session]
 ) -> None:
     events = [
@@ -58,12 +62,26 @@ def test_events_become_one_sync_records_job_per_object_type(
         "events": 5, "duplicates": 0, "ignored": {"not_synced_object": 1}, "jobs": 2,
     }  # fmt: skip
     hubspot = connections["hubspot"]
-    # Ids follow occurrence: 12 was created before 11 changed.
     assert jobs(drain_stub()) == [
-        ("sync_records", [hubspot, "company", ["12", "11"]]),
-        ("sync_records", [hubspot, "contact", ["21"]]),
+        ("sync_pending", [hubspot, "company"]),
+        ("sync_pending", [hubspot, "contact"]),
     ]
+    # Ids follow occurrence: 12 was created before 11 changed.
+    assert pending_ids(hubspot, "company") == ["12", "11"]
+    assert pending_ids(hubspot, "contact") == ["21"]
     assert event_rows(sessions) == 4
+
+
+def test_a_job_on_its_way_takes_the_ids_of_later_requests(
+    client: TestClient, connections: dict[str, int]
+) -> None:
+    hubspot = connections["hubspot"]
+    assert post(client, [hubspot_event("company.creation", 1, occurred_at=1)]).json()["jobs"] == 1
+    for number in range(2, 6):
+        event = hubspot_event("company.creation", number, occurred_at=number, event_id=number)
+        assert post(client, [event]).json()["jobs"] == 0
+    assert jobs(drain_stub()) == [("sync_pending", [hubspot, "company"])]
+    assert pending_ids(hubspot, "company") == ["1", "2", "3", "4", "5"]
 
 
 def test_redeliveries_and_duplicates_are_enqueued_once(
@@ -75,23 +93,31 @@ def test_redeliveries_and_duplicates_are_enqueued_once(
     # The same change twice in one request, once more with another eventId and attempt.
     again = {**change, "eventId": 6, "attemptNumber": 3}
     assert post(client, [change, again]).json()["duplicates"] == 1
-    assert jobs(drain_stub()) == [("sync_records", [connections["hubspot"], "company", ["11"]])]
+    hubspot = connections["hubspot"]
+    assert jobs(drain_stub()) == [("sync_pending", [hubspot, "company"])]
+    store = enqueue.pending_ids()
+    assert store.take(hubspot, "company", lease_s=30).ids == ["11"]
+    assert store.hand_over(hubspot, "company") is False  # as the job does: nothing waits
     assert post(client, [again]).json() == {"events": 1, "duplicates": 1, "ignored": {}, "jobs": 0}
-    assert drain_stub() == []
+    assert drain_stub() == [] and pending_ids(hubspot, "company") == []
     # Same eventId but a different change is a different event (HubSpot reuses ids).
     other = {**change, "propertyValue": "Bergen"}
     assert post(client, [other]).json()["jobs"] == 1
+    assert pending_ids(hubspot, "company") == ["11"]
     assert event_rows(sessions) == 2
 
 
-def test_more_than_100_ids_are_split_into_batches(
+def test_more_than_100_ids_are_taken_in_batches_oldest_first(
     client: TestClient, connections: dict[str, int]
 ) -> None:
     events = [hubspot_event("contact.creation", 1000 + i, occurred_at=i) for i in range(150)]
     assert post(client, events).status_code == 200
-    sent = jobs(drain_stub())
-    assert [len(args[2]) for _, args in sent] == [100, 50]
-    assert [i for _, args in sent for i in args[2]] == [str(1000 + i) for i in range(150)]
+    assert len(drain_stub()) == 1
+    store, hubspot = enqueue.pending_ids(), connections["hubspot"]
+    first = store.take(hubspot, "contact", lease_s=30)
+    second = store.take(hubspot, "contact", lease_s=30)
+    assert (len(first.ids), first.more, len(second.ids), second.more) == (100, True, 50, False)
+    assert first.ids + second.ids == [str(1000 + i) for i in range(150)]
 
 
 def test_merge_and_association_events_name_every_record_involved(
@@ -106,10 +132,9 @@ def test_merge_and_association_events_name_every_record_involved(
     ]  # fmt: skip
     assert post(client, events).status_code == 200
     hubspot = connections["hubspot"]
-    assert sorted(jobs(drain_stub())) == [
-        ("sync_records", [hubspot, "company", ["40", "41", "42", "43", "44"]]),
-        ("sync_records", [hubspot, "contact", ["21", "22"]]),
-    ]
+    assert len(drain_stub()) == 2
+    assert pending_ids(hubspot, "company") == ["40", "41", "42", "43", "44"]
+    assert pending_ids(hubspot, "contact") == ["21", "22"]
 
 
 def test_events_are_routed_by_portal_and_paused_connections_are_skipped(
@@ -124,9 +149,12 @@ def test_events_are_routed_by_portal_and_paused_connections_are_skipped(
     response = post(client, events)
     assert response.json()["ignored"] == {"connection_not_active": 1, "unknown_account": 1}
     assert sorted(jobs(drain_stub())) == [
-        ("sync_records", [connections["hubspot"], "company", ["1"]]),
-        ("sync_records", [connections["other"], "company", ["2"]]),
+        ("sync_pending", [connections["hubspot"], "company"]),
+        ("sync_pending", [connections["other"], "company"]),
     ]
+    assert pending_ids(connections["hubspot"], "company") == ["1"]
+    assert pending_ids(connections["other"], "company") == ["2"]
+    assert pending_ids(connections["paused"], "company") == []
     assert event_rows(sessions) == 2
 
 
@@ -135,7 +163,8 @@ def test_private_apps_sign_with_v1_only(client: TestClient, connections: dict[st
     headers = {"Content-Type": "application/json",
                "X-HubSpot-Signature": Signature.get_signature(SECRET, body, "v1")}  # fmt: skip
     assert client.post("/webhooks/hubspot", content=body, headers=headers).status_code == 200
-    assert jobs(drain_stub()) == [("sync_records", [connections["hubspot"], "company", ["7"]])]
+    assert jobs(drain_stub()) == [("sync_pending", [connections["hubspot"], "company"])]
+    assert pending_ids(connections["hubspot"], "company") == ["7"]
 
 
 def test_the_public_url_is_what_is_verified_behind_a_proxy(
@@ -214,6 +243,7 @@ REFUSALS = [
 @pytest.mark.parametrize(("make", "status"), REFUSALS)
 def test_refused_requests_enqueue_and_write_nothing(
     client: TestClient,
+    connections: dict[str, int],
     sessions: sessionmaker[Session],
     make: Callable[[], tuple[Any, dict[str, str]]],
     status: int,
@@ -221,7 +251,7 @@ def test_refused_requests_enqueue_and_write_nothing(
     content, headers = make()
     response = client.post("/webhooks/hubspot", content=content, headers=headers)
     assert response.status_code == status, response.text
-    assert drain_stub() == []
+    assert drain_stub() == [] and memory_pending.pending(connections["hubspot"], "company") == []
     assert event_rows(sessions) == 0
 
 
@@ -282,3 +312,18 @@ def test_a_database_outage_answers_503_so_the_crm_retries(stub_queue: None) -> N
         ready = client.get("/readyz")
     assert ready.status_code == 503 and ready.json()["database"].startswith("unavailable")
     assert drain_stub() == []
+
+
+def test_a_broker_outage_answers_503_and_stores_nothing(
+    client: TestClient,
+    connections: dict[str, int],
+    sessions: sessionmaker[Session],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Pending ids live beside the jobs: a Redis that does not answer refuses the request,
+    # and the events are not stored, so the CRM's redelivery is not taken for a duplicate.
+    unreachable = RedisBroker(url="redis://127.0.0.1:1/0", namespace="crmsync")
+    monkeypatch.setattr(enqueue, "broker", unreachable)
+    response = post(client, [hubspot_event("company.creation", 5)])
+    assert response.status_code == 503
+    assert event_rows(sessions) == 0

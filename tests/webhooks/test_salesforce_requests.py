@@ -10,7 +10,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.testclient import TestClient
 
 from sandbox.salesforce.soap import envelope, is_ack, notification_xml
-from tests.webhooks.conftest import ORG_ID, SF_TOKEN, drain_stub, event_rows, jobs
+from tests.webhooks.conftest import ORG_ID, SF_TOKEN, drain_stub, event_rows, jobs, pending_ids
+from worker import enqueue
 
 ACCOUNT_1 = "0015J00000AbCdEAAV"
 ACCOUNT_2 = "0015J00000AbCdFAAV"
@@ -45,12 +46,15 @@ def test_notifications_are_acknowledged_and_enqueued_once(
     assert response.headers["content-type"].startswith("text/xml")
     salesforce = connections["salesforce"]
     assert jobs(drain_stub()) == [
-        ("sync_records", [salesforce, "account", [ACCOUNT_1, ACCOUNT_2]]),
-        ("sync_records", [salesforce, "contact", [CONTACT_1]]),
+        ("sync_pending", [salesforce, "account"]),
+        ("sync_pending", [salesforce, "contact"]),
     ]
+    assert pending_ids(salesforce, "account") == [ACCOUNT_1, ACCOUNT_2]
+    assert pending_ids(salesforce, "contact") == [CONTACT_1]
+    enqueue.pending_ids().take(salesforce, "account", lease_s=30)
     # Salesforce resends until it sees the Ack; a resend is acknowledged and not enqueued.
     assert is_ack(post(client, body).content)
-    assert drain_stub() == []
+    assert drain_stub() == [] and pending_ids(salesforce, "account") == []
     assert event_rows(sessions) == 4
 
 

@@ -17,7 +17,7 @@ from customers.errors import NotFound
 from customers.sync_state import Connection
 from worker.cli.common import console, fail, handles_errors, print_json, unit_of_work
 from worker.database import sessions
-from worker.settings import get_settings
+from worker.settings import Settings, get_settings
 
 connect_app = typer.Typer(
     help="Connect a CRM account (runs its one-time setup).", no_args_is_help=True
@@ -231,4 +231,16 @@ def worker(
     arguments = [sys.executable, "-m", "dramatiq", *ACTOR_MODULES, "--processes", str(processes),
                  "--threads", str(threads or settings.worker_threads)]  # fmt: skip
     console.print(f"starting {processes} worker process(es) on {len(ACTOR_MODULES)} actor modules")
-    os.execv(sys.executable, arguments)
+    os.execve(sys.executable, arguments, {**os.environ, **dramatiq_environment(settings, threads)})
+
+
+def dramatiq_environment(settings: Settings, threads: int | None) -> dict[str, str]:
+    """Dramatiq's worker reads these from the environment only.
+
+    Its default idle backoff (up to 1 s) delayed most webhook jobs by hundreds of ms, and
+    prefetching twice its threads let a process whose threads all waited on a connection's
+    lock hold jobs that an idle process could run."""
+    return {
+        "dramatiq_worker_timeout": str(max(int(settings.worker_idle_poll_s * 1000), 1)),
+        "dramatiq_queue_prefetch": str(threads or settings.worker_threads),
+    }

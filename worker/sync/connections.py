@@ -8,9 +8,11 @@ one, else by every thread of this process.
 
 from __future__ import annotations
 
+import json
 import logging
 import secrets
 import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from functools import cache
 from typing import Any
@@ -33,6 +35,9 @@ log = logging.getLogger(__name__)
 
 _budgets: dict[tuple[str, str], RequestBudget] = {}
 _budgets_lock = threading.Lock()
+
+REUSABLE_CONNECTORS = 32  # per thread, least recently used dropped first
+_reusable = threading.local()
 
 
 @cache
@@ -151,6 +156,39 @@ def connect(
         )  # fmt: skip
         start_at_end(session, connection.id, tenant_id)
         return connection.id
+
+
+def reusable_connector(connection: Connection) -> Connector:
+    """The connector this thread built for ``connection`` before, if nothing it was built
+    from has changed since; else a new one (kept for the next job).
+
+    A connector per job cost an SDK client and new HTTP connections each time. It is kept
+    per thread, so two jobs never share one (nor its SDK session or call counter) at
+    once. A token refreshed by any process changes the stored credentials, and the next
+    job builds a connector with them."""
+    key = (
+        connection.id,
+        connection.provider,
+        connection.account_id,
+        connection.base_url,
+        connection.credentials,
+        json.dumps(connection.settings or {}, sort_keys=True, default=str),
+    )
+    cache: OrderedDict[int, tuple[tuple[Any, ...], Connector]] | None = getattr(
+        _reusable, "connectors", None
+    )
+    if cache is None:
+        cache = _reusable.connectors = OrderedDict()
+    kept = cache.get(connection.id)
+    if kept is not None and kept[0] == key:
+        cache.move_to_end(connection.id)
+        return kept[1]
+    built = connector(connection)
+    cache[connection.id] = (key, built)
+    cache.move_to_end(connection.id)
+    while len(cache) > REUSABLE_CONNECTORS:
+        cache.popitem(last=False)
+    return built
 
 
 def connector(connection: Connection) -> Connector:

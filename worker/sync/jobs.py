@@ -6,9 +6,63 @@ are the contract in ``worker.enqueue``.
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
+
+from connectors.errors import RateLimited
+from worker import enqueue
 from worker.database import sessions
 from worker.jobs import job
+from worker.pending import leased
+from worker.settings import get_settings
 from worker.sync.passes import Sync
+
+log = logging.getLogger(__name__)
+
+
+@job(direction="inbound")
+def sync_pending(connection_id: int, object_type: str) -> None:
+    """Take up to 100 ids webhooks left pending for this connection and object type, and
+    apply their current state.
+
+    The ids are leased until the commit (``worker.pending``). Once this job holds the
+    connection's lock it hands over: ids that arrived meanwhile get the next job, which
+    fetches while this one writes. When the sync fails the ids go to a ``sync_records``
+    job, which retries and records failures as every job does (and whose failure row
+    names them for a replay)."""
+    store = enqueue.pending_ids()
+    handed_over = False
+
+    def hand_over() -> None:
+        nonlocal handed_over
+        if not handed_over:
+            handed_over = True
+            if store.hand_over(connection_id, object_type):
+                enqueue.send(enqueue.SYNC_PENDING, connection_id, object_type)
+
+    lease_s = get_settings().webhook_lease_s
+    try:
+        with leased(store, connection_id, object_type, lease_s=lease_s) as taken:
+            if taken.more or not taken.ids:
+                hand_over()  # over 100 wait: the next job takes them on another thread now
+            if taken.ids:
+                _sync_taken(connection_id, object_type, taken.ids, on_locked=hand_over)
+    finally:
+        hand_over()
+
+
+def _sync_taken(
+    connection_id: int, object_type: str, ids: list[str], *, on_locked: Callable[[], None]
+) -> None:
+    try:
+        Sync(connection_id, sessions=sessions()).records(object_type, ids, on_locked=on_locked)
+    except Exception as error:
+        delay_s = error.wait_s if isinstance(error, RateLimited) else None
+        enqueue.send(enqueue.SYNC_RECORDS, connection_id, object_type, ids, delay_s=delay_s)
+        log.warning(
+            "connection %s: %d %s record(s) handed to a sync_records job after %s",
+            connection_id, len(ids), object_type, type(error).__name__,
+        )  # fmt: skip
 
 
 @job(direction="inbound", records_args=(1, 2))

@@ -66,7 +66,7 @@ class Sync:
             if row is None:
                 raise NotFound("connection", connection_id)  # permanent: never retried
             self.target = SyncTarget.from_connection(row)
-            self.connector = connector or connections.connector(row)
+            self.connector = connector or connections.reusable_connector(row)
         self.locks = locks or locks_for(get_settings().shared_redis_url)
         self.progress = progress
         self.counts: Counter[str] = Counter()
@@ -129,15 +129,24 @@ class Sync:
         return row
 
     @contextmanager
-    def _writing(self) -> Iterator[Session]:
-        with self._locked(), transaction(self.sessions) as session:
-            yield session
+    def _writing(self, on_locked: Callable[[], None] | None = None) -> Iterator[Session]:
+        with self._locked():
+            if on_locked is not None:
+                on_locked()
+            with transaction(self.sessions) as session:
+                yield session
 
     def _locked(self) -> AbstractContextManager[None]:
         return self.locks.hold(f"connection:{self.target.connection_id}")
 
-    def _apply(self, object_type: str, page: Page, cursor_kind: str | None) -> PageResult:
-        with self._writing() as session:
+    def _apply(
+        self,
+        object_type: str,
+        page: Page,
+        cursor_kind: str | None,
+        on_locked: Callable[[], None] | None = None,
+    ) -> PageResult:
+        with self._writing(on_locked) as session:
             result = apply_page(session, self.target, object_type, page.records)
             if cursor_kind is not None:
                 self._cursor(session, object_type, cursor_kind).value = page.cursor
@@ -150,10 +159,18 @@ class Sync:
 
     # -- passes --------------------------------------------------------------------------------
 
-    def records(self, object_type: str, external_ids: Sequence[str]) -> SyncRun:
+    def records(
+        self,
+        object_type: str,
+        external_ids: Sequence[str],
+        *,
+        on_locked: Callable[[], None] | None = None,
+    ) -> SyncRun:
+        """Fetch these records and apply them; ``on_locked`` runs once the connection's lock
+        is held for the write (the fetch is done by then)."""
         with self._run("records") as run:
             records = self.connector.fetch(object_type, list(external_ids))
-            self._apply(object_type, Page(records, cursor={}), None)
+            self._apply(object_type, Page(records, cursor={}), None, on_locked)
         return run
 
     def incremental(self, object_type: str | None = None) -> SyncRun:

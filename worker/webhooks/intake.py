@@ -4,15 +4,17 @@ enqueue the records they name.
 Both CRMs deliver at least once, out of order, and HubSpot's ``eventId`` is not unique, so
 each event gets a dedupe key built from what it says (see the provider modules) and is
 stored once in ``webhook_events`` (unique per connection). Only events stored *now* have
-their records enqueued, as ``sync_records`` jobs of up to 100 ids per (connection, object
-type): the job fetches current state, so one job per record per request is enough however
-many events named it.
+their records enqueued: their ids join the pending ids of their (connection, object type)
+in :mod:`worker.pending`, oldest occurrence first, and a ``sync_pending`` job is sent only
+when none is on its way already. That job takes up to 100 pending ids and fetches their
+current state, so many requests naming records of one connection become few jobs.
 
-Ordering inside one request: rows are written (and flushed) first, then jobs are sent,
-then the caller's transaction commits. If sending fails, the transaction rolls back and
-the CRM redelivers; if the commit fails after sending, a redelivery enqueues the records
-once more, which the idempotent sync shrugs off. Never the other way round: events stored
-but never enqueued would be deduplicated away forever.
+Ordering inside one request: rows are written (and flushed) first, then ids are added
+and jobs sent, then the caller's transaction commits. If sending fails, the transaction
+rolls back and the CRM redelivers (the ids already added stay pending, which does no
+harm); if the commit fails after sending, a redelivery enqueues the records once more,
+which the idempotent sync shrugs off. Never the other way round: events stored but never
+enqueued would be deduplicated away forever.
 
 This module must not call a CRM or parse requests; it takes parsed :class:`Event` values.
 """
@@ -21,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Insert, select
@@ -30,14 +32,14 @@ from sqlalchemy.orm import Session
 
 from customers.sync_state import Connection, WebhookEvent
 from customers.types import utcnow
-from worker import metrics
-from worker.enqueue import SYNC_RECORDS
+from worker import enqueue, metrics
+from worker.enqueue import SYNC_PENDING
+from worker.pending import PendingStore
 
-MAX_IDS_PER_JOB = 100  # HubSpot's batch read limit; Salesforce retrieves 200 at a time
 ACTIVE = "active"
-NO_TIME = datetime.min.replace(tzinfo=UTC)  # events without a time sort first
 
 Send = Callable[..., Any]
+Pending = tuple[str, float]  # an external id and when it occurred, in ms since the epoch
 
 
 class Rejected(Exception):
@@ -65,7 +67,8 @@ class Accepted:
     events: int = 0
     duplicates: int = 0
     ignored: dict[str, int] = field(default_factory=dict)
-    jobs: list[tuple[int, str, list[str]]] = field(default_factory=list)
+    records: int = 0  # ids added to the pending ones
+    jobs: list[tuple[int, str]] = field(default_factory=list)  # sync_pending jobs sent
 
 
 def connections_for(
@@ -87,8 +90,11 @@ def accept(
     connections: Mapping[str, Connection],
     *,
     send: Send,
+    pending: PendingStore | None = None,
 ) -> Accepted:
-    """Store the new events of known, active connections and enqueue their records."""
+    """Store the new events of known, active connections and enqueue their records.
+
+    ``pending`` defaults to the store beside the broker's jobs."""
     outcome = Accepted(events=len(events))
     fresh: dict[tuple[int, str], Event] = {}
     for event in events:
@@ -109,10 +115,17 @@ def accept(
                 fresh[key] = event
     stored = _store(session, fresh)
     outcome.duplicates += len(fresh) - len(stored)
-    batches = _coalesce([(pair[0], fresh[pair]) for pair in stored])
-    for connection_id, object_type, ids in batches:
-        send(SYNC_RECORDS, connection_id, object_type, ids)
-        outcome.jobs.append((connection_id, object_type, ids))
+    waiting = pending or enqueue.pending_ids()
+    for (connection_id, object_type), ids in _group([(pair[0], fresh[pair]) for pair in stored]):
+        outcome.records += len(ids)
+        if waiting.add(connection_id, object_type, ids):
+            try:
+                send(SYNC_PENDING, connection_id, object_type)
+            except BaseException:
+                # Nothing is on its way after all: the next add (a redelivery) sends it.
+                waiting.disarm(connection_id, object_type)
+                raise
+            outcome.jobs.append((connection_id, object_type))
     now = utcnow()
     for pair in stored:
         occurred = fresh[pair].occurred_at
@@ -176,19 +189,13 @@ def _insert_ignoring_duplicates(session: Session) -> Insert:
     raise NotImplementedError(f"webhook dedupe needs ON CONFLICT support, not {dialect}")
 
 
-def _coalesce(events: Sequence[tuple[int, Event]]) -> list[tuple[int, str, list[str]]]:
-    """(connection, object type, up to 100 distinct ids) batches, ids in occurrence order."""
-    ordered = sorted(
-        events,
-        key=lambda pair: pair[1].occurred_at or NO_TIME,
-    )
-    grouped: dict[tuple[int, str], dict[str, None]] = {}
-    for connection_id, event in ordered:
+def _group(events: Sequence[tuple[int, Event]]) -> list[tuple[tuple[int, str], list[Pending]]]:
+    """Per (connection, object type): each distinct id with its earliest occurrence in ms."""
+    grouped: dict[tuple[int, str], dict[str, float]] = {}
+    for connection_id, event in events:
+        # Events without a time sort first.
+        occurred_ms = event.occurred_at.timestamp() * 1000 if event.occurred_at else 0.0
         for object_type, external_id in event.records:
-            grouped.setdefault((connection_id, object_type), {})[external_id] = None
-    batches = []
-    for (connection_id, object_type), ids in grouped.items():
-        distinct = list(ids)
-        for start in range(0, len(distinct), MAX_IDS_PER_JOB):
-            batches.append((connection_id, object_type, distinct[start : start + MAX_IDS_PER_JOB]))
-    return batches
+            ids = grouped.setdefault((connection_id, object_type), {})
+            ids[external_id] = min(ids.get(external_id, occurred_ms), occurred_ms)
+    return [(key, list(ids.items())) for key, ids in grouped.items()]
