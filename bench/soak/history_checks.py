@@ -3,6 +3,7 @@ not lost. Mixed into ``bench.soak.checks.Checks``, which loads what they read.""
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections import defaultdict
 from typing import Any
 
@@ -15,7 +16,7 @@ from mappings.engine import read_entry
 from worker.sync.target import SyncTarget
 
 
-class HistoryChecks:
+class HistoryChecks(ABC):
     history: History
     links: list[ExternalLink]
     links_of: dict[tuple[str, int], list[ExternalLink]]
@@ -31,8 +32,9 @@ class HistoryChecks:
     def key_of(self, link: ExternalLink) -> str:
         return crm_key(self.provider(link), link.object_type, link.external_id)
 
+    @abstractmethod
     def story(self, local_type: str, local_id: int, *extra_keys: str) -> list[str]:
-        raise NotImplementedError
+        """The logged history of a local record and the CRM records named."""
 
     def deletes_and_merges(self) -> Outcome:
         outcome = Outcome("deleted or merged records not accounted for", 0)
