@@ -82,9 +82,10 @@ def _normalized(local_type: str, names: tuple[str, ...], values: Values) -> Valu
     )
 
 
-# A merge reads each CRM value and each local value's round trip, and a sync reads the same
-# values page after page: transforms and normalizers are pure, so each text is read once.
-@lru_cache(maxsize=131_072)
+# A merge reads each CRM value and each local value's round trip again, soon after the page
+# read it: transforms and normalizers are pure, so each text is read once. A page's worth is
+# enough; a larger cache would only grow a worker's memory with the size of the data.
+@lru_cache(maxsize=8_192)
 def _read_text(
     local_type: str, transform: str, names: tuple[str, ...], text: str, region: str | None
 ) -> Values:
