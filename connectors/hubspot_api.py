@@ -114,14 +114,10 @@ class HubSpotApi:
         *,
         window: str = "burst",
         bulk: bool = False,
-        retry: RetryPolicy | None = None,
     ) -> Response:
         """Run ``send(api, options)`` (options go to the SDK method as keyword arguments)
-        under the budget, with one token refresh on 401 and retries of short blips
-        (``retry``, else the connector's policy)."""
-        return call_with_retry(
-            lambda: self._call_once(endpoint, send, window, bulk), retry or self.retry
-        )
+        under the budget, with one token refresh on 401 and retries of short blips."""
+        return call_with_retry(lambda: self._call_once(endpoint, send, window, bulk), self.retry)
 
     def _call_once(
         self, endpoint: str, send: Callable[..., Any], window: str, bulk: bool

@@ -18,7 +18,6 @@ from connectors.batching import chunks, split_on_error
 from connectors.errors import ConnectorError, NotFound, Permanent
 from connectors.hubspot_api import PROVIDER, HubSpotApi
 from connectors.hubspot_records import SEGMENTS
-from connectors.retry import UPDATE_RETRY
 
 BATCH_SIZE = 100  # HubSpot's limit for every batch verb
 ASSOCIATION_BATCH = 1_000
@@ -69,7 +68,6 @@ class HubSpotWrites:
         response = self.api.call(
             f"{segment}.batch.update",
             lambda api, o: api.sdk(f"crm.{segment}.batch_api").update(body, **o),
-            retry=UPDATE_RETRY,
         )
         by_id = {str(raw["id"]) for raw in (response.data or {}).get("results") or []}
         for n in chunk:

@@ -36,12 +36,6 @@ class RetryPolicy:
     locked_wait_s: float = LOCKED_WAIT_S
 
 
-# Updates of records that exist in the CRM are not retried inside the call: the record was
-# read just before, and a CRM edit landing during a wait would be overwritten unseen. The
-# error goes up; the job retries the whole push, which reads the records again first.
-UPDATE_RETRY = RetryPolicy(attempts=1)
-
-
 def retryable(error: BaseException, policy: RetryPolicy) -> bool:
     if isinstance(error, BudgetExhausted):
         return False

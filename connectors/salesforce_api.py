@@ -117,12 +117,10 @@ class SalesforceApi:
         send: Callable[..., Any],
         *,
         bulk: bool = False,
-        retry: RetryPolicy | None = None,
     ) -> Any:
         """Run ``send(sf, options)`` (options go to the SDK method as keyword arguments,
-        e.g. the timeout) under the budget, with one session refresh and short retries
-        (``retry``, else the connector's policy)."""
-        return call_with_retry(lambda: self._call_once(endpoint, send, bulk), retry or self.retry)
+        e.g. the timeout) under the budget, with one session refresh and short retries."""
+        return call_with_retry(lambda: self._call_once(endpoint, send, bulk), self.retry)
 
     def _call_once(self, endpoint: str, send: Callable[..., Any], bulk: bool) -> Any:
         refreshed = False

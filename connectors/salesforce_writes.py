@@ -15,7 +15,6 @@ from typing import Any
 from connectors.base import WriteRequest, WriteResult
 from connectors.batching import chunks, split_on_error
 from connectors.errors import ConnectorError, NotFound, Permanent
-from connectors.retry import UPDATE_RETRY
 from connectors.salesforce_api import PROVIDER, SalesforceApi, classify
 
 SOBJECTS = {"account": "Account", "contact": "Contact"}
@@ -68,7 +67,6 @@ class SalesforceWrites:
         answer = self.api.call(
             "collections.update" if linked else "collections.upsert",
             lambda sf, o: sf.restful(path, method="PATCH", json=body, **o),
-            retry=UPDATE_RETRY if linked else None,
         )
         for n, outcome in zip(chunk, answer or [], strict=False):
             request = requests[n]
