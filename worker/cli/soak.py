@@ -23,6 +23,9 @@ def soak(
     ops_per_s: Annotated[
         float, typer.Option(min=0.1, help="Workload operations per second on each side.")
     ] = 2.0,
+    redis_restarts: Annotated[
+        int, typer.Option(min=0, help="Times Redis is killed and restarted mid-run.")
+    ] = 2,
     json_path: Annotated[
         Path | None, typer.Option("--json", help="Also write the result and history here.")
     ] = None,
@@ -35,6 +38,7 @@ def soak(
     check that everything converged. Needs PostgreSQL and a redis-server binary (it starts
     its own). Exit status 0 when every check is 0, 1 otherwise."""
     try:
+        from bench.soak.chaos import ChaosPlan
         from bench.soak.report import lines, write_json
         from bench.soak.run import SoakOptions, run_soak
         from bench.soak.services import SoakError
@@ -42,7 +46,8 @@ def soak(
         fail(f"crmsync soak runs from a source checkout (it needs the bench package): {error}")
     try:
         options = SoakOptions(seed=seed, seconds=seconds, records=records, workers=workers,
-                              ops_per_s=ops_per_s, keep=keep)  # fmt: skip
+                              ops_per_s=ops_per_s, keep=keep,
+                              chaos=ChaosPlan(redis_restarts=redis_restarts))  # fmt: skip
     except ValueError as error:
         fail(str(error), code=2)
     # The soak's own HTTP calls (readiness polls) are not news; its report is.
