@@ -5,27 +5,15 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from connectors.base import RemoteRecord
 from customers import db, service
 from customers.models import Customer
-from customers.sync_state import Connection, SyncConflict
+from customers.sync_state import SyncConflict
 from worker.sync.inbound import apply_page
 from worker.sync.target import SyncTarget
-
-
-@pytest.fixture
-def connection_id(sessions: sessionmaker[Session], tenant_id: int) -> int:
-    with db.transaction(sessions) as session:
-        connection = Connection(
-            tenant_id=tenant_id, provider="hubspot", account_id="4711", name="portal"
-        )
-        session.add(connection)
-        session.flush()
-        return connection.id
 
 
 def test_a_prefer_crm_conflict_is_kept_with_its_rule_and_winner(

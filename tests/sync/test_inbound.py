@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -13,7 +12,6 @@ from connectors.base import RemoteRecord
 from customers import db, service
 from customers.models import Contact, Customer, OutboxEntry
 from customers.sync_state import (
-    Connection,
     DuplicateReview,
     ExternalLink,
     SyncConflict,
@@ -23,17 +21,6 @@ from worker.sync.inbound import apply_page
 from worker.sync.target import SyncTarget
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def connection_id(sessions: sessionmaker[Session], tenant_id: int) -> int:
-    with db.transaction(sessions) as session:
-        connection = Connection(
-            tenant_id=tenant_id, provider="hubspot", account_id="4711", name="portal"
-        )
-        session.add(connection)
-        session.flush()
-        return connection.id
 
 
 def company(

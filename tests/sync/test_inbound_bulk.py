@@ -12,9 +12,7 @@ from connectors.base import RemoteRecord
 from customers import db, service
 from customers.models import Contact, Customer, OutboxEntry
 from customers.sync_state import DuplicateReview, ExternalLink
-from tests.sync.test_inbound import T0, apply, company, connection_id, links
-
-__all__ = ["connection_id"]  # the fixture, shared with the record-by-record tests
+from tests.sync.test_inbound import T0, apply, company, links
 
 
 def contact(external_id: str, company_id: str, **properties: str) -> RemoteRecord:
