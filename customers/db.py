@@ -16,7 +16,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -68,6 +68,29 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
     """One unit of work: commits if the block ends normally, rolls back on any error."""
     with factory() as session, session.begin():
         yield session
+
+
+# Advisory lock spaces: PostgreSQL's two-key form, (space, id), so ids of different kinds
+# never share a lock.
+LOCK_CONNECTION = 1  # one writer per connection: its pages, pushes, archives and links
+LOCK_TENANT = 2  # one creator of customers (and linker of CRM records to them) per tenant
+LOCK_WAIT_S = 120  # longer than any transaction that holds one of them (a page, a push batch)
+
+
+def lock_for_transaction(session: Session, space: int, key: int) -> None:
+    """Hold PostgreSQL's advisory lock ``(space, key)`` until this transaction ends.
+
+    Held by the database, not by a key in Redis that a restart erases: a transaction that
+    takes it waits for the one holding it to commit or roll back, and a holder that dies
+    frees it with its connection. Taking it again in the same transaction is a no-op. A
+    wait longer than ``LOCK_WAIT_S`` fails the statement (a transient error: the job is
+    retried). SQLite needs none: every write transaction begins ``IMMEDIATE`` and so is
+    the only writer of the whole database until it ends.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    session.execute(text(f"SET LOCAL lock_timeout = '{LOCK_WAIT_S}s'"))
+    session.execute(text("SELECT pg_advisory_xact_lock(:space, :key)"), {"space": space, "key": key})
 
 
 def _alembic_config(engine: Engine) -> Config:

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from customers.bulk import insert_returning_ids, table_rows
+from customers.db import LOCK_TENANT, lock_for_transaction
 from customers.errors import (
     DuplicateEmail,
     FieldError,
@@ -126,6 +127,17 @@ def taken_emails(session: Session, tenant_id: int, emails: Sequence[str]) -> dic
     return found
 
 
+def guard_tenant(session: Session, tenant_id: int) -> None:
+    """Hold the tenant's creation guard until the transaction ends.
+
+    Every path that creates a customer, or links a CRM record to one, takes it before it
+    looks for duplicates, so two such paths (a HubSpot and a Salesforce page, a push and a
+    page, an import and a sync) never decide on the same business at the same time: the
+    second one waits, then sees what the first committed. Take it before any row lock in
+    the transaction; see ``customers.db.lock_for_transaction``."""
+    lock_for_transaction(session, LOCK_TENANT, tenant_id)
+
+
 def _check_email_free(session: Session, tenant_id: int, email: str, own_id: int | None) -> None:
     existing = find_by_email(session, tenant_id, email)
     if existing is not None and existing.id != own_id:
@@ -170,6 +182,7 @@ def create_customer(
         raise InvalidInput.single("name", "is required")
     if not cleaned.get("email") and origin_connection_id is None:
         raise InvalidInput.single("email", "is required")
+    guard_tenant(session, tenant_id)
     if cleaned.get("email"):
         _check_email_free(session, tenant_id, cleaned["email"], None)
     customer = Customer(tenant_id=tenant_id, **cleaned)
@@ -258,6 +271,7 @@ def create_customers(
         for item in customers
     ]
     emails = [item.fields["email"] for item in prepared if item.fields.get("email")]
+    guard_tenant(session, tenant_id)
     if len(set(emails)) != len(emails):
         repeated = next(email for email in emails if emails.count(email) > 1)
         raise DuplicateEmail(repeated, None)

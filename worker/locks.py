@@ -1,4 +1,11 @@
-"""Locks that serialize work on one record across threads and processes.
+"""Locks that serialize work on one connection across threads and processes.
+
+The lock that keeps one writer per connection is PostgreSQL's: every transaction that
+writes a connection's links, pages or pushes takes :func:`lock_connection` first, and holds
+it until it commits. A Redis restart, a lost key or a paused process cannot open a second
+writer, because the database, not Redis, holds it. The locks below are the fast path in
+front of it: jobs queue on them (with a heartbeat, so a dead holder frees them within one
+lease) instead of holding a database connection each while they wait.
 
 With Redis (several worker processes) a lock is a Redis key with a short lease that a
 heartbeat renews while the holder works, so a worker killed while holding it frees it
@@ -15,6 +22,9 @@ from contextlib import AbstractContextManager, contextmanager, suppress
 from typing import Protocol
 
 import redis
+from sqlalchemy.orm import Session
+
+from customers.db import LOCK_CONNECTION, lock_for_transaction
 
 DEFAULT_TIMEOUT_S = 30.0  # the lease: how long a dead holder keeps others waiting
 DEFAULT_WAIT_S = 30.0
@@ -100,3 +110,10 @@ def locks_for(redis_url: str | None) -> Locks:
     and, without Redis, one set of thread locks, so jobs of this process exclude each
     other."""
     return RedisLocks(redis.Redis.from_url(redis_url)) if redis_url else ThreadLocks()
+
+
+def lock_connection(session: Session, connection_id: int) -> None:
+    """The connection's one-writer lock, held by the database until this transaction ends
+    (``customers.db.lock_for_transaction``). Taken first in the transaction: before the
+    tenant's creation guard and before any row lock."""
+    lock_for_transaction(session, LOCK_CONNECTION, connection_id)

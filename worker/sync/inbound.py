@@ -132,6 +132,11 @@ class InboundPage:
 
     def apply(self, records: Sequence[RemoteRecord]) -> PageResult:
         self._load_links(records)
+        if self.is_parent and any(self._may_link(record) for record in records):
+            # Before any row is written: the guard's lock order (``service.guard_tenant``).
+            # Held until the page commits, so the duplicate index this page checks against
+            # is caught up with every customer committed by anyone before it.
+            service.guard_tenant(self.session, self.target.tenant_id)
         for record in records:
             self.count("read")
             self._load_linked_in_bulk(record)
@@ -150,6 +155,10 @@ class InboundPage:
                 object_type=self.object_type, external_ids=self.synced,
             )  # fmt: skip
         return self.result
+
+    def _may_link(self, record: RemoteRecord) -> bool:
+        """The record may create a customer or link one (it is live and not linked)."""
+        return not (record.archived or record.merged_into or record.external_id in self.links)
 
     def apply_one(self, record: RemoteRecord) -> None:
         """Apply one record in its own savepoint: a bad record fails alone."""
@@ -439,7 +448,7 @@ class InboundPage:
             name=values.get("name"), email=values.get("email"),
             domain=values.get("domain"), tax_id=values.get("tax_id"),
         )  # fmt: skip
-        if check.sure is not None and not self._linked_locally(check.sure.customer_id):
+        if check.sure is not None and self._may_match(check.sure.customer_id):
             self.merge_record(record, self._link(record, check.sure.customer_id))
             return "linked"
         if check.found:
@@ -463,6 +472,19 @@ class InboundPage:
         self.merge_record(record, self._link(record, customer.id))
         self.result.created_customers.append(customer.id)
         return "created"
+
+    def _may_match(self, customer_id: int) -> bool:
+        """Whether a sure duplicate may be linked to this record without a person.
+
+        Not when the customer is linked to another record of this connection: that makes
+        this one a duplicate inside the CRM, held for review. Not when it is archived: a
+        CRM delete or merge archived it (or a person did), and linking it again by matching
+        would bring back a business the CRM removed; only a person decides that
+        (``reviews link``)."""
+        customer = self.session.get(Customer, customer_id)
+        if customer is None or customer.archived_at is not None or customer.deleted_at is not None:
+            return False
+        return not self._linked_locally(customer_id)
 
     def _own_record(
         self, record: RemoteRecord, model: type[Customer] | type[Contact]

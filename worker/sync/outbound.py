@@ -27,12 +27,14 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from connectors.base import Connector, WriteRequest
+from customers import service
 from customers.db import transaction
 from customers.models import Contact, Customer, OutboxEntry
 from customers.sync_state import ExternalLink, SyncCursor, SyncFailure
 from customers.types import utcnow
 from mappings import ObjectMap, fingerprint, outbound_changes, to_remote
 from worker.enqueue import PUSH_RECORDS
+from worker.locks import lock_connection
 from worker.failures import UNRESOLVED, has_open_failures, record_failure, resolve_failures
 from worker.sync.inbound import ID_WRITTEN, apply_page, columns
 from worker.sync.target import SyncTarget
@@ -117,6 +119,7 @@ class Pusher:
         after: int | None = None  # past an id that may still commit: where to read next
         while max_batches is None or batches < max_batches:
             with transaction(self.sessions) as session:
+                lock_connection(session, self.target.connection_id)
                 position = OutboxPosition(session, self.target.connection_id)
                 # Every tenant's rows, so that only a missing id is a gap (see settled_up_to).
                 rows = session.execute(
@@ -158,6 +161,10 @@ class Pusher:
         object_type = self.target.parent_type if local_type == "customer" else "contact"
         object_map = self.target.map_for(object_type)
         records: dict[int, Customer | Contact] = {}
+        if local_type == "customer":
+            # Creates a CRM record for a customer, and the read just below may link one:
+            # the tenant's guard first, before the rows are locked (its lock order).
+            service.guard_tenant(session, self.target.tenant_id)
         # Locked until the batch commits: an inbound page that archives and unlinks one of
         # these (a CRM delete) waits, or has committed and is seen whole, even when the
         # connection's Redis lock was lost (a Redis restart); otherwise the push could see

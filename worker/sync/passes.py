@@ -9,8 +9,9 @@
 - ``push``: read the CRM's changes first (so local never overwrites an edit it has not
   seen), then drain the outbox.
 
-Writes of one connection are serialized by one lock (pages and push batches take it), so
-work on a link never interleaves across processes. When the daily API budget is nearly
+Writes of one connection are serialized by one lock held by the database (each page's and
+each push batch's transaction takes it first; ``worker.locks``), so work on a link never
+interleaves across processes, whatever becomes of Redis. When the daily API budget is nearly
 spent a pass ends cleanly at its saved cursor (outcome ``budget_exhausted``).
 """
 
@@ -35,7 +36,7 @@ from customers.models import Contact, Customer
 from customers.sync_state import Connection, ExternalLink, SyncCursor, SyncRun
 from customers.types import utcnow
 from worker import enqueue
-from worker.locks import Locks, locks_for
+from worker.locks import Locks, lock_connection, locks_for
 from worker.settings import get_settings
 from worker.sync import connections
 from worker.sync.inbound import PageResult, apply_page
@@ -134,6 +135,7 @@ class Sync:
             if on_locked is not None:
                 on_locked()
             with transaction(self.sessions) as session:
+                lock_connection(session, self.target.connection_id)
                 yield session
 
     def _locked(self) -> AbstractContextManager[None]:

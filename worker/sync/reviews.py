@@ -15,6 +15,7 @@ from customers.errors import NotFound, Refused
 from customers.models import Customer
 from customers.sync_state import DuplicateReview, ExternalLink
 from customers.types import utcnow
+from worker.locks import lock_connection
 
 OPEN = "open"
 
@@ -33,6 +34,11 @@ def _review(session: Session, tenant_id: int, review_id: int) -> DuplicateReview
     review = session.get(DuplicateReview, review_id)
     if review is None or review.tenant_id != tenant_id:
         raise NotFound("held record", review_id)
+    # A link is written: the connection's writer lock and the tenant's guard, in their
+    # order, before the checks below read what is linked.
+    lock_connection(session, review.connection_id)
+    service.guard_tenant(session, tenant_id)
+    session.refresh(review)
     if review.status != OPEN:
         raise Refused(f"held record {review_id} was already decided ({review.status})")
     return review
