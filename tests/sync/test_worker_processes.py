@@ -4,140 +4,16 @@ with SIGKILL in the middle of a sync."""
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
-from typing import Any
-
-import pytest
-import redis
-from cryptography.fernet import Fernet
-from dramatiq import Message
-from dramatiq.brokers.redis import RedisBroker
 from sqlalchemy import Engine, func, select
-from sqlalchemy.orm import Session, sessionmaker
 
-from connectors.credentials import Credentials, load_cipher
+from connectors.credentials import Credentials
 from customers import db
 from customers.models import Customer
-from customers.service import get_tenant
-from customers.sync_state import Connection, DuplicateReview, ExternalLink, SyncRun
+from customers.sync_state import DuplicateReview, ExternalLink
 from sandbox.hubspot import HubSpotSandbox
 from sandbox.salesforce import SalesforceSandbox
 from sandbox.seed import generate_companies
-from tests.conftest import _truncate
-from tests.services import require_redis
-
-ROOT = Path(__file__).resolve().parents[2]
-KEY = Fernet.generate_key().decode()
-
-
-@pytest.fixture
-def redis_url() -> Iterator[str]:
-    url = require_redis()
-    client = redis.Redis.from_url(url)
-    client.flushdb()
-    yield url
-    client.flushdb()
-
-
-@pytest.fixture
-def env(postgres_engine: Engine, redis_url: str, tmp_path: Path) -> dict[str, str]:
-    _truncate(postgres_engine)
-    return {
-        **os.environ,
-        "CRMSYNC_DATABASE_URL": postgres_engine.url.render_as_string(hide_password=False),
-        "CRMSYNC_BROKER_URL": redis_url,
-        "CRMSYNC_ENCRYPTION_KEY": KEY,
-        "CRMSYNC_DATA_DIR": str(tmp_path),
-        "CRMSYNC_LOG_LEVEL": "WARNING",
-    }
-
-
-class Workers:
-    """``crmsync worker`` processes, each in its own process group so SIGKILL reaches all."""
-
-    def __init__(self, env: dict[str, str], logs: Path) -> None:
-        self.env, self.logs = env, logs
-        self.processes: list[subprocess.Popen[bytes]] = []
-
-    def start(self) -> subprocess.Popen[bytes]:
-        log = (self.logs / f"worker-{len(self.processes)}.log").open("wb")
-        crmsync = Path(sys.executable).parent / "crmsync"
-        process = subprocess.Popen([crmsync, "worker", "--processes", "1", "--threads", "2"], cwd=ROOT,
-                                   env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
-        log.close()
-        self.processes.append(process)
-        return process
-
-    def kill(self, process: subprocess.Popen[bytes]) -> None:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
-
-    def stop_all(self) -> None:
-        for process in self.processes:
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
-                try:
-                    process.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    os.killpg(process.pid, signal.SIGKILL)
-                    process.wait()
-
-
-@pytest.fixture
-def workers(env: dict[str, str], tmp_path: Path) -> Iterator[Workers]:
-    running = Workers(env, tmp_path)
-    yield running
-    running.stop_all()
-
-
-def enqueue(redis_url: str, actor: str, *args: Any) -> None:
-    broker = RedisBroker(url=redis_url, namespace="crmsync")
-    broker.declare_queue("default")
-    broker.enqueue(
-        Message(queue_name="default", actor_name=actor, args=args, kwargs={}, options={})
-    )
-    broker.close()
-
-
-def connect(sessions: sessionmaker[Session], provider: str, account_id: str, credentials: Credentials,
-            base_url: str, options: dict[str, Any] | None = None) -> int:  # fmt: skip
-    cipher = load_cipher(encryption_key=KEY, data_dir=Path("."))
-    with db.transaction(sessions) as session:
-        tenant = get_tenant(session, "default")
-        connection = Connection(tenant_id=tenant.id, provider=provider, account_id=account_id, name=provider,
-                                base_url=base_url, credentials=cipher.encrypt(credentials),
-                                settings={"connector": options or {}})  # fmt: skip
-        session.add(connection)
-        session.flush()
-        return connection.id
-
-
-def wait_until(check: Callable[[], bool], timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.2)
-
-
-def finished_runs(sessions: sessionmaker[Session], kind: str) -> list[SyncRun]:
-    with sessions() as session:
-        return list(
-            session.scalars(
-                select(SyncRun).where(SyncRun.kind == kind, SyncRun.finished_at.is_not(None))
-            )
-        )
-
-
-def count(sessions: sessionmaker[Session], model: Any) -> int:
-    with sessions() as session:
-        return session.scalar(select(func.count()).select_from(model)) or 0
+from tests.sync.processes import Workers, connect, count, enqueue, finished_runs, wait_until
 
 
 def test_new_crm_records_become_one_customer_each_through_worker_processes(

@@ -22,7 +22,7 @@ from sandbox.faults import FaultRule
 from sandbox.hubspot import HubSpotSandbox, WebhookFaults, WebhookSubscription
 from tests.conftest import _truncate
 from tests.services import require_redis
-from tests.sync.test_worker_processes import KEY, Workers, connect, finished_runs, wait_until
+from tests.sync.processes import KEY, Workers, connect, finished_runs, wait_until
 from tests.webhooks.test_delivery import free_port
 from tests.webhooks.test_sync_end_to_end import SECRET, _ready, start
 from worker.pending import KEY_PREFIX, RedisPending

@@ -26,7 +26,7 @@ from customers.sync_state import SyncFailure
 from sandbox.hubspot import HubSpotSandbox, WebhookFaults, WebhookSubscription
 from tests.conftest import _truncate
 from tests.services import require_redis
-from tests.sync.test_worker_processes import KEY, Workers, connect, wait_until
+from tests.sync.processes import KEY, Workers, connect, wait_until
 from tests.webhooks.test_delivery import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
