@@ -90,7 +90,9 @@ def lock_for_transaction(session: Session, space: int, key: int) -> None:
     if session.get_bind().dialect.name != "postgresql":
         return
     session.execute(text(f"SET LOCAL lock_timeout = '{LOCK_WAIT_S}s'"))
-    session.execute(text("SELECT pg_advisory_xact_lock(:space, :key)"), {"space": space, "key": key})
+    session.execute(
+        text("SELECT pg_advisory_xact_lock(:space, :key)"), {"space": space, "key": key}
+    )
 
 
 def _alembic_config(engine: Engine) -> Config:

@@ -17,6 +17,7 @@ from customers.sync_state import (
     SyncConflict,
     SyncFailure,
 )
+from worker.sync import reviews
 from worker.sync.inbound import apply_page
 from worker.sync.target import SyncTarget
 
@@ -235,3 +236,39 @@ def test_contacts_attach_to_their_company(
             "sean@acme.com",
             "+4930999888",
         )
+
+
+def test_a_second_crm_record_of_a_linked_customer_is_held_as_a_duplicate_inside_the_crm(
+    sessions: sessionmaker[Session], connection_id: int
+) -> None:
+    apply(sessions, connection_id, "company", company("101"))
+    customer_id = links(sessions)["101"]
+    result = apply(sessions, connection_id, "company", company("102", name="ACME CORP"))
+    assert result.counts["held"] == 1 and not result.created_customers
+    assert links(sessions) == {"101": customer_id}
+    with sessions() as session:
+        [review] = session.scalars(select(DuplicateReview))
+        [candidate] = review.candidates
+        assert review.external_id == "102" and candidate["customer_id"] == customer_id
+        assert "linked to company 101: a duplicate inside the CRM" in candidate["reasons"]
+
+
+def test_a_customer_archived_by_a_crm_delete_is_never_linked_again_by_matching(
+    sessions: sessionmaker[Session], tenant_id: int, connection_id: int
+) -> None:
+    apply(sessions, connection_id, "company", company("101"))
+    customer_id = links(sessions)["101"]
+    apply(sessions, connection_id, "company", company("102", name="ACME CORP"))  # held
+    deleted = RemoteRecord("company", "101", {}, T0 + timedelta(minutes=5), archived=True)
+    apply(sessions, connection_id, "company", deleted)
+    # The look-alike comes again (an edit, a reconcile): the business stays gone ...
+    again = apply(sessions, connection_id, "company", company("102", 9, name="ACME CORP"))
+    assert again.counts["held"] == 1 and links(sessions) == {}
+    with sessions() as session:
+        [review] = session.scalars(select(DuplicateReview))
+        assert "archived: only a person links it again" in review.candidates[0]["reasons"]
+        assert len(session.scalars(select(Customer)).all()) == 1
+    # ... until a person links it.
+    with db.transaction(sessions) as session:
+        reviews.link(session, tenant_id, review.id, customer_id)
+    assert links(sessions) == {"102": customer_id}

@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy import select
@@ -448,11 +448,15 @@ class InboundPage:
             name=values.get("name"), email=values.get("email"),
             domain=values.get("domain"), tax_id=values.get("tax_id"),
         )  # fmt: skip
-        if check.sure is not None and self._may_match(check.sure.customer_id):
-            self.merge_record(record, self._link(record, check.sure.customer_id))
-            return "linked"
+        sure = check.sure
+        if sure is not None:
+            refused = self._not_matchable(sure.customer_id)
+            if refused is None:
+                self.merge_record(record, self._link(record, sure.customer_id))
+                return "linked"
+            sure = replace(sure, reasons=(*sure.reasons, refused))
         if check.found:
-            candidates = [check.sure] if check.sure else []
+            candidates = [sure] if sure else []
             candidates += list(check.likely)
             self._hold(record, values, [c for c in candidates if c is not None])
             return "held"
@@ -473,18 +477,29 @@ class InboundPage:
         self.result.created_customers.append(customer.id)
         return "created"
 
-    def _may_match(self, customer_id: int) -> bool:
-        """Whether a sure duplicate may be linked to this record without a person.
+    def _not_matchable(self, customer_id: int) -> str | None:
+        """Why a sure duplicate may not be linked to this record without a person, if so.
 
-        Not when the customer is linked to another record of this connection: that makes
-        this one a duplicate inside the CRM, held for review. Not when it is archived: a
-        CRM delete or merge archived it (or a person did), and linking it again by matching
-        would bring back a business the CRM removed; only a person decides that
+        When the customer is linked to another record of this connection, this one is a
+        duplicate inside the CRM: held for review and shown as one. When it is archived, a
+        CRM delete or merge archived it (or a person did): linking it again by matching
+        would bring back a business the CRM removed, so only a person decides that
         (``reviews link``)."""
         customer = self.session.get(Customer, customer_id)
-        if customer is None or customer.archived_at is not None or customer.deleted_at is not None:
-            return False
-        return not self._linked_locally(customer_id)
+        if customer is None or customer.deleted_at is not None:
+            return "deleted"
+        if customer.archived_at is not None:
+            return "archived: only a person links it again"
+        linked = self.session.scalar(
+            select(ExternalLink.external_id).where(
+                ExternalLink.connection_id == self.target.connection_id,
+                ExternalLink.object_type == self.object_type,
+                ExternalLink.local_id == customer_id,
+            )
+        )
+        if linked is not None:
+            return f"linked to {self.object_type} {linked}: a duplicate inside the CRM"
+        return None
 
     def _own_record(
         self, record: RemoteRecord, model: type[Customer] | type[Contact]

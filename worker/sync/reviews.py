@@ -36,7 +36,8 @@ def _review(session: Session, tenant_id: int, review_id: int) -> DuplicateReview
         raise NotFound("held record", review_id)
     # A link is written: the connection's writer lock and the tenant's guard, in their
     # order, before the checks below read what is linked.
-    lock_connection(session, review.connection_id)
+    if review.connection_id is not None:
+        lock_connection(session, review.connection_id)
     service.guard_tenant(session, tenant_id)
     session.refresh(review)
     if review.status != OPEN:
