@@ -18,6 +18,7 @@ must not know the database or the field mappings.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
+from itertools import chain
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, ClassVar
@@ -156,7 +157,34 @@ class HubSpotConnector:
             properties=self._properties(object_type),
             overlap_ms=int(self.options.overlap_s * 1000),
         )
-        return scan.pages(cursor, self._records)
+        since_ms = max(scan.start(cursor)[0] - scan.overlap_ms, 0)
+        return chain(
+            self._recycle_bin(object_type, since_ms, cursor), scan.pages(cursor, self._records)
+        )
+
+    def _recycle_bin(
+        self, object_type: str, since_ms: int, cursor: Cursor | None
+    ) -> Iterator[Page]:
+        """Records deleted since ``since_ms``: search never returns deleted records, so an
+        incremental pass reads the recycle bin first (``archived=true``, 100 a page; one call
+        while it holds fewer). Its pages carry the cursor the pass started from, so the
+        search cursor moves only after the deletes were applied."""
+        segment = SEGMENTS[object_type]
+        after: str | None = None
+        while True:
+            response = self.api.call(
+                f"{segment}.list",
+                lambda api, o, a=after: self._list(segment, a, "archived", None, o),
+                bulk=True,
+            )
+            data = response.data or {}
+            records = [self._to_record(object_type, raw) for raw in data.get("results") or []]
+            recent = [r for r in records if to_ms(r.modified_at) >= since_ms]
+            if recent:
+                yield Page(recent, dict(cursor or {}))
+            after = ((data.get("paging") or {}).get("next") or {}).get("after")
+            if after is None:
+                return
 
     def _full_scan(self, object_type: str, cursor: Cursor | None) -> Iterator[Page]:
         resuming = bool(cursor and cursor.get("mode") == "full" and not cursor.get("done"))
