@@ -278,3 +278,23 @@ def test_a_crm_edit_made_while_a_push_waited_is_read_before_the_push_writes(
     assert (sandbox.get("companies", company["id"]) or {})["properties"]["city"] == "Shelbyville"
     [customer] = customers(sessions)
     assert customer.billing_city == "Shelbyville"  # a conflict, the newer CRM edit won
+
+
+def test_an_incremental_pass_archives_the_customer_of_a_deleted_company(
+    sync: Sync, sandbox: HubSpotSandbox, sessions: sessionmaker[Session]
+) -> None:
+    kept = sandbox.create("companies", {"name": "Globex GmbH", "domain": "globex.de"})
+    gone = sandbox.create("companies", {"name": "Initech Ltd", "domain": "initech.io"})
+    sync.reconcile()
+    sandbox.archive("companies", gone["id"])  # search never returns it again
+    run = sync.incremental()
+    assert run.outcome == "ok" and run.counts["archived"] == 1
+    by_name = {customer.name: customer for customer in customers(sessions)}
+    assert by_name["Initech Ltd"].archived_at is not None
+    assert by_name["Globex GmbH"].archived_at is None
+    with sessions() as session:
+        linked = set(session.scalars(select(ExternalLink.external_id)))
+    assert str(gone["id"]) not in linked and str(kept["id"]) in linked
+    # The next pass finds the delete again in the recycle bin, and it changes nothing.
+    again = sync.incremental()
+    assert again.outcome == "ok" and again.counts["archived"] == 0
