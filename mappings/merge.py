@@ -162,11 +162,29 @@ def merge(
             else None
         )
         remote_values: Values | None = None
+        raw_key = raw_base_key(entry)
+        if raw_key is not None and raw_key in base:
+            new_base[raw_key] = base[raw_key]
         if entry.remote in remote:
-            try:
-                remote_values = read_entry(object_map, entry, remote[entry.remote], entry_region)
-            except (ValueError, TypeError) as error:
-                problems[entry.key] = f"{entry.remote}={remote[entry.remote]!r}: {error}"
+            if (
+                raw_key is not None
+                and raw_key in base
+                and base_values is not None
+                and base[raw_key] == remote[entry.remote]
+            ):
+                # The CRM holds the text it held at the last sync: no CRM change, however
+                # the text reads now (a national phone number read in a billing country
+                # that has changed since would otherwise look like a new number).
+                remote_values = base_values
+            else:
+                try:
+                    remote_values = read_entry(
+                        object_map, entry, remote[entry.remote], entry_region
+                    )
+                except (ValueError, TypeError) as error:
+                    problems[entry.key] = f"{entry.remote}={remote[entry.remote]!r}: {error}"
+                if raw_key is not None:
+                    new_base[raw_key] = remote[entry.remote]
         if remote_values is None:
             if base_values is None:
                 continue  # nothing known to merge against; a later full read will tell
@@ -185,6 +203,8 @@ def merge(
         if winner is Side.LOCAL:
             remote_writes[entry.remote] = write_entry(object_map, entry, local_values)
             new_base.update(zip(entry.local, seen_locally, strict=True))
+            if raw_key is not None:
+                new_base[raw_key] = remote_writes[entry.remote]
         else:
             for name, remote_value, current in zip(
                 entry.local, remote_values, local_values, strict=True
@@ -247,7 +267,20 @@ def outbound_changes(
             continue
         properties[entry.remote] = write_entry(object_map, entry, values)
         new_base.update(zip(entry.local, seen, strict=True))
+        raw_key = raw_base_key(entry)
+        if raw_key is not None:
+            new_base[raw_key] = properties[entry.remote]
     return properties, new_base
+
+
+# Base keys that hold the CRM's own text of a field whose reading depends on another field
+# (phones: national numbers are read in the billing country). Not local fields.
+RAW_PREFIX = "_crm:"
+
+
+def raw_base_key(entry: FieldMap) -> str | None:
+    """The base key keeping the CRM's text of this entry, for entries read in context."""
+    return f"{RAW_PREFIX}{entry.remote}" if entry.transform == "phone" else None
 
 
 def _decide(

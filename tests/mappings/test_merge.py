@@ -217,7 +217,28 @@ def test_a_value_the_crm_already_has_in_its_own_format_is_not_pushed() -> None:
         local={"phone": "+49301234567"},
         remote={"phone": "+49 (30) 123-4567"},
     )
-    assert not result.changed and result.base == {"phone": "+49301234567"}
+    assert not result.changed
+    assert result.base == {"phone": "+49301234567", "_crm:phone": "+49 (30) 123-4567"}
+
+
+def test_a_crm_phone_does_not_change_because_the_billing_country_did() -> None:
+    """HubSpot holds '089 123456', read in Germany as +4989123456. The billing country
+    then becomes Austria (from Salesforce): the same CRM text now reads as an Austrian
+    number, but nobody edited the phone, so nothing is written anywhere."""
+    company = load_map("hubspot", "company")
+    local = {"name": "Acme", "phone": "+4989123456", "billing_country": "DE"}
+    remote = {"name": "Acme", "phone": "089 123456", "country": "Germany"}
+    first = merge(company, base={}, local=local, remote=remote)
+    assert first.base["phone"] == "+4989123456" and not first.local_writes
+    moved = merge(company, base=first.base, local={**local, "billing_country": "AT"},
+                  remote=remote, remote_modified_at=LATER)  # fmt: skip
+    assert "phone" not in moved.local_writes and "phone" not in moved.remote_writes
+    assert moved.remote_writes == {"country": "Austria"}
+    # An edit of the CRM's text is still an edit, read in the country now settled.
+    edited = merge(company, base=moved.base, local={**local, "billing_country": "AT"},
+                   remote={**remote, "phone": "01 234567", "country": "Austria"},
+                   remote_modified_at=LATER)  # fmt: skip
+    assert edited.local_writes == {"phone": "+431234567"}
 
 
 def test_a_required_crm_field_is_never_blanked_its_value_comes_back() -> None:

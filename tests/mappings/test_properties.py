@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mappings.engine import local_value, read_entry, to_local, to_remote
-from mappings.merge import MergeResult, merge, outbound_changes
+from mappings.merge import RAW_PREFIX, MergeResult, merge, outbound_changes
 from mappings.spec import ObjectMap, Rule
 from tests.mappings.helpers import apply
 from tests.mappings.strategies import (
@@ -30,6 +30,12 @@ from tests.mappings.strategies import (
 PROPERTY_SETTINGS = settings(
     max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
+
+
+def synced_values(base: dict[str, object]) -> dict[str, object]:
+    """A base's synced values: without the CRM's own text of phones, which is kept beside
+    them as bookkeeping (and is, by nature, one side's)."""
+    return {key: value for key, value in base.items() if not key.startswith(RAW_PREFIX)}
 
 
 @dataclass(frozen=True)
@@ -107,7 +113,7 @@ def test_no_change_on_either_side_is_a_no_op(object_map: ObjectMap, data: st.Dat
     scenario = data.draw(scenarios(mapped, "unchanged"))
     result = scenario.run()
     assert not result.changed and result.conflicts == () and result.problems == {}
-    assert result.base == scenario.base
+    assert synced_values(result.base) == scenario.base
 
 
 @by_map
@@ -205,7 +211,7 @@ def test_two_way_does_not_depend_on_which_side_is_local(
     )
     result = scenario.run()
     mirrored = _mirrored(scenario)
-    assert mirrored.run().base == result.base
+    assert synced_values(mirrored.run().base) == synced_values(result.base)
     assert len(mirrored.run().conflicts) == len(result.conflicts)
 
 
@@ -223,7 +229,7 @@ def test_always_crm_is_always_local_seen_from_the_other_side(
             mapped, fields=tuple(replace(e, rule=Rule.ALWAYS_LOCAL) for e in mapped.fields)
         ),
     )
-    assert flipped.run().base == scenario.run().base
+    assert synced_values(flipped.run().base) == synced_values(scenario.run().base)
 
 
 @by_map
