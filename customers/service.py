@@ -468,7 +468,11 @@ def references_of(session: Session, customer_id: int) -> list[str]:
         .where(ExternalLink.local_type == "customer", ExternalLink.local_id == customer_id)
     )
     if links:
-        references.append(f"{links} CRM link(s)")
+        # A link remembers that a CRM record is this business: purged, the next change of
+        # that record would make it a customer again. A CRM delete or merge unlinks it.
+        references.append(
+            f"{links} CRM link(s) (delete or merge the CRM record first; the sync unlinks it)"
+        )
     return references
 
 

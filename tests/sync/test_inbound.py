@@ -5,11 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from connectors.base import RemoteRecord
 from customers import db, service
+from customers.errors import Refused
 from customers.models import Contact, Customer, OutboxEntry
 from customers.sync_state import (
     DuplicateReview,
@@ -272,3 +274,27 @@ def test_a_customer_archived_by_a_crm_delete_is_never_linked_again_by_matching(
     with db.transaction(sessions) as session:
         reviews.link(session, tenant_id, review.id, customer_id)
     assert links(sessions) == {"102": customer_id}
+
+
+def test_a_customer_deleted_locally_ignores_crm_edits_until_the_crm_deletes_it_too(
+    sessions: sessionmaker[Session], tenant_id: int, connection_id: int
+) -> None:
+    apply(sessions, connection_id, "company", company("101"))
+    customer_id = links(sessions)["101"]
+    with db.transaction(sessions) as session:
+        service.delete_customer(session, tenant_id, customer_id)
+    edited = apply(sessions, connection_id, "company", company("101", 5, name="Acme Renamed"))
+    assert edited.counts["ignored_deleted"] == 1 and edited.counts["failed"] == 0
+    assert links(sessions) == {"101": customer_id}  # no pass creates it again
+    with sessions() as session:
+        assert session.scalars(select(SyncFailure)).all() == []
+        assert [c.name for c in session.scalars(select(Customer))] == ["Acme Corp"]
+        with pytest.raises(Refused, match="delete or merge the CRM record first"):
+            service.purge_customer(session, tenant_id, customer_id)
+    gone = RemoteRecord("company", "101", {}, T0 + timedelta(minutes=9), archived=True)
+    apply(sessions, connection_id, "company", gone)
+    assert links(sessions) == {}
+    with db.transaction(sessions) as session:
+        service.purge_customer(session, tenant_id, customer_id)
+    with sessions() as session:
+        assert session.scalars(select(Customer)).all() == []

@@ -220,6 +220,8 @@ class InboundPage:
         link = self.links.get(record.external_id) or self._adopt_merged(record)
         if link is not None:
             self._retire_merged(record, link)
+        if link is not None and self._deleted_locally(link):
+            return self._ignored(record, link)
         if record.archived:
             return self._deleted(record, link)
         if link is not None:
@@ -230,6 +232,25 @@ class InboundPage:
                 return "stale"
             return self.merge_record(record, link)
         return self._new(record)
+
+    def _deleted_locally(self, link: ExternalLink) -> bool:
+        local = self._local(link)
+        return local.deleted_at is not None
+
+    def _ignored(self, record: RemoteRecord, link: ExternalLink) -> str:
+        """The linked local record was deleted locally: the link stays (it remembers that
+        this CRM record is that business, so no pass creates it again) and the CRM record's
+        changes are ignored; deleting it in the CRM is a person's call there. Once it is
+        deleted or merged away in the CRM, the link goes too, and the customer can be
+        purged."""
+        if record.archived:
+            self.session.delete(link)
+            self.links.pop(record.external_id, None)
+            self.session.flush()
+        else:
+            link.remote_modified_at = record.modified_at
+            self.synced.append(record.external_id)  # nothing to retry: settled
+        return "ignored_deleted"
 
     # -- merges and deletes -------------------------------------------------------------------
 
@@ -287,6 +308,8 @@ class InboundPage:
 
     def _archive_local(self, link: ExternalLink) -> None:
         """Archive the linked customer (or remove the linked contact): never delete it."""
+        if self._deleted_locally(link):
+            return  # deleted locally already: nothing left to archive
         if self.is_parent:
             service.archive_customer(
                 self.session, self.target.tenant_id, link.local_id,
