@@ -18,9 +18,9 @@ must not know the database or the field mappings.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from itertools import chain
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from itertools import chain
 from typing import Any, ClassVar
 
 from connectors.base import CallCounter, Cursor, Page, RemoteRecord, WriteRequest, WriteResult
