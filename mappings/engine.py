@@ -62,9 +62,15 @@ def entry_values(entry: FieldMap, local: Mapping[str, Any]) -> Values:
     return tuple(local_value(local, name) for name in entry.local)
 
 
+# What a record created in the CRM gets in a field the CRM requires when the local value is
+# blank (a contact with a first name only: Salesforce requires LastName). Read back as
+# blank, so the directory never takes it for a value, and replaced by the first real one.
+REQUIRED_PLACEHOLDER = "[not provided]"
+
+
 def read_entry(object_map: ObjectMap, entry: FieldMap, raw: Any, region: str | None) -> Values:
     """The local values for one CRM value. Raises ``ValueError`` saying why it cannot."""
-    if is_blank(raw):
+    if is_blank(raw) or (entry.required and raw == REQUIRED_PLACEHOLDER):
         values: Values = (None,) * len(entry.local)
     else:
         text = raw if isinstance(raw, str) else str(raw)
@@ -155,13 +161,16 @@ def to_remote(
 ) -> dict[str, Any]:
     """CRM properties for the synced entries whose local fields are all given (a record's
     columns give them all). Blank values are written as the map's blank, or left out with
-    ``skip_blank`` (for creates); a required entry's blank is always left out."""
+    ``skip_blank`` (for creates); a required entry's blank is left out of an update (the CRM
+    keeps its value) and created as ``REQUIRED_PLACEHOLDER`` (the CRM refuses none)."""
     properties: dict[str, Any] = {}
     for entry in object_map.synced:
         if not all(_given(local, name) for name in entry.local):
             continue
         values = entry_values(entry, local)
         if all(is_blank(value) for value in values) and (skip_blank or entry.required):
+            if entry.required and skip_blank:
+                properties[entry.remote] = REQUIRED_PLACEHOLDER
             continue
         properties[entry.remote] = write_entry(object_map, entry, values)
     return properties

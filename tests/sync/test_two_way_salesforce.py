@@ -10,9 +10,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from connectors.salesforce import SalesforceConnector
-from customers import db, service
+from customers import contacts, db, service
 from customers.models import Contact, Customer
 from customers.sync_state import Connection, ExternalLink
+from mappings.engine import REQUIRED_PLACEHOLDER
 from sandbox.faults import Faults
 from sandbox.salesforce import SalesforceSandbox
 from tests.connectors.conftest import sf_connector
@@ -131,3 +132,27 @@ def test_a_merge_of_two_linked_accounts_is_not_undone_by_the_next_reconcile(
     sync.reconcile()
     live = [r["Id"] for r in sandbox.records("Account", include_deleted=False)]
     assert live == [survivor]
+
+
+def test_a_contact_with_a_first_name_only_is_created_with_the_placeholder_last_name(
+    sync: Sync, sandbox: SalesforceSandbox, sessions: sessionmaker[Session], tenant_id: int
+) -> None:
+    with db.transaction(sessions) as session:
+        customer = service.create_customer(session, tenant_id, {"name": "Acme Corp", "email": "ap@acme.com"})  # fmt: skip
+        contacts.add_contact(session, tenant_id, customer.id, {"first_name": "Ann"})
+    run = sync.reconcile()
+    assert run.outcome == "ok" and run.counts["failed"] == 0
+    [created] = sandbox.records("Contact", include_deleted=False)
+    assert (created["FirstName"], created["LastName"]) == ("Ann", REQUIRED_PLACEHOLDER)
+    writes = crm_writes(sandbox)
+    again = sync.reconcile()  # the placeholder reads back as blank: nothing changes anywhere
+    assert again.counts["failed"] == 0 and crm_writes(sandbox) == writes
+    with sessions() as session:
+        [contact] = session.scalars(select(Contact))
+        assert (contact.first_name, contact.last_name) == ("Ann", None)
+    # A real last name typed in Salesforce replaces it locally.
+    sandbox.update("Contact", created["Id"], {"LastName": "Lee"})
+    sync.incremental()
+    with sessions() as session:
+        [contact] = session.scalars(select(Contact))
+        assert contact.last_name == "Lee"
