@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from connectors.errors import Permanent
 from connectors.hubspot import HubSpotConnector
-from customers import db, service
+from customers import contacts, db, service
 from customers.errors import StaleVersion
 from customers.models import Contact, Customer
 from customers.sync_state import Connection, ExternalLink, SyncRun
@@ -298,3 +298,26 @@ def test_an_incremental_pass_archives_the_customer_of_a_deleted_company(
     # The next pass finds the delete again in the recycle bin, and it changes nothing.
     again = sync.incremental()
     assert again.outcome == "ok" and again.counts["archived"] == 0
+
+
+def test_a_contact_removed_and_added_again_takes_over_its_crm_record(
+    sync: Sync, sandbox: HubSpotSandbox, sessions: sessionmaker[Session], tenant_id: int
+) -> None:
+    with db.transaction(sessions) as session:
+        customer = service.create_customer(session, tenant_id, {"name": "Acme Corp", "email": "ap@acme.com"})  # fmt: skip
+        old = contacts.add_contact(session, tenant_id, customer.id, {"first_name": "Ann", "email": "ann@acme.com"})  # fmt: skip
+    sync.reconcile()
+    [record_id] = sandbox.ids("contacts")
+    with db.transaction(sessions) as session:
+        contacts.remove_contact(session, tenant_id, old.id)
+        new = contacts.add_contact(session, tenant_id, customer.id, {"first_name": "Annie", "email": "ann@acme.com"})  # fmt: skip
+    run = sync.push()
+    assert run.outcome == "ok" and run.counts["failed"] == 0  # no 409 CONFLICT
+    assert run.counts["contacts_adopted"] == 1
+    assert sandbox.ids("contacts") == [record_id]
+    assert (sandbox.get("contacts", record_id) or {})["properties"]["firstname"] == "Annie"
+    with sessions() as session:
+        linked = session.scalars(
+            select(ExternalLink).where(ExternalLink.object_type == "contact")
+        ).one()
+    assert linked.local_id == new.id

@@ -176,6 +176,8 @@ class Pusher:
         )
         records.update((r.id, r) for r in session.scalars(query.with_for_update()))
         links = self._links(session, object_type, list(records))
+        if local_type == "contact":
+            self._adopt_removed(session, object_type, records, links)
         if self._read_first(session, object_type, object_map, records, links):
             links = self._links(session, object_type, list(records))
         parent_links = self._links(session, self.target.parent_type, sorted(
@@ -265,6 +267,48 @@ class Pusher:
         apply_page(session, self.target, object_type, fetched)
         session.flush()
         return True
+
+    def _adopt_removed(
+        self,
+        session: Session,
+        object_type: str,
+        records: dict[int, Customer | Contact],
+        links: dict[int, ExternalLink],
+    ) -> None:
+        """A new contact with the email of a removed one of the same customer takes over the
+        removed one's CRM record: removing a contact is not pushed (deleting in the CRM is
+        a person's call), so the CRM still holds it, and creating the contact again would
+        be refused (HubSpot: 409, the email exists). The link moves and the push updates
+        that record with the new contact's values."""
+        wanted: dict[tuple[int, str | None], Contact] = {
+            (local.customer_id, local.email): local
+            for local in records.values()
+            if isinstance(local, Contact)
+            and local.id not in links
+            and local.email
+            and local.deleted_at is None
+        }
+        if not wanted:
+            return
+        removed = session.execute(
+            select(ExternalLink, Contact.customer_id, Contact.email)
+            .join(Contact, Contact.id == ExternalLink.local_id)
+            .where(
+                ExternalLink.connection_id == self.target.connection_id,
+                ExternalLink.object_type == object_type,
+                Contact.deleted_at.is_not(None),
+                Contact.customer_id.in_({customer_id for customer_id, _ in wanted}),
+                Contact.email.in_({email for _, email in wanted}),
+            )
+            .order_by(ExternalLink.id)
+        ).all()
+        for link, customer_id, email in removed:
+            local = wanted.pop((customer_id, email), None)
+            if local is not None:
+                link.local_id = local.id
+                links[local.id] = link
+                self.counts["contacts_adopted"] += 1
+        session.flush()
 
     def _unread_changes(
         self, session: Session, object_type: str, links: dict[int, ExternalLink]
