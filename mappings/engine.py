@@ -105,7 +105,11 @@ def write_entry(object_map: ObjectMap, entry: FieldMap, values: Values) -> Any:
         return object_map.blank
     transform = TRANSFORMS[entry.transform]
     written = transform.outbound(values, Context(entry.value_map))
-    return object_map.blank if written is None else written
+    if written is None:
+        return object_map.blank
+    if entry.max_length is not None and isinstance(written, str):
+        return written[: entry.max_length].rstrip()
+    return written
 
 
 def phone_region(object_map: ObjectMap, local: Mapping[str, Any], region: str | None) -> str | None:

@@ -64,7 +64,7 @@ LOCAL_FIELDS = {
     "contact": frozenset(CONTACT_FIELDS) - _NOT_MAPPABLE,
 }
 _MAP_KEYS = {"provider", "object", "local", "blank", "phone_region", "fields", "value_maps"}
-_ENTRY_KEYS = {"local", "remote", "rule", "transform", "value_map", "required"}
+_ENTRY_KEYS = {"local", "remote", "rule", "transform", "value_map", "required", "max_length"}
 _RULES = ", ".join(rule.value for rule in Rule)
 
 Rows = list[tuple[str, tuple[str | None, ...]]]
@@ -306,6 +306,11 @@ def _entry(
     required = raw.get("required", False)
     if not isinstance(required, bool):
         raise MappingError(source, "'required' must be true or false", key)
+    max_length = raw.get("max_length")
+    if max_length is not None and (
+        isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < 1
+    ):
+        raise MappingError(source, "'max_length' must be a whole number of at least 1", key)
     return FieldMap(
         local=tuple(names),
         remote=remote.strip(),
@@ -313,6 +318,7 @@ def _entry(
         transform=transform.name,
         value_map=value_map,
         required=required,
+        max_length=max_length,
         source=source,
     )
 

@@ -96,6 +96,10 @@ class FieldMap:
     # The CRM rejects a blank here (Salesforce Account Name, Contact LastName): a blank
     # local value is never pushed; the CRM's value is kept and written back locally.
     required: bool = False
+    # The CRM field's length (Salesforce's from describe): a longer local value is written
+    # cut to it, and the cut value counts as what local holds "as the CRM sees it", so it is
+    # neither refused (STRING_TOO_LONG) nor pushed again and again.
+    max_length: int | None = None
     source: str = ""  # the file this entry came from, for error messages
 
     @property

@@ -98,13 +98,20 @@ def _read(object_map: ObjectMap, entry: FieldMap, raw: Any) -> Item | None:
         return None
 
 
+def _held(entry: FieldMap, raw: Any) -> Any:
+    """What the CRM can hold of a raw value: no text longer than its field."""
+    if entry.max_length is not None and isinstance(raw, str):
+        return raw[: entry.max_length].rstrip()
+    return raw
+
+
 @st.composite
 def items(draw: st.DrawFn, object_map: ObjectMap, entry: FieldMap) -> Item:
     """A CRM value and its local form; blank when the directory allows a blank there."""
     blank = _read(object_map, entry, object_map.blank)
     if blank is not None and draw(st.integers(0, 3)) == 0:
         return blank
-    found = draw(raw_values(entry).map(lambda raw: _read(object_map, entry, raw)))
+    found = draw(raw_values(entry).map(lambda raw: _read(object_map, entry, _held(entry, raw))))
     if found is None:  # the directory refuses this value (e.g. a blank name)
         found = _read(object_map, entry, "Acme")
         assert found is not None

@@ -156,3 +156,24 @@ def test_a_contact_with_a_first_name_only_is_created_with_the_placeholder_last_n
     with sessions() as session:
         [contact] = session.scalars(select(Contact))
         assert contact.last_name == "Lee"
+
+
+def test_a_value_longer_than_the_crm_field_is_written_cut_and_never_pushed_again(
+    sync: Sync, sandbox: SalesforceSandbox, sessions: sessionmaker[Session], tenant_id: int
+) -> None:
+    city = "Llanfairpwllgwyngyllgogerychwyrndrobwllllantysiliogogogoch Nord"  # 62 > 40
+    with db.transaction(sessions) as session:
+        customer = service.create_customer(
+            session, tenant_id, {"name": "Acme Corp", "email": "ap@acme.com", "billing_city": city}
+        )
+        contacts.add_contact(session, tenant_id, customer.id, {"first_name": "A" * 60, "last_name": "Lee"})  # fmt: skip
+    run = sync.reconcile()
+    assert run.outcome == "ok" and run.counts["failed"] == 0  # no STRING_TOO_LONG
+    [account] = sandbox.records("Account", include_deleted=False)
+    [contact] = sandbox.records("Contact", include_deleted=False)
+    assert account["BillingCity"] == city[:40] and contact["FirstName"] == "A" * 40
+    writes = crm_writes(sandbox)
+    again = sync.reconcile()
+    assert again.counts["failed"] == 0 and crm_writes(sandbox) == writes  # no push, no echo
+    with sessions() as session:
+        assert session.get(Customer, customer.id).billing_city == city  # type: ignore[union-attr]
