@@ -156,14 +156,17 @@ def test_hubspot_limits_follow_the_published_numbers() -> None:
 
 
 def test_a_slow_call_counts_from_its_answer(make_budget: MakeBudget) -> None:
-    budget = make_budget(max_wait_s=0.0)
+    # A window long enough that a loaded machine's pauses between the steps cannot free it:
+    # counted from the takes it would have 1 s left, from the answers nearly 2.
+    window = Window(name="burst", limit=3, interval_s=2.0, policy="TEST_WINDOW")
+    budget = make_budget(BudgetLimits(windows=(window,), daily=20, margin=0.0), max_wait_s=0.0)
     tickets = [budget.acquire("burst") for _ in range(3)]
-    time.sleep(0.2)  # the calls take this long; the CRM counted them on arrival
+    time.sleep(1.0)  # the calls take this long; the CRM counted them on arrival
     for ticket in tickets:
         budget.settle("burst", ticket)
     with pytest.raises(RateLimited) as caught:
         budget.acquire("burst")
-    assert caught.value.wait_s > 0.25  # a full window from the answers, not from the takes
+    assert caught.value.wait_s > 1.5  # a full window from the answers, not from the takes
 
 
 def test_a_crm_refusal_for_the_day_stops_every_call(make_budget: MakeBudget) -> None:
