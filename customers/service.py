@@ -483,9 +483,17 @@ def add_reference(
     get_customer(session, tenant_id, customer_id)
     if not system.strip() or not reference.strip():
         raise InvalidInput.single("reference", "system and reference are both required")
-    row = CustomerReference(
-        customer_id=customer_id, system=system.strip(), reference=reference.strip()
+    system, reference = system.strip(), reference.strip()
+    existing = session.scalar(
+        select(CustomerReference).where(
+            CustomerReference.customer_id == customer_id,
+            CustomerReference.system == system,
+            CustomerReference.reference == reference,
+        )
     )
+    if existing is not None:
+        return existing  # recorded already: recording it again changes nothing
+    row = CustomerReference(customer_id=customer_id, system=system, reference=reference)
     session.add(row)
     session.flush()
     return row

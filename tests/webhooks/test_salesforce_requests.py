@@ -66,6 +66,7 @@ def refusals() -> list[Any]:
         pytest.param(message(("04l5J000000AAAAQA4", "Account", ACCOUNT_1), org="00D5J0000000002AAA"), SF_TOKEN, {}, 404, id="wrong-org"),
         pytest.param(b"<notifications", SF_TOKEN, {}, 400, id="malformed-xml"),
         pytest.param(b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaa">]><x>&a;</x>', SF_TOKEN, {}, 400, id="entities"),
+        pytest.param(b'<?xml version="1.0"?><!DOCTYPE Envelope>' + good.split(b"?>", 1)[-1], SF_TOKEN, {}, 400, id="dtd"),
         pytest.param(b"<a/>", SF_TOKEN, {}, 400, id="not-soap"),
         pytest.param(message(), SF_TOKEN, {}, 400, id="no-notifications"),
         pytest.param(good.replace(ACCOUNT_1.encode(), b"1; DROP"), SF_TOKEN, {}, 400, id="bad-record-id"),

@@ -49,7 +49,7 @@ class Message:
 def parse(body: bytes) -> Message:
     """The message's events; raises :class:`Rejected` (400) for anything else."""
     try:
-        root = SafeET.fromstring(body)
+        root = SafeET.fromstring(body, forbid_dtd=True)
     except Exception:
         # defusedxml raises ParseError, its own forbidden-construct errors, and codec
         # errors for a bad encoding declaration: all mean "not an Outbound Message".
