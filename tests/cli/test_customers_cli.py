@@ -91,6 +91,8 @@ def test_archive_reactivate_block_and_delete(cli: Cli) -> None:
     cli("customers", "block", "1")
     assert json.loads(cli("customers", "show", "1", "--json").stdout)["can_be_invoiced"] is False
     cli("customers", "reference", "1", "billing", "INV-7")
+    again = cli("customers", "reference", "1", "billing", "INV-7")  # recorded once, no traceback
+    assert again.exit_code == 0 and "Traceback" not in again.stdout + again.stderr
     refused = cli("customers", "delete", "1", "--purge")
     assert refused.exit_code == 1 and "billing:INV-7" in refused.stderr
     assert cli("customers", "delete", "1").exit_code == 0
