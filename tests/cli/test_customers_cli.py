@@ -126,3 +126,26 @@ def test_the_installed_console_script_runs(tmp_path: Path) -> None:
         env=env, capture_output=True, text=True, check=False,
     )  # fmt: skip
     assert bad.returncode == 2 and "invalid email" in bad.stderr
+
+
+def test_list_hides_inactive_customers_and_refuses_an_unknown_status(cli: Cli) -> None:
+    cli("db", "upgrade")
+    cli("customers", "add", "--name", "Acme", "--email", "a@acme.com")
+    cli(
+        "customers",
+        "add",
+        "--name",
+        "Dormant",
+        "--email",
+        "d@dormant.com",
+        "--set",
+        "status=inactive",
+    )
+    listed = json.loads(cli("customers", "list", "--json").stdout)
+    assert [c["name"] for c in listed["customers"]] == ["Acme"]
+    listed = json.loads(cli("customers", "list", "--inactive", "--json").stdout)
+    assert [c["name"] for c in listed["customers"]] == ["Acme", "Dormant"]
+    listed = json.loads(cli("customers", "list", "--status", "inactive", "--json").stdout)
+    assert [c["name"] for c in listed["customers"]] == ["Dormant"]
+    bogus = cli("customers", "list", "--status", "bogus")
+    assert bogus.exit_code == 2 and "bogus" in bogus.stderr and "Traceback" not in bogus.stderr

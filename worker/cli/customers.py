@@ -9,6 +9,7 @@ from rich.table import Table
 
 from customers import search as search_module
 from customers import service
+from customers.models import CustomerStatus
 from worker.cli.common import (
     console,
     customer_dict,
@@ -102,20 +103,25 @@ def list_(
     archived: Annotated[
         bool, typer.Option("--archived", help="Include archived customers.")
     ] = False,
+    inactive: Annotated[
+        bool, typer.Option("--inactive", help="Include inactive customers.")
+    ] = False,
     status: Annotated[
-        str | None, typer.Option(help="Only this status: active, inactive, blocked.")
+        CustomerStatus | None, typer.Option(help="Only this status (inactive ones included).")
     ] = None,
     page: Annotated[int, typer.Option(min=1)] = 1,
     per_page: Annotated[int, typer.Option(min=1, max=1000)] = 50,
     as_json: JsonFlag = False,
 ) -> None:
-    """Live customers by name (archived ones with --archived)."""
+    """Live customers by name: active and blocked ones (inactive ones with --inactive or
+    --status inactive, archived ones with --archived)."""
     with unit_of_work() as (session, tenant_id):
         rows, total = service.list_customers(
             session,
             tenant_id,
             include_archived=archived,
-            status=status,
+            include_inactive=inactive,
+            status=status.value if status else None,
             limit=per_page,
             offset=(page - 1) * per_page,
         )
