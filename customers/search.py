@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from customers.models import Customer
 
 MIN_SCORE = 60.0
+MAX_ID = 2**31 - 1  # ids are 32-bit integers on PostgreSQL
 
 
 @dataclass(frozen=True)
@@ -55,35 +56,39 @@ def search_customers(
     if not include_archived:
         live = live.where(Customer.archived_at.is_(None))
     exact: list[Match] = []
-    if text.isdigit():
-        exact = [
-            Match(c, 100.0, "id") for c in session.scalars(live.where(Customer.id == int(text)))
-        ]
-    elif "@" in text:
+    if "@" in text:
         exact = [
             Match(c, 100.0, "email")
             for c in session.scalars(
                 live.where(Customer.email == text.lower()).order_by(Customer.id)
             )
         ]
-    if exact or text.isdigit() or "@" in text:
         return SearchPage(
             exact[(page - 1) * per_page : page * per_page], len(exact), page, per_page
         )
-
+    # ASCII digits that fit an id also look the id up ('²' is a digit to Python, and a
+    # 40-digit number is no id); the name search runs either way ("1999" is a name too).
+    if text.isascii() and text.isdigit() and int(text) <= MAX_ID:
+        exact = [
+            Match(c, 100.0, "id") for c in session.scalars(live.where(Customer.id == int(text)))
+        ]
     names = session.execute(live.with_only_columns(Customer.id, Customer.name)).all()
+    found = {match.customer.id for match in exact}
     scored = process.extract(
         text,
-        {row.id: row.name for row in names},
+        {row.id: row.name for row in names if row.id not in found},
         scorer=fuzz.WRatio,
         processor=utils.default_process,
         score_cutoff=MIN_SCORE,
         limit=None,
     )
     scored.sort(key=lambda item: (-item[1], item[0], item[2]))
-    window = scored[(page - 1) * per_page : page * per_page]
+    start, end = (page - 1) * per_page, page * per_page
+    window = scored[max(start - len(exact), 0) : max(end - len(exact), 0)]
     by_id = {
         c.id: c for c in session.scalars(live.where(Customer.id.in_([key for _, _, key in window])))
     }
-    matches = [Match(by_id[key], round(score, 1), "name") for _, score, key in window]
-    return SearchPage(matches, len(scored), page, per_page)
+    matches = exact[start:end] + [
+        Match(by_id[key], round(score, 1), "name") for _, score, key in window
+    ]
+    return SearchPage(matches, len(exact) + len(scored), page, per_page)

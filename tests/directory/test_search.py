@@ -76,3 +76,22 @@ def test_pages_do_not_overlap_and_cover_all(
     assert first.total == second.total >= 3
     seen = [m.customer.id for m in first.matches + second.matches]
     assert len(seen) == len(set(seen)) == min(4, first.total)
+
+
+def test_a_number_finds_the_id_and_a_name_made_of_digits_and_odd_digits_find_nothing(
+    sessions: sessionmaker[Session], tenant_id: int
+) -> None:
+    ids = seed(sessions, tenant_id)
+    with db.transaction(sessions) as session:
+        named = service.create_customer(session, tenant_id, {"name": "1999", "email": "a@1999.com"})
+    with sessions() as session:
+        assert [m.customer.id for m in search_customers(session, tenant_id, "1999").matches] == [
+            named.id
+        ]
+        by_id = search_customers(session, tenant_id, str(ids["Initech Ltd"]))
+        assert (by_id.matches[0].customer.name, by_id.matches[0].matched_on) == (
+            "Initech Ltd",
+            "id",
+        )
+        assert search_customers(session, tenant_id, "²").matches == []  # a digit to Python only
+        assert search_customers(session, tenant_id, "9" * 40).matches == []  # no id is this long
