@@ -71,6 +71,18 @@ def test_connect_sync_and_look(
     assert 30 <= customers["total"] <= 40
     assert len({c["name"] for c in customers["customers"]}) == customers["total"]
 
+    # Another tenant cannot run this tenant's sync: its id is answered like a missing one.
+    runs = cli("runs", "list", "--json").stdout
+    for flags in (["--tenant", "other"], []):
+        for args in (["sync", "1"], ["sync", "1", "--full"], ["sync", "1", "--push"]):
+            refused = cli(*flags, *args) if flags else cli("sync", "99")
+            assert refused.exit_code == 1 and "Traceback" not in refused.stderr
+            assert (
+                "connection 1 not found" if flags else "connection 99 not found"
+            ) in refused.stderr
+    assert cli("runs", "list", "--json").stdout == runs  # nothing ran
+    assert json.loads(cli("customers", "list", "--json").stdout)["total"] == customers["total"]
+
 
 def test_connect_with_a_bad_token_saves_nothing(
     cli: Cli, crms: tuple[HubSpotSandbox, SalesforceSandbox], monkeypatch: pytest.MonkeyPatch

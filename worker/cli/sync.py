@@ -190,6 +190,12 @@ def sync(
     from worker.embedded import jobs_run_here
     from worker.sync.passes import Sync
 
+    with unit_of_work() as (session, tenant_id):
+        connection = session.get(Connection, connection_id)
+        if connection is None or connection.tenant_id != tenant_id:
+            # Another tenant's connection is answered like one that does not exist.
+            fail(str(NotFound("connection", connection_id)))
+
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
                   console=console, disable=as_json, transient=True) as progress:  # fmt: skip
         task = progress.add_task("starting", total=None)
