@@ -45,6 +45,10 @@ def test_connect_sync_and_look(
         "connect", "hubspot", "--portal-id", str(hubspot.portal_id), "--base-url", hubspot.url
     )
     assert again.exit_code == 1 and "already connected" in again.stderr
+    elsewhere = cli("--tenant", "other", "connect", "hubspot", "--portal-id", str(hubspot.portal_id),
+                    "--base-url", hubspot.url)  # fmt: skip
+    assert elsewhere.exit_code == 1 and "another tenant" in elsewhere.stderr
+    assert "connection 1" not in elsewhere.stderr  # another tenant's id is never named
 
     # Salesforce with only a refresh token: the first call refreshes the session.
     sf = salesforce.credentials

@@ -47,8 +47,11 @@ def _connect(provider: str, account_id: str, name: str, credentials: Credentials
                 Connection.provider == provider, Connection.account_id == account_id
             )
         )
-        if existing is not None:
+        if existing is not None and existing.tenant_id == tenant_id:
             fail(f"{provider} account {account_id} is already connected (connection {existing.id})")
+        if existing is not None:
+            # One CRM account feeds one directory; another tenant's connection is not named.
+            fail(f"{provider} account {account_id} is connected to another tenant's directory")
     try:
         connection_id = connections.connect(
             sessions(), tenant_id=tenant_id, provider=provider, account_id=account_id, name=name,
