@@ -73,6 +73,7 @@ def verify(
     """Check the request's signature; returns the version checked, raises :class:`Rejected`."""
     signature_v3 = headers.get(SIGNATURE_V3)
     if signature_v3 is not None:
+        _check_ascii(signature_v3)
         timestamp = headers.get(TIMESTAMP, "")
         _check_timestamp(timestamp, max_age_s, time.time() if now_s is None else now_s)
         try:
@@ -93,6 +94,7 @@ def verify(
     signature_v1 = headers.get(SIGNATURE_V1)
     if signature_v1 is None:
         raise Rejected(401, "missing_signature", "no HubSpot signature")
+    _check_ascii(signature_v1)
     version = headers.get(SIGNATURE_VERSION, "v1").lower()
     if version not in ("v1", "v2"):
         raise Rejected(401, "bad_signature", "unknown signature version")
@@ -112,8 +114,16 @@ def verify(
     return version
 
 
+def _check_ascii(signature: str) -> None:
+    # A signature is hex or base64; anything else is forged, and the SDK's comparison
+    # (hmac.compare_digest) raises on non-ASCII text instead of answering false.
+    if not signature.isascii():
+        raise Rejected(401, "bad_signature", "malformed signature")
+
+
 def _check_timestamp(timestamp: str, max_age_s: float, now_s: float) -> None:
-    if not timestamp.isdigit() or len(timestamp) > 16:
+    # ASCII digits only: '²' is a digit to str.isdigit but no number to int().
+    if not (timestamp.isascii() and timestamp.isdigit()) or len(timestamp) > 16:
         raise Rejected(401, "stale_timestamp", "missing or malformed request timestamp")
     age_s = now_s - int(timestamp) / 1000
     if age_s > max_age_s:
