@@ -93,3 +93,26 @@ def test_other_objects_are_acknowledged_without_a_job(
     body = message(("04l5J000000AAAAQA4", "Opportunity", "0065J00000AbCdEAAV"))
     assert is_ack(post(client, body).content)
     assert drain_stub() == [] and event_rows(sessions) == 0
+
+
+@pytest.mark.parametrize("token", ["%00", "a%00b", "tok%20en", "%C3%A9"])
+def test_a_token_that_cannot_be_one_is_unknown_not_an_outage(
+    client: TestClient, connections: dict[str, int], sessions: sessionmaker[Session], token: str
+) -> None:
+    response = post(client, message(("04l5J000000AAAAQA4", "Account", ACCOUNT_1)), token)
+    assert response.status_code == 404 and event_rows(sessions) == 0
+
+
+@pytest.mark.parametrize("stamp", ["9999-12-31T23:59:59-14:00", "0001-01-01T00:00:00+14:00"])
+def test_a_modstamp_at_the_edge_of_the_calendar_is_acknowledged(
+    client: TestClient, connections: dict[str, int], sessions: sessionmaker[Session], stamp: str
+) -> None:
+    body = envelope(
+        organization_id=ORG_ID, action_id="04k5J000000abcdQAA", session_id=None,
+        enterprise_url="https://x/services/Soap/c/59.0", partner_url="https://x/services/Soap/u/59.0",
+        notifications=[notification_xml("04l5J000000AAAAQA4", "Account",
+                                        {"Id": ACCOUNT_1, "SystemModstamp": stamp})],
+    )  # fmt: skip
+    response = post(client, body)
+    assert response.status_code == 200 and is_ack(response.content)  # not resent for a day
+    assert event_rows(sessions) == 1

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import defusedxml.ElementTree as SafeET
@@ -101,8 +101,11 @@ def _modified_at(fields: dict[str, str]) -> datetime | None:
         if value:
             try:
                 moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-            except ValueError:
+                if moment.tzinfo is None:
+                    continue
+                # In UTC here, where a time at the edge of the calendar fails (year 9999 at
+                # -14:00 is past datetime.max in UTC), not later in the database.
+                return moment.astimezone(UTC)
+            except (ValueError, OverflowError):
                 continue
-            if moment.tzinfo is not None:
-                return moment
     return None
