@@ -28,13 +28,16 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
     """An engine for ``url``; for a SQLite file, the folder is made and the connection is
     set up for concurrent readers and enforced foreign keys."""
     parsed = make_url(url)
+    # Statement parameters never appear in error messages or logs: they hold customer data,
+    # webhook tokens and payloads, and a logged DBAPIError would otherwise print them.
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(url, echo=echo, pool_pre_ping=True)
+        return create_engine(url, echo=echo, pool_pre_ping=True, hide_parameters=True)
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(
         url,
         echo=echo,
+        hide_parameters=True,
         connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
     )
 
