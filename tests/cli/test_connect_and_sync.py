@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import requests
@@ -100,4 +101,28 @@ def test_connect_with_a_bad_token_saves_nothing(
     assert result.exit_code == 1 and "setup failed, nothing was saved" in " ".join(
         result.stderr.split()
     )
+    assert json.loads(cli("connections", "list", "--json").stdout) == []
+
+
+def test_connect_refuses_a_map_that_cannot_be_used_and_saves_nothing(
+    cli: Cli,
+    crms: tuple[HubSpotSandbox, SalesforceSandbox],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    hubspot, _ = crms
+    cli("db", "upgrade")
+    monkeypatch.setenv("CRMSYNC_HUBSPOT_ACCESS_TOKEN", hubspot.access_token)
+    unknown = tmp_path / "unknown-field.yaml"
+    unknown.write_text(
+        "provider: hubspot\nobject: company\nfields:\n  - {local: no_such_field, remote: x}\n"
+    )
+    for mapping, said in (
+        (str(tmp_path / "missing.yaml"), "cannot be read"),
+        (str(unknown), "no_such_field"),
+    ):
+        result = cli("connect", "hubspot", "--portal-id", str(hubspot.portal_id),
+                     "--base-url", hubspot.url, "--mapping", mapping)  # fmt: skip
+        assert result.exit_code == 2 and said in result.stderr, result.stderr
+        assert "Traceback" not in result.stderr
     assert json.loads(cli("connections", "list", "--json").stdout) == []

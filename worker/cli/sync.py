@@ -39,8 +39,19 @@ Mapping = Annotated[
 
 def _connect(provider: str, account_id: str, name: str, credentials: Credentials, base_url: str | None,
              options: dict[str, Any], auto_create: bool, mapping: str | None) -> None:  # fmt: skip
+    from mappings import MappingError, load_map
     from worker.sync import connections
+    from worker.sync.target import OBJECT_TYPES
 
+    if mapping is not None:
+        # The map is read at every sync: a bad one is refused now, before anything is saved.
+        try:
+            for object_type in OBJECT_TYPES[provider]:
+                load_map(provider, object_type, override=mapping)
+        except MappingError as error:
+            fail(f"the map cannot be used, nothing was saved: {error}", code=2)
+        except OSError as error:
+            fail(f"the map cannot be read, nothing was saved: {mapping}: {error.strerror}", code=2)
     with unit_of_work() as (session, tenant_id):
         existing = session.scalar(
             select(Connection).where(
