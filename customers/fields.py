@@ -197,11 +197,23 @@ def parse_payment_terms(value: Any) -> int | None:
     return int(match.group(1))
 
 
+# An amount as text: a dot for decimals, and commas only between groups of three digits
+# (1,234.50). "1.000,50" and "5,00" are refused rather than guessed: read the other way
+# round they would be a thousand times off.
+AMOUNT_TEXT = re.compile(r"-?(\d{1,3}(,\d{3})+|\d+)(\.\d+)?")
+
+
 def normalize_credit_limit(value: Any) -> Decimal | None:
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
+    text = str(value).strip()
+    if isinstance(value, str) and not AMOUNT_TEXT.fullmatch(text):
+        raise ValueError(
+            f"{value!r} is not an amount (write it with a dot for decimals and no other "
+            "separators than commas between thousands, e.g. 1000.50 or 1,000.50)"
+        )
     try:
-        amount = Decimal(str(value).replace(",", "").strip())
+        amount = Decimal(text.replace(",", ""))
     except InvalidOperation:
         raise ValueError(f"{value!r} is not an amount") from None
     if not amount.is_finite():
@@ -210,7 +222,10 @@ def normalize_credit_limit(value: Any) -> Decimal | None:
         raise ValueError(f"must not be negative, got {amount}")
     if amount >= Decimal("1e16"):
         raise ValueError(f"{amount} is too large")
-    return amount.quantize(Decimal("0.01"))
+    rounded = amount.quantize(Decimal("0.01"))
+    if rounded != amount:
+        raise ValueError(f"{value!r} has more than 2 decimal places")
+    return rounded
 
 
 def normalize_custom_properties(value: Any) -> dict[str, Any]:

@@ -67,6 +67,20 @@ def test_credit_limit_is_exact_and_not_negative() -> None:
         fields.normalize_credit_limit("NaN")
 
 
+@pytest.mark.parametrize("ambiguous", ["1.000,50", "5,00", "1,00,000", "12,5", "1 000"])
+def test_a_credit_limit_that_could_be_read_two_ways_is_refused(ambiguous: str) -> None:
+    # Stored before as 1.00 and 500.00: a thousand times off, silently.
+    with pytest.raises(ValueError, match="dot for decimals"):
+        fields.normalize_credit_limit(ambiguous)
+
+
+def test_a_credit_limit_is_never_rounded_silently() -> None:
+    assert fields.normalize_credit_limit("1,234,567.80") == Decimal("1234567.80")
+    assert fields.normalize_credit_limit(Decimal("99.5")) == Decimal("99.50")
+    with pytest.raises(ValueError, match="more than 2 decimal places"):
+        fields.normalize_credit_limit("1.005")
+
+
 def test_tax_id_spacing_does_not_matter() -> None:
     assert fields.normalize_tax_id("de 123.456-789") == fields.normalize_tax_id("DE123456789")
 
