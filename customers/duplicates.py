@@ -168,7 +168,7 @@ class DuplicateIndex:
         tax, lowered, company = (
             normalize_tax_id(tax_id),
             email.lower() if email else None,
-            company_domain(domain),
+            company_domain(domain, email),
         )
         key = name_key(name) if name else None
         self.keys[customer_id] = (tax, lowered, company, key)
@@ -198,7 +198,8 @@ class DuplicateIndex:
         for reason, table, value in (
             ("same tax id", "by_tax_id", normalize_tax_id(tax_id)),
             ("same email", "by_email", email.lower() if email else None),
-            ("same domain", "by_domain", company_domain(domain, None)),
+            # A record with no domain of its own is known by its email's (never free mail).
+            ("same domain", "by_domain", company_domain(domain, email)),
         ):
             for layer in self.layers() if value else ():
                 for customer_id in getattr(layer, table).get(value, ()):

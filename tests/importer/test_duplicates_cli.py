@@ -53,7 +53,13 @@ def test_check_before_adding(cli: Cli) -> None:
     assert f"sure duplicate: customer {acme} ACME Corp." in " ".join(sure.stdout.split())
     assert "same tax id" in sure.stdout
     email = cli("customers", "check", "--name", "X", "--email", "AP@ACME.COM", "--json")
-    assert json.loads(email.stdout)["sure"]["reasons"] == ["same email"]
+    assert json.loads(email.stdout)["sure"]["reasons"] == ["same email", "same domain"]
+    # Another mailbox of the same company: its email's domain is the business's.
+    colleague = cli("customers", "check", "--name", "X", "--email", "billing@acme.com", "--json")
+    assert colleague.exit_code == 1
+    assert json.loads(colleague.stdout)["sure"]["reasons"] == ["same domain"]
+    bad = cli("customers", "check", "--name", "X", "--email", "bad")
+    assert bad.exit_code == 2 and "email" in bad.stderr and "Traceback" not in bad.stderr
     clean = cli("customers", "check", "--name", "Globex", "--email", "ap@globex.de",
                 "--tax-id", "DE 999", "--domain", "globex.de")  # fmt: skip
     assert clean.exit_code == 0 and "no duplicate of 'Globex' found" in clean.stdout

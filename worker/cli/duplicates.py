@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from customers.duplicates import Candidate, DuplicateIndex, find_duplicates
+from customers.fields import clean_customer
 from customers.models import Customer
 from customers.service import get_customer
 from worker.cli.common import console, handles_errors, print_json, unit_of_work
@@ -135,9 +136,13 @@ def check(
     """Check for a duplicate before adding a customer (exit code 1 when one exists).
 
     Exit code 0: none found; 1: a sure or likely duplicate exists (listed with reasons)."""
+    # The directory's own rules first: a bad email is an error (exit 2), not "no duplicate".
+    given = {"name": name, "email": email, "tax_id": tax_id, "domain": domain}
+    cleaned = clean_customer({key: value for key, value in given.items() if value is not None})
     with unit_of_work() as (session, tenant_id):
-        found = find_duplicates(session, tenant_id, name=name, email=email, domain=domain,
-                                tax_id=tax_id)  # fmt: skip
+        found = find_duplicates(session, tenant_id, name=cleaned.get("name"),
+                                email=cleaned.get("email"), domain=domain and cleaned.get("domain"),
+                                tax_id=cleaned.get("tax_id"))  # fmt: skip
         sure = _candidate(session, tenant_id, found.sure) if found.sure else None
         likely = [_candidate(session, tenant_id, c) for c in found.likely]
     if as_json:
