@@ -55,6 +55,15 @@ def entity_is_deleted() -> ApiError:
     return ApiError(404, "ENTITY_IS_DELETED", "entity is deleted", [])
 
 
+def precondition_failed() -> ApiError:
+    """A conditional request (``If-Unmodified-Since``) whose record changed since that date."""
+    return ApiError(
+        412,
+        "PRECONDITION_FAILED",
+        "The requested resource has been modified since the If-Unmodified-Since date",
+    )
+
+
 def invalid_session() -> ApiError:
     return ApiError(401, "INVALID_SESSION_ID", "Session expired or invalid")
 

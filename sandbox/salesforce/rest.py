@@ -96,6 +96,69 @@ def _resources(call: Call) -> tuple[int, Any]:
     return 200, {name: f"{base}/{name}" for name in names}
 
 
+COMPOSITE_MAX = 25  # subrequests per Composite call
+_SUBREQUEST_URL = re.compile(
+    r"^/services/data/v(?P<version>[^/?]+)(?P<rest>/[^?]*)?(?:\?(?P<query>.*))?$"
+)
+
+
+def _composite(call: Call) -> tuple[int, Any]:
+    """The Composite resource: up to 25 subrequests in one API call, each answered in
+    ``compositeResponse`` with its own status, headers and body; the call itself answers
+    200 whatever they did. Subrequests carry their own ``httpHeaders`` (a conditional
+    ``If-Unmodified-Since`` on an sObject Rows PATCH answers that one with 412). Runs
+    ``allOrNone: false`` (each subrequest stands alone); references between subrequests
+    (``@{ref.id}``) are not supported here and answer 400."""
+    body = call.json()
+    requests = body.get("compositeRequest") if isinstance(body, dict) else None
+    if not isinstance(requests, list) or not requests:
+        raise ApiError(400, "JSON_PARSER_ERROR", "compositeRequest is required and must be a list")
+    if len(requests) > COMPOSITE_MAX:
+        raise ApiError(
+            400, "LIMIT_EXCEEDED", f"Maximum number of subrequests allowed is {COMPOSITE_MAX}"
+        )
+    if body.get("allOrNone"):
+        raise ApiError(
+            400, "INVALID_INPUT", "this sandbox runs Composite with allOrNone false only"
+        )
+    answers = []
+    for sub in requests:
+        answers.append(_subrequest(call, sub))
+    return 200, {"compositeResponse": answers}
+
+
+def _subrequest(call: Call, sub: Any) -> dict[str, Any]:
+    reference = sub.get("referenceId") if isinstance(sub, dict) else None
+    try:
+        if not isinstance(sub, dict) or not isinstance(reference, str) or not reference:
+            raise ApiError(400, "INVALID_INPUT", "each subrequest needs a referenceId")
+        url = str(sub.get("url") or "")
+        match = _SUBREQUEST_URL.match(url)
+        if match is None or "@{" in url or "@{" in json.dumps(sub.get("body")):
+            raise ApiError(400, "INVALID_INPUT", f"unsupported subrequest url: {url!r}")
+        method = str(sub.get("method") or "").upper()
+        key, handler, groups, route_error = resolve(method, match["rest"] or "/")
+        if route_error is not None or handler is None or key == "composite":
+            raise route_error or ApiError(400, "INVALID_INPUT", f"not allowed in Composite: {url}")
+        headers = sub.get("httpHeaders") or {}
+        if not isinstance(headers, dict):
+            raise ApiError(400, "INVALID_INPUT", "httpHeaders must be an object")
+        status, answer = handler(
+            Call(
+                org=call.org,
+                version=match["version"],
+                method=method,
+                params=dict(parse_qsl(match["query"] or "")),
+                headers={str(k).lower(): str(v) for k, v in headers.items()},
+                raw_body=b"" if sub.get("body") is None else json.dumps(sub["body"]).encode(),
+                groups=groups,
+            )
+        )
+    except ApiError as error:
+        status, answer = error.status, error.body()
+    return {"body": answer, "httpHeaders": {}, "httpStatusCode": status, "referenceId": reference}
+
+
 def _ext(call: Call) -> tuple[str, str]:
     return call.groups["field"], unquote(call.groups["value"], encoding="utf-8")
 
@@ -121,7 +184,8 @@ ROUTES: list[tuple[str, str, str, Handler]] = [
     ("GET", r"/sobjects/(?P<object>\w+)/(?P<id>[^/]+)", "sobject.get",
      lambda c: sobjects.get(c.org.store, c.object_name(), c.groups["id"], c.version, c.params.get("fields"))),
     ("PATCH", r"/sobjects/(?P<object>\w+)/(?P<id>[^/]+)", "sobject.update",
-     lambda c: sobjects.update(c.org.store, c.object_name(), c.groups["id"], c.json())),
+     lambda c: sobjects.update(c.org.store, c.object_name(), c.groups["id"], c.json(),
+                               c.headers.get("if-unmodified-since"))),
     ("DELETE", r"/sobjects/(?P<object>\w+)/(?P<id>[^/]+)", "sobject.delete",
      lambda c: sobjects.delete(c.org.store, c.object_name(), c.groups["id"])),
     ("GET", r"/sobjects/(?P<object>\w+)/(?P<field>\w+)/(?P<value>.+)", "sobject.get_by_external_id",
@@ -131,6 +195,7 @@ ROUTES: list[tuple[str, str, str, Handler]] = [
                                update_only=c.params.get("updateOnly", "").lower() == "true")),
     ("DELETE", r"/sobjects/(?P<object>\w+)/(?P<field>\w+)/(?P<value>.+)", "sobject.delete_by_external_id",
      lambda c: sobjects.delete_by_external_id(c.org.store, c.object_name(), *_ext(c), c.version)),
+    ("POST", r"/composite/?", "composite", _composite),
     ("POST", r"/composite/sobjects/?", "collections.create", lambda c: composite.create(c.org.store, c.json())),
     ("PATCH", r"/composite/sobjects/?", "collections.update", lambda c: composite.update(c.org.store, c.json())),
     ("DELETE", r"/composite/sobjects/?", "collections.delete",

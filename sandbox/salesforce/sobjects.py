@@ -7,7 +7,9 @@ HTTP concerns (auth, limits, faults, headers) live in :mod:`sandbox.salesforce.r
 
 from __future__ import annotations
 
+import email.utils
 from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from .errors import ApiError, not_found
@@ -76,15 +78,36 @@ def create(store: OrgStore, object_name: str, body: Any) -> tuple[int, Any]:
     return 201, {"id": record_id, "success": True, "errors": []}
 
 
-def update(store: OrgStore, object_name: str, record_id: str, body: Any) -> tuple[int, Any]:
+def update(
+    store: OrgStore,
+    object_name: str,
+    record_id: str,
+    body: Any,
+    if_unmodified_since: str | None = None,
+) -> tuple[int, Any]:
     data = dict(require_object(body))
     sent_id = data.pop("Id", None)
     if sent_id is not None and sent_id not in (record_id, record_id[:15]):
         raise ApiError(
             400, "INVALID_FIELD", "The Id field should not be specified in the sobject data."
         )
-    store.update(object_name, record_id, data)
+    since = None if if_unmodified_since is None else http_date(if_unmodified_since)
+    store.update(object_name, record_id, data, unmodified_since=since)
     return 204, None
+
+
+def http_date(value: str) -> datetime:
+    """An ``If-Unmodified-Since`` value; one that is not an HTTP date is a 400, as
+    Salesforce answers an invalid conditional header on a PATCH."""
+    try:
+        moment = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise ApiError(
+            400, "INVALID_HEADER_VALUE", f"If-Unmodified-Since is not an HTTP date: {value!r}"
+        )
+    return moment.astimezone(UTC)
 
 
 def delete(store: OrgStore, object_name: str, record_id: str) -> tuple[int, Any]:

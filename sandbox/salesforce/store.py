@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from .errors import ApiError, entity_is_deleted, not_found
+from .errors import ApiError, entity_is_deleted, not_found, precondition_failed
 from .ids import IdFactory, to_18, truncate_ms
 from .schema import FieldDef, ObjectDef
 from .validation import check_unique, prepare
@@ -211,10 +211,23 @@ class OrgStore:
         return record_id
 
     def update(
-        self, object_name: str, record_id: str, body: Mapping[str, Any], *, system: bool = False
+        self,
+        object_name: str,
+        record_id: str,
+        body: Mapping[str, Any],
+        *,
+        system: bool = False,
+        unmodified_since: datetime | None = None,
     ) -> None:
+        """Update one record; with ``unmodified_since`` (an ``If-Unmodified-Since`` date,
+        whole seconds) only if its LastModifiedDate, read to the second as HTTP dates are,
+        is not later: otherwise 412 and nothing is written."""
         with self.lock:
             record = self.get_live(object_name, record_id)
+            if unmodified_since is not None:
+                modified = record["LastModifiedDate"].replace(microsecond=0)
+                if modified > unmodified_since:
+                    raise precondition_failed()
             changes = self.prepare(object_name, body, existing=record)
             self.apply(object_name, record, changes, system=system)
         self.notify([(object_name, record["Id"], "updated")])
