@@ -22,6 +22,7 @@ from sandbox.hubspot.errors import HubSpotError, batch_error, validation_error
 from sandbox.hubspot.records import Record
 
 MAX_INPUTS = 100
+MAX_HISTORY_INPUTS = 50  # a batch read that asks for property history
 SINGULAR_UPPER = {"companies": "COMPANY", "contacts": "CONTACT"}
 
 
@@ -99,6 +100,11 @@ async def batch_read(ctx: ApiContext, request: Request, object_type: str) -> Res
     names = read_properties(object_type, [str(n) for n in body.get("properties") or []])
     archived = bool_param(request, "archived")
     with_history = [str(n) for n in body.get("propertiesWithHistory") or []]
+    if with_history and len(ids) > MAX_HISTORY_INPUTS:
+        raise validation_error(
+            "The maximum number of inputs supported in a batch request for property histories "
+            f"is {MAX_HISTORY_INPUTS}. Please reduce the number of items and try again"
+        )
     results, missing = [], []
     with ctx.store.lock:
         for record_id in ids:

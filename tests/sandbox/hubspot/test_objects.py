@@ -225,3 +225,20 @@ def test_property_history(hubspot_sandbox: HubSpotSandbox, hubspot_client: HubSp
     assert all(
         c.properties_with_history["name"][0].value == c.properties["name"] for c in everything[1:]
     )
+
+
+def test_a_batch_read_with_property_history_takes_at_most_50_ids(
+    hubspot_sandbox: HubSpotSandbox, hubspot_client: HubSpot
+) -> None:
+    hubspot_sandbox.seed(generate_companies(51, seed=3))
+    ids = hubspot_sandbox.ids("companies")
+    batch = hubspot_client.crm.companies.batch_api
+    body = {"properties": [], "propertiesWithHistory": ["name"]}
+    read = batch.read({**body, "inputs": [{"id": i} for i in ids[:50]]})
+    assert len(read.results) == 50 and all(r.properties_with_history["name"] for r in read.results)
+    with pytest.raises(ApiException) as caught:
+        batch.read({**body, "inputs": [{"id": i} for i in ids]})
+    assert caught.value.status == 400 and "property histories is 50" in caught.value.body
+    assert (
+        len(batch.read({"properties": ["name"], "inputs": [{"id": i} for i in ids]}).results) == 51
+    )
