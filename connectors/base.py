@@ -12,7 +12,7 @@ saves them (after every page).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar, Protocol
@@ -56,6 +56,9 @@ class WriteRequest:
     properties: dict[str, Any]
     external_id: str | None = None  # known CRM id, if linked
     associations: tuple[str, ...] = ()  # for contacts: the company / account CRM id
+    # The CRM's modified time of the record as we last read it: the write must not replace
+    # an edit made after it unseen (Salesforce refuses it, HubSpot reports it).
+    unmodified_since: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +67,10 @@ class WriteResult:
     external_id: str | None
     created: bool = False
     error: ConnectorError | None = None  # this record failed; the others in the batch did not
+    modified_at: datetime | None = None  # the CRM's time of this write, where it tells it
+    # Properties whose value, set in the CRM after ``unmodified_since``, this write replaced:
+    # name -> (that value, when it was set). Only where the CRM cannot refuse the write.
+    overwritten: Mapping[str, tuple[str, datetime]] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:

@@ -7,6 +7,7 @@
     │   └── BudgetExhausted        the daily budget is (nearly) spent: stop cleanly, resume later
     ├── Transient                  network, timeout, 5xx, 423 locked: retry with backoff
     ├── AuthError                  credentials rejected even after one refresh: fail the connection
+    ├── Changed                    a conditional write found the record changed since our read
     └── Permanent                  the request itself is wrong: never retry, record a failure
         ├── NotFound               the record does not exist (or no longer)
         └── Duplicate              a unique value is already taken
@@ -99,6 +100,12 @@ class Duplicate(Permanent):
     pass
 
 
+class Changed(ConnectorError):
+    """A conditional write the CRM refused because the record changed after the time we
+    read it (Salesforce: 412 to ``If-Unmodified-Since``): read it again, merge, write again.
+    """
+
+
 _KIND: dict[type[ConnectorError], str] = {
     ConnectorError: "permanent",
     RateLimited: "rate_limited",
@@ -108,4 +115,5 @@ _KIND: dict[type[ConnectorError], str] = {
     Permanent: "permanent",
     NotFound: "not_found",
     Duplicate: "duplicate",
+    Changed: "changed",
 }

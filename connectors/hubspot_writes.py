@@ -11,15 +11,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
 from connectors.base import WriteRequest, WriteResult
 from connectors.batching import chunks, split_on_error
 from connectors.errors import ConnectorError, NotFound, Permanent
 from connectors.hubspot_api import PROVIDER, HubSpotApi
-from connectors.hubspot_records import SEGMENTS
+from connectors.hubspot_records import SEGMENTS, parse_time
 
 BATCH_SIZE = 100  # HubSpot's limit for every batch verb
+HISTORY_BATCH = 50  # records per read when property history is asked for
 ASSOCIATION_BATCH = 1_000
 
 
@@ -69,18 +71,68 @@ class HubSpotWrites:
             f"{segment}.batch.update",
             lambda api, o: api.sdk(f"crm.{segment}.batch_api").update(body, **o),
         )
-        by_id = {str(raw["id"]) for raw in (response.data or {}).get("results") or []}
+        by_id = {str(raw["id"]): raw for raw in (response.data or {}).get("results") or []}
+        written: dict[int, datetime | None] = {}
         for n in chunk:
             request = requests[n]
-            error = None
-            if request.external_id not in by_id:
+            raw = by_id.get(str(request.external_id))
+            if raw is None:
                 error = NotFound(
                     f"{object_type} {request.external_id} not found (deleted or merged)",
                     provider=PROVIDER,
                     code="OBJECT_NOT_FOUND",
                     status=404,
                 )
-            results[n] = WriteResult(request.local_id, request.external_id, error=error)
+                results[n] = WriteResult(request.local_id, request.external_id, error=error)
+                continue
+            written[n] = parse_time(raw.get("updatedAt"))
+            results[n] = WriteResult(request.local_id, request.external_id, modified_at=written[n])
+        lost = self._replaced(object_type, requests, written)
+        for n, overwritten in lost.items():
+            results[n] = replace(results[n], overwritten=overwritten)
+
+    def _replaced(
+        self,
+        object_type: str,
+        requests: Sequence[WriteRequest],
+        written: dict[int, datetime | None],
+    ) -> dict[int, dict[str, tuple[str, datetime]]]:
+        """CRM edits that the updates just made replaced unseen. HubSpot has no conditional
+        write, so each updated record that was read before (``unmodified_since``) is read
+        again with ``propertiesWithHistory`` for the properties written (50 records a
+        call): a value set after that read and before our write, other than the one we
+        wrote, was never merged. The caller merges it by the field's rule."""
+        todo = [n for n in written if requests[n].unmodified_since is not None]
+        if not todo:
+            return {}
+        segment = SEGMENTS[object_type]
+        names = sorted({name for n in todo for name in requests[n].properties})
+        lost: dict[int, dict[str, tuple[str, datetime]]] = {}
+        for chunk in chunks(todo, HISTORY_BATCH):
+            body = {
+                "properties": [],
+                "propertiesWithHistory": names,
+                "inputs": [{"id": requests[n].external_id} for n in chunk],
+            }
+            response = self.api.call(
+                f"{segment}.batch.read",
+                lambda api, o, b=body: api.sdk(f"crm.{segment}.batch_api").read(b, **o),
+            )
+            by_id = {
+                str(raw["id"]): raw.get("propertiesWithHistory") or {}
+                for raw in (response.data or {}).get("results") or []
+            }
+            for n in chunk:
+                request = requests[n]
+                history = by_id.get(str(request.external_id)) or {}
+                found = {
+                    name: edit
+                    for name, value in request.properties.items()
+                    if (edit := _replaced_edit(history.get(name) or [], value, request, written[n]))
+                }  # fmt: skip
+                if found:
+                    lost[n] = found
+        return lost
 
     def _upsert(
         self,
@@ -117,7 +169,10 @@ class HubSpotWrites:
                 )
                 results[n] = WriteResult(request.local_id, None, error=error)
             else:
-                results[n] = WriteResult(request.local_id, str(raw["id"]), bool(raw.get("new")))
+                results[n] = WriteResult(
+                    request.local_id, str(raw["id"]), bool(raw.get("new")),
+                    modified_at=parse_time(raw.get("updatedAt")),
+                )  # fmt: skip
 
     def _associate(
         self, requests: Sequence[WriteRequest], indices: list[int], results: dict[int, WriteResult]
@@ -159,3 +214,24 @@ class HubSpotWrites:
                 f"{segment}.batch.archive",
                 lambda api, o, b=body: api.sdk(f"crm.{segment}.batch_api").archive(b, **o),
             )
+
+
+def _replaced_edit(
+    history: list[dict[str, Any]], ours: Any, request: WriteRequest, written_at: datetime | None
+) -> tuple[str, datetime] | None:
+    """The newest value of one property set after ``request.unmodified_since`` and before
+    our write at ``written_at``, if it differs from what we wrote (our own entry, and edits
+    after our write, which the next read sees, do not count)."""
+    since = request.unmodified_since
+    wrote = "" if ours is None else str(ours)
+    newest: tuple[str, datetime] | None = None
+    for entry in history:
+        when = parse_time(entry.get("timestamp"))
+        value = "" if entry.get("value") is None else str(entry.get("value"))
+        if when is None or since is None or when <= since or value == wrote:
+            continue
+        if written_at is not None and when >= written_at:
+            continue
+        if newest is None or when > newest[1]:
+            newest = (value, when)
+    return newest

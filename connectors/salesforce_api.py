@@ -212,7 +212,7 @@ def map_error(exc: BaseException, headers: dict[str, str] | None = None) -> Conn
     if isinstance(exc, SalesforceAuthenticationFailed):
         return AuthError(str(exc), provider=PROVIDER, code=getattr(exc, "code", None))
     if isinstance(exc, SalesforceError):
-        code, message = _first_error(exc.content)
+        code, message = first_error(exc.content)
         return classify(exc.status, code, message, headers or {}, details=exc.content)
     if isinstance(exc, requests.RequestException):  # timeouts, resets, TLS, DNS
         return Transient(f"network: {exc}", provider=PROVIDER, code=type(exc).__name__)
@@ -255,7 +255,7 @@ def classify(
     return Permanent(message, **common)
 
 
-def _first_error(content: Any) -> tuple[str | None, str]:
+def first_error(content: Any) -> tuple[str | None, str]:
     if isinstance(content, list) and content and isinstance(content[0], dict):
         first = content[0]
         return first.get("errorCode") or first.get("statusCode"), str(first.get("message", ""))

@@ -70,9 +70,19 @@ class ExternalLink(Base):
     local_id: Mapped[int] = mapped_column(Integer)
     base: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     fingerprint: Mapped[str | None] = mapped_column(String(64))
-    remote_modified_at: Mapped[datetime | None]
+    remote_modified_at: Mapped[datetime | None]  # the CRM's time of the state last merged
+    # The CRM's time of our last write to the record, where the CRM tells it (HubSpot).
+    # Writes guard against edits made after the later of the two (``read_as_of``).
+    remote_written_at: Mapped[datetime | None]
     last_synced_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    @property
+    def read_as_of(self) -> datetime | None:
+        """The CRM's time up to which every change to the record is known here: what it
+        held then was merged or written by us. A write must not replace a later edit."""
+        known = [t for t in (self.remote_modified_at, self.remote_written_at) if t is not None]
+        return max(known) if known else None
 
 
 class SyncCursor(Base):

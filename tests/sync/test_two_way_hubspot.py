@@ -3,6 +3,7 @@ on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -14,12 +15,13 @@ from connectors.hubspot import HubSpotConnector
 from customers import contacts, db, service
 from customers.errors import StaleVersion
 from customers.models import Contact, Customer
-from customers.sync_state import Connection, ExternalLink, SyncRun
+from customers.sync_state import Connection, ExternalLink, SyncConflict, SyncRun
 from sandbox.faults import Faults
 from sandbox.hubspot import HubSpotSandbox
 from tests.connectors.conftest import hubspot_connector
 from worker.failures import record_failure
 from worker.locks import ThreadLocks
+from worker.sync.inbound import apply_page
 from worker.sync.outbound import Pusher
 from worker.sync.passes import Sync
 
@@ -258,12 +260,18 @@ def test_a_crm_change_that_failed_on_a_concurrent_local_write_is_not_overwritten
     assert customer.billing_city == "Shelbyville"
 
 
-def test_a_crm_edit_made_while_a_push_waited_is_read_before_the_push_writes(
+def conflicts(sessions: sessionmaker[Session]) -> list[SyncConflict]:
+    with sessions() as session:
+        return list(session.scalars(select(SyncConflict).order_by(SyncConflict.id)))
+
+
+def test_a_newer_crm_edit_our_write_replaced_unseen_is_merged_back_by_its_rule(
     sync: Sync, sandbox: HubSpotSandbox, sessions: sessionmaker[Session], tenant_id: int
 ) -> None:
-    """Found by the convergence soak: a push read the CRM's changes, then waited for the
-    connection's lock (its holder had been killed); a CRM edit made meanwhile, newer than
-    the local one, was overwritten by the local value when the push finally wrote."""
+    """HubSpot cannot refuse a write, so a CRM edit made after our last read is replaced by
+    the push. The push reads the property history of what it wrote, finds the edit, and
+    merges it by the field's rule: here the CRM's edit is newer (two_way), so it wins, the
+    local record takes it and the CRM gets it back in the same drain."""
     company = sandbox.create(
         "companies", {"name": "Globex GmbH", "domain": "globex.de", "city": "Bonn"}
     )
@@ -271,13 +279,62 @@ def test_a_crm_edit_made_while_a_push_waited_is_read_before_the_push_writes(
     [customer] = customers(sessions)
     with db.transaction(sessions) as session:
         service.update_customer(session, tenant_id, customer.id, {"billing_city": "Springfield"})
-    sandbox.update("companies", company["id"], {"city": "Shelbyville"})  # after the push's read
+    sandbox.update("companies", company["id"], {"city": "Shelbyville"})  # after our last read
     with sync.locks.hold("test"):
-        counts = Pusher(sync.target, sync.connector, sessions).drain()  # the push's write part
-    assert counts["read_before_write"] == 1
+        counts = Pusher(sync.target, sync.connector, sessions).drain()
+    assert counts["edits_replaced"] == 1 and counts["read_before_write"] == 0
     assert (sandbox.get("companies", company["id"]) or {})["properties"]["city"] == "Shelbyville"
     [customer] = customers(sessions)
-    assert customer.billing_city == "Shelbyville"  # a conflict, the newer CRM edit won
+    assert customer.billing_city == "Shelbyville"
+    [conflict] = conflicts(sessions)
+    assert (conflict.field, conflict.local_value, conflict.remote_value, conflict.rule) == (
+        "billing_city",
+        "Springfield",
+        "Shelbyville",
+        "two_way (crm won)",
+    )
+    # Settled: the next pass reads its own write back and changes nothing.
+    run = sync.incremental()
+    assert run.outcome == "ok" and run.counts["updated"] == 0 and run.counts["conflicts"] == 0
+    assert customers(sessions)[0].billing_city == "Shelbyville"
+
+
+def test_an_older_crm_edit_our_write_replaced_stays_replaced_and_is_on_record(
+    sync: Sync, sandbox: HubSpotSandbox, sessions: sessionmaker[Session], tenant_id: int
+) -> None:
+    company = sandbox.create(
+        "companies", {"name": "Globex GmbH", "domain": "globex.de", "city": "Bonn"}
+    )
+    sync.reconcile()
+    sandbox.update("companies", company["id"], {"city": "Shelbyville"})  # not read yet
+    time.sleep(0.01)
+    [customer] = customers(sessions)
+    with db.transaction(sessions) as session:  # newer than the CRM's edit
+        service.update_customer(session, tenant_id, customer.id, {"billing_city": "Springfield"})
+    with sync.locks.hold("test"):
+        counts = Pusher(sync.target, sync.connector, sessions).drain()
+    assert counts["edits_replaced"] == 1
+    assert (sandbox.get("companies", company["id"]) or {})["properties"]["city"] == "Springfield"
+    assert customers(sessions)[0].billing_city == "Springfield"
+    [conflict] = conflicts(sessions)
+    assert (conflict.remote_value, conflict.rule) == ("Shelbyville", "two_way (local won)")
+
+
+def test_our_own_earlier_write_is_no_edit_to_merge(
+    sync: Sync, sandbox: HubSpotSandbox, sessions: sessionmaker[Session], tenant_id: int
+) -> None:
+    """Two pushes before any read: the second must not take the first for a CRM edit."""
+    company = sandbox.create("companies", {"name": "Globex GmbH", "domain": "globex.de"})
+    sync.reconcile()
+    [customer] = customers(sessions)
+    for city in ("Springfield", "Shelbyville"):
+        with db.transaction(sessions) as session:
+            service.update_customer(session, tenant_id, customer.id, {"billing_city": city})
+        with sync.locks.hold("test"):
+            counts = Pusher(sync.target, sync.connector, sessions).drain()
+        assert counts["crm_updated"] == 1 and counts["edits_replaced"] == 0
+    assert (sandbox.get("companies", company["id"]) or {})["properties"]["city"] == "Shelbyville"
+    assert conflicts(sessions) == []
 
 
 def test_an_incremental_pass_archives_the_customer_of_a_deleted_company(
@@ -321,3 +378,29 @@ def test_a_contact_removed_and_added_again_takes_over_its_crm_record(
             select(ExternalLink).where(ExternalLink.object_type == "contact")
         ).one()
     assert linked.local_id == new.id
+
+
+def test_an_inbound_apply_never_overwrites_a_local_edit_committed_after_the_crm_read(
+    sync: Sync, sandbox: HubSpotSandbox, sessions: sessionmaker[Session], tenant_id: int
+) -> None:
+    """A page read from the CRM, then a local edit commits, then the page is applied: the
+    merge sees the committed local edit, and the newer side wins by the field's rule."""
+    company = sandbox.create(
+        "companies", {"name": "Globex GmbH", "domain": "globex.de", "city": "Bonn"}
+    )
+    sync.reconcile()
+    sandbox.update("companies", company["id"], {"city": "Shelbyville"})
+    page = sync.connector.fetch("company", [str(company["id"])])
+    time.sleep(0.01)
+    [customer] = customers(sessions)
+    with db.transaction(sessions) as session:
+        service.update_customer(session, tenant_id, customer.id, {"billing_city": "Springfield"})
+    with db.transaction(sessions) as session:
+        result = apply_page(session, sync.target, "company", page)
+    assert result.counts["conflicts"] == 1
+    assert customers(sessions)[0].billing_city == "Springfield"
+    [conflict] = conflicts(sessions)
+    assert (conflict.remote_value, conflict.rule) == ("Shelbyville", "two_way (local won)")
+    with sync.locks.hold("test"):
+        Pusher(sync.target, sync.connector, sessions).drain()
+    assert (sandbox.get("companies", company["id"]) or {})["properties"]["city"] == "Springfield"

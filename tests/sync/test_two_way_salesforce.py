@@ -4,6 +4,7 @@ on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -18,9 +19,10 @@ from sandbox.faults import Faults
 from sandbox.salesforce import SalesforceSandbox
 from tests.connectors.conftest import sf_connector
 from worker.locks import ThreadLocks
+from worker.sync.outbound import Pusher
 from worker.sync.passes import Sync
 
-WRITES = ("collections.upsert", "collections.update", "collections.create", "sobject.upsert",
+WRITES = ("collections.upsert", "collections.update", "collections.create", "composite", "sobject.upsert",
           "sobject.update", "sobject.create")  # fmt: skip
 
 
@@ -177,3 +179,89 @@ def test_a_value_longer_than_the_crm_field_is_written_cut_and_never_pushed_again
     assert again.counts["failed"] == 0 and crm_writes(sandbox) == writes  # no push, no echo
     with sessions() as session:
         assert session.get(Customer, customer.id).billing_city == city  # type: ignore[union-attr]
+
+
+def customers(sessions: sessionmaker[Session]) -> list[Customer]:
+    with sessions() as session:
+        return list(session.scalars(select(Customer).order_by(Customer.id)))
+
+
+class Clock:
+    """The org's clock, moved by hand: conditional writes compare whole seconds."""
+
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def timed_sync(
+    sessions: sessionmaker[Session], tenant_id: int, clock: Clock
+) -> Iterator[tuple[Sync, SalesforceSandbox]]:
+    with SalesforceSandbox(faults=Faults(seed=5), clock=clock) as org:
+        with db.transaction(sessions) as session:
+            connection = Connection(
+                tenant_id=tenant_id, provider="salesforce", account_id=org.org_id, name="org"
+            )
+            session.add(connection)
+            session.flush()
+            connection_id = connection.id
+        yield Sync(connection_id, sessions=sessions, connector=sf_connector(org), locks=ThreadLocks()), org  # fmt: skip
+
+
+def test_a_crm_edit_made_after_our_read_is_never_overwritten(
+    timed_sync: tuple[Sync, SalesforceSandbox], clock: Clock,
+    sessions: sessionmaker[Session], tenant_id: int,
+) -> None:  # fmt: skip
+    """The update carries If-Unmodified-Since (the record's time when last read); the org
+    refuses it with 412, the push reads the record, merges (the CRM's edit is newer: it
+    wins by the two_way rule) and writes again what is still to write."""
+    sync, org = timed_sync
+    account = org.create("Account", {"Name": "Globex GmbH", "BillingCity": "Bonn", "Phone": "1"})
+    sync.reconcile()
+    [customer] = customers(sessions)
+    with db.transaction(sessions) as session:
+        service.update_customer(session, tenant_id, customer.id, {"billing_city": "Springfield", "phone": "+49 30 1234567"})  # fmt: skip
+    clock.advance(2)
+    org.update("Account", account, {"BillingCity": "Shelbyville"})  # after our read
+    before = org.faults.snapshot()["calls"]
+    with sync.locks.hold("test"):  # the push's write part, without the pass's read before it
+        counts = Pusher(sync.target, sync.connector, sessions).drain()
+    calls = org.faults.snapshot()["calls"]
+    assert counts["changed_during_write"] == 1 and counts["failed"] == 0
+    assert calls.get("composite", 0) - before.get("composite", 0) == 2  # refused, then written
+    assert calls.get("collections.update", 0) == before.get("collections.update", 0)
+    record = org.record("Account", account) or {}
+    assert (record["BillingCity"], record["Phone"]) == ("Shelbyville", "+49301234567")
+    [customer] = customers(sessions)
+    assert (customer.billing_city, customer.phone) == ("Shelbyville", "+49301234567")
+
+
+def test_our_own_unread_write_only_costs_a_read(
+    timed_sync: tuple[Sync, SalesforceSandbox], clock: Clock,
+    sessions: sessionmaker[Session], tenant_id: int,
+) -> None:  # fmt: skip
+    sync, org = timed_sync
+    account = org.create("Account", {"Name": "Globex GmbH", "BillingCity": "Bonn"})
+    sync.reconcile()
+    [customer] = customers(sessions)
+    for city in ("Springfield", "Shelbyville"):
+        clock.advance(2)
+        with db.transaction(sessions) as session:
+            service.update_customer(session, tenant_id, customer.id, {"billing_city": city})
+        with sync.locks.hold("test"):
+            counts = Pusher(sync.target, sync.connector, sessions).drain()
+        assert counts["failed"] == 0 and counts["crm_updated"] == 1
+    assert (org.record("Account", account) or {})["BillingCity"] == "Shelbyville"
+    assert customers(sessions)[0].billing_city == "Shelbyville"
+    assert counts["changed_during_write"] == 1  # the first push's write, not read yet

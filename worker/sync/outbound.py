@@ -26,7 +26,8 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from connectors.base import Connector, WriteRequest
+from connectors.base import Connector, RemoteRecord, WriteRequest, WriteResult
+from connectors.errors import Changed
 from customers import service
 from customers.db import transaction
 from customers.models import Contact, Customer, OutboxEntry
@@ -42,6 +43,9 @@ from worker.sync.target import SyncTarget
 log = logging.getLogger(__name__)
 
 OUTBOX_BATCH = 1000
+# Rounds of read, merge and write for a record the CRM keeps refusing because it changed
+# since we read it (someone editing it right now); then it is a failure, retried later.
+WRITE_ATTEMPTS = 3
 # How long a missing outbox id is waited for (its transaction may not have committed yet)
 # before it counts as the id of a rolled-back transaction. Longer than any transaction that
 # writes outbox rows (a page of a sync).
@@ -155,9 +159,36 @@ class Pusher:
         return self.counts
 
     def push(self, session: Session, local_type: str, local_ids: Sequence[int]) -> None:
-        """Push these local records now (also used to replay outbound failures)."""
+        """Push these local records now (also used to replay outbound failures).
+
+        Every update of a linked record is guarded against the read-then-write window: it
+        carries the CRM's time up to which we know the record (``ExternalLink.read_as_of``).
+        Salesforce refuses a record changed since (412); it is read again, merged by the
+        field rules and written again, up to ``WRITE_ATTEMPTS`` times. HubSpot cannot
+        refuse, so it reports the values our write replaced, and those are merged by the
+        field rules after the fact (``_merge_replaced``)."""
+        pending = list(local_ids)
+        for attempt in range(1, WRITE_ATTEMPTS + 1):
+            pending = self._push_once(session, local_type, pending, last=attempt == WRITE_ATTEMPTS)
+            if not pending:
+                return
+            self.counts["changed_during_write"] += len(pending)
+            object_type = self.target.parent_type if local_type == "customer" else "contact"
+            links = self._links(session, object_type, pending)
+            fetched = self.connector.fetch(
+                object_type, [link.external_id for link in links.values()]
+            )
+            self.counts["read_before_write"] += len(links)
+            apply_page(session, self.target, object_type, fetched)
+            session.flush()
+
+    def _push_once(
+        self, session: Session, local_type: str, local_ids: Sequence[int], *, last: bool
+    ) -> list[int]:
+        """One round of ``push``; returns the records the CRM refused because they changed
+        since we read them (none on the ``last`` round: those become failures)."""
         if not local_ids:
-            return
+            return []
         object_type = self.target.parent_type if local_type == "customer" else "contact"
         object_map = self.target.map_for(object_type)
         records: dict[int, Customer | Contact] = {}
@@ -206,21 +237,28 @@ class Pusher:
             requests.append(request)
             planned.append((local, base_update))
         if not requests:
-            return
+            return []
         results = self.connector.upsert(object_type, requests)
         self._synced = []
+        changed: list[int] = []
         for (local, base_update), request, result in zip(planned, requests, results, strict=True):
             if result.ok and result.external_id:
+                link = links.get(local.id)
+                if result.overwritten and link is not None:
+                    self._merge_replaced(session, object_type, link, result)
                 self._linked(
                     session,
                     object_type,
                     object_map,
                     local,
-                    links.get(local.id),
+                    link,
                     result.external_id,
                     base_update,
+                    result.modified_at,
                 )
                 self.counts["crm_created" if request.external_id is None else "crm_updated"] += 1
+            elif isinstance(result.error, Changed) and not last:
+                changed.append(local.id)
             else:
                 self.counts["failed"] += 1
                 assert result.error is not None
@@ -236,6 +274,27 @@ class Pusher:
                 session, connection_id=self.target.connection_id, direction="outbound",
                 object_type=object_type, local_ids=self._synced,
             )  # fmt: skip
+        return changed
+
+    def _merge_replaced(
+        self, session: Session, object_type: str, link: ExternalLink, result: WriteResult
+    ) -> None:
+        """Our write replaced CRM edits we had not read (HubSpot, which cannot refuse a
+        write). Merge them as the CRM change they were, against the base before our write,
+        so each field's rule decides and the conflict is on record. Where the CRM's edit
+        wins, the local record takes it, and since the CRM now holds our value, the base
+        this push stores says so and the next push writes the edit back."""
+        when = max(at for _, at in result.overwritten.values())
+        record = RemoteRecord(
+            object_type=object_type,
+            external_id=link.external_id,
+            properties={name: value for name, (value, _) in result.overwritten.items()},
+            modified_at=when,
+            local_id=str(link.local_id),
+        )
+        self.counts["edits_replaced"] += 1
+        apply_page(session, self.target, object_type, [record])
+        session.flush()
 
     def _read_first(
         self,
@@ -245,17 +304,15 @@ class Pusher:
         records: dict[int, Customer | Contact],
         links: dict[int, ExternalLink],
     ) -> bool:
-        """Apply the CRM's current state of the linked records about to be written, just
-        before writing them. A pass reads the CRM's changes before it pushes, but the push
-        may wait for the connection's lock in between (a busy or a dead holder), and a CRM
-        edit made meanwhile would be overwritten unseen; read here, it goes through the
-        three-way merge (conflicts by rule) like any other. Records with nothing to write
-        are not read; an unchanged record is a stale no-op. Returns whether anything was
-        read."""
+        """Read the linked records about to be written whose CRM time is not known (a
+        record we created whose echo is not read yet, or a link older than that time), so
+        that their write can be guarded like every other (see ``push``); the read goes
+        through the three-way merge. Records with nothing to write are not read. Returns
+        whether anything was read."""
         ids = []
         for local_id, link in links.items():
             local = records.get(local_id)
-            if local is None or local.deleted_at is not None:
+            if local is None or local.deleted_at is not None or link.read_as_of is not None:
                 continue
             region = local.customer.billing_country if isinstance(local, Contact) else None
             if outbound_changes(object_map, link.base or {}, columns(local), region)[0]:
@@ -380,6 +437,7 @@ class Pusher:
                 properties,
                 external_id=link.external_id,
                 associations=associations,
+                unmodified_since=link.read_as_of,
             ),
             base_update,
         )
@@ -393,6 +451,7 @@ class Pusher:
         link: ExternalLink | None,
         external_id: str,
         base_update: dict[str, Any],
+        written_at: datetime | None = None,
     ) -> None:
         if link is None:
             link = ExternalLink(
@@ -403,5 +462,7 @@ class Pusher:
         base = {**(link.base or {}), **base_update, ID_WRITTEN: True}
         link.base = base
         link.fingerprint = fingerprint({k: v for k, v in base.items() if k != ID_WRITTEN})
+        if written_at is not None:
+            link.remote_written_at = written_at
         link.last_synced_at = utcnow()
         self._synced.append(local.id)
