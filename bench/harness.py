@@ -298,10 +298,15 @@ def _outbound_figures(result: Any) -> list[Figure]:
         Figure("outbound", f"push of {edits:,} local edits", result.per_s, "records/s",
                [Reference("records written", result.records, "records")], "", None, {},
                f"{result.seconds:.1f} s; {_per_crm(result)}", {"per_crm": result.per_crm}),
-        Figure("outbound", "write calls", result.api_calls, "calls",
-               [Reference("the API's minimum", result.minimum, "calls",
-                          "HubSpot batch update 100/call; Salesforce sObject Collections 200/call")],
-               "", None, {"calls/minimum": calls_ratio}, _per_crm(result, "write_calls", "calls"), {"per_crm": result.per_crm}),
+        Figure("outbound", "push calls (writes and their guards)", result.api_calls, "calls",
+               [Reference("the API's minimum for guarded updates", result.minimum, "calls",
+                          "HubSpot batch update 100/call + property history read 50/call; "
+                          "Salesforce If-Unmodified-Since updates 25/Composite call")],
+               "within 10% of the minimum", None if calls_ratio is None else calls_ratio <= 1.10,
+               {"calls/minimum": calls_ratio},
+               f"{_per_crm(result, 'push_calls', 'calls')}; per 1,000 records: {_per_crm(result, 'push_calls_per_1000', 'calls')}; "
+               f"unguarded minimum: {_per_crm(result, 'unguarded_minimum', 'calls')}",
+               {"per_crm": result.per_crm}),
     ]  # fmt: skip
 
 

@@ -194,6 +194,17 @@ class Sandboxes:
             "salesforce": _writes(self.salesforce.faults, SALESFORCE_WRITES),
         }
 
+    def push_calls(self) -> dict[str, int]:
+        """What a push spends: its writes, and the reads that guard them (HubSpot's property
+        history after an update; a record read again when Salesforce refused its write)."""
+        from worker.demo import HUBSPOT_WRITES, SALESFORCE_WRITES, _writes
+
+        hubspot_reads = ("companies.batch.read", "contacts.batch.read")
+        return {
+            "hubspot": _writes(self.hubspot.faults, HUBSPOT_WRITES + hubspot_reads),
+            "salesforce": _writes(self.salesforce.faults, SALESFORCE_WRITES),
+        }
+
 
 def worker_env(database_url: str, redis_url: str | None, key: str, folder: Path) -> dict[str, str]:
     """The environment of a crmsync process: the caller's, less its CRMSYNC_ settings."""

@@ -24,8 +24,26 @@ from customers.sync_state import ExternalLink
 HUBSPOT_SEARCH = 200  # records per CRM search call (the incremental pass, and a first one)
 HUBSPOT_ASSOCIATIONS = 1_000  # contact ids per v4 association batch read
 HUBSPOT_BATCH_WRITE = 100  # records per batch update / upsert call
+HUBSPOT_HISTORY_READ = 50  # records per batch read with property history
 SALESFORCE_QUERY = 2_000  # rows per query batch
 SALESFORCE_COLLECTION = 200  # records per sObject Collections call
+SALESFORCE_COMPOSITE = 25  # conditional sObject Rows updates per Composite call
+
+
+def guarded_update_minimum(provider: str, records: int) -> int:
+    """The fewest calls that update linked records without replacing a CRM edit unseen:
+    HubSpot a batch update (100) and a history read (50) to find such edits; Salesforce
+    conditional updates, 25 to a Composite call (sObject Collections take no condition)."""
+    if provider == "hubspot":
+        return math.ceil(records / HUBSPOT_BATCH_WRITE) + math.ceil(records / HUBSPOT_HISTORY_READ)
+    return math.ceil(records / SALESFORCE_COMPOSITE)
+
+
+def unguarded_update_minimum(provider: str, records: int) -> int:
+    """The fewest calls that update these records at all (no guard): batch updates of 100
+    (HubSpot), sObject Collections of 200 (Salesforce)."""
+    per_call = HUBSPOT_BATCH_WRITE if provider == "hubspot" else SALESFORCE_COLLECTION
+    return math.ceil(records / per_call)
 
 
 def inbound_minimum(provider: str, parents: int, contacts: int) -> int:
@@ -187,15 +205,19 @@ def outbound(stack: Stack, connections: dict[str, int], sandboxes: Sandboxes, ed
             for other in connections.values():
                 if other != connection_id:  # the other CRM lacks these: it would create them
                     start_at_end(session, other, tenant_id)
-        before = sandboxes.write_calls()[provider]
+        before = sandboxes.push_calls()[provider]
         run, seconds = stack.run("push_changes", connection_id, timeout_s=max(600.0, len(ids) / 10))
-        writes = sandboxes.write_calls()[provider] - before
+        spent = sandboxes.push_calls()[provider] - before
         counts = dict(run.counts)
-        per_call = HUBSPOT_BATCH_WRITE if provider == "hubspot" else SALESFORCE_COLLECTION
         pushed = int(counts.get("crm_updated", 0)) + int(counts.get("crm_created", 0))
-        result.add(provider, pushed, seconds, writes, math.ceil(len(ids) / per_call), counts)
-        result.per_crm[provider].update(
-            edits=len(ids), write_calls=writes, all_api_calls=counts.get("api_calls")
+        result.add(
+            provider, pushed, seconds, spent, guarded_update_minimum(provider, len(ids)), counts
         )
+        result.per_crm[provider].update(
+            edits=len(ids), push_calls=spent, all_api_calls=counts.get("api_calls"),
+            push_calls_per_1000=round(1000 * spent / max(len(ids), 1), 2),
+            guarded_minimum=guarded_update_minimum(provider, len(ids)),
+            unguarded_minimum=unguarded_update_minimum(provider, len(ids)),
+        )  # fmt: skip
     stack.drain(600)
     return result

@@ -40,7 +40,7 @@ HUBSPOT_WRITES = (
     "contacts.batch.update",
     "contacts.batch.upsert",
 )
-SALESFORCE_WRITES = ("collections.upsert", "collections.update")
+SALESFORCE_WRITES = ("collections.upsert", "collections.update", "composite")
 
 
 @dataclass
