@@ -20,14 +20,29 @@ from urllib.parse import urlsplit
 import phonenumbers
 import pycountry
 from email_validator import EmailNotValidError, validate_email
+from sqlalchemy import String
 
 from customers.errors import FieldError, InvalidInput
-from customers.models import ContactRole, CustomerStatus, CustomerType
+from customers.models import Base, Contact, ContactRole, Customer, CustomerStatus, CustomerType
 
 MAX_PAYMENT_TERMS_DAYS = 365
 MAX_TEXT = 300
 MAX_NOTES = 20_000
 CUSTOM_ROLE = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")
+
+
+def column_limits(model: type[Base]) -> dict[str, int]:
+    """The longest text each column holds: the one source of every length limit, so a
+    value the validators accept always fits (PostgreSQL refuses what is longer)."""
+    return {
+        column.name: int(column.type.length)
+        for column in model.__table__.columns
+        if isinstance(column.type, String) and column.type.length
+    }
+
+
+CUSTOMER_LIMITS = column_limits(Customer)
+CONTACT_LIMITS = column_limits(Contact)
 
 
 def _text(limit: int = MAX_TEXT) -> Callable[[Any], str | None]:
@@ -44,11 +59,14 @@ def _text(limit: int = MAX_TEXT) -> Callable[[Any], str | None]:
     return normalize
 
 
-def required_text(value: Any) -> str:
-    cleaned = _text()(value)
-    if not cleaned:
-        raise ValueError("is required")
-    return cleaned
+def required_text(limit: int = MAX_TEXT) -> Callable[[Any], str]:
+    def normalize(value: Any) -> str:
+        cleaned = _text(limit)(value)
+        if not cleaned:
+            raise ValueError("is required")
+        return cleaned
+
+    return normalize
 
 
 def normalize_email(value: Any) -> str | None:
@@ -265,47 +283,50 @@ def _confidence(value: Any) -> float | None:
 
 _ADDRESS = {
     f"{kind}_{part}": (
-        normalize_country if part == "country" else _text(32 if part == "postal_code" else 300)
+        normalize_country if part == "country" else _text(CUSTOMER_LIMITS[f"{kind}_{part}"])
     )
     for kind in ("billing", "shipping")
     for part in ("street", "street2", "city", "region", "postal_code", "country")
 }
 
 CUSTOMER_FIELDS: dict[str, Callable[[Any], Any]] = {
-    "name": required_text,
+    "name": required_text(CUSTOMER_LIMITS["name"]),
     "email": normalize_email,
     "phone": normalize_phone,
     "website": normalize_website,
     "domain": normalize_domain,
     "tax_id": normalize_tax_id,
-    "registration_number": _text(64),
+    "registration_number": _text(CUSTOMER_LIMITS["registration_number"]),
     "customer_type": _choice(CustomerType),
     "status": _choice(CustomerStatus),
     **_ADDRESS,
     "currency": normalize_currency,
     "payment_terms_days": parse_payment_terms,
     "credit_limit": normalize_credit_limit,
-    "category": _text(64),
-    "subcategory": _text(64),
+    "category": _text(CUSTOMER_LIMITS["category"]),
+    "subcategory": _text(CUSTOMER_LIMITS["subcategory"]),
     "category_confidence": _confidence,
-    "category_source": _text(120),
+    "category_source": _text(CUSTOMER_LIMITS["category_source"]),
     "notes": _text(MAX_NOTES),
     "custom_properties": normalize_custom_properties,
 }
 
 CONTACT_FIELDS: dict[str, Callable[[Any], Any]] = {
-    "first_name": required_text,
-    "last_name": _text(120),
+    "first_name": required_text(CONTACT_LIMITS["first_name"]),
+    "last_name": _text(CONTACT_LIMITS["last_name"]),
     "email": normalize_email,
     "phone": normalize_phone,
     "mobile_phone": normalize_phone,
-    "job_title": _text(200),
+    "job_title": _text(CONTACT_LIMITS["job_title"]),
     "roles": normalize_roles,
 }
 
 
 def _clean(
-    data: Mapping[str, Any], spec: Mapping[str, Callable[[Any], Any]], region: str | None
+    data: Mapping[str, Any],
+    spec: Mapping[str, Callable[[Any], Any]],
+    region: str | None,
+    limits: Mapping[str, int],
 ) -> dict[str, Any]:
     cleaned: dict[str, Any] = {}
     errors: list[FieldError] = []
@@ -319,6 +340,13 @@ def _clean(
                 cleaned[field] = normalize_phone(value, region)
             else:
                 cleaned[field] = normalize(value)
+            limit = limits.get(field)
+            if (
+                limit is not None
+                and isinstance(cleaned[field], str)
+                and len(cleaned[field]) > limit
+            ):
+                raise ValueError(f"is {len(cleaned[field])} characters long; the limit is {limit}")
         except (ValueError, TypeError) as error:
             errors.append(FieldError(field, str(error)))
     if errors:
@@ -338,11 +366,11 @@ def clean_customer(data: Mapping[str, Any]) -> dict[str, Any]:
             region = normalize_country(data["billing_country"])
         except ValueError:
             region = None  # reported by the field loop
-    cleaned = _clean(data, CUSTOMER_FIELDS, region)
+    cleaned = _clean(data, CUSTOMER_FIELDS, region, CUSTOMER_LIMITS)
     if "domain" not in data and cleaned.get("website"):
         cleaned["domain"] = domain_of(cleaned["website"])
     return cleaned
 
 
 def clean_contact(data: Mapping[str, Any], region: str | None = None) -> dict[str, Any]:
-    return _clean(data, CONTACT_FIELDS, region)
+    return _clean(data, CONTACT_FIELDS, region, CONTACT_LIMITS)

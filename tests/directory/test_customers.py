@@ -284,3 +284,43 @@ def test_tax_address_is_shipping_if_given_else_billing(
         assert customer.tax_address == {
             "street": None, "street2": None, "city": "Lyon", "region": None, "postal_code": None, "country": "FR",
         }  # fmt: skip
+
+
+TEXT_FIELDS = {  # a value of the column's full length for every free-text field
+    "customer": ("name", "registration_number", "billing_street", "billing_street2",
+                 "billing_city", "billing_region", "billing_postal_code", "shipping_street",
+                 "shipping_street2", "shipping_city", "shipping_region", "shipping_postal_code"),
+    "contact": ("first_name", "last_name", "job_title"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("kind", sorted(TEXT_FIELDS))
+def test_a_text_field_takes_what_its_column_holds_and_refuses_one_more_character(
+    sessions: sessionmaker[Session], tenant_id: int, kind: str
+) -> None:
+    """Found by attacking the CLI: validators allowed 300 characters for a city and a
+    contact's first name, the columns hold 120, and PostgreSQL's DataError reached the
+    user. The columns are now the one source of the limits."""
+    from customers import contacts
+    from customers.fields import CONTACT_LIMITS, CUSTOMER_LIMITS
+
+    limits = CUSTOMER_LIMITS if kind == "customer" else CONTACT_LIMITS
+    owner = create(sessions, tenant_id)
+    for field in TEXT_FIELDS[kind]:
+        limit = limits[field]
+        full = "x" * limit
+        with db.transaction(sessions) as session:  # fits: stored whole
+            if kind == "customer":
+                service.update_customer(session, tenant_id, owner, {field: full})
+            else:
+                contacts.add_contact(session, tenant_id, owner, {"first_name": "Ann", field: full})
+        with pytest.raises(InvalidInput) as caught, db.transaction(sessions) as session:
+            if kind == "customer":
+                service.update_customer(session, tenant_id, owner, {field: full + "x"})
+            else:
+                contacts.add_contact(
+                    session, tenant_id, owner, {"first_name": "Ann", field: full + "x"}
+                )
+        assert [(e.field, e.reason) for e in caught.value.errors] == [
+            (field, f"is {limit + 1} characters long; the limit is {limit}")
+        ]
