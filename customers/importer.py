@@ -17,6 +17,10 @@ Rules, as a person importing would expect them:
   the line and byte offset of the first bad byte, so one mis-saved name does not cost the
   rest of the file.
 - ``custom.<key>`` columns become custom properties.
+- Cells are separated by commas, or by semicolons or tabs when the header is (the
+  semicolon is what spreadsheets write where the comma is the decimal mark).
+- A cell that begins like a spreadsheet formula (``=``, ``+``, ``-``, ``@``) is that row's
+  error, except a sign in a phone or number column.
 - Rows are written in batches of :data:`BATCH_ROWS`, each batch in its own transaction
   through ``customers.service.create_customers`` (outbox rows included). An interrupted
   import can simply be run again: rows already imported are skipped by their email.
@@ -67,6 +71,10 @@ CONTACT_COLUMNS = {
 }
 TEMPLATE_COLUMNS = (*CUSTOMER_COLUMNS, *CONTACT_COLUMNS)
 REQUIRED_COLUMNS = ("name", "email")
+DELIMITERS = (",", ";", "\t")
+FORMULA_STARTS = "=+-@"
+# Columns whose validators read a sign themselves: a leading + or - is no formula there.
+SIGNED_COLUMNS = frozenset({"phone", "contact_phone", "credit_limit", "payment_terms_days"})
 TEMPLATE_EXAMPLE = {
     "name": "Acme Corporation", "email": "ap@acme.example", "phone": "+49 221 1234567",
     "website": "https://www.acme.example", "tax_id": "DE 123 456 789",
@@ -210,8 +218,27 @@ class _Row:
     cells: list[str]
 
 
+def delimiter_of(text: str) -> str:
+    """The file's delimiter, told by its header: a comma, or the semicolon a spreadsheet
+    writes where the comma is the decimal mark (Germany, France), or a tab. The first that
+    splits the header into known columns, ``name`` and ``email`` among them, wins; a header
+    that none splits is read with commas, and its error names the columns it found."""
+    first_line = text.split("\n", 1)[0]
+    for candidate in DELIMITERS:
+        if candidate not in first_line:
+            continue
+        try:
+            cells = next(csv.reader(io.StringIO(first_line), delimiter=candidate), [])
+            _header(cells)
+        except (csv.Error, FileProblem):
+            continue
+        return candidate
+    return ","
+
+
 def read_rows(decoded: Decoded) -> tuple[list[str], list[_Row]]:
-    reader = csv.reader(io.StringIO(decoded.text, newline=""), strict=True)
+    delimiter = delimiter_of(decoded.text)
+    reader = csv.reader(io.StringIO(decoded.text, newline=""), delimiter=delimiter, strict=True)
     rows: list[_Row] = []
     try:
         header = next(reader, None)
@@ -260,6 +287,26 @@ def _encoding_errors(
     return errors
 
 
+def _formulas(row: _Row, values: dict[str, str]) -> list[RowError]:
+    """Cells that begin as a spreadsheet formula does (``=``, ``+``, ``-``, ``@``) are
+    refused, not stored: the file holds the formula, not its result, and the text would be
+    pushed to both CRMs, where the next export to a spreadsheet runs it. Phone and number
+    columns are exempt from ``+`` and ``-`` (``+49 ...``, ``-500``): their own validators
+    accept only a phone number or a number there."""
+    errors = []
+    for column, value in values.items():
+        if not value or value[0] not in FORMULA_STARTS:
+            continue
+        if value[0] in "+-" and column in SIGNED_COLUMNS:
+            continue
+        errors.append(RowError(row.number, column, (
+            f"begins with {value[0]!r}, as a spreadsheet formula does; formulas are not "
+            "imported (the file holds the formula, not its result). Remove the character "
+            "or enter the value with `customers update`"
+        )))  # fmt: skip
+    return errors
+
+
 def _validate(
     row: _Row, columns: list[str], decoded: Decoded, raw: bytes
 ) -> NewCustomer | list[RowError]:
@@ -268,6 +315,7 @@ def _validate(
         return [RowError(row.number, "(row)", reason)]
     values = {column: cell.strip() for column, cell in zip(columns, row.cells, strict=False)}
     errors = _encoding_errors(decoded, raw, row, values) if decoded.bad else []
+    errors += _formulas(row, values)
     broken = {error.column for error in errors}
     customer: dict[str, Any] = {c: values.get(c, "") for c in REQUIRED_COLUMNS if c not in broken}
     customer.update(

@@ -165,3 +165,49 @@ def test_progress_is_reported(sessions: sessionmaker[Session], tenant_id: int) -
     report = import_csv(sessions, TENANT, raw.encode(), progress=lambda *a: seen.append(a))
     assert report.created == 1200
     assert ("checking", 1200, 1200) in seen and seen[-1] == ("writing", 1200, 1200)
+
+
+def test_a_semicolon_separated_export_is_read_by_its_header(
+    sessions: sessionmaker[Session], tenant_id: int
+) -> None:
+    """Found by trying it: Excel in Germany and France writes ';' between cells (the comma
+    is their decimal mark); the import stopped at "unknown column 'name;email;...'"."""
+    raw = (
+        "Name;Email;Billing Country;Credit Limit;Notes\r\n"
+        'Müller GmbH;m@mueller.de;DE;1000.50;"Lieferung, bitte"\r\n'
+        "Dupont SA;d@dupont.fr;FR;;\r\n"
+    ).encode()
+    report = import_csv(sessions, TENANT, raw)
+    assert (report.created, report.errors) == (2, [])
+    with sessions() as session:
+        rows = session.execute(select(Customer.name, Customer.credit_limit, Customer.notes).order_by(Customer.id)).all()  # fmt: skip
+    assert rows == [
+        ("Müller GmbH", Decimal("1000.50"), "Lieferung, bitte"),
+        ("Dupont SA", None, None),
+    ]
+    tabbed = b"name\temail\r\nTab Ltd\tt@tab.co.uk\r\n"
+    assert import_csv(sessions, TENANT, tabbed).created == 1
+    with pytest.raises(FileProblem, match="unknown column"):  # neither splits it: named as read
+        import_csv(sessions, TENANT, b"name|email\r\nX|x@x.com\r\n")
+
+
+def test_cells_that_begin_like_a_formula_are_refused_not_stored(
+    sessions: sessionmaker[Session], tenant_id: int
+) -> None:
+    raw = (
+        b"name,email,phone,credit_limit,notes,billing_city\r\n"
+        b'=HYPERLINK("http://x"),f1@x.com,,,,\r\n'  # 2
+        b"Good GmbH,f2@x.com,+49 30 1234567,,@SUM(A1),\r\n"  # 3: notes
+        b"Fine AG,f3@x.com,+49 30 1234568,-0,,-Bonn\r\n"  # 4: city; the signs in number columns are fine
+        b"Plain Ltd,f4@x.com,+44 20 7946 0000,2500,,London\r\n"  # 5: good
+    )
+    report = import_csv(sessions, TENANT, raw)
+    assert [(e.row, e.column) for e in report.errors] == [
+        (2, "name"),
+        (3, "notes"),
+        (4, "billing_city"),
+    ]
+    assert "spreadsheet formula" in report.errors[0].reason
+    assert report.created == 1
+    with sessions() as session:
+        assert session.scalars(select(Customer.name)).all() == ["Plain Ltd"]
