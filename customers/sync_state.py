@@ -117,9 +117,14 @@ class SyncFailure(Base):
     """A record or message that failed for good, with what is needed to replay it."""
 
     __tablename__ = "sync_failures"
-    __table_args__ = (Index("ix_sync_failures_status", "status", "connection_id"),)
+    __table_args__ = (
+        Index("ix_sync_failures_status", "status", "connection_id"),
+        Index("ix_sync_failures_tenant_status", "tenant_id", "status"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    # The tenant it belongs to (from its connection, or its customer): only it sees the row.
+    tenant_id: Mapped[int | None] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
     connection_id: Mapped[int | None] = mapped_column(
         ForeignKey("connections.id", ondelete="CASCADE")
     )

@@ -19,7 +19,8 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from connectors.errors import ConnectorError
-from customers.sync_state import SyncFailure
+from customers.models import Customer
+from customers.sync_state import Connection, SyncFailure
 from customers.types import utcnow
 
 OPEN = "open"
@@ -37,6 +38,18 @@ def classify(error: BaseException) -> tuple[str, str | None, str]:
     return "internal", type(error).__name__, str(error)[:MAX_MESSAGE] or type(error).__name__
 
 
+def _tenant_of(
+    session: Session, connection_id: int | None, direction: str, local_id: int | None
+) -> int | None:
+    """The tenant a failure belongs to: its connection's, or (categorization, which has no
+    connection) its customer's."""
+    if connection_id is not None:
+        return session.scalar(select(Connection.tenant_id).where(Connection.id == connection_id))
+    if direction == "categorize" and local_id is not None:
+        return session.scalar(select(Customer.tenant_id).where(Customer.id == local_id))
+    return None
+
+
 def record_failure(
     session: Session,
     *,
@@ -50,9 +63,13 @@ def record_failure(
     attempts: int = 1,
 ) -> SyncFailure:
     error_class, crm_code, message = classify(error)
+    tenant_id = _tenant_of(session, connection_id, direction, local_id)
     row = session.scalar(
         select(SyncFailure).where(
             SyncFailure.status.in_(UNRESOLVED),
+            SyncFailure.tenant_id.is_(None)
+            if tenant_id is None
+            else SyncFailure.tenant_id == tenant_id,
             SyncFailure.connection_id.is_(None)
             if connection_id is None
             else SyncFailure.connection_id == connection_id,
@@ -71,6 +88,7 @@ def record_failure(
     now = utcnow()
     if row is None:
         row = SyncFailure(
+            tenant_id=tenant_id,
             connection_id=connection_id,
             direction=direction,
             object_type=object_type,

@@ -30,3 +30,52 @@ def test_downgrade_to_empty_and_up_again(engine: Engine) -> None:
     assert not set(Base.metadata.tables) & set(inspect(engine).get_table_names())
     db.upgrade(engine)
     assert db.current_revision(engine) == db.head_revision()
+
+
+def test_failure_rows_take_their_tenant_when_the_column_arrives(engine: Engine) -> None:
+    """0006: a failure row of a connection takes the connection's tenant, a categorize
+    failure its customer's; one with neither belongs to no tenant (no tenant sees it)."""
+    from sqlalchemy import text
+
+    db.downgrade(engine, "0005")
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO tenants (id, slug, name, created_at) VALUES (7, 'seven', 'Seven', '2026-01-01')"
+            )
+        )
+        connection.execute(
+            text(
+                "INSERT INTO connections (id, tenant_id, provider, account_id, name, settings, auto_create, status, created_at, updated_at) "
+                "VALUES (3, 7, 'hubspot', '1', 'p', '{}', true, 'active', '2026-01-01', '2026-01-01')"
+            )
+        )
+        connection.execute(
+            text(
+                "INSERT INTO customers (id, tenant_id, name, customer_type, status, custom_properties, version, created_at, updated_at) "
+                "VALUES (5, 7, 'Acme', 'business', 'active', '{}', 1, '2026-01-01', '2026-01-01')"
+            )
+        )
+        for failure_id, connection_id, direction, local_id in (
+            (1, 3, "inbound", None),
+            (2, None, "categorize", 5),
+            (3, None, "inbound", None),
+        ):
+            connection.execute(
+                text(
+                    "INSERT INTO sync_failures (id, connection_id, direction, local_id, error_class, message, attempts, first_failed_at, last_failed_at, payload, status) "
+                    "VALUES (:id, :connection_id, :direction, :local_id, 'permanent', 'm', 1, '2026-01-01', '2026-01-01', '{}', 'open')"
+                ),
+                {
+                    "id": failure_id,
+                    "connection_id": connection_id,
+                    "direction": direction,
+                    "local_id": local_id,
+                },
+            )
+    db.upgrade(engine)
+    with engine.connect() as connection:
+        tenants = dict(
+            connection.execute(text("SELECT id, tenant_id FROM sync_failures ORDER BY id")).all()
+        )  # type: ignore[arg-type]
+    assert tenants == {1: 7, 2: 7, 3: None}

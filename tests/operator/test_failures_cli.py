@@ -244,3 +244,40 @@ def test_without_a_broker_a_replay_runs_here(
     with sessions() as session:
         row = session.get(SyncFailure, failure_id)
         assert row is not None and row.status == "open" and row.attempts == before + 1
+
+
+def test_a_categorize_failure_is_its_tenants_alone(
+    cli: Cli, sessions: sessionmaker[Session], connection_ids: dict[str, int]
+) -> None:
+    """Found by attacking the CLI: failures tied to no connection (categorization) were
+    listed, shown, dismissed and replayed from every tenant."""
+    from customers import service
+    from customers.service import get_tenant
+
+    drain_stub()
+    with db.transaction(sessions) as session:
+        other = get_tenant(session, "someone-else")
+        theirs = service.create_customer(
+            session, other.id, {"name": "Their Co", "email": "a@their.co"}
+        )
+        ours = service.create_customer(session, get_tenant(session, "default").id, {"name": "Our Co", "email": "a@our.co"})  # fmt: skip
+        failed = {
+            name: record_failure(
+                session, direction="categorize", local_id=customer.id,
+                error=Transient("the categorizer is down", provider="llm"),
+                payload={"actor": "categorize_customer", "args": [customer.id], "kwargs": {}},
+            ).id
+            for name, customer in (("theirs", theirs), ("ours", ours))
+        }  # fmt: skip
+    listed = cli.json("failures", "list")
+    assert [row["id"] for row in listed["failures"]] == [failed["ours"]]
+    missing = cli("failures", "show", "999999")
+    for command in (("show",), ("dismiss", "--reason", "x"), ("replay",)):
+        answer = cli("failures", *command, str(failed["theirs"]))
+        assert answer.exit_code == missing.exit_code == 1
+        assert answer.output.replace(str(failed["theirs"]), "N") == missing.output.replace(
+            "999999", "N"
+        )
+    assert status_of(sessions, failed["theirs"]) == "open"
+    mine = cli.json("--tenant", "someone-else", "failures", "list")
+    assert [row["id"] for row in mine["failures"]] == [failed["theirs"]]

@@ -18,7 +18,7 @@ from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session
 
 from customers.errors import InvalidInput, NotFound
-from customers.sync_state import Connection, SyncFailure
+from customers.sync_state import SyncFailure
 from customers.types import utcnow
 from worker import enqueue
 from worker.cli.common import console, fail, handles_errors, print_json, unit_of_work
@@ -97,11 +97,9 @@ def failure_dict(row: SyncFailure, *, full: bool = False) -> dict[str, Any]:
 
 
 def _scoped(tenant_id: int) -> Select[SyncFailure]:
-    """Failures of this tenant's connections, and those tied to no connection."""
-    tenant_connections = select(Connection.id).where(Connection.tenant_id == tenant_id)
-    return select(SyncFailure).where(
-        or_(SyncFailure.connection_id.is_(None), SyncFailure.connection_id.in_(tenant_connections))
-    )
+    """This tenant's failures only: of its connections, and of its customers' categorization.
+    Another tenant's id is answered as an id that does not exist."""
+    return select(SyncFailure).where(SyncFailure.tenant_id == tenant_id)
 
 
 def _statuses(status: str | None, default: tuple[str, ...]) -> tuple[str, ...]:
