@@ -22,6 +22,8 @@ from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
+from connectors.errors import Permanent
+
 log = logging.getLogger(__name__)
 
 KEY_FILE_NAME = "crmsync.key"
@@ -115,12 +117,27 @@ class CredentialCipher:
         return Credentials.from_json(json.loads(plain))
 
 
-def load_cipher(*, encryption_key: str | None, data_dir: Path) -> CredentialCipher:
+def load_cipher(
+    *, encryption_key: str | None, data_dir: Path, make_key_file: bool = True
+) -> CredentialCipher:
     """The cipher from the setting (comma-separated keys, newest first), else from the key
-    file in ``data_dir``, made on first use."""
+    file in ``data_dir``, made on first use when ``make_key_file`` (one process on one host:
+    the embedded mode). Otherwise a missing key is a :class:`Permanent` error that says
+    what to set: a key file made on one host cannot decrypt what another host stored."""
     if encryption_key:
         return CredentialCipher(
             [k.strip().encode() for k in encryption_key.split(",") if k.strip()]
+        )
+    path = data_dir / KEY_FILE_NAME
+    if not make_key_file and not path.exists():
+        raise Permanent(
+            f"{KEY_SETTING} is not set. With PostgreSQL or a broker configured, crmsync runs "
+            "as several processes, possibly on several hosts, and a key file made by one "
+            f"cannot decrypt what another stored: set {KEY_SETTING} to the same key "
+            'everywhere (make one with: python -c "from cryptography.fernet import Fernet; '
+            'print(Fernet.generate_key().decode())")',
+            provider="crmsync",
+            code="ENCRYPTION_KEY_MISSING",
         )
     return CredentialCipher([_key_file(data_dir)])
 
@@ -133,13 +150,21 @@ def _key_file(data_dir: Path) -> bytes:
         pass
     data_dir.mkdir(parents=True, exist_ok=True)
     key = Fernet.generate_key()
-    try:
-        # O_EXCL: two processes starting at once must not write two different keys.
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, KEY_FILE_MODE)
-    except FileExistsError:
-        return path.read_bytes().strip()
+    # Written whole under a name of its own, then linked into place: the link fails if
+    # another process got there first (two processes must not make two keys), and the key
+    # file is never seen half-written (a reader racing a plain create read it empty).
+    draft = data_dir / f".{KEY_FILE_NAME}.{os.getpid()}.{os.urandom(4).hex()}"
+    descriptor = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, KEY_FILE_MODE)
     with os.fdopen(descriptor, "wb") as handle:
         handle.write(key)
+        handle.flush()
+        os.fsync(handle.fileno())
+    try:
+        os.link(draft, path)
+    except FileExistsError:
+        return path.read_bytes().strip()
+    finally:
+        draft.unlink()
     log.warning(
         "%s is not set: generated an encryption key for CRM credentials in %s; "
         "back it up, or set %s, or stored credentials cannot be read",

@@ -45,7 +45,8 @@ class Settings(BaseSettings):
     encryption_key: SecretStr | None = Field(
         default=None,
         description="Fernet key(s), comma-separated and newest first, that encrypt stored CRM "
-        "credentials. Default: a key file made in the data folder on first use.",
+        "credentials. Default in the embedded mode (SQLite, no broker): a key file made in "
+        "the data folder on first use; with PostgreSQL or a broker it is required.",
     )
     worker_threads: int = Field(
         default=4, ge=1, le=64, description="Threads per worker process (and in-process worker)."

@@ -159,3 +159,42 @@ def test_retries_are_bounded_and_only_for_short_blips() -> None:
             sleep=slept.append,
         )
     assert slept == [0.5, 0.5]  # the CRM's own wait, not a guess
+
+
+def test_processes_racing_to_make_the_key_file_all_read_one_whole_key(tmp_path: Path) -> None:
+    """Found by starting 360 processes together: one racing the first to create the key
+    file read it while it was still empty. Every process must end with the same key."""
+    import subprocess
+    import sys
+    import time
+
+    data_dir = tmp_path / "race"
+    program = (  # imports first, then every process calls at the same instant
+        "import sys, time; from pathlib import Path; from connectors.credentials import _key_file\n"
+        "while time.time() < float(sys.argv[2]): pass\n"
+        "sys.stdout.write(_key_file(Path(sys.argv[1])).decode())"
+    )
+    for round_number in range(4):
+        folder = data_dir / str(round_number)
+        start = f"{time.time() + 2:.3f}"
+        started = [
+            subprocess.Popen([sys.executable, "-c", program, str(folder), start],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            for _ in range(16)
+        ]  # fmt: skip
+        keys = {process.communicate(timeout=60)[0] for process in started}
+        assert all(process.returncode == 0 for process in started)
+        assert len(keys) == 1 and len(keys.pop()) == 44  # one whole Fernet key
+        assert [p.name for p in folder.iterdir()] == [KEY_FILE_NAME]  # no drafts left
+
+
+def test_with_postgresql_or_a_broker_no_key_file_is_made(tmp_path: Path) -> None:
+    from connectors.errors import Permanent
+
+    with pytest.raises(Permanent) as caught:
+        load_cipher(encryption_key=None, data_dir=tmp_path, make_key_file=False)
+    assert caught.value.code == "ENCRYPTION_KEY_MISSING"
+    assert "set CRMSYNC_ENCRYPTION_KEY" in str(caught.value)
+    assert not (tmp_path / KEY_FILE_NAME).exists()
+    load_cipher(encryption_key=None, data_dir=tmp_path)  # embedded: made
+    assert load_cipher(encryption_key=None, data_dir=tmp_path, make_key_file=False)  # and used

@@ -44,7 +44,8 @@ _reusable = threading.local()
 def cipher() -> CredentialCipher:
     settings = get_settings()
     key = settings.encryption_key.get_secret_value() if settings.encryption_key else None
-    return load_cipher(encryption_key=key, data_dir=settings.data_dir)
+    embedded = settings.resolved_database_url.startswith("sqlite") and not settings.broker_url
+    return load_cipher(encryption_key=key, data_dir=settings.data_dir, make_key_file=embedded)
 
 
 @cache
