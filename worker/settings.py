@@ -93,6 +93,13 @@ class Settings(BaseSettings):
         description="HubSpot app client secret that signs webhooks (v3, or v1 for private "
         "apps). Unset: every HubSpot webhook is refused.",
     )
+    hubspot_webhook_require_v3: bool = Field(
+        default=True,
+        description="Refuse HubSpot webhooks without a v3 signature. HubSpot sends v3 beside "
+        "v1 on every request of an app that has v3; v1 has no timestamp, so a captured "
+        "request with its v3 headers stripped would be accepted at any age. Set false only "
+        "for a legacy private app that signs with v1 alone.",
+    )
     hubspot_webhook_max_age_s: float = Field(
         default=300.0,
         gt=0,

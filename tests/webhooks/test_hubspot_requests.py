@@ -158,11 +158,26 @@ def test_events_are_routed_by_portal_and_paused_connections_are_skipped(
     assert event_rows(sessions) == 2
 
 
-def test_private_apps_sign_with_v1_only(client: TestClient, connections: dict[str, int]) -> None:
+def test_v1_alone_is_refused_unless_v3_is_not_required(
+    engine: Engine, client: TestClient, connections: dict[str, int]
+) -> None:
+    """Found by attacking the endpoint: a captured request with its v3 headers stripped was
+    accepted on its v1 signature, which has no timestamp, at any age. Legacy private apps
+    sign with v1 alone; they turn the requirement off."""
     body = body_of([hubspot_event("company.creation", 7)])
     headers = {"Content-Type": "application/json",
                "X-HubSpot-Signature": Signature.get_signature(SECRET, body, "v1")}  # fmt: skip
-    assert client.post("/webhooks/hubspot", content=body, headers=headers).status_code == 200
+    refused = client.post("/webhooks/hubspot", content=body, headers=headers)
+    assert refused.status_code == 401 and "REQUIRE_V3" in refused.text
+    assert jobs(drain_stub()) == []
+    stripped = without(
+        signed_headers(body, f"{BASE_URL}/webhooks/hubspot"), "X-HubSpot-Signature-v3"
+    )
+    assert client.post("/webhooks/hubspot", content=body, headers=stripped).status_code == 401
+    factory = db.session_factory(engine)
+    legacy = build_app(settings(hubspot_webhook_require_v3=False), sessions=lambda: factory)
+    with TestClient(legacy, base_url=BASE_URL) as client:
+        assert client.post("/webhooks/hubspot", content=body, headers=headers).status_code == 200
     assert jobs(drain_stub()) == [("sync_pending", [connections["hubspot"], "company"])]
     assert pending_ids(connections["hubspot"], "company") == ["7"]
 

@@ -95,6 +95,7 @@ def build_app(
             uri=uri,
             client_secret=secret.get_secret_value(),
             max_age_s=config.hubspot_webhook_max_age_s,
+            require_v3=config.hubspot_webhook_require_v3,
         )
         events = hubspot.parse(text_body)
 

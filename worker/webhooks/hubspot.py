@@ -2,8 +2,8 @@
 :class:`~worker.webhooks.intake.Event` values.
 
 Signatures are checked with the SDK's own ``Signature.is_valid``: v3 (HMAC of method, URL,
-raw body and timestamp) when its headers are present, else v1 (hash of secret and raw
-body; what private apps send). v3's timestamp must be at most ``max_age_s`` old — and not
+raw body and timestamp); v1 (hash of secret and raw body, no timestamp: what legacy private
+apps send) only when v3 is not required, because a v1 request can be replayed at any age. v3's timestamp must be at most ``max_age_s`` old — and not
 more than :data:`MAX_FUTURE_SKEW_S` ahead, which the SDK alone would let through. The URL
 is the public one HubSpot called, rebuilt from the configured public base URL when the app
 sits behind a proxy, with the characters HubSpot decodes before signing decoded.
@@ -68,9 +68,11 @@ def verify(
     uri: str,
     client_secret: str,
     max_age_s: float,
+    require_v3: bool = True,
     now_s: float | None = None,
 ) -> str:
-    """Check the request's signature; returns the version checked, raises :class:`Rejected`."""
+    """Check the request's signature; returns the version checked, raises :class:`Rejected`.
+    With ``require_v3`` a request without a v3 signature is refused, whatever else it has."""
     signature_v3 = headers.get(SIGNATURE_V3)
     if signature_v3 is not None:
         _check_ascii(signature_v3)
@@ -91,6 +93,12 @@ def verify(
         if not valid:
             raise Rejected(401, "bad_signature", "signature does not match")
         return "v3"
+    if require_v3:
+        raise Rejected(
+            401, "missing_signature",
+            "no v3 signature (X-HubSpot-Signature-v3); v1 alone is accepted only with "
+            "CRMSYNC_HUBSPOT_WEBHOOK_REQUIRE_V3=false",
+        )  # fmt: skip
     signature_v1 = headers.get(SIGNATURE_V1)
     if signature_v1 is None:
         raise Rejected(401, "missing_signature", "no HubSpot signature")
