@@ -47,7 +47,14 @@ def test_link_and_create_held_records(
     assert by_record[globex["id"]]["candidates"][0]["customer_id"] == 2
 
     # Acme in HubSpot is our Acme: link it; its city arrives.
-    assert cli("reviews", "link", str(by_record[acme["id"]]["id"]), "1").exit_code == 0
+    linked = json.loads(
+        cli("reviews", "link", str(by_record[acme["id"]]["id"]), "1", "--json").stdout
+    )
+    assert (linked["status"], linked["customer_id"], linked["external_id"]) == (
+        "linked",
+        1,
+        acme["id"],
+    )
     assert json.loads(cli("customers", "show", "1", "--json").stdout)["billing_city"] == "Köln"
     # Globex GmbH is another business than our Globex: create it.
     created = cli("reviews", "create", str(by_record[globex["id"]]["id"]))

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from decimal import Decimal
 from functools import wraps
-from typing import Any, NoReturn, ParamSpec, TypeVar
+from typing import Annotated, Any, NoReturn, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
@@ -119,6 +119,9 @@ def contact_dict(contact: Contact) -> dict[str, Any]:
     return {
         column.key: _plain(getattr(contact, column.key)) for column in Contact.__table__.columns
     }
+
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 
 
 def print_json(data: Any) -> None:

@@ -8,7 +8,14 @@ import typer
 from rich.table import Table
 
 from customers import contacts
-from worker.cli.common import console, contact_dict, handles_errors, print_json, unit_of_work
+from worker.cli.common import (
+    JsonFlag,
+    console,
+    contact_dict,
+    handles_errors,
+    print_json,
+    unit_of_work,
+)
 
 app = typer.Typer(help="List, add and change a customer's contacts.", no_args_is_help=True)
 
@@ -61,6 +68,7 @@ def add(
     phone: Annotated[str | None, typer.Option()] = None,
     job_title: Annotated[str | None, typer.Option()] = None,
     roles: Roles = None,
+    as_json: JsonFlag = False,
 ) -> None:
     """Add a contact; with role primary it replaces the current primary contact."""
     with unit_of_work() as (session, tenant_id):
@@ -73,7 +81,10 @@ def add(
                 job_title=job_title, roles=roles,
             ),
         )  # fmt: skip
-        contact_id = contact.id
+        contact_id, data = contact.id, contact_dict(contact)
+    if as_json:
+        print_json(data)
+        return
     console.print(f"added contact {contact_id} to customer {customer_id}")
 
 
@@ -88,10 +99,11 @@ def update(
     job_title: Annotated[str | None, typer.Option()] = None,
     roles: Roles = None,
     expected_version: Annotated[int | None, typer.Option("--expected-version")] = None,
+    as_json: JsonFlag = False,
 ) -> None:
     """Change a contact (only the fields given)."""
     with unit_of_work() as (session, tenant_id):
-        contacts.update_contact(
+        contact = contacts.update_contact(
             session,
             tenant_id,
             contact_id,
@@ -101,22 +113,32 @@ def update(
             ),
             expected_version=expected_version,
         )  # fmt: skip
+        data = contact_dict(contact)
+    if as_json:
+        print_json(data)
+        return
     console.print(f"updated contact {contact_id}")
 
 
 @app.command("set-primary")
 @handles_errors
-def set_primary(contact_id: int) -> None:
+def set_primary(contact_id: int, as_json: JsonFlag = False) -> None:
     """Make a contact its customer's primary contact."""
     with unit_of_work() as (session, tenant_id):
-        contacts.set_primary(session, tenant_id, contact_id)
+        data = contact_dict(contacts.set_primary(session, tenant_id, contact_id))
+    if as_json:
+        print_json(data)
+        return
     console.print(f"contact {contact_id} is now primary")
 
 
 @app.command()
 @handles_errors
-def remove(contact_id: int) -> None:
+def remove(contact_id: int, as_json: JsonFlag = False) -> None:
     """Remove a contact from lists (the record stays for history)."""
     with unit_of_work() as (session, tenant_id):
-        contacts.remove_contact(session, tenant_id, contact_id)
+        data = contact_dict(contacts.remove_contact(session, tenant_id, contact_id))
+    if as_json:
+        print_json(data)
+        return
     console.print(f"removed contact {contact_id}")

@@ -11,6 +11,7 @@ from customers import search as search_module
 from customers import service
 from customers.models import CustomerStatus
 from worker.cli.common import (
+    JsonFlag,
     console,
     customer_dict,
     handles_errors,
@@ -21,7 +22,6 @@ from worker.cli.common import (
 
 app = typer.Typer(help="List, find, add and change customers.", no_args_is_help=True)
 
-JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 Version = Annotated[
     int | None,
     typer.Option("--expected-version", help="Refuse the change if the customer's version differs."),
@@ -267,10 +267,16 @@ def update(
 def _state_command(action: str, function: Any, doc: str) -> None:
     @app.command(action, help=doc)
     @handles_errors
-    def command(customer_id: int, expected_version: Version = None) -> None:
+    def command(
+        customer_id: int, expected_version: Version = None, as_json: JsonFlag = False
+    ) -> None:
         with unit_of_work() as (session, tenant_id):
-            function(session, tenant_id, customer_id, expected_version=expected_version)
-        console.print(f"customer {customer_id}: {action} done")
+            customer = function(session, tenant_id, customer_id, expected_version=expected_version)
+            data = customer_dict(customer)
+        if as_json:
+            print_json(data)
+        else:
+            console.print(f"customer {customer_id}: {action} done")
 
 
 _state_command(
@@ -287,6 +293,7 @@ def delete(
     purge: Annotated[
         bool, typer.Option("--purge", help="Remove the row for good (refused while referenced).")
     ] = False,
+    as_json: JsonFlag = False,
 ) -> None:
     """Soft-delete a customer (kept for history); with --purge, remove it entirely."""
     with unit_of_work() as (session, tenant_id):
@@ -294,15 +301,22 @@ def delete(
             service.purge_customer(session, tenant_id, customer_id)
         else:
             service.delete_customer(session, tenant_id, customer_id)
+    if as_json:
+        print_json({"id": customer_id, "deleted": True, "purged": purge})
+        return
     console.print(f"customer {customer_id}: {'purged' if purge else 'deleted (kept for history)'}")
 
 
 @app.command()
 @handles_errors
-def reference(customer_id: int, system: str, ref: str) -> None:
+def reference(customer_id: int, system: str, ref: str, as_json: JsonFlag = False) -> None:
     """Record that an outside system (e.g. billing invoice INV-1) points at a customer."""
     with unit_of_work() as (session, tenant_id):
-        service.add_reference(session, tenant_id, customer_id, system=system, reference=ref)
+        row = service.add_reference(session, tenant_id, customer_id, system=system, reference=ref)
+        data = {"customer_id": customer_id, "system": row.system, "reference": row.reference}
+    if as_json:
+        print_json(data)
+        return
     console.print(f"customer {customer_id}: referenced by {system}:{ref}")
 
 

@@ -21,7 +21,16 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from customers.importer import FileProblem, ImportReport, import_csv, write_template
+from customers.importer import (
+    CUSTOM_PREFIX,
+    REQUIRED_COLUMNS,
+    TEMPLATE_COLUMNS,
+    TEMPLATE_EXAMPLE,
+    FileProblem,
+    ImportReport,
+    import_csv,
+    write_template,
+)
 from worker.cli.common import console, errors, fail, print_json, require_schema, state
 from worker.cli.customers import JsonFlag, app
 from worker.database import sessions
@@ -36,14 +45,23 @@ def template(
     file: Annotated[
         Path | None, typer.Argument(help="Where to write it (default: standard output).")
     ] = None,
+    as_json: JsonFlag = False,
 ) -> None:
-    """Write the CSV import template: every importable column and one example row."""
-    if file is None:
+    """Write the CSV import template: every importable column and one example row. With
+    --json, the columns and the example as JSON (and the CSV still to FILE, if given)."""
+    if file is not None:
+        with file.open("w", encoding="utf-8-sig", newline="") as stream:
+            write_template(stream)
+    if as_json:
+        print_json({
+            "columns": list(TEMPLATE_COLUMNS), "required": list(REQUIRED_COLUMNS),
+            "custom_prefix": CUSTOM_PREFIX, "example": TEMPLATE_EXAMPLE,
+            "file": str(file) if file is not None else None,
+        })  # fmt: skip
+    elif file is None:
         write_template(sys.stdout)
-        return
-    with file.open("w", encoding="utf-8-sig", newline="") as stream:
-        write_template(stream)
-    console.print(f"wrote the import template to {file}", highlight=False)
+    else:
+        console.print(f"wrote the import template to {file}", highlight=False)
 
 
 @app.command("import")

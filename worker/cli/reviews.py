@@ -8,12 +8,19 @@ import typer
 from rich.table import Table
 
 from worker import enqueue
-from worker.cli.common import console, handles_errors, print_json, unit_of_work
+from worker.cli.common import JsonFlag, console, handles_errors, print_json, unit_of_work
 from worker.sync import reviews
 
 app = typer.Typer(
     help="Decide on CRM records held back as likely duplicates.", no_args_is_help=True
 )
+
+
+def _review_dict(review: reviews.DuplicateReview) -> dict[str, Any]:
+    return {
+        "id": review.id, "connection_id": review.connection_id, "object_type": review.object_type,
+        "external_id": review.external_id, "status": review.status, "resolution": review.resolution,
+    }  # fmt: skip
 
 
 @app.command("list")
@@ -69,18 +76,22 @@ def _sync(connection_id: int | None, object_type: str, external_id: str) -> None
 
 @app.command()
 @handles_errors
-def link(review_id: int, customer_id: int) -> None:
+def link(review_id: int, customer_id: int, as_json: JsonFlag = False) -> None:
     """The held CRM record is this existing customer: link them and sync it."""
     with unit_of_work() as (session, tenant_id):
         review = reviews.link(session, tenant_id, review_id, customer_id)
         target = (review.connection_id, review.object_type, review.external_id)
+        data = _review_dict(review)
     _sync(*target)
+    if as_json:
+        print_json({**data, "customer_id": customer_id})
+        return
     console.print(f"held record {review_id}: linked to customer {customer_id}")
 
 
 @app.command()
 @handles_errors
-def create(review_id: int) -> None:
+def create(review_id: int, as_json: JsonFlag = False) -> None:
     """The held CRM record is a new business: create the customer and sync it."""
     with unit_of_work() as (session, tenant_id):
         customer = reviews.create(session, tenant_id, review_id)
@@ -88,17 +99,26 @@ def create(review_id: int) -> None:
         assert review is not None
         target = (review.connection_id, review.object_type, review.external_id)
         customer_id = customer.id
+        data = _review_dict(review)
     _sync(*target)
     enqueue.send(enqueue.CATEGORIZE_CUSTOMER, customer_id)
+    if as_json:
+        print_json({**data, "customer_id": customer_id})
+        return
     console.print(f"held record {review_id}: created customer {customer_id}")
 
 
 @app.command()
 @handles_errors
 def dismiss(
-    review_id: int, reason: Annotated[str, typer.Option(help="Why it is ignored.")]
+    review_id: int,
+    reason: Annotated[str, typer.Option(help="Why it is ignored.")],
+    as_json: JsonFlag = False,
 ) -> None:
     """Ignore a held CRM record (it stays unlinked)."""
     with unit_of_work() as (session, tenant_id):
-        reviews.dismiss(session, tenant_id, review_id, reason)
+        data = _review_dict(reviews.dismiss(session, tenant_id, review_id, reason))
+    if as_json:
+        print_json(data)
+        return
     console.print(f"held record {review_id}: dismissed")

@@ -15,7 +15,7 @@ from connectors.credentials import Credentials
 from connectors.errors import ConnectorError
 from customers.errors import NotFound
 from customers.sync_state import Connection
-from worker.cli.common import console, fail, handles_errors, print_json, unit_of_work
+from worker.cli.common import JsonFlag, console, fail, handles_errors, print_json, unit_of_work
 from worker.database import sessions
 from worker.settings import Settings, get_settings
 
@@ -37,8 +37,23 @@ Mapping = Annotated[
 ]
 
 
+SECRET_OPTIONS = ("access_token", "refresh_token", "client_secret")
+
+
+def _secrets_from_environment(context: typer.Context) -> None:
+    """Secrets given on the command line stay in shell history and in the process list:
+    refused (exit 2) before anything else, naming the variable to set instead."""
+    for name in SECRET_OPTIONS:
+        source = context.get_parameter_source(name)
+        if source is not None and source.name == "COMMANDLINE":  # typer bundles its own click
+            option = next(p for p in context.command.params if p.name == name)
+            variable = option.envvar if isinstance(option.envvar, str) else "its variable"
+            fail(f"--{name.replace('_', '-')} is not taken on the command line (it would stay "
+                 f"in shell history): set {variable} instead", code=2)  # fmt: skip
+
+
 def _connect(provider: str, account_id: str, name: str, credentials: Credentials, base_url: str | None,
-             options: dict[str, Any], auto_create: bool, mapping: str | None) -> None:  # fmt: skip
+             options: dict[str, Any], auto_create: bool, mapping: str | None, as_json: bool = False) -> None:  # fmt: skip
     from mappings import MappingError, load_map
     from worker.sync import connections
     from worker.sync.target import OBJECT_TYPES
@@ -71,6 +86,11 @@ def _connect(provider: str, account_id: str, name: str, credentials: Credentials
         )  # fmt: skip
     except ConnectorError as error:
         fail(f"{provider} setup failed, nothing was saved: {error}")
+    if as_json:
+        print_json(
+            {"id": connection_id, "provider": provider, "account_id": account_id, "name": name}
+        )
+        return
     console.print(
         f"connected {provider} account {account_id} as connection {connection_id} ({name})"
     )
@@ -80,6 +100,7 @@ def _connect(provider: str, account_id: str, name: str, credentials: Credentials
 @connect_app.command("hubspot")
 @handles_errors
 def connect_hubspot(
+    context: typer.Context,
     portal_id: Annotated[str, typer.Option(help="The HubSpot account (portal) id.")],
     name: Name = "HubSpot",
     access_token: Annotated[
@@ -104,21 +125,26 @@ def connect_hubspot(
     ] = None,
     no_auto_create: NoAutoCreate = False,
     mapping: Mapping = None,
+    as_json: JsonFlag = False,
 ) -> None:
     """Connect a HubSpot account with a private app token or OAuth tokens. Secrets are read
-    from the environment variables shown, so they stay out of shell history."""
+    from the environment variables shown only, so they stay out of shell history."""
+    _secrets_from_environment(context)
     if not access_token and not refresh_token:
-        fail("give --access-token, or --refresh-token with --client-id and --client-secret")
+        fail("set CRMSYNC_HUBSPOT_ACCESS_TOKEN, or CRMSYNC_HUBSPOT_REFRESH_TOKEN with "
+             "CRMSYNC_HUBSPOT_CLIENT_ID and CRMSYNC_HUBSPOT_OAUTH_SECRET", code=2)  # fmt: skip
     credentials = Credentials(
         access_token=access_token or "", refresh_token=refresh_token, client_id=client_id,
         client_secret=client_secret, token_url=f"{base_url}/oauth/v1/token" if base_url else None,
     )  # fmt: skip
-    _connect("hubspot", portal_id, name, credentials, base_url, {}, not no_auto_create, mapping)
+    _connect("hubspot", portal_id, name, credentials, base_url, {}, not no_auto_create, mapping,
+             as_json)  # fmt: skip
 
 
 @connect_app.command("salesforce")
 @handles_errors
 def connect_salesforce(
+    context: typer.Context,
     org_id: Annotated[str, typer.Option(help="The Salesforce organization id (00D...).")],
     instance_url: Annotated[str, typer.Option(help="e.g. https://yourorg.my.salesforce.com")],
     name: Name = "Salesforce",
@@ -142,18 +168,23 @@ def connect_salesforce(
     ] = None,
     no_auto_create: NoAutoCreate = False,
     mapping: Mapping = None,
+    as_json: JsonFlag = False,
 ) -> None:
-    """Connect a Salesforce org with OAuth tokens (a refresh token keeps it connected)."""
+    """Connect a Salesforce org with OAuth tokens (a refresh token keeps it connected).
+    Secrets are read from the environment variables shown only."""
+    _secrets_from_environment(context)
     if not access_token and not refresh_token:
-        fail("give --refresh-token with --client-id and --client-secret (or an --access-token)")
+        fail("set CRMSYNC_SALESFORCE_REFRESH_TOKEN with CRMSYNC_SALESFORCE_CLIENT_ID and "
+             "CRMSYNC_SALESFORCE_CLIENT_SECRET (or CRMSYNC_SALESFORCE_ACCESS_TOKEN)", code=2)  # fmt: skip
     credentials = Credentials(
         access_token=access_token or "", refresh_token=refresh_token, client_id=client_id,
         client_secret=client_secret, token_url=token_url, instance_url=instance_url,
     )  # fmt: skip
     options: dict[str, Any] = {"verify": ca_bundle} if ca_bundle else {}
     _connect(
-        "salesforce", org_id, name, credentials, instance_url, options, not no_auto_create, mapping
-    )
+        "salesforce", org_id, name, credentials, instance_url, options, not no_auto_create, mapping,
+        as_json,
+    )  # fmt: skip
 
 
 @connections_app.command("list")
