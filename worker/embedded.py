@@ -25,6 +25,28 @@ ACTOR_MODULES = ("worker.sync.jobs", "worker.actors")
 DRAIN_TIMEOUT_S = 600.0
 
 
+# Loggers of the job machinery: a command that runs its jobs here reports each job's outcome
+# itself (failures are recorded in ``sync_failures`` and named by the command), so their
+# per-attempt lines and tracebacks are kept for CRMSYNC_LOG_LEVEL=DEBUG.
+JOB_LOGGERS = {"dramatiq": logging.CRITICAL, "httpx": logging.WARNING, "httpx2": logging.WARNING}
+
+
+@contextmanager
+def quiet_job_logs() -> Iterator[None]:
+    """While jobs run inside a command: no worker tracebacks or retry lines on its terminal,
+    unless debugging (``CRMSYNC_LOG_LEVEL=DEBUG``)."""
+    loggers = {logging.getLogger(name): level for name, level in JOB_LOGGERS.items()}
+    before = {logger: logger.level for logger in loggers}
+    for logger, level in loggers.items():
+        if not logger.isEnabledFor(logging.DEBUG):
+            logger.setLevel(level)
+    try:
+        yield
+    finally:
+        for logger, level in before.items():
+            logger.setLevel(level)
+
+
 def stop_worker(worker: dramatiq.Worker) -> None:
     """Stop an in-process worker and take its hooks off the broker, so the next command
     (or chunk) in this process starts a clean one."""
@@ -58,15 +80,16 @@ def jobs_run_here() -> Iterator[None]:
     )
     worker.start()
     try:
-        yield
-        # Retries wait in the delay queue; drain both until neither has work left. Retries
-        # are short here (see worker.broker), so this ends in seconds, not hours.
-        delay_queue = f"{QUEUE}.DQ"
-        while True:
-            for queue in (QUEUE, delay_queue):
-                stub.join(queue, timeout=int(DRAIN_TIMEOUT_S * 1000), fail_fast=False)
-            worker.join()
-            if stub.queues[QUEUE].empty() and stub.queues[delay_queue].empty():
-                break
+        with quiet_job_logs():
+            yield
+            # Retries wait in the delay queue; drain both until neither has work left.
+            # Retries are short here (see worker.broker), so this ends in seconds.
+            delay_queue = f"{QUEUE}.DQ"
+            while True:
+                for queue in (QUEUE, delay_queue):
+                    stub.join(queue, timeout=int(DRAIN_TIMEOUT_S * 1000), fail_fast=False)
+                worker.join()
+                if stub.queues[QUEUE].empty() and stub.queues[delay_queue].empty():
+                    break
     finally:
         stop_worker(worker)

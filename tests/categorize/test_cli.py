@@ -8,7 +8,11 @@ they would sit in Redis until a worker takes them."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -149,3 +153,29 @@ def test_all_goes_chunk_by_chunk_until_none_is_left(
     )
     assert (report["chunks"], report["customer_ids"]) == (2, more)
     assert broker.queues["default"].qsize() == 3
+
+
+def test_a_categorizer_that_is_down_is_one_line_not_worker_tracebacks(tmp_path: Path) -> None:
+    """Found by trying it: with the LLM endpoint down, `customers categorize 1` printed the
+    in-process worker's traceback for every attempt before its one-line error."""
+    crmsync = str(Path(sys.executable).parent / "crmsync")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CRMSYNC_")}
+    env.update(CRMSYNC_DATA_DIR=str(tmp_path), CRMSYNC_CATEGORIZER="llm", CRMSYNC_LLM_MODEL="m",
+               CRMSYNC_LLM_BASE_URL="http://127.0.0.1:9/v1", CRMSYNC_RETRY_MIN_BACKOFF_S="0.05",
+               CRMSYNC_RETRY_MAX_BACKOFF_S="0.1")  # fmt: skip
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [crmsync, *args], env=env, capture_output=True, text=True, timeout=120
+        )
+
+    assert run("db", "upgrade").returncode == 0
+    assert run("customers", "add", "--name", "Acme GmbH", "--email", "a@acme.de").returncode == 0
+    result = run("customers", "categorize", "1")
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr and "dramatiq" not in result.stderr
+    assert [line for line in result.stderr.splitlines() if line.strip()] == [
+        "customer 1: categorization failed: llm connection: network: Connection error."
+    ]
+    env["CRMSYNC_LOG_LEVEL"] = "DEBUG"  # the tracebacks are there for debugging
+    assert "Traceback" in run("customers", "categorize", "1").stderr

@@ -15,7 +15,6 @@ outcome. It does not know what the jobs do.
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from collections.abc import Iterable
@@ -28,11 +27,10 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from worker.broker import broker
-from worker.embedded import is_embedded, load_actors, stop_worker
+from worker.embedded import is_embedded, load_actors, quiet_job_logs, stop_worker
 from worker.settings import get_settings
 
 POLL_S = 0.05
-QUIET_LOGGERS = ("dramatiq", "httpx", "httpx2")
 WORKER_TIMEOUT_MS = 100  # how often idle worker threads look up; also how fast they stop
 
 
@@ -94,39 +92,33 @@ def run_here(message_ids: list[str], *, what: str, console: Console) -> JobsRun:
     if not message_ids:
         return tracker.run
     broker.add_middleware(tracker, before=Retries)
-    # The progress bar says what the worker's and HTTP clients' INFO lines would.
-    quiet = [logging.getLogger(name) for name in QUIET_LOGGERS]
-    levels = [logger.level for logger in quiet]
-    for logger in quiet:
-        if not logger.isEnabledFor(logging.DEBUG):
-            logger.setLevel(logging.WARNING)
-    worker = dramatiq.Worker(
-        broker, worker_threads=get_settings().worker_threads, worker_timeout=WORKER_TIMEOUT_MS
-    )
-    worker.start()
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
     )
-    try:
-        with Progress(*columns, console=console, transient=True) as progress:
-            task = progress.add_task(what, total=len(message_ids))
-            while tracker.pending:
-                progress.update(task, completed=len(message_ids) - len(tracker.pending))
-                time.sleep(POLL_S)
-            progress.update(task, completed=len(message_ids))
-    except KeyboardInterrupt:
-        console.print("stopped waiting; unfinished jobs are dropped", style="yellow")
-    finally:
-        stop_worker(worker)
-        for logger, level in zip(quiet, levels, strict=True):
-            logger.setLevel(level)
-        broker.middleware.remove(tracker)
-        with tracker.lock:
-            tracker.run.unfinished = set(tracker.pending)
-        if tracker.run.unfinished:
-            # Their messages live only in this process's memory: drop them with it.
-            broker.flush_all()
+    # The progress bar and the command's own report say what the worker's lines would.
+    with quiet_job_logs():
+        worker = dramatiq.Worker(
+            broker, worker_threads=get_settings().worker_threads, worker_timeout=WORKER_TIMEOUT_MS
+        )
+        worker.start()
+        try:
+            with Progress(*columns, console=console, transient=True) as progress:
+                task = progress.add_task(what, total=len(message_ids))
+                while tracker.pending:
+                    progress.update(task, completed=len(message_ids) - len(tracker.pending))
+                    time.sleep(POLL_S)
+                progress.update(task, completed=len(message_ids))
+        except KeyboardInterrupt:
+            console.print("stopped waiting; unfinished jobs are dropped", style="yellow")
+        finally:
+            stop_worker(worker)
+            broker.middleware.remove(tracker)
+            with tracker.lock:
+                tracker.run.unfinished = set(tracker.pending)
+            if tracker.run.unfinished:
+                # Their messages live only in this process's memory: drop them with it.
+                broker.flush_all()
     return tracker.run
