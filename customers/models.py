@@ -171,9 +171,12 @@ class Customer(Base):
 
     @property
     def tax_address(self) -> dict[str, str | None]:
-        """Where tax is decided: the shipping address if one is given, else billing."""
+        """Where tax is decided: the shipping address when it can decide it (it names a
+        country, and a city or postal code), else billing. A partial shipping address (a
+        ``c/o`` line alone) never replaces the billing one."""
         shipping = self.address("shipping")
-        return shipping if any(shipping.values()) else self.address("billing")
+        usable = shipping["country"] and (shipping["city"] or shipping["postal_code"])
+        return shipping if usable else self.address("billing")
 
     @property
     def primary_contact(self) -> Contact | None:

@@ -286,6 +286,26 @@ def test_tax_address_is_shipping_if_given_else_billing(
         }  # fmt: skip
 
 
+def test_a_partial_shipping_address_never_replaces_the_billing_one(
+    sessions: sessionmaker[Session], tenant_id: int
+) -> None:
+    """Found by trying it: after --set shipping_street2="c/o Dock 4" the tax address was
+    that one line, with no country."""
+    customer_id = create(sessions, tenant_id, billing_street="Domstr. 1", billing_city="Köln",
+                         billing_postal_code="50667")  # fmt: skip
+    with db.transaction(sessions) as session:
+        service.update_customer(session, tenant_id, customer_id, {"shipping_street2": "c/o Dock 4"})
+        customer = service.get_customer(session, tenant_id, customer_id)
+        assert (customer.tax_address["city"], customer.tax_address["country"]) == ("Köln", "DE")
+        service.update_customer(session, tenant_id, customer_id, {"shipping_country": "AT"})
+        assert customer.tax_address["country"] == "DE"  # a country with no place: still billing
+        service.update_customer(session, tenant_id, customer_id, {"shipping_postal_code": "1010"})
+        assert (customer.tax_address["postal_code"], customer.tax_address["country"]) == (
+            "1010",
+            "AT",
+        )
+
+
 TEXT_FIELDS = {  # a value of the column's full length for every free-text field
     "customer": ("name", "registration_number", "billing_street", "billing_street2",
                  "billing_city", "billing_region", "billing_postal_code", "shipping_street",
