@@ -107,13 +107,39 @@ def _e164(text: str, region: str | None) -> str:
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
+# Spellings people and CRMs use that ISO 3166 does not list (pycountry knows names, common names,
+# official names and alpha-2/alpha-3 codes already).
+COUNTRY_ALIASES = {
+    "uk": "GB",
+    "u.k.": "GB",
+    "great britain": "GB",
+    "england": "GB",
+    "scotland": "GB",
+    "wales": "GB",
+    "northern ireland": "GB",
+    "usa": "US",
+    "u.s.": "US",
+    "u.s.a.": "US",
+    "united states of america": "US",
+    "america": "US",
+    "holland": "NL",
+    "the netherlands": "NL",
+    "deutschland": "DE",
+    "russia": "RU",
+    "czechia": "CZ",
+    "turkey": "TR",
+    "uae": "AE",
+}
+
+
 def normalize_country(value: Any) -> str | None:
-    """ISO 3166-1 alpha-2 from a code (alpha-2 or alpha-3) or a name, e.g. 'Deutschland'
-    is not known but 'Germany', 'DE' and 'DEU' are."""
+    """ISO 3166-1 alpha-2 from a code (alpha-2 or alpha-3), a name or a common alias
+    ('Germany', 'DE', 'DEU', 'Deutschland', 'UK'). The one country parser: the CLI, imports
+    and every CRM value go through it."""
     text = _text(120)(value)
     if text is None:
         return None
-    code = _country_code(text)
+    code = _country_code(COUNTRY_ALIASES.get(text.casefold(), text))
     if code is None:
         raise ValueError(f"{text!r} is not an ISO 3166 country code or name")
     return code

@@ -63,35 +63,10 @@ def _first(values: Values, context: Context) -> str | None:
     return None if value is None else str(value)
 
 
-# Spellings CRMs hold that ISO 3166 does not list (pycountry knows names, common names,
-# official names and alpha-2/alpha-3 codes already).
-COUNTRY_ALIASES = {
-    "uk": "GB",
-    "u.k.": "GB",
-    "great britain": "GB",
-    "england": "GB",
-    "scotland": "GB",
-    "wales": "GB",
-    "northern ireland": "GB",
-    "usa": "US",
-    "u.s.": "US",
-    "u.s.a.": "US",
-    "united states of america": "US",
-    "america": "US",
-    "holland": "NL",
-    "the netherlands": "NL",
-    "deutschland": "DE",
-    "russia": "RU",
-    "czechia": "CZ",
-    "turkey": "TR",
-    "uae": "AE",
-}
-
-
 def country_code(raw: str) -> str | None:
-    """ISO 3166-1 alpha-2 from a name, a code or a common alias ('UK', 'Deutschland')."""
-    alias = COUNTRY_ALIASES.get(" ".join(raw.split()).casefold())
-    return normalize_country(alias or raw)
+    """ISO 3166-1 alpha-2 by the directory's one country parser (``normalize_country``):
+    the same names, codes and aliases whether a value comes from a CRM, the CLI or a file."""
+    return normalize_country(raw)
 
 
 def country_name(code: str) -> str:

@@ -108,3 +108,26 @@ def test_roles_accept_known_and_custom_names() -> None:
     ]  # fmt: skip
     with pytest.raises(ValueError, match="not a role"):
         fields.normalize_roles(["Accounts Payable!"])
+
+
+COUNTRY_SPELLINGS = ["UK", "u.k.", "Deutschland", "  deutschland ", "Holland", "USA", "Germany",
+                     "DE", "DEU", "Côte d'Ivoire", "Atlantis", "ZZ", "", "England"]  # fmt: skip
+
+
+@pytest.mark.parametrize("raw", COUNTRY_SPELLINGS)
+def test_one_country_parser_for_the_cli_imports_and_every_crm(raw: str) -> None:
+    """Found by trying it: --country UK and Deutschland were refused by the CLI and the
+    import, but accepted when a CRM held them. Both now read countries alike."""
+    from mappings.transforms import country_code
+
+    def read(parse: object) -> object:
+        try:
+            return parse(raw)  # type: ignore[operator]
+        except ValueError:
+            return "refused"
+
+    assert read(fields.normalize_country) == read(
+        lambda text: country_code(text) if text.strip() else None
+    )
+    if raw.strip().casefold() in {"uk", "u.k.", "england", "deutschland"}:
+        assert fields.normalize_country(raw) in {"GB", "DE"}
