@@ -39,7 +39,8 @@ def test_the_directory_is_searched_for_likely_and_sure_pairs(cli: Cli) -> None:
     assert [p["customers"][0]["id"] for p in pairs(cli, "--customer", str(initech))] == [globex]
     assert pairs(cli, "--customer", str(add(cli, "Wayne Enterprises", "ap@wayne.com"))) == []
     table = " ".join(cli("customers", "duplicates").stdout.split())
-    assert "2 pair(s)" in table and "same tax id" in table
+    # The title counts each kind once (it said "2 pair(s) of likely duplicates").
+    assert "2 pairs of duplicates: 1 sure, 1 likely" in table and "same tax id" in table
 
 
 def test_check_before_adding(cli: Cli) -> None:

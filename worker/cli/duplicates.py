@@ -102,15 +102,22 @@ def duplicates(
             f"{len(held)} CRM record(s) held back as likely duplicates: see `crmsync reviews list`"
         )
     if not data:
-        console.print("no likely duplicates")
+        console.print("no duplicates, sure or likely")
         return
     table = Table("kind", "score", "customer", "duplicate of", "reasons",
-                  title=f"{len(data)} pair(s) of likely duplicates", title_justify="left")  # fmt: skip
+                  title=duplicates_title(data), title_justify="left")  # fmt: skip
     for item in data:
         first, second = item["customers"]
         table.add_row(item["kind"], f"{item['score']:.0f}", _label(first), _label(second),
                       ", ".join(item["reasons"]))  # fmt: skip
     console.print(table)
+
+
+def duplicates_title(pairs: list[dict[str, Any]]) -> str:
+    """``3 pairs: 1 sure, 2 likely`` (a sure pair is not counted as likely)."""
+    sure = sum(1 for pair in pairs if pair["kind"] == "sure")
+    total = len(pairs)
+    return f"{total} pair{'s' * (total != 1)} of duplicates: {sure} sure, {total - sure} likely"
 
 
 def _label(customer: dict[str, Any]) -> str:
