@@ -298,13 +298,33 @@ def normalize_roles(value: Any) -> list[str]:
     return roles
 
 
-def _confidence(value: Any) -> float | None:
-    if value is None:
+def normalize_category(value: Any) -> str | None:
+    """A category of the taxonomy (``customers.taxonomy``), by its slug; nothing else.
+    How sure and who decided are not input: the service layer records them."""
+    from customers import taxonomy
+
+    slug = _text(CUSTOMER_LIMITS["category"])(value)
+    if slug is None:
         return None
-    number = float(value)
-    if not 0.0 <= number <= 1.0:
-        raise ValueError(f"must be between 0 and 1, got {number}")
-    return number
+    if taxonomy.get(slug) is None:
+        choices = ", ".join(category.slug for category in taxonomy.CATEGORIES)
+        raise ValueError(f"{slug!r} is not a category ({choices})")
+    return slug
+
+
+def check_subcategory(category: str | None, subcategory: str | None) -> None:
+    """Raise ``InvalidInput`` unless ``subcategory`` is blank or one of ``category``'s."""
+    from customers import taxonomy
+
+    if subcategory is None or taxonomy.is_valid(category, subcategory):
+        return
+    if category is None:
+        raise InvalidInput.single("subcategory", "needs a category")
+    known = taxonomy.get(category)
+    subs = ", ".join(sub.slug for sub in known.subcategories) if known else "none"
+    raise InvalidInput.single(
+        "subcategory", f"{subcategory!r} is not a subcategory of {category} ({subs})"
+    )
 
 
 _ADDRESS = {
@@ -329,10 +349,8 @@ CUSTOMER_FIELDS: dict[str, Callable[[Any], Any]] = {
     "currency": normalize_currency,
     "payment_terms_days": parse_payment_terms,
     "credit_limit": normalize_credit_limit,
-    "category": _text(CUSTOMER_LIMITS["category"]),
+    "category": normalize_category,
     "subcategory": _text(CUSTOMER_LIMITS["subcategory"]),
-    "category_confidence": _confidence,
-    "category_source": _text(CUSTOMER_LIMITS["category_source"]),
     "notes": _text(MAX_NOTES),
     "custom_properties": normalize_custom_properties,
 }

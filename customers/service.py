@@ -33,7 +33,7 @@ from customers.errors import (
     Refused,
     StaleVersion,
 )
-from customers.fields import clean_contact, clean_customer
+from customers.fields import check_subcategory, clean_contact, clean_customer
 from customers.models import (
     Contact,
     ContactRole,
@@ -167,6 +167,36 @@ def guarded(
         raise StaleVersion(kind, key, expected_version, None) from None
 
 
+def _category_provenance(
+    cleaned: dict[str, Any], customer: Customer | None, origin_connection_id: int | None
+) -> None:
+    """A category given with a change is checked as a pair (the subcategory must be one of
+    the category's, the stored one when only the subcategory changes) and recorded with who
+    decided and when: a CRM sync (``crm:connection N``, as the CRM's own field says it) or a
+    person (``manual``, confidence 1, never overwritten by a categorizer)."""
+    if "category" not in cleaned and "subcategory" not in cleaned:
+        return
+    category = cleaned.get("category", customer.category if customer else None)
+    subcategory = cleaned.get("subcategory", customer.subcategory if customer else None)
+    if "category" in cleaned and "subcategory" not in cleaned and customer is not None:
+        subcategory = None  # a new category does not keep the old one's subcategory
+        cleaned["subcategory"] = None
+    check_subcategory(category, subcategory)
+    if customer is not None and (category, subcategory) == (
+        customer.category,
+        customer.subcategory,
+    ):
+        return  # unchanged: who decided stays as it was
+    decided_by_crm = origin_connection_id is not None
+    cleaned.update(
+        category_source=f"crm:connection {origin_connection_id}" if decided_by_crm else "manual",
+        category_confidence=None if decided_by_crm else 1.0,
+        categorized_at=utcnow() if category else None,
+    )
+    if category is None:
+        cleaned.update(category_source=None, category_confidence=None)
+
+
 def create_customer(
     session: Session,
     tenant_id: int,
@@ -182,6 +212,7 @@ def create_customer(
         raise InvalidInput.single("name", "is required")
     if not cleaned.get("email") and origin_connection_id is None:
         raise InvalidInput.single("email", "is required")
+    _category_provenance(cleaned, None, origin_connection_id)
     guard_tenant(session, tenant_id)
     if cleaned.get("email"):
         _check_email_free(session, tenant_id, cleaned["email"], None)
@@ -247,6 +278,11 @@ def prepare_customer(
             problems.append(FieldError("contact.first_name", "is required"))
         roles = contact.get("roles", [])
         contact["roles"] = [PRIMARY_ROLE, *(role for role in roles if role != PRIMARY_ROLE)]
+    if not {"category", "subcategory"} & bad:
+        try:
+            _category_provenance(cleaned, None, origin_connection_id)
+        except InvalidInput as error:
+            problems.extend(error.errors)
     if problems:
         raise InvalidInput(problems)
     return NewCustomer(cleaned, contact)
@@ -381,6 +417,7 @@ def update_customer(
             _check_email_free(session, tenant_id, cleaned["email"], customer.id)
     if "website" in cleaned and "domain" not in changes and cleaned["website"] is None:
         cleaned["domain"] = None
+    _category_provenance(cleaned, customer, origin_connection_id)
     _apply(
         session,
         customer,

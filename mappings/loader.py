@@ -56,7 +56,6 @@ _NOT_MAPPABLE = {
     "custom_properties",
     "payment_terms_days",
     "credit_limit",
-    "category_confidence",
     "roles",
 }
 LOCAL_FIELDS = {

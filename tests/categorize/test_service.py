@@ -14,6 +14,7 @@ from customers.categorizers.rules import RulesCategorizer
 from customers.db import transaction
 from customers.errors import InvalidInput, Refused
 from customers.models import Customer, OutboxEntry
+from customers.sync_state import Connection
 from customers.types import utcnow
 
 
@@ -105,8 +106,13 @@ def test_a_manual_choice_made_while_the_categorizer_thinks_wins(
 
 
 def test_already_categorized_needs_force(sessions: sessionmaker[Session], tenant_id: int) -> None:
-    customer_id = add(sessions, tenant_id, "Acme Software", "ap@acme-software.com",
-                      category="finance", category_source="crm:hubspot")  # fmt: skip
+    customer_id = add(sessions, tenant_id, "Acme Software", "ap@acme-software.com")
+    with transaction(sessions) as session:  # a CRM's industry set it: not a person's choice
+        connection = Connection(tenant_id=tenant_id, provider="hubspot", account_id="1", name="p")
+        session.add(connection)
+        session.flush()
+        service.update_customer(session, tenant_id, customer_id, {"category": "finance"},
+                                origin_connection_id=connection.id)  # fmt: skip
     assert categorize.categorize_customer(sessions, customer_id, Recording()).status == (
         categorize.ALREADY_CATEGORIZED
     )
@@ -130,8 +136,7 @@ def test_claims_respect_the_limit_skip_categorized_and_are_safe_to_repeat(
     ids = [add(sessions, tenant_id, f"Customer {i}", f"c{i}@x.com") for i in range(7)]
     with transaction(sessions) as session:
         categorize.set_category(session, tenant_id, ids[1], "finance")
-        service.update_customer(session, tenant_id, ids[2], {"category": "retail",
-                                                             "category_source": "rules"})  # fmt: skip
+        service.update_customer(session, tenant_id, ids[2], {"category": "retail"})
         service.delete_customer(session, tenant_id, ids[3])
         versions = {c.id: c.version for c in session.scalars(select(Customer))}
 

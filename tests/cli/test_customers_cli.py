@@ -54,9 +54,25 @@ def test_bad_email_is_a_clear_error_and_writes_nothing(cli: Cli) -> None:
     cli("db", "upgrade")
     result = cli("customers", "add", "--name", "Bad Co", "--email", "bad-at-example.com")
     assert result.exit_code == 2
-    assert "invalid email" in result.stderr and "nothing was written" in result.stderr
+    assert "invalid --email" in result.stderr and "nothing was written" in result.stderr
     listing = json.loads(cli("customers", "list", "--json").stdout)
     assert listing["total"] == 0
+
+
+def test_errors_name_the_option_typed_and_set_lists_its_fields(cli: Cli) -> None:
+    """Found by trying it: errors named internal fields (payment_terms_days) and --set's
+    help listed no field names."""
+    cli("db", "upgrade")
+    result = cli("customers", "add", "--name", "X", "--email", "x@x.de", "--payment-terms", "soon",
+                 "--set", "billing_city=" + "x" * 121, "--set", "bogus=1", "--set", "category=bogus")  # fmt: skip
+    assert result.exit_code == 2
+    text = " ".join(result.stderr.split())
+    assert "invalid --payment-terms: 'soon'" in text and "payment_terms_days" not in text
+    assert "invalid --set billing_city: is 121 characters long; the limit is 120" in text
+    assert "invalid --set bogus: is not a known field; --set takes: billing_city," in text
+    assert "invalid --set category: 'bogus' is not a category" in text
+    help_text = " ".join(cli("customers", "add", "--help").stdout.split())
+    assert "shipping_country" in help_text and "registration_number" in help_text
 
 
 def test_stale_version_and_unknown_customer(cli: Cli) -> None:
@@ -125,7 +141,7 @@ def test_the_installed_console_script_runs(tmp_path: Path) -> None:
         [crmsync, "customers", "add", "--name", "X", "--email", "nope"],
         env=env, capture_output=True, text=True, check=False,
     )  # fmt: skip
-    assert bad.returncode == 2 and "invalid email" in bad.stderr
+    assert bad.returncode == 2 and "invalid --email" in bad.stderr
 
 
 def test_list_hides_inactive_customers_and_refuses_an_unknown_status(cli: Cli) -> None:

@@ -344,3 +344,33 @@ def test_a_text_field_takes_what_its_column_holds_and_refuses_one_more_character
         assert [(e.field, e.reason) for e in caught.value.errors] == [
             (field, f"is {limit + 1} characters long; the limit is {limit}")
         ]
+
+
+def test_a_category_is_one_of_the_taxonomy_and_says_who_decided(
+    sessions: sessionmaker[Session], tenant_id: int
+) -> None:
+    """Found by trying it: --set category=bogus --set subcategory=zzz was stored, and the
+    source stayed "rules"; a category a CRM set had no source, confidence or time."""
+    customer_id = create(sessions, tenant_id)
+    for change, field in (({"category": "bogus"}, "category"),
+                          ({"category": "finance", "subcategory": "zzz"}, "subcategory"),
+                          ({"subcategory": "banking"}, "subcategory"),  # no category yet
+                          ({"category_source": "rules"}, "category_source")):  # fmt: skip
+        with pytest.raises(InvalidInput) as caught, db.transaction(sessions) as session:
+            service.update_customer(session, tenant_id, customer_id, change)
+        assert [e.field for e in caught.value.errors] == [field]
+    with db.transaction(sessions) as session:
+        customer = service.update_customer(
+            session, tenant_id, customer_id, {"category": "finance", "subcategory": "banking"}
+        )
+        assert (customer.category_source, customer.category_confidence) == ("manual", 1.0)
+        assert customer.categorized_at is not None
+    with db.transaction(sessions) as session:
+        connection = Connection(tenant_id=tenant_id, provider="hubspot", account_id="1", name="p")
+        session.add(connection)
+        session.flush()
+        customer = service.update_customer(session, tenant_id, customer_id, {"category": "technology"},
+                                           origin_connection_id=connection.id)  # fmt: skip
+        assert (customer.category, customer.subcategory) == ("technology", None)
+        assert customer.category_source == f"crm:connection {connection.id}"
+        assert customer.category_confidence is None

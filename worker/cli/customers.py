@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated, Any
 
 import typer
@@ -9,6 +11,8 @@ from rich.table import Table
 
 from customers import search as search_module
 from customers import service
+from customers.errors import FieldError, InvalidInput
+from customers.fields import CUSTOMER_FIELDS
 from customers.models import CustomerStatus
 from worker.cli.common import (
     JsonFlag,
@@ -26,12 +30,22 @@ Version = Annotated[
     int | None,
     typer.Option("--expected-version", help="Refuse the change if the customer's version differs."),
 ]
+# The options of add / update, by the field each sets; every other field is set with --set.
+OPTION_OF = {
+    "name": "--name", "email": "--email", "phone": "--phone", "website": "--website",
+    "tax_id": "--tax-id", "customer_type": "--type", "currency": "--currency",
+    "payment_terms_days": "--payment-terms", "credit_limit": "--credit-limit",
+    "billing_country": "--country", "notes": "--notes", "status": "--status",
+}  # fmt: skip
+SET_FIELDS = sorted(set(CUSTOMER_FIELDS) - set(OPTION_OF) - {"custom_properties"})
 Sets = Annotated[
     list[str] | None,
     typer.Option(
         "--set",
         metavar="FIELD=VALUE",
-        help="Any other field, e.g. --set billing_city=Köln --set shipping_country=FR.",
+        help="Any other field (repeatable), e.g. --set billing_city=Köln. The fields: "
+        + ", ".join(SET_FIELDS)
+        + ".",
     ),
 ]
 Customs = Annotated[
@@ -74,6 +88,29 @@ def _fields(
     if customs:
         fields["custom_properties"] = parse_assignments(customs, "--custom")
     return fields
+
+
+@contextmanager
+def named_as_typed() -> Iterator[None]:
+    """Errors name the option the user typed (``--payment-terms``, ``--set billing_city``),
+    not the directory's field; an unknown ``--set`` field lists the known ones."""
+    try:
+        yield
+    except InvalidInput as error:
+        named = []
+        for problem in error.errors:
+            if problem.field in OPTION_OF:
+                named.append(FieldError(OPTION_OF[problem.field], problem.reason))
+            elif problem.field == "custom_properties":
+                named.append(FieldError("--custom", problem.reason))
+            elif problem.field in CUSTOMER_FIELDS:
+                named.append(FieldError(f"--set {problem.field}", problem.reason))
+            elif problem.reason == "is not a known field":
+                reason = f"is not a known field; --set takes: {', '.join(SET_FIELDS)}"
+                named.append(FieldError(f"--set {problem.field}", reason))
+            else:
+                named.append(problem)
+        raise InvalidInput(named) from None
 
 
 def _show_table(rows: list[dict[str, Any]], title: str, *, score: bool = False) -> None:
@@ -210,7 +247,7 @@ def add(
         customer_type=customer_type, currency=currency, payment_terms=payment_terms,
         credit_limit=credit_limit, country=country, notes=notes, sets=sets, customs=customs,
     )  # fmt: skip
-    with unit_of_work() as (session, tenant_id):
+    with named_as_typed(), unit_of_work() as (session, tenant_id):
         customer = service.create_customer(session, tenant_id, fields)
         data = customer_dict(customer)
     if as_json:
@@ -250,7 +287,7 @@ def update(
     )  # fmt: skip
     if status is not None:
         fields["status"] = status
-    with unit_of_work() as (session, tenant_id):
+    with named_as_typed(), unit_of_work() as (session, tenant_id):
         before = service.get_customer(session, tenant_id, customer_id).version
         customer = service.update_customer(
             session, tenant_id, customer_id, fields, expected_version=expected_version
