@@ -46,6 +46,7 @@ def test_connect_sync_and_look(
         "connect", "hubspot", "--portal-id", str(hubspot.portal_id), "--base-url", hubspot.url
     )
     assert again.exit_code == 1 and "already connected" in again.stderr
+    assert cli("tenants", "add", "other").exit_code == 0
     elsewhere = cli("--tenant", "other", "connect", "hubspot", "--portal-id", str(hubspot.portal_id),
                     "--base-url", hubspot.url)  # fmt: skip
     assert elsewhere.exit_code == 1 and "another tenant" in elsewhere.stderr

@@ -86,3 +86,28 @@ def test_connect_takes_no_secret_on_the_command_line(cli: Cli) -> None:
     assert "pat-na1-secret" not in result.output
     listed = run_json(cli, "connections", "list")
     assert listed == []
+
+
+def test_a_mistyped_tenant_is_refused_not_made(cli: Cli) -> None:
+    """Found by trying it: a mistyped --tenant silently made an empty tenant, and the
+    command then showed an empty directory."""
+    run_json(cli, "db", "upgrade")
+    run_json(cli, "customers", "add", "--name", "Acme GmbH", "--email", "ap@acme.de")  # default
+    typo: Any = cli("--tenant", "acme-bokks", "customers", "list")
+    assert typo.exit_code == 1
+    assert "no tenant 'acme-bokks' (the tenants: default)" in " ".join(typo.stderr.split())
+    assert "crmsync tenants add acme-bokks" in " ".join(typo.stderr.split())
+    assert [row["slug"] for row in run_json(cli, "tenants", "list")] == ["default"]
+    imported: Any = cli("--tenant", "acme-bokks", "customers", "import", "missing.csv")
+    assert imported.exit_code in (1, 2) and "Traceback" not in imported.output
+    added = run_json(cli, "tenants", "add", "acme-books", "--name", "Acme Books")
+    assert added["slug"] == "acme-books"
+    assert run_json(cli, "--tenant", "acme-books", "customers", "list")["total"] == 0
+    assert {row["slug"]: row["customers"] for row in run_json(cli, "tenants", "list")} == {
+        "acme-books": 0,
+        "default": 1,
+    }
+    again: Any = cli("tenants", "add", "acme-books")
+    assert again.exit_code == 1 and "exists already" in again.stderr
+    bad: Any = cli("tenants", "add", "Acme Books!")
+    assert bad.exit_code == 2 and "lower-case" in bad.stderr

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from worker.cli import contacts, customers, db, failures, reviews, runs
+from worker.cli import contacts, customers, db, failures, reviews, runs, tenants
 from worker.cli import sync as sync_commands
 from worker.cli.bench import bench
 from worker.cli.common import state
@@ -39,6 +39,7 @@ app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(reviews.app, name="reviews")
 app.add_typer(failures.app, name="failures")
 app.add_typer(runs.app, name="runs")
+app.add_typer(tenants.app, name="tenants")
 app.command("status")(status)
 app.command("bench")(bench)
 

@@ -13,11 +13,12 @@ from typing import Annotated, Any, NoReturn, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from customers import db
 from customers.errors import DirectoryError, InvalidInput, NotFound, StaleVersion
-from customers.models import Contact, Customer
+from customers.models import Contact, Customer, Tenant
 from customers.service import get_tenant
 from worker.database import engine, sessions
 from worker.settings import get_settings
@@ -52,12 +53,32 @@ def require_schema() -> None:
         )
 
 
+def current_tenant(session: Session) -> Tenant:
+    """The tenant a command acts on. The configured one (``CRMSYNC_TENANT``, else
+    ``default``) is made on first use; one named with ``--tenant`` must exist, so a typo
+    never makes an empty directory (``crmsync tenants add`` makes one)."""
+    if state.tenant is None or state.tenant == get_settings().tenant:
+        return get_tenant(session, get_settings().tenant)
+    tenant = session.scalar(select(Tenant).where(Tenant.slug == state.tenant))
+    if tenant is None:
+        known = ", ".join(session.scalars(select(Tenant.slug).order_by(Tenant.slug))) or "none yet"
+        raise UnknownTenant(
+            f"no tenant {state.tenant!r} (the tenants: {known}); "
+            f"add it with `crmsync tenants add {state.tenant}`"
+        )
+    return tenant
+
+
+class UnknownTenant(DirectoryError):
+    pass
+
+
 @contextmanager
 def unit_of_work() -> Iterator[tuple[Session, int]]:
     """A session in one transaction and the current tenant's id."""
     require_schema()
     with db.transaction(sessions()) as session:
-        tenant = get_tenant(session, state.tenant or get_settings().tenant)
+        tenant = current_tenant(session)
         yield session, tenant.id
 
 

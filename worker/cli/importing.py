@@ -31,10 +31,17 @@ from customers.importer import (
     import_csv,
     write_template,
 )
-from worker.cli.common import console, errors, fail, print_json, require_schema, state
+from worker.cli.common import (
+    UnknownTenant,
+    console,
+    current_tenant,
+    errors,
+    fail,
+    print_json,
+    require_schema,
+)
 from worker.cli.customers import JsonFlag, app
 from worker.database import sessions
-from worker.settings import get_settings
 
 SHOWN = 50  # rows of errors and skips printed; --json lists them all
 PROGRESS_FROM_ROWS = 2_000  # smaller files finish before a bar is worth drawing
@@ -84,7 +91,11 @@ def import_(
         raw = file.read_bytes()
     except OSError as error:
         fail(f"cannot read {file}: {error.strerror or error}", code=2)
-    tenant = state.tenant or get_settings().tenant
+    try:
+        with sessions()() as session, session.begin():
+            tenant = current_tenant(session).slug  # a --tenant that does not exist is refused
+    except UnknownTenant as error:
+        fail(str(error))
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TimeElapsedColumn())  # fmt: skip
     big = raw.count(b"\n") >= PROGRESS_FROM_ROWS
