@@ -77,7 +77,9 @@ def add_contact(
     customer = get_customer(session, tenant_id, customer_id)
     if customer.deleted_at is not None:
         raise Refused(f"customer {customer_id} is deleted; contacts cannot be added")
-    cleaned = clean_contact(data, customer.billing_country)
+    cleaned = clean_contact(
+        data, customer.billing_country, from_crm=origin_connection_id is not None
+    )
     if "first_name" not in cleaned:
         raise InvalidInput.single("first_name", "is required")
     is_primary = PRIMARY in cleaned.get("roles", [])
@@ -100,10 +102,12 @@ def add_contact(
     return contact
 
 
-def prepare_contact(data: Mapping[str, Any], region: str | None) -> dict[str, Any]:
+def prepare_contact(
+    data: Mapping[str, Any], region: str | None, *, from_crm: bool = False
+) -> dict[str, Any]:
     """Validate a new contact as :func:`add_contact` does (``region``: its customer's
     billing country, for national phone numbers), touching no database."""
-    cleaned = clean_contact(data, region)
+    cleaned = clean_contact(data, region, from_crm=from_crm)
     if "first_name" not in cleaned:
         raise InvalidInput.single("first_name", "is required")
     return cleaned
@@ -171,7 +175,9 @@ def update_contact(
         raise Refused(f"contact {contact_id} was removed")
     if expected_version is not None and contact.version != expected_version:
         raise StaleVersion("contact", contact_id, expected_version, contact.version)
-    cleaned = clean_contact(changes, contact.customer.billing_country)
+    cleaned = clean_contact(
+        changes, contact.customer.billing_country, from_crm=origin_connection_id is not None
+    )
     if "first_name" in changes and not cleaned.get("first_name"):
         raise InvalidInput.single("first_name", "is required")
     if "roles" in cleaned:

@@ -95,6 +95,22 @@ def normalize_phone(value: Any, default_region: str | None = None) -> str | None
     return _e164(text, default_region)
 
 
+MIN_PHONE_DIGITS = 3
+
+
+def check_typed_phone(phone: str | None) -> None:
+    """What a person types as a phone holds a number: E.164, or text with at least
+    :data:`MIN_PHONE_DIGITS` digits ("ext. 123", "0800 FLOWERS" pass; "call me maybe" does
+    not). A CRM's own text is kept as the CRM holds it instead: refusing it would fail
+    the whole record over one field nobody here typed."""
+    if phone is None or phone.startswith("+"):
+        return
+    if sum(ch.isdigit() for ch in phone) < MIN_PHONE_DIGITS:
+        raise ValueError(
+            f"{phone!r} is not a phone number (it has fewer than {MIN_PHONE_DIGITS} digits)"
+        )
+
+
 # Syncs read the same numbers and countries over and over; parsing them is the slow part.
 @lru_cache(maxsize=65_536)
 def _e164(text: str, region: str | None) -> str:
@@ -371,6 +387,7 @@ def _clean(
     spec: Mapping[str, Callable[[Any], Any]],
     region: str | None,
     limits: Mapping[str, int],
+    from_crm: bool,
 ) -> dict[str, Any]:
     cleaned: dict[str, Any] = {}
     errors: list[FieldError] = []
@@ -382,6 +399,8 @@ def _clean(
         try:
             if normalize is normalize_phone:
                 cleaned[field] = normalize_phone(value, region)
+                if not from_crm:
+                    check_typed_phone(cleaned[field])
             else:
                 cleaned[field] = normalize(value)
             limit = limits.get(field)
@@ -398,7 +417,7 @@ def _clean(
     return cleaned
 
 
-def clean_customer(data: Mapping[str, Any]) -> dict[str, Any]:
+def clean_customer(data: Mapping[str, Any], *, from_crm: bool = False) -> dict[str, Any]:
     """Normalize customer fields; raise ``InvalidInput`` naming every bad field.
 
     Phone numbers without a country code are read in the billing country, if one is given.
@@ -410,11 +429,15 @@ def clean_customer(data: Mapping[str, Any]) -> dict[str, Any]:
             region = normalize_country(data["billing_country"])
         except ValueError:
             region = None  # reported by the field loop
-    cleaned = _clean(data, CUSTOMER_FIELDS, region, CUSTOMER_LIMITS)
+    cleaned = _clean(data, CUSTOMER_FIELDS, region, CUSTOMER_LIMITS, from_crm)
     if "domain" not in data and cleaned.get("website"):
         cleaned["domain"] = domain_of(cleaned["website"])
     return cleaned
 
 
-def clean_contact(data: Mapping[str, Any], region: str | None = None) -> dict[str, Any]:
-    return _clean(data, CONTACT_FIELDS, region, CONTACT_LIMITS)
+def clean_contact(
+    data: Mapping[str, Any], region: str | None = None, *, from_crm: bool = False
+) -> dict[str, Any]:
+    """Normalize contact fields; ``from_crm``: values a CRM holds, not typed here (a phone
+    that is no number is kept as the CRM holds it)."""
+    return _clean(data, CONTACT_FIELDS, region, CONTACT_LIMITS, from_crm)

@@ -207,7 +207,7 @@ def create_customer(
     """Add a customer. A name is always required; an email too, except for customers a CRM
     sync creates (CRM companies often have none; such a customer cannot be invoiced until
     one is added)."""
-    cleaned = clean_customer(data)
+    cleaned = clean_customer(data, from_crm=origin_connection_id is not None)
     if "name" not in cleaned:
         raise InvalidInput.single("name", "is required")
     if not cleaned.get("email") and origin_connection_id is None:
@@ -252,13 +252,16 @@ def prepare_customer(
     problems: list[FieldError] = []
     cleaned: dict[str, Any] = {}
     try:
-        cleaned = clean_customer(data)
+        cleaned = clean_customer(data, from_crm=origin_connection_id is not None)
     except InvalidInput as error:
         problems.extend(error.errors)
         bad = {problem.field for problem in problems}
         # The good fields still count (a valid email is not "missing" because the country
         # was wrong); normalizing them again cannot fail.
-        cleaned = clean_customer({key: value for key, value in data.items() if key not in bad})
+        cleaned = clean_customer(
+            {key: value for key, value in data.items() if key not in bad},
+            from_crm=origin_connection_id is not None,
+        )
     bad = {problem.field for problem in problems}
     if "name" not in cleaned and "name" not in bad:
         problems.append(FieldError("name", "is required"))
@@ -268,12 +271,14 @@ def prepare_customer(
     if primary_contact is not None:
         region, wrong = cleaned.get("billing_country"), set[str]()
         try:
-            contact = clean_contact(primary_contact, region)
+            contact = clean_contact(
+                primary_contact, region, from_crm=origin_connection_id is not None
+            )
         except InvalidInput as error:
             problems.extend(FieldError(f"contact.{e.field}", e.reason) for e in error.errors)
             wrong = {e.field for e in error.errors}
             good = {key: value for key, value in primary_contact.items() if key not in wrong}
-            contact = clean_contact(good, region)
+            contact = clean_contact(good, region, from_crm=origin_connection_id is not None)
         if not contact.get("first_name") and "first_name" not in wrong:
             problems.append(FieldError("contact.first_name", "is required"))
         roles = contact.get("roles", [])
@@ -408,7 +413,7 @@ def update_customer(
 ) -> Customer:
     """Change some fields. ``expected_version`` guards against overwriting a change made
     since the caller read the record."""
-    cleaned = clean_customer(changes)
+    cleaned = clean_customer(changes, from_crm=origin_connection_id is not None)
     customer = _live(get_customer(session, tenant_id, customer_id))
     if "email" in cleaned:
         if not cleaned["email"] and origin_connection_id is None:

@@ -374,3 +374,26 @@ def test_a_category_is_one_of_the_taxonomy_and_says_who_decided(
         assert (customer.category, customer.subcategory) == ("technology", None)
         assert customer.category_source == f"crm:connection {connection.id}"
         assert customer.category_confidence is None
+
+
+def test_a_phone_typed_here_holds_a_number_but_a_crms_text_is_kept(
+    sessions: sessionmaker[Session], tenant_id: int
+) -> None:
+    """Found by trying it: --phone "call me maybe" was stored as given. What a person types
+    must hold a number; a CRM's own text (a "reception" in the phone field) is kept as the
+    CRM holds it, since refusing it would fail the whole record."""
+    customer_id = create(sessions, tenant_id)
+    with pytest.raises(InvalidInput) as caught, db.transaction(sessions) as session:
+        service.update_customer(session, tenant_id, customer_id, {"phone": "call me maybe"})
+    assert [(e.field, e.reason) for e in caught.value.errors] == [
+        ("phone", "'call me maybe' is not a phone number (it has fewer than 3 digits)")
+    ]
+    with db.transaction(sessions) as session:
+        for typed in ("ext. 123", "+49 30 1234567", "0800 FLOWERS 123"):
+            service.update_customer(session, tenant_id, customer_id, {"phone": typed})
+        connection = Connection(tenant_id=tenant_id, provider="hubspot", account_id="9", name="p")
+        session.add(connection)
+        session.flush()
+        customer = service.update_customer(session, tenant_id, customer_id, {"phone": "reception"},
+                                           origin_connection_id=connection.id)  # fmt: skip
+        assert customer.phone == "reception"

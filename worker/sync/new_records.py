@@ -139,7 +139,7 @@ class NewRecords:
         if values.get("email") and values["email"] in self._contact_emails[customer.id]:
             return None  # it may be a contact the directory has: the page links it
         contact_first_name(values)
-        prepared = contact_service.prepare_contact(values, customer.billing_country)
+        prepared = contact_service.prepare_contact(values, customer.billing_country, from_crm=True)
         if contact_service.PRIMARY in prepared.get("roles", []):
             return None
         return _Waiting(record, (customer.id, prepared))
