@@ -255,6 +255,7 @@ REFUSALS = [
     pytest.param(lambda: (BIG, signed(BIG)), 413, id="too-large"),
     pytest.param(lambda: (_stream(BIG.encode()), without(signed(BIG), "Content-Length")), 413, id="too-large-streamed"),
     pytest.param(lambda: (UNKNOWN, signed(UNKNOWN)), 404, id="unknown-portal"),
+    pytest.param(lambda: (GOOD, {**signed(GOOD), "Content-Length": b"\xb2"}), 400, id="superscript-content-length"),
 ]  # fmt: skip
 
 
@@ -345,3 +346,40 @@ def test_a_broker_outage_answers_503_and_stores_nothing(
     response = post(client, [hubspot_event("company.creation", 5)])
     assert response.status_code == 503
     assert event_rows(sessions) == 0
+
+
+def test_a_client_that_leaves_mid_body_is_no_outage(
+    engine: Engine, connections: dict[str, int], stub_queue: None, sessions: sessionmaker[Session],
+    caplog: pytest.LogCaptureFixture,
+) -> None:  # fmt: skip
+    """Found by attacking the endpoint: a client that disconnected mid-body was logged as
+    an ERROR with a traceback and counted as `unavailable` (an outage that was not one)."""
+    import asyncio
+
+    factory = db.session_factory(engine)
+    app = build_app(settings(), sessions=lambda: factory)
+    body = GOOD.encode()
+    headers = [(k.lower().encode(), v.encode()) for k, v in signed(GOOD).items()]
+    scope = {"type": "http", "http_version": "1.1", "method": "POST", "scheme": "https",
+             "path": "/webhooks/hubspot", "raw_path": b"/webhooks/hubspot", "query_string": b"",
+             "headers": headers, "server": ("hooks.example.test", 443), "client": ("1.2.3.4", 5)}  # fmt: skip
+    incoming = [
+        {"type": "http.request", "body": body[:10], "more_body": True},
+        {"type": "http.disconnect"},
+    ]
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return incoming.pop(0) if incoming else {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    with caplog.at_level("INFO"):
+        asyncio.run(app(scope, receive, send))
+    assert sent[0]["status"] == 400
+    assert not [r for r in caplog.records if r.levelname == "ERROR" or r.exc_info]
+    metrics_text = TestClient(app, base_url=BASE_URL).get("/metrics").text
+    assert 'reason="client_disconnected"' in metrics_text
+    assert 'provider="hubspot",reason="unavailable"' not in metrics_text
+    assert drain_stub() == [] and event_rows(sessions) == 0

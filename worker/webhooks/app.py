@@ -27,7 +27,7 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
@@ -220,14 +220,21 @@ async def _read(request: Request, content_types: tuple[str, ...], limit_bytes: i
         raise Rejected(400, "content_type", f"content type must be {' or '.join(content_types)}")
     declared = request.headers.get("content-length")
     if declared is not None:
-        if not declared.isdigit() or len(declared) > 18:
+        # isascii: '²'.isdigit() is true, and int() refuses it.
+        if not (declared.isascii() and declared.isdigit()) or len(declared) > 18:
             raise Rejected(400, "malformed", "bad Content-Length")
         if int(declared) > limit_bytes:
             raise Rejected(413, "too_large", f"body over {limit_bytes} bytes")
     chunks, received = [], 0
-    async for chunk in request.stream():
-        received += len(chunk)
-        if received > limit_bytes:
-            raise Rejected(413, "too_large", f"body over {limit_bytes} bytes")
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            received += len(chunk)
+            if received > limit_bytes:
+                raise Rejected(413, "too_large", f"body over {limit_bytes} bytes")
+            chunks.append(chunk)
+    except ClientDisconnect:
+        # The sender went away mid-body: nothing to take, nobody to answer, no outage.
+        raise Rejected(
+            400, "client_disconnected", "the client left before the body ended"
+        ) from None
     return b"".join(chunks)
