@@ -32,7 +32,7 @@ from tests.webhooks.conftest import (
     settings,
     signed_headers,
 )  # fmt: skip
-from worker import enqueue
+from worker import enqueue, metrics
 from worker.pending import in_process as memory_pending
 from worker.webhooks import build_app
 
@@ -375,11 +375,14 @@ def test_a_client_that_leaves_mid_body_is_no_outage(
     async def send(message: dict[str, Any]) -> None:
         sent.append(message)
 
+    def rejected(reason: str) -> float:
+        return float(metrics.requests_rejected.labels("hubspot", reason)._value.get())
+
+    before = {reason: rejected(reason) for reason in ("client_disconnected", "unavailable")}
     with caplog.at_level("INFO"):
         asyncio.run(app(scope, receive, send))
     assert sent[0]["status"] == 400
     assert not [r for r in caplog.records if r.levelname == "ERROR" or r.exc_info]
-    metrics_text = TestClient(app, base_url=BASE_URL).get("/metrics").text
-    assert 'reason="client_disconnected"' in metrics_text
-    assert 'provider="hubspot",reason="unavailable"' not in metrics_text
+    assert rejected("client_disconnected") == before["client_disconnected"] + 1
+    assert rejected("unavailable") == before["unavailable"]
     assert drain_stub() == [] and event_rows(sessions) == 0
