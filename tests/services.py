@@ -16,6 +16,12 @@ POSTGRES_URL = os.environ.get(
     "CRMSYNC_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
 REDIS_URL = os.environ.get("CRMSYNC_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+# Databases a test session may take for itself when CRMSYNC_TEST_REDIS_URL is not set: two
+# sessions on one machine (two checkouts, a run while another runs) must not flush or read
+# each other's keys, as PostgreSQL gets a database of its own per session.
+SESSION_REDIS_DBS = range(1, 16)
+CLAIM_TTL_S = 3 * 3600
+_claimed: list[str] = []
 
 
 def in_ci() -> bool:
@@ -47,4 +53,30 @@ def require_postgres() -> str:
 
 
 def require_redis() -> str:
-    return require("Redis", REDIS_URL, 6379)
+    url = require("Redis", REDIS_URL, 6379)
+    if "CRMSYNC_TEST_REDIS_URL" in os.environ:
+        return url
+    if not _claimed:
+        _claimed.append(_claim_database(url))
+    return _claimed[0]
+
+
+def _claim_database(url: str) -> str:
+    """A Redis database of this session's own: claimed with SET NX in database 0 (kept
+    while the session runs, let go at exit; a crashed session's claim expires)."""
+    import atexit
+
+    import redis
+
+    parts = urlsplit(url)
+    base = f"{parts.scheme}://{parts.netloc}"
+    client = redis.Redis.from_url(f"{base}/0")
+    for number in SESSION_REDIS_DBS:
+        key = f"crmsync-tests:db:{number}"
+        if client.set(key, os.getpid(), nx=True, ex=CLAIM_TTL_S):
+            atexit.register(client.delete, key)
+            return f"{base}/{number}"
+    message = f"every Redis database {SESSION_REDIS_DBS.start}-{SESSION_REDIS_DBS.stop - 1} is taken by other test sessions"
+    if in_ci():
+        pytest.fail(message)
+    pytest.skip(message)

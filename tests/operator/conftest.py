@@ -15,6 +15,7 @@ from typer.testing import CliRunner, Result
 from customers import db
 from customers.service import get_tenant
 from customers.sync_state import Connection
+from tests.services import require_redis
 from worker import database
 from worker.cli import app
 from worker.settings import get_settings
@@ -49,7 +50,7 @@ def cli(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> Iterator[Cli]:
 def broker_mode(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
     """The CLI as it runs with a broker: it only sends jobs. This process's broker stays the
     in-memory one, so a test can read what was sent."""
-    monkeypatch.setenv("CRMSYNC_BROKER_URL", "redis://127.0.0.1:6379/13")
+    monkeypatch.setenv("CRMSYNC_BROKER_URL", require_redis())
     get_settings.cache_clear()
 
 
