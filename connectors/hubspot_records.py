@@ -46,7 +46,7 @@ def parse_time(value: str | None) -> datetime | None:
     if not value:
         return None
     text = str(value).strip()
-    if text.isdigit():
+    if text.isascii() and text.isdigit():
         return datetime.fromtimestamp(int(text) / 1000, tz=UTC)
     moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -61,3 +61,19 @@ class Money(TypeDecorator[Decimal]):
 
     def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
         return None if value is None else Decimal(str(value))
+
+
+MAX_ID = 2**31 - 1  # ids are 32-bit integers on PostgreSQL
+
+
+def as_id(text: object) -> int | None:
+    """An id from outside text (a CRM field, a webhook, a search): ASCII digits within the
+    id range, else None. ``'²'.isdigit()`` is true and ``int('²')`` fails, and PostgreSQL
+    refuses an integer over 32 bits: neither may reach a query."""
+    if not isinstance(text, str):
+        return None
+    text = text.strip()
+    if not (text.isascii() and text.isdigit()) or len(text) > 10:
+        return None
+    number = int(text)
+    return number if 0 < number <= MAX_ID else None

@@ -205,9 +205,8 @@ class Settings(BaseSettings):
     @classmethod
     def _time_of_day(cls, value: str) -> str:
         hour, sep, minute = value.partition(":")
-        if not (sep and hour.isdigit() and minute.isdigit()) or not (
-            0 <= int(hour) < 24 and 0 <= int(minute) < 60
-        ):
+        digits = (hour + minute).isascii() and hour.isdigit() and minute.isdigit()
+        if not (sep and digits) or not (0 <= int(hour) < 24 and 0 <= int(minute) < 60):
             raise ValueError(f"{value!r} is not a time of day HH:MM")
         return f"{int(hour):02d}:{int(minute):02d}"
 

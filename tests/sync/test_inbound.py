@@ -298,3 +298,17 @@ def test_a_customer_deleted_locally_ignores_crm_edits_until_the_crm_deletes_it_t
         service.purge_customer(session, tenant_id, customer_id)
     with sessions() as session:
         assert session.scalars(select(Customer)).all() == []
+
+
+@pytest.mark.parametrize("crmsync_id", ["²", "9" * 20, "-3", " 0 ", "12abc"])
+def test_a_crmsync_id_that_is_none_of_ours_names_no_record_and_fails_nothing(
+    sessions: sessionmaker[Session], connection_id: int, crmsync_id: str
+) -> None:
+    """Found by sweeping for '²'.isdigit(): the CRM's field holding our id is a field a
+    person can edit; '²' passed isdigit() and failed int(), and twenty digits failed
+    PostgreSQL's integer, each failing the whole page. Such a record is a new one."""
+    odd = RemoteRecord("company", "201", {"name": "Odd Ltd", "domain": "odd.io"}, T0,
+                       local_id=crmsync_id)  # fmt: skip
+    result = apply(sessions, connection_id, "company", odd, company("202", domain="fine.io"))
+    assert result.counts["created"] == 2 and result.counts["failed"] == 0
+    assert set(links(sessions)) == {"201", "202"}

@@ -37,7 +37,7 @@ from customers.duplicates import DuplicateIndex
 from customers.errors import DirectoryError
 from customers.models import Contact, Customer
 from customers.sync_state import DuplicateReview, ExternalLink, SyncConflict
-from customers.types import utcnow
+from customers.types import as_id, utcnow
 from mappings import (
     MergeResult,
     ObjectMap,
@@ -528,12 +528,15 @@ class InboundPage:
         self, record: RemoteRecord, model: type[Customer] | type[Contact]
     ) -> int | None:
         """Our id in the CRM record names a live local record not linked yet: ours."""
-        if not record.local_id or not record.local_id.isdigit():
+        # The CRM holds this id in a field a person can edit: anything but one of our ids
+        # ('²', twenty digits) names no record here, and must not fail the page.
+        local_id = as_id(record.local_id)
+        if local_id is None:
             return None
         local: Customer | Contact | None = (
-            self.session.get(Customer, int(record.local_id))
+            self.session.get(Customer, local_id)
             if model is Customer
-            else self.session.get(Contact, int(record.local_id))
+            else self.session.get(Contact, local_id)
         )
         if (
             local is None

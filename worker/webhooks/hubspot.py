@@ -221,7 +221,7 @@ def _records(kind: str, raw: dict[str, Any]) -> list[tuple[str, str]]:
     for value in ids:
         if _integer(value) and value > 0:
             records.append((object_type, str(value)))
-        elif isinstance(value, str) and value.isdigit():
+        elif isinstance(value, str) and value.isascii() and value.isdigit():
             records.append((object_type, value))
     if not records and action != "merge":
         raise Rejected(400, "malformed", "an event has no objectId")
