@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from customers.models import Customer
-from customers.types import MAX_ID
+from customers.types import as_id
 
 MIN_SCORE = 60.0
 
@@ -68,9 +68,10 @@ def search_customers(
         )
     # ASCII digits that fit an id also look the id up ('²' is a digit to Python, and a
     # 40-digit number is no id); the name search runs either way ("1999" is a name too).
-    if text.isascii() and text.isdigit() and int(text) <= MAX_ID:
+    customer_id = as_id(text)
+    if customer_id is not None:
         exact = [
-            Match(c, 100.0, "id") for c in session.scalars(live.where(Customer.id == int(text)))
+            Match(c, 100.0, "id") for c in session.scalars(live.where(Customer.id == customer_id))
         ]
     names = session.execute(live.with_only_columns(Customer.id, Customer.name)).all()
     found = {match.customer.id for match in exact}

@@ -4,7 +4,6 @@ on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -17,6 +16,7 @@ from customers.sync_state import Connection, ExternalLink
 from mappings.engine import REQUIRED_PLACEHOLDER
 from sandbox.faults import Faults
 from sandbox.salesforce import SalesforceSandbox
+from tests.clock import Clock
 from tests.connectors.conftest import sf_connector
 from worker.locks import ThreadLocks
 from worker.sync.outbound import Pusher
@@ -34,10 +34,15 @@ def sandbox() -> Iterator[SalesforceSandbox]:
 
 @pytest.fixture
 def sync(sessions: sessionmaker[Session], tenant_id: int, sandbox: SalesforceSandbox) -> Sync:
-    connector: SalesforceConnector = sf_connector(sandbox)
+    return connected(sessions, tenant_id, sandbox)
+
+
+def connected(sessions: sessionmaker[Session], tenant_id: int, org: SalesforceSandbox) -> Sync:
+    """A connection of the tenant to this org, and its sync."""
+    connector: SalesforceConnector = sf_connector(org)
     with db.transaction(sessions) as session:
         connection = Connection(
-            tenant_id=tenant_id, provider="salesforce", account_id=sandbox.org_id, name="org"
+            tenant_id=tenant_id, provider="salesforce", account_id=org.org_id, name="org"
         )
         session.add(connection)
         session.flush()
@@ -186,19 +191,6 @@ def customers(sessions: sessionmaker[Session]) -> list[Customer]:
         return list(session.scalars(select(Customer).order_by(Customer.id)))
 
 
-class Clock:
-    """The org's clock, moved by hand: conditional writes compare whole seconds."""
-
-    def __init__(self) -> None:
-        self.now = datetime.now(UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
-
-
 @pytest.fixture
 def clock() -> Clock:
     return Clock()
@@ -209,14 +201,7 @@ def timed_sync(
     sessions: sessionmaker[Session], tenant_id: int, clock: Clock
 ) -> Iterator[tuple[Sync, SalesforceSandbox]]:
     with SalesforceSandbox(faults=Faults(seed=5), clock=clock) as org:
-        with db.transaction(sessions) as session:
-            connection = Connection(
-                tenant_id=tenant_id, provider="salesforce", account_id=org.org_id, name="org"
-            )
-            session.add(connection)
-            session.flush()
-            connection_id = connection.id
-        yield Sync(connection_id, sessions=sessions, connector=sf_connector(org), locks=ThreadLocks()), org  # fmt: skip
+        yield connected(sessions, tenant_id, org), org
 
 
 def test_a_crm_edit_made_after_our_read_is_never_overwritten(

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import email.utils
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
 from simple_salesforce import Salesforce
@@ -14,22 +14,12 @@ from simple_salesforce.exceptions import SalesforceError, SalesforceMalformedReq
 
 from sandbox.faults import Faults
 from sandbox.salesforce import SalesforceSandbox
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime(2026, 3, 2, 9, 0, 0, 250_000, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
+from tests.clock import Clock
 
 
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
+    return Clock(datetime(2026, 3, 2, 9, 0, 0, 250_000, tzinfo=UTC))
 
 
 @pytest.fixture
