@@ -175,12 +175,9 @@ class Pusher:
             self.counts["changed_during_write"] += len(pending)
             object_type = self.target.parent_type if local_type == "customer" else "contact"
             links = self._links(session, object_type, pending)
-            fetched = self.connector.fetch(
-                object_type, [link.external_id for link in links.values()]
+            self._read_and_merge(
+                session, object_type, [link.external_id for link in links.values()]
             )
-            self.counts["read_before_write"] += len(links)
-            apply_page(session, self.target, object_type, fetched)
-            session.flush()
 
     def _push_once(
         self, session: Session, local_type: str, local_ids: Sequence[int], *, last: bool
@@ -319,11 +316,18 @@ class Pusher:
                 ids.append(link.external_id)
         if not ids:
             return False
-        fetched = self.connector.fetch(object_type, ids)
-        self.counts["read_before_write"] += len(ids)
+        self._read_and_merge(session, object_type, ids)
+        return True
+
+    def _read_and_merge(self, session: Session, object_type: str, external_ids: list[str]) -> None:
+        """Read these CRM records now and merge them as any inbound page (field rules,
+        conflicts on record), before they are written."""
+        if not external_ids:
+            return
+        fetched = self.connector.fetch(object_type, external_ids)
+        self.counts["read_before_write"] += len(external_ids)
         apply_page(session, self.target, object_type, fetched)
         session.flush()
-        return True
 
     def _adopt_removed(
         self,
