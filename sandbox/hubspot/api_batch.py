@@ -1,9 +1,10 @@
 """CRM v3 batch routes for companies and contacts: read, create, update, upsert, archive.
 
 HubSpot's rules kept here: at most 100 inputs; duplicate ids in one request are a 400;
-merged-away ids do not resolve (only single GET/PATCH follow merges); batch read answers
-207 with ``numErrors``/``errors`` for ids it cannot find; upsert needs an ``idProperty``
-that is a unique property and reports ``new`` per record. Validation failures reject the
+merged-away ids resolve to the merge's new record on batch read (as on single GET/PATCH) but
+not on batch update; batch read answers 207 with ``numErrors``/``errors`` for ids it cannot
+find; upsert needs an ``idProperty`` that is a unique property and reports ``new`` per
+record. Validation failures reject the
 whole batch, except batch create inputs that all carry ``objectWriteTraceId``, which fail
 one by one in a 207 as HubSpot documents.
 """
@@ -97,7 +98,7 @@ async def batch_read(ctx: ApiContext, request: Request, object_type: str) -> Res
     ids = _ids(_inputs(body))
     id_property = body.get("idProperty")
     _check_id_property(ctx, object_type, id_property)
-    names = read_properties(object_type, [str(n) for n in body.get("properties") or []])
+    names = read_properties(ctx, object_type, [str(n) for n in body.get("properties") or []])
     archived = bool_param(request, "archived")
     with_history = [str(n) for n in body.get("propertiesWithHistory") or []]
     if with_history and len(ids) > MAX_HISTORY_INPUTS:
@@ -105,19 +106,17 @@ async def batch_read(ctx: ApiContext, request: Request, object_type: str) -> Res
             "The maximum number of inputs supported in a batch request for property histories "
             f"is {MAX_HISTORY_INPUTS}. Please reduce the number of items and try again"
         )
-    results, missing = [], []
+    results, missing, answered = [], [], set()
     with ctx.store.lock:
         for record_id in ids:
+            # An old id of a merge answers the merge's new record (once per response).
             record = ctx.store.get(
-                object_type,
-                record_id,
-                archived=archived,
-                follow_merges=False,
-                id_property=id_property,
+                object_type, record_id, archived=archived, id_property=id_property
             )
             if record is None:
                 missing.append(record_id)
-            else:
+            elif record.id not in answered:
+                answered.add(record.id)
                 result = record.envelope(record.select(names))
                 if with_history:
                     result["propertiesWithHistory"] = record.with_history(with_history)

@@ -31,10 +31,11 @@ MAX_PAGE_WITH_HISTORY = 50  # HubSpot's smaller page when property history is as
 API = "API"  # changeSource of changes made through the public API
 
 
-def read_properties(object_type: str, requested: list[str]) -> tuple[str, ...]:
+def read_properties(ctx: ApiContext, object_type: str, requested: list[str]) -> tuple[str, ...]:
     if not requested:
         return DEFAULT_READ_PROPERTIES[object_type]
-    return tuple(dict.fromkeys(requested + list(ALWAYS_RETURNED[object_type])))
+    names = tuple(dict.fromkeys(requested + list(ALWAYS_RETURNED[object_type])))
+    return ctx.store.schema.known(object_type, names)
 
 
 def full_record(record: Record) -> dict[str, Any]:
@@ -102,7 +103,7 @@ async def list_objects(ctx: ApiContext, request: Request, object_type: str) -> R
             raise validation_error(f"Invalid after value {raw_after!r}.")
         after = int(raw_after)
     archived = bool_param(request, "archived")
-    names = read_properties(object_type, list_param(request, "properties"))
+    names = read_properties(ctx, object_type, list_param(request, "properties"))
     wanted_associations = list_param(request, "associations")
     store = ctx.store
     with store.lock:
@@ -148,7 +149,7 @@ def lookup(
 
 
 async def get_object(ctx: ApiContext, request: Request, object_type: str) -> Response:
-    names = read_properties(object_type, list_param(request, "properties"))
+    names = read_properties(ctx, object_type, list_param(request, "properties"))
     wanted = list_param(request, "associations")
     with ctx.store.lock:
         record = lookup(ctx, request, object_type, archived=bool_param(request, "archived"))
@@ -217,5 +218,4 @@ async def merge_objects(ctx: ApiContext, request: Request, object_type: str) -> 
                 404, f"Object {missing} not found.", category="OBJECT_NOT_FOUND",
                 context={"id": [str(missing)]},
             )  # fmt: skip
-        store.merge(object_type, primary, other, source=API)
-        return json_response(full_record(primary))
+        return json_response(full_record(store.merge(object_type, primary, other, source=API)))

@@ -184,6 +184,12 @@ class PropertySchema:
     def all(self, object_type: str) -> list[PropertyDef]:
         return list(self.by_type[object_type].values())
 
+    def known(self, object_type: str, names: tuple[str, ...]) -> tuple[str, ...]:
+        """The names that are properties of the type: HubSpot leaves out a requested
+        property that does not exist, and answers one without a value as null."""
+        defined = self.by_type[object_type]
+        return tuple(name for name in names if name in defined)
+
     def unique_names(self, object_type: str) -> list[str]:
         return [p.name for p in self.by_type[object_type].values() if p.has_unique_value]
 

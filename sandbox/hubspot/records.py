@@ -69,18 +69,20 @@ class Record:
         return body
 
     def select(self, names: tuple[str, ...]) -> dict[str, str | None]:
-        # HubSpot's published schema types property values as strings, so properties without
-        # a value are left out rather than sent as null.
+        """The named properties, null where the record has no value, as HubSpot answers a
+        requested property without one (its published schema types values as strings only,
+        but its answers carry nulls). ``names`` are properties that exist
+        (``PropertySchema.known``)."""
         props = self.props
-        return {name: props[name] for name in names if name in props}
+        return {name: props.get(name) for name in names}
 
     def record_change(self, name: str, value: str, ms: int, source: str) -> None:
         entries = self.history.get(name)
         if entries is None:
-            entries = self.history[name] = self._seeded_history(name)
+            entries = self.history[name] = self.seeded_history(name)
         entries.insert(0, (value, ms, source))
 
-    def _seeded_history(self, name: str) -> list[tuple[str, int, str]]:
+    def seeded_history(self, name: str) -> list[tuple[str, int, str]]:
         value = self.props.get(name)
         return [] if value is None else [(value, self.created_ms, "IMPORT")]
 
@@ -88,7 +90,7 @@ class Record:
         """``propertiesWithHistory`` for the given names, newest value first."""
         result = {}
         for name in names:
-            entries = self.history.get(name) or self._seeded_history(name)
+            entries = self.history.get(name) or self.seeded_history(name)
             if entries:
                 result[name] = [
                     {"value": value, "timestamp": iso_ms(ms), "sourceType": source}

@@ -63,7 +63,9 @@ class SearchEngine:
                          "code": "SEARCH_LIMIT_EXCEEDED", "context": {"after": [str(after)]}}],
             )  # fmt: skip
         matches = self._matches(object_type, body)
-        names = _properties(object_type, body.get("properties"))
+        names = self.store.schema.known(
+            object_type, _properties(object_type, body.get("properties"))
+        )
         page = matches[after : after + limit]
         results = [record.envelope(record.select(names)) for record in page]
         response: dict[str, Any] = {"total": len(matches), "results": results}
@@ -136,12 +138,29 @@ def _compile_groups(schema: PropertySchema, object_type: str, groups: Any) -> Pr
                 f"Too many filters in a group ({len(filters)}); the maximum is {MAX_FILTERS_PER_GROUP}."
             )
         total += len(filters)
-        compiled.append([_compile_filter(schema, object_type, spec) for spec in filters])
+        compiled.append(
+            [_or_merged(spec, _compile_filter(schema, object_type, spec)) for spec in filters]
+        )
     if total > MAX_FILTERS:
         raise validation_error(
             f"Too many filters ({total}); the maximum is {MAX_FILTERS} in all groups."
         )
     return lambda props: any(all(f(props) for f in group) for group in compiled)
+
+
+def _or_merged(spec: Any, predicate: Predicate) -> Predicate:
+    """An ``hs_object_id`` EQ or IN filter also finds the record an old id was merged into:
+    both old ids of a merge resolve to its new record (see ``PortalStore.merge``)."""
+    operator = spec.get("operator", "EQ")
+    if spec.get("propertyName") != "hs_object_id" or operator not in ("EQ", "IN"):
+        return predicate
+    wanted = {str(v) for v in (spec["values"] if operator == "IN" else [spec["value"]])}
+
+    def matches(props: dict[str, str]) -> bool:
+        merged = props.get("hs_merged_object_ids")
+        return predicate(props) or (merged is not None and not wanted.isdisjoint(merged.split(";")))
+
+    return matches
 
 
 def _compile_filter(schema: PropertySchema, object_type: str, spec: Any) -> Predicate:

@@ -195,41 +195,71 @@ class PortalStore:
             return record
 
     def merge(self, object_type: str, primary: Record, other: Record, *, source: str) -> Record:
-        """Merge ``other`` into ``primary``: the survivor keeps its id and its values, takes
-        the other's values where it has none, and inherits its associations."""
+        """Merge two records into a new one, as HubSpot has since its merge update: the new
+        record has a new id; its values are the primary's, with the other's where the
+        primary has none; it takes both records' associations, the primary's first. Both
+        old ids (and every id merged into them before) resolve to it from then on.
+
+        Source: HubSpot developer changelog, "Updated merge functionality for contacts and
+        companies" (developers.hubspot.com/changelog/updated-merge-functionality-for-contacts-
+        and-companies)."""
         with self.lock:
             if primary.id == other.id:
                 raise validation_error("Cannot merge an object with itself.")
             if primary.archived or other.archived:
                 raise not_found()
+            table = self.tables[object_type]
+            self.unique.discard(object_type, primary)
             self.unique.discard(object_type, other)
+            system = ("hs_object_id", "hs_merged_object_ids", "createdate")
             moved = {
                 name: value
                 for name, value in other.props.items()
-                if name not in primary.props
-                and name not in ("hs_object_id", "hs_merged_object_ids")
+                if name not in primary.props and name not in system
             }
-            merged_ids = [i for i in primary.props.get("hs_merged_object_ids", "").split(";") if i]
-            merged_ids += [i for i in other.props.get("hs_merged_object_ids", "").split(";") if i]
-            merged_ids.append(str(other.id))
-            changes = dict(moved, hs_merged_object_ids=";".join(merged_ids))
-            self.tables[object_type].forget(other, primary.id)
-            self._move_associations(object_type, other.id, primary.id)
-            events = self._apply(object_type, primary, changes, source)
-            events.append(
-                self._event(
-                    object_type,
-                    "merge",
-                    primary.id,
-                    source,
-                    primaryObjectId=primary.id,
-                    mergedObjectIds=[other.id],
-                    newObjectId=primary.id,
-                    numberOfPropertiesMoved=len(moved),
+            merged_ids = [
+                *_merged_ids(primary),
+                *_merged_ids(other),
+                str(primary.id),
+                str(other.id),
+            ]
+            stamp = max(now_ms(), primary.updated_ms, other.updated_ms)
+            record_id = table.new_id()
+            props = {**primary.props, **moved}
+            props["hs_object_id"] = str(record_id)
+            props["hs_merged_object_ids"] = ";".join(merged_ids)
+            props[LAST_MODIFIED[object_type]] = iso_ms(stamp)
+            record = Record(id=record_id, props=props, created_ms=stamp, updated_ms=stamp)
+            # Each value keeps the history of the record it came from.
+            for name in props:
+                source_record = other if name in moved else primary
+                record.history[name] = list(
+                    source_record.history.get(name) or source_record.seeded_history(name)
                 )
+            for name in ("hs_object_id", "hs_merged_object_ids"):
+                record.record_change(name, props[name], stamp, source)
+            table.add(record)
+            table.forget(primary, record_id)
+            table.forget(other, record_id)
+            self._move_associations(object_type, primary.id, record_id)
+            self._move_associations(object_type, other.id, record_id)
+            self.unique.add(object_type, record)
+            self._reindex(record)
+            self.emit(
+                [
+                    self._event(
+                        object_type,
+                        "merge",
+                        record_id,
+                        source,
+                        primaryObjectId=primary.id,
+                        mergedObjectIds=[other.id],
+                        newObjectId=record_id,
+                        numberOfPropertiesMoved=len(moved),
+                    )
+                ]
             )
-            self.emit(events)
-            return primary
+            return record
 
     def associate(
         self,
@@ -390,6 +420,10 @@ class PortalStore:
 
 def _pair(from_type: str, from_id: int, to_id: int) -> tuple[int, int]:
     return AssociationIndex.key(from_type, from_id, to_id)
+
+
+def _merged_ids(record: Record) -> list[str]:
+    return [i for i in record.props.get("hs_merged_object_ids", "").split(";") if i]
 
 
 def _primary_link(object_type: str, properties: dict[str, str]) -> list[tuple[str, int, set[str]]]:

@@ -77,7 +77,10 @@ def test_default_list_properties_follow_the_object_type(hubspot_sandbox: HubSpot
         "firstname",
         "hs_object_id",
         "lastmodifieddate",
+        "lastname",
     }
+    # A default property without a value is answered as null, not left out.
+    assert listed_contact.properties["lastname"] is None
 
 
 def test_archived_listing_shows_only_the_recycle_bin(hubspot_sandbox: HubSpotSandbox) -> None:

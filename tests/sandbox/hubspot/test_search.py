@@ -132,9 +132,11 @@ def test_incremental_search_on_last_modified(hubspot_sandbox: HubSpotSandbox) ->
         )
     )
     assert [r.id for r in contacts.results] == [old_contact["id"]]
+    # The search defaults, the one without a value (lastname) answered as null.
     assert set(contacts.results[0].properties) == {
         "firstname", "lastname", "email", "lastmodifieddate", "hs_object_id", "createdate"
-    } - {"lastname"}  # fmt: skip
+    }  # fmt: skip
+    assert contacts.results[0].properties["lastname"] is None
 
 
 def test_search_limits_are_enforced(

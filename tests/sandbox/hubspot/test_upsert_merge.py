@@ -1,4 +1,5 @@
-"""Upsert on a unique custom property created through the properties API, and merges."""
+"""Upsert on a unique custom property created through the properties API, and merges
+(which make a new record, as HubSpot's merges do since its merge update)."""
 
 from __future__ import annotations
 
@@ -86,42 +87,93 @@ def test_unique_values_are_enforced_on_create_and_update(
     assert body["errors"][0]["context"] == {"propertyName": ["crmsync_id"]}
 
 
-def test_merge_keeps_the_survivor_and_redirects_only_single_reads(
+def test_merge_makes_a_new_record_that_both_old_ids_resolve_to(
     hubspot_sandbox: HubSpotSandbox, hubspot_client: HubSpot
 ) -> None:
-    primary = hubspot_sandbox.create("companies", {"name": "Acme", "domain": "acme.test"})
+    make_unique_property(hubspot_client)
+    primary = hubspot_sandbox.create(
+        "companies", {"name": "Acme", "domain": "acme.test", "crmsync_id": "7"}
+    )
     other = hubspot_sandbox.create("companies", {"name": "ACME Inc", "city": "Oslo"})
     contact = hubspot_sandbox.create("contacts", {"email": "c@acme.test"}, company_id=other["id"])
     basic = hubspot_client.crm.companies.basic_api
     merged = basic.merge(
         PublicMergeInput(primary_object_id=primary["id"], object_id_to_merge=other["id"])
     )
-    assert merged.id == primary["id"]
-    assert merged.properties["hs_merged_object_ids"] == other["id"]
-    assert merged.properties["name"] == "Acme"  # the survivor's values win
-    assert merged.properties["city"] == "Oslo"  # blanks are filled from the merged record
-    # The old id resolves on single GET and PATCH ...
-    assert basic.get_by_id(other["id"]).id == primary["id"]
+    new_id = merged.id
+    assert new_id not in (primary["id"], other["id"])
+    assert int(new_id) > int(other["id"])
+    assert merged.properties["hs_object_id"] == new_id
+    assert merged.properties["hs_merged_object_ids"] == f"{primary['id']};{other['id']}"
+    assert merged.properties["name"] == "Acme"  # the primary's values win
+    assert merged.properties["city"] == "Oslo"  # blanks are filled from the other record
+    assert merged.properties["crmsync_id"] == "7"  # unique values move with the primary's
+    # Both old ids resolve to the new record on single GET and PATCH ...
+    for old_id in (primary["id"], other["id"]):
+        assert basic.get_by_id(old_id).id == new_id
     patched = basic.update(other["id"], SimplePublicObjectInput(properties={"phone": "+1 555"}))
-    assert patched.id == primary["id"]
-    # ... but not in batch read or batch update.
+    assert patched.id == new_id
+    # ... on batch read (the new record once, however many old ids name it) ...
     read = hubspot_client.crm.companies.batch_api.read(
         BatchReadInputSimplePublicObjectId(
-            inputs=[{"id": other["id"]}], properties=[], properties_with_history=[]
+            inputs=[{"id": primary["id"]}, {"id": other["id"]}],
+            properties=["name"],
+            properties_with_history=[],
         )
     )
-    assert read.results == [] and read.errors[0].context == {"ids": [other["id"]]}
+    assert [r.id for r in read.results] == [new_id] and read.status == "COMPLETE"
+    # ... and in search by id ...
+    found = hubspot_client.crm.companies.search_api.do_search(
+        {"filterGroups": [{"filters": [
+            {"propertyName": "hs_object_id", "operator": "EQ", "value": other["id"]}]}]}
+    )  # fmt: skip
+    assert [r.id for r in found.results] == [new_id]
+    # ... but not in batch update, as HubSpot documents.
     updated = hubspot_client.crm.companies.batch_api.update(
         BatchInputSimplePublicObjectBatchInput(
             inputs=[{"id": other["id"], "properties": {"city": "X"}}]
         )
     )
     assert updated.results == [] and updated.num_errors == 1
-    # The merged record is gone from listings; its contact moved to the survivor.
-    assert [c.id for c in hubspot_client.crm.companies.get_all()] == [primary["id"]]
+    # Both old records are gone from listings; the new one carries the unique value, so
+    # it answers an upsert on it; the other's contact moved to it.
+    assert [c.id for c in hubspot_client.crm.companies.get_all()] == [new_id]
+    assert hubspot_sandbox.store.find_unique("companies", "crmsync_id", "7").id == int(new_id)  # type: ignore[union-attr]
     moved = hubspot_sandbox.get("contacts", contact["id"])
     assert moved is not None
-    assert moved["properties"]["associatedcompanyid"] == primary["id"]
-    assert moved["associations"]["companies"] == [
-        {"id": primary["id"], "kinds": ["primary", "unlabeled"]}
+    assert moved["properties"]["associatedcompanyid"] == new_id
+    assert moved["associations"]["companies"] == [{"id": new_id, "kinds": ["primary", "unlabeled"]}]
+    # A later merge of the new record carries every id it took in.
+    third = hubspot_sandbox.create("companies", {"name": "Acme Three"})
+    again = basic.merge(PublicMergeInput(primary_object_id=third["id"], object_id_to_merge=new_id))
+    assert again.properties["hs_merged_object_ids"].split(";") == [
+        primary["id"],
+        other["id"],
+        third["id"],
+        new_id,
     ]
+    assert basic.get_by_id(primary["id"]).id == again.id
+
+
+def test_contact_merge_keeps_the_primarys_company(
+    hubspot_sandbox: HubSpotSandbox, hubspot_client: HubSpot
+) -> None:
+    first = hubspot_sandbox.create("companies", {"name": "First"})
+    second = hubspot_sandbox.create("companies", {"name": "Second"})
+    primary = hubspot_sandbox.create("contacts", {"email": "a@x.test"}, company_id=first["id"])
+    other = hubspot_sandbox.create(
+        "contacts", {"email": "b@x.test", "firstname": "Bo"}, company_id=second["id"]
+    )
+    merged = hubspot_client.crm.contacts.basic_api.merge(
+        {"primaryObjectId": primary["id"], "objectIdToMerge": other["id"]}
+    )
+    raw = hubspot_sandbox.get("contacts", merged.id)
+    assert raw is not None
+    assert merged.id not in (primary["id"], other["id"])
+    assert raw["properties"]["email"] == "a@x.test"
+    assert raw["properties"]["firstname"] == "Bo"
+    assert raw["properties"]["associatedcompanyid"] == first["id"]
+    assert {"id": first["id"], "kinds": ["primary", "unlabeled"]} in raw["associations"][
+        "companies"
+    ]
+    assert {"id": second["id"], "kinds": ["unlabeled"]} in raw["associations"]["companies"]

@@ -75,9 +75,9 @@ def test_lifecycle_events(
         {"company.merge", "company.deletion", "company.restore", "contact.associationChange"}
     ))  # fmt: skip
     hubspot_sandbox.associate(contact, other, primary=True)
-    hubspot_sandbox.merge("companies", primary, other)
-    hubspot_sandbox.archive("companies", primary)
-    hubspot_sandbox.restore("companies", primary)
+    new = hubspot_sandbox.merge("companies", primary, other)["id"]
+    hubspot_sandbox.archive("companies", new)
+    hubspot_sandbox.restore("companies", new)
     assert hubspot_sandbox.flush_webhooks(5)
     by_type: dict[str, list[dict]] = {}
     for event in webhook_receiver.events():
@@ -90,7 +90,10 @@ def test_lifecycle_events(
     }
     merge = by_type["company.merge"][0]
     assert merge["primaryObjectId"] == int(primary) and merge["mergedObjectIds"] == [int(other)]
-    assert merge["newObjectId"] == int(primary) and merge["numberOfPropertiesMoved"] == 1
+    # A merge makes a new record: the event is the new record's, and names all three.
+    assert merge["objectId"] == merge["newObjectId"] == int(new) != int(primary)
+    assert merge["numberOfPropertiesMoved"] == 1
+    assert by_type["company.deletion"][0]["objectId"] == int(new)
     association = by_type["contact.associationChange"][0]
     assert association["associationType"] == "CONTACT_TO_COMPANY"
     assert (association["fromObjectId"], association["toObjectId"]) == (int(contact), int(other))
