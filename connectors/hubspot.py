@@ -7,8 +7,9 @@
   ``hs_lastmodifieddate``, contacts ``lastmodifieddate``), 200 per call, sorted ascending,
   one keyset slice per call (:mod:`connectors.hubspot_scan`), so no query ever pages near
   HubSpot's 10,000-result cap and records edited mid-scan are never skipped.
-- Reads (``fetch``) use batch read, follow merged ids to survivors and report vanished ids
-  as archived. Writes are batch upserts keyed on our own unique property, so a retried
+- Reads (``fetch``) use batch read and report vanished ids as archived. An id merged away
+  answers with the record of the merge (a new id since HubSpot's merge update), and is
+  reported merged into it. Writes are batch upserts keyed on our own unique property, so a retried
   create never makes a second record; linked records are batch-updated by id.
 
 Calls, budget, token refresh and errors are :mod:`connectors.hubspot_api`'s job. This module
@@ -269,8 +270,17 @@ class HubSpotConnector:
         if missing:
             found.update(self._batch_read(object_type, missing, archived=True))
         extra: list[RemoteRecord] = []
+        # An old id of a merge answers as the merge's new record, which names the old ids
+        # it took in: the old id is merged into it (never a record of its own).
+        for record in list(found.values()):
+            for old_id in record.merged_ids:
+                if old_id in wanted and old_id not in found:
+                    found[old_id] = tombstone(object_type, old_id, merged_into=record.external_id)
+            if record.external_id not in wanted:
+                del found[record.external_id]
+                extra.append(record)
         for record_id in [i for i in wanted if i not in found]:
-            # Batch read does not follow merges; a single read does, to the survivor.
+            # Not answered by a batch read: a single read follows a merge too.
             survivor = self._read_one(object_type, record_id)
             if survivor is None or survivor.external_id == record_id:
                 found[record_id] = survivor or tombstone(object_type, record_id)

@@ -69,7 +69,10 @@ def to_record(
     id_property: str,
     associations: Iterable[str] | None = None,
 ) -> RemoteRecord:
-    props = {k: v for k, v in (raw.get("properties") or {}).items() if v is not None}
+    # HubSpot answers a requested property without a value as null: an empty value, which
+    # clears (unless the map says ``on_blank: keep``). A property it leaves out was not
+    # requested, or the portal has no such property: not known, so nothing is cleared.
+    props = {k: "" if v is None else v for k, v in (raw.get("properties") or {}).items()}
     modified = parse_time(props.get(MODIFIED_PROPERTY[object_type])) or parse_time(
         raw.get("archivedAt") if raw.get("archived") else raw.get("updatedAt")
     )

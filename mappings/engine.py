@@ -125,14 +125,14 @@ def read_remote(
 ) -> tuple[dict[str, Values], dict[str, str]]:
     """Per synced entry whose property is present: its local values, by entry key; and
     the problems of those that could not be read. Absent properties are left out (not
-    known is not blank). National phone numbers are read in the map's ``phone_region``
+    known is not blank), as are blanks of entries that keep the local value over them. National phone numbers are read in the map's ``phone_region``
     field's country when the record has one, else in ``region``."""
     read: dict[str, Values] = {}
     problems: dict[str, str] = {}
     flat: dict[str, Any] = {}
     # Non-phone entries first: the country read here decides how phones are read.
     for entry in sorted(object_map.synced, key=lambda entry: entry.transform == "phone"):
-        if entry.remote not in properties:
+        if not entry.reads(properties):
             continue
         raw = properties[entry.remote]
         try:

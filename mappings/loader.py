@@ -13,6 +13,8 @@ The shipped maps live in ``mappings/maps/<provider>_<object>.yaml``. A file is o
         rule: two_way             # see mappings.spec.Rule; default two_way
         transform: text           # see mappings.transforms; default text
         required: true            # optional: the CRM rejects blanks here
+        on_blank: clear           # optional: a blank CRM value clears (default) or keeps
+                                  #   the local value
       - local: [category, subcategory]
         remote: Industry
         transform: value_map
@@ -63,7 +65,16 @@ LOCAL_FIELDS = {
     "contact": frozenset(CONTACT_FIELDS) - _NOT_MAPPABLE,
 }
 _MAP_KEYS = {"provider", "object", "local", "blank", "phone_region", "fields", "value_maps"}
-_ENTRY_KEYS = {"local", "remote", "rule", "transform", "value_map", "required", "max_length"}
+_ENTRY_KEYS = {
+    "local",
+    "remote",
+    "rule",
+    "transform",
+    "value_map",
+    "required",
+    "max_length",
+    "on_blank",
+}
 _RULES = ", ".join(rule.value for rule in Rule)
 
 Rows = list[tuple[str, tuple[str | None, ...]]]
@@ -310,6 +321,9 @@ def _entry(
         isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < 1
     ):
         raise MappingError(source, "'max_length' must be a whole number of at least 1", key)
+    on_blank = raw.get("on_blank", "clear")
+    if on_blank not in ("clear", "keep"):
+        raise MappingError(source, f"'on_blank' must be clear or keep, got {on_blank!r}", key)
     return FieldMap(
         local=tuple(names),
         remote=remote.strip(),
@@ -318,6 +332,7 @@ def _entry(
         value_map=value_map,
         required=required,
         max_length=max_length,
+        keep_on_blank=on_blank == "keep",
         source=source,
     )
 

@@ -165,7 +165,7 @@ def merge(
         raw_key = raw_base_key(entry)
         if raw_key is not None and raw_key in base:
             new_base[raw_key] = base[raw_key]
-        if entry.remote in remote:
+        if entry.reads(remote):
             if (
                 raw_key is not None
                 and raw_key in base

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 CUSTOM_PREFIX = "custom_properties."
 
@@ -100,7 +101,20 @@ class FieldMap:
     # cut to it, and the cut value counts as what local holds "as the CRM sees it", so it is
     # neither refused (STRING_TOO_LONG) nor pushed again and again.
     max_length: int | None = None
+    # A blank CRM value (HubSpot's null, an empty string) clears the local value, as any
+    # other CRM change; ``on_blank: keep`` reads it as not known instead, so the local
+    # value stays (and is pushed when it changes).
+    keep_on_blank: bool = False
     source: str = ""  # the file this entry came from, for error messages
+
+    def reads(self, properties: Mapping[str, Any]) -> bool:
+        """The CRM record says something about this entry: its property is present, and
+        not a blank the entry keeps the local value over."""
+        if self.remote not in properties:
+            return False
+        value = properties[self.remote]
+        blank = value is None or (isinstance(value, str) and not value.strip())
+        return not (blank and self.keep_on_blank)
 
     @property
     def key(self) -> str:

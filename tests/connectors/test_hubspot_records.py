@@ -121,17 +121,20 @@ def test_fetch_reads_live_archived_merged_and_unknown_ids(
     hubspot_sandbox: HubSpotSandbox, hubspot: HubSpotConnector
 ) -> None:
     ids = [hubspot_sandbox.create("companies", {"name": f"Co {n}"})["id"] for n in range(4)]
-    live, deleted, survivor, merged = ids
+    live, deleted, primary, merged = ids
     hubspot_sandbox.archive("companies", deleted)
-    hubspot_sandbox.merge("companies", survivor, merged)
-    records = hubspot.fetch("company", [live, deleted, merged, "20999999999"])
+    new = hubspot_sandbox.merge("companies", primary, merged)["id"]
+    records = hubspot.fetch("company", [live, deleted, merged, "20999999999", primary])
     by_id = {r.external_id: r for r in records}
     assert by_id[live].properties["name"] == "Co 0" and not by_id[live].archived
     assert by_id[deleted].archived and by_id[deleted].properties["name"] == "Co 1"
-    assert by_id[merged].archived and by_id[merged].merged_into == survivor
-    assert by_id[survivor].merged_ids == (merged,)  # the survivor comes along
+    # Both old ids of the merge answer with its new record: each is merged into it, and
+    # the new record comes along once, never as a record of an old id.
+    assert by_id[merged].archived and by_id[merged].merged_into == new
+    assert by_id[primary].archived and by_id[primary].merged_into == new
+    assert by_id[new].merged_ids == (primary, merged) and by_id[new].properties["name"] == "Co 2"
     assert by_id["20999999999"].archived and by_id["20999999999"].merged_into is None
-    assert [r.external_id for r in records[:4]] == [live, deleted, merged, "20999999999"]
+    assert [r.external_id for r in records] == [live, deleted, merged, "20999999999", primary, new]
 
 
 def test_archive_sends_records_to_the_recycle_bin(

@@ -173,6 +173,7 @@ def test_a_good_file_loads(tmp_path: Path) -> None:
         ("{local: email, remote: email, required: maybe}", "email", "'required' must be"),
         ("{local: email, remote: email, max_length: 0}", "email", "'max_length' must be"),
         ("{local: email, remote: email, max_length: '80'}", "email", "'max_length' must be"),
+        ("{local: email, remote: email, on_blank: ignore}", "email", "'on_blank' must be"),
     ],
 )
 def test_a_bad_entry_fails_naming_file_field_and_problem(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -12,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from connectors.errors import Permanent
 from connectors.hubspot import HubSpotConnector
+from connectors.hubspot_records import DEFAULT_PROPERTIES
 from customers import contacts, db, service
 from customers.errors import StaleVersion
 from customers.models import Contact, Customer
@@ -167,6 +169,8 @@ def test_crm_edit_arrives_locally_and_is_not_pushed_back(
 def test_crm_delete_archives_and_merge_moves_the_link(
     sync: Sync, sandbox: HubSpotSandbox, sessions: sessionmaker[Session]
 ) -> None:
+    """A merge seen only through a full pass (its webhook dropped): HubSpot makes a new
+    record of it, and the pass ends with one customer linked to the new id."""
     gone = sandbox.create("companies", {"name": "Vandelay Industries", "domain": "vandelay.com"})
     keep = sandbox.create("companies", {"name": "Kramerica", "domain": "kramerica.com"})
     loser = sandbox.create(
@@ -175,15 +179,46 @@ def test_crm_delete_archives_and_merge_moves_the_link(
     sync.reconcile()
     by_name = {c.name: c.id for c in customers(sessions)}
     sandbox.archive("companies", gone["id"])
-    sandbox.merge("companies", keep["id"], loser["id"])
+    new = sandbox.merge("companies", keep["id"], loser["id"])["id"]
     sync.reconcile()
     with sessions() as session:
         assert session.get(Customer, by_name["Vandelay Industries"]).archived_at is not None  # type: ignore[union-attr]
         links = {link.external_id: link.local_id for link in session.scalars(select(ExternalLink))}
         runs = session.scalar(select(func.count()).select_from(SyncRun))
-    assert gone["id"] not in links and loser["id"] not in links
-    assert links[keep["id"]] == by_name["Kramerica"]
+        archived = {c.name for c in session.scalars(select(Customer)) if c.archived_at}
+    # The primary's customer follows its record into the merge; the other's is archived.
+    assert links == {new: by_name["Kramerica"]}
+    assert archived == {"Vandelay Industries", "Kramerica Industries"}
+    assert (sandbox.get("companies", new) or {})["properties"]["crmsync_id"] == str(
+        by_name["Kramerica"]
+    )
+    assert sandbox.ids("companies") == [new]
     assert runs == 2
+
+
+def test_a_merge_whose_primary_was_never_linked_moves_the_others_link_and_writes_our_id(
+    sync: Sync, sandbox: HubSpotSandbox, sessions: sessionmaker[Session]
+) -> None:
+    """The new record of a merge carries the primary's values; when only the other record
+    was linked, its customer takes the new record, and our id is written there."""
+    linked = sandbox.create("companies", {"name": "Initech", "domain": "initech.com"})
+    sync.reconcile()
+    [customer] = customers(sessions)
+    unlinked = sandbox.create("companies", {"name": "Initech LLC", "city": "Austin"})
+    new = sandbox.merge("companies", unlinked["id"], linked["id"])["id"]
+    # The new record holds our id (filled from the other record, which had it); clear it
+    # to stand for a record that does not carry it.
+    sandbox.update("companies", new, {"crmsync_id": ""})
+    sync.reconcile()
+    with sessions() as session:
+        links = {link.external_id: link.local_id for link in session.scalars(select(ExternalLink))}
+        merged = session.get(Customer, customer.id)
+        assert merged is not None
+        assert merged.archived_at is None
+        assert (merged.name, merged.billing_city) == ("Initech LLC", "Austin")
+    assert links == {new: customer.id}
+    assert (sandbox.get("companies", new) or {})["properties"]["crmsync_id"] == str(customer.id)
+    assert len(customers(sessions)) == 1
 
 
 def test_a_merge_of_two_linked_companies_is_not_undone_by_the_next_reconcile(
@@ -195,41 +230,55 @@ def test_a_merge_of_two_linked_companies_is_not_undone_by_the_next_reconcile(
     survivor = sandbox.create("companies", {"name": "Globex GmbH", "domain": "globex.de"})
     loser = sandbox.create("companies", {"name": "Globex (old)", "domain": "globex-old.de"})
     sync.reconcile()  # both linked, each to its own customer
-    sandbox.merge("companies", survivor["id"], loser["id"])
+    new = sandbox.merge("companies", survivor["id"], loser["id"])["id"]
     sync.reconcile()  # sees the merge
     sync.reconcile()
-    assert sandbox.ids("companies") == [survivor["id"]]
-
-
-def test_a_company_deleted_in_the_crm_is_not_created_again_by_a_later_local_edit(
-    sync: Sync, sandbox: HubSpotSandbox, sessions: sessionmaker[Session], tenant_id: int
-) -> None:
-    """Found by the convergence soak: a CRM delete archives and unlinks the customer; an
-    edit of the archived customer afterwards must not push it back as a new CRM record."""
-    company = sandbox.create("companies", {"name": "Globex GmbH", "domain": "globex.de"})
-    sync.reconcile()
-    sandbox.archive("companies", company["id"])
-    sync.reconcile()  # a full pass finds the delete
-    [customer] = customers(sessions)
-    assert customer.archived_at is not None
-    with db.transaction(sessions) as session:
-        service.update_customer(session, tenant_id, customer.id, {"notes": "closed down"})
-    sync.push()
-    assert sandbox.ids("companies") == []
+    assert sandbox.ids("companies") == [new]
 
 
 def test_a_merge_seen_through_its_webhook_is_not_undone_by_the_next_reconcile(
-    sync: Sync, sandbox: HubSpotSandbox
+    sync: Sync, sandbox: HubSpotSandbox, sessions: sessionmaker[Session]
 ) -> None:
     """Found by the convergence soak: as above, when the merge arrives as a webhook (the
-    job fetches the survivor, which names the merged record) rather than by a full pass."""
+    job fetches the ids the event names: the new record and both old ones)."""
     survivor = sandbox.create("companies", {"name": "Globex GmbH", "domain": "globex.de"})
     loser = sandbox.create("companies", {"name": "Globex (old)", "domain": "globex-old.de"})
     sync.reconcile()
-    sandbox.merge("companies", survivor["id"], loser["id"])
-    sync.records("company", [survivor["id"], loser["id"]])  # what the merge webhook enqueues
+    by_name = {c.name: c.id for c in customers(sessions)}
+    new = sandbox.merge("companies", survivor["id"], loser["id"])["id"]
+    sync.records("company", [new, survivor["id"], loser["id"]])  # what the webhook enqueues
+    with sessions() as session:
+        links = {link.external_id: link.local_id for link in session.scalars(select(ExternalLink))}
+    assert links == {new: by_name["Globex GmbH"]}
     sync.reconcile()
-    assert sandbox.ids("companies") == [survivor["id"]]
+    assert sandbox.ids("companies") == [new]
+
+
+def test_a_push_to_a_merged_away_id_follows_the_merge(
+    sync: Sync, sandbox: HubSpotSandbox, sessions: sessionmaker[Session], tenant_id: int
+) -> None:
+    """A local edit pushed before the merge is seen: HubSpot's batch update answers the old
+    id "not found"; the push reads it, which answers with the merge's new record, moves the
+    link there and writes the edit to it."""
+    company = sandbox.create("companies", {"name": "Hooli", "domain": "hooli.com"})
+    other = sandbox.create("companies", {"name": "Hooli XYZ", "city": "Palo Alto"})
+    sync.reconcile()
+    customer = next(c for c in customers(sessions) if c.name == "Hooli")
+    new = sandbox.merge("companies", company["id"], other["id"])["id"]
+    with db.transaction(sessions) as session:
+        service.update_customer(session, tenant_id, customer.id, {"phone": "+1 650 555 0100"})
+    with sync.locks.hold("test"):
+        Pusher(sync.target, sync.connector, sessions).drain()
+    raw = sandbox.get("companies", new) or {}
+    assert raw["properties"]["phone"] == "+16505550100"
+    assert raw["properties"]["city"] == "Palo Alto"
+    with sessions() as session:
+        link = session.scalars(
+            select(ExternalLink).where(ExternalLink.local_id == customer.id)
+        ).one()
+        assert link.external_id == new
+        assert session.get(Customer, customer.id).billing_city == "Palo Alto"  # type: ignore[union-attr]
+    assert sandbox.ids("companies") == [new]
 
 
 def test_a_crm_change_that_failed_on_a_concurrent_local_write_is_not_overwritten_by_the_push(
@@ -404,3 +453,69 @@ def test_an_inbound_apply_never_overwrites_a_local_edit_committed_after_the_crm_
     with sync.locks.hold("test"):
         Pusher(sync.target, sync.connector, sessions).drain()
     assert (sandbox.get("companies", company["id"]) or {})["properties"]["city"] == "Springfield"
+
+
+def test_a_value_cleared_in_hubspot_clears_the_local_value(
+    sync: Sync, sandbox: HubSpotSandbox, sessions: sessionmaker[Session]
+) -> None:
+    """HubSpot answers a requested property without a value as null: an empty value, a
+    CRM change like any other. Read as "not known", a clear in HubSpot never arrived."""
+    company = sandbox.create(
+        "companies", {"name": "Globex GmbH", "domain": "globex.de", "city": "Bonn"}
+    )
+    sync.reconcile()
+    [customer] = customers(sessions)
+    assert customer.billing_city == "Bonn"
+    sandbox.update("companies", company["id"], {"city": ""})
+    sync.records("company", [company["id"]])
+    [customer] = customers(sessions)
+    assert customer.billing_city is None
+    assert "city" not in (sandbox.get("companies", company["id"]) or {})["properties"]
+
+
+def test_a_property_not_requested_never_clears_the_local_value(
+    sandbox: HubSpotSandbox, sessions: sessionmaker[Session], sync: Sync
+) -> None:
+    """A connection that does not ask HubSpot for a property learns nothing of it: the
+    local value stays, though HubSpot holds none."""
+    company = sandbox.create(
+        "companies", {"name": "Globex GmbH", "domain": "globex.de", "city": "Bonn"}
+    )
+    sync.reconcile()
+    sandbox.update("companies", company["id"], {"city": ""})
+    narrow = hubspot_connector(sandbox, properties={
+        "company": [p for p in DEFAULT_PROPERTIES["company"] if p != "city"],
+        "contact": DEFAULT_PROPERTIES["contact"],
+    })  # fmt: skip
+    [record] = narrow.fetch("company", [company["id"]])
+    assert "city" not in record.properties
+    Sync(sync.target.connection_id, sessions=sessions, connector=narrow,
+         locks=ThreadLocks()).records("company", [company["id"]])  # fmt: skip
+    [customer] = customers(sessions)
+    assert customer.billing_city == "Bonn"
+
+
+def test_a_map_entry_that_keeps_the_local_value_over_a_crm_blank(
+    sandbox: HubSpotSandbox, sessions: sessionmaker[Session], sync: Sync, tmp_path: Path
+) -> None:
+    """``on_blank: keep``: a blank in the CRM is not known for that entry, so the
+    directory keeps its value; other entries still clear."""
+    own_map = tmp_path / "map.yaml"
+    own_map.write_text(
+        "object: company\nfields:\n  - {local: billing_city, remote: city, on_blank: keep}\n"
+    )
+    with db.transaction(sessions) as session:
+        connection = session.get(Connection, sync.target.connection_id)
+        assert connection is not None
+        connection.mapping = str(own_map)
+    sync = Sync(sync.target.connection_id, sessions=sessions, connector=sync.connector,
+                locks=ThreadLocks())  # fmt: skip
+    company = sandbox.create(
+        "companies",
+        {"name": "Globex GmbH", "domain": "globex.de", "city": "Bonn", "phone": "+49 228 1234"},
+    )
+    sync.reconcile()
+    sandbox.update("companies", company["id"], {"city": "", "phone": ""})
+    sync.records("company", [company["id"]])
+    [customer] = customers(sessions)
+    assert customer.billing_city == "Bonn" and customer.phone is None

@@ -131,6 +131,9 @@ class InboundPage:
     # -- the page ---------------------------------------------------------------------------
 
     def apply(self, records: Sequence[RemoteRecord]) -> PageResult:
+        # Records merged away last: the record they were merged into, when the page has it,
+        # decides which of their links it keeps (``_adopt_merged``).
+        records = sorted(records, key=lambda record: record.merged_into is not None)
         self._load_links(records)
         if self.is_parent and any(self._may_link(record) for record in records):
             # Before any row is written: the guard's lock order (``service.guard_tenant``).
@@ -217,7 +220,9 @@ class InboundPage:
     def _apply_one(self, record: RemoteRecord) -> str:
         if record.merged_into:
             return self._merged_away(record)
-        link = self.links.get(record.external_id) or self._adopt_merged(record)
+        link = self.links.get(record.external_id)
+        if link is None and record.merged_ids:
+            link = self._adopt_merged(record)
         if link is not None:
             self._retire_merged(record, link)
         if link is not None and self._deleted_locally(link):
@@ -260,12 +265,30 @@ class InboundPage:
             return "unchanged"
         survivor = self.links.get(record.merged_into or "")
         if survivor is None:
-            loser.external_id = record.merged_into or loser.external_id
-            self.links[loser.external_id] = loser
+            self._move(loser, record.merged_into or loser.external_id)
+            self._write_id(loser)
         else:
             self._retire(loser)
         self.session.flush()
         return "merged"
+
+    def _move(self, link: ExternalLink, external_id: str) -> None:
+        """The link follows its CRM record into a merge. The record it points at now is
+        not read yet and was never written by us: its time is unknown, so a push reads it
+        before writing (``ExternalLink.read_as_of``)."""
+        link.external_id = external_id
+        link.remote_modified_at = None
+        link.remote_written_at = None
+        self.links[external_id] = link
+
+    def _write_id(self, link: ExternalLink) -> None:
+        """The link moved to a record that may not carry our id (HubSpot makes a new record
+        of a merge): the push writes it there."""
+        service.write_outbox(
+            self.session, tenant_id=self.target.tenant_id, entity_type=link.local_type,
+            entity_id=link.local_id, operation="update",
+        )  # fmt: skip
+        link.base = {**(link.base or {}), ID_WRITTEN: False}
 
     def _retire_merged(self, record: RemoteRecord, link: ExternalLink) -> None:
         """A linked survivor names records merged into it that were linked too."""
@@ -286,16 +309,21 @@ class InboundPage:
         self.session.flush()
 
     def _adopt_merged(self, record: RemoteRecord) -> ExternalLink | None:
-        """A survivor that is not linked, but one of the records merged into it was."""
-        for merged_id in record.merged_ids:
-            link = self.links.pop(merged_id, None)
-            if link is not None:
-                link.external_id = record.external_id
-                self.links[record.external_id] = link
-                self.session.flush()
-                self.count("merged")
-                return link
-        return None
+        """A survivor that is not linked, but records merged into it were (HubSpot: every
+        merge makes a new record). It keeps the link of the customer whose id it carries,
+        which is the primary's (a merge keeps the primary's values), else the first named;
+        ``_retire_merged`` archives the others' customers."""
+        linked = [self.links[i] for i in record.merged_ids if i in self.links]
+        if not linked:
+            return None
+        link = next((lk for lk in linked if str(lk.local_id) == record.local_id), linked[0])
+        self.links.pop(link.external_id)
+        self._move(link, record.external_id)
+        if record.local_id != str(link.local_id):
+            self._write_id(link)
+        self.session.flush()
+        self.count("merged")
+        return link
 
     def _deleted(self, record: RemoteRecord, link: ExternalLink | None) -> str:
         if link is None:

@@ -27,7 +27,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from connectors.base import Connector, RemoteRecord, WriteRequest, WriteResult
-from connectors.errors import Changed
+from connectors.errors import Changed, NotFound
 from customers import service
 from customers.db import transaction
 from customers.models import Contact, Customer, OutboxEntry
@@ -166,7 +166,9 @@ class Pusher:
         Salesforce refuses a record changed since (412); it is read again, merged by the
         field rules and written again, up to ``WRITE_ATTEMPTS`` times. HubSpot cannot
         refuse, so it reports the values our write replaced, and those are merged by the
-        field rules after the fact (``_merge_replaced``)."""
+        field rules after the fact (``_merge_replaced``). An update the CRM answers "not
+        found" is read too: a delete archives the record, and a merge moves the link to
+        the record merged into, which is then written."""
         pending = list(local_ids)
         for attempt in range(1, WRITE_ATTEMPTS + 1):
             pending = self._push_once(session, local_type, pending, last=attempt == WRITE_ATTEMPTS)
@@ -254,7 +256,12 @@ class Pusher:
                     result.modified_at,
                 )
                 self.counts["crm_created" if request.external_id is None else "crm_updated"] += 1
-            elif isinstance(result.error, Changed) and not last:
+            elif not last and (
+                isinstance(result.error, Changed)
+                or (isinstance(result.error, NotFound) and request.external_id is not None)
+            ):
+                # Changed since we read it, or gone: deleted, or merged (HubSpot makes a
+                # new record of a merge). The read follows it, and the write goes again.
                 changed.append(local.id)
             else:
                 self.counts["failed"] += 1
