@@ -301,9 +301,9 @@ class Checks(HistoryChecks):
         existing = self.setup.hubspot.get("contacts", found.group(1)) or {}
         companies = {a["id"] for a in existing.get("associations", {}).get("companies", [])}
         # A held company the workload merged into another since: its contacts moved along.
-        absorbed = {op.keys[1].rsplit(":", 1)[-1] for op in self.history.operations
+        absorbed = {key.rsplit(":", 1)[-1] for op in self.history.operations
                     if op.side == "hubspot" and op.kind == "merge"
-                    and op.keys[0].rsplit(":", 1)[-1] in companies}  # fmt: skip
+                    and op.keys[0].rsplit(":", 1)[-1] in companies for key in op.keys[1:]}  # fmt: skip
         held = (companies | absorbed) & self.held.get(failure.connection_id, set())
         if not held:
             return None

@@ -45,11 +45,12 @@ class HistoryChecks(ABC):
             outcome.checked += 1
             provider = op.side
             object_type = "company" if provider == "hubspot" else "account"
-            gone = (
-                [op.keys[0].rsplit(":", 1)[-1]]
-                if op.kind == "delete"
-                else [op.keys[1].rsplit(":", 1)[-1]]
-            )
+            # A merge's first key is the record the others went into (a HubSpot merge makes
+            # a new one, so both of the merged records go; a Salesforce master stays).
+            gone = [
+                key.rsplit(":", 1)[-1]
+                for key in (op.keys[:1] if op.kind == "delete" else op.keys[1:])
+            ]
             for external_id in gone:
                 link = linked.get((provider, object_type, external_id))
                 if link is not None:
@@ -102,8 +103,8 @@ class HistoryChecks(ABC):
 
     def _survivor(self, provider: str, external_id: str) -> str:
         """Where a record ended up after every later merge of it (a chain of merges)."""
-        merged_into = {op.keys[1]: op.keys[0] for op in self.history.operations
-                       if op.side == provider and op.kind == "merge"}  # fmt: skip
+        merged_into = {gone: op.keys[0] for op in self.history.operations
+                       if op.side == provider and op.kind == "merge" for gone in op.keys[1:]}  # fmt: skip
         key = crm_key(provider, "company" if provider == "hubspot" else "account", external_id)
         seen = set()
         while key in merged_into and key not in seen:
@@ -200,6 +201,6 @@ def gone_on_purpose(history: History, provider: str, external_id: str) -> str | 
         ids = [k.rsplit(":", 1)[-1] for k in op.keys]
         if op.kind == "delete" and external_id == ids[0]:
             return f"deleted in {provider} at +{op.at - history.started:.2f}s"
-        if op.kind == "merge" and external_id == ids[1]:
+        if op.kind == "merge" and external_id in ids[1:]:
             return f"merged into {ids[0]} in {provider} at +{op.at - history.started:.2f}s"
     return None

@@ -138,8 +138,10 @@ class Workload:
         else:
             primary, other = rng.sample(ids, 2)
             carried = self._hubspot_ids([primary, other])
-            self.hubspot.merge("companies", primary, other)
-            self.history.log("hubspot", "merge", [key(primary), key(other)], note=f"{other} merged into {primary}", carried=carried)  # fmt: skip
+            # HubSpot makes a new record of a merge: the first key is where both went.
+            new = self.hubspot.merge("companies", primary, other)["id"]
+            self.history.log("hubspot", "merge", [key(new), key(primary), key(other)],
+                             note=f"{primary} and {other} merged into {new}", carried=carried)  # fmt: skip
 
     # -- Salesforce -----------------------------------------------------------------------------
 
