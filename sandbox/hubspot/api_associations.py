@@ -13,12 +13,13 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from sandbox.hubspot import bodies
 from sandbox.hubspot.api_common import (
     ApiContext,
     int_param,
     json_response,
     object_type_of,
-    read_json,
+    read_body,
 )
 from sandbox.hubspot.api_objects import API
 from sandbox.hubspot.associations import TYPE_IDS, UNLABELED, kinds_for, specs_json
@@ -95,7 +96,7 @@ async def create_default(ctx: ApiContext, request: Request, _: str) -> Response:
 async def create_labeled(ctx: ApiContext, request: Request, _: str) -> Response:
     from_type, to_type = _types(request, "object_type", "to_type")
     from_id, to_id = _id(request.path_params["object_id"]), _id(request.path_params["to_id"])
-    specs = await read_json(request)
+    specs = await read_body(request, bodies.ASSOCIATION_SPECS)
     if not isinstance(specs, list) or not specs:
         raise validation_error("Expected a non-empty list of association types.")
     try:
@@ -175,7 +176,7 @@ def _batch_inputs(body: Any, maximum: int) -> list[Any]:
 async def batch_read(ctx: ApiContext, request: Request, _: str) -> Response:
     from_type, to_type = _types(request, "from_type", "to_type")
     started = _now_iso()
-    inputs = _batch_inputs(await read_json(request), MAX_BATCH_READ)
+    inputs = _batch_inputs(await read_body(request, bodies.V4_READ), MAX_BATCH_READ)
     results, errors = [], []
     with ctx.store.lock:
         for item in inputs:
@@ -210,7 +211,7 @@ def _pairs(inputs: list[Any]) -> list[tuple[int, int, Any]]:
 async def batch_associate_default(ctx: ApiContext, request: Request, _: str) -> Response:
     from_type, to_type = _types(request, "from_type", "to_type")
     started = _now_iso()
-    pairs = _pairs(_batch_inputs(await read_json(request), MAX_BATCH_WRITE))
+    pairs = _pairs(_batch_inputs(await read_body(request, bodies.V4_DEFAULT), MAX_BATCH_WRITE))
     results = []
     with ctx.store.lock:
         for from_id, to_id, _item in pairs:
@@ -227,7 +228,7 @@ async def batch_associate_default(ctx: ApiContext, request: Request, _: str) -> 
 async def batch_create(ctx: ApiContext, request: Request, _: str) -> Response:
     from_type, to_type = _types(request, "from_type", "to_type")
     started = _now_iso()
-    pairs = _pairs(_batch_inputs(await read_json(request), MAX_BATCH_WRITE))
+    pairs = _pairs(_batch_inputs(await read_body(request, bodies.V4_MULTI_POST), MAX_BATCH_WRITE))
     results = []
     with ctx.store.lock:
         for from_id, to_id, item in pairs:
@@ -251,7 +252,7 @@ async def batch_create(ctx: ApiContext, request: Request, _: str) -> Response:
 
 async def batch_archive(ctx: ApiContext, request: Request, _: str) -> Response:
     from_type, _to_type = _types(request, "from_type", "to_type")
-    inputs = _batch_inputs(await read_json(request), MAX_BATCH_WRITE)
+    inputs = _batch_inputs(await read_body(request, bodies.V4_ARCHIVE), MAX_BATCH_WRITE)
     for item in inputs:
         try:
             from_id = _id(item["from"]["id"])

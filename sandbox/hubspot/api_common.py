@@ -20,6 +20,7 @@ from starlette.responses import Response
 
 from sandbox.faults import FaultDecision, Faults
 from sandbox.hubspot.auth import TokenAuthority
+from sandbox.hubspot.bodies import Shape, check
 from sandbox.hubspot.errors import HubSpotError, invalid_json, validation_error
 from sandbox.hubspot.properties import OBJECT_TYPE_ALIASES
 from sandbox.hubspot.ratelimit import RateLimiter
@@ -72,6 +73,11 @@ async def read_json(request: Request) -> Any:
         return json.loads(raw)
     except (ValueError, UnicodeDecodeError):
         raise invalid_json() from None
+
+
+async def read_body(request: Request, shape: Shape) -> Any:
+    """The JSON body, checked against the route's request shape before any field is read."""
+    return check(await read_json(request), shape)
 
 
 def object_type_of(segment: str) -> str:

@@ -12,6 +12,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from sandbox.hubspot import bodies
 from sandbox.hubspot.api_common import (
     ApiContext,
     bool_param,
@@ -19,7 +20,7 @@ from sandbox.hubspot.api_common import (
     json_response,
     list_param,
     raw_json_response,
-    read_json,
+    read_body,
 )
 from sandbox.hubspot.associations import TYPE_IDS, V3_NAMES, kinds_for
 from sandbox.hubspot.errors import HubSpotError, not_found, validation_error
@@ -164,7 +165,7 @@ async def get_object(ctx: ApiContext, request: Request, object_type: str) -> Res
 
 
 async def create_object(ctx: ApiContext, request: Request, object_type: str) -> Response:
-    body = await read_json(request)
+    body = await read_body(request, bodies.OBJECT_CREATE)
     if not isinstance(body, dict):
         raise validation_error("Invalid input JSON: expected an object with properties.")
     properties = ctx.store.schema.validate_write(object_type, body.get("properties") or {})
@@ -174,7 +175,7 @@ async def create_object(ctx: ApiContext, request: Request, object_type: str) -> 
 
 
 async def update_object(ctx: ApiContext, request: Request, object_type: str) -> Response:
-    body = await read_json(request)
+    body = await read_body(request, bodies.OBJECT_UPDATE)
     if not isinstance(body, dict):
         raise validation_error("Invalid input JSON: expected an object with properties.")
     properties = ctx.store.schema.validate_write(object_type, body.get("properties") or {})
@@ -195,12 +196,12 @@ async def archive_object(ctx: ApiContext, request: Request, object_type: str) ->
 
 
 async def search_objects(ctx: ApiContext, request: Request, object_type: str) -> Response:
-    body = await read_json(request)
+    body = await read_body(request, bodies.SEARCH)
     return json_response(ctx.search.search(object_type, body))
 
 
 async def merge_objects(ctx: ApiContext, request: Request, object_type: str) -> Response:
-    body = await read_json(request)
+    body = await read_body(request, bodies.MERGE)
     if (
         not isinstance(body, dict)
         or not body.get("primaryObjectId")

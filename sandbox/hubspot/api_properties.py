@@ -6,7 +6,8 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
-from sandbox.hubspot.api_common import ApiContext, json_response, read_json
+from sandbox.hubspot import bodies
+from sandbox.hubspot.api_common import ApiContext, json_response, read_body
 from sandbox.hubspot.errors import HubSpotError, validation_error
 from sandbox.hubspot.records import iso_ms
 from sandbox.hubspot.store import now_ms
@@ -31,7 +32,7 @@ async def get_property(ctx: ApiContext, request: Request, object_type: str) -> R
 
 
 async def create_property(ctx: ApiContext, request: Request, object_type: str) -> Response:
-    body = await read_json(request)
+    body = await read_body(request, bodies.PROPERTY_CREATE)
     if not isinstance(body, dict):
         raise validation_error("Invalid input JSON: expected a property definition object.")
     prop = ctx.store.schema.create(object_type, body, now_ms())

@@ -1,5 +1,10 @@
 """The Starlette app of one sandbox portal: HubSpot's routes, the OAuth token endpoint and
-the admin routes, with HubSpot-shaped 404/405 answers for anything else."""
+the admin routes, with HubSpot-shaped 404/405 answers for anything else.
+
+Routes are matched in order, so a literal segment (``/groups``, ``/batch/read``,
+``/gdpr-delete``) must come before the ``{name}`` route it would otherwise fall into.
+A crash in a route is a sandbox bug; it still answers HubSpot's error body (500
+INTERNAL_ERROR) rather than a plain-text page, so a client sees the shape it would see."""
 
 from __future__ import annotations
 
@@ -81,7 +86,13 @@ def build_app(ctx: ApiContext, sandbox: HubSpotSandbox) -> Starlette:
             )
         return error_response(HubSpotError(404, "resource not found", category="OBJECT_NOT_FOUND"))
 
+    async def internal_error(request: Request, exc: Exception) -> Response:
+        return error_response(HubSpotError(500, "internal error", category="INTERNAL_ERROR"))
+
     routes = api_routes(ctx)
     routes.append(Route("/oauth/v1/token", token, methods=["POST"]))
     routes += admin_routes(sandbox)
-    return Starlette(routes=routes, exception_handlers={404: not_found, 405: not_found})
+    return Starlette(
+        routes=routes,
+        exception_handlers={404: not_found, 405: not_found, Exception: internal_error},
+    )
