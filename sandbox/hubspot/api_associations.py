@@ -21,10 +21,10 @@ from sandbox.hubspot.api_common import (
     object_type_of,
     read_body,
 )
-from sandbox.hubspot.api_objects import API
 from sandbox.hubspot.associations import TYPE_IDS, UNLABELED, kinds_for, specs_json
 from sandbox.hubspot.errors import HubSpotError, batch_error, not_found, validation_error
 from sandbox.hubspot.properties import OBJECT_TYPE_IDS
+from sandbox.hubspot.sources import API
 
 MAX_BATCH_READ = 1_000
 MAX_BATCH_WRITE = 2_000

@@ -18,9 +18,10 @@ from starlette.responses import Response
 
 from sandbox.hubspot import bodies
 from sandbox.hubspot.api_common import ApiContext, bool_param, json_response, read_body
-from sandbox.hubspot.api_objects import API, full_record, parse_associations, read_properties
+from sandbox.hubspot.api_objects import full_record, parse_associations, read_properties
 from sandbox.hubspot.errors import HubSpotError, batch_error, validation_error
 from sandbox.hubspot.records import Record
+from sandbox.hubspot.sources import API
 
 MAX_INPUTS = 100
 MAX_HISTORY_INPUTS = 50  # a batch read that asks for property history

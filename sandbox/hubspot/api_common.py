@@ -26,6 +26,7 @@ from sandbox.hubspot.properties import OBJECT_TYPE_ALIASES
 from sandbox.hubspot.ratelimit import RateLimiter
 from sandbox.hubspot.records import dumps
 from sandbox.hubspot.search import SearchEngine
+from sandbox.hubspot.sources import acting_app_id
 from sandbox.hubspot.store import PortalStore
 
 JSON_MEDIA_TYPE = "application/json;charset=utf-8"
@@ -150,6 +151,7 @@ def endpoint(
     async def run(request: Request) -> Response:
         headers: dict[str, str] = {}
         endpoint_key = key
+        acting = acting_app_id.set(None)
         try:
             object_type = ""
             if typed_by is not None:
@@ -157,6 +159,7 @@ def endpoint(
                 endpoint_key = key.replace("{type}", object_type)
             ctx.faults.count_call(endpoint_key)
             oauth = ctx.auth.check(request.headers.get("authorization"))
+            acting_app_id.set(ctx.auth.app_id(oauth=oauth))
             if ctx.limiter is not None:
                 if search:
                     ctx.limiter.take_search()
@@ -172,6 +175,8 @@ def endpoint(
             response = await handler(request, object_type)
         except HubSpotError as error:
             return error_response(error, headers)
+        finally:
+            acting_app_id.reset(acting)
         response.headers.update(headers)
         return response
 

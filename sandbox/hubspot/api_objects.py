@@ -26,10 +26,10 @@ from sandbox.hubspot.associations import TYPE_IDS, V3_NAMES, kinds_for
 from sandbox.hubspot.errors import HubSpotError, not_found, validation_error
 from sandbox.hubspot.properties import ALWAYS_RETURNED, DEFAULT_READ_PROPERTIES, OBJECT_TYPE_ALIASES
 from sandbox.hubspot.records import Record, dumps
+from sandbox.hubspot.sources import API
 
 MAX_PAGE = 100
 MAX_PAGE_WITH_HISTORY = 50  # HubSpot's smaller page when property history is asked for
-API = "API"  # changeSource of changes made through the public API
 
 
 def read_properties(object_type: str, requested: list[str]) -> tuple[str, ...]:

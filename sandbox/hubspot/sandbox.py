@@ -21,6 +21,7 @@ from sandbox.hubspot.ratelimit import RateLimiter, RateLimits
 from sandbox.hubspot.records import Record, iso_ms
 from sandbox.hubspot.search import SearchEngine
 from sandbox.hubspot.seeding import seed_store
+from sandbox.hubspot.sources import UI
 from sandbox.hubspot.store import PortalStore, now_ms
 from sandbox.hubspot.webhooks import (
     WebhookDispatcher,
@@ -31,7 +32,6 @@ from sandbox.hubspot.webhooks import (
 from sandbox.runner import ServerThread
 from sandbox.seed import SeedCompany
 
-UI = "CRM_UI"  # changeSource of changes made "by a user in HubSpot"
 DEFAULT_PORTAL_ID = 48_215_730
 _DEFAULT_LIMITS = RateLimits()
 

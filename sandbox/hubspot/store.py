@@ -18,7 +18,8 @@ from typing import Any
 from sandbox.hubspot.associations import PRIMARY, AssociationIndex
 from sandbox.hubspot.errors import HubSpotError, not_found, validation_error
 from sandbox.hubspot.properties import LAST_MODIFIED, OBJECT_TYPES, PropertySchema
-from sandbox.hubspot.records import ObjectTable, Record, iso_ms
+from sandbox.hubspot.records import HistoryEntry, ObjectTable, Record, iso_ms
+from sandbox.hubspot.sources import history_source
 from sandbox.hubspot.unique import UniqueValues
 
 EventSink = Callable[[list[dict[str, Any]]], None]
@@ -135,8 +136,9 @@ class PortalStore:
             props["hs_object_id"] = str(record_id)
             props[LAST_MODIFIED[object_type]] = iso_ms(stamp)
             record = Record(id=record_id, props=props, created_ms=stamp, updated_ms=stamp)
+            made_by = history_source(source)
             for name, value in props.items():
-                record.history[name] = [(value, stamp, source)]
+                record.history[name] = [HistoryEntry(value, stamp, made_by)]
             table.add(record)
             self.unique.add(object_type, record)
             self._reindex(record)
@@ -282,8 +284,9 @@ class PortalStore:
             return []
         self.unique.discard(object_type, record)
         stamp = max(now_ms(), record.updated_ms)
+        made_by = history_source(source)
         for name, value in changed.items():
-            record.record_change(name, value, stamp, source)
+            record.record_change(name, value, stamp, made_by)
             if value == "":
                 record.props.pop(name, None)
             else:
