@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 OBJECTS = "/crm/v3/objects/{object_type}"
 V4_OBJECT = "/crm/v4/objects/{object_type}/{object_id}/associations"
 V4_BATCH = "/crm/v4/associations/{from_type}/{to_type}/batch"
+PROPERTIES = "/crm/v3/properties/{object_type}"
 
 
 def api_routes(ctx: ApiContext) -> list[BaseRoute]:
@@ -62,10 +63,19 @@ def api_routes(ctx: ApiContext) -> list[BaseRoute]:
               assoc.batch_associate_default, ["POST"], **untyped),
         route(V4_BATCH + "/create", "associations.batch.create", assoc.batch_create, ["POST"], **untyped),
         route(V4_BATCH + "/archive", "associations.batch.archive", assoc.batch_archive, ["POST"], **untyped),
-        route("/crm/v3/properties/{object_type}", "properties.list", properties.list_properties, ["GET"]),
-        route("/crm/v3/properties/{object_type}", "properties.create", properties.create_property, ["POST"]),
-        route("/crm/v3/properties/{object_type}/{property_name}", "properties.get",
-              properties.get_property, ["GET"]),
+        route(PROPERTIES, "properties.list", properties.list_properties, ["GET"]),
+        route(PROPERTIES, "properties.create", properties.create_property, ["POST"]),
+        route(PROPERTIES + "/groups", "properties.groups.list", properties.list_groups, ["GET"]),
+        route(PROPERTIES + "/groups", "properties.groups.create", properties.create_group, ["POST"]),
+        route(PROPERTIES + "/groups/{group_name}", "properties.groups.get", properties.get_group, ["GET"]),
+        route(PROPERTIES + "/groups/{group_name}", "properties.groups.update", properties.update_group, ["PATCH"]),
+        route(PROPERTIES + "/groups/{group_name}", "properties.groups.archive", properties.archive_group, ["DELETE"]),
+        route(PROPERTIES + "/batch/read", "properties.batch.read", properties.batch_read, ["POST"]),
+        route(PROPERTIES + "/batch/create", "properties.batch.create", properties.batch_create, ["POST"]),
+        route(PROPERTIES + "/batch/archive", "properties.batch.archive", properties.batch_archive, ["POST"]),
+        route(PROPERTIES + "/{property_name}", "properties.get", properties.get_property, ["GET"]),
+        route(PROPERTIES + "/{property_name}", "properties.update", properties.update_property, ["PATCH"]),
+        route(PROPERTIES + "/{property_name}", "properties.archive", properties.archive_property, ["DELETE"]),
     ]  # fmt: skip
 
 

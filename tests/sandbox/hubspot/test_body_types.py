@@ -52,6 +52,10 @@ CASES: list[tuple[str, str, Any, str]] = [
     ("/crm/v3/properties/companies", "POST",
      {"name": "x", "label": "X", "type": "string", "fieldType": "text", "groupName": "companyinformation",
       "options": "A,B"}, "options"),
+    ("/crm/v3/properties/companies/name", "PATCH", {"label": ["Name"]}, "label"),
+    ("/crm/v3/properties/companies/batch/read", "POST", {"inputs": "name"}, "inputs"),
+    ("/crm/v3/properties/companies/groups", "POST", {"name": "g", "label": "G", "displayOrder": "first"},
+     "displayOrder"),
     ("/crm/v3/objects/companies", "POST", ["not", "an", "object"], "the request body"),
 ]  # fmt: skip
 
