@@ -195,6 +195,35 @@ async def archive_object(ctx: ApiContext, request: Request, object_type: str) ->
     return Response(status_code=204)
 
 
+async def gdpr_delete(ctx: ApiContext, request: Request, object_type: str) -> Response:
+    """Permanently delete a contact (crm-contacts-v3 ``PublicGdprDeleteInput``). By email,
+    an unknown address is not an error: HubSpot blocklists it instead (not emulated)."""
+    if object_type != "contacts":
+        raise not_found()  # only contacts have a GDPR delete
+    body = await read_body(request, bodies.GDPR_DELETE)
+    if body.get("objectId") is None:
+        raise validation_error("objectId is required.")
+    object_id, id_property = str(body["objectId"]), body.get("idProperty")
+    if id_property is not None and not ctx.store.is_unique_property(object_type, str(id_property)):
+        raise validation_error(
+            f"Unable to perform lookup by non-unique {object_type} property {id_property} "
+            f"in portal ID {ctx.store.portal_id}"
+        )
+    with ctx.store.lock:
+        found = [
+            ctx.store.get(object_type, object_id, archived=archived, follow_merges=False,
+                          id_property=None if id_property is None else str(id_property))
+            for archived in (False, True)
+        ]  # fmt: skip
+        record = found[0] or found[1]
+        if record is None:
+            if id_property == "email":
+                return Response(status_code=204)
+            raise not_found()
+        ctx.store.purge(object_type, record, source=API)
+    return Response(status_code=204)
+
+
 async def search_objects(ctx: ApiContext, request: Request, object_type: str) -> Response:
     body = await read_body(request, bodies.SEARCH)
     return json_response(ctx.search.search(object_type, body))

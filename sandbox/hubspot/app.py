@@ -45,6 +45,7 @@ def api_routes(ctx: ApiContext) -> list[BaseRoute]:
         route(OBJECTS, "{type}.create", objects.create_object, ["POST"]),
         route(OBJECTS + "/search", "{type}.search", objects.search_objects, ["POST"], search=True),
         route(OBJECTS + "/merge", "{type}.merge", objects.merge_objects, ["POST"]),
+        route(OBJECTS + "/gdpr-delete", "{type}.gdpr_delete", objects.gdpr_delete, ["POST"]),
         route(OBJECTS + "/batch/read", "{type}.batch.read", batch.batch_read, ["POST"]),
         route(OBJECTS + "/batch/create", "{type}.batch.create", batch.batch_create, ["POST"]),
         route(OBJECTS + "/batch/update", "{type}.batch.update", batch.batch_update, ["POST"]),

@@ -161,6 +161,11 @@ class ObjectTable:
             if target == record.id:
                 self.merged_into[old] = survivor_id
 
+    def drop(self, record: Record) -> None:
+        """A permanently deleted record: gone from listings, the archive and lookups."""
+        _remove_sorted(self.archived_ids if record.archived else self.live_ids, record.id)
+        del self.records[record.id]
+
     def resolve(self, record_id: int, *, follow_merges: bool) -> Record | None:
         record = self.records.get(record_id)
         if record is None and follow_merges and record_id in self.merged_into:

@@ -268,6 +268,19 @@ class PortalStore:
                 )
             self.emit(events)
 
+    def purge(self, object_type: str, record: Record, *, source: str) -> None:
+        """Delete a record for good (a GDPR delete): unlike archive, nothing can restore it,
+        and its associations go with it."""
+        with self.lock:
+            for other_id in self.associations.neighbours(object_type, record.id):
+                self.associations.remove(*_pair(object_type, record.id, other_id))
+            if not record.archived:
+                self.unique.discard(object_type, record)
+            self.tables[object_type].drop(record)
+            record.cache.clear()
+            self.version += 1
+            self.emit([self._event(object_type, "privacyDeletion", record.id, source)])
+
     # ---- internals ---------------------------------------------------------------------
 
     def _apply(

@@ -43,6 +43,7 @@ CASES: list[tuple[str, str, Any, str]] = [
     ("/crm/v3/objects/companies/batch/archive", "POST", {"inputs": [{"id": [1]}]}, "inputs[0].id"),
     ("/crm/v3/objects/companies/merge", "POST",
      {"primaryObjectId": {"id": 1}, "objectIdToMerge": "2"}, "primaryObjectId"),
+    ("/crm/v3/objects/contacts/gdpr-delete", "POST", {"objectId": ["1"]}, "objectId"),
     ("/crm/v4/objects/contacts/1/associations/companies/2", "PUT",
      [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": [1]}], "[0].associationTypeId"),
     ("/crm/v4/associations/contacts/companies/batch/read", "POST", {"inputs": [{"id": {}}]},
