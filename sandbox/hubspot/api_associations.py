@@ -1,5 +1,6 @@
 """Associations v4 routes between contacts and companies: default and labeled create,
-list (paged), delete, and the batch read / associate-default / create / archive verbs.
+list (paged), delete, and the batch read / associate-default / create / archive /
+labels-archive verbs.
 
 Batch read takes up to 1,000 inputs (HubSpot's limit since 2025-02-10) and, like HubSpot,
 reports ids without associations as errors in a 207.
@@ -232,12 +233,7 @@ async def batch_create(ctx: ApiContext, request: Request, _: str) -> Response:
     results = []
     with ctx.store.lock:
         for from_id, to_id, item in pairs:
-            type_ids = [int(spec.get("associationTypeId", 0)) for spec in item.get("types") or []]
-            kinds = kinds_for(from_type, to_type, type_ids) if type_ids else None
-            if kinds is None:
-                raise validation_error(
-                    f"Invalid association type ids {type_ids} from {from_type} to {to_type}."
-                )
+            kinds = _kinds_of(from_type, to_type, item)
             _live(ctx, from_type, from_id)
             _live(ctx, to_type, to_id)
             all_kinds = ctx.store.associate(from_type, from_id, to_type, to_id, kinds, source=API)
@@ -248,6 +244,30 @@ async def batch_create(ctx: ApiContext, request: Request, _: str) -> Response:
         {"status": "COMPLETE", "results": results, "startedAt": started, "completedAt": _now_iso()},
         201,
     )
+
+
+def _kinds_of(from_type: str, to_type: str, item: dict[str, Any]) -> set[str]:
+    type_ids = [int(spec.get("associationTypeId", 0)) for spec in item.get("types") or []]
+    kinds = kinds_for(from_type, to_type, type_ids) if type_ids else None
+    if kinds is None:
+        raise validation_error(
+            f"Invalid association type ids {type_ids} from {from_type} to {to_type}."
+        )
+    return kinds
+
+
+async def batch_archive_labels(ctx: ApiContext, request: Request, _: str) -> Response:
+    """Remove only the given association types of each pair (``BatchInputPublicAssociation
+    MultiPost``); removing the unlabeled type removes the association, as it does alone."""
+    from_type, to_type = _types(request, "from_type", "to_type")
+    pairs = _pairs(_batch_inputs(await read_body(request, bodies.V4_MULTI_POST), MAX_BATCH_WRITE))
+    with ctx.store.lock:
+        plan = [
+            (from_id, to_id, _kinds_of(from_type, to_type, item)) for from_id, to_id, item in pairs
+        ]
+        for from_id, to_id, kinds in plan:
+            ctx.store.disassociate(from_type, from_id, to_id, kinds, source=API)
+    return Response(status_code=204)
 
 
 async def batch_archive(ctx: ApiContext, request: Request, _: str) -> Response:

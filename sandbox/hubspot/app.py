@@ -64,6 +64,8 @@ def api_routes(ctx: ApiContext) -> list[BaseRoute]:
               assoc.batch_associate_default, ["POST"], **untyped),
         route(V4_BATCH + "/create", "associations.batch.create", assoc.batch_create, ["POST"], **untyped),
         route(V4_BATCH + "/archive", "associations.batch.archive", assoc.batch_archive, ["POST"], **untyped),
+        route(V4_BATCH + "/labels/archive", "associations.batch.labels_archive",
+              assoc.batch_archive_labels, ["POST"], **untyped),
         route(PROPERTIES, "properties.list", properties.list_properties, ["GET"]),
         route(PROPERTIES, "properties.create", properties.create_property, ["POST"]),
         route(PROPERTIES + "/groups", "properties.groups.list", properties.list_groups, ["GET"]),

@@ -50,6 +50,8 @@ CASES: list[tuple[str, str, Any, str]] = [
      "inputs[0].id"),
     ("/crm/v4/associations/contacts/companies/batch/archive", "POST",
      {"inputs": [{"from": {"id": "1"}, "to": {"id": "2"}}]}, "inputs[0].to"),
+    ("/crm/v4/associations/contacts/companies/batch/labels/archive", "POST",
+     {"inputs": [{"from": {"id": "1"}, "to": {"id": "2"}, "types": {}}]}, "inputs[0].types"),
     ("/crm/v3/properties/companies", "POST",
      {"name": "x", "label": "X", "type": "string", "fieldType": "text", "groupName": "companyinformation",
       "options": "A,B"}, "options"),
