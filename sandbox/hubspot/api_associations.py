@@ -182,7 +182,11 @@ async def batch_read(ctx: ApiContext, request: Request, _: str) -> Response:
     with ctx.store.lock:
         for item in inputs:
             raw_id = str(item.get("id")) if isinstance(item, dict) else ""
-            rows = _associated(ctx, from_type, to_type, int(raw_id)) if raw_id.isdigit() else []
+            rows = (
+                _associated(ctx, from_type, to_type, int(raw_id))
+                if raw_id.isascii() and raw_id.isdigit()
+                else []
+            )
             if rows:
                 results.append({"from": {"id": raw_id}, "to": rows})
             else:

@@ -99,7 +99,7 @@ async def list_objects(ctx: ApiContext, request: Request, object_type: str) -> R
     raw_after = request.query_params.get("after")
     after = None
     if raw_after:
-        if not raw_after.isdigit():
+        if not (raw_after.isascii() and raw_after.isdigit()):
             raise validation_error(f"Invalid after value {raw_after!r}.")
         after = int(raw_after)
     archived = bool_param(request, "archived")

@@ -50,20 +50,32 @@ class Text(Shape):
         return Mismatch("", self.expected, value) if isinstance(value, (list, dict)) else None
 
 
+INT32 = range(-(2**31), 2**31)  # every integer in HubSpot's request schemas is an int32
+
+
 @dataclass(frozen=True)
 class Integer(Shape):
-    """An integer field: a JSON integer, or a string of digits."""
+    """An int32 field: a JSON integer, or a string of digits, in range."""
 
-    expected = "an integer"
+    expected = "a 32-bit integer"
 
     def problem(self, value: Any) -> Mismatch | None:
-        if isinstance(value, bool):
+        number = _as_int(value)
+        if number is None or number not in INT32:
             return Mismatch("", self.expected, value)
-        if isinstance(value, int) or (isinstance(value, float) and value.is_integer()):
-            return None
-        if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-            return None
-        return Mismatch("", self.expected, value)
+        return None
+
+
+def _as_int(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    text = value.strip() if isinstance(value, str) else ""
+    digits = text[1:] if text.startswith("-") else text
+    return int(text) if digits.isascii() and digits.isdigit() else None
 
 
 @dataclass(frozen=True)

@@ -104,3 +104,25 @@ def test_a_crash_answers_hubspots_error_shape(sandbox: HubSpotSandbox) -> None:
 
     assert response.status_code == 500
     assert response.json()["category"] == "INTERNAL_ERROR"
+
+
+def test_non_ascii_digits_are_not_ids(sandbox: HubSpotSandbox) -> None:
+    """``"²".isdigit()`` is true in Python but ``int("²")`` fails: such ids are refused or
+    not found, never a crash."""
+    auth = {"Authorization": f"Bearer {sandbox.access_token}"}
+    listed = httpx.get(sandbox.url + "/crm/v3/objects/companies?after=%C2%B2", headers=auth)
+    assert listed.status_code == 400
+    read = httpx.post(
+        sandbox.url + "/crm/v4/associations/contacts/companies/batch/read",
+        json={"inputs": [{"id": "²"}]},
+        headers=auth,
+    )
+    assert read.status_code == 207
+    assert (
+        httpx.post(
+            sandbox.url + "/crm/v3/objects/companies/search",
+            json={"limit": "²"},
+            headers=auth,
+        ).status_code
+        == 400
+    )
