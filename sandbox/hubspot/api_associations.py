@@ -1,5 +1,6 @@
 """Associations v4 routes between contacts and companies: default and labeled create,
-list (paged), delete, and the batch read / associate-default / create / archive verbs.
+list (paged), delete, and the batch read / associate-default / create / archive /
+labels-archive verbs.
 
 Batch read takes up to 1,000 inputs (HubSpot's limit since 2025-02-10) and, like HubSpot,
 reports ids without associations as errors in a 207.
@@ -13,17 +14,18 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from sandbox.hubspot import bodies
 from sandbox.hubspot.api_common import (
     ApiContext,
     int_param,
     json_response,
     object_type_of,
-    read_json,
+    read_body,
 )
-from sandbox.hubspot.api_objects import API
 from sandbox.hubspot.associations import TYPE_IDS, UNLABELED, kinds_for, specs_json
 from sandbox.hubspot.errors import HubSpotError, batch_error, not_found, validation_error
 from sandbox.hubspot.properties import OBJECT_TYPE_IDS
+from sandbox.hubspot.sources import API
 
 MAX_BATCH_READ = 1_000
 MAX_BATCH_WRITE = 2_000
@@ -95,7 +97,7 @@ async def create_default(ctx: ApiContext, request: Request, _: str) -> Response:
 async def create_labeled(ctx: ApiContext, request: Request, _: str) -> Response:
     from_type, to_type = _types(request, "object_type", "to_type")
     from_id, to_id = _id(request.path_params["object_id"]), _id(request.path_params["to_id"])
-    specs = await read_json(request)
+    specs = await read_body(request, bodies.ASSOCIATION_SPECS)
     if not isinstance(specs, list) or not specs:
         raise validation_error("Expected a non-empty list of association types.")
     try:
@@ -175,12 +177,16 @@ def _batch_inputs(body: Any, maximum: int) -> list[Any]:
 async def batch_read(ctx: ApiContext, request: Request, _: str) -> Response:
     from_type, to_type = _types(request, "from_type", "to_type")
     started = _now_iso()
-    inputs = _batch_inputs(await read_json(request), MAX_BATCH_READ)
+    inputs = _batch_inputs(await read_body(request, bodies.V4_READ), MAX_BATCH_READ)
     results, errors = [], []
     with ctx.store.lock:
         for item in inputs:
             raw_id = str(item.get("id")) if isinstance(item, dict) else ""
-            rows = _associated(ctx, from_type, to_type, int(raw_id)) if raw_id.isdigit() else []
+            rows = (
+                _associated(ctx, from_type, to_type, int(raw_id))
+                if raw_id.isascii() and raw_id.isdigit()
+                else []
+            )
             if rows:
                 results.append({"from": {"id": raw_id}, "to": rows})
             else:
@@ -210,7 +216,7 @@ def _pairs(inputs: list[Any]) -> list[tuple[int, int, Any]]:
 async def batch_associate_default(ctx: ApiContext, request: Request, _: str) -> Response:
     from_type, to_type = _types(request, "from_type", "to_type")
     started = _now_iso()
-    pairs = _pairs(_batch_inputs(await read_json(request), MAX_BATCH_WRITE))
+    pairs = _pairs(_batch_inputs(await read_body(request, bodies.V4_DEFAULT), MAX_BATCH_WRITE))
     results = []
     with ctx.store.lock:
         for from_id, to_id, _item in pairs:
@@ -227,16 +233,11 @@ async def batch_associate_default(ctx: ApiContext, request: Request, _: str) -> 
 async def batch_create(ctx: ApiContext, request: Request, _: str) -> Response:
     from_type, to_type = _types(request, "from_type", "to_type")
     started = _now_iso()
-    pairs = _pairs(_batch_inputs(await read_json(request), MAX_BATCH_WRITE))
+    pairs = _pairs(_batch_inputs(await read_body(request, bodies.V4_MULTI_POST), MAX_BATCH_WRITE))
     results = []
     with ctx.store.lock:
         for from_id, to_id, item in pairs:
-            type_ids = [int(spec.get("associationTypeId", 0)) for spec in item.get("types") or []]
-            kinds = kinds_for(from_type, to_type, type_ids) if type_ids else None
-            if kinds is None:
-                raise validation_error(
-                    f"Invalid association type ids {type_ids} from {from_type} to {to_type}."
-                )
+            kinds = _kinds_of(from_type, to_type, item)
             _live(ctx, from_type, from_id)
             _live(ctx, to_type, to_id)
             all_kinds = ctx.store.associate(from_type, from_id, to_type, to_id, kinds, source=API)
@@ -249,9 +250,33 @@ async def batch_create(ctx: ApiContext, request: Request, _: str) -> Response:
     )
 
 
+def _kinds_of(from_type: str, to_type: str, item: dict[str, Any]) -> set[str]:
+    type_ids = [int(spec.get("associationTypeId", 0)) for spec in item.get("types") or []]
+    kinds = kinds_for(from_type, to_type, type_ids) if type_ids else None
+    if kinds is None:
+        raise validation_error(
+            f"Invalid association type ids {type_ids} from {from_type} to {to_type}."
+        )
+    return kinds
+
+
+async def batch_archive_labels(ctx: ApiContext, request: Request, _: str) -> Response:
+    """Remove only the given association types of each pair (``BatchInputPublicAssociation
+    MultiPost``); removing the unlabeled type removes the association, as it does alone."""
+    from_type, to_type = _types(request, "from_type", "to_type")
+    pairs = _pairs(_batch_inputs(await read_body(request, bodies.V4_MULTI_POST), MAX_BATCH_WRITE))
+    with ctx.store.lock:
+        plan = [
+            (from_id, to_id, _kinds_of(from_type, to_type, item)) for from_id, to_id, item in pairs
+        ]
+        for from_id, to_id, kinds in plan:
+            ctx.store.disassociate(from_type, from_id, to_id, kinds, source=API)
+    return Response(status_code=204)
+
+
 async def batch_archive(ctx: ApiContext, request: Request, _: str) -> Response:
     from_type, _to_type = _types(request, "from_type", "to_type")
-    inputs = _batch_inputs(await read_json(request), MAX_BATCH_WRITE)
+    inputs = _batch_inputs(await read_body(request, bodies.V4_ARCHIVE), MAX_BATCH_WRITE)
     for item in inputs:
         try:
             from_id = _id(item["from"]["id"])

@@ -17,10 +17,12 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from sandbox.hubspot.api_common import ApiContext, bool_param, json_response, read_json
-from sandbox.hubspot.api_objects import API, full_record, parse_associations, read_properties
+from sandbox.hubspot import bodies
+from sandbox.hubspot.api_common import ApiContext, bool_param, json_response, read_body
+from sandbox.hubspot.api_objects import full_record, parse_associations, read_properties
 from sandbox.hubspot.errors import HubSpotError, batch_error, validation_error
 from sandbox.hubspot.records import Record
+from sandbox.hubspot.sources import API
 
 MAX_INPUTS = 100
 MAX_HISTORY_INPUTS = 50  # a batch read that asks for property history
@@ -94,7 +96,7 @@ def _missing(object_type: str, verb: str, ids: list[str]) -> dict[str, Any]:
 
 async def batch_read(ctx: ApiContext, request: Request, object_type: str) -> Response:
     started = _now_iso()
-    body = await read_json(request)
+    body = await read_body(request, bodies.BATCH_READ)
     ids = _ids(_inputs(body))
     id_property = body.get("idProperty")
     _check_id_property(ctx, object_type, id_property)
@@ -127,7 +129,7 @@ async def batch_read(ctx: ApiContext, request: Request, object_type: str) -> Res
 
 async def batch_create(ctx: ApiContext, request: Request, object_type: str) -> Response:
     started = _now_iso()
-    inputs = _inputs(await read_json(request))
+    inputs = _inputs(await read_body(request, bodies.BATCH_CREATE))
     traced = bool(inputs) and all(
         isinstance(i, dict) and i.get("objectWriteTraceId") for i in inputs
     )
@@ -171,7 +173,7 @@ def _traced_error(error: HubSpotError, trace_id: Any) -> dict[str, Any]:
 
 async def batch_update(ctx: ApiContext, request: Request, object_type: str) -> Response:
     started = _now_iso()
-    inputs = _inputs(await read_json(request))
+    inputs = _inputs(await read_body(request, bodies.BATCH_UPDATE))
     ids = _ids(inputs)
     store = ctx.store
     with store.lock:
@@ -196,7 +198,7 @@ async def batch_update(ctx: ApiContext, request: Request, object_type: str) -> R
 
 async def batch_upsert(ctx: ApiContext, request: Request, object_type: str) -> Response:
     started = _now_iso()
-    inputs = _inputs(await read_json(request))
+    inputs = _inputs(await read_body(request, bodies.BATCH_UPSERT))
     ids = _ids(inputs)
     store = ctx.store
     results = []
@@ -231,7 +233,7 @@ async def batch_upsert(ctx: ApiContext, request: Request, object_type: str) -> R
 
 
 async def batch_archive(ctx: ApiContext, request: Request, object_type: str) -> Response:
-    ids = _ids(_inputs(await read_json(request)))
+    ids = _ids(_inputs(await read_body(request, bodies.BATCH_ARCHIVE)))
     with ctx.store.lock:
         for record_id in ids:
             record = ctx.store.get(object_type, record_id, follow_merges=False)

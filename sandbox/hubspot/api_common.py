@@ -20,11 +20,13 @@ from starlette.responses import Response
 
 from sandbox.faults import FaultDecision, Faults
 from sandbox.hubspot.auth import TokenAuthority
+from sandbox.hubspot.bodies import Shape, check
 from sandbox.hubspot.errors import HubSpotError, invalid_json, validation_error
 from sandbox.hubspot.properties import OBJECT_TYPE_ALIASES
 from sandbox.hubspot.ratelimit import RateLimiter
 from sandbox.hubspot.records import dumps
 from sandbox.hubspot.search import SearchEngine
+from sandbox.hubspot.sources import acting_app_id
 from sandbox.hubspot.store import PortalStore
 
 JSON_MEDIA_TYPE = "application/json;charset=utf-8"
@@ -72,6 +74,11 @@ async def read_json(request: Request) -> Any:
         return json.loads(raw)
     except (ValueError, UnicodeDecodeError):
         raise invalid_json() from None
+
+
+async def read_body(request: Request, shape: Shape) -> Any:
+    """The JSON body, checked against the route's request shape before any field is read."""
+    return check(await read_json(request), shape)
 
 
 def object_type_of(segment: str) -> str:
@@ -144,6 +151,7 @@ def endpoint(
     async def run(request: Request) -> Response:
         headers: dict[str, str] = {}
         endpoint_key = key
+        acting = acting_app_id.set(None)
         try:
             object_type = ""
             if typed_by is not None:
@@ -151,6 +159,7 @@ def endpoint(
                 endpoint_key = key.replace("{type}", object_type)
             ctx.faults.count_call(endpoint_key)
             oauth = ctx.auth.check(request.headers.get("authorization"))
+            acting_app_id.set(ctx.auth.app_id(oauth=oauth))
             if ctx.limiter is not None:
                 if search:
                     ctx.limiter.take_search()
@@ -166,6 +175,8 @@ def endpoint(
             response = await handler(request, object_type)
         except HubSpotError as error:
             return error_response(error, headers)
+        finally:
+            acting_app_id.reset(acting)
         response.headers.update(headers)
         return response
 

@@ -12,6 +12,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from sandbox.hubspot import bodies
 from sandbox.hubspot.api_common import (
     ApiContext,
     bool_param,
@@ -19,16 +20,16 @@ from sandbox.hubspot.api_common import (
     json_response,
     list_param,
     raw_json_response,
-    read_json,
+    read_body,
 )
 from sandbox.hubspot.associations import TYPE_IDS, V3_NAMES, kinds_for
 from sandbox.hubspot.errors import HubSpotError, not_found, validation_error
 from sandbox.hubspot.properties import ALWAYS_RETURNED, DEFAULT_READ_PROPERTIES, OBJECT_TYPE_ALIASES
 from sandbox.hubspot.records import Record, dumps
+from sandbox.hubspot.sources import API
 
 MAX_PAGE = 100
 MAX_PAGE_WITH_HISTORY = 50  # HubSpot's smaller page when property history is asked for
-API = "API"  # changeSource of changes made through the public API
 
 
 def read_properties(ctx: ApiContext, object_type: str, requested: list[str]) -> tuple[str, ...]:
@@ -99,7 +100,7 @@ async def list_objects(ctx: ApiContext, request: Request, object_type: str) -> R
     raw_after = request.query_params.get("after")
     after = None
     if raw_after:
-        if not raw_after.isdigit():
+        if not (raw_after.isascii() and raw_after.isdigit()):
             raise validation_error(f"Invalid after value {raw_after!r}.")
         after = int(raw_after)
     archived = bool_param(request, "archived")
@@ -165,7 +166,7 @@ async def get_object(ctx: ApiContext, request: Request, object_type: str) -> Res
 
 
 async def create_object(ctx: ApiContext, request: Request, object_type: str) -> Response:
-    body = await read_json(request)
+    body = await read_body(request, bodies.OBJECT_CREATE)
     if not isinstance(body, dict):
         raise validation_error("Invalid input JSON: expected an object with properties.")
     properties = ctx.store.schema.validate_write(object_type, body.get("properties") or {})
@@ -175,7 +176,7 @@ async def create_object(ctx: ApiContext, request: Request, object_type: str) -> 
 
 
 async def update_object(ctx: ApiContext, request: Request, object_type: str) -> Response:
-    body = await read_json(request)
+    body = await read_body(request, bodies.OBJECT_UPDATE)
     if not isinstance(body, dict):
         raise validation_error("Invalid input JSON: expected an object with properties.")
     properties = ctx.store.schema.validate_write(object_type, body.get("properties") or {})
@@ -195,13 +196,42 @@ async def archive_object(ctx: ApiContext, request: Request, object_type: str) ->
     return Response(status_code=204)
 
 
+async def gdpr_delete(ctx: ApiContext, request: Request, object_type: str) -> Response:
+    """Permanently delete a contact (crm-contacts-v3 ``PublicGdprDeleteInput``). By email,
+    an unknown address is not an error: HubSpot blocklists it instead (not emulated)."""
+    if object_type != "contacts":
+        raise not_found()  # only contacts have a GDPR delete
+    body = await read_body(request, bodies.GDPR_DELETE)
+    if body.get("objectId") is None:
+        raise validation_error("objectId is required.")
+    object_id, id_property = str(body["objectId"]), body.get("idProperty")
+    if id_property is not None and not ctx.store.is_unique_property(object_type, str(id_property)):
+        raise validation_error(
+            f"Unable to perform lookup by non-unique {object_type} property {id_property} "
+            f"in portal ID {ctx.store.portal_id}"
+        )
+    with ctx.store.lock:
+        found = [
+            ctx.store.get(object_type, object_id, archived=archived, follow_merges=False,
+                          id_property=None if id_property is None else str(id_property))
+            for archived in (False, True)
+        ]  # fmt: skip
+        record = found[0] or found[1]
+        if record is None:
+            if id_property == "email":
+                return Response(status_code=204)
+            raise not_found()
+        ctx.store.purge(object_type, record, source=API)
+    return Response(status_code=204)
+
+
 async def search_objects(ctx: ApiContext, request: Request, object_type: str) -> Response:
-    body = await read_json(request)
+    body = await read_body(request, bodies.SEARCH)
     return json_response(ctx.search.search(object_type, body))
 
 
 async def merge_objects(ctx: ApiContext, request: Request, object_type: str) -> Response:
-    body = await read_json(request)
+    body = await read_body(request, bodies.MERGE)
     if (
         not isinstance(body, dict)
         or not body.get("primaryObjectId")

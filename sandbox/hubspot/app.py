@@ -1,5 +1,10 @@
 """The Starlette app of one sandbox portal: HubSpot's routes, the OAuth token endpoint and
-the admin routes, with HubSpot-shaped 404/405 answers for anything else."""
+the admin routes, with HubSpot-shaped 404/405 answers for anything else.
+
+Routes are matched in order, so a literal segment (``/groups``, ``/batch/read``,
+``/gdpr-delete``) must come before the ``{name}`` route it would otherwise fall into.
+A crash in a route is a sandbox bug; it still answers HubSpot's error body (500
+INTERNAL_ERROR) rather than a plain-text page, so a client sees the shape it would see."""
 
 from __future__ import annotations
 
@@ -27,6 +32,7 @@ if TYPE_CHECKING:
 OBJECTS = "/crm/v3/objects/{object_type}"
 V4_OBJECT = "/crm/v4/objects/{object_type}/{object_id}/associations"
 V4_BATCH = "/crm/v4/associations/{from_type}/{to_type}/batch"
+PROPERTIES = "/crm/v3/properties/{object_type}"
 
 
 def api_routes(ctx: ApiContext) -> list[BaseRoute]:
@@ -39,6 +45,7 @@ def api_routes(ctx: ApiContext) -> list[BaseRoute]:
         route(OBJECTS, "{type}.create", objects.create_object, ["POST"]),
         route(OBJECTS + "/search", "{type}.search", objects.search_objects, ["POST"], search=True),
         route(OBJECTS + "/merge", "{type}.merge", objects.merge_objects, ["POST"]),
+        route(OBJECTS + "/gdpr-delete", "{type}.gdpr_delete", objects.gdpr_delete, ["POST"]),
         route(OBJECTS + "/batch/read", "{type}.batch.read", batch.batch_read, ["POST"]),
         route(OBJECTS + "/batch/create", "{type}.batch.create", batch.batch_create, ["POST"]),
         route(OBJECTS + "/batch/update", "{type}.batch.update", batch.batch_update, ["POST"]),
@@ -57,10 +64,21 @@ def api_routes(ctx: ApiContext) -> list[BaseRoute]:
               assoc.batch_associate_default, ["POST"], **untyped),
         route(V4_BATCH + "/create", "associations.batch.create", assoc.batch_create, ["POST"], **untyped),
         route(V4_BATCH + "/archive", "associations.batch.archive", assoc.batch_archive, ["POST"], **untyped),
-        route("/crm/v3/properties/{object_type}", "properties.list", properties.list_properties, ["GET"]),
-        route("/crm/v3/properties/{object_type}", "properties.create", properties.create_property, ["POST"]),
-        route("/crm/v3/properties/{object_type}/{property_name}", "properties.get",
-              properties.get_property, ["GET"]),
+        route(V4_BATCH + "/labels/archive", "associations.batch.labels_archive",
+              assoc.batch_archive_labels, ["POST"], **untyped),
+        route(PROPERTIES, "properties.list", properties.list_properties, ["GET"]),
+        route(PROPERTIES, "properties.create", properties.create_property, ["POST"]),
+        route(PROPERTIES + "/groups", "properties.groups.list", properties.list_groups, ["GET"]),
+        route(PROPERTIES + "/groups", "properties.groups.create", properties.create_group, ["POST"]),
+        route(PROPERTIES + "/groups/{group_name}", "properties.groups.get", properties.get_group, ["GET"]),
+        route(PROPERTIES + "/groups/{group_name}", "properties.groups.update", properties.update_group, ["PATCH"]),
+        route(PROPERTIES + "/groups/{group_name}", "properties.groups.archive", properties.archive_group, ["DELETE"]),
+        route(PROPERTIES + "/batch/read", "properties.batch.read", properties.batch_read, ["POST"]),
+        route(PROPERTIES + "/batch/create", "properties.batch.create", properties.batch_create, ["POST"]),
+        route(PROPERTIES + "/batch/archive", "properties.batch.archive", properties.batch_archive, ["POST"]),
+        route(PROPERTIES + "/{property_name}", "properties.get", properties.get_property, ["GET"]),
+        route(PROPERTIES + "/{property_name}", "properties.update", properties.update_property, ["PATCH"]),
+        route(PROPERTIES + "/{property_name}", "properties.archive", properties.archive_property, ["DELETE"]),
     ]  # fmt: skip
 
 
@@ -81,7 +99,13 @@ def build_app(ctx: ApiContext, sandbox: HubSpotSandbox) -> Starlette:
             )
         return error_response(HubSpotError(404, "resource not found", category="OBJECT_NOT_FOUND"))
 
+    async def internal_error(request: Request, exc: Exception) -> Response:
+        return error_response(HubSpotError(500, "internal error", category="INTERNAL_ERROR"))
+
     routes = api_routes(ctx)
     routes.append(Route("/oauth/v1/token", token, methods=["POST"]))
     routes += admin_routes(sandbox)
-    return Starlette(routes=routes, exception_handlers={404: not_found, 405: not_found})
+    return Starlette(
+        routes=routes,
+        exception_handlers={404: not_found, 405: not_found, Exception: internal_error},
+    )

@@ -16,6 +16,10 @@ from dataclasses import dataclass
 from sandbox.hubspot.errors import HubSpotError
 
 DEFAULT_TOKEN_TTL_S = 1800.0  # HubSpot's OAuth access tokens live 30 minutes
+# The ids of the apps behind the two kinds of token; property history names them as the
+# source of API writes. The OAuth app is the one whose webhook subscription is the default.
+PRIVATE_APP_ID = 2_000_002
+OAUTH_APP_ID = 1_000_001
 
 
 @dataclass(frozen=True)
@@ -66,6 +70,11 @@ class TokenAuthority:
                 category="EXPIRED_AUTHENTICATION",
             )
         return True
+
+    @staticmethod
+    def app_id(*, oauth: bool) -> int:
+        """The app a request authorized by :meth:`check` was made by."""
+        return OAUTH_APP_ID if oauth else PRIVATE_APP_ID
 
     def exchange(self, form: dict[str, str]) -> dict[str, object]:
         """``POST /oauth/v1/token`` with grant_type=refresh_token."""

@@ -3,18 +3,22 @@ plus custom properties created through the properties API.
 
 It knows each property's type (what search compares and how), which ones are read-only,
 which enumeration values are allowed, and which custom properties carry ``hasUniqueValue``
-(the only ones HubSpot accepts as an upsert ``idProperty``). It validates write payloads;
-it stores no records.
+(the only ones HubSpot accepts as an upsert ``idProperty``), and the property groups they
+belong to. Custom properties can be updated (``PropertyUpdate``) and archived; HubSpot's
+own have ``readOnlyDefinition`` and cannot. It validates write payloads; it stores no
+records.
 """
 
 from __future__ import annotations
 
 import re
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sandbox.hubspot.errors import HubSpotError, property_errors, validation_error
+from sandbox.hubspot.property_groups import DEFAULT_GROUPS, PropertyGroups
+from sandbox.hubspot.records import iso_ms
 
 OBJECT_TYPES = ("companies", "contacts")
 OBJECT_TYPE_IDS = {"companies": "0-2", "contacts": "0-1"}
@@ -78,6 +82,52 @@ INDUSTRY_VALUES = (
 )  # fmt: skip
 
 PROPERTY_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+# The properties v3 spec's PropertyCreate.type enum.
+PROPERTY_TYPES = ("bool", "date", "datetime", "enumeration", "number", "phone_number", "string")
+
+
+@dataclass(frozen=True, kw_only=True)
+class PropertyOption:
+    value: str
+    label: str
+    description: str = ""
+    display_order: int = -1
+    hidden: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "label": self.label,
+            "value": self.value,
+            "description": self.description,
+            "displayOrder": self.display_order,
+            "hidden": self.hidden,
+        }
+
+
+def _options(values: tuple[str, ...]) -> tuple[PropertyOption, ...]:
+    return tuple(
+        PropertyOption(value=value, label=_label(value), display_order=index)
+        for index, value in enumerate(values)
+    )
+
+
+def _options_from_json(raw: Any) -> tuple[PropertyOption, ...]:
+    """``OptionInput`` items (types already checked at the route)."""
+    options = []
+    for index, item in enumerate(raw or []):
+        if item.get("value") is None or item.get("label") is None:
+            raise validation_error(f"options[{index}] needs a label and a value.")
+        order = item.get("displayOrder")
+        options.append(
+            PropertyOption(
+                value=str(item["value"]),
+                label=str(item["label"]),
+                description=str(item.get("description") or ""),
+                display_order=index if order is None else int(order),
+                hidden=item.get("hidden") in (True, "true"),
+            )
+        )
+    return tuple(options)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -88,29 +138,34 @@ class PropertyDef:
     field_type: str = "text"
     group_name: str = "companyinformation"
     description: str = ""
-    options: tuple[str, ...] = ()
+    options: tuple[PropertyOption, ...] = ()
     has_unique_value: bool = False
     read_only: bool = False
     hubspot_defined: bool = True
+    display_order: int = -1
+    hidden: bool = False
     created_ms: int = 0
+    updated_ms: int = 0
+    archived_ms: int | None = None
 
-    def to_json(self, iso: str) -> dict[str, Any]:
-        return {
+    @property
+    def option_values(self) -> tuple[str, ...]:
+        return tuple(option.value for option in self.options)
+
+    def to_json(self) -> dict[str, Any]:
+        body = {
             "name": self.name,
             "label": self.label,
             "type": self.type,
             "fieldType": self.field_type,
             "description": self.description,
             "groupName": self.group_name,
-            "options": [
-                {"label": _label(value), "value": value, "hidden": False, "displayOrder": index}
-                for index, value in enumerate(self.options)
-            ],
-            "displayOrder": -1,
+            "options": [option.to_json() for option in self.options],
+            "displayOrder": self.display_order,
             "calculated": False,
             "externalOptions": False,
             "hasUniqueValue": self.has_unique_value,
-            "hidden": False,
+            "hidden": self.hidden,
             "hubspotDefined": self.hubspot_defined,
             "modificationMetadata": {
                 "archivable": not self.hubspot_defined,
@@ -119,10 +174,13 @@ class PropertyDef:
             },
             "formField": not self.read_only,
             "dataSensitivity": "non_sensitive",
-            "archived": False,
-            "createdAt": iso,
-            "updatedAt": iso,
+            "archived": self.archived_ms is not None,
+            "createdAt": iso_ms(self.created_ms),
+            "updatedAt": iso_ms(max(self.updated_ms, self.created_ms)),
         }
+        if self.archived_ms is not None:
+            body["archivedAt"] = iso_ms(self.archived_ms)
+        return body
 
 
 def _label(value: str) -> str:
@@ -130,7 +188,7 @@ def _label(value: str) -> str:
 
 
 def _defaults(object_type: str) -> dict[str, PropertyDef]:
-    group = "companyinformation" if object_type == "companies" else "contactinformation"
+    group = DEFAULT_GROUPS[object_type][0]
     text = [
         "address", "city", "state", "zip", "country", "phone", "website", "description",
     ]  # fmt: skip
@@ -160,7 +218,7 @@ def _defaults(object_type: str) -> dict[str, PropertyDef]:
     if object_type == "companies":
         defs.append(
             PropertyDef(name="industry", label="Industry", type="enumeration", field_type="select",
-                        group_name=group, options=INDUSTRY_VALUES)
+                        group_name=group, options=_options(INDUSTRY_VALUES))
         )  # fmt: skip
     return {prop.name: prop for prop in defs}
 
@@ -177,9 +235,14 @@ class PropertySchema:
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
+        self.groups = PropertyGroups(OBJECT_TYPES)
+        self.archived: dict[str, dict[str, PropertyDef]] = {t: {} for t in OBJECT_TYPES}
 
-    def get(self, object_type: str, name: str) -> PropertyDef | None:
-        return self.by_type[object_type].get(name)
+    def get(self, object_type: str, name: str, *, archived: bool = False) -> PropertyDef | None:
+        return (self.archived if archived else self.by_type)[object_type].get(name)
+
+    def in_group(self, object_type: str, group_name: str) -> bool:
+        return any(p.group_name == group_name for p in self.by_type[object_type].values())
 
     def all(self, object_type: str) -> list[PropertyDef]:
         return list(self.by_type[object_type].values())
@@ -205,8 +268,9 @@ class PropertySchema:
                 f"Property name {name!r} is invalid: use lowercase letters, digits and underscores, "
                 "starting with a letter."
             )
-        if body["type"] not in ("string", "number", "date", "datetime", "enumeration", "bool"):
+        if body["type"] not in PROPERTY_TYPES:
             raise validation_error(f"Invalid property type {body['type']!r}.")
+        self.groups.require_for_property(object_type, str(body["groupName"]))
         prop = PropertyDef(
             name=name,
             label=str(body["label"]),
@@ -214,12 +278,13 @@ class PropertySchema:
             field_type=str(body["fieldType"]),
             group_name=str(body["groupName"]),
             description=str(body.get("description") or ""),
-            options=tuple(
-                str(o.get("value")) for o in body.get("options") or [] if isinstance(o, dict)
-            ),
-            has_unique_value=bool(body.get("hasUniqueValue", False)),
+            options=_options_from_json(body.get("options")),
+            has_unique_value=body.get("hasUniqueValue") in (True, "true"),
             hubspot_defined=False,
+            display_order=-1 if body.get("displayOrder") is None else int(body["displayOrder"]),
+            hidden=body.get("hidden") in (True, "true"),
             created_ms=now_ms,
+            updated_ms=now_ms,
         )
         with self._lock:
             if name in self.by_type[object_type]:
@@ -231,6 +296,51 @@ class PropertySchema:
                 )
             self.by_type[object_type][name] = prop
         return prop
+
+    def update(self, object_type: str, name: str, body: dict[str, Any], now_ms: int) -> PropertyDef:
+        """A partial update (``PropertyUpdate``): the fields given replace the old ones."""
+        with self._lock:
+            prop = self.by_type[object_type].get(name)
+            if prop is None:
+                raise property_not_found(object_type, name)
+            if prop.hubspot_defined:
+                raise validation_error(
+                    f"{name} is a HubSpot defined property; its definition is read only."
+                )
+            changes: dict[str, Any] = {"updated_ms": now_ms}
+            for key, attribute in (("label", "label"), ("fieldType", "field_type"),
+                                   ("description", "description")):  # fmt: skip
+                if body.get(key) is not None:
+                    changes[attribute] = str(body[key])
+            if body.get("type") is not None:
+                if body["type"] not in PROPERTY_TYPES:
+                    raise validation_error(f"Invalid property type {body['type']!r}.")
+                changes["type"] = str(body["type"])
+            if body.get("groupName") is not None:
+                self.groups.require_for_property(object_type, str(body["groupName"]))
+                changes["group_name"] = str(body["groupName"])
+            if body.get("options") is not None:
+                changes["options"] = _options_from_json(body["options"])
+            if body.get("displayOrder") is not None:
+                changes["display_order"] = int(body["displayOrder"])
+            if body.get("hidden") is not None:
+                changes["hidden"] = body["hidden"] in (True, "true")
+            prop = replace(prop, **changes)
+            self.by_type[object_type][name] = prop
+            return prop
+
+    def archive(self, object_type: str, name: str, now_ms: int) -> None:
+        """Move a custom property to the archive: it can no longer be written or listed."""
+        with self._lock:
+            prop = self.by_type[object_type].get(name)
+            if prop is None:
+                raise property_not_found(object_type, name)
+            if prop.hubspot_defined:
+                raise validation_error(
+                    f"{name} is a HubSpot defined property; it can't be archived."
+                )
+            del self.by_type[object_type][name]
+            self.archived[object_type][name] = replace(prop, archived_ms=now_ms)
 
     def validate_write(
         self, object_type: str, properties: Any, *, allow_read_only: bool = False
@@ -276,7 +386,16 @@ def _check_value(prop: PropertyDef, value: str) -> tuple[str, str] | None:
                 f"{value} was not a valid number."
             )
     selectable = prop.type == "enumeration" and prop.options and prop.field_type == "select"
-    if selectable and value not in prop.options:
-        shown = ", ".join(prop.options[:10])
+    if selectable and value not in prop.option_values:
+        shown = ", ".join(prop.option_values[:10])
         return "INVALID_OPTION", f"{value} was not one of the allowed options: [{shown}, ...]"
     return None
+
+
+def property_not_found(object_type: str, name: str) -> HubSpotError:
+    return HubSpotError(
+        404,
+        f"Unable to find property {name} for object type {object_type}.",
+        category="OBJECT_NOT_FOUND",
+        context={"propertyName": [name]},
+    )

@@ -13,7 +13,9 @@ import json
 import random
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
+
+from sandbox.hubspot.sources import SEEDED, HistorySource
 
 
 def iso_ms(ms: int) -> str:
@@ -27,7 +29,7 @@ def parse_ms(value: str) -> int | None:
     text = value.strip()
     if not text:
         return None
-    if text.lstrip("-").isdigit():
+    if text.isascii() and text.lstrip("-").isdigit():
         return int(text)
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
@@ -36,6 +38,12 @@ def parse_ms(value: str) -> int | None:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return int(moment.timestamp() * 1000)
+
+
+class HistoryEntry(NamedTuple):
+    value: str
+    ms: int
+    source: HistorySource
 
 
 @dataclass(slots=True, eq=False)
@@ -48,9 +56,9 @@ class Record:
     # What search sees; lags ``props`` when the sandbox simulates index lag.
     indexed: dict[str, str] | None = None
     cache: dict[Any, bytes] = field(default_factory=dict)
-    # Property name -> [(value, epoch ms, source type)], newest first; empty for seeded data,
-    # whose only history is its current value.
-    history: dict[str, list[tuple[str, int, str]]] = field(default_factory=dict)
+    # Property name -> entries, newest first; empty for seeded data, whose only history is
+    # its current value.
+    history: dict[str, list[HistoryEntry]] = field(default_factory=dict)
 
     @property
     def archived(self) -> bool:
@@ -76,25 +84,26 @@ class Record:
         props = self.props
         return {name: props.get(name) for name in names}
 
-    def record_change(self, name: str, value: str, ms: int, source: str) -> None:
+    def record_change(self, name: str, value: str, ms: int, source: HistorySource) -> None:
         entries = self.history.get(name)
         if entries is None:
             entries = self.history[name] = self.seeded_history(name)
-        entries.insert(0, (value, ms, source))
+        entries.insert(0, HistoryEntry(value, ms, source))
 
-    def seeded_history(self, name: str) -> list[tuple[str, int, str]]:
+    def seeded_history(self, name: str) -> list[HistoryEntry]:
         value = self.props.get(name)
-        return [] if value is None else [(value, self.created_ms, "IMPORT")]
+        return [] if value is None else [HistoryEntry(value, self.created_ms, SEEDED)]
 
-    def with_history(self, names: list[str]) -> dict[str, list[dict[str, str]]]:
-        """``propertiesWithHistory`` for the given names, newest value first."""
+    def with_history(self, names: list[str]) -> dict[str, list[dict[str, Any]]]:
+        """``propertiesWithHistory`` for the given names, newest value first, each entry a
+        ``ValueWithTimestamp`` (crm-*-v3 specs): value, timestamp and who made the change."""
         result = {}
         for name in names:
             entries = self.history.get(name) or self.seeded_history(name)
             if entries:
                 result[name] = [
-                    {"value": value, "timestamp": iso_ms(ms), "sourceType": source}
-                    for value, ms, source in entries
+                    {"value": entry.value, "timestamp": iso_ms(entry.ms), **entry.source.to_json()}
+                    for entry in entries
                 ]
         return result
 
@@ -153,6 +162,11 @@ class ObjectTable:
         for old, target in list(self.merged_into.items()):
             if target == record.id:
                 self.merged_into[old] = survivor_id
+
+    def drop(self, record: Record) -> None:
+        """A permanently deleted record: gone from listings, the archive and lookups."""
+        _remove_sorted(self.archived_ids if record.archived else self.live_ids, record.id)
+        del self.records[record.id]
 
     def resolve(self, record_id: int, *, follow_merges: bool) -> Record | None:
         record = self.records.get(record_id)

@@ -17,10 +17,12 @@ from sandbox.hubspot.associations import PRIMARY, UNLABELED
 from sandbox.hubspot.auth import DEFAULT_TOKEN_TTL_S, Credentials, TokenAuthority
 from sandbox.hubspot.errors import not_found
 from sandbox.hubspot.properties import OBJECT_TYPE_ALIASES
+from sandbox.hubspot.property_groups import DEFAULT_GROUPS
 from sandbox.hubspot.ratelimit import RateLimiter, RateLimits
-from sandbox.hubspot.records import Record, iso_ms
+from sandbox.hubspot.records import Record
 from sandbox.hubspot.search import SearchEngine
 from sandbox.hubspot.seeding import seed_store
+from sandbox.hubspot.sources import UI
 from sandbox.hubspot.store import PortalStore, now_ms
 from sandbox.hubspot.webhooks import (
     WebhookDispatcher,
@@ -31,7 +33,6 @@ from sandbox.hubspot.webhooks import (
 from sandbox.runner import ServerThread
 from sandbox.seed import SeedCompany
 
-UI = "CRM_UI"  # changeSource of changes made "by a user in HubSpot"
 DEFAULT_PORTAL_ID = 48_215_730
 _DEFAULT_LIMITS = RateLimits()
 
@@ -136,12 +137,12 @@ class HubSpotSandbox:
         type: str = "string",
     ) -> dict[str, Any]:
         object_type = _type(object_type)
-        body = {"name": name, "label": label or name, "type": type, "groupName": "sandbox",
+        body = {"name": name, "label": label or name, "type": type, "groupName": DEFAULT_GROUPS[object_type][0],
                 "fieldType": "number" if type == "number" else "text", "hasUniqueValue": unique}  # fmt: skip
         prop = self.store.schema.create(object_type, body, now_ms())
         if unique:
             self.store.add_unique_index(object_type, name)
-        return prop.to_json(iso_ms(prop.created_ms))
+        return prop.to_json()
 
     def create(
         self, object_type: str, properties: dict[str, Any], *, company_id: str | int | None = None

@@ -18,7 +18,8 @@ from typing import Any
 from sandbox.hubspot.associations import PRIMARY, AssociationIndex
 from sandbox.hubspot.errors import HubSpotError, not_found, validation_error
 from sandbox.hubspot.properties import LAST_MODIFIED, OBJECT_TYPES, PropertySchema
-from sandbox.hubspot.records import ObjectTable, Record, iso_ms
+from sandbox.hubspot.records import HistoryEntry, ObjectTable, Record, iso_ms
+from sandbox.hubspot.sources import history_source
 from sandbox.hubspot.unique import UniqueValues
 
 EventSink = Callable[[list[dict[str, Any]]], None]
@@ -135,8 +136,9 @@ class PortalStore:
             props["hs_object_id"] = str(record_id)
             props[LAST_MODIFIED[object_type]] = iso_ms(stamp)
             record = Record(id=record_id, props=props, created_ms=stamp, updated_ms=stamp)
+            made_by = history_source(source)
             for name, value in props.items():
-                record.history[name] = [(value, stamp, source)]
+                record.history[name] = [HistoryEntry(value, stamp, made_by)]
             table.add(record)
             self.unique.add(object_type, record)
             self._reindex(record)
@@ -236,8 +238,9 @@ class PortalStore:
                 record.history[name] = list(
                     source_record.history.get(name) or source_record.seeded_history(name)
                 )
+            made_by = history_source(source)
             for name in ("hs_object_id", "hs_merged_object_ids"):
-                record.record_change(name, props[name], stamp, source)
+                record.record_change(name, props[name], stamp, made_by)
             table.add(record)
             table.forget(primary, record_id)
             table.forget(other, record_id)
@@ -296,6 +299,19 @@ class PortalStore:
                 )
             self.emit(events)
 
+    def purge(self, object_type: str, record: Record, *, source: str) -> None:
+        """Delete a record for good (a GDPR delete): unlike archive, nothing can restore it,
+        and its associations go with it."""
+        with self.lock:
+            for other_id in self.associations.neighbours(object_type, record.id):
+                self.associations.remove(*_pair(object_type, record.id, other_id))
+            if not record.archived:
+                self.unique.discard(object_type, record)
+            self.tables[object_type].drop(record)
+            record.cache.clear()
+            self.version += 1
+            self.emit([self._event(object_type, "privacyDeletion", record.id, source)])
+
     # ---- internals ---------------------------------------------------------------------
 
     def _apply(
@@ -312,8 +328,9 @@ class PortalStore:
             return []
         self.unique.discard(object_type, record)
         stamp = max(now_ms(), record.updated_ms)
+        made_by = history_source(source)
         for name, value in changed.items():
-            record.record_change(name, value, stamp, source)
+            record.record_change(name, value, stamp, made_by)
             if value == "":
                 record.props.pop(name, None)
             else:

@@ -32,10 +32,20 @@ MAX_BATCH = 100
 RETRY_SCHEDULE_S = (60, 120, 300, 600, 1800, 3600, 7200, 14400, 21600, 28800)
 RETRY_JITTER = (0.75, 1.1)
 NOT_RETRIED = {400, 401, 403, 404, 405}
-SUBSCRIPTION_TYPES = tuple(
-    f"{obj}.{kind}"
-    for obj in ("company", "contact")
-    for kind in ("creation", "deletion", "propertyChange", "merge", "restore", "associationChange")
+SUBSCRIPTION_TYPES = (
+    *(
+        f"{obj}.{kind}"
+        for obj in ("company", "contact")
+        for kind in (
+            "creation",
+            "deletion",
+            "propertyChange",
+            "merge",
+            "restore",
+            "associationChange",
+        )
+    ),
+    "contact.privacyDeletion",  # sent for a GDPR delete, which only contacts have
 )
 
 

@@ -7,8 +7,11 @@ from hubspot import HubSpot
 from hubspot.crm.associations.v4 import (
     ApiException,
     AssociationSpec,
+    BatchInputPublicAssociationMultiPost,
     BatchInputPublicDefaultAssociationMultiPost,
     BatchInputPublicFetchAssociationsBatchRequest,
+    PublicAssociationMultiPost,
+    PublicObjectId,
 )
 from hubspot.crm.contacts import SimplePublicObjectInputForCreate
 
@@ -120,3 +123,33 @@ def test_associatedcompanyid_moves_the_primary_company(
     with pytest.raises(ContactApiException) as caught:
         contacts.update(contact, SimplePublicObjectInput(properties={"associatedcompanyid": "77"}))
     assert caught.value.status == 400
+
+
+def test_batch_labels_archive_removes_only_the_given_types(
+    hubspot_sandbox: HubSpotSandbox, hubspot_client: HubSpot
+) -> None:
+    company = hubspot_sandbox.create("companies", {"name": "Acme"})["id"]
+    contact = hubspot_sandbox.create("contacts", {"email": "l@x.test"}, company_id=company)["id"]
+    batch = hubspot_client.crm.associations.v4.batch_api
+    primary = AssociationSpec(association_category="HUBSPOT_DEFINED", association_type_id=1)
+
+    batch.archive_labels(
+        "contacts", "companies",
+        BatchInputPublicAssociationMultiPost(
+            inputs=[PublicAssociationMultiPost(_from=PublicObjectId(id=contact),
+                                               to=PublicObjectId(id=company), types=[primary])]
+        ),
+    )  # fmt: skip
+
+    page = hubspot_client.crm.associations.v4.basic_api.get_page("contacts", contact, "companies")
+    assert [sorted(t.type_id for t in row.association_types) for row in page.results] == [[279]]
+    assert "associatedcompanyid" not in hubspot_sandbox.get("contacts", contact)["properties"]
+    with pytest.raises(ApiException) as wrong_type:
+        batch.archive_labels(
+            "contacts", "companies",
+            BatchInputPublicAssociationMultiPost(inputs=[PublicAssociationMultiPost(
+                _from=PublicObjectId(id=contact), to=PublicObjectId(id=company),
+                types=[AssociationSpec(association_category="HUBSPOT_DEFINED", association_type_id=2)],
+            )]),
+        )  # fmt: skip
+    assert wrong_type.value.status == 400

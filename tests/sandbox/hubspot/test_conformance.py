@@ -21,6 +21,7 @@ import pytest
 from hubspot import HubSpot
 from hubspot.crm.associations.v4 import (
     AssociationSpec,
+    BatchInputPublicAssociationMultiPost,
     BatchInputPublicDefaultAssociationMultiPost,
     BatchInputPublicFetchAssociationsBatchRequest,
 )
@@ -35,8 +36,16 @@ from hubspot.crm.companies import (
     SimplePublicObjectInput,
     SimplePublicObjectInputForCreate,
 )
+from hubspot.crm.contacts import PublicGdprDeleteInput
 from hubspot.crm.contacts import SimplePublicObjectInputForCreate as ContactCreate
-from hubspot.crm.properties import PropertyCreate
+from hubspot.crm.properties import (
+    BatchInputPropertyCreate,
+    BatchReadInputPropertyName,
+    PropertyCreate,
+    PropertyGroupCreate,
+    PropertyGroupUpdate,
+    PropertyUpdate,
+)
 from openapi_core import Config, OpenAPI
 from openapi_core.testing import MockRequest, MockResponse
 from openapi_core.validation.response.exceptions import MissingData
@@ -203,6 +212,18 @@ def drive(sandbox: HubSpotSandbox, client: HubSpot) -> None:
     assoc.batch_api.create_default("companies", "contacts", BatchInputPublicDefaultAssociationMultiPost(
         inputs=[{"from": {"id": created.results[4].id}, "to": {"id": c.id}}]))  # fmt: skip
     assoc.basic_api.archive("contacts", c.id, "companies", a.id)
+    assoc.batch_api.archive_labels("contacts", "companies", BatchInputPublicAssociationMultiPost(
+        inputs=[{"from": {"id": c.id}, "to": {"id": created.results[3].id},
+                 "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 1}]}]))  # fmt: skip
+    properties = client.crm.properties
+    properties.groups_api.create("contacts", PropertyGroupCreate(name="crmsync", label="Sync"))
+    properties.groups_api.get_all("contacts")
+    properties.groups_api.update("contacts", "crmsync", PropertyGroupUpdate(label="Synced"))
+    properties.batch_api.create("contacts", BatchInputPropertyCreate(inputs=[
+        PropertyCreate(name="tier", label="Tier", type="string", field_type="text", group_name="crmsync")]))  # fmt: skip
+    properties.core_api.update("contacts", "tier", PropertyUpdate(label="Customer tier"))
+    properties.batch_api.read("contacts", BatchReadInputPropertyName(
+        inputs=[{"name": "tier"}, {"name": "missing_prop"}], archived=False))  # fmt: skip
 
     # Errors: 400s, 404s, a 409 and a 429, each with HubSpot's error body.
     attempt(lambda: companies.basic_api.get_page(limit=101))
@@ -217,6 +238,7 @@ def drive(sandbox: HubSpotSandbox, client: HubSpot) -> None:
     )
     attempt(lambda: contacts.basic_api.create(ContactCreate(properties={"email": "C@x.test"})))
     attempt(lambda: assoc.basic_api.create_default("contacts", c.id, "companies", "42"))
+    contacts.basic_api.purge(PublicGdprDeleteInput(object_id=c.id))
     for _ in range(6):
         attempt(lambda: companies.search_api.do_search(PublicObjectSearchRequest(limit=1)))
 

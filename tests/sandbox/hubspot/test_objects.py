@@ -212,7 +212,7 @@ def test_property_history(hubspot_sandbox: HubSpotSandbox, hubspot_client: HubSp
     read = api.get_by_id(company["id"], properties_with_history=["name"])
     history = read.properties_with_history["name"]
     assert [(h.value, h.source_type) for h in history] == [
-        ("Second name", "API"),
+        ("Second name", "INTEGRATION"),
         ("First name", "CRM_UI"),
     ]
     assert history[0].timestamp >= history[1].timestamp
