@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from connectors.salesforce import SalesforceConnector
@@ -139,6 +139,28 @@ def test_a_merge_of_two_linked_accounts_is_not_undone_by_the_next_reconcile(
     sync.reconcile()
     live = [r["Id"] for r in sandbox.records("Account", include_deleted=False)]
     assert live == [survivor]
+
+
+def test_a_merge_into_an_account_never_linked_moves_the_losers_link_to_it(
+    sync: Sync, sandbox: SalesforceSandbox, sessions: sessionmaker[Session]
+) -> None:
+    """Found by the convergence soak: the merged-away account and its master, never linked,
+    arrive in one page. The loser's link moves to the master before the master is applied,
+    so the master takes the loser's customer instead of making one of its own (which then
+    collided with the moved link and failed the page for good)."""
+    loser = sandbox.create("Account", {"Name": "Globex (old)", "Website": "https://globex-old.de"})
+    sync.reconcile()
+    with sessions() as session:
+        [customer_id] = session.scalars(select(Customer.id))
+    master = sandbox.create("Account", {"Name": "Globex GmbH", "Website": "https://globex.de"})
+    sandbox.merge("Account", master, [loser])
+    run = sync.incremental()
+    assert run.outcome == "ok" and run.counts["failed"] == 0
+    with sessions() as session:
+        links = {lk.external_id: lk.local_id for lk in session.scalars(select(ExternalLink))}
+        assert session.scalar(select(func.count()).select_from(Customer)) == 1
+        assert session.get(Customer, customer_id).name == "Globex GmbH"  # type: ignore[union-attr]
+    assert links == {master: customer_id}
 
 
 def test_a_contact_with_a_first_name_only_is_created_with_the_placeholder_last_name(

@@ -64,6 +64,22 @@ class PageResult:
     needs_push: bool = False
 
 
+def _merge_order(records: Sequence[RemoteRecord]) -> list[RemoteRecord]:
+    """The page in the order merges need. A record merged away comes first, so its link
+    moves to the record it went into before that one is applied (a Salesforce master that
+    was not linked takes the link instead of making a customer of its own); unless a record
+    of the page names it among the records merged into it (HubSpot: a merge makes a new
+    record): then that record comes first and decides which link it keeps."""
+    named = {old for record in records for old in record.merged_ids}
+
+    def rank(record: RemoteRecord) -> int:
+        if record.merged_into is None:
+            return 1
+        return 2 if record.external_id in named else 0
+
+    return sorted(records, key=rank)
+
+
 def columns(record: Customer | Contact) -> dict[str, Any]:
     return {column.key: getattr(record, column.key) for column in type(record).__table__.columns}
 
@@ -131,9 +147,7 @@ class InboundPage:
     # -- the page ---------------------------------------------------------------------------
 
     def apply(self, records: Sequence[RemoteRecord]) -> PageResult:
-        # Records merged away last: the record they were merged into, when the page has it,
-        # decides which of their links it keeps (``_adopt_merged``).
-        records = sorted(records, key=lambda record: record.merged_into is not None)
+        records = _merge_order(records)
         self._load_links(records)
         if self.is_parent and any(self._may_link(record) for record in records):
             # Before any row is written: the guard's lock order (``service.guard_tenant``).
@@ -263,7 +277,10 @@ class InboundPage:
         loser = self.links.pop(record.external_id, None)
         if loser is None:
             return "unchanged"
-        survivor = self.links.get(record.merged_into or "")
+        target = record.merged_into or ""
+        if target not in self.links and target in self.new_records.linked:
+            self.links.update(self.links_for(self.object_type, {target}))  # linked in bulk
+        survivor = self.links.get(target)
         if survivor is None:
             self._move(loser, record.merged_into or loser.external_id)
             self._write_id(loser)
