@@ -519,3 +519,35 @@ def test_a_map_entry_that_keeps_the_local_value_over_a_crm_blank(
     sync.records("company", [company["id"]])
     [customer] = customers(sessions)
     assert customer.billing_city == "Bonn" and customer.phone is None
+
+
+def test_a_contact_merge_moves_the_link_to_the_new_record_and_removes_the_other(
+    sync: Sync, sandbox: HubSpotSandbox, sessions: sessionmaker[Session], tenant_id: int
+) -> None:
+    """Contacts merge as companies do: a new record, the primary's contact keeps the link,
+    the other linked contact is removed (its row stays), and no pass creates it again."""
+    with db.transaction(sessions) as session:
+        customer = service.create_customer(session, tenant_id, {"name": "Acme Corp", "email": "ap@acme.com"})  # fmt: skip
+        ann = contacts.add_contact(session, tenant_id, customer.id, {"first_name": "Ann", "email": "ann@acme.com"})  # fmt: skip
+        annie = contacts.add_contact(session, tenant_id, customer.id, {"first_name": "Annie", "email": "annie@acme.com", "job_title": "CFO"})  # fmt: skip
+    sync.reconcile()
+    by_email = {
+        (sandbox.get("contacts", i) or {})["properties"]["email"]: i
+        for i in sandbox.ids("contacts")
+    }
+    new = sandbox.merge("contacts", by_email["ann@acme.com"], by_email["annie@acme.com"])["id"]
+    sync.reconcile()
+    sync.reconcile()
+    with sessions() as session:
+        links = {
+            link.external_id: link.local_id
+            for link in session.scalars(
+                select(ExternalLink).where(ExternalLink.object_type == "contact")
+            )
+        }
+        kept, removed = session.get(Contact, ann.id), session.get(Contact, annie.id)
+        assert kept is not None and removed is not None
+        assert kept.deleted_at is None and kept.job_title == "CFO"  # filled in by the merge
+        assert removed.deleted_at is not None
+    assert links == {new: ann.id}
+    assert sandbox.ids("contacts") == [new]
