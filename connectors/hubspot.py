@@ -55,7 +55,8 @@ from connectors.retry import RetryPolicy
 PAGE_SIZE = 100  # list and batch limit
 ASSOCIATION_BATCH = 1_000  # v4 batch read and write limit we use
 DEFAULT_OVERLAP_S = 300.0
-PROPERTY_GROUPS = {"company": "companyinformation", "contact": "contactinformation"}
+# crmsync's own properties sit in a property group of their own on each object type.
+PROPERTY_GROUP = {"name": "crmsync", "label": "crmsync", "displayOrder": -1}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -106,10 +107,12 @@ class HubSpotConnector:
     # ---- setup -------------------------------------------------------------------------
 
     def ensure_setup(self) -> None:
-        """Create the unique property that holds our id on companies and contacts."""
+        """Create the unique property that holds our id on companies and contacts, in
+        crmsync's property group (made first when missing)."""
         name = self.options.id_property
         for object_type in OBJECT_TYPES:
             segment = SEGMENTS[object_type]
+            self._ensure_group(segment)
             try:
                 found = self.api.call(
                     "properties.get",
@@ -126,7 +129,7 @@ class HubSpotConnector:
                     "description": "The customer directory's id for this record (set by crmsync).",
                     "type": "string",
                     "fieldType": "text",
-                    "groupName": PROPERTY_GROUPS[object_type],
+                    "groupName": PROPERTY_GROUP["name"],
                     "hasUniqueValue": True,
                 }
                 self.api.call(
@@ -143,6 +146,19 @@ class HubSpotConnector:
                     provider=PROVIDER,
                     code="ID_PROPERTY_NOT_UNIQUE",
                 )
+
+    def _ensure_group(self, segment: str) -> None:
+        groups = "crm.properties.groups_api"
+        try:
+            self.api.call(
+                "properties.groups.get",
+                lambda api, o: api.sdk(groups).get_by_name(segment, PROPERTY_GROUP["name"], **o),
+            )
+        except NotFound:
+            self.api.call(
+                "properties.groups.create",
+                lambda api, o: api.sdk(groups).create(segment, dict(PROPERTY_GROUP), **o),
+            )
 
     # ---- scans -------------------------------------------------------------------------
 

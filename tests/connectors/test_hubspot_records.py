@@ -24,8 +24,14 @@ def test_ensure_setup_creates_a_unique_id_property_once(hubspot_sandbox: HubSpot
     connector = hubspot_connector(hubspot_sandbox)
     connector.ensure_setup()
     assert connector.counter.calls["properties.create"] == 2  # companies and contacts, once
-    assert hubspot_sandbox.store.is_unique_property("companies", "crmsync_id")
-    assert hubspot_sandbox.store.is_unique_property("contacts", "crmsync_id")
+    assert connector.counter.calls["properties.groups.create"] == 2
+    for segment in ("companies", "contacts"):
+        assert hubspot_sandbox.store.is_unique_property(segment, "crmsync_id")
+        # In crmsync's own property group, which HubSpot shows as such.
+        prop = hubspot_sandbox.store.schema.get(segment, "crmsync_id")
+        assert prop is not None and prop.group_name == "crmsync"
+        group = connector.api.sdk("crm.properties.groups_api").get_by_name(segment, "crmsync")
+        assert group.label == "crmsync"
 
 
 def test_ensure_setup_refuses_a_property_that_is_not_unique(
