@@ -3,6 +3,7 @@ it parses, and every command it gives the project's image is a real ``crmsync`` 
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -62,3 +63,28 @@ def test_the_dockerfile_installs_from_the_lock_and_runs_crmsync() -> None:
     assert 'ENTRYPOINT ["crmsync"]' in dockerfile
     for package in ("customers", "worker", "sandbox"):
         assert f"COPY {package} {package}" in dockerfile
+
+
+def _stages(dockerfile: str) -> list[list[str]]:
+    """The Dockerfile's instructions (continuation lines joined), split at each FROM."""
+    text = re.sub(r"\\\n", " ", dockerfile)
+    lines = [line.strip() for line in text.splitlines()]
+    stages: list[list[str]] = []
+    for line in lines:
+        if not line or line.startswith("#"):
+            continue
+        if line.upper().startswith("FROM "):
+            stages.append([])
+        if stages:
+            stages[-1].append(line)
+    return stages
+
+
+def test_the_image_runs_only_the_installed_package_as_an_unprivileged_user() -> None:
+    runtime = _stages((ROOT / "Dockerfile").read_text())[-1]
+    copies = [line for line in runtime if line.upper().startswith("COPY ")]
+    assert copies and all(line.startswith("COPY --from=build ") for line in copies), copies
+    assert not any(re.search(r"\buv (sync|pip)\b", line) for line in runtime)
+    users = [line.split()[1] for line in runtime if line.upper().startswith("USER ")]
+    assert users and users[-1] not in ("root", "0"), users
+    assert 'ENTRYPOINT ["crmsync"]' in runtime
