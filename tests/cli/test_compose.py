@@ -1,10 +1,12 @@
 """docker-compose.yml cannot be run here (no Docker engine), so check what can be checked:
-it parses, and every command it gives the project's image is a real ``crmsync`` command."""
+it parses, every command it gives the project's image is a real ``crmsync`` command, and a
+value set in ``.env`` reaches the containers (Compose's own precedence, modelled below)."""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -15,8 +17,14 @@ from worker.cli import app
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def _compose() -> dict[str, Any]:
+    # safe_load resolves the YAML merge keys (<<: *crmsync) as Compose does.
+    compose: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    return compose
+
+
 def _our_services() -> dict[str, list[str]]:
-    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    compose = _compose()
     assert set(compose["services"]) >= {"postgres", "redis", "migrate"}
     return {
         name: service["command"]
@@ -88,3 +96,145 @@ def test_the_image_runs_only_the_installed_package_as_an_unprivileged_user() -> 
     users = [line.split()[1] for line in runtime if line.upper().startswith("USER ")]
     assert users and users[-1] not in ("root", "0"), users
     assert 'ENTRYPOINT ["crmsync"]' in runtime
+
+
+# ---- environment precedence ----------------------------------------------------------
+#
+# Compose gives a container its `environment:` entries over its `env_file` entries, and
+# substitutes ${VAR}, ${VAR:-default}, ${VAR-default}, ${VAR:?error} and ${VAR?error} in
+# the file from the shell and the project's .env first. So a setting in .env reaches the
+# container when the service reads .env as an env_file and any `environment:` entry for
+# that variable interpolates that same variable: the check below substitutes a value
+# for it as .env would and requires that value to come out.
+
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+class Unset(Exception):
+    """A ${VAR:?message} whose variable is not set: Compose refuses to start."""
+
+
+def interpolate(text: str, variables: dict[str, str]) -> str:
+    """``text`` with Compose's variable substitution applied (nested defaults included)."""
+    value, end = _interpolate(text, 0, variables, inside=False)
+    assert end == len(text), f"unbalanced braces in {text!r}"
+    return value
+
+
+def _interpolate(text: str, at: int, variables: dict[str, str], *, inside: bool) -> tuple[str, int]:
+    out: list[str] = []
+    while at < len(text):
+        char = text[at]
+        if inside and char == "}":
+            return "".join(out), at
+        if char != "$":
+            out.append(char)
+            at += 1
+        elif text.startswith("$$", at):
+            out.append("$")
+            at += 2
+        elif text.startswith("${", at):
+            value, at = _braced(text, at + 2, variables)
+            out.append(value)
+        else:
+            name = _NAME.match(text, at + 1)
+            assert name, f"a lone $ in {text!r}"
+            out.append(variables.get(name.group(), ""))
+            at = name.end()
+    assert not inside, f"unclosed ${{ in {text!r}"
+    return "".join(out), at
+
+
+def _braced(text: str, at: int, variables: dict[str, str]) -> tuple[str, int]:
+    name = _NAME.match(text, at)
+    assert name, f"no variable name at {text[at:]!r}"
+    at = name.end()
+    operator = re.compile(r":?[-?]").match(text, at)
+    if operator is None:
+        assert text[at] == "}", f"unknown substitution in {text!r}"
+        return variables.get(name.group(), ""), at + 1
+    argument, end = _interpolate(text, operator.end(), variables, inside=True)
+    value = variables.get(name.group())
+    missing = value is None or (operator.group().startswith(":") and value == "")
+    if missing and operator.group().endswith("?"):
+        raise Unset(f"{name.group()}: {argument}")
+    return (argument if missing else value or ""), end + 1
+
+
+def _environment(service: dict[str, Any]) -> dict[str, str | None]:
+    entries = service.get("environment") or {}
+    if isinstance(entries, list):  # the ["NAME=value", "NAME"] form
+        entries = dict(
+            entry.partition("=")[::2] if "=" in entry else (entry, None) for entry in entries
+        )
+    return {name: None if value is None else str(value) for name, value in entries.items()}
+
+
+def _reads_dotenv(service: dict[str, Any]) -> bool:
+    env_files = service.get("env_file") or []
+    env_files = [env_files] if isinstance(env_files, str | dict) else env_files
+    paths = [entry if isinstance(entry, str) else entry.get("path") for entry in env_files]
+    return ".env" in paths
+
+
+REQUIRED = {"POSTGRES_PASSWORD": "pw", "CRMSYNC_ENCRYPTION_KEY": "key"}
+
+
+def dotenv_losers(service: dict[str, Any]) -> list[str]:
+    """The CRMSYNC_* variables of ``service`` whose value in .env would not reach it."""
+    if not _reads_dotenv(service):
+        return ["(no env_file .env)"]
+    losers = []
+    for name, value in _environment(service).items():
+        if not name.startswith("CRMSYNC_") or value is None:
+            continue  # a bare name passes the shell's value through
+        from_dotenv = f"value-of-{name}-from-dotenv"
+        if interpolate(value, {**REQUIRED, name: from_dotenv}) != from_dotenv:
+            losers.append(name)
+    return losers
+
+
+def test_a_setting_in_dotenv_reaches_every_crmsync_container() -> None:
+    services = _compose()["services"]
+    ours = {name: services[name] for name in _our_services()}
+    assert {"worker", "webhooks", "scheduler", "sandbox"} <= set(ours)
+    assert {name: dotenv_losers(service) for name, service in ours.items()} == {
+        name: [] for name in ours
+    }
+
+
+def test_the_precedence_check_catches_a_plain_value() -> None:
+    dotenv = {"env_file": [{"path": ".env", "required": False}]}
+    assert dotenv_losers({**dotenv, "environment": {"CRMSYNC_LOG_LEVEL": "INFO"}}) == [
+        "CRMSYNC_LOG_LEVEL"
+    ]
+    assert dotenv_losers({**dotenv, "environment": ["CRMSYNC_TENANT=${OTHER:-a}"]}) == [
+        "CRMSYNC_TENANT"
+    ]
+    assert dotenv_losers({"environment": {}}) == ["(no env_file .env)"]
+    assert dotenv_losers({**dotenv, "environment": ["CRMSYNC_X=${CRMSYNC_X:-${Y:-a}}"]}) == []
+
+
+def test_the_database_url_is_built_from_the_postgres_variables_in_dotenv() -> None:
+    services = _compose()["services"]
+    worker = _environment(services["worker"])
+    postgres = _environment(services["postgres"])
+    dotenv = {
+        "POSTGRES_USER": "sync",
+        "POSTGRES_PASSWORD": "s3cret",
+        "POSTGRES_DB": "crm",
+        "CRMSYNC_ENCRYPTION_KEY": "key",
+    }
+    url = interpolate(worker["CRMSYNC_DATABASE_URL"] or "", dotenv)
+    assert url == "postgresql+psycopg://sync:s3cret@postgres:5432/crm"
+    assert {name: interpolate(value or "", dotenv) for name, value in postgres.items()} == {
+        "POSTGRES_USER": "sync",
+        "POSTGRES_PASSWORD": "s3cret",
+        "POSTGRES_DB": "crm",
+    }
+    # No password written in the file: without one in .env, Compose refuses to start.
+    without = {name: value for name, value in dotenv.items() if name != "POSTGRES_PASSWORD"}
+    with pytest.raises(Unset, match="POSTGRES_PASSWORD"):
+        interpolate(postgres["POSTGRES_PASSWORD"] or "", without)
+    with pytest.raises(Unset, match="POSTGRES_PASSWORD"):
+        interpolate(worker["CRMSYNC_DATABASE_URL"] or "", without)
