@@ -238,3 +238,20 @@ def test_the_database_url_is_built_from_the_postgres_variables_in_dotenv() -> No
         interpolate(postgres["POSTGRES_PASSWORD"] or "", without)
     with pytest.raises(Unset, match="POSTGRES_PASSWORD"):
         interpolate(worker["CRMSYNC_DATABASE_URL"] or "", without)
+
+
+def _seconds(duration: str) -> float:
+    """A Compose duration (``90s``, ``1m30s``, ``2m``) in seconds."""
+    parts = re.fullmatch(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+(?:\.\d+)?)s)?", str(duration))
+    assert parts and any(parts.groups()), f"not a duration: {duration!r}"
+    hours, minutes, seconds = (float(part or 0) for part in parts.groups())
+    return hours * 3600 + minutes * 60 + seconds
+
+
+def test_long_running_services_get_time_to_finish_their_jobs() -> None:
+    """Docker's default is 10 s between SIGTERM and SIGKILL; a job cut off there runs again."""
+    services = _compose()["services"]
+    long_running = [name for name in _our_services() if services[name].get("restart") != "no"]
+    assert {"worker", "webhooks", "scheduler"} <= set(long_running)
+    grace = {name: _seconds(services[name].get("stop_grace_period", "0s")) for name in long_running}
+    assert all(seconds >= 30 for seconds in grace.values()), grace
