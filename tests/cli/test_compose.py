@@ -255,3 +255,28 @@ def test_long_running_services_get_time_to_finish_their_jobs() -> None:
     assert {"worker", "webhooks", "scheduler"} <= set(long_running)
     grace = {name: _seconds(services[name].get("stop_grace_period", "0s")) for name in long_running}
     assert all(seconds >= 30 for seconds in grace.values()), grace
+
+
+def _option(command: list[str], flag: str) -> str | None:
+    return command[command.index(flag) + 1] if flag in command else None
+
+
+def _mounts(service: dict[str, Any]) -> dict[str, str]:
+    """Where each named volume of ``service`` is mounted (short syntax)."""
+    pairs = (str(volume).split(":") for volume in service.get("volumes", []))
+    return {target: source for source, target, *_ in pairs}
+
+
+def test_the_sandbox_is_reached_by_a_name_its_certificate_covers() -> None:
+    """The workers call the sandbox by its service name, over TLS: it must put that name in
+    its certificate and URLs, and publish the certificate where the workers can read it."""
+    services = _compose()["services"]
+    command = services["sandbox"]["command"]
+    assert _option(command, "--public-host") == "sandbox"
+    ca_file = _option(command, "--ca-file")
+    assert ca_file, "the sandbox must publish its certificate (--ca-file)"
+    folder = str(Path(ca_file).parent)
+    volume = _mounts(services["sandbox"]).get(folder)
+    assert volume in _compose()["volumes"], f"{folder} is not a named volume of the sandbox"
+    for name in ("worker", "webhooks", "scheduler"):
+        assert _mounts(services[name]).get(folder) == volume, name
