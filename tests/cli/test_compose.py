@@ -280,3 +280,54 @@ def test_the_sandbox_is_reached_by_a_name_its_certificate_covers() -> None:
     assert volume in _compose()["volumes"], f"{folder} is not a named volume of the sandbox"
     for name in ("worker", "webhooks", "scheduler"):
         assert _mounts(services[name]).get(folder) == volume, name
+
+
+# ---- the build context ------------------------------------------------------------------
+
+
+def _pattern(pattern: str) -> re.Pattern[str]:
+    """A .dockerignore pattern as Docker reads it: ``**`` spans folders, ``*`` and ``?`` do
+    not, and a leading ``/`` means the same as none."""
+    parts = re.split(r"(\*\*/?|\*|\?)", pattern.strip().lstrip("/"))
+    wildcards = {"**": ".*", "**/": "(?:.*/)?", "*": "[^/]*", "?": "[^/]"}
+    return re.compile("".join(wildcards.get(part, re.escape(part)) for part in parts))
+
+
+def ignored(path: str, dockerignore: str) -> bool:
+    """Whether Docker leaves ``path`` out of the build context: the last pattern that
+    matches it or a folder above it decides, and ``!`` lets it back in."""
+    verdict = False
+    prefixes = ["/".join(path.split("/")[: depth + 1]) for depth in range(path.count("/") + 1)]
+    for line in dockerignore.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        negated = line.startswith("!")
+        pattern = _pattern(line.removeprefix("!"))
+        if any(pattern.fullmatch(prefix) for prefix in prefixes):
+            verdict = not negated
+    return verdict
+
+
+def test_the_build_context_leaves_out_secrets_and_history_but_not_the_sources() -> None:
+    dockerignore = (ROOT / ".dockerignore").read_text()
+    for secret in (".env", ".git", ".git/config", "data/crmsync.key", "data/crmsync.db", ".venv"):
+        assert ignored(secret, dockerignore), secret
+    copied = [
+        source
+        for line in re.sub(r"\\\n", " ", (ROOT / "Dockerfile").read_text()).splitlines()
+        if line.startswith("COPY ") and "--from=" not in line
+        for source in line.split()[1:-1]
+    ]
+    assert "uv.lock" in copied and "worker" in copied
+    for source in copied:
+        assert not ignored(source, dockerignore), source
+        assert not ignored(f"{source}/__init__.py", dockerignore), source
+
+
+def test_the_dockerignore_reading_follows_docker() -> None:
+    rules = ".git\n**/*.pyc\n/data\n*.md\n!README.md\n"
+    assert ignored(".git/HEAD", rules) and ignored("worker/cli/x.pyc", rules)
+    assert ignored("data/crmsync.db", rules) and ignored("NOTES.md", rules)
+    assert not ignored("README.md", rules) and not ignored("worker/data/x", rules)
+    assert not ignored("docs/NOTES.md", rules) and not ignored(".github/x", rules)
