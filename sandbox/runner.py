@@ -20,7 +20,8 @@ class ServerThread:
     """An uvicorn server on its own thread, bound before it starts so the port is known.
 
     ``port=0`` picks a free port; read it from :attr:`port` or :attr:`url` after
-    :meth:`start`.
+    :meth:`start`. ``public_host`` is the name clients reach it by, when that is not the
+    address it listens on (``0.0.0.0`` in a container, reached by its service name).
     """
 
     def __init__(
@@ -32,6 +33,7 @@ class ServerThread:
         ssl_certfile: str | None = None,
         ssl_keyfile: str | None = None,
         log_level: str = "warning",
+        public_host: str | None = None,
     ) -> None:
         self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -40,6 +42,7 @@ class ServerThread:
         self._socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._socket.bind((host, port))
         self.host = host
+        self.public_host = public_host or host
         self.port: int = self._socket.getsockname()[1]
         self.scheme = "https" if ssl_certfile else "http"
         config = uvicorn.Config(
@@ -63,7 +66,7 @@ class ServerThread:
 
     @property
     def url(self) -> str:
-        return f"{self.scheme}://{self.host}:{self.port}"
+        return f"{self.scheme}://{self.public_host}:{self.port}"
 
     def start(self) -> ServerThread:
         self._thread.start()

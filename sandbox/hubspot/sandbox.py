@@ -82,9 +82,13 @@ class HubSpotSandbox:
 
     # ---- lifecycle ---------------------------------------------------------------------
 
-    def start(self, host: str = "127.0.0.1", port: int = 0) -> HubSpotSandbox:
+    def start(
+        self, host: str = "127.0.0.1", port: int = 0, *, public_host: str | None = None
+    ) -> HubSpotSandbox:
+        """Serve on ``host``; ``public_host`` is the name clients use, when another."""
         self._context.stopping = False
-        self._server = ServerThread(self.app, host=host, port=port).start()
+        self._server = ServerThread(self.app, host=host, port=port, public_host=public_host)
+        self._server.start()
         return self
 
     def stop(self) -> None:

@@ -114,14 +114,19 @@ class SalesforceSandbox:
 
     # --- lifecycle -------------------------------------------------------------------
 
-    def start(self, host: str = "127.0.0.1", port: int = 0) -> SalesforceSandbox:
-        self._certificate = SelfSignedCertificate()
+    def start(
+        self, host: str = "127.0.0.1", port: int = 0, *, public_host: str | None = None
+    ) -> SalesforceSandbox:
+        """Serve on ``host``; ``public_host`` is the name clients use, when another (the
+        certificate covers it, and the OAuth token response gives it as instance_url)."""
+        self._certificate = SelfSignedCertificate(hosts=[public_host] if public_host else [])
         self._server = ServerThread(
             self.app,
             host=host,
             port=port,
             ssl_certfile=self._certificate.cert_path,
             ssl_keyfile=self._certificate.key_path,
+            public_host=public_host,
         ).start()
         self.org.instance_url = self._server.url
         self.org.stopping.clear()

@@ -1,9 +1,11 @@
 """A self-signed TLS certificate made at start-up.
 
 simple-salesforce always builds ``https://`` URLs, so the sandbox must speak TLS. The
-certificate is valid for ``127.0.0.1``, ``::1`` and ``localhost``; clients trust it by
-pointing ``requests.Session.verify`` at :attr:`SelfSignedCertificate.cert_path`, which
-keeps verification on (turning it off would hide real TLS mistakes and raises warnings).
+certificate is valid for ``127.0.0.1``, ``::1`` and ``localhost``, and for any further
+names it is given (in Docker Compose, the service name other containers reach it by);
+clients trust it by pointing ``requests.Session.verify`` at
+:attr:`SelfSignedCertificate.cert_path`, which keeps verification on (turning it off would
+hide real TLS mistakes and raises warnings).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import ipaddress
 import shutil
 import tempfile
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -25,7 +28,8 @@ VALIDITY = timedelta(days=7)
 class SelfSignedCertificate:
     """Key and certificate written to a private temporary directory until :meth:`cleanup`."""
 
-    def __init__(self, common_name: str = "localhost") -> None:
+    def __init__(self, common_name: str = "localhost", *, hosts: Iterable[str] = ()) -> None:
+        """``hosts``: further DNS names or IP addresses the certificate is valid for."""
         # EC keys are made in milliseconds where RSA takes noticeable time per sandbox.
         key = ec.generate_private_key(ec.SECP256R1())
         name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
@@ -40,11 +44,7 @@ class SelfSignedCertificate:
             .not_valid_after(now + VALIDITY)
             .add_extension(
                 x509.SubjectAlternativeName(
-                    [
-                        x509.DNSName("localhost"),
-                        x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
-                        x509.IPAddress(ipaddress.ip_address("::1")),
-                    ]
+                    _subject_names(["localhost", "127.0.0.1", "::1", *hosts])
                 ),
                 critical=False,
             )
@@ -69,3 +69,14 @@ class SelfSignedCertificate:
 
     def cleanup(self) -> None:
         shutil.rmtree(self._directory, ignore_errors=True)
+
+
+def _subject_names(hosts: Iterable[str]) -> list[x509.GeneralName]:
+    """Each host once, as an IP address entry if it is one, else as a DNS name."""
+    names: list[x509.GeneralName] = []
+    for host in dict.fromkeys(hosts):
+        try:
+            names.append(x509.IPAddress(ipaddress.ip_address(host)))
+        except ValueError:
+            names.append(x509.DNSName(host))
+    return names

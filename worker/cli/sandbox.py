@@ -6,8 +6,10 @@ benchmarks and the demo start the same emulators in-process instead.
 
 from __future__ import annotations
 
+import shutil
 import signal
 import threading
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -20,6 +22,20 @@ app = typer.Typer(help="Local emulators of the HubSpot and Salesforce APIs.", no
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    public_host: Annotated[
+        str | None,
+        typer.Option(
+            help="Name clients reach the sandbox by, when not --host (in Docker Compose, its "
+            "service name): used in its URLs and covered by the Salesforce certificate."
+        ),
+    ] = None,
+    ca_file: Annotated[
+        Path | None,
+        typer.Option(
+            help="Also write the Salesforce certificate here, for clients elsewhere to trust "
+            "(e.g. a volume other containers mount)."
+        ),
+    ] = None,
     hubspot_port: Annotated[
         int, typer.Option(min=0, max=65535, help="HubSpot API port (0: any free).")
     ] = 8081,
@@ -65,8 +81,11 @@ def serve(
     )
     hubspot.seed(businesses[:companies])
     salesforce.seed(businesses[companies - min(companies, accounts) // 4 :][:accounts])
-    hubspot.start(host, hubspot_port)
-    salesforce.start(host, salesforce_port)
+    hubspot.start(host, hubspot_port, public_host=public_host)
+    salesforce.start(host, salesforce_port, public_host=public_host)
+    cert_path = salesforce.cert_path
+    if ca_file is not None:
+        cert_path = str(_publish(Path(salesforce.cert_path), ca_file))
     hs, sf = hubspot.credentials, salesforce.credentials
     console.print(
         f"[bold]HubSpot[/]    {hubspot.url}  portal {hubspot.portal_id}, {companies:,} companies"
@@ -78,7 +97,7 @@ def serve(
     console.print(
         f"[bold]Salesforce[/] {salesforce.instance_url}  org {salesforce.org_id}, {accounts:,} accounts"
     )
-    console.print(f"  certificate: {salesforce.cert_path}")
+    console.print(f"  certificate: {cert_path}")
     console.print(
         f"  OAuth consumer key {sf.consumer_key}, secret {sf.consumer_secret}, refresh token {sf.refresh_token}"
     )
@@ -93,7 +112,7 @@ def serve(
     console.print(
         f"  CRMSYNC_SALESFORCE_REFRESH_TOKEN={sf.refresh_token} CRMSYNC_SALESFORCE_CLIENT_ID={sf.consumer_key} "
         f"CRMSYNC_SALESFORCE_CLIENT_SECRET={sf.consumer_secret} crmsync connect salesforce --org-id {salesforce.org_id} "
-        f"--instance-url {salesforce.instance_url} --ca-bundle {salesforce.cert_path}",
+        f"--instance-url {salesforce.instance_url} --ca-bundle {cert_path}",
         highlight=False, soft_wrap=True,
     )  # fmt: skip
     console.print("press Ctrl-C to stop", style="dim")
@@ -106,3 +125,12 @@ def serve(
     finally:
         hubspot.stop()
         salesforce.stop()
+
+
+def _publish(certificate: Path, target: Path) -> Path:
+    """Copy the certificate to ``target`` by rename, so a reader never sees half a file."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(f".{target.name}.partial")
+    shutil.copyfile(certificate, partial)
+    partial.replace(target)
+    return target
