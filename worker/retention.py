@@ -39,7 +39,6 @@ from customers.sync_state import Connection, SyncFailure, SyncRun, WebhookEvent
 from customers.types import utcnow
 from worker.failures import DISMISSED, RESOLVED
 from worker.settings import Settings
-from worker.sync.outbound import outbox_positions
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +63,10 @@ class Retention:
             runs_days=settings.retention_runs_days,
             failures_days=settings.retention_failures_days,
         )
+
+    @property
+    def keeps_everything(self) -> bool:
+        return not any(self.days(table) for table in TABLES)
 
     def days(self, table: str) -> int | None:
         days = {
@@ -180,6 +183,9 @@ def _pushed_per_tenant(sessions: sessionmaker[Session]) -> dict[int, int]:
 
     Read once, before deleting: a position only moves forward, so a stale one keeps more,
     never less; and a connection added meanwhile starts at the end of the outbox."""
+    # Here, not at the top: the scheduler reads ``Retention`` and must not load the sync.
+    from worker.sync.outbound import outbox_positions
+
     with transaction(sessions) as session:
         positions = outbox_positions(session)
         pushed: dict[int, int] = {}
