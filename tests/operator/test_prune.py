@@ -235,3 +235,18 @@ def test_crmsync_prune_prints_per_table_and_dry_run_keeps_all(
 
     get_settings.cache_clear()
     assert cli.json("prune")["tables"]["webhook_events"]["older_than"] is None
+
+
+def test_the_prune_job_is_the_one_sent_by_name_and_prunes(
+    cli: Cli, sessions: sessionmaker[Session]
+) -> None:
+    from worker import actors, enqueue
+    from worker.broker import broker
+
+    assert enqueue.PRUNE in enqueue.JOB_NAMES
+    assert broker.get_actor(enqueue.PRUNE) is actors.prune
+    with db.transaction(sessions) as session:
+        connection = add_connection(session, get_tenant(session, "default").id, position=0)
+        events = add_events(session, connection, OLD, YOUNG)
+    actors.prune.fn()
+    assert ids(sessions, WebhookEvent) == events[1:]
