@@ -12,7 +12,10 @@ What a connection still needs is never taken, however old:
 - an outbox row that a connection of its tenant has not pushed past (its ``outbox``
   cursor, ``worker.sync.outbound``; a connection without one would start at 0, so its
   tenant's rows all stay). Rows of a tenant without connections go by age: a new
-  connection starts at the end of the outbox;
+  connection starts at the end of the outbox. A push reads every tenant's rows to tell a
+  missing id (a change not yet committed) from a gap; another tenant's pruned rows leave
+  such gaps, and a push waits at one only while the row after it is younger than
+  ``OUTBOX_GAP_WAIT_S``: a delay of that much at most, never a lost change;
 - a failure that is open or replayed (only resolved and dismissed ones go);
 - a run that is still running.
 
