@@ -4,7 +4,8 @@ sandboxes: one table, and the same figures as JSON with two PNGs.
     uv run python -m bench [--large] [--only full] [--records N] [--workers 2] [--out DIR]
 
 Sections: full (inbound sync, with its references: the sandbox alone, PostgreSQL alone and
-the naive peer), incremental, outbound, webhooks, memory, embedded. incremental, outbound
+the naive peer), incremental, outbound, webhooks, memory, embedded, prune (1,000,000 old
+webhook events deleted by the retention prune, ``--prune-rows``). incremental, outbound
 and memory run the full sync first. Writes bench-results/<timestamp>/results.json (or
 --out DIR), webhook_latency.png and inbound_throughput.png. Needs PostgreSQL
 (CRMSYNC_TEST_POSTGRES_URL, a scratch database is made and dropped) and Redis (the two
@@ -39,14 +40,14 @@ def sections(names: list[str] | None) -> tuple[str, ...]:
 def build_options(*, records: int | None = None, companies: int | None = None, contacts: int | None = None,
                   accounts: int | None = None, large: bool = False, only: list[str] | None = None,
                   workers: int = 2, out: Path | None = None, edits: int = 10_000, naive_seconds: float = 30.0,
-                  webhook_rate: float = 200.0, webhook_seconds: float | None = None,
+                  webhook_rate: float = 200.0, webhook_seconds: float | None = None, prune_rows: int = 1_000_000,
                   redis_url: str = DEFAULT_REDIS, webhook_redis_url: str = DEFAULT_WEBHOOK_REDIS) -> Options:  # fmt: skip
     """The harness's options from the command line's (shared by ``crmsync bench``)."""
     main, small = sizes_for(records, companies, contacts, accounts, large)
     return Options(
         sizes=main, memory_sizes=small, workers=workers, only=sections(only), out=out, redis_url=redis_url,
         webhook_redis_url=webhook_redis_url, edits=edits, naive_seconds=naive_seconds, webhook_rate=webhook_rate,
-        webhook_seconds=webhook_seconds if webhook_seconds is not None else (30.0 if large else 10.0),
+        webhook_seconds=webhook_seconds if webhook_seconds is not None else (30.0 if large else 10.0), prune_rows=prune_rows,
         profile="large" if large else "default" if records is None and companies is None and contacts is None
         and accounts is None else "custom",
     )  # fmt: skip
@@ -95,6 +96,12 @@ def parser() -> argparse.ArgumentParser:
     )
     parse.add_argument(
         "--webhook-seconds", type=float, help="how long to edit (default 10, --large 30)"
+    )
+    parse.add_argument(
+        "--prune-rows",
+        type=int,
+        default=1_000_000,
+        help="old webhook events the prune section deletes (default 1,000,000)",
     )
     parse.add_argument(
         "--redis-url",

@@ -19,7 +19,7 @@ from bench import report
 from bench.report import Figure, Reference, ratio
 from bench.stack import UNTHROTTLED, BenchError, Sandboxes, Sizes, Stack
 
-SECTIONS = ("full", "incremental", "outbound", "webhooks", "memory", "embedded")
+SECTIONS = ("full", "incremental", "outbound", "webhooks", "memory", "embedded", "prune")
 NEEDS_FULL = {"full", "incremental", "outbound", "memory"}  # these run the full sync first
 
 
@@ -39,6 +39,7 @@ class Options:
     webhook_seconds: float = 10.0
     webhook_requests: int = 300
     webhook_clients: int = 4
+    prune_rows: int = 1_000_000
     profile: str = "default"
 
 
@@ -104,12 +105,15 @@ def run(options: Options, console: Console | None = None) -> Results:
                     results.figures.append(_embedded_figure(embedded, main.get("full")))
         if "webhooks" in only:
             _webhooks(options, results, say)
+        if "prune" in only:
+            _prune(options, results, say)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     run_info = {
         "started_at": started.isoformat(timespec="seconds"), "finished_at": datetime.now().isoformat(timespec="seconds"),
         "profile": options.profile, "sizes": asdict(sizes_used),
-        "sizes_label": sizes_used.label() if only & (NEEDS_FULL | {"embedded"}) else "webhooks only",
+        "sizes_label": sizes_used.label() if only & (NEEDS_FULL | {"embedded"})
+        else f"{', '.join(s for s in SECTIONS if s in only)} only",
         "workers": options.workers, "sections": [s for s in SECTIONS if s in only], "cores": os.cpu_count(),
         "options": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(options).items()},
         "notes": _notes(options, results),
@@ -222,6 +226,23 @@ def _webhooks(options: Options, results: Results, say: Any) -> None:
     results.figures.append(Figure(
         "webhooks", "intake with v3 signature checks", intake.get("events_per_s"), "events/s", [], "", None, {},
         intake.get("error", f"{options.webhook_clients} concurrent clients, batches of 100 events"), intake,
+    ))  # fmt: skip
+
+
+def _prune(options: Options, results: Results, say: Any) -> None:
+    from bench import external
+
+    say(f"prune: {options.prune_rows:,} webhook events past their retention in PostgreSQL")
+    pruned = external.measure("bench.prune", 1800, rows=options.prune_rows)
+    longest = pruned.get("longest_transaction_ms")
+    results.figures.append(Figure(
+        "prune", "retention prune of old webhook events", pruned.get("rows_per_s"), "rows/s",
+        [Reference("longest transaction", longest, "ms"),
+         Reference("transactions", pruned.get("transactions"), "")],
+        "", None, {},
+        pruned.get("error", f"{pruned.get('deleted', 0):,} rows in {pruned.get('transactions')} transactions of "
+                            f"{pruned.get('batch_rows', 0):,} rows; {pruned.get('left', 0):,} young rows kept"),
+        pruned,
     ))  # fmt: skip
 
 

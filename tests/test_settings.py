@@ -36,3 +36,20 @@ def test_a_bad_value_names_the_setting(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CRMSYNC_LOG_LEVEL", "loud")
     with pytest.raises(ValidationError, match="log_level"):
         Settings()
+
+
+def test_retention_defaults_and_empty_or_zero_keeps_forever(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    settings = Settings()
+    assert (
+        settings.retention_webhook_events_days, settings.retention_outbox_days,
+        settings.retention_runs_days, settings.retention_failures_days,
+    ) == (14, 30, 90, 90)  # fmt: skip
+    monkeypatch.setenv("CRMSYNC_RETENTION_WEBHOOK_EVENTS_DAYS", "")
+    monkeypatch.setenv("CRMSYNC_RETENTION_RUNS_DAYS", "0")
+    settings = Settings()
+    assert (settings.retention_webhook_events_days, settings.retention_runs_days) == (None, 0)
+    monkeypatch.setenv("CRMSYNC_RETENTION_RUNS_DAYS", "-1")
+    with pytest.raises(ValidationError, match="retention_runs_days"):
+        Settings()

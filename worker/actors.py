@@ -16,7 +16,7 @@ from customers import categorize
 from customers.categorizers import Categorizer
 from customers.categorizers.rules import RulesCategorizer
 from customers.db import transaction
-from worker import enqueue
+from worker import enqueue, retention
 from worker.database import sessions
 from worker.failures import resolve_failures
 from worker.jobs import NEVER_RETRIED, job, record_job_failure
@@ -84,3 +84,17 @@ def categorize_customers(customer_ids: list[int]) -> None:
             session, connection_id=None, direction="categorize", object_type="customer",
             local_ids=list(answers),
         )  # fmt: skip
+
+
+@job(direction="maintenance", connection_arg=None, time_limit=6 * 3600 * 1000)
+def prune() -> None:
+    """Delete sync history older than the retention settings, for every tenant, in short
+    batches (``worker.retention``). A prune cut short removed whole batches; the next one
+    carries on."""
+    settings = get_settings()
+    report = retention.prune(
+        sessions(),
+        retention.Retention.from_settings(settings),
+        batch_rows=settings.prune_batch_rows,
+    )
+    log.info("prune: %d row(s) in %d transaction(s)", report.rows, report.transactions)

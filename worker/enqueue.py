@@ -21,6 +21,8 @@ job                    arguments
                        (replays of outbound failures)
 ``categorize_customer`` customer_id: categorize a new customer
 ``categorize_customers`` customer_ids: categorize the customers a sync page created
+``prune``              (none): delete sync history older than the retention settings,
+                       for every tenant, in short batches (``worker.retention``)
 =====================  ==========================================================
 
 A failure row's payload is ``{"actor": name, "args": [...], "kwargs": {...}}``: replaying
@@ -48,6 +50,7 @@ PUSH_CHANGES = "push_changes"
 PUSH_RECORDS = "push_records"
 CATEGORIZE_CUSTOMER = "categorize_customer"
 CATEGORIZE_CUSTOMERS = "categorize_customers"
+PRUNE = "prune"
 
 JOB_NAMES = frozenset(
     {
@@ -59,6 +62,7 @@ JOB_NAMES = frozenset(
         PUSH_RECORDS,
         CATEGORIZE_CUSTOMER,
         CATEGORIZE_CUSTOMERS,
+        PRUNE,
     }
 )
 

@@ -9,7 +9,11 @@ Per active connection:
   ``CRMSYNC_SCHEDULER_PUSH_INTERVAL_S``): the outbox sweep;
 - ``reconcile`` once a day at ``CRMSYNC_SCHEDULER_RECONCILE_AT`` (UTC): the full pass.
 
-APScheduler holds one job per (kind, connection). The connections are re-read every
+Once for all connections and tenants: ``prune`` once a day at ``CRMSYNC_SCHEDULER_PRUNE_AT``
+(UTC), which deletes sync history past the ``CRMSYNC_RETENTION_*`` limits (not planned when
+every limit keeps forever).
+
+APScheduler holds one job per (kind, connection), and one per kind for the jobs of all. The connections are re-read every
 ``CRMSYNC_SCHEDULER_REFRESH_S`` (new ones get jobs, paused or deleted ones lose them,
 changed intervals are rescheduled), and each job re-reads its connection when it fires, so
 a connection paused a second ago is not enqueued.
@@ -54,15 +58,16 @@ from sqlalchemy.orm import Session, sessionmaker
 from customers.sync_state import Connection, SyncRun
 from customers.types import utcnow
 from worker import enqueue
+from worker.retention import Retention
 from worker.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
 
 LEADER_KEY = "crmsync:scheduler:leader"
-SLOT_KEY = "crmsync:scheduler:slot:{job}:{connection_id}"
+SLOT_KEY = "crmsync:scheduler:slot:{job}:{connection_id}"  # connection "all": a job of all
 RUN_KINDS = {enqueue.SYNC_CHANGES: "incremental", enqueue.PUSH_CHANGES: "push",
              enqueue.RECONCILE: "reconcile"}  # fmt: skip
-RECONCILE_SLOT_S = 3600.0  # one nightly reconcile per connection, whoever leads
+DAILY_SLOT_S = 3600.0  # one nightly reconcile per connection (one prune), whoever leads
 SLOT_SHARE = 0.8  # a slot is claimed for this share of its period
 
 # KEYS: leader key. ARGV: our token, ttl ms. Renew if ours, take if free; 1 = we lead.
@@ -84,7 +89,7 @@ class Coordination(Protocol):
 
     def lead(self) -> bool: ...
     def release(self) -> None: ...
-    def claim(self, job: str, connection_id: int, period_s: float) -> bool: ...
+    def claim(self, job: str, connection_id: int | None, period_s: float) -> bool: ...
 
 
 class RedisCoordination:
@@ -101,8 +106,10 @@ class RedisCoordination:
     def release(self) -> None:
         self._release(keys=[LEADER_KEY], args=[self._token])
 
-    def claim(self, job: str, connection_id: int, period_s: float) -> bool:
-        key = SLOT_KEY.format(job=job, connection_id=connection_id)
+    def claim(self, job: str, connection_id: int | None, period_s: float) -> bool:
+        key = SLOT_KEY.format(
+            job=job, connection_id="all" if connection_id is None else connection_id
+        )
         return bool(self._client.set(key, self._token, nx=True, px=max(int(period_s * 1000), 1)))
 
 
@@ -111,7 +118,7 @@ class LocalCoordination:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._slots: dict[tuple[str, int], float] = {}
+        self._slots: dict[tuple[str, int | None], float] = {}
 
     def lead(self) -> bool:
         return True
@@ -119,7 +126,7 @@ class LocalCoordination:
     def release(self) -> None:
         pass
 
-    def claim(self, job: str, connection_id: int, period_s: float) -> bool:
+    def claim(self, job: str, connection_id: int | None, period_s: float) -> bool:
         now = time.monotonic()
         with self._lock:
             if self._slots.get((job, connection_id), 0.0) > now:
@@ -130,19 +137,20 @@ class LocalCoordination:
 
 @dataclass(frozen=True)
 class Plan:
-    """When one kind of job runs for one connection."""
+    """When one kind of job runs for one connection (``connection_id`` None: for all)."""
 
     job: str
-    connection_id: int
-    interval_s: float | None  # None: the nightly reconcile
+    connection_id: int | None
+    interval_s: float | None  # None: daily at ``at``
+    at: str | None = None  # HH:MM UTC
 
     @property
     def job_id(self) -> str:
-        return f"{self.job}:{self.connection_id}"
+        return self.job if self.connection_id is None else f"{self.job}:{self.connection_id}"
 
     @property
     def slot_s(self) -> float:
-        return RECONCILE_SLOT_S if self.interval_s is None else self.interval_s * SLOT_SHARE
+        return DAILY_SLOT_S if self.interval_s is None else self.interval_s * SLOT_SHARE
 
 
 def _interval(connection: Connection, name: str, default_s: float) -> float:
@@ -161,8 +169,15 @@ def plans_for(connection: Connection, settings: Settings) -> list[Plan]:
              _interval(connection, "sync_interval_s", settings.scheduler_sync_interval_s)),
         Plan(enqueue.PUSH_CHANGES, connection.id,
              _interval(connection, "push_interval_s", settings.scheduler_push_interval_s)),
-        Plan(enqueue.RECONCILE, connection.id, None),
+        Plan(enqueue.RECONCILE, connection.id, None, settings.scheduler_reconcile_at),
     ]  # fmt: skip
+
+
+def plans_for_all(settings: Settings) -> list[Plan]:
+    """The jobs that run once for every connection and tenant."""
+    if Retention.from_settings(settings).keeps_everything:
+        return []
+    return [Plan(enqueue.PRUNE, None, None, settings.scheduler_prune_at)]
 
 
 class Scheduler:
@@ -189,7 +204,7 @@ class Scheduler:
         self._refreshing = threading.Lock()  # the refresh job, and callers of refresh()
         self._stopping = False
         self.is_leader = False
-        self.enqueued: list[tuple[str, int]] = []  # what this scheduler sent, for operators
+        self.enqueued: list[tuple[Any, ...]] = []  # what this scheduler sent, for operators
         self._scheduler = BackgroundScheduler(
             timezone=UTC,
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 30},
@@ -250,6 +265,7 @@ class Scheduler:
             log.exception("scheduler: could not read the connections; keeping the current plan")
             return
         wanted = {plan.job_id: plan for c in connections for plan in plans_for(c, self.settings)}
+        wanted.update((plan.job_id, plan) for plan in plans_for_all(self.settings))
         with self._refreshing:
             for job_id in set(self._plans) - set(wanted):
                 self._remove(job_id)
@@ -263,22 +279,29 @@ class Scheduler:
         if not self.is_leader or self._stopping:
             return
         try:
-            with self._sessions()() as session:
-                connection = session.get(Connection, plan.connection_id)
-                if connection is None or connection.status != "active":
-                    return
-                if self._still_running(session, plan):
-                    log.info("scheduler: %s still running; skipped", plan.job_id)
-                    return
+            if plan.connection_id is not None and not self._connection_is_free(plan):
+                return
             if not self.coordination.claim(plan.job, plan.connection_id, plan.slot_s):
                 return
-            (self._send or enqueue.send)(plan.job, plan.connection_id)
-            self.enqueued.append((plan.job, plan.connection_id))
+            args = () if plan.connection_id is None else (plan.connection_id,)
+            (self._send or enqueue.send)(plan.job, *args)
+            self.enqueued.append((plan.job, *args))
         except Exception:
             # One connection's trouble (or a blip of the database) must not stop the rest.
             log.exception("scheduler: could not enqueue %s", plan.job_id)
 
     # ---- internals -----------------------------------------------------------------------
+
+    def _connection_is_free(self, plan: Plan) -> bool:
+        """The plan's connection is active and no run of the plan's kind is going."""
+        with self._sessions()() as session:
+            connection = session.get(Connection, plan.connection_id)
+            if connection is None or connection.status != "active":
+                return False
+            if self._still_running(session, plan):
+                log.info("scheduler: %s still running; skipped", plan.job_id)
+                return False
+        return True
 
     def _still_running(self, session: Session, plan: Plan) -> bool:
         horizon = utcnow() - timedelta(seconds=self.settings.scheduler_run_stale_s)
@@ -297,7 +320,7 @@ class Scheduler:
     def _trigger(self, plan: Plan) -> IntervalTrigger | CronTrigger:
         if plan.interval_s is not None:
             return IntervalTrigger(seconds=plan.interval_s, timezone=UTC)
-        hour, minute = self.settings.scheduler_reconcile_at.split(":")
+        hour, minute = (plan.at or self.settings.scheduler_reconcile_at).split(":")
         return CronTrigger(hour=int(hour), minute=int(minute), timezone=UTC)
 
     def _add(self, plan: Plan) -> None:
@@ -321,7 +344,10 @@ def scheduler() -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stopping.set())
     running = Scheduler(settings, sessions=sessions).start()
-    log.info("scheduler started; reconcile daily at %s UTC", settings.scheduler_reconcile_at)
+    log.info(
+        "scheduler started; reconcile daily at %s UTC, prune at %s UTC",
+        settings.scheduler_reconcile_at, settings.scheduler_prune_at,
+    )  # fmt: skip
     try:
         stopping.wait()
     finally:

@@ -144,6 +144,42 @@ class Settings(BaseSettings):
         "holds back the next run of its kind.",
     )
 
+    scheduler_prune_at: str = Field(
+        default="03:30",
+        description="UTC time of day (HH:MM) of the daily prune of old sync history "
+        "(the retention_* settings).",
+    )
+    retention_webhook_events_days: int | None = Field(
+        default=14,
+        ge=0,
+        description="Days a received webhook event (with its payload) is kept for "
+        "deduplication; HubSpot redelivers for 24 hours. 0 or empty: kept forever.",
+    )
+    retention_outbox_days: int | None = Field(
+        default=30,
+        ge=0,
+        description="Days an outbox row is kept once every connection of its tenant has "
+        "pushed past it. 0 or empty: kept forever.",
+    )
+    retention_runs_days: int | None = Field(
+        default=90,
+        ge=0,
+        description="Days a finished sync run is kept (a running one always is). "
+        "0 or empty: kept forever.",
+    )
+    retention_failures_days: int | None = Field(
+        default=90,
+        ge=0,
+        description="Days a resolved or dismissed failure is kept after it last failed "
+        "(an open or replayed one always is). 0 or empty: kept forever.",
+    )
+    prune_batch_rows: int = Field(
+        default=5000,
+        ge=1,
+        le=100_000,
+        description="Rows the prune deletes per transaction; each batch commits on its own.",
+    )
+
     categorizer: Literal["rules", "llm"] = Field(
         default="rules",
         description="How customers are categorized: rules (offline, deterministic) or llm "
@@ -201,7 +237,15 @@ class Settings(BaseSettings):
         "scans stop cleanly at their cursor once only this much is left.",
     )
 
-    @field_validator("scheduler_reconcile_at")
+    @field_validator(
+        "retention_webhook_events_days", "retention_outbox_days", "retention_runs_days",
+        "retention_failures_days", mode="before",
+    )  # fmt: skip
+    @classmethod
+    def _empty_keeps_forever(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("scheduler_reconcile_at", "scheduler_prune_at")
     @classmethod
     def _time_of_day(cls, value: str) -> str:
         hour, sep, minute = value.partition(":")

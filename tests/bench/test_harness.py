@@ -86,3 +86,26 @@ def test_a_tiny_run_writes_every_figure_with_its_reference_and_both_pngs(tmp_pat
     for picture in ("webhook_latency.png", "inbound_throughput.png"):
         assert (out / picture).read_bytes()[:8] == PNG
     assert "inbound sync, end to end" in done.stdout  # the table
+
+
+@pytest.mark.postgres
+@pytest.mark.timeout(180)
+def test_the_prune_section_measures_rows_per_second_transactions_and_the_longest(
+    tmp_path: Path,
+) -> None:
+    require_postgres()
+    assert build_options(only=["prune"], prune_rows=5).prune_rows == 5
+    out = tmp_path / "results"
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", "--only", "prune", "--prune-rows", "12000", "--out", str(out)],
+        cwd=ROOT, capture_output=True, text=True, timeout=170, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    body = json.loads((out / "results.json").read_text())
+    assert body["run"]["sections"] == ["prune"] and body["run"]["sizes_label"] == "prune only"
+    [figure] = body["figures"]
+    assert figure["section"] == "prune" and figure["value"] > 0 and figure["unit"] == "rows/s"
+    details = figure["details"]
+    assert (details["deleted"], details["left"]) == (12_000, details["young_rows"])
+    assert details["transactions"] == 3  # 5,000 + 5,000 + 2,000
+    assert 0 < details["longest_transaction_ms"] == figure["references"][0]["value"]

@@ -85,6 +85,7 @@ def test_plans_follow_the_connections_as_they_change(
         f"sync_changes:{active}",
         f"push_changes:{active}",
         f"reconcile:{active}",
+        "prune",  # once for all connections
     }
     reconcile = planned[f"reconcile:{active}"]
     assert reconcile is not None and (reconcile.astimezone(UTC).hour, reconcile.minute) == (2, 30)
@@ -101,7 +102,7 @@ def test_plans_follow_the_connections_as_they_change(
         session.get(Connection, paused).settings = {"sync_interval_s": 5}  # type: ignore[union-attr]
     scheduler.refresh()
     planned = scheduler.planned()
-    assert {job.split(":")[1] for job in planned} == {str(paused), str(added)}
+    assert {job.split(":")[1] for job in planned if ":" in job} == {str(paused), str(added)}
     sync_at = planned[f"sync_changes:{paused}"]
     assert sync_at is not None and sync_at - datetime.now(UTC) <= timedelta(seconds=5)
 
@@ -229,3 +230,36 @@ def test_the_crmsync_scheduler_command_enqueues_and_hands_over_on_sigterm(
     assert code == 0, log_path.read_text()
     # A clean stop releases the lock: a standby need not wait for it to expire.
     assert not redis.Redis.from_url(redis_url).exists(LEADER_KEY)
+
+
+def test_the_prune_runs_once_a_day_for_all_connections(sessions: sessionmaker[Session]) -> None:
+    recorder = Recorder()
+    settings = scheduler_settings(scheduler_prune_at="04:15")
+    scheduler = Scheduler(settings, sessions=lambda: sessions,
+                          coordination=LocalCoordination(), send=recorder)  # fmt: skip
+    scheduler.start()
+    try:
+        add_connections(sessions, {}, {})
+        scheduler.refresh()
+        planned = scheduler.planned()
+        prune_at = planned["prune"]
+        assert prune_at is not None and (prune_at.astimezone(UTC).hour, prune_at.minute) == (4, 15)
+        assert [job for job in planned if job.startswith("prune")] == ["prune"]
+        scheduler.keep_leadership()
+        [plan] = [p for p in scheduler._plans.values() if p.job == enqueue.PRUNE]
+        scheduler.fire(plan)
+        scheduler.fire(plan)  # the same day's slot: once
+        assert recorder.sent == [("prune",)]
+    finally:
+        scheduler.stop()
+    keep_all = scheduler_settings(
+        retention_webhook_events_days=0, retention_outbox_days=None, retention_runs_days=0,
+        retention_failures_days=0,
+    )  # fmt: skip
+    idle = Scheduler(keep_all, sessions=lambda: sessions, coordination=LocalCoordination())
+    idle.start()
+    try:
+        idle.refresh()
+        assert "prune" not in idle.planned()
+    finally:
+        idle.stop()

@@ -12,6 +12,7 @@ from worker.cli import sync as sync_commands
 from worker.cli.bench import bench
 from worker.cli.common import state
 from worker.cli.demo import demo
+from worker.cli.prune import prune
 from worker.cli.sandbox import app as sandbox_app
 from worker.cli.soak import soak
 from worker.cli.status import status
@@ -41,6 +42,7 @@ app.add_typer(failures.app, name="failures")
 app.add_typer(runs.app, name="runs")
 app.add_typer(tenants.app, name="tenants")
 app.command("status")(status)
+app.command("prune")(prune)
 app.command("bench")(bench)
 
 

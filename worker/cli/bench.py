@@ -13,7 +13,7 @@ import typer
 
 from worker.cli.common import console, fail
 
-SECTIONS = "full, incremental, outbound, webhooks, memory, embedded"
+SECTIONS = "full, incremental, outbound, webhooks, memory, embedded, prune"
 
 
 def bench(
@@ -55,6 +55,9 @@ def bench(
     webhook_seconds: Annotated[
         float | None, typer.Option(min=1, help="How long to edit (default 10, --large 30).")
     ] = None,
+    prune_rows: Annotated[
+        int, typer.Option(min=1, help="Old webhook events the prune section deletes.")
+    ] = 1_000_000,
     redis_url: Annotated[
         str, typer.Option(help="Redis database for the workers (flushed).")
     ] = "redis://127.0.0.1:6379/9",
@@ -76,7 +79,8 @@ def bench(
         options = build_options(
             records=records, companies=companies, contacts=contacts, accounts=accounts, large=large, only=only,
             workers=workers, out=out, edits=edits, naive_seconds=naive_seconds, webhook_rate=webhook_rate,
-            webhook_seconds=webhook_seconds, redis_url=redis_url, webhook_redis_url=webhook_redis_url,
+            webhook_seconds=webhook_seconds, prune_rows=prune_rows, redis_url=redis_url,
+            webhook_redis_url=webhook_redis_url,
         )  # fmt: skip
     except ValueError as error:
         fail(str(error))

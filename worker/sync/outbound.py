@@ -80,6 +80,17 @@ class OutboxPosition:
         self.row.updated_at = utcnow()
 
 
+def outbox_positions(session: Session) -> dict[int, int]:
+    """Connection id -> its position in the outbox, for the connections that have one (one
+    without a position starts at 0 on its first push, see ``OutboxPosition``)."""
+    rows = session.execute(
+        select(SyncCursor.connection_id, SyncCursor.value).where(
+            SyncCursor.object_type == "*", SyncCursor.kind == "outbox"
+        )
+    )
+    return {connection_id: int((value or {}).get("position", 0)) for connection_id, value in rows}
+
+
 def start_at_end(session: Session, connection_id: int, tenant_id: int) -> None:
     """A new connection starts after the outbox's history; a reconcile pushes what it lacks."""
     newest = session.scalar(
