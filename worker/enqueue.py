@@ -79,6 +79,11 @@ def send(actor_name: str, *args: Any, delay_s: float | None = None, **kwargs: An
     return broker.enqueue(message, delay=delay_ms)
 
 
+def job_payload(actor_name: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
+    """A job as a failure row keeps it (its ``payload``), for ``replay`` to send again."""
+    return {"actor": actor_name, "args": list(args), "kwargs": dict(kwargs)}
+
+
 def replay(payload: dict[str, Any]) -> Message[Any]:
     """Send the job a failure row describes, again."""
     return send(payload["actor"], *payload.get("args", []), **payload.get("kwargs", {}))

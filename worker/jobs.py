@@ -24,6 +24,7 @@ from connectors.errors import AuthError, Permanent, RateLimited
 from customers.db import transaction
 from customers.errors import DirectoryError
 from worker.database import sessions
+from worker.enqueue import job_payload
 from worker.failures import record_failure, resolve_failures
 
 log = logging.getLogger(__name__)
@@ -127,7 +128,7 @@ def record_job_failure(
                 session,
                 direction=kind.direction,
                 error=cause,
-                payload={"actor": actor_name, "args": list(args), "kwargs": kwargs},
+                payload=job_payload(actor_name, *args, **kwargs),
                 connection_id=connection_id,
                 object_type=object_type,
                 external_id=external_id,

@@ -260,8 +260,9 @@ def replay(
             if reason:
                 skipped.append({"id": row.id, "reason": reason})
                 continue
-            job = {"actor": row.payload["actor"], "args": row.payload.get("args", []),
-                   "kwargs": row.payload.get("kwargs", {})}  # fmt: skip
+            job = enqueue.job_payload(
+                row.payload["actor"], *row.payload.get("args", []), **row.payload.get("kwargs", {})
+            )
             if not dry_run:
                 # Marked first: if sending fails, the unit of work rolls the mark back.
                 row.status = REPLAYED

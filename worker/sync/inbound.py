@@ -48,7 +48,7 @@ from mappings import (
     to_local,
 )
 from mappings.engine import local_changes
-from worker.enqueue import SYNC_RECORDS
+from worker.enqueue import SYNC_RECORDS, job_payload
 from worker.failures import has_open_failures, record_failure, resolve_failures
 from worker.sync.directory_index import directory_index
 from worker.sync.new_records import ID_WRITTEN, NewRecords, contact_first_name
@@ -220,11 +220,9 @@ class InboundPage:
                 self.session,
                 direction="inbound",
                 error=error,
-                payload={
-                    "actor": SYNC_RECORDS,
-                    "args": [self.target.connection_id, self.object_type, [record.external_id]],
-                    "kwargs": {},
-                },
+                payload=job_payload(
+                    SYNC_RECORDS, self.target.connection_id, self.object_type, [record.external_id]
+                ),
                 connection_id=self.target.connection_id,
                 object_type=self.object_type,
                 external_id=record.external_id,

@@ -34,7 +34,7 @@ from customers.models import Contact, Customer, OutboxEntry
 from customers.sync_state import ExternalLink, SyncCursor, SyncFailure
 from customers.types import utcnow
 from mappings import ObjectMap, fingerprint, outbound_changes, to_remote
-from worker.enqueue import PUSH_RECORDS
+from worker.enqueue import PUSH_RECORDS, job_payload
 from worker.failures import UNRESOLVED, has_open_failures, record_failure, resolve_failures
 from worker.locks import lock_connection
 from worker.sync.inbound import ID_WRITTEN, apply_page, columns
@@ -279,7 +279,7 @@ class Pusher:
                 assert result.error is not None
                 record_failure(
                     session, direction="outbound", error=result.error,
-                    payload={"actor": PUSH_RECORDS, "args": [self.target.connection_id, local_type, [local.id]], "kwargs": {}},
+                    payload=job_payload(PUSH_RECORDS, self.target.connection_id, local_type, [local.id]),
                     connection_id=self.target.connection_id, object_type=object_type,
                     external_id=request.external_id, local_id=local.id,
                 )  # fmt: skip
