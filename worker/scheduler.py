@@ -10,7 +10,8 @@ Per active connection:
 - ``reconcile`` once a day at ``CRMSYNC_SCHEDULER_RECONCILE_AT`` (UTC): the full pass.
 
 APScheduler holds one job per (kind, connection). The connections are re-read every
-``CRMSYNC_SCHEDULER_REFRESH_S`` (new ones get jobs, paused or deleted ones lose them,
+``CRMSYNC_SCHEDULER_REFRESH_S`` (new ones get jobs; paused, auth_failed, removed or
+deleted ones lose them,
 changed intervals are rescheduled), and each job re-reads its connection when it fires, so
 a connection paused a second ago is not enqueued.
 
@@ -51,7 +52,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from customers.sync_state import Connection, SyncRun
+from customers.sync_state import Connection, ConnectionStatus, SyncRun
 from customers.types import utcnow
 from worker import enqueue
 from worker.settings import Settings, get_settings
@@ -154,7 +155,7 @@ def _interval(connection: Connection, name: str, default_s: float) -> float:
 
 
 def plans_for(connection: Connection, settings: Settings) -> list[Plan]:
-    if connection.status != "active":
+    if connection.status != ConnectionStatus.ACTIVE:
         return []
     return [
         Plan(enqueue.SYNC_CHANGES, connection.id,
@@ -265,7 +266,7 @@ class Scheduler:
         try:
             with self._sessions()() as session:
                 connection = session.get(Connection, plan.connection_id)
-                if connection is None or connection.status != "active":
+                if connection is None or connection.status != ConnectionStatus.ACTIVE:
                     return
                 if self._still_running(session, plan):
                     log.info("scheduler: %s still running; skipped", plan.job_id)
