@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from worker.cli import contacts, customers, db, failures, reviews, runs, tenants
+from worker.cli import connections, contacts, customers, db, failures, reviews, runs, tenants
 from worker.cli import sync as sync_commands
 from worker.cli.bench import bench
 from worker.cli.common import state
@@ -30,7 +30,7 @@ app.add_typer(contacts.app, name="contacts")
 app.command("webhooks")(webhooks)
 app.command("scheduler")(scheduler)
 app.add_typer(sync_commands.connect_app, name="connect")
-app.add_typer(sync_commands.connections_app, name="connections")
+app.add_typer(connections.app, name="connections")
 app.command("sync")(sync_commands.sync)
 app.command("worker")(sync_commands.worker)
 app.command("demo")(demo)
