@@ -7,7 +7,17 @@ from typing import Annotated
 
 import typer
 
-from worker.cli import connections, contacts, customers, db, failures, reviews, runs, tenants
+from worker.cli import (
+    conflicts,
+    connections,
+    contacts,
+    customers,
+    db,
+    failures,
+    reviews,
+    runs,
+    tenants,
+)
 from worker.cli import sync as sync_commands
 from worker.cli.bench import bench
 from worker.cli.common import state
@@ -39,6 +49,7 @@ app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(reviews.app, name="reviews")
 app.add_typer(failures.app, name="failures")
 app.add_typer(runs.app, name="runs")
+app.add_typer(conflicts.app, name="conflicts")
 app.add_typer(tenants.app, name="tenants")
 app.command("status")(status)
 app.command("bench")(bench)
