@@ -7,6 +7,7 @@ The directory's own tables are in ``customers.models``; these only point at them
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
@@ -25,6 +26,16 @@ from customers.models import Base
 from customers.types import JSONType, utcnow
 
 
+class ConnectionStatus(StrEnum):
+    """Where a connection is in its life. Only an active one is scheduled, has its
+    webhook events enqueued and runs jobs; ``status_reason`` says why it is not."""
+
+    ACTIVE = "active"
+    PAUSED = "paused"  # by an operator; resume picks up where it stopped
+    AUTH_FAILED = "auth_failed"  # the CRM refused its credentials after a token refresh
+    REMOVED = "removed"  # credentials deleted; links and history kept; never scheduled again
+
+
 class Connection(Base):
     """One tenant's link to one CRM account (a HubSpot portal, a Salesforce org)."""
 
@@ -41,7 +52,7 @@ class Connection(Base):
     mapping: Mapped[str | None] = mapped_column(String(500))  # a map file, or the shipped one
     settings: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     auto_create: Mapped[bool] = mapped_column(Boolean, default=True)
-    status: Mapped[str] = mapped_column(String(16), default="active")  # active|paused|failed
+    status: Mapped[str] = mapped_column(String(16), default=ConnectionStatus.ACTIVE.value)
     status_reason: Mapped[str | None] = mapped_column(Text)
     webhook_token: Mapped[str | None] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

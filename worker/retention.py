@@ -38,7 +38,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session, sessionmaker
 
 from customers.db import transaction
 from customers.models import OutboxEntry
-from customers.sync_state import Connection, SyncFailure, SyncRun, WebhookEvent
+from customers.sync_state import Connection, ConnectionStatus, SyncFailure, SyncRun, WebhookEvent
 from customers.types import utcnow
 from worker.failures import DISMISSED, RESOLVED
 from worker.settings import Settings
@@ -192,8 +192,12 @@ def _pushed_per_tenant(sessions: sessionmaker[Session]) -> dict[int, int]:
     with transaction(sessions) as session:
         positions = outbox_positions(session)
         pushed: dict[int, int] = {}
+        # A removed connection holds nothing back: it pushes no more, and connecting its
+        # account again catches up with a reconcile (a full pass merges every record).
         for connection_id, tenant_id in session.execute(
-            select(Connection.id, Connection.tenant_id)
+            select(Connection.id, Connection.tenant_id).where(
+                Connection.status != ConnectionStatus.REMOVED
+            )
         ):
             position = positions.get(connection_id, 0)
             pushed[tenant_id] = min(pushed.get(tenant_id, position), position)

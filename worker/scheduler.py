@@ -13,8 +13,9 @@ Once for all connections and tenants: ``prune`` once a day at ``CRMSYNC_SCHEDULE
 (UTC), which deletes sync history past the ``CRMSYNC_RETENTION_*`` limits (not planned when
 every limit keeps forever).
 
-APScheduler holds one job per (kind, connection), and one per kind for the jobs of all. The connections are re-read every
-``CRMSYNC_SCHEDULER_REFRESH_S`` (new ones get jobs, paused or deleted ones lose them,
+APScheduler holds one job per (kind, connection), and one per kind for the jobs of all. The
+connections are re-read every ``CRMSYNC_SCHEDULER_REFRESH_S`` (new ones get jobs; paused,
+auth_failed, removed or deleted ones lose them,
 changed intervals are rescheduled), and each job re-reads its connection when it fires, so
 a connection paused a second ago is not enqueued.
 
@@ -55,7 +56,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from customers.sync_state import Connection, SyncRun
+from customers.sync_state import Connection, ConnectionStatus, SyncRun
 from customers.types import utcnow
 from worker import enqueue
 from worker.retention import Retention
@@ -162,7 +163,7 @@ def _interval(connection: Connection, name: str, default_s: float) -> float:
 
 
 def plans_for(connection: Connection, settings: Settings) -> list[Plan]:
-    if connection.status != "active":
+    if connection.status != ConnectionStatus.ACTIVE:
         return []
     return [
         Plan(enqueue.SYNC_CHANGES, connection.id,
@@ -296,7 +297,7 @@ class Scheduler:
         """The plan's connection is active and no run of the plan's kind is going."""
         with self._sessions()() as session:
             connection = session.get(Connection, plan.connection_id)
-            if connection is None or connection.status != "active":
+            if connection is None or connection.status != ConnectionStatus.ACTIVE:
                 return False
             if self._still_running(session, plan):
                 log.info("scheduler: %s still running; skipped", plan.job_id)

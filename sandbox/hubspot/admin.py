@@ -1,6 +1,6 @@
 """Admin HTTP routes under ``/__sandbox/hubspot/``: what the demo and out-of-process tests
 use to act as a HubSpot user, inspect raw state, set faults, read counters, manage the
-webhook subscription and expire tokens. They need no token and are never rate limited,
+webhook subscription and expire or revoke tokens. They need no token and are never rate limited,
 faulted or counted, so they cannot disturb what a test measures.
 """
 
@@ -135,6 +135,10 @@ def admin_routes(sandbox: HubSpotSandbox) -> list[BaseRoute]:
         sandbox.expire_tokens()
         return Response(status_code=204)
 
+    async def revoke(request: Request) -> Response:
+        sandbox.revoke_tokens()
+        return Response(status_code=204)
+
     async def create_property(request: Request) -> Response:
         body = await _object(request)
         prop = sandbox.create_property(
@@ -159,6 +163,7 @@ def admin_routes(sandbox: HubSpotSandbox) -> list[BaseRoute]:
         ("/webhooks/subscription", subscription, ["GET", "PUT", "DELETE"]),
         ("/webhooks/flush", flush, ["POST"]),
         ("/tokens/expire", expire, ["POST"]),
+        ("/tokens/revoke", revoke, ["POST"]),
     ]
     del objects
     return [

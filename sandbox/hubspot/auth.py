@@ -4,6 +4,8 @@ A private-app access token never expires. An OAuth app (client id + secret) hold
 token; ``POST /oauth/v1/token`` trades it for access tokens that expire after
 ``oauth_token_ttl_s``. Unknown and expired tokens get HubSpot's 401 bodies
 (INVALID_AUTHENTICATION / EXPIRED_AUTHENTICATION) so a client's refresh path really runs.
+Revoking (an uninstalled app, a rotated private-app token) refuses every token issued so far,
+the refresh token included, so a client's refresh fails too.
 """
 
 from __future__ import annotations
@@ -33,14 +35,18 @@ class Credentials:
 class TokenAuthority:
     def __init__(self, *, portal_id: int, token_ttl_s: float = DEFAULT_TOKEN_TTL_S) -> None:
         self.token_ttl_s = token_ttl_s
-        self.credentials = Credentials(
+        self.credentials = self._new_credentials()
+        self._lock = threading.Lock()
+        self._access_tokens: dict[str, float] = {}  # token -> expiry (epoch seconds)
+
+    @staticmethod
+    def _new_credentials() -> Credentials:
+        return Credentials(
             private_app_token=f"pat-na1-{secrets.token_hex(16)}",
             client_id=f"{secrets.token_hex(4)}-{secrets.token_hex(2)}-{secrets.token_hex(2)}",
             client_secret=f"{secrets.token_hex(4)}-{secrets.token_hex(2)}-{secrets.token_hex(6)}",
             refresh_token=f"na1-{secrets.token_hex(2)}-{secrets.token_hex(16)}",
         )
-        self._lock = threading.Lock()
-        self._access_tokens: dict[str, float] = {}  # token -> expiry (epoch seconds)
 
     def check(self, authorization: str | None) -> bool:
         """Whether the request is authorized; True when it used an OAuth token. Raises 401."""
@@ -105,6 +111,21 @@ class TokenAuthority:
             past = time.time() - 1
             for token in self._access_tokens:
                 self._access_tokens[token] = past
+
+    def revoke_all(self) -> None:
+        """What uninstalling the app and rotating the private-app token do: every token
+        issued so far is refused (401 INVALID_AUTHENTICATION), and so is the refresh token
+        (400 BAD_REFRESH_TOKEN). New tokens replace them, as installing the app again gives."""
+        fresh = self._new_credentials()
+        with self._lock:
+            # The app itself (client id and secret) stays; its grant to this portal does not.
+            self.credentials = Credentials(
+                private_app_token=fresh.private_app_token,
+                client_id=self.credentials.client_id,
+                client_secret=self.credentials.client_secret,
+                refresh_token=fresh.refresh_token,
+            )
+            self._access_tokens.clear()
 
 
 def _oauth_error(status: str, message: str) -> HubSpotError:

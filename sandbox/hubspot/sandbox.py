@@ -125,6 +125,11 @@ class HubSpotSandbox:
         """Expire every OAuth access token issued so far."""
         self.auth.expire_all()
 
+    def revoke_tokens(self) -> None:
+        """Refuse every token issued so far, refresh token and private-app token included
+        (the app was uninstalled); ``credentials`` then holds the new ones."""
+        self.auth.revoke_all()
+
     # ---- data --------------------------------------------------------------------------
 
     def seed(self, companies: Iterable[SeedCompany]) -> tuple[int, int]:

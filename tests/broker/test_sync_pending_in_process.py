@@ -13,10 +13,12 @@ import pytest
 from sqlalchemy import select
 
 import worker.sync.jobs  # noqa: F401  (declares sync_pending and sync_records on the broker)
-from customers.sync_state import SyncFailure
+from customers import db
+from customers.sync_state import Connection, SyncFailure
 from worker import database, enqueue
 from worker.broker import broker
 from worker.pending import in_process
+from worker.sync import lifecycle
 
 CONNECTION = 3  # a connection without credentials: its syncs fail for good
 
@@ -81,3 +83,19 @@ def test_more_than_100_ids_are_taken_by_two_jobs_and_none_is_left(
     assert failure.attempts == 2 and failure.external_id is None
     assert len(failure.payload["args"][2]) in (50, 100)
     assert in_process.pending(CONNECTION, "company") == []
+
+
+def test_ids_of_a_connection_paused_meanwhile_are_dropped_without_a_failure(
+    running_worker: dramatiq.Worker,
+) -> None:
+    with db.transaction(database.sessions()) as session:
+        tenant_id = session.get(Connection, CONNECTION).tenant_id  # type: ignore[union-attr]
+        lifecycle.pause(session, tenant_id, CONNECTION)
+    send_pending(["101"])
+    deadline = time.monotonic() + 10
+    while in_process.pending(CONNECTION, "company") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    broker.join(enqueue.QUEUE, timeout=10_000)
+    running_worker.join()
+    assert in_process.pending(CONNECTION, "company") == []
+    assert failures(0, timeout_s=0) == []  # active, it would have failed (no credentials)

@@ -15,7 +15,14 @@ from sqlalchemy.orm import Session, sessionmaker
 from customers import db
 from customers.models import OutboxEntry
 from customers.service import get_tenant
-from customers.sync_state import Connection, SyncCursor, SyncFailure, SyncRun, WebhookEvent
+from customers.sync_state import (
+    Connection,
+    ConnectionStatus,
+    SyncCursor,
+    SyncFailure,
+    SyncRun,
+    WebhookEvent,
+)
 from customers.types import utcnow
 from tests.operator.conftest import Cli
 from worker.retention import Retention, prune
@@ -137,6 +144,20 @@ def test_an_outbox_row_a_lagging_connection_has_not_pushed_stays(
 
     assert ids(sessions, OutboxEntry) == sorted(lagging[2:] + never_pushed + unconnected[1:])
     assert report.tables["outbox"].rows == 3
+
+
+def test_a_removed_connection_holds_no_outbox_rows_back(
+    sessions: sessionmaker[Session], tenant_id: int
+) -> None:
+    """It pushes no more; connecting its account again catches up with a reconcile."""
+    with db.transaction(sessions) as session:
+        rows = add_outbox(session, tenant_id, OLD, OLD)
+        add_connection(session, tenant_id, position=rows[1])
+        removed = session.get(Connection, add_connection(session, tenant_id, position=0))
+        assert removed is not None
+        removed.status = ConnectionStatus.REMOVED
+    prune(sessions, Retention(None, 30, None, None), now=NOW)
+    assert ids(sessions, OutboxEntry) == []
 
 
 def test_open_failures_and_running_runs_stay_however_old(

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.testclient import TestClient
 
 from customers import db
+from customers.service import get_tenant
 from customers.sync_state import WebhookEvent
 from tests.webhooks.conftest import (
     BASE_URL,
@@ -34,6 +35,7 @@ from tests.webhooks.conftest import (
 )  # fmt: skip
 from worker import enqueue, metrics
 from worker.pending import in_process as memory_pending
+from worker.sync import lifecycle
 from worker.webhooks import build_app
 
 URL = f"{BASE_URL}/webhooks/hubspot"
@@ -135,6 +137,28 @@ def test_merge_and_association_events_name_every_record_involved(
     assert len(drain_stub()) == 2
     assert pending_ids(hubspot, "company") == ["40", "41", "42", "43", "44"]
     assert pending_ids(hubspot, "contact") == ["21", "22"]
+
+
+def test_events_of_failed_or_removed_connections_are_dropped_until_resumed(
+    client: TestClient, connections: dict[str, int], sessions: sessionmaker[Session]
+) -> None:
+    with db.transaction(sessions) as session:
+        tenant_id = get_tenant(session, "default").id
+        lifecycle.remove(session, tenant_id, connections["hubspot"])
+    lifecycle.mark_auth_failed(sessions, connections["other"], "401 INVALID_AUTHENTICATION")
+    events = [
+        hubspot_event("company.creation", 1, portal=PORTAL),
+        hubspot_event("company.creation", 2, portal=OTHER_PORTAL),
+    ]
+    response = post(client, events)
+    assert response.status_code == 200  # acknowledged, so HubSpot does not retry for a day
+    assert response.json()["ignored"] == {"connection_not_active": 2}
+    assert drain_stub() == [] and event_rows(sessions) == 0
+    with db.transaction(sessions) as session:
+        lifecycle.resume(session, tenant_id, connections["other"])
+    later = [hubspot_event("company.creation", 3, portal=OTHER_PORTAL)]
+    assert post(client, later).json()["ignored"] == {}
+    assert jobs(drain_stub()) == [("sync_pending", [connections["other"], "company"])]
 
 
 def test_events_are_routed_by_portal_and_paused_connections_are_skipped(

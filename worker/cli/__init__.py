@@ -7,7 +7,17 @@ from typing import Annotated
 
 import typer
 
-from worker.cli import contacts, customers, db, failures, reviews, runs, tenants
+from worker.cli import (
+    conflicts,
+    connections,
+    contacts,
+    customers,
+    db,
+    failures,
+    reviews,
+    runs,
+    tenants,
+)
 from worker.cli import sync as sync_commands
 from worker.cli.bench import bench
 from worker.cli.common import state
@@ -31,7 +41,7 @@ app.add_typer(contacts.app, name="contacts")
 app.command("webhooks")(webhooks)
 app.command("scheduler")(scheduler)
 app.add_typer(sync_commands.connect_app, name="connect")
-app.add_typer(sync_commands.connections_app, name="connections")
+app.add_typer(connections.app, name="connections")
 app.command("sync")(sync_commands.sync)
 app.command("worker")(sync_commands.worker)
 app.command("demo")(demo)
@@ -40,6 +50,7 @@ app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(reviews.app, name="reviews")
 app.add_typer(failures.app, name="failures")
 app.add_typer(runs.app, name="runs")
+app.add_typer(conflicts.app, name="conflicts")
 app.add_typer(tenants.app, name="tenants")
 app.command("status")(status)
 app.command("prune")(prune)

@@ -1,7 +1,8 @@
 """``crmsync status``: how each connection is doing, at a glance.
 
-Per connection: its last run, how far behind the incremental sync is, unresolved
-failures, local changes not yet pushed, and the remaining daily API budget when some
+Per connection: its state (and, when it does no work, why and what to do next), its last
+run, how far behind the incremental sync is, unresolved failures, local changes not yet
+pushed, and the remaining daily API budget when some
 process has recorded it in Redis. The broker's queue depth is shown once (all connections
 share the queue). Read-only; no CRM is called, so figures nobody recorded are "unknown"
 rather than guessed.
@@ -32,6 +33,7 @@ from worker import metrics
 from worker.cli.common import console, handles_errors, print_json, unit_of_work
 from worker.failures import OPEN, REPLAYED
 from worker.settings import get_settings
+from worker.sync import lifecycle
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 
@@ -135,7 +137,8 @@ def status(as_json: JsonFlag = False) -> None:
         rows: list[dict[str, Any]] = [
             {
                 "id": c.id, "name": c.name, "provider": c.provider, "account_id": c.account_id,
-                "status": c.status, "last_run": _last_run(session, c.id),
+                "status": c.status, "status_reason": c.status_reason,
+                "next_step": lifecycle.hint(c), "last_run": _last_run(session, c.id),
                 "cursor_lag_s": _cursor_lag_s(session, c.id), "failures": _failures(session, c.id),
                 "outbox_depth": _outbox_depth(session, c), "api_budget": _budget(client, c),
             }
@@ -169,4 +172,10 @@ def status(as_json: JsonFlag = False) -> None:
             f"{budget['remaining']} of {budget['limit']}" if isinstance(budget, dict) else budget,
         )  # fmt: skip
     console.print(table if rows else "no connections yet (crmsync connect hubspot|salesforce)")
+    for row in rows:
+        if row["next_step"]:
+            # What to do about a connection that does no work, and why it stopped.
+            why = f" ({row['status_reason']})" if row["status_reason"] else ""
+            console.print(f"connection {row['id']} is {row['status']}{why}", highlight=False)
+            console.print(f"  next: {row['next_step']}", highlight=False)
     console.print(f"queue ({queue['broker']}): {queue['depth']} waiting", highlight=False)

@@ -1,4 +1,4 @@
-"""``crmsync connect``, ``connections``, ``sync`` and ``worker``."""
+"""``crmsync connect``, ``sync`` and ``worker`` (``connections`` is in its own module)."""
 
 from __future__ import annotations
 
@@ -14,15 +14,15 @@ from sqlalchemy import select
 from connectors.credentials import Credentials
 from connectors.errors import ConnectorError
 from customers.errors import NotFound
-from customers.sync_state import Connection
+from customers.sync_state import Connection, ConnectionStatus
 from worker.cli.common import JsonFlag, console, fail, handles_errors, print_json, unit_of_work
+from worker.cli.connections import check_map
 from worker.database import sessions
 from worker.settings import Settings, get_settings
 
 connect_app = typer.Typer(
     help="Connect a CRM account (runs its one-time setup).", no_args_is_help=True
 )
-connections_app = typer.Typer(help="List CRM connections.", no_args_is_help=True)
 
 Name = Annotated[str, typer.Option(help="A name for this connection.")]
 NoAutoCreate = Annotated[
@@ -38,6 +38,8 @@ Mapping = Annotated[
 
 
 SECRET_OPTIONS = ("access_token", "refresh_token", "client_secret")
+# Connecting the account of one of these again gives it new credentials and makes it active.
+RECONNECTABLE = (ConnectionStatus.AUTH_FAILED, ConnectionStatus.REMOVED)
 
 
 def _secrets_from_environment(context: typer.Context) -> None:
@@ -54,30 +56,39 @@ def _secrets_from_environment(context: typer.Context) -> None:
 
 def _connect(provider: str, account_id: str, name: str, credentials: Credentials, base_url: str | None,
              options: dict[str, Any], auto_create: bool, mapping: str | None, as_json: bool = False) -> None:  # fmt: skip
-    from mappings import MappingError, load_map
     from worker.sync import connections
-    from worker.sync.target import OBJECT_TYPES
 
     if mapping is not None:
-        # The map is read at every sync: a bad one is refused now, before anything is saved.
-        try:
-            for object_type in OBJECT_TYPES[provider]:
-                load_map(provider, object_type, override=mapping)
-        except MappingError as error:
-            fail(f"the map cannot be used, nothing was saved: {error}", code=2)
-        except OSError as error:
-            fail(f"the map cannot be read, nothing was saved: {mapping}: {error.strerror}", code=2)
+        check_map(provider, mapping, nothing="nothing was saved")
     with unit_of_work() as (session, tenant_id):
         existing = session.scalar(
             select(Connection).where(
                 Connection.provider == provider, Connection.account_id == account_id
             )
         )
-        if existing is not None and existing.tenant_id == tenant_id:
-            fail(f"{provider} account {account_id} is already connected (connection {existing.id})")
-        if existing is not None:
+        if existing is not None and existing.tenant_id != tenant_id:
             # One CRM account feeds one directory; another tenant's connection is not named.
             fail(f"{provider} account {account_id} is connected to another tenant's directory")
+        if existing is not None and existing.status not in RECONNECTABLE:
+            fail(f"{provider} account {account_id} is already connected (connection {existing.id})")
+        reconnecting = existing.id if existing is not None else None
+        # A connection connected again keeps its name (and map, unless one is given).
+        name = existing.name if existing is not None else name
+    if reconnecting is not None:
+        # Its links and history stay: records already linked are not made again.
+        try:
+            connections.reconnect(
+                sessions(),
+                reconnecting,
+                credentials=credentials,
+                base_url=base_url,
+                options=options,
+                mapping=mapping,
+            )
+        except ConnectorError as error:
+            fail(f"{provider} setup failed, nothing was changed: {error}")
+        _connected(reconnecting, provider, account_id, name, as_json, "reconnected")
+        return
     try:
         connection_id = connections.connect(
             sessions(), tenant_id=tenant_id, provider=provider, account_id=account_id, name=name,
@@ -86,14 +97,25 @@ def _connect(provider: str, account_id: str, name: str, credentials: Credentials
         )  # fmt: skip
     except ConnectorError as error:
         fail(f"{provider} setup failed, nothing was saved: {error}")
+    _connected(connection_id, provider, account_id, name, as_json, "connected")
+
+
+def _connected(
+    connection_id: int, provider: str, account_id: str, name: str, as_json: bool, done: str
+) -> None:
     if as_json:
         print_json(
-            {"id": connection_id, "provider": provider, "account_id": account_id, "name": name}
+            {
+                "id": connection_id,
+                "provider": provider,
+                "account_id": account_id,
+                "name": name,
+                "status": "active",
+                "done": done,
+            }
         )
         return
-    console.print(
-        f"connected {provider} account {account_id} as connection {connection_id} ({name})"
-    )
+    console.print(f"{done} {provider} account {account_id} as connection {connection_id} ({name})")
     console.print(f"next: crmsync sync {connection_id} --full", style="dim")
 
 
@@ -185,29 +207,6 @@ def connect_salesforce(
         "salesforce", org_id, name, credentials, instance_url, options, not no_auto_create, mapping,
         as_json,
     )  # fmt: skip
-
-
-@connections_app.command("list")
-@handles_errors
-def list_connections(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
-    """Connections of the tenant, with the URL to register for Salesforce outbound messages."""
-    with unit_of_work() as (session, tenant_id):
-        rows = [
-            {"id": c.id, "provider": c.provider, "account_id": c.account_id, "name": c.name, "status": c.status,
-             "auto_create": c.auto_create, "salesforce_webhook_path": f"/webhooks/salesforce/{c.webhook_token}"
-             if c.provider == "salesforce" else None}
-            for c in session.scalars(select(Connection).where(Connection.tenant_id == tenant_id).order_by(Connection.id))
-        ]  # fmt: skip
-    if as_json:
-        print_json(rows)
-        return
-    table = Table(title="connections", title_justify="left")
-    for column in ("id", "provider", "account", "name", "status", "auto-create"):
-        table.add_column(column)
-    for row in rows:
-        cells = [str(row[key]) for key in ("id", "provider", "account_id", "name", "status")]
-        table.add_row(*cells, "yes" if row["auto_create"] else "no")
-    console.print(table)
 
 
 def summary_table(title: str, counts: dict[str, Any]) -> Table:

@@ -26,7 +26,8 @@ from connectors.credentials import CredentialCipher, Credentials, load_cipher
 from connectors.errors import Permanent
 from connectors.registry import budget_for, connector_for, limits_for
 from customers.db import transaction
-from customers.sync_state import Connection
+from customers.errors import NotFound
+from customers.sync_state import Connection, ConnectionStatus
 from customers.types import utcnow
 from worker.database import sessions
 from worker.settings import get_settings
@@ -157,6 +158,48 @@ def connect(
         )  # fmt: skip
         start_at_end(session, connection.id, tenant_id)
         return connection.id
+
+
+def reconnect(
+    sessions_: sessionmaker[Session],
+    connection_id: int,
+    *,
+    credentials: Credentials,
+    base_url: str | None = None,
+    options: dict[str, Any] | None = None,
+    mapping: str | None = None,
+) -> None:
+    """Give a removed or auth_failed connection new credentials and make it active again.
+
+    The setup runs first with the new credentials, so credentials the CRM refuses change
+    nothing. Links, cursors and history are the connection's own and stay: records already
+    linked are not made again, and the next scan starts where the last one stopped."""
+    with sessions_() as session:
+        row = session.get(Connection, connection_id)
+        if row is None:
+            raise NotFound("connection", connection_id)
+        provider, account_id = row.provider, row.account_id
+    latest = [credentials]
+    setup = build(
+        provider,
+        account_id=account_id,
+        base_url=base_url,
+        credentials=credentials,
+        options=options or {},
+        on_tokens=latest.append,
+    )
+    setup.ensure_setup()
+    with transaction(sessions_) as session:
+        row = session.get(Connection, connection_id)
+        if row is None:
+            raise NotFound("connection", connection_id)
+        row.credentials = cipher().encrypt(latest[-1])
+        row.base_url = base_url
+        row.settings = {**(row.settings or {}), "connector": options or {}}
+        if mapping is not None:
+            row.mapping = mapping
+        row.status, row.status_reason, row.updated_at = ConnectionStatus.ACTIVE, None, utcnow()
+    log.info("connection %s: reconnected with new credentials", connection_id)
 
 
 def reusable_connector(connection: Connection) -> Connector:

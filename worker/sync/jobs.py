@@ -1,7 +1,9 @@
 """The sync actors: thin, they take ids, run a pass, return.
 
 Their failures follow the taxonomy through ``worker.jobs.job``; their names and arguments
-are the contract in ``worker.enqueue``.
+are the contract in ``worker.enqueue``. A job of a connection that was paused, failed or
+removed after the job was queued is dropped with a log line, not recorded as a failure:
+nothing went wrong, and the connection catches up by scanning when it is active again.
 """
 
 from __future__ import annotations
@@ -15,9 +17,18 @@ from worker.database import sessions
 from worker.jobs import job
 from worker.pending import leased
 from worker.settings import get_settings
+from worker.sync.lifecycle import NotActive
 from worker.sync.passes import Sync
 
 log = logging.getLogger(__name__)
+
+
+def _sync(connection_id: int, job: str) -> Sync | None:
+    try:
+        return Sync(connection_id, sessions=sessions())
+    except NotActive as inactive:
+        log.info("%s job of connection %s dropped: %s", job, connection_id, inactive)
+        return None
 
 
 @job(direction="inbound")
@@ -55,7 +66,10 @@ def _sync_taken(
     connection_id: int, object_type: str, ids: list[str], *, on_locked: Callable[[], None]
 ) -> None:
     try:
-        Sync(connection_id, sessions=sessions()).records(object_type, ids, on_locked=on_locked)
+        runner = _sync(connection_id, enqueue.SYNC_PENDING)
+        if runner is None:
+            return  # the ids are acknowledged: the scan after a resume reads them
+        runner.records(object_type, ids, on_locked=on_locked)
     except Exception as error:
         delay_s = error.wait_s if isinstance(error, RateLimited) else None
         enqueue.send(enqueue.SYNC_RECORDS, connection_id, object_type, ids, delay_s=delay_s)
@@ -68,28 +82,33 @@ def _sync_taken(
 @job(direction="inbound", records_args=(1, 2))
 def sync_records(connection_id: int, object_type: str, external_ids: list[str]) -> None:
     """Fetch these CRM records (batched) and apply their current state."""
-    Sync(connection_id, sessions=sessions()).records(object_type, external_ids)
+    if (runner := _sync(connection_id, enqueue.SYNC_RECORDS)) is not None:
+        runner.records(object_type, external_ids)
 
 
 @job(direction="inbound")
 def sync_changes(connection_id: int, object_type: str | None = None) -> None:
     """Apply what changed in the CRM since the saved cursor."""
-    Sync(connection_id, sessions=sessions()).incremental(object_type)
+    if (runner := _sync(connection_id, enqueue.SYNC_CHANGES)) is not None:
+        runner.incremental(object_type)
 
 
 @job(direction="inbound", time_limit=6 * 3600 * 1000)
 def reconcile(connection_id: int) -> None:
     """A full pass both ways: finds deletes, merges, drift and records the CRM lacks."""
-    Sync(connection_id, sessions=sessions()).reconcile()
+    if (runner := _sync(connection_id, enqueue.RECONCILE)) is not None:
+        runner.reconcile()
 
 
 @job(direction="outbound")
 def push_changes(connection_id: int) -> None:
     """Drain the outbox to the connection's CRM (after reading the CRM's changes)."""
-    Sync(connection_id, sessions=sessions()).push()
+    if (runner := _sync(connection_id, enqueue.PUSH_CHANGES)) is not None:
+        runner.push()
 
 
 @job(direction="outbound")
 def push_records(connection_id: int, local_type: str, local_ids: list[int]) -> None:
     """Push these local records now (replays of outbound failures)."""
-    Sync(connection_id, sessions=sessions()).push_records(local_type, local_ids)
+    if (runner := _sync(connection_id, enqueue.PUSH_RECORDS)) is not None:
+        runner.push_records(local_type, local_ids)

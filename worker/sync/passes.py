@@ -12,7 +12,9 @@
 Writes of one connection are serialized by one lock held by the database (each page's and
 each push batch's transaction takes it first; ``worker.locks``), so work on a link never
 interleaves across processes, whatever becomes of Redis. When the daily API budget is nearly
-spent a pass ends cleanly at its saved cursor (outcome ``budget_exhausted``).
+spent a pass ends cleanly at its saved cursor (outcome ``budget_exhausted``). Only an
+active connection runs passes; credentials the CRM refuses fail the connection
+(``auth_failed``, ``worker.sync.lifecycle``) so nothing more is tried until a person acts.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from connectors.base import Connector, Cursor, Page
-from connectors.errors import BudgetExhausted
+from connectors.errors import AuthError, BudgetExhausted
 from customers import service
 from customers.db import transaction
 from customers.errors import NotFound
@@ -38,7 +40,7 @@ from customers.types import utcnow
 from worker import enqueue
 from worker.locks import Locks, lock_connection, locks_for
 from worker.settings import get_settings
-from worker.sync import connections
+from worker.sync import connections, lifecycle
 from worker.sync.inbound import PageResult, apply_page
 from worker.sync.outbound import Pusher
 from worker.sync.target import SyncTarget
@@ -66,6 +68,7 @@ class Sync:
             row = session.get(Connection, connection_id)
             if row is None:
                 raise NotFound("connection", connection_id)  # permanent: never retried
+            lifecycle.ensure_active(row)  # before the connector: a removed one has no credentials
             self.target = SyncTarget.from_connection(row)
             self.connector = connector or connections.reusable_connector(row)
         self.locks = locks or locks_for(get_settings().shared_redis_url)
@@ -91,6 +94,11 @@ class Sync:
                 self.target.connection_id,
                 exhausted,
             )
+        except AuthError as refused:
+            # The connector refreshed the token once already: only a person can fix this.
+            outcome, error = "failed", f"{type(refused).__name__}: {refused}"
+            lifecycle.mark_auth_failed(self.sessions, self.target.connection_id, str(refused))
+            raise
         except Exception as failure:
             outcome, error = "failed", f"{type(failure).__name__}: {failure}"
             raise

@@ -21,6 +21,7 @@ This module must not call a CRM or parse requests; it takes parsed :class:`Event
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -30,13 +31,13 @@ from sqlalchemy import Insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from customers.sync_state import Connection, WebhookEvent
+from customers.sync_state import Connection, ConnectionStatus, WebhookEvent
 from customers.types import utcnow
 from worker import enqueue, metrics
 from worker.enqueue import SYNC_PENDING
 from worker.pending import PendingStore
 
-ACTIVE = "active"
+log = logging.getLogger(__name__)
 
 Send = Callable[..., Any]
 Pending = tuple[str, float]  # an external id and when it occurred, in ms since the epoch
@@ -101,10 +102,17 @@ def accept(
         connection = connections.get(event.account_id)
         if connection is None:
             _ignore(outcome, "unknown_account")
-        elif connection.status != ACTIVE:
-            # A paused connection catches up by polling when it resumes; the CRM must not
-            # retry for a day meanwhile, so the event is acknowledged and dropped.
+        elif connection.status != ConnectionStatus.ACTIVE:
+            # A paused or auth_failed connection catches up by polling when it resumes, a
+            # removed one never syncs again; the CRM must not retry for a day meanwhile, so
+            # the event is acknowledged and dropped (counted under this reason).
             _ignore(outcome, "connection_not_active")
+            log.info(
+                "%s event of connection %s dropped: it is %s",
+                provider,
+                connection.id,
+                connection.status,
+            )
         elif not event.records:
             _ignore(outcome, "not_synced_object")
         else:

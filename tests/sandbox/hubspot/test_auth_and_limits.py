@@ -7,6 +7,7 @@ import json
 import time
 
 import pytest
+import requests
 from hubspot import HubSpot
 from hubspot.crm.companies import ApiException, PublicObjectSearchRequest
 from hubspot.crm.companies.exceptions import UnauthorizedException
@@ -115,3 +116,22 @@ def test_search_has_its_own_per_second_bucket_and_no_headers(make_hubspot_sandbo
     assert sdk_client(sandbox).crm.companies.basic_api.get_page().results == []
     time.sleep(1.0)
     assert search_api.do_search(request).total == 0
+
+
+def test_revoked_tokens_are_refused_refresh_token_included(make_hubspot_sandbox) -> None:  # type: ignore[no-untyped-def]
+    sandbox = make_hubspot_sandbox()
+    before = sandbox.credentials
+    client = sdk_client(sandbox, refresh(sandbox).access_token)
+    client.crm.companies.basic_api.get_page()
+    assert requests.post(f"{sandbox.url}/__sandbox/hubspot/tokens/revoke", timeout=10).ok
+    for token in (client.access_token, before.private_app_token):
+        with pytest.raises(UnauthorizedException) as caught:
+            sdk_client(sandbox, token).crm.companies.basic_api.get_page()
+        assert json.loads(caught.value.body)["category"] == "INVALID_AUTHENTICATION"
+    with pytest.raises(OAuthApiException) as refused:
+        refresh(sandbox, refresh_token=before.refresh_token)
+    assert json.loads(refused.value.body)["status"] == "BAD_REFRESH_TOKEN"
+    # The app's client id and secret stay; the new grant works.
+    assert sandbox.credentials.client_id == before.client_id
+    assert sdk_client(sandbox, refresh(sandbox).access_token).crm.companies.basic_api.get_page()
+    assert sdk_client(sandbox).crm.companies.basic_api.get_page().results == []
