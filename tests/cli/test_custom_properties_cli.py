@@ -1,4 +1,4 @@
-"""``customers update --custom / --unset-custom``: one key at a time."""
+"""``customers update --custom / --unset-custom`` and how ``customers show`` prints them."""
 
 from __future__ import annotations
 
@@ -68,3 +68,14 @@ def test_a_bad_key_names_the_option(cli: Cli) -> None:
     result: Any = cli("customers", "update", "1", "--custom", "1st=x")
     assert result.exit_code == 2
     assert "invalid --custom 1st: '1st' is not a key" in " ".join(result.stderr.split())
+
+
+def test_show_sorts_custom_properties_by_key(cli: Cli) -> None:
+    added(cli, "--custom", "zone=eu", "--custom", "account=7", "--custom", "mid=x")
+    customer = shown(cli)
+    assert list(customer["custom_properties"].items()) == [
+        ("account", "7"), ("mid", "x"), ("zone", "eu"),
+    ]  # fmt: skip
+    text: Any = cli("customers", "show", "1")
+    lines = [line for line in text.stdout.splitlines() if "custom " in line]
+    assert [line.split()[2] for line in lines] == ["account", "mid", "zone"]

@@ -215,8 +215,10 @@ def show(customer_id: int, as_json: JsonFlag = False) -> None:
     table.add_column("field", style="bold")
     table.add_column("value", overflow="fold")
     for key, value in data.items():
-        if key != "contacts" and value not in (None, {}, []):
+        if key not in ("contacts", "custom_properties") and value not in (None, {}, []):
             table.add_row(key, str(value))
+    for key, value in data["custom_properties"].items():  # sorted by key
+        table.add_row(f"custom {key}", str(value))
     console.print(table)
     for contact in data["contacts"]:
         primary = " (primary)" if contact["is_primary"] else ""
