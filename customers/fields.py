@@ -22,6 +22,7 @@ import pycountry
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import String
 
+from customers.custom_properties import normalize_custom_properties
 from customers.errors import FieldError, InvalidInput
 from customers.models import Base, Contact, ContactRole, Customer, CustomerStatus, CustomerType
 
@@ -286,14 +287,6 @@ def normalize_credit_limit(value: Any) -> Decimal | None:
     if rounded != amount:
         raise ValueError(f"{value!r} has more than 2 decimal places")
     return rounded
-
-
-def normalize_custom_properties(value: Any) -> dict[str, Any]:
-    if value is None:
-        return {}
-    if not isinstance(value, Mapping) or not all(isinstance(key, str) for key in value):
-        raise ValueError("must be an object with string keys")
-    return dict(value)
 
 
 def normalize_roles(value: Any) -> list[str]:

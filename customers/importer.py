@@ -42,6 +42,7 @@ from typing import Any, TextIO
 from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
+from customers.custom_properties import check_key, check_value
 from customers.db import transaction
 from customers.errors import DuplicateEmail, InvalidInput, NotFound
 from customers.service import (
@@ -201,6 +202,12 @@ def _header(cells: list[str]) -> list[str]:
             f"unknown column(s) {', '.join(map(repr, unknown))}; the columns are: "
             f"{', '.join(TEMPLATE_COLUMNS)} and custom.<key> (see `customers template`)"
         )
+    for column in columns:
+        if column.startswith(CUSTOM_PREFIX):
+            try:
+                check_key(column.removeprefix(CUSTOM_PREFIX))
+            except ValueError as error:
+                raise FileProblem(f"column {column!r}: {error}") from None
     repeated = sorted({c for c in columns if columns.count(c) > 1})
     if repeated:
         raise FileProblem(f"column(s) {', '.join(repeated)} appear more than once")
@@ -321,11 +328,14 @@ def _validate(
     customer.update(
         (c, v) for c, v in values.items() if v and c in CUSTOMER_COLUMNS and c not in broken
     )
-    custom = {
-        c.removeprefix(CUSTOM_PREFIX): v
-        for c, v in values.items()
-        if v and c.startswith(CUSTOM_PREFIX) and c not in broken
-    }
+    custom: dict[str, Any] = {}
+    for column, value in values.items():
+        if value and column.startswith(CUSTOM_PREFIX) and column not in broken:
+            key = column.removeprefix(CUSTOM_PREFIX)
+            try:  # checked here to name the column, not the directory's field
+                custom[key] = check_value(key, value)
+            except ValueError as error:
+                errors.append(RowError(row.number, column, str(error)))
     if custom:
         customer["custom_properties"] = custom
     contact = {

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from customers.bulk import insert_returning_ids, table_rows
+from customers.custom_properties import CustomChanges
 from customers.db import LOCK_TENANT, lock_for_transaction
 from customers.errors import (
     DuplicateEmail,
@@ -408,13 +409,24 @@ def update_customer(
     customer_id: int,
     changes: Mapping[str, Any],
     *,
+    custom: CustomChanges | None = None,
     expected_version: int | None = None,
     origin_connection_id: int | None = None,
 ) -> Customer:
     """Change some fields. ``expected_version`` guards against overwriting a change made
-    since the caller read the record."""
+    since the caller read the record.
+
+    ``custom`` sets and removes single custom properties and keeps the others; a
+    ``custom_properties`` in ``changes`` replaces the whole object instead, so the two
+    cannot be given together."""
     cleaned = clean_customer(changes, from_crm=origin_connection_id is not None)
     customer = _live(get_customer(session, tenant_id, customer_id))
+    if custom:
+        if "custom_properties" in cleaned:
+            raise InvalidInput.single(
+                "custom_properties", "give either the whole object or changes of keys"
+            )
+        cleaned["custom_properties"] = custom.apply(customer.custom_properties)
     if "email" in cleaned:
         if not cleaned["email"] and origin_connection_id is None:
             raise InvalidInput.single("email", "is required")

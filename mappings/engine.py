@@ -203,6 +203,21 @@ def snapshot(object_map: ObjectMap, local: Mapping[str, Any]) -> dict[str, Any]:
     return {name: local_value(local, name) for name in object_map.local_fields}
 
 
+def record_values(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Flat local values as a new record's fields: custom keys nested in one
+    ``custom_properties`` object (blank ones left out: a new record has none to remove),
+    every other field as it is."""
+    fields = {name: value for name, value in values.items() if not name.startswith(CUSTOM_PREFIX)}
+    custom = {
+        name.removeprefix(CUSTOM_PREFIX): value
+        for name, value in values.items()
+        if name.startswith(CUSTOM_PREFIX) and not is_blank(value)
+    }
+    if custom:
+        fields["custom_properties"] = custom
+    return fields
+
+
 def local_changes(
     object_map: ObjectMap, writes: Mapping[str, Any], current: Mapping[str, Any]
 ) -> dict[str, Any]:

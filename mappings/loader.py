@@ -45,6 +45,7 @@ from typing import Any
 import yaml
 
 from customers import taxonomy
+from customers.custom_properties import check_key
 from customers.fields import CONTACT_FIELDS, CUSTOMER_FIELDS
 from mappings.errors import MappingError
 from mappings.spec import CUSTOM_PREFIX, FieldMap, ObjectMap, Rule, ValueMap
@@ -339,7 +340,12 @@ def _entry(
 
 def _is_local_field(name: str, local_type: str) -> bool:
     if name.startswith(CUSTOM_PREFIX):
-        return bool(name.removeprefix(CUSTOM_PREFIX).strip())
+        # A key the directory would refuse would fail every record that carries it.
+        try:
+            check_key(name.removeprefix(CUSTOM_PREFIX))
+        except ValueError:
+            return False
+        return True
     return name in LOCAL_FIELDS[local_type]
 
 

@@ -142,6 +142,7 @@ def test_other_encodings_when_named(sessions: sessionmaker[Session], tenant_id: 
         (b'name,email\r\nA,"a@x.com\r\n', "not valid CSV"),
         (b"n\xe4me,email\r\n", "the header row is not valid utf-8 text (byte offset 1)"),
         ("name,email\r\n".encode("utf-16"), "the file is UTF-16 text"),
+        (b"name,email,custom.2nd-tier\r\nA,a@x.com,x\r\n", "'2nd-tier' is not a key"),
     ],
 )
 def test_file_problems_stop_before_anything_is_written(
@@ -156,6 +157,16 @@ def test_file_problems_stop_before_anything_is_written(
 def test_a_row_with_too_many_values(sessions: sessionmaker[Session], tenant_id: int) -> None:
     report = import_csv(sessions, TENANT, b"name,email\r\nA,a@x.com,extra\r\nB,b@x.com\r\n")
     assert report.errors == [RowError(2, "(row)", "has 3 values but the header has 2 columns")]
+    assert report.created == 1
+
+
+def test_a_custom_value_too_long_is_an_error_of_its_column(
+    sessions: sessionmaker[Session], tenant_id: int
+) -> None:
+    raw = b"name,email,custom.segment\r\nA,a@x.com," + b"x" * 1001 + b"\r\nB,b@x.com,smb\r\n"
+    report = import_csv(sessions, TENANT, raw)
+    reason = "value of 'segment' is 1001 characters long; the limit is 1000"
+    assert report.errors == [RowError(2, "custom.segment", reason)]
     assert report.created == 1
 
 

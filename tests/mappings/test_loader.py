@@ -154,6 +154,11 @@ def test_a_good_file_loads(tmp_path: Path) -> None:
     [
         ("{local: nickname, remote: nick}", "nickname", "unknown local field 'nickname'"),
         ("{local: credit_limit, remote: limit}", "credit_limit", "unknown local field"),
+        (
+            "{local: custom_properties.2nd tier, remote: tier}",
+            "custom_properties.2nd tier",
+            "unknown local field 'custom_properties.2nd tier'",
+        ),
         ("{local: email, remote: email, rule: sometimes}", "email", "unknown rule 'sometimes'"),
         ("{local: email, remote: email, transform: upper}", "email", "unknown transform 'upper'"),
         ("{local: notes, remote: name}", "notes", "duplicate target: CRM property 'name'"),

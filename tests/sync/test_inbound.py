@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,9 +12,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from connectors.base import RemoteRecord
 from customers import db, service
+from customers.custom_properties import CustomChanges
 from customers.errors import Refused
 from customers.models import Contact, Customer, OutboxEntry
 from customers.sync_state import (
+    Connection,
     DuplicateReview,
     ExternalLink,
     SyncConflict,
@@ -312,3 +315,45 @@ def test_a_crmsync_id_that_is_none_of_ours_names_no_record_and_fails_nothing(
     result = apply(sessions, connection_id, "company", odd, company("202", domain="fine.io"))
     assert result.counts["created"] == 2 and result.counts["failed"] == 0
     assert set(links(sessions)) == {"201", "202"}
+
+
+TIER_MAP = """\
+object: company
+fields:
+  - {local: custom_properties.account_tier, remote: account_tier, rule: two_way}
+"""
+
+
+def test_a_crm_value_for_one_custom_key_keeps_the_other_keys(
+    sessions: sessionmaker[Session], tenant_id: int, tmp_path: Path
+) -> None:
+    override = tmp_path / "tier.yaml"
+    override.write_text(TIER_MAP, encoding="utf-8")
+    with db.transaction(sessions) as session:
+        connection = Connection(
+            tenant_id=tenant_id, provider="hubspot", account_id="4712", name="tiers",
+            mapping=str(override),
+        )  # fmt: skip
+        session.add(connection)
+        session.flush()
+        connection_id = connection.id
+    apply(sessions, connection_id, "company", company("101", account_tier="gold"))
+    customer_id = links(sessions)["101"]
+    with db.transaction(sessions) as session:
+        service.update_customer(
+            session, tenant_id, customer_id, {}, custom=CustomChanges(set={"owner": "kim"})
+        )
+    edited = apply(sessions, connection_id, "company", company("101", 5, account_tier="platinum"))
+    assert edited.counts["updated"] == 1
+    with sessions() as session:
+        customer = session.get(Customer, customer_id)
+        assert customer is not None
+        assert customer.custom_properties == {"account_tier": "platinum", "owner": "kim"}
+        last = session.scalars(select(OutboxEntry).order_by(OutboxEntry.id.desc())).first()
+        assert last is not None
+        assert (last.fields, last.origin_connection_id) == (["custom_properties"], connection_id)
+    blanked = apply(sessions, connection_id, "company", company("101", 9, account_tier=""))
+    assert blanked.counts["updated"] == 1
+    with sessions() as session:
+        customer = session.get(Customer, customer_id)
+        assert customer is not None and customer.custom_properties == {"owner": "kim"}

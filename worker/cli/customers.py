@@ -11,6 +11,8 @@ from rich.table import Table
 
 from customers import search as search_module
 from customers import service
+from customers.custom_properties import FIELD as CUSTOM_FIELD
+from customers.custom_properties import CustomChanges
 from customers.errors import FieldError, InvalidInput
 from customers.fields import CUSTOMER_FIELDS
 from customers.models import CustomerStatus
@@ -50,7 +52,21 @@ Sets = Annotated[
 ]
 Customs = Annotated[
     list[str] | None,
-    typer.Option("--custom", metavar="KEY=VALUE", help="A custom property (repeatable)."),
+    typer.Option(
+        "--custom",
+        metavar="KEY=VALUE",
+        help="Set one custom property, keeping the others (repeatable); KEY= sets it to "
+        "empty text.",
+    ),
+]
+Unsets = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--unset-custom",
+        metavar="KEY",
+        help="Remove one custom property (repeatable); a key the customer does not have "
+        "is an error.",
+    ),
 ]
 
 
@@ -68,7 +84,6 @@ def _fields(
     country: str | None,
     notes: str | None,
     sets: list[str] | None,
-    customs: list[str] | None,
 ) -> dict[str, Any]:
     given = {
         "name": name,
@@ -85,21 +100,37 @@ def _fields(
     }
     fields: dict[str, Any] = {key: value for key, value in given.items() if value is not None}
     fields.update(parse_assignments(sets, "--set"))
-    if customs:
-        fields["custom_properties"] = parse_assignments(customs, "--custom")
     return fields
 
 
+def _custom_changes(customs: list[str] | None, unsets: list[str] | None) -> CustomChanges:
+    """What --custom and --unset-custom ask for. Keys are read as ``--set`` fields are
+    (a dash is an underscore)."""
+    keys = []
+    for key in unsets or []:
+        if not key.strip():
+            raise InvalidInput.single("--unset-custom", "needs a KEY")
+        keys.append(key.strip().replace("-", "_"))
+    return CustomChanges(set=parse_assignments(customs, "--custom"), unset=keys)
+
+
 @contextmanager
-def named_as_typed() -> Iterator[None]:
-    """Errors name the option the user typed (``--payment-terms``, ``--set billing_city``),
-    not the directory's field; an unknown ``--set`` field lists the known ones."""
+def named_as_typed(custom: CustomChanges | None = None) -> Iterator[None]:
+    """Errors name the option the user typed (``--payment-terms``, ``--set billing_city``,
+    ``--unset-custom fax``), not the directory's field; an unknown ``--set`` field lists the
+    known ones."""
     try:
         yield
     except InvalidInput as error:
         named = []
         for problem in error.errors:
-            if problem.field in OPTION_OF:
+            key = problem.field.removeprefix(f"{CUSTOM_FIELD}.")
+            if custom is not None and problem.field.startswith(f"{CUSTOM_FIELD}."):
+                option = "--custom" if key in custom.set else "--unset-custom"
+                if key in custom.set and key in custom.unset:
+                    option = "--custom/--unset-custom"
+                named.append(FieldError(f"{option} {key}", problem.reason))
+            elif problem.field in OPTION_OF:
                 named.append(FieldError(OPTION_OF[problem.field], problem.reason))
             elif problem.field == "custom_properties":
                 named.append(FieldError("--custom", problem.reason))
@@ -184,8 +215,10 @@ def show(customer_id: int, as_json: JsonFlag = False) -> None:
     table.add_column("field", style="bold")
     table.add_column("value", overflow="fold")
     for key, value in data.items():
-        if key != "contacts" and value not in (None, {}, []):
+        if key not in ("contacts", "custom_properties") and value not in (None, {}, []):
             table.add_row(key, str(value))
+    for key, value in data["custom_properties"].items():  # sorted by key
+        table.add_row(f"custom {key}", str(value))
     console.print(table)
     for contact in data["contacts"]:
         primary = " (primary)" if contact["is_primary"] else ""
@@ -245,8 +278,10 @@ def add(
     fields = _fields(
         name=name, email=email, phone=phone, website=website, tax_id=tax_id,
         customer_type=customer_type, currency=currency, payment_terms=payment_terms,
-        credit_limit=credit_limit, country=country, notes=notes, sets=sets, customs=customs,
+        credit_limit=credit_limit, country=country, notes=notes, sets=sets,
     )  # fmt: skip
+    if customs:
+        fields["custom_properties"] = parse_assignments(customs, "--custom")
     with named_as_typed(), unit_of_work() as (session, tenant_id):
         customer = service.create_customer(session, tenant_id, fields)
         data = customer_dict(customer)
@@ -276,21 +311,29 @@ def update(
     status: Annotated[str | None, typer.Option(help="active, inactive or blocked.")] = None,
     sets: Sets = None,
     customs: Customs = None,
+    unsets: Unsets = None,
     expected_version: Version = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Change fields of a customer (only those given)."""
+    """Change fields of a customer (only those given). --custom and --unset-custom change
+    single custom properties and keep the others; sets are applied before removals."""
     fields = _fields(
         name=name, email=email, phone=phone, website=website, tax_id=tax_id,
         customer_type=customer_type, currency=currency, payment_terms=payment_terms,
-        credit_limit=credit_limit, country=country, notes=notes, sets=sets, customs=customs,
+        credit_limit=credit_limit, country=country, notes=notes, sets=sets,
     )  # fmt: skip
     if status is not None:
         fields["status"] = status
-    with named_as_typed(), unit_of_work() as (session, tenant_id):
+    custom = _custom_changes(customs, unsets)
+    with named_as_typed(custom), unit_of_work() as (session, tenant_id):
         before = service.get_customer(session, tenant_id, customer_id).version
         customer = service.update_customer(
-            session, tenant_id, customer_id, fields, expected_version=expected_version
+            session,
+            tenant_id,
+            customer_id,
+            fields,
+            custom=custom,
+            expected_version=expected_version,
         )
         data = customer_dict(customer)
     if as_json:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -33,6 +33,7 @@ from connectors.base import RemoteRecord
 from connectors.errors import Permanent
 from customers import contacts as contact_service
 from customers import service
+from customers.custom_properties import CustomChanges
 from customers.duplicates import DuplicateIndex
 from customers.errors import DirectoryError
 from customers.models import Contact, Customer
@@ -47,7 +48,8 @@ from mappings import (
     snapshot,
     to_local,
 )
-from mappings.engine import local_changes
+from mappings.engine import local_changes, record_values
+from mappings.spec import CUSTOM_PREFIX
 from worker.enqueue import SYNC_RECORDS, job_payload
 from worker.failures import has_open_failures, record_failure, resolve_failures
 from worker.sync.directory_index import directory_index
@@ -409,13 +411,15 @@ class InboundPage:
     ) -> bool:
         if not result.local_writes:
             return False
-        changes = local_changes(self.object_map, result.local_writes, current)
         if isinstance(local, Customer):
+            writes, custom = _custom_writes(result.local_writes)
+            changes = local_changes(self.object_map, writes, current)
             service.update_customer(
-                self.session, self.target.tenant_id, local.id, changes,
+                self.session, self.target.tenant_id, local.id, changes, custom=custom,
                 origin_connection_id=self.target.connection_id,
             )  # fmt: skip
         else:
+            changes = local_changes(self.object_map, result.local_writes, current)
             contact_service.update_contact(
                 self.session, self.target.tenant_id, local.id, changes,
                 origin_connection_id=self.target.connection_id,
@@ -532,7 +536,7 @@ class InboundPage:
         customer = service.create_customer(
             self.session,
             self.target.tenant_id,
-            values,
+            record_values(values),
             origin_connection_id=self.target.connection_id,
         )
         self.duplicates.add(
@@ -639,6 +643,27 @@ class InboundPage:
             own = match.id
         self.merge_record(record, self._link(record, own))
         return "linked"
+
+
+def _custom_writes(writes: Mapping[str, Any]) -> tuple[dict[str, Any], CustomChanges]:
+    """Split a merge's local writes into column writes and key-by-key custom property
+    changes: a CRM value for one custom key changes that key only, applied by the service
+    to the stored properties, so it never erases the keys the CRM does not send. A blank
+    removes the key (nothing to remove is no change)."""
+    custom = {
+        name.removeprefix(CUSTOM_PREFIX): value
+        for name, value in writes.items()
+        if name.startswith(CUSTOM_PREFIX)
+    }
+    column_writes = {
+        name: value for name, value in writes.items() if not name.startswith(CUSTOM_PREFIX)
+    }
+    changes = CustomChanges(
+        set={key: value for key, value in custom.items() if value is not None},
+        unset=[key for key, value in custom.items() if value is None],
+        missing_ok=True,
+    )
+    return column_writes, changes
 
 
 def apply_page(

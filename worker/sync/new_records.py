@@ -29,6 +29,7 @@ from customers.models import Contact, Customer
 from customers.sync_state import ExternalLink
 from customers.types import utcnow
 from mappings import RemoteValueError, merge, to_local
+from mappings.engine import record_values
 
 if TYPE_CHECKING:
     from worker.sync.inbound import InboundPage
@@ -125,7 +126,9 @@ class NewRecords:
             return None
         if not page.target.auto_create or page.duplicates.check(**keys).found:
             return None  # held for review, or linked to the customer it duplicates
-        prepared = service.prepare_customer(values, origin_connection_id=page.target.connection_id)
+        prepared = service.prepare_customer(
+            record_values(values), origin_connection_id=page.target.connection_id
+        )
         self._pending.add(len(self.waiting), **keys)
         return _Waiting(record, prepared)
 

@@ -15,6 +15,7 @@ from customers.errors import NotFound, Refused
 from customers.models import Customer
 from customers.sync_state import DuplicateReview, ExternalLink
 from customers.types import utcnow
+from mappings.engine import record_values
 from worker.locks import lock_connection
 
 OPEN = "open"
@@ -87,7 +88,7 @@ def create(session: Session, tenant_id: int, review_id: int) -> Customer:
     """The held CRM record is a business of its own: create it from the values it had."""
     review = _review(session, tenant_id, review_id)
     customer = service.create_customer(
-        session, tenant_id, review.values, origin_connection_id=review.connection_id
+        session, tenant_id, record_values(review.values), origin_connection_id=review.connection_id
     )
     _make_link(session, review, customer.id)
     _close(review, "created", f"created as customer {customer.id}")
