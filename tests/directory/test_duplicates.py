@@ -63,6 +63,18 @@ def test_free_mail_domains_never_identify_a_business() -> None:
     assert not check.found
 
 
+def test_a_subdomain_or_a_mailbox_on_one_is_the_same_business() -> None:
+    for keys in ({"domain": "shop.acme.com"}, {"domain": "www.acme.com"},
+                 {"email": "billing@mail.acme.com"}):  # fmt: skip
+        check = index().check(name="Someone", **keys)
+        assert check.sure is not None and check.sure.customer_id == 1, keys
+        assert check.sure.reasons == ("same domain",)
+    built = DuplicateIndex()
+    built.add(1, name="Acme UK", domain="shop.acme.co.uk")
+    assert built.check(name="x", domain="acme.co.uk").sure is not None
+    assert not built.check(name="x", domain="other.co.uk").found
+
+
 def test_a_domain_shared_by_two_customers_is_not_sure() -> None:
     check = index().check(name="Initech", domain="initech.io")
     assert check.sure is None

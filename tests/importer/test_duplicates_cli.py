@@ -64,3 +64,14 @@ def test_check_before_adding(cli: Cli) -> None:
     clean = cli("customers", "check", "--name", "Globex", "--email", "ap@globex.de",
                 "--tax-id", "DE 999", "--domain", "globex.de")  # fmt: skip
     assert clean.exit_code == 0 and "no duplicate of 'Globex' found" in clean.stdout
+
+
+def test_check_compares_the_registrable_domain(cli: Cli) -> None:
+    globex = add(cli, "Globex GmbH", "ap@globex.com", "--set", "domain=globex.com")
+    for domain in ("www.globex.com", "shop.globex.com"):
+        found = cli("customers", "check", "--name", "Someone", "--domain", domain, "--json")
+        assert found.exit_code == 1, found.stdout
+        report = json.loads(found.stdout)
+        assert report["sure"]["id"] == globex and report["sure"]["reasons"] == ["same domain"]
+    other = cli("customers", "check", "--name", "Someone", "--domain", "globex.co.uk")
+    assert other.exit_code == 0, other.stdout
