@@ -4,7 +4,9 @@
   one, of its email): ``shop.acme.co.uk`` and ``acme.co.uk`` are one business, found
   with the Public Suffix List that the ``publicsuffixlist`` package ships. A free-mail
   provider is never a company domain.
-- :func:`name_key` is a name in lower-case ASCII without legal forms.
+- :func:`name_key` is a name in lower-case ASCII without legal forms. Names in other
+  scripts are transliterated first (``anyascii``), so "Газпром нефть" gives
+  ``gazprom neft`` like its Latin spelling.
 
 The list is data inside an installed package, read once per process. Nothing here may
 reach the network or the database: keys are computed for every customer of a tenant when
@@ -18,6 +20,7 @@ import unicodedata
 from contextlib import suppress
 from functools import cache
 
+from anyascii import anyascii
 from publicsuffixlist import PSLFILE, PublicSuffixList
 
 from customers.fields import domain_of
@@ -26,31 +29,57 @@ from customers.fields import domain_of
 LEGAL_WORDS = frozenset(
     """inc incorporated llc l.l.c ltd limited corp corporation co company companies plc gmbh ag kg
     sa s.a sas sarl srl spa bv b.v nv ab as oy kk k.k pty pte sp z o.o zoo the and of group
-    holding holdings""".split()
+    holding holdings jsc pjsc ojsc cjsc""".split()
 )
+# Legal forms of Cyrillic and Greek names, as transliterated. Dropped only from words that
+# were written in those scripts: "AO" is a joint-stock company in Cyrillic, but part of
+# the name in "AO Smith".
+TRANSLITERATED_LEGAL_WORDS = frozenset(
+    """ooo oao zao pao ao nao ip tov pat prat chp ae a.e epe e.p.e ike i.k.e oe o.e""".split()
+)
+_ALL_LEGAL_WORDS = LEGAL_WORDS | TRANSLITERATED_LEGAL_WORDS
+# Chinese and Japanese legal forms are written without spaces, so they are cut out of the
+# name before it is transliterated; the longest first, as some contain others.
+CJK_LEGAL_FORMS = (
+    "股份有限公司", "有限责任公司", "有限責任公司", "有限公司", "株式会社", "有限会社",
+    "合同会社", "㈱", "(株)", "控股", "集团", "集團",
+)  # fmt: skip
 FREE_MAIL_DOMAINS = frozenset(
     """gmail.com googlemail.com yahoo.com yahoo.co.uk hotmail.com outlook.com live.com msn.com
     aol.com icloud.com me.com mail.com gmx.de gmx.net web.de proton.me protonmail.com yandex.ru
     zoho.com qq.com 163.com""".split()
 )
 
-
-# Letters that Unicode does not decompose into a base letter plus accents.
-_UNDECOMPOSABLE = str.maketrans(
-    {"Ł": "L", "ł": "l", "Ø": "O", "ø": "o", "Đ": "D", "đ": "d", "ß": "ss", "Æ": "AE", "æ": "ae",
-     "Œ": "OE", "œ": "oe", "Þ": "Th", "þ": "th", "ı": "i"}
-)  # fmt: skip
+_WORD = re.compile(r"[a-z0-9]+(?:\.[a-z0-9]+)*")
+_NOT_LATIN_SCRIPTS = ("CYRILLIC", "GREEK")
 
 
 def name_key(name: str) -> str:
     """Lower-case ASCII words without legal forms: 'ACME Corp.' and 'Acme Corporation' both
-    give 'acme'; '&' reads as 'and' (and is then dropped)."""
-    text = unicodedata.normalize("NFKD", name.translate(_UNDECOMPOSABLE))
-    text = text.encode("ascii", "ignore").decode().lower()
-    text = text.replace("&", " and ").replace("'", "")
-    words = re.findall(r"[a-z0-9]+(?:\.[a-z0-9]+)*", text)
-    kept = [w for w in words if w not in LEGAL_WORDS and w.replace(".", "") not in LEGAL_WORDS]
+    give 'acme'; '&' reads as 'and' (and is then dropped); 'Газпром нефть ПАО' gives
+    'gazprom neft'. A name that is nothing but legal forms keeps them."""
+    text = unicodedata.normalize("NFKC", name)
+    for form in CJK_LEGAL_FORMS:
+        text = text.replace(form, " ")
+    words: list[str] = []
+    kept: list[str] = []
+    for chunk in text.split():
+        legal = _ALL_LEGAL_WORDS if _transliterated(chunk) else LEGAL_WORDS
+        ascii_chunk = anyascii(chunk).lower().replace("&", " and ").replace("'", "")
+        for word in _WORD.findall(ascii_chunk):
+            words.append(word)
+            if word not in legal and word.replace(".", "") not in legal:
+                kept.append(word)
     return " ".join(kept) or " ".join(words)
+
+
+def _transliterated(chunk: str) -> bool:
+    """Whether a word is written in a script whose legal forms are only known transliterated."""
+    return not chunk.isascii() and any(
+        unicodedata.name(char, "").startswith(_NOT_LATIN_SCRIPTS)
+        for char in chunk
+        if char.isalpha()
+    )
 
 
 @cache

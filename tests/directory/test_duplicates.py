@@ -21,6 +21,14 @@ def test_legal_forms_case_and_accents_do_not_matter(left: str, right: str) -> No
     assert name_key(left) == name_key(right)
 
 
+def test_a_cyrillic_name_is_likely_the_same_as_its_latin_spelling() -> None:
+    built = DuplicateIndex()
+    built.add(1, name="Gazprom Neft PJSC")
+    built.add(2, name="ООО «Северсталь»")
+    assert [c.customer_id for c in built.check(name="ПАО «Газпром нефть»").likely] == [1]
+    assert [c.customer_id for c in built.check(name="Severstal LLC").likely] == [2]
+
+
 def index() -> DuplicateIndex:
     built = DuplicateIndex()
     built.add(

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from customers import match_keys
-from customers.match_keys import company_domain, registrable_domain
+from customers.match_keys import company_domain, name_key, registrable_domain
 
 
 @pytest.mark.parametrize(
@@ -58,3 +58,37 @@ def no_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 def test_the_suffix_list_is_the_packaged_one_read_without_network() -> None:
     assert registrable_domain("shop.acme.co.uk") == "acme.co.uk"
     assert match_keys.public_suffix_list().privatesuffix("x.y.example.org") == "example.org"
+
+
+@pytest.mark.parametrize(
+    ("written", "latin"),
+    [
+        ("Газпром нефть", "Gazprom Neft"),
+        ("ООО «Газпром нефть»", "Gazprom Neft"),
+        ("ПАО Сбербанк", "Sberbank"),
+        ("Ελληνικά Πετρέλαια Α.Ε.", "Ellinika Petrelaia"),
+        ("Łódź Foods Sp. z o.o.", "Lodz Foods"),
+        ("Müller & Söhne GmbH", "Muller Sohne"),
+        ("ＡＣＭＥ Corp", "Acme"),
+    ],
+)
+def test_names_are_transliterated_then_stripped_of_legal_forms(written: str, latin: str) -> None:
+    assert name_key(written) == name_key(latin) != ""
+
+
+@pytest.mark.parametrize(
+    "name", ["Газпром нефть", "Ελληνικά Πετρέλαια", "腾讯控股有限公司", "トヨタ自動車株式会社"]
+)
+def test_names_in_other_scripts_have_a_key(name: str) -> None:
+    assert name_key(name).isascii() and name_key(name).strip()
+
+
+def test_chinese_and_japanese_legal_forms_are_dropped() -> None:
+    assert name_key("腾讯控股有限公司") == name_key("腾讯") == "tengxun"
+    assert name_key("トヨタ自動車株式会社") == name_key("トヨタ自動車")
+
+
+def test_legal_forms_of_other_scripts_are_dropped_only_from_words_in_them() -> None:
+    assert name_key("АО Смит") == "smit"
+    assert name_key("AO Smith Corp") == "ao smith"  # the Latin "AO" is part of the name
+    assert name_key("ООО") == "ooo"  # nothing but a legal form: kept, never empty
