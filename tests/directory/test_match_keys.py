@@ -105,3 +105,12 @@ def test_free_mail_is_never_a_company_domain(address: str) -> None:
 
 def test_a_company_domain_is_not_free_mail() -> None:
     assert not is_free_mail("acme.com") and not is_free_mail("mail.acme.co.uk")
+
+
+@pytest.mark.parametrize(
+    "address", ["none@example.com", "x@mail.example.org", "ap@acme.example", "a@shop.test"]
+)
+def test_placeholder_domains_are_not_a_company_domain(address: str) -> None:
+    assert company_domain(None, address) is None
+    assert company_domain(address.split("@")[1]) is None
+    assert company_domain("examples.com") == "examples.com"
