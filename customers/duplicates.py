@@ -22,6 +22,7 @@ from rapidfuzz import fuzz
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from customers.errors import SureDuplicate
 from customers.fields import normalize_tax_id
 from customers.match_keys import company_domain, name_key
 from customers.models import Customer
@@ -31,9 +32,12 @@ __all__ = [
     "Candidate",
     "DuplicateCheck",
     "DuplicateIndex",
+    "Keys",
     "company_domain",
+    "duplicates_made",
     "find_duplicates",
     "name_key",
+    "refusal",
 ]
 
 LIKELY_SCORE = 85.0
@@ -223,6 +227,49 @@ class DuplicateIndex:
 
 def _numbers(key: str) -> frozenset[str]:
     return frozenset(token for token in key.split() if any(ch.isdigit() for ch in token))
+
+
+@dataclass(frozen=True)
+class Keys:
+    """The values of a customer that duplicates are found by."""
+
+    name: str | None
+    email: str | None = None
+    domain: str | None = None
+    tax_id: str | None = None
+
+    @classmethod
+    def of(cls, customer: Customer) -> Keys:
+        return cls(customer.name, customer.email, customer.domain, customer.tax_id)
+
+
+def duplicates_made(
+    session: Session, tenant_id: int, customer: Customer, *, before: Keys | None = None
+) -> DuplicateCheck:
+    """The duplicates of ``customer`` as the session now has it (itself excluded), for a
+    person adding or changing one. Call it after the write, in the same transaction: it
+    sees the values as the directory cleaned them (a domain taken from the website), a
+    new customer checks under the tenant's creation guard that ``create_customer`` took,
+    and a refusal rolls the write back. With ``before`` (its keys before a change), only
+    the duplicates the change made: one it already had was known and let be."""
+    now = Keys.of(customer)
+    if before == now:
+        return DuplicateCheck()
+    index = DuplicateIndex.load(session, tenant_id)
+    found = index.check(**vars(now), exclude=[customer.id])
+    if before is None:
+        return found
+    known = index.check(**vars(before), exclude=[customer.id])
+    known_ids = {c.customer_id for c in (known.sure, *known.likely) if c is not None}
+    sure = found.sure if found.sure and found.sure.customer_id not in known_ids else None
+    likely = tuple(c for c in found.likely if c.customer_id not in known_ids)
+    return DuplicateCheck(sure, likely)
+
+
+def refusal(session: Session, candidate: Candidate) -> SureDuplicate:
+    """The error that refuses a sure duplicate, naming the customer it duplicates."""
+    name = session.scalar(select(Customer.name).where(Customer.id == candidate.customer_id))
+    return SureDuplicate(candidate.customer_id, name or "", candidate.reasons)
 
 
 def find_duplicates(

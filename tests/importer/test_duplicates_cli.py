@@ -24,7 +24,10 @@ def test_the_directory_is_searched_for_likely_and_sure_pairs(cli: Cli) -> None:
     acme = add(cli, "ACME Corp.", "ap@acme.com")
     acme2 = add(cli, "Acme Corporation", "billing@acme-holdings.com")
     globex = add(cli, "Globex GmbH", "ap@globex.de", "--tax-id", "DE 123 456 789")
-    initech = add(cli, "Initech Software", "ap@initech.com", "--tax-id", "de123456789")
+    # A sure duplicate is refused unless allowed: this directory is to have one.
+    initech = add(
+        cli, "Initech Software", "ap@initech.com", "--tax-id", "de123456789", "--allow-duplicate"
+    )
     add(cli, "Umbrella Pharma", "ap@umbrella.com")
     add(cli, "Acme Bakery Berlin", "bake@acmebakery.de")
     found = pairs(cli)
@@ -75,3 +78,72 @@ def test_check_compares_the_registrable_domain(cli: Cli) -> None:
         assert report["sure"]["id"] == globex and report["sure"]["reasons"] == ["same domain"]
     other = cli("customers", "check", "--name", "Someone", "--domain", "globex.co.uk")
     assert other.exit_code == 0, other.stdout
+
+
+def listed(cli: Cli) -> list[str]:
+    customers = json.loads(cli("customers", "list", "--json").stdout)["customers"]
+    return sorted(customer["name"] for customer in customers)
+
+
+def test_add_refuses_a_sure_duplicate_naming_it(cli: Cli) -> None:
+    globex = add(cli, "Globex GmbH", "ap@globex.com", "--website", "https://www.globex.com")
+    refused = cli("customers", "add", "--name", "Globex Shop", "--email", "shop@globex.com",
+                  "--website", "shop.globex.com")  # fmt: skip
+    assert refused.exit_code == 1 and refused.stdout == ""
+    message = " ".join(refused.stderr.split())
+    assert f"customer {globex} 'Globex GmbH'" in message and "same domain" in message
+    assert "--allow-duplicate" in message
+    assert listed(cli) == ["Globex GmbH"]  # nothing was written
+    as_json = cli("customers", "add", "--name", "Globex Shop", "--email", "shop@globex.com",
+                  "--website", "shop.globex.com", "--json")  # fmt: skip
+    assert as_json.exit_code == 1
+    assert json.loads(as_json.stdout) == {
+        "refused": "sure duplicate", "written": False,
+        "duplicate_of": {"id": globex, "name": "Globex GmbH", "reasons": ["same domain"]},
+    }  # fmt: skip
+    assert listed(cli) == ["Globex GmbH"]
+
+
+def test_add_with_allow_duplicate_writes_it_and_warns(cli: Cli) -> None:
+    globex = add(cli, "Globex GmbH", "ap@globex.com", "--tax-id", "DE 123 456 789")
+    allowed = cli("customers", "add", "--name", "Globex Shop", "--email", "shop@globex-shop.de",
+                  "--tax-id", "de123456789", "--allow-duplicate", "--json")  # fmt: skip
+    assert allowed.exit_code == 0, allowed.stderr
+    assert json.loads(allowed.stdout)["name"] == "Globex Shop"
+    assert f"sure duplicate of customer {globex}" in " ".join(allowed.stderr.split())
+    assert listed(cli) == ["Globex GmbH", "Globex Shop"]
+
+
+def test_add_warns_of_a_likely_duplicate_and_adds_it(cli: Cli) -> None:
+    gazprom = add(cli, "Gazprom Neft PJSC", "ir@gazprom-neft.ru")
+    added = cli("customers", "add", "--name", "ПАО «Газпром нефть»", "--email", "x@gpn.example",
+                "--json")  # fmt: skip
+    assert added.exit_code == 0, added.stderr
+    assert json.loads(added.stdout)["email"] == "x@gpn.example"  # stdout is still one document
+    warning = " ".join(added.stderr.split())
+    assert f"likely duplicate of customer {gazprom} 'Gazprom Neft PJSC'" in warning
+    assert len(listed(cli)) == 2
+
+
+def test_free_mail_customers_are_not_duplicates_of_each_other(cli: Cli) -> None:
+    add(cli, "Hans Meier", "hans@gmx.at")
+    other = cli("customers", "add", "--name", "Anna Huber", "--email", "anna@gmx.at")
+    assert other.exit_code == 0 and "duplicate" not in other.stderr
+
+
+def test_update_refuses_a_change_that_makes_a_sure_duplicate(cli: Cli) -> None:
+    acme = add(cli, "Acme Corporation", "ap@acme.com")
+    other = add(cli, "Initech", "ap@initech.com")
+    refused = cli("customers", "update", str(other), "--email", "billing@mail.acme.com", "--json")
+    assert refused.exit_code == 1
+    assert json.loads(refused.stdout)["duplicate_of"]["id"] == acme
+    shown = json.loads(cli("customers", "show", str(other), "--json").stdout)
+    assert shown["email"] == "ap@initech.com" and shown["version"] == 1  # nothing was written
+    allowed = cli("customers", "update", str(other), "--email", "billing@mail.acme.com",
+                  "--allow-duplicate")  # fmt: skip
+    assert allowed.exit_code == 0, allowed.stderr
+    # A duplicate the customer already had is known: other changes are not refused for it.
+    again = cli("customers", "update", str(other), "--phone", "+49 221 1234567")
+    assert again.exit_code == 0 and "duplicate" not in again.stderr
+    renamed = cli("customers", "update", str(other), "--name", "Initech Software")
+    assert renamed.exit_code == 0 and "duplicate" not in renamed.stderr

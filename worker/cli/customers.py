@@ -11,6 +11,7 @@ from rich.table import Table
 
 from customers import search as search_module
 from customers import service
+from customers.duplicates import Keys, duplicates_made
 from customers.errors import FieldError, InvalidInput
 from customers.fields import CUSTOMER_FIELDS
 from customers.models import CustomerStatus
@@ -23,6 +24,7 @@ from worker.cli.common import (
     print_json,
     unit_of_work,
 )
+from worker.cli.duplicate_guard import AllowDuplicate, refuse_or_warn, reported_refusal
 
 app = typer.Typer(help="List, find, add and change customers.", no_args_is_help=True)
 
@@ -239,16 +241,24 @@ def add(
     notes: Annotated[str | None, typer.Option()] = None,
     sets: Sets = None,
     customs: Customs = None,
+    allow_duplicate: AllowDuplicate = False,
     as_json: JsonFlag = False,
 ) -> None:
-    """Add a customer. Every field is checked first; a bad one writes nothing."""
+    """Add a customer. Every field is checked first; a bad one writes nothing. A sure
+    duplicate of another customer is refused (see --allow-duplicate), a likely one warned of."""
     fields = _fields(
         name=name, email=email, phone=phone, website=website, tax_id=tax_id,
         customer_type=customer_type, currency=currency, payment_terms=payment_terms,
         credit_limit=credit_limit, country=country, notes=notes, sets=sets, customs=customs,
     )  # fmt: skip
-    with named_as_typed(), unit_of_work() as (session, tenant_id):
+    with (
+        reported_refusal(as_json=as_json),
+        named_as_typed(),
+        unit_of_work() as (session, tenant_id),
+    ):
         customer = service.create_customer(session, tenant_id, fields)
+        check = duplicates_made(session, tenant_id, customer)
+        refuse_or_warn(session, check, allow=allow_duplicate)
         data = customer_dict(customer)
     if as_json:
         print_json(data)
@@ -277,9 +287,11 @@ def update(
     sets: Sets = None,
     customs: Customs = None,
     expected_version: Version = None,
+    allow_duplicate: AllowDuplicate = False,
     as_json: JsonFlag = False,
 ) -> None:
-    """Change fields of a customer (only those given)."""
+    """Change fields of a customer (only those given). A change that makes it a sure
+    duplicate of another customer is refused (see --allow-duplicate), a likely one warned of."""
     fields = _fields(
         name=name, email=email, phone=phone, website=website, tax_id=tax_id,
         customer_type=customer_type, currency=currency, payment_terms=payment_terms,
@@ -287,11 +299,18 @@ def update(
     )  # fmt: skip
     if status is not None:
         fields["status"] = status
-    with named_as_typed(), unit_of_work() as (session, tenant_id):
-        before = service.get_customer(session, tenant_id, customer_id).version
+    with (
+        reported_refusal(as_json=as_json),
+        named_as_typed(),
+        unit_of_work() as (session, tenant_id),
+    ):
+        current = service.get_customer(session, tenant_id, customer_id)
+        before, keys_before = current.version, Keys.of(current)
         customer = service.update_customer(
             session, tenant_id, customer_id, fields, expected_version=expected_version
         )
+        check = duplicates_made(session, tenant_id, customer, before=keys_before)
+        refuse_or_warn(session, check, allow=allow_duplicate)
         data = customer_dict(customer)
     if as_json:
         print_json(data)
