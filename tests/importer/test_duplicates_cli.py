@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 from tests.importer.conftest import Cli
@@ -147,3 +148,52 @@ def test_update_refuses_a_change_that_makes_a_sure_duplicate(cli: Cli) -> None:
     assert again.exit_code == 0 and "duplicate" not in again.stderr
     renamed = cli("customers", "update", str(other), "--name", "Initech Software")
     assert renamed.exit_code == 0 and "duplicate" not in renamed.stderr
+
+
+DUPLICATES_CSV = b"""name,email,website,tax_id
+Globex Shop,shop@globex.com,,
+Initech,ap@initech.com,,DE 111 222 333
+Initech Software,ap@initech-software.com,,de111222333
+ACME Corp,ap@acme-corp.example,,
+Hans Meier,hans@gmx.at,,
+Anna Huber,anna@gmx.at,,
+"""
+
+
+def test_import_skips_sure_duplicates_and_warns_of_likely_ones(cli: Cli, tmp_path: Path) -> None:
+    globex = add(cli, "Globex GmbH", "ap@globex.com")
+    acme = add(cli, "Acme Corporation", "ap@acme.com")
+    path = tmp_path / "customers.csv"
+    path.write_bytes(DUPLICATES_CSV)
+    dry = cli("customers", "import", str(path), "--dry-run", "--json")
+    result = cli("customers", "import", str(path), "--json")
+    for run in (dry, result):
+        assert run.exit_code == 0, run.stderr
+        report = json.loads(run.stdout)
+        assert report["created"] == 4
+        assert report["skipped"] == [
+            {"row": 2, "email": "shop@globex.com",
+             "reason": f"customer {globex} 'Globex GmbH' is the same business (same domain)"},
+            {"row": 4, "email": "ap@initech-software.com",
+             "reason": "row 3 of this file is the same business (same tax id)"},
+        ]  # fmt: skip
+        assert report["warnings"] == [
+            {"row": 5, "reason": f"likely duplicate of customer {acme} 'Acme Corporation' "
+                                 "(similar name (100))"},
+        ]  # fmt: skip
+        assert "row 5: likely duplicate" in " ".join(run.stderr.split())
+    assert "Globex Shop" not in listed(cli) and "Anna Huber" in listed(cli)
+
+
+def test_import_with_allow_duplicate_imports_sure_duplicates(cli: Cli, tmp_path: Path) -> None:
+    globex = add(cli, "Globex GmbH", "ap@globex.com")
+    path = tmp_path / "customers.csv"
+    path.write_bytes(DUPLICATES_CSV)
+    result = cli("customers", "import", str(path), "--allow-duplicate", "--json")
+    assert result.exit_code == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["created"] == 6 and report["skipped"] == []
+    reasons = {warning["row"]: warning["reason"] for warning in report["warnings"]}
+    assert reasons[2] == f"sure duplicate of customer {globex} 'Globex GmbH' (same domain)"
+    assert reasons[4].startswith("sure duplicate of row 3 of this file (same tax id")
+    assert "Globex Shop" in listed(cli)
