@@ -102,8 +102,9 @@ def registrable_domain(host: str) -> str:
     'mail.acme.com' gives 'acme.com'. A host that is itself a public suffix (or has no
     dot) is returned as it is."""
     host = host.lower().strip(".")
-    with suppress(UnicodeError):  # not a valid IDN: compared as written
-        host = host.encode("idna").decode("ascii")  # 'bücher.de' is 'xn--bcher-kva.de'
+    if not host.isascii():
+        with suppress(UnicodeError):  # not a valid IDN: compared as written
+            host = host.encode("idna").decode("ascii")  # 'bücher.de' is 'xn--bcher-kva.de'
     return public_suffix_list().privatesuffix(host) or host
 
 
@@ -117,9 +118,9 @@ def company_domain(domain: str | None, email: str | None = None) -> str | None:
     """The registrable domain that identifies a business, if any (never a free-mail
     provider nor a reserved placeholder): its own domain, else its email's."""
     candidate = domain_of(domain) if domain else domain_of(email)
-    if not candidate or is_free_mail(candidate):
+    if not candidate or candidate in FREE_MAIL_DOMAINS:
         return None
     registrable = registrable_domain(candidate)
-    if registrable in RESERVED_DOMAINS or registrable.rsplit(".", 1)[-1] in RESERVED_TLDS:
+    if registrable in FREE_MAIL_DOMAINS or registrable in RESERVED_DOMAINS:
         return None
-    return registrable
+    return None if registrable.rsplit(".", 1)[-1] in RESERVED_TLDS else registrable
