@@ -1,9 +1,11 @@
 """Finding a customer that a new record (from a CRM, an import, a person) duplicates.
 
 Exact keys make a *sure* match: the same tax id (spacing and punctuation ignored), the same
-email, or the same company domain (free-mail domains never count). A similar name makes a
-*likely* match only: likely matches are held for a person to decide, never linked
-automatically, because two businesses can share a name and one business can have two.
+email, or the same company domain (its registrable part: ``shop.acme.co.uk`` is
+``acme.co.uk``; free-mail domains never count). A similar name makes a *likely* match
+only: likely matches are held for a person to decide, never linked automatically, because
+two businesses can share a name and one business can have two. The keys themselves are
+made in ``customers.match_keys``.
 
 :class:`DuplicateIndex` is built once per batch from the tenant's live customers and
 answers each check from memory; names are blocked by their significant tokens, so a check
@@ -12,8 +14,6 @@ compares against the few customers that share a word with it, not against all of
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -22,49 +22,26 @@ from rapidfuzz import fuzz
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from customers.fields import domain_of, normalize_tax_id
+from customers.errors import SureDuplicate
+from customers.fields import normalize_tax_id
+from customers.match_keys import company_domain, name_key
 from customers.models import Customer
+
+__all__ = [
+    "LIKELY_SCORE",
+    "Candidate",
+    "DuplicateCheck",
+    "DuplicateIndex",
+    "Keys",
+    "company_domain",
+    "duplicates_made",
+    "find_duplicates",
+    "name_key",
+    "refusal",
+]
 
 LIKELY_SCORE = 85.0
 MAX_BLOCK = 2_000  # a token shared by more customers than this says nothing about identity
-
-# Legal forms and filler words that say nothing about which business it is.
-LEGAL_WORDS = frozenset(
-    """inc incorporated llc l.l.c ltd limited corp corporation co company companies plc gmbh ag kg
-    sa s.a sas sarl srl spa bv b.v nv ab as oy kk k.k pty pte sp z o.o zoo the and of group
-    holding holdings""".split()
-)
-FREE_MAIL_DOMAINS = frozenset(
-    """gmail.com googlemail.com yahoo.com yahoo.co.uk hotmail.com outlook.com live.com msn.com
-    aol.com icloud.com me.com mail.com gmx.de gmx.net web.de proton.me protonmail.com yandex.ru
-    zoho.com qq.com 163.com""".split()
-)
-
-
-# Letters that Unicode does not decompose into a base letter plus accents.
-_UNDECOMPOSABLE = str.maketrans(
-    {"Ł": "L", "ł": "l", "Ø": "O", "ø": "o", "Đ": "D", "đ": "d", "ß": "ss", "Æ": "AE", "æ": "ae",
-     "Œ": "OE", "œ": "oe", "Þ": "Th", "þ": "th", "ı": "i"}
-)  # fmt: skip
-
-
-def name_key(name: str) -> str:
-    """Lower-case ASCII words without legal forms: 'ACME Corp.' and 'Acme Corporation' both
-    give 'acme'; '&' reads as 'and' (and is then dropped)."""
-    text = unicodedata.normalize("NFKD", name.translate(_UNDECOMPOSABLE))
-    text = text.encode("ascii", "ignore").decode().lower()
-    text = text.replace("&", " and ").replace("'", "")
-    words = re.findall(r"[a-z0-9]+(?:\.[a-z0-9]+)*", text)
-    kept = [w for w in words if w not in LEGAL_WORDS and w.replace(".", "") not in LEGAL_WORDS]
-    return " ".join(kept) or " ".join(words)
-
-
-def company_domain(domain: str | None, email: str | None = None) -> str | None:
-    """The domain that identifies a business, if any (never a free-mail provider)."""
-    candidate = domain or domain_of(email)
-    if not candidate or candidate in FREE_MAIL_DOMAINS:
-        return None
-    return candidate
 
 
 @dataclass(frozen=True)
@@ -250,6 +227,49 @@ class DuplicateIndex:
 
 def _numbers(key: str) -> frozenset[str]:
     return frozenset(token for token in key.split() if any(ch.isdigit() for ch in token))
+
+
+@dataclass(frozen=True)
+class Keys:
+    """The values of a customer that duplicates are found by."""
+
+    name: str | None
+    email: str | None = None
+    domain: str | None = None
+    tax_id: str | None = None
+
+    @classmethod
+    def of(cls, customer: Customer) -> Keys:
+        return cls(customer.name, customer.email, customer.domain, customer.tax_id)
+
+
+def duplicates_made(
+    session: Session, tenant_id: int, customer: Customer, *, before: Keys | None = None
+) -> DuplicateCheck:
+    """The duplicates of ``customer`` as the session now has it (itself excluded), for a
+    person adding or changing one. Call it after the write, in the same transaction: it
+    sees the values as the directory cleaned them (a domain taken from the website), a
+    new customer checks under the tenant's creation guard that ``create_customer`` took,
+    and a refusal rolls the write back. With ``before`` (its keys before a change), only
+    the duplicates the change made: one it already had was known and let be."""
+    now = Keys.of(customer)
+    if before == now:
+        return DuplicateCheck()
+    index = DuplicateIndex.load(session, tenant_id)
+    found = index.check(**vars(now), exclude=[customer.id])
+    if before is None:
+        return found
+    known = index.check(**vars(before), exclude=[customer.id])
+    known_ids = {c.customer_id for c in (known.sure, *known.likely) if c is not None}
+    sure = found.sure if found.sure and found.sure.customer_id not in known_ids else None
+    likely = tuple(c for c in found.likely if c.customer_id not in known_ids)
+    return DuplicateCheck(sure, likely)
+
+
+def refusal(session: Session, candidate: Candidate) -> SureDuplicate:
+    """The error that refuses a sure duplicate, naming the customer it duplicates."""
+    name = session.scalar(select(Customer.name).where(Customer.id == candidate.customer_id))
+    return SureDuplicate(candidate.customer_id, name or "", candidate.reasons)
 
 
 def find_duplicates(

@@ -8,6 +8,7 @@
     ├── DuplicateEmail        another live customer of the tenant has this email
     ├── StaleVersion          someone else changed the record since it was read
     └── Refused               the change breaks a rule (e.g. purging a referenced customer)
+        └── SureDuplicate     another live customer is the same business by an exact key
 """
 
 from __future__ import annotations
@@ -67,3 +68,17 @@ class StaleVersion(DirectoryError):
 
 class Refused(DirectoryError):
     """The change is well-formed but a directory rule forbids it."""
+
+
+class SureDuplicate(Refused):
+    """Another live customer is, by an exact key (tax id, email, company domain), the same
+    business as the one being added or changed. ``reasons`` says which keys matched."""
+
+    def __init__(self, customer_id: int, name: str, reasons: tuple[str, ...]) -> None:
+        self.customer_id = customer_id
+        self.name = name
+        self.reasons = reasons
+        super().__init__(
+            f"customer {customer_id} {name!r} is the same business ({', '.join(reasons)}); "
+            "nothing was written"
+        )

@@ -12,6 +12,9 @@ Rules, as a person importing would expect them:
 - Blank cells are "not given"; rows with no values at all are ignored.
 - An email already used by a live customer (any casing), or by an earlier row of the same
   file, skips the row: nothing is overwritten. Skips are listed, not counted as errors.
+- So does a row that is surely the same business as a live customer or an earlier row
+  (same tax id or company domain), unless duplicates are allowed; a row that is likely
+  the same (a similar name) is imported with a warning. See ``customers.duplicate_screen``.
 - Text must be UTF-8 (with or without the byte-order mark Excel writes) unless another
   encoding is named. A cell with bytes that are not valid in it is that row's error, with
   the line and byte offset of the first bad byte, so one mis-saved name does not cost the
@@ -44,6 +47,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from customers.custom_properties import check_key, check_value
 from customers.db import transaction
+from customers.duplicate_screen import DuplicateScreen, DuplicateWarning
 from customers.errors import DuplicateEmail, InvalidInput, NotFound
 from customers.service import (
     NewCustomer,
@@ -113,6 +117,7 @@ class ImportReport:
     created: int = 0  # written (or, in a dry run, that would be)
     skipped: list[SkippedRow] = field(default_factory=list)
     errors: list[RowError] = field(default_factory=list)
+    warnings: list[DuplicateWarning] = field(default_factory=list)  # likely duplicates
     dry_run: bool = False
 
     @property
@@ -372,10 +377,12 @@ def import_csv(
     *,
     encoding: str = "utf-8",
     dry_run: bool = False,
+    allow_duplicates: bool = False,
     progress: Progress | None = None,
 ) -> ImportReport:
     """Import a CSV file's bytes; see the module docstring for the rules. A dry run checks
-    everything a real run would (the database included) and writes nothing."""
+    everything a real run would (the database included) and writes nothing. With
+    ``allow_duplicates``, a row that is surely a duplicate is imported (and warned of)."""
     decoded = decode(raw, encoding)
     columns, rows = read_rows(decoded)
     rows = [row for row in rows if any(cell.strip() for cell in row.cells)]
@@ -396,7 +403,10 @@ def import_csv(
                 ready.append((row.number, result))
         if progress is not None and (done % 500 == 0 or done == len(rows)):
             progress("checking", done, len(rows))
-    _write(sessions, tenant_slug, ready, report, progress)
+    with transaction(sessions) as session:
+        tenant_id = _tenant_id(session, tenant_slug, create=False)
+        screen = DuplicateScreen.load(session, tenant_id, allow=allow_duplicates)
+    _write(sessions, tenant_slug, ready, report, screen, progress)
     return report
 
 
@@ -408,20 +418,32 @@ def _tenant_id(session: Session, slug: str, *, create: bool) -> int | None:
 
 
 def _write_batch(
-    session: Session, tenant_slug: str, batch: list[tuple[int, NewCustomer]], dry_run: bool
-) -> tuple[int, list[SkippedRow]]:
-    """Skip the rows whose email a live customer has; create the rest. (created, skipped)"""
+    session: Session,
+    tenant_slug: str,
+    batch: list[tuple[int, NewCustomer]],
+    screen: DuplicateScreen,
+    dry_run: bool,
+) -> tuple[int, list[SkippedRow], list[DuplicateWarning]]:
+    """Skip the rows whose email a live customer has, and the sure duplicates; create the
+    rest. (created, skipped, warnings)"""
     tenant_id = _tenant_id(session, tenant_slug, create=not dry_run)
     taken = _taken_emails(session, tenant_id, [c.fields["email"] for _, c in batch])
-    fresh = [customer for _, customer in batch if customer.fields["email"] not in taken]
     skipped = [
         SkippedRow(number, email, f"customer {taken[email]} already has this email")
         for number, customer in batch
         if (email := customer.fields["email"]) in taken
     ]
+    untaken = [(number, c) for number, c in batch if c.fields["email"] not in taken]
+    screened = screen.screen(session, [(number, c.fields) for number, c in untaken])
+    skipped += [
+        SkippedRow(number, customer.fields["email"], screened.refused[number])
+        for number, customer in untaken
+        if number in screened.refused
+    ]
+    fresh = [customer for number, customer in untaken if number not in screened.refused]
     if not dry_run and fresh and tenant_id is not None:
         create_customers(session, tenant_id, fresh)
-    return len(fresh), skipped
+    return len(fresh), skipped, screened.warnings
 
 
 def _write(
@@ -429,6 +451,7 @@ def _write(
     tenant_slug: str,
     ready: list[tuple[int, NewCustomer]],
     report: ImportReport,
+    screen: DuplicateScreen,
     progress: Progress | None,
 ) -> None:
     done, analyzed_at = 0, 0
@@ -436,13 +459,16 @@ def _write(
         for attempt in (1, 2):
             try:
                 with transaction(sessions) as session:
-                    created, skipped = _write_batch(session, tenant_slug, batch, report.dry_run)
+                    created, skipped, warnings = _write_batch(
+                        session, tenant_slug, batch, screen, report.dry_run
+                    )
                 break
             except DuplicateEmail:
                 # Someone added one of these emails since we looked: look again, once.
                 if attempt == 2:
                     raise
         report.skipped.extend(skipped)
+        report.warnings.extend(warnings)
         report.created += created
         done += len(batch)
         if not report.dry_run and report.created >= 2 * analyzed_at + BATCH_ROWS:
@@ -451,6 +477,7 @@ def _write(
         if progress is not None:
             progress("writing" if not report.dry_run else "checking emails", done, len(ready))
     report.skipped.sort(key=lambda skip: skip.row)
+    report.warnings.sort(key=lambda warning: warning.row)
 
 
 def _refresh_statistics(sessions: sessionmaker[Session]) -> None:

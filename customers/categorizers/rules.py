@@ -41,8 +41,8 @@ from customers.categorizers.keywords import (
     KEYWORDS,
     MILITARY_SUFFIXES,
 )
-from customers.duplicates import FREE_MAIL_DOMAINS
 from customers.fields import domain_of
+from customers.match_keys import is_free_mail
 
 SOURCE = "rules"
 INDUSTRY_WEIGHT = 0.60
@@ -116,7 +116,7 @@ def industry_votes(industry: str | None) -> list[Vote]:
 def _hosts(facts: CustomerFacts) -> list[str]:
     hosts = []
     for value in (facts.domain, domain_of(facts.website), domain_of(facts.email)):
-        if value and value not in FREE_MAIL_DOMAINS and value not in hosts:
+        if value and not is_free_mail(value) and value not in hosts:
             hosts.append(value.lower())
     return hosts
 

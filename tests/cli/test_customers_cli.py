@@ -87,8 +87,9 @@ def test_stale_version_and_unknown_customer(cli: Cli) -> None:
 
 def test_list_and_search_paginate(cli: Cli) -> None:
     cli("db", "upgrade")
-    for index in range(5):
-        cli("customers", "add", "--name", f"Acme Branch {index}", "--email", f"b{index}@acme.com")
+    for index in range(5):  # branches of one business: the same domain, added on purpose
+        name, email = f"Acme Branch {index}", f"b{index}@acme.com"
+        cli("customers", "add", "--name", name, "--email", email, "--allow-duplicate")
     page = json.loads(cli("customers", "list", "--per-page", "2", "--page", "3", "--json").stdout)
     assert page["total"] == 5 and [c["name"] for c in page["customers"]] == ["Acme Branch 4"]
     found = json.loads(

@@ -21,6 +21,14 @@ def test_legal_forms_case_and_accents_do_not_matter(left: str, right: str) -> No
     assert name_key(left) == name_key(right)
 
 
+def test_a_cyrillic_name_is_likely_the_same_as_its_latin_spelling() -> None:
+    built = DuplicateIndex()
+    built.add(1, name="Gazprom Neft PJSC")
+    built.add(2, name="ООО «Северсталь»")
+    assert [c.customer_id for c in built.check(name="ПАО «Газпром нефть»").likely] == [1]
+    assert [c.customer_id for c in built.check(name="Severstal LLC").likely] == [2]
+
+
 def index() -> DuplicateIndex:
     built = DuplicateIndex()
     built.add(
@@ -61,6 +69,23 @@ def test_names_that_differ_in_a_number_are_different_businesses() -> None:
 def test_free_mail_domains_never_identify_a_business() -> None:
     check = index().check(name="Someone", email="other@gmail.com")
     assert not check.found
+    built = DuplicateIndex()
+    built.add(1, name="Hans Meier", email="hans@gmx.at")
+    built.add(2, name="Marie Dupont", email="marie@yahoo.fr", domain="yahoo.fr")
+    for address in ("anna@gmx.at", "other@yahoo.fr", "x@outlook.de"):
+        assert not built.check(name="Someone Else", email=address).found, address
+
+
+def test_a_subdomain_or_a_mailbox_on_one_is_the_same_business() -> None:
+    for keys in ({"domain": "shop.acme.com"}, {"domain": "www.acme.com"},
+                 {"email": "billing@mail.acme.com"}):  # fmt: skip
+        check = index().check(name="Someone", **keys)
+        assert check.sure is not None and check.sure.customer_id == 1, keys
+        assert check.sure.reasons == ("same domain",)
+    built = DuplicateIndex()
+    built.add(1, name="Acme UK", domain="shop.acme.co.uk")
+    assert built.check(name="x", domain="acme.co.uk").sure is not None
+    assert not built.check(name="x", domain="other.co.uk").found
 
 
 def test_a_domain_shared_by_two_customers_is_not_sure() -> None:

@@ -13,6 +13,7 @@ from customers import search as search_module
 from customers import service
 from customers.custom_properties import FIELD as CUSTOM_FIELD
 from customers.custom_properties import CustomChanges
+from customers.duplicates import Keys, duplicates_made
 from customers.errors import FieldError, InvalidInput
 from customers.fields import CUSTOMER_FIELDS
 from customers.models import CustomerStatus
@@ -25,6 +26,7 @@ from worker.cli.common import (
     print_json,
     unit_of_work,
 )
+from worker.cli.duplicate_guard import AllowDuplicate, refuse_or_warn, reported_refusal
 
 app = typer.Typer(help="List, find, add and change customers.", no_args_is_help=True)
 
@@ -272,9 +274,11 @@ def add(
     notes: Annotated[str | None, typer.Option()] = None,
     sets: Sets = None,
     customs: Customs = None,
+    allow_duplicate: AllowDuplicate = False,
     as_json: JsonFlag = False,
 ) -> None:
-    """Add a customer. Every field is checked first; a bad one writes nothing."""
+    """Add a customer. Every field is checked first; a bad one writes nothing. A sure
+    duplicate of another customer is refused (see --allow-duplicate), a likely one warned of."""
     fields = _fields(
         name=name, email=email, phone=phone, website=website, tax_id=tax_id,
         customer_type=customer_type, currency=currency, payment_terms=payment_terms,
@@ -282,8 +286,14 @@ def add(
     )  # fmt: skip
     if customs:
         fields["custom_properties"] = parse_assignments(customs, "--custom")
-    with named_as_typed(), unit_of_work() as (session, tenant_id):
+    with (
+        reported_refusal(as_json=as_json),
+        named_as_typed(),
+        unit_of_work() as (session, tenant_id),
+    ):
         customer = service.create_customer(session, tenant_id, fields)
+        check = duplicates_made(session, tenant_id, customer)
+        refuse_or_warn(session, check, allow=allow_duplicate)
         data = customer_dict(customer)
     if as_json:
         print_json(data)
@@ -313,10 +323,13 @@ def update(
     customs: Customs = None,
     unsets: Unsets = None,
     expected_version: Version = None,
+    allow_duplicate: AllowDuplicate = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Change fields of a customer (only those given). --custom and --unset-custom change
-    single custom properties and keep the others; sets are applied before removals."""
+    single custom properties and keep the others; sets are applied before removals. A change
+    that makes it a sure duplicate of another customer is refused (see --allow-duplicate), a
+    likely one warned of."""
     fields = _fields(
         name=name, email=email, phone=phone, website=website, tax_id=tax_id,
         customer_type=customer_type, currency=currency, payment_terms=payment_terms,
@@ -325,8 +338,13 @@ def update(
     if status is not None:
         fields["status"] = status
     custom = _custom_changes(customs, unsets)
-    with named_as_typed(custom), unit_of_work() as (session, tenant_id):
-        before = service.get_customer(session, tenant_id, customer_id).version
+    with (
+        reported_refusal(as_json=as_json),
+        named_as_typed(custom),
+        unit_of_work() as (session, tenant_id),
+    ):
+        current = service.get_customer(session, tenant_id, customer_id)
+        before, keys_before = current.version, Keys.of(current)
         customer = service.update_customer(
             session,
             tenant_id,
@@ -335,6 +353,8 @@ def update(
             custom=custom,
             expected_version=expected_version,
         )
+        check = duplicates_made(session, tenant_id, customer, before=keys_before)
+        refuse_or_warn(session, check, allow=allow_duplicate)
         data = customer_dict(customer)
     if as_json:
         print_json(data)

@@ -80,12 +80,22 @@ def import_(
     encoding: Annotated[
         str, typer.Option(help="Text encoding of the file, e.g. cp1252 for older Excel.")
     ] = "utf-8",
+    allow_duplicate: Annotated[
+        bool,
+        typer.Option(
+            "--allow-duplicate",
+            help="Import rows that are surely the same business as a customer or an earlier "
+            "row (same tax id or company domain) instead of skipping them.",
+        ),
+    ] = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Import customers and their primary contacts from a CSV file.
 
     Rows whose email is already in the directory (or earlier in the file) are skipped, never
-    overwritten; a bad row is reported and the others are still imported."""
+    overwritten; so are sure duplicates (same tax id or company domain) unless
+    --allow-duplicate is given; likely ones (similar names) are imported with a warning. A
+    bad row is reported and the others are still imported."""
     require_schema()
     try:
         raw = file.read_bytes()
@@ -107,11 +117,19 @@ def import_(
 
         try:
             report = import_csv(
-                sessions(), tenant, raw, encoding=encoding, dry_run=dry_run, progress=show
+                sessions(),
+                tenant,
+                raw,
+                encoding=encoding,
+                dry_run=dry_run,
+                allow_duplicates=allow_duplicate,
+                progress=show,
             )
         except FileProblem as error:
             progress.stop()
             fail(f"{file}: {error}; nothing was written", code=2)
+    for warning in report.warnings[:SHOWN]:  # on standard error, --json or not
+        errors.print(f"[yellow]warning:[/] row {warning.row}: {warning.reason}", highlight=False)
     if as_json:
         print_json(_as_dict(report))
     else:
@@ -127,6 +145,7 @@ def _as_dict(report: ImportReport) -> dict[str, Any]:
         "created": report.created,
         "skipped": [vars(skip) for skip in report.skipped],
         "errors": [vars(error) for error in report.errors],
+        "warnings": [vars(warning) for warning in report.warnings],
         "failed_rows": report.failed_rows,
     }
 
@@ -135,7 +154,7 @@ def _print_report(report: ImportReport) -> None:
     verb = "would create" if report.dry_run else "created"
     console.print(
         f"{report.rows} row(s): {verb} {report.created}, skipped {len(report.skipped)} "
-        f"(email already in the directory or the file), {report.failed_rows} with errors",
+        f"(already in the directory or the file), {report.failed_rows} with errors",
         highlight=False,
     )
     if report.errors:
@@ -148,7 +167,9 @@ def _print_report(report: ImportReport) -> None:
         for skip in report.skipped[:SHOWN]:
             table.add_row(str(skip.row), skip.email, skip.reason)
         console.print(table)
-    hidden = max(len(report.errors) - SHOWN, 0) + max(len(report.skipped) - SHOWN, 0)
+    hidden = sum(
+        max(len(found) - SHOWN, 0) for found in (report.errors, report.skipped, report.warnings)
+    )
     if hidden:
         console.print(f"... and {hidden} more; --json lists them all", style="dim")
     broken = {e.row for e in report.errors if e.reason.startswith("is not valid utf-8 text")}
