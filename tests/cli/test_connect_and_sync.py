@@ -105,6 +105,28 @@ def test_connect_with_a_bad_token_saves_nothing(
     assert json.loads(cli("connections", "list", "--json").stdout) == []
 
 
+def test_connect_stores_a_map_given_by_a_relative_path_by_its_absolute_one(
+    cli: Cli,
+    crms: tuple[HubSpotSandbox, SalesforceSandbox],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    """Workers run in folders of their own: a map stored as typed (``ours.yaml``) could not
+    be found by them."""
+    hubspot, _ = crms
+    cli("db", "upgrade")
+    monkeypatch.setenv("CRMSYNC_HUBSPOT_ACCESS_TOKEN", hubspot.access_token)
+    (tmp_path / "ours.yaml").write_text(
+        "object: company\nfields:\n  - {local: billing_city, remote: city, on_blank: keep}\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    result = cli("connect", "hubspot", "--portal-id", str(hubspot.portal_id),
+                 "--base-url", hubspot.url, "--mapping", "ours.yaml")  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    [connection] = json.loads(cli("connections", "list", "--json").stdout)
+    assert connection["mapping"] == str((tmp_path / "ours.yaml").resolve())
+
+
 def test_connect_refuses_a_map_that_cannot_be_used_and_saves_nothing(
     cli: Cli,
     crms: tuple[HubSpotSandbox, SalesforceSandbox],

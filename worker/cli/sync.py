@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -60,6 +61,8 @@ def _connect(provider: str, account_id: str, name: str, credentials: Credentials
 
     if mapping is not None:
         check_map(provider, mapping, nothing="nothing was saved")
+        # Workers may run in another folder: the map is stored by its absolute path.
+        mapping = str(Path(mapping).resolve())
     with unit_of_work() as (session, tenant_id):
         existing = session.scalar(
             select(Connection).where(
