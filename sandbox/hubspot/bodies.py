@@ -14,20 +14,21 @@ to each constant below); they must not be looser than what the routes then index
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any
 
 from sandbox.hubspot.errors import HubSpotError, validation_error
 
 
-class Shape:
+class Shape(ABC):
     """What one JSON value must look like."""
 
     expected = "a value"
 
+    @abstractmethod
     def problem(self, value: Any) -> Mismatch | None:
         """The first mismatch inside ``value``, or None."""
-        raise NotImplementedError
 
 
 @dataclass(frozen=True)

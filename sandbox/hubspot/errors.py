@@ -68,6 +68,16 @@ def invalid_json() -> HubSpotError:
     )
 
 
+def already_exists(what: str, name: str) -> HubSpotError:
+    """409 for a definition (a property, a property group) whose name is taken."""
+    return HubSpotError(
+        409,
+        f"{what} named '{name}' already exists.",
+        category="OBJECT_ALREADY_EXISTS",
+        context={"name": [name]},
+    )
+
+
 def not_found() -> HubSpotError:
     return HubSpotError(404, "resource not found", category="OBJECT_NOT_FOUND")
 

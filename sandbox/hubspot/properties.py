@@ -16,7 +16,7 @@ import threading
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from sandbox.hubspot.errors import HubSpotError, property_errors, validation_error
+from sandbox.hubspot.errors import HubSpotError, already_exists, property_errors, validation_error
 from sandbox.hubspot.property_groups import DEFAULT_GROUPS, PropertyGroups
 from sandbox.hubspot.records import iso_ms
 
@@ -288,25 +288,14 @@ class PropertySchema:
         )
         with self._lock:
             if name in self.by_type[object_type]:
-                raise HubSpotError(
-                    409,
-                    f"Property named '{name}' already exists.",
-                    category="OBJECT_ALREADY_EXISTS",
-                    context={"name": [name]},
-                )
+                raise already_exists("Property", name)
             self.by_type[object_type][name] = prop
         return prop
 
     def update(self, object_type: str, name: str, body: dict[str, Any], now_ms: int) -> PropertyDef:
         """A partial update (``PropertyUpdate``): the fields given replace the old ones."""
         with self._lock:
-            prop = self.by_type[object_type].get(name)
-            if prop is None:
-                raise property_not_found(object_type, name)
-            if prop.hubspot_defined:
-                raise validation_error(
-                    f"{name} is a HubSpot defined property; its definition is read only."
-                )
+            prop = self._custom(object_type, name, "its definition is read only")
             changes: dict[str, Any] = {"updated_ms": now_ms}
             for key, attribute in (("label", "label"), ("fieldType", "field_type"),
                                    ("description", "description")):  # fmt: skip
@@ -332,15 +321,18 @@ class PropertySchema:
     def archive(self, object_type: str, name: str, now_ms: int) -> None:
         """Move a custom property to the archive: it can no longer be written or listed."""
         with self._lock:
-            prop = self.by_type[object_type].get(name)
-            if prop is None:
-                raise property_not_found(object_type, name)
-            if prop.hubspot_defined:
-                raise validation_error(
-                    f"{name} is a HubSpot defined property; it can't be archived."
-                )
+            prop = self._custom(object_type, name, "it can't be archived")
             del self.by_type[object_type][name]
             self.archived[object_type][name] = replace(prop, archived_ms=now_ms)
+
+    def _custom(self, object_type: str, name: str, refusal: str) -> PropertyDef:
+        """A live property a client may change: not HubSpot's own (``refusal`` says why)."""
+        prop = self.by_type[object_type].get(name)
+        if prop is None:
+            raise property_not_found(object_type, name)
+        if prop.hubspot_defined:
+            raise validation_error(f"{name} is a HubSpot defined property; {refusal}.")
+        return prop
 
     def validate_write(
         self, object_type: str, properties: Any, *, allow_read_only: bool = False

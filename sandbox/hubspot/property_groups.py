@@ -13,7 +13,7 @@ import threading
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sandbox.hubspot.errors import HubSpotError, validation_error
+from sandbox.hubspot.errors import HubSpotError, already_exists, validation_error
 
 GROUP_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 DEFAULT_GROUPS = {
@@ -99,12 +99,7 @@ class PropertyGroups:
         )
         with self._lock:
             if name in self.by_type[object_type]:
-                raise HubSpotError(
-                    409,
-                    f"Property group named '{name}' already exists.",
-                    category="OBJECT_ALREADY_EXISTS",
-                    context={"name": [name]},
-                )
+                raise already_exists("Property group", name)
             self.by_type[object_type][name] = group
         return group
 
