@@ -1,5 +1,5 @@
 """Runs the benchmark sections and turns what they measured into figures, each next to its
-reference from the same run. ``python -m bench`` and ``crmsync bench`` call :func:`run`."""
+reference from the same run. ``python -m bench`` calls :func:`run`."""
 
 from __future__ import annotations
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.__main__ import build_options, sections
+from bench.options import build_options, sections
 from tests.services import require_postgres, require_redis
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -34,19 +34,40 @@ def test_the_large_profile_and_explicit_sizes() -> None:
     assert (custom.sizes.companies, custom.sizes.contacts, custom.sizes.accounts) == (500, 500, 50)
 
 
-def test_crmsync_bench_forwards_its_options_and_loads_the_harness_only_when_run() -> None:
+def test_python_m_bench_checks_its_options_and_the_product_cli_offers_no_harness() -> None:
     from typer.testing import CliRunner
 
+    from bench.cli import app as bench_app
     from worker.cli import app
 
-    result = CliRunner().invoke(app, ["bench", "--only", "fast"])
+    result = CliRunner().invoke(bench_app, ["--only", "fast"])
     assert result.exit_code == 1
     assert "unknown section(s) fast" in result.output
+    soak = CliRunner().invoke(bench_app, ["soak", "--records", "3"])
+    assert soak.exit_code == 2 and "--records" in soak.output
+    # The installed product CLI offers neither: its image does not ship bench/.
+    for command in ("bench", "soak"):
+        refused = CliRunner().invoke(app, [command, "--help"])
+        assert refused.exit_code == 2 and "No such command" in refused.output
     imported = subprocess.run(
         [sys.executable, "-c", "import sys, worker.cli; print(sorted(m for m in sys.modules if m.split('.')[0] == 'bench'))"],
         cwd=ROOT, capture_output=True, text=True, check=True,
     )  # fmt: skip
     assert imported.stdout.strip() == "[]"
+
+
+def test_no_product_module_imports_the_harness() -> None:
+    products = ("customers", "connectors", "mappings", "worker", "sandbox")
+    offenders = [
+        str(path.relative_to(ROOT))
+        for package in products
+        for path in (ROOT / package).rglob("*.py")
+        if any(
+            line.lstrip().startswith(("import bench", "from bench"))
+            for line in path.read_text().splitlines()
+        )
+    ]
+    assert offenders == []
 
 
 @pytest.mark.postgres

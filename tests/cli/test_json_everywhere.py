@@ -14,7 +14,7 @@ from tests.cli.conftest import Cli
 from worker.cli import app
 
 SERVICES = {"webhooks", "scheduler", "worker", "sandbox serve"}  # run until stopped
-OWN_FILES = {"demo", "bench"}  # write their figures to files of their own (bench: --out)
+OWN_FILES = {"demo"}  # writes its figures to files of its own
 
 
 def commands(command: click.Command, path: tuple[str, ...] = ()) -> dict[str, click.Command]:

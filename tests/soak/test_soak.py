@@ -1,4 +1,4 @@
-"""The convergence soak, short: ``crmsync soak`` on three fixed seeds and small sizes, each
+"""The convergence soak, short: ``python -m bench soak`` on three fixed seeds and small sizes, each
 as a process of its own (it starts its own Redis, restarts it once, and kills workers),
 against a scratch PostgreSQL database. Every check must be 0, "edits lost" included. 90 s
 of workload each: the part after the Redis restart must show recovery, and a 429 makes a
@@ -18,7 +18,6 @@ from bench.soak.services import redis_binary
 from tests.services import POSTGRES_URL, in_ci, require_postgres
 
 ROOT = Path(__file__).resolve().parents[2]
-CRMSYNC = str(Path(sys.executable).parent / "crmsync")
 SEEDS = (11, 5, 23)
 
 
@@ -35,7 +34,7 @@ def test_a_short_soak_converges_with_every_check_at_zero(tmp_path: Path, seed: i
         pytest.skip(message)
     report = tmp_path / "soak.json"
     done = subprocess.run(
-        [CRMSYNC, "soak", "--seed", str(seed), "--seconds", "90", "--records", "40",
+        [sys.executable, "-m", "bench", "soak", "--seed", str(seed), "--seconds", "90", "--records", "40",
          "--workers", "2", "--ops-per-s", "1", "--redis-restarts", "1", "--json", str(report)],
         cwd=ROOT, capture_output=True, text=True, timeout=840, check=False,
         env={**os.environ, "CRMSYNC_TEST_POSTGRES_URL": POSTGRES_URL},

@@ -224,7 +224,7 @@ def test_a_merge_whose_primary_was_never_linked_moves_the_others_link_and_writes
 def test_a_merge_of_two_linked_companies_is_not_undone_by_the_next_reconcile(
     sync: Sync, sandbox: HubSpotSandbox
 ) -> None:
-    """Found by the convergence soak (``crmsync soak``): a merge made in the CRM must stay
+    """Found by the convergence soak (``python -m bench soak``): a merge made in the CRM must stay
     made, not come back as a new CRM record for the merged-away business (the full pass
     archives the loser's customer, and the push created it again)."""
     survivor = sandbox.create("companies", {"name": "Globex GmbH", "domain": "globex.de"})

@@ -129,7 +129,7 @@ def test_edits_both_ways_and_deletes(
 def test_a_merge_of_two_linked_accounts_is_not_undone_by_the_next_reconcile(
     sync: Sync, sandbox: SalesforceSandbox
 ) -> None:
-    """Found by the convergence soak (``crmsync soak``): a merge made in the CRM must stay
+    """Found by the convergence soak (``python -m bench soak``): a merge made in the CRM must stay
     made, not come back as a new record for the merged-away business."""
     survivor = sandbox.create("Account", {"Name": "Globex GmbH", "Website": "https://globex.de"})
     loser = sandbox.create("Account", {"Name": "Globex (old)", "Website": "https://globex-old.de"})

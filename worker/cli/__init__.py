@@ -19,12 +19,10 @@ from worker.cli import (
     tenants,
 )
 from worker.cli import sync as sync_commands
-from worker.cli.bench import bench
 from worker.cli.common import state
 from worker.cli.demo import demo
 from worker.cli.prune import prune
 from worker.cli.sandbox import app as sandbox_app
-from worker.cli.soak import soak
 from worker.cli.status import status
 from worker.scheduler import scheduler
 from worker.settings import get_settings
@@ -45,7 +43,6 @@ app.add_typer(connections.app, name="connections")
 app.command("sync")(sync_commands.sync)
 app.command("worker")(sync_commands.worker)
 app.command("demo")(demo)
-app.command("soak")(soak)
 app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(reviews.app, name="reviews")
 app.add_typer(failures.app, name="failures")
@@ -54,7 +51,6 @@ app.add_typer(conflicts.app, name="conflicts")
 app.add_typer(tenants.app, name="tenants")
 app.command("status")(status)
 app.command("prune")(prune)
-app.command("bench")(bench)
 
 
 @app.callback()
