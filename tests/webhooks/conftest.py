@@ -8,7 +8,6 @@ import json
 import time
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 import redis
@@ -139,14 +138,10 @@ def jobs(messages: list[Message[Any]]) -> list[tuple[str, list[Any]]]:
 
 # ---- a real Redis broker -------------------------------------------------------------
 
-OWN_REDIS_DB = 13  # see own_redis()
-
-
 def own_redis() -> str:
-    """The test Redis, but its database OWN_REDIS_DB: these tests flush it, and other test
-    sessions running at the same time flush the shared one, which would empty our queue."""
-    url = urlsplit(require_redis())
-    return urlunsplit(url._replace(path=f"/{OWN_REDIS_DB}"))
+    """The test Redis database this session (or this xdist worker) claimed for itself:
+    these tests flush it, so it must be nobody else's."""
+    return require_redis()
 
 
 @pytest.fixture
