@@ -18,5 +18,5 @@ def test_configuration_table_lists_exactly_the_settings() -> None:
 
 def test_ci_runs_the_readmes_test_command() -> None:
     ci = (Path(__file__).resolve().parents[1] / ".ci" / "run").read_text()
-    command = "uv run --frozen pytest"
+    command = "uv run --frozen pytest -n auto"
     assert command in README and command in ci
