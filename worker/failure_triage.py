@@ -89,7 +89,7 @@ def failure_dict(row: SyncFailure, *, full: bool = False) -> dict[str, Any]:
     return data
 
 
-def scoped(tenant_id: int) -> Select[tuple[SyncFailure]]:
+def scoped(tenant_id: int) -> Select[SyncFailure]:
     """This tenant's failures only: of its connections, and of its customers' categorization.
     Another tenant's id is answered as an id that does not exist."""
     return select(SyncFailure).where(SyncFailure.tenant_id == tenant_id)
@@ -123,7 +123,7 @@ class FailureFilter:
     error: str | None = None
 
 
-def filtered(tenant_id: int, chosen: FailureFilter) -> Select[tuple[SyncFailure]]:
+def filtered(tenant_id: int, chosen: FailureFilter) -> Select[SyncFailure]:
     """The tenant's failures the filter selects, newest first."""
     query = scoped(tenant_id).where(SyncFailure.status.in_(chosen.statuses))
     if chosen.connection is not None:
