@@ -17,6 +17,7 @@ from worker.cli import (
     reviews,
     runs,
     tenants,
+    users,
 )
 from worker.cli import sync as sync_commands
 from worker.cli.bench import bench
@@ -26,6 +27,7 @@ from worker.cli.prune import prune
 from worker.cli.sandbox import app as sandbox_app
 from worker.cli.soak import soak
 from worker.cli.status import status
+from worker.console.serve import console as serve_console
 from worker.scheduler import scheduler
 from worker.settings import get_settings
 from worker.webhooks.serve import webhooks
@@ -52,6 +54,8 @@ app.add_typer(failures.app, name="failures")
 app.add_typer(runs.app, name="runs")
 app.add_typer(conflicts.app, name="conflicts")
 app.add_typer(tenants.app, name="tenants")
+app.add_typer(users.app, name="users")
+app.command("console")(serve_console)
 app.command("status")(status)
 app.command("prune")(prune)
 app.command("bench")(bench)

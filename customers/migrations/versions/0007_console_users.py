@@ -37,7 +37,7 @@ def upgrade() -> None:
             ["tenants.id"],
             name=op.f("fk_console_users_tenant_id_tenants"),
             ondelete="CASCADE",
-        ),  # fmt: skip
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_console_users")),
         sa.UniqueConstraint("email", name=op.f("uq_console_users_email")),
     )
