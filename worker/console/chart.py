@@ -113,8 +113,9 @@ def svg(data: Activity) -> str:
             x = LEFT + index * step
             days.append(
                 f'<line x1="{x:.1f}" y1="{TOP}" x2="{x:.1f}" y2="{height - 18}" stroke="#ddd"/>'
-                f'<text x="{x + 2:.1f}" y="{height - 4}">{hour:%a %d %b}</text>'
             )
+            if index < HOURS - 14:  # a label nearer the end would run off the chart
+                days.append(f'<text x="{x + 2:.1f}" y="{height - 4}">{hour:%a %d %b}</text>')
     second_top = TOP + BAR_AREA + TOP + 12
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {height}" '
