@@ -12,9 +12,8 @@ from starlette.routing import Route
 
 from customers.errors import NotFound
 from customers.sync_state import SyncConflict
-from worker.cli.conflicts import _scoped as conflicts_of
-from worker.cli.conflicts import conflict_dict
 from worker.console.web import in_tenant, int_param, page, path_id, render
+from worker.history import conflict_dict, conflicts_of
 
 PAGE_SIZE = 200
 

@@ -10,9 +10,8 @@ from starlette.routing import Route
 
 from customers.errors import InvalidInput, NotFound
 from customers.sync_state import SyncRun
-from worker.cli.runs import _scoped as runs_of
-from worker.cli.runs import run_dict
 from worker.console.web import in_tenant, int_param, page, path_id, render
+from worker.history import run_dict, runs_of
 
 KINDS = ("records", "incremental", "reconcile", "push")
 PAGE_SIZE = 100
