@@ -66,3 +66,8 @@ def test_bad_input_writes_nothing(console_sessions: sessionmaker[Session]) -> No
     assert code == 2
     with console_sessions() as session:
         assert session.query(ConsoleUser).count() == 1
+
+
+def test_console_command_names_its_address_options() -> None:
+    code, out, _ = run("console", "--help")
+    assert code == 0 and "--host" in out and "--port" in out and "CRMSYNC_CONSOLE_PORT" in out

@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 CSRF_FIELD = "csrf"
 MAX_FAILURES = 10
 FAILURE_WINDOW_S = 15 * 60.0
+MAX_KEYS = 10_000
 LOOPBACK_NAMES = ("localhost",)
 
 
@@ -128,6 +129,10 @@ class LoginThrottle:
         with self._lock:
             for key in keys:
                 self._recent(key, now).append(now)
+            if len(self._failures) > MAX_KEYS:
+                # Many made-up emails must not grow this without end: forget quiet keys.
+                for key in [k for k in self._failures if not self._recent(k, now)]:
+                    del self._failures[key]
 
     def succeeded(self, *keys: str) -> None:
         with self._lock:
