@@ -10,6 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from argon2 import PasswordHasher
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -27,6 +28,12 @@ PASSWORD = "correct horse battery staple"
 OPERATOR = "operator@acme.test"
 VIEWER = "viewer@acme.test"
 OUTSIDER = "someone@else.test"
+
+
+@pytest.fixture(autouse=True)
+def _cheap_password_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """argon2id still, with its smallest cost: the tests hash and check many passwords."""
+    monkeypatch.setattr(users, "hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
 
 
 @pytest.fixture

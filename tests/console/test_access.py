@@ -213,3 +213,31 @@ def test_pages_show_the_seeded_history(app_client: TestClient, seeded: Seeded) -
     chart = app_client.get("/chart.svg")
     assert chart.headers["content-type"].startswith("image/svg+xml")
     assert "9 in 7 days" in chart.text  # 4 created + 3 updated + 2 contacts created
+
+
+def test_sign_in_returns_to_the_page_asked_for_and_never_off_site(app_client: TestClient) -> None:
+    for asked, landed in (
+        ("/failures?status=all", "/failures?status=all"),
+        ("//evil.test/x", "/connections"),
+        ("https://evil.test/", "/connections"),
+        ("/\\evil.test", "/connections"),
+    ):
+        app_client.cookies.clear()
+        answer = app_client.post(
+            "/login",
+            data={
+                "csrf": csrf_of(app_client),
+                "email": VIEWER,
+                "password": PASSWORD,
+                "next": asked,
+            },
+        )
+        assert answer.status_code == 303 and answer.headers["location"] == landed, asked
+
+
+def test_pages_carry_security_headers(app_client: TestClient) -> None:
+    answer = app_client.get("/login")
+    assert "frame-ancestors 'none'" in answer.headers["content-security-policy"]
+    assert answer.headers["x-frame-options"] == "DENY"
+    assert answer.headers["x-content-type-options"] == "nosniff"
+    assert app_client.get("/no-such-page").status_code == 404

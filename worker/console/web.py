@@ -102,9 +102,11 @@ async def _signed_in(request: Request) -> SignedIn | None:
 
 
 def _to_login(request: Request) -> Response:
-    target = request.url.path
-    if request.method == "GET" and request.url.query:
-        target += "?" + request.url.query
+    """To the sign-in form, which comes back to this page (an action is not repeated: its
+    form would be stale by then)."""
+    if request.method != "GET":
+        return RedirectResponse("/login", status_code=303)
+    target = request.url.path + ("?" + request.url.query if request.url.query else "")
     return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
 
 
