@@ -241,3 +241,30 @@ def test_pages_carry_security_headers(app_client: TestClient) -> None:
     assert answer.headers["x-frame-options"] == "DENY"
     assert answer.headers["x-content-type-options"] == "nosniff"
     assert app_client.get("/no-such-page").status_code == 404
+
+
+def test_an_operator_acts_on_one_or_many(
+    app_client: TestClient, seeded: Seeded, console_sessions: sessionmaker[Session]
+) -> None:
+    csrf = sign_in(app_client, OPERATOR)
+    ours = seeded.ours
+    both = [str(ours["failure"]), str(ours["secretive"])]
+    answer = app_client.post(
+        "/failures/dismiss", data={"csrf": csrf, "id": both, "reason": "known outage"}
+    )
+    assert answer.status_code == 303
+    assert status_of(console_sessions, SyncFailure, ours["failure"]) == "dismissed"
+    assert status_of(console_sessions, SyncFailure, ours["secretive"]) == "dismissed"
+    assert f"dismissed {ours['failure']}, {ours['secretive']}" in app_client.get("/failures").text
+    connection = ours["connection"]
+    assert (
+        app_client.post(f"/connections/{connection}/pause", data={"csrf": csrf}).status_code == 303
+    )
+    assert status_of(console_sessions, Connection, connection) == "paused"
+    # A paused connection is not synced: refused, saying what to do.
+    refused = app_client.post(f"/connections/{connection}/sync", data={"csrf": csrf})
+    assert refused.status_code == 409 and "is paused" in refused.text
+    assert (
+        app_client.post(f"/connections/{connection}/resume", data={"csrf": csrf}).status_code == 303
+    )
+    assert status_of(console_sessions, Connection, connection) == "active"
