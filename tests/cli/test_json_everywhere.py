@@ -13,7 +13,7 @@ import typer.main
 from tests.cli.conftest import Cli
 from worker.cli import app
 
-SERVICES = {"webhooks", "scheduler", "worker", "sandbox serve"}  # run until stopped
+SERVICES = {"webhooks", "scheduler", "worker", "sandbox serve", "console"}  # run until stopped
 OWN_FILES = {"demo", "bench"}  # write their figures to files of their own (bench: --out)
 
 
