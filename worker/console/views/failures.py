@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import Response
@@ -96,7 +97,7 @@ async def replay(request: Request, form: FormData) -> Response:
         return triage.replay(session, rows, run_here=jobs.embedded)
 
     result = await in_tenant(request, mark)
-    finished = jobs.run_replays(result.to_run)
+    finished = await run_in_threadpool(jobs.run_replays, result.to_run)  # may wait a while
     parts = []
     if result.replayed:
         names = ", ".join(str(item["id"]) for item in result.replayed)
