@@ -268,3 +268,20 @@ def test_an_operator_acts_on_one_or_many(
         app_client.post(f"/connections/{connection}/resume", data={"csrf": csrf}).status_code == 303
     )
     assert status_of(console_sessions, Connection, connection) == "active"
+
+
+def test_malformed_bodies_are_4xx_not_5xx(app_client: TestClient, seeded: Seeded) -> None:
+    csrf = sign_in(app_client, OPERATOR)
+    target = "/failures/dismiss"
+    answers = [
+        app_client.post(target, content=b"\xff\xfe=%zz&csrf=" + csrf.encode(),
+                        headers={"content-type": "application/x-www-form-urlencoded"}),
+        app_client.post(target, data={"csrf": csrf}, files={"upload": ("a.txt", b"x")}),
+        app_client.post(target, content="&".join(f"f{i}=1" for i in range(1500)),
+                        headers={"content-type": "application/x-www-form-urlencoded"}),
+        app_client.post(target, content=b"--nope\r\n", headers={"content-type": "multipart/form-data; boundary=x"}),
+        app_client.post(target, content=b"{}", headers={"content-type": "application/json"}),
+    ]  # fmt: skip
+    assert [answer.status_code // 100 for answer in answers] == [4] * len(answers), [
+        answer.status_code for answer in answers
+    ]
