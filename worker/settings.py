@@ -88,6 +88,32 @@ class Settings(BaseSettings):
         ge=1024,
         description="Largest webhook request body accepted; larger ones get 413.",
     )
+    console_host: str = Field(
+        default="127.0.0.1",
+        description="Address `crmsync console` (the operator console) listens on.",
+    )
+    console_port: int = Field(
+        default=8090, ge=1, le=65535, description="Port `crmsync console` listens on."
+    )
+    console_secret_key: SecretStr | None = Field(
+        default=None,
+        description="Key that signs the console's session cookies (at least 32 characters). "
+        "Unset: a random key made at start-up, with a warning; sessions then end when the "
+        "console restarts, and every console process must be given the same key.",
+    )
+    console_https_only: bool | None = Field(
+        default=None,
+        description="Send the console's session cookie over HTTPS only (Secure). Default: "
+        "yes, unless the console listens on a loopback address (127.0.0.1, ::1, localhost).",
+    )
+    console_session_max_age_s: int = Field(
+        default=8 * 3600, ge=60, description="How long a console sign-in lasts, in seconds."
+    )
+    console_max_body_bytes: int = Field(
+        default=65_536,
+        ge=1024,
+        description="Largest console request body accepted; larger ones get 413.",
+    )
     hubspot_client_secret: SecretStr | None = Field(
         default=None,
         description="HubSpot app client secret that signs webhooks (v3, or v1 for private "
@@ -259,6 +285,13 @@ class Settings(BaseSettings):
         if self.categorizer == "llm" and not (self.llm_base_url and self.llm_model):
             raise ValueError("categorizer llm needs llm_base_url and llm_model")
         return self
+
+    @field_validator("console_secret_key")
+    @classmethod
+    def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 32:
+            raise ValueError("the console secret key needs at least 32 characters")
+        return value
 
     @field_validator("log_level")
     @classmethod

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
+import customers.console_users  # registers the console users table
 import customers.sync_state  # noqa: F401  (registers the sync tables on the metadata)
 from customers.models import Base
 

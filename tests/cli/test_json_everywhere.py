@@ -13,7 +13,7 @@ import typer.main
 from tests.cli.conftest import Cli
 from worker.cli import app
 
-SERVICES = {"webhooks", "scheduler", "worker", "sandbox serve"}  # run until stopped
+SERVICES = {"webhooks", "scheduler", "worker", "sandbox serve", "console"}  # run until stopped
 OWN_FILES = {"demo"}  # writes its figures to files of its own
 
 

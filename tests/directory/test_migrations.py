@@ -6,6 +6,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, inspect
 
+import customers.console_users
 import customers.sync_state  # noqa: F401
 from customers import db
 from customers.models import Base

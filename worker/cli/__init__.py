@@ -17,6 +17,7 @@ from worker.cli import (
     reviews,
     runs,
     tenants,
+    users,
 )
 from worker.cli import sync as sync_commands
 from worker.cli.common import state
@@ -24,6 +25,7 @@ from worker.cli.demo import demo
 from worker.cli.prune import prune
 from worker.cli.sandbox import app as sandbox_app
 from worker.cli.status import status
+from worker.console.serve import console as serve_console
 from worker.scheduler import scheduler
 from worker.settings import get_settings
 from worker.webhooks.serve import webhooks
@@ -49,6 +51,8 @@ app.add_typer(failures.app, name="failures")
 app.add_typer(runs.app, name="runs")
 app.add_typer(conflicts.app, name="conflicts")
 app.add_typer(tenants.app, name="tenants")
+app.add_typer(users.app, name="users")
+app.command("console")(serve_console)
 app.command("status")(status)
 app.command("prune")(prune)
 

@@ -8,18 +8,16 @@ tenant's rows are never listed, and their ids read as missing.
 
 from __future__ import annotations
 
-import re
-from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.table import Table
-from sqlalchemy import Select, select
 
 from customers.errors import NotFound
-from customers.sync_state import Connection, SyncConflict
+from customers.sync_state import SyncConflict
 from worker.cli.common import JsonFlag, console, handles_errors, print_json, unit_of_work
 from worker.cli.failures import parse_since
+from worker.history import conflict_dict, conflicts_of
 from worker.sync.target import PARENT_TYPE
 
 app = typer.Typer(
@@ -27,32 +25,7 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
-RULE = re.compile(r"(?P<rule>.+) \((?P<winner>\w+) won\)")
 PARENT_TYPES = tuple(sorted(set(PARENT_TYPE.values())))
-
-
-def _scoped(tenant_id: int) -> Select[SyncConflict]:
-    return select(SyncConflict).where(
-        SyncConflict.connection_id.in_(
-            select(Connection.id).where(Connection.tenant_id == tenant_id)
-        )
-    )
-
-
-def conflict_dict(conflict: SyncConflict) -> dict[str, Any]:
-    data: dict[str, Any] = {}
-    for column in SyncConflict.__table__.columns:
-        value = getattr(conflict, column.key)
-        data[column.key] = value.isoformat() if isinstance(value, datetime) else value
-    data["local_type"] = "contact" if conflict.object_type == "contact" else "customer"
-    # Stored as "<rule> (<side> won)": split, so scripts need not parse it.
-    matched = RULE.fullmatch(conflict.rule)
-    data["decision"] = {
-        "rule": matched["rule"] if matched else conflict.rule,
-        "winner": matched["winner"] if matched else None,
-        "value": conflict.resolved_value,
-    }
-    return data
 
 
 @app.command("list")
@@ -78,7 +51,7 @@ def list_(
 ) -> None:
     """Conflicts, newest first."""
     with unit_of_work() as (session, tenant_id):
-        query = _scoped(tenant_id)
+        query = conflicts_of(tenant_id)
         if connection is not None:
             query = query.where(SyncConflict.connection_id == connection)
         if customer is not None:
@@ -127,7 +100,7 @@ def show(
     """One conflict: the field, both values, the base they changed from, the rule and what
     it decided."""
     with unit_of_work() as (session, tenant_id):
-        conflict = session.scalar(_scoped(tenant_id).where(SyncConflict.id == conflict_id))
+        conflict = session.scalar(conflicts_of(tenant_id).where(SyncConflict.id == conflict_id))
         if conflict is None:
             raise NotFound("conflict", conflict_id)
         data = conflict_dict(conflict)

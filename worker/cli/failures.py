@@ -8,21 +8,15 @@ credential is shown as ``***`` anyway: this output ends up in tickets and chat.
 
 from __future__ import annotations
 
-import re
-from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.table import Table
-from sqlalchemy import Select, or_, select
-from sqlalchemy.orm import Session
 
-from customers.errors import InvalidInput, NotFound
-from customers.sync_state import SyncFailure
-from customers.types import utcnow
-from worker import enqueue
-from worker.cli.common import console, fail, handles_errors, print_json, unit_of_work
-from worker.failures import DISMISSED, OPEN, REPLAYED, RESOLVED, UNRESOLVED
+from customers.errors import InvalidInput
+from worker import failure_triage as triage
+from worker.cli.common import console, handles_errors, print_json, unit_of_work
+from worker.failures import OPEN, UNRESOLVED
 from worker.settings import get_settings
 
 app = typer.Typer(
@@ -46,101 +40,10 @@ ErrorOption = Annotated[
     ),
 ]
 
-STATUSES = (OPEN, REPLAYED, RESOLVED, DISMISSED)
-SECRET_KEY = re.compile(r"token|secret|password|passwd|authorization|api[_-]?key|credential", re.I)
-REDACTED = "***"
-DURATION = re.compile(r"(\d+)\s*([smhdw])")
-UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
-
-
-def parse_since(value: str, *, now: datetime | None = None) -> datetime:
-    """``30m`` / ``12h`` / ``7d`` ago, or an ISO date or date-time (UTC unless it says)."""
-    text = value.strip().lower()
-    match = DURATION.fullmatch(text)
-    if match:
-        amount, unit = int(match.group(1)), match.group(2)
-        return (now or utcnow()) - timedelta(**{UNITS[unit]: amount})
-    try:
-        moment = datetime.fromisoformat(value.strip())
-    except ValueError:
-        raise InvalidInput.single(
-            "--since", f"{value!r} is not a duration (12h, 7d) or a date"
-        ) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def redact(value: Any) -> Any:
-    """The value with every credential-like key's value replaced by ``***``."""
-    if isinstance(value, dict):
-        return {
-            key: REDACTED if isinstance(key, str) and SECRET_KEY.search(key) else redact(item)
-            for key, item in value.items()
-        }
-    if isinstance(value, list):
-        return [redact(item) for item in value]
-    return value
-
-
-def _plain(value: Any) -> Any:
-    return value.isoformat() if isinstance(value, datetime) else value
-
-
-def failure_dict(row: SyncFailure, *, full: bool = False) -> dict[str, Any]:
-    data = {
-        column.key: _plain(getattr(row, column.key)) for column in SyncFailure.__table__.columns
-    }
-    data["payload"] = redact(row.payload)
-    if not full:
-        data.pop("payload")
-        data["message"] = (row.message or "")[:200]
-    return data
-
-
-def _scoped(tenant_id: int) -> Select[SyncFailure]:
-    """This tenant's failures only: of its connections, and of its customers' categorization.
-    Another tenant's id is answered as an id that does not exist."""
-    return select(SyncFailure).where(SyncFailure.tenant_id == tenant_id)
-
-
-def _statuses(status: str | None, default: tuple[str, ...]) -> tuple[str, ...]:
-    if status is None:
-        return default
-    if status == "all":
-        return STATUSES
-    if status == "unresolved":
-        return UNRESOLVED
-    chosen = tuple(part.strip() for part in status.split(","))
-    unknown = [part for part in chosen if part not in STATUSES]
-    if unknown:
-        raise InvalidInput.single(
-            "--status", f"{', '.join(unknown)}: use {', '.join(STATUSES)}, unresolved or all"
-        )
-    return chosen
-
-
-def _filtered(
-    tenant_id: int,
-    *,
-    connection: int | None,
-    since: str | None,
-    error: str | None,
-    statuses: tuple[str, ...],
-) -> Select[SyncFailure]:
-    query = _scoped(tenant_id).where(SyncFailure.status.in_(statuses))
-    if connection is not None:
-        query = query.where(SyncFailure.connection_id == connection)
-    if since:
-        query = query.where(SyncFailure.last_failed_at >= parse_since(since))
-    if error:
-        query = query.where(or_(SyncFailure.error_class == error, SyncFailure.crm_code == error))
-    return query.order_by(SyncFailure.last_failed_at.desc(), SyncFailure.id.desc())
-
-
-def _one(session: Session, tenant_id: int, failure_id: int) -> SyncFailure:
-    row = session.scalar(_scoped(tenant_id).where(SyncFailure.id == failure_id))
-    if row is None:
-        raise NotFound("failure", failure_id)
-    return row
+# The CLI's names for what lives in ``worker.failure_triage`` (``conflicts`` parses --since).
+parse_since = triage.parse_since
+redact = triage.redact
+failure_dict = triage.failure_dict
 
 
 @app.command("list")
@@ -160,8 +63,13 @@ def list_(
 ) -> None:
     """Failures, newest first (unresolved ones unless --status says otherwise)."""
     with unit_of_work() as (session, tenant_id):
-        query = _filtered(tenant_id, connection=connection, since=since, error=error,
-                          statuses=_statuses(status, UNRESOLVED))  # fmt: skip
+        chosen = triage.FailureFilter(
+            statuses=triage.statuses(status, UNRESOLVED),
+            connection=connection,
+            since=since,
+            error=error,
+        )
+        query = triage.filtered(tenant_id, chosen)
         rows = [failure_dict(row) for row in session.scalars(query.limit(limit))]
     if as_json:
         print_json({"failures": rows})
@@ -199,24 +107,12 @@ def show(
 ) -> None:
     """Everything about one failure, with the job a replay would send."""
     with unit_of_work() as (session, tenant_id):
-        data = failure_dict(_one(session, tenant_id, failure_id), full=True)
+        data = failure_dict(triage.one(session, tenant_id, failure_id), full=True)
     if as_json:
         print_json(data)
         return
     for key, value in data.items():
         console.print(f"[bold]{key}[/]: {value}", highlight=False)
-
-
-def _replayable(row: SyncFailure) -> str | None:
-    """Why the row cannot be replayed, or None."""
-    if row.status == RESOLVED:
-        return "already resolved"
-    payload = row.payload or {}
-    if payload.get("actor") not in enqueue.JOB_NAMES or not isinstance(
-        payload.get("args", []), list
-    ):
-        return "its payload names no crmsync job"
-    return None
 
 
 @app.command()
@@ -242,50 +138,25 @@ def replay(
     """Send failed jobs again and mark them replayed."""
     if bool(failure_ids) == replay_all:
         raise InvalidInput.single("ids", "give failure ids or --all, not both and not neither")
-    replayed, skipped = [], []
     run_here = not get_settings().broker_url  # the embedded mode: no worker would ever see them
-    to_run: list[dict[str, Any]] = []
     with unit_of_work() as (session, tenant_id):
         if replay_all:
-            query = _filtered(tenant_id, connection=connection, since=since, error=error,
-                              statuses=_statuses(status, (OPEN,)))  # fmt: skip
-            rows = list(session.scalars(query))
+            chosen = triage.FailureFilter(
+                statuses=triage.statuses(status, (OPEN,)),
+                connection=connection,
+                since=since,
+                error=error,
+            )
+            rows = list(session.scalars(triage.filtered(tenant_id, chosen)))
         else:
             rows = [
-                _one(session, tenant_id, failure_id)
+                triage.one(session, tenant_id, failure_id)
                 for failure_id in dict.fromkeys(failure_ids or [])
             ]
-        for row in rows:
-            reason = _replayable(row)
-            if reason:
-                skipped.append({"id": row.id, "reason": reason})
-                continue
-            job = enqueue.job_payload(
-                row.payload["actor"], *row.payload.get("args", []), **row.payload.get("kwargs", {})
-            )
-            if not dry_run:
-                # Marked first: if sending fails, the unit of work rolls the mark back.
-                row.status = REPLAYED
-                row.resolution = f"replayed {utcnow().isoformat(timespec='seconds')}"
-                session.flush()
-                if run_here:
-                    to_run.append(job)
-                else:
-                    try:
-                        enqueue.replay(job)
-                    except Exception as error:  # the broker is down or refused the message
-                        fail(
-                            f"could not send failure {row.id}'s job ({type(error).__name__}); "
-                            "no failure was marked replayed"
-                        )
-            replayed.append({"id": row.id, "job": redact(job)})
-    if to_run:
-        # After the marks are committed: the jobs write to the same database.
-        from worker.embedded import jobs_run_here
-
-        with jobs_run_here():
-            for job in to_run:
-                enqueue.replay(job)
+        done = triage.replay(session, rows, run_here=run_here, dry_run=dry_run)
+    # After the marks are committed: the jobs write to the same database.
+    triage.run_replayed(done.to_run)
+    replayed, skipped = done.replayed, done.skipped
     if as_json:
         print_json({"dry_run": dry_run, "replayed": replayed, "skipped": skipped})
         return
@@ -309,14 +180,8 @@ def dismiss(
     as_json: JsonFlag = False,
 ) -> None:
     """Decide to leave a failure alone; it stays on record with the reason."""
-    if not reason.strip():
-        raise InvalidInput.single("--reason", "say why the failure is dismissed")
     with unit_of_work() as (session, tenant_id):
-        row = _one(session, tenant_id, failure_id)
-        if row.status == RESOLVED:
-            raise InvalidInput.single("id", f"failure {failure_id} is already resolved")
-        row.status, row.resolution = DISMISSED, reason.strip()
-        data = failure_dict(row)
+        data = failure_dict(triage.dismiss(session, tenant_id, failure_id, reason))
     if as_json:
         print_json(data)
         return

@@ -5,38 +5,21 @@ Read-only: runs are written by the sync itself.
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.table import Table
-from sqlalchemy import Select, select
 
 from customers.errors import NotFound
-from customers.sync_state import Connection, SyncRun
+from customers.sync_state import SyncRun
 from worker.cli.common import console, handles_errors, print_json, unit_of_work
+from worker.history import run_dict, runs_of
 
 app = typer.Typer(
     help="Sync runs: kind, start and end, outcome, counts, cursors.", no_args_is_help=True
 )
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
-
-
-def run_dict(run: SyncRun) -> dict[str, Any]:
-    data: dict[str, Any] = {}
-    for column in SyncRun.__table__.columns:
-        value = getattr(run, column.key)
-        data[column.key] = value.isoformat() if isinstance(value, datetime) else value
-    finished = run.finished_at
-    data["duration_s"] = round((finished - run.started_at).total_seconds(), 3) if finished else None
-    return data
-
-
-def _scoped(tenant_id: int) -> Select[SyncRun]:
-    return select(SyncRun).where(
-        SyncRun.connection_id.in_(select(Connection.id).where(Connection.tenant_id == tenant_id))
-    )
 
 
 @app.command("list")
@@ -56,7 +39,7 @@ def list_(
 ) -> None:
     """Runs, newest first."""
     with unit_of_work() as (session, tenant_id):
-        query = _scoped(tenant_id)
+        query = runs_of(tenant_id)
         if connection is not None:
             query = query.where(SyncRun.connection_id == connection)
         if kind:
@@ -88,7 +71,7 @@ def list_(
 def show(run_id: Annotated[int, typer.Argument(help="Run id.")], as_json: JsonFlag = False) -> None:
     """One run, with its counts, error and the cursor before and after."""
     with unit_of_work() as (session, tenant_id):
-        run = session.scalar(_scoped(tenant_id).where(SyncRun.id == run_id))
+        run = session.scalar(runs_of(tenant_id).where(SyncRun.id == run_id))
         if run is None:
             raise NotFound("run", run_id)
         data = run_dict(run)
