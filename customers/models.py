@@ -224,12 +224,17 @@ class Contact(Base):
 
 class CustomerReference(Base):
     """Something outside the directory that points at a customer (an invoice in the
-    billing system, a credit memo). While any exists the customer cannot be purged."""
+    billing system, a credit memo, the customer's number in an ERP): the customer's
+    aliases. While any exists the customer cannot be purged.
+
+    A (system, reference) pair names one customer of a tenant: ``customers search`` finds
+    the customer by it. ``system`` is stored lower-cased (``customers.aliases``)."""
 
     __tablename__ = "customer_references"
-    __table_args__ = (UniqueConstraint("customer_id", "system", "reference"),)
+    __table_args__ = (UniqueConstraint("tenant_id", "system", "reference"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
     customer_id: Mapped[int] = mapped_column(
         ForeignKey("customers.id", ondelete="RESTRICT"), index=True
     )

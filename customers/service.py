@@ -23,6 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
+from customers.aliases import add_alias
 from customers.bulk import insert_returning_ids, table_rows
 from customers.custom_properties import CustomChanges
 from customers.db import LOCK_TENANT, lock_for_transaction
@@ -204,14 +205,15 @@ def create_customer(
     data: Mapping[str, Any],
     *,
     origin_connection_id: int | None = None,
+    email_required: bool = True,
 ) -> Customer:
     """Add a customer. A name is always required; an email too, except for customers a CRM
     sync creates (CRM companies often have none; such a customer cannot be invoiced until
-    one is added)."""
+    one is added) and copies (``email_required=False``, ``customers.copies``)."""
     cleaned = clean_customer(data, from_crm=origin_connection_id is not None)
     if "name" not in cleaned:
         raise InvalidInput.single("name", "is required")
-    if not cleaned.get("email") and origin_connection_id is None:
+    if not cleaned.get("email") and origin_connection_id is None and email_required:
         raise InvalidInput.single("email", "is required")
     _category_provenance(cleaned, None, origin_connection_id)
     guard_tenant(session, tenant_id)
@@ -533,24 +535,9 @@ def references_of(session: Session, customer_id: int) -> list[str]:
 def add_reference(
     session: Session, tenant_id: int, customer_id: int, *, system: str, reference: str
 ) -> CustomerReference:
-    """Record that something outside the directory (an invoice, say) points at a customer."""
-    get_customer(session, tenant_id, customer_id)
-    if not system.strip() or not reference.strip():
-        raise InvalidInput.single("reference", "system and reference are both required")
-    system, reference = system.strip(), reference.strip()
-    existing = session.scalar(
-        select(CustomerReference).where(
-            CustomerReference.customer_id == customer_id,
-            CustomerReference.system == system,
-            CustomerReference.reference == reference,
-        )
-    )
-    if existing is not None:
-        return existing  # recorded already: recording it again changes nothing
-    row = CustomerReference(customer_id=customer_id, system=system, reference=reference)
-    session.add(row)
-    session.flush()
-    return row
+    """Record that something outside the directory (an invoice, say) points at a customer:
+    an alias of it (``customers.aliases.add_alias``)."""
+    return add_alias(session, tenant_id, customer_id, system=system, reference=reference)
 
 
 def delete_customer(

@@ -16,6 +16,7 @@ from customers.custom_properties import CustomChanges
 from customers.duplicates import Keys, duplicates_made
 from customers.errors import FieldError, InvalidInput
 from customers.fields import CUSTOMER_FIELDS
+from customers.links import identity_of
 from customers.models import CustomerStatus
 from worker.cli.common import (
     JsonFlag,
@@ -27,6 +28,7 @@ from worker.cli.common import (
     unit_of_work,
 )
 from worker.cli.duplicate_guard import AllowDuplicate, refuse_or_warn, reported_refusal
+from worker.cli.identity_view import SHOWN_APART, show_identity
 
 app = typer.Typer(help="List, find, add and change customers.", no_args_is_help=True)
 
@@ -205,11 +207,12 @@ def list_(
 @app.command()
 @handles_errors
 def show(customer_id: int, as_json: JsonFlag = False) -> None:
-    """Everything about one customer, with its contacts."""
+    """Everything about one customer, with its contacts, CRM links and aliases."""
     with unit_of_work() as (session, tenant_id):
         data = customer_dict(
             service.get_customer(session, tenant_id, customer_id), with_contacts=True
         )
+        data.update(identity_of(session, tenant_id, customer_id))
     if as_json:
         print_json(data)
         return
@@ -217,7 +220,7 @@ def show(customer_id: int, as_json: JsonFlag = False) -> None:
     table.add_column("field", style="bold")
     table.add_column("value", overflow="fold")
     for key, value in data.items():
-        if key not in ("contacts", "custom_properties") and value not in (None, {}, []):
+        if key not in SHOWN_APART and value not in (None, {}, []):
             table.add_row(key, str(value))
     for key, value in data["custom_properties"].items():  # sorted by key
         table.add_row(f"custom {key}", str(value))
@@ -229,6 +232,7 @@ def show(customer_id: int, as_json: JsonFlag = False) -> None:
             f" <{contact['email'] or '-'}> {', '.join(contact['roles'])}{primary}",
             highlight=False,
         )
+    show_identity(data)
 
 
 @app.command()
@@ -421,4 +425,4 @@ def reference(customer_id: int, system: str, ref: str, as_json: JsonFlag = False
 
 
 # Commands kept in their own modules add themselves to ``app`` when imported.
-from worker.cli import categories, duplicates, importing  # noqa: E402, F401
+from worker.cli import categories, customer_links, duplicates, importing  # noqa: E402, F401

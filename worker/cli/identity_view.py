@@ -1,0 +1,28 @@
+"""How ``customers show`` prints a customer's CRM links and aliases."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from worker.cli.common import console
+
+# Keys of ``customers show --json`` printed in lines of their own, not in the field table.
+SHOWN_APART = frozenset({"contacts", "custom_properties", "links", "aliases"})
+
+
+def show_identity(data: dict[str, Any]) -> None:
+    for link in data.get("links", []):
+        synced = link["last_synced_at"] or "never"
+        console.print(
+            f"  link: connection {link['connection_id']} ({link['crm']}, "
+            f"{link['connection']}) {link['object_type']} {link['external_id']}, "
+            f"last synced {synced}",
+            highlight=False,
+            markup=False,
+        )
+    if not data.get("links"):
+        console.print("  links: none", highlight=False)
+    for alias in data.get("aliases", []):
+        console.print(
+            f"  alias: {alias['system']}:{alias['reference']}", highlight=False, markup=False
+        )
