@@ -52,13 +52,13 @@ def _refuse_shared_references(connection: sa.Connection) -> None:
 def upgrade() -> None:
     connection = op.get_bind()
     _refuse_shared_references(connection)
-    op.execute(
-        "UPDATE customer_references SET system = lower(trim(system)), reference = trim(reference)"
-    )
     # Equal once trimmed and lower-cased, for one customer: one reference, kept once.
     op.execute(
         "DELETE FROM customer_references WHERE id NOT IN (SELECT min(id) FROM "
-        "customer_references GROUP BY customer_id, system, reference)"
+        "customer_references GROUP BY customer_id, lower(trim(system)), trim(reference))"
+    )
+    op.execute(
+        "UPDATE customer_references SET system = lower(trim(system)), reference = trim(reference)"
     )
     with op.batch_alter_table("customer_references", schema=None) as batch_op:
         batch_op.add_column(sa.Column("tenant_id", sa.Integer(), nullable=True))
