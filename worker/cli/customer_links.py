@@ -5,6 +5,8 @@ Registered on the ``customers`` sub-app (imported by ``worker.cli.customers``).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated
 
 import typer
@@ -14,6 +16,7 @@ from connectors.errors import ConnectorError
 from customers import aliases as alias_service
 from customers.copies import copy_customer
 from customers.duplicates import duplicates_made
+from customers.errors import FieldError, InvalidInput
 from customers.service import get_customer
 from worker import enqueue
 from worker.cli.common import (
@@ -26,7 +29,7 @@ from worker.cli.common import (
     print_json,
     unit_of_work,
 )
-from worker.cli.customers import Sets, app, named_as_typed
+from worker.cli.customers import Sets, app
 from worker.cli.duplicate_guard import AllowDuplicate, refuse_or_warn, reported_refusal
 from worker.database import sessions
 
@@ -177,6 +180,22 @@ def alias_list(customer_id: int, as_json: JsonFlag = False) -> None:
     console.print(table)
 
 
+@contextmanager
+def _named_for_copy() -> Iterator[None]:
+    """Errors name the option of ``copy`` the user typed: --name, --email or --set FIELD."""
+    try:
+        yield
+    except InvalidInput as error:
+        named = [
+            FieldError(COPY_OPTIONS.get(e.field, f"--set {e.field}"), e.reason)
+            for e in error.errors
+        ]
+        raise InvalidInput(named) from None
+
+
+COPY_OPTIONS = {"name": "--name", "email": "--email"}
+
+
 @app.command()
 @handles_errors
 def copy(
@@ -196,7 +215,7 @@ def copy(
     changes = parse_assignments(sets, "--set")
     with (
         reported_refusal(as_json=as_json),
-        named_as_typed(),
+        _named_for_copy(),
         unit_of_work() as (session, tenant_id),
     ):
         customer = copy_customer(
