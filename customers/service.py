@@ -23,7 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from customers.aliases import add_alias
+from customers.aliases import Alias, add_alias
 from customers.bulk import insert_returning_ids, table_rows
 from customers.custom_properties import CustomChanges
 from customers.db import LOCK_TENANT, lock_for_transaction
@@ -241,6 +241,7 @@ class NewCustomer:
 
     fields: dict[str, Any]
     primary_contact: dict[str, Any] | None = None
+    aliases: tuple[Alias, ...] = ()  # checked by ``customers.aliases.parse_aliases``
 
 
 def prepare_customer(
@@ -337,6 +338,19 @@ def create_customers(
             with_contact = [
                 (ids[i], item) for i, item in enumerate(prepared) if item.primary_contact
             ]
+            alias_rows = [
+                {
+                    "tenant_id": tenant_id,
+                    "customer_id": ids[i],
+                    "system": alias.system,
+                    "reference": alias.reference,
+                    "created_at": now,
+                }
+                for i, item in enumerate(prepared)
+                for alias in item.aliases
+            ]
+            if alias_rows:
+                session.execute(insert(cast(Table, CustomerReference.__table__)), alias_rows)
             contact_ids: list[int] = []
             if with_contact:
                 contact_defaults = {**common, "is_primary": True, "roles": [PRIMARY_ROLE]}
@@ -347,6 +361,10 @@ def create_customers(
     except IntegrityError as error:
         if "email" in str(error.orig).lower():
             raise DuplicateEmail("an email of this batch", None) from None
+        if "customer_references" in str(error.orig).lower():
+            raise Refused(
+                "an alias of this batch names another customer already; nothing was written"
+            ) from None
         raise
     outbox = [
         {"tenant_id": tenant_id, "entity_type": "customer", "entity_id": customer_id,
