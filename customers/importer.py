@@ -77,9 +77,14 @@ CONTACT_COLUMNS = {
     "contact_last_name": "last_name",
     "contact_email": "email",
     "contact_phone": "phone",
+    "contact_department": "department",
+    "contact_notes": "notes",
+    "contact_receives": "communications",  # a list: separated by "," or ";" in the cell
 }
+# Invoice delivery (customers.delivery); lists are separated by "," or ";" in a cell.
+DELIVERY_COLUMNS = ("invoice_sender_email", "invoice_reply_to", "invoice_recipients", "invoice_cc")
 ALIASES_COLUMN = "aliases"
-TEMPLATE_COLUMNS = (*CUSTOMER_COLUMNS, *CONTACT_COLUMNS, ALIASES_COLUMN)
+TEMPLATE_COLUMNS = (*CUSTOMER_COLUMNS, *DELIVERY_COLUMNS, *CONTACT_COLUMNS, ALIASES_COLUMN)
 REQUIRED_COLUMNS = ("name", "email")
 DELIMITERS = (",", ";", "\t")
 FORMULA_STARTS = "=+-@"
@@ -94,9 +99,20 @@ TEMPLATE_EXAMPLE = {
     "credit_limit": "5000.00", "notes": "Invoices by email only",
     "contact_first_name": "Ann", "contact_last_name": "Lee",
     "contact_email": "ann.lee@acme.example", "contact_phone": "+49 221 1234568",
-    "aliases": "erp:C-1001; shop:77",
+    "aliases": "erp:C-1001; shop:77", "invoice_sender_email": "billing@yourcompany.example",
+    "invoice_reply_to": "accounts@yourcompany.example",
+    "invoice_recipients": "ap@acme.example; invoices@acme.example",
+    "invoice_cc": "controller@acme.example", "contact_department": "Accounts payable",
+    "contact_receives": "billing; legal",
 }  # fmt: skip
 _CONTACT_FIELDS = {f"contact.{name}": column for column, name in CONTACT_COLUMNS.items()}
+
+
+def _column_of(field: str) -> str:
+    """The column a directory field came from: ``contact.communications[2]`` ->
+    ``contact_receives[2]``."""
+    name, bracket, rest = field.partition("[")
+    return _CONTACT_FIELDS.get(name, name) + bracket + rest
 
 
 class FileProblem(Exception):
@@ -337,7 +353,9 @@ def _validate(
     broken = {error.column for error in errors}
     customer: dict[str, Any] = {c: values.get(c, "") for c in REQUIRED_COLUMNS if c not in broken}
     customer.update(
-        (c, v) for c, v in values.items() if v and c in CUSTOMER_COLUMNS and c not in broken
+        (c, v)
+        for c, v in values.items()
+        if v and (c in CUSTOMER_COLUMNS or c in DELIVERY_COLUMNS) and c not in broken
     )
     custom: dict[str, Any] = {}
     for column, value in values.items():
@@ -362,9 +380,9 @@ def _validate(
         prepared = prepare_customer(customer, primary_contact=contact or None)
     except InvalidInput as error:
         errors += [
-            RowError(row.number, _CONTACT_FIELDS.get(e.field, e.field), e.reason)
+            RowError(row.number, _column_of(e.field), e.reason)
             for e in error.errors
-            if e.field not in broken and _CONTACT_FIELDS.get(e.field) not in broken
+            if _column_of(e.field).partition("[")[0] not in broken
         ]
         return errors
     return errors or replace(prepared, aliases=tuple(row_aliases))

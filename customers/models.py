@@ -137,6 +137,12 @@ class Customer(Base):
     notes: Mapped[str | None] = mapped_column(Text)
     custom_properties: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
+    # Invoice delivery (``customers.delivery``): who sends, where replies go, who receives.
+    invoice_sender_email: Mapped[str | None] = mapped_column(String(320))
+    invoice_reply_to: Mapped[str | None] = mapped_column(String(320))
+    invoice_recipients: Mapped[list[str]] = mapped_column(JSONType, server_default="[]")
+    invoice_cc: Mapped[list[str]] = mapped_column(JSONType, server_default="[]")
+
     archived_at: Mapped[datetime | None]
     deleted_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -208,6 +214,10 @@ class Contact(Base):
     job_title: Mapped[str | None] = mapped_column(String(200))
     roles: Mapped[list[str]] = mapped_column(JSONType, default=list)
     is_primary: Mapped[bool] = mapped_column(Boolean, default=False)
+    # What the contact receives: billing, updates, legal or own labels (customers.delivery).
+    communications: Mapped[list[str]] = mapped_column(JSONType, server_default="[]")
+    department: Mapped[str | None] = mapped_column(String(120))
+    notes: Mapped[str | None] = mapped_column(Text)
     deleted_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -259,7 +259,7 @@ def prepare_customer(
         cleaned = clean_customer(data, from_crm=origin_connection_id is not None)
     except InvalidInput as error:
         problems.extend(error.errors)
-        bad = {problem.field for problem in problems}
+        bad = {problem.field.partition("[")[0] for problem in problems}  # a list's item: its list
         # The good fields still count (a valid email is not "missing" because the country
         # was wrong); normalizing them again cannot fail.
         cleaned = clean_customer(
@@ -280,7 +280,7 @@ def prepare_customer(
             )
         except InvalidInput as error:
             problems.extend(FieldError(f"contact.{e.field}", e.reason) for e in error.errors)
-            wrong = {e.field for e in error.errors}
+            wrong = {e.field.partition("[")[0] for e in error.errors}
             good = {key: value for key, value in primary_contact.items() if key not in wrong}
             contact = clean_contact(good, region, from_crm=origin_connection_id is not None)
         if not contact.get("first_name") and "first_name" not in wrong:
@@ -331,6 +331,7 @@ def create_customers(
     customer_table, contact_table = cast(Table, Customer.__table__), cast(Table, Contact.__table__)
     customer_defaults = {**common, "customer_type": CustomerType.BUSINESS.value,
                          "status": CustomerStatus.ACTIVE.value, "custom_properties": {}}  # fmt: skip
+    customer_defaults.update(invoice_recipients=[], invoice_cc=[])  # a row may set them
     try:
         with session.begin_nested():
             ids = insert_returning_ids(session, customer_table, table_rows(
@@ -354,6 +355,7 @@ def create_customers(
             contact_ids: list[int] = []
             if with_contact:
                 contact_defaults = {**common, "is_primary": True, "roles": [PRIMARY_ROLE]}
+                contact_defaults["communications"] = []
                 contact_ids = insert_returning_ids(session, contact_table, table_rows(contact_table, [
                     {**(item.primary_contact or {}), "customer_id": customer_id}
                     for customer_id, item in with_contact

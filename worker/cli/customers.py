@@ -13,6 +13,7 @@ from customers import search as search_module
 from customers import service
 from customers.custom_properties import FIELD as CUSTOM_FIELD
 from customers.custom_properties import CustomChanges
+from customers.delivery import invoice_to
 from customers.duplicates import Keys, duplicates_made
 from customers.errors import FieldError, InvalidInput
 from customers.fields import CUSTOMER_FIELDS
@@ -207,12 +208,13 @@ def list_(
 @app.command()
 @handles_errors
 def show(customer_id: int, as_json: JsonFlag = False) -> None:
-    """Everything about one customer, with its contacts, CRM links and aliases."""
+    """Everything about one customer, with its contacts, CRM links and aliases, and where
+    its invoices go (invoice_to) and why (invoice_to_source)."""
     with unit_of_work() as (session, tenant_id):
-        data = customer_dict(
-            service.get_customer(session, tenant_id, customer_id), with_contacts=True
-        )
+        customer = service.get_customer(session, tenant_id, customer_id)
+        data = customer_dict(customer, with_contacts=True)
         data.update(identity_of(session, tenant_id, customer_id))
+        data.update(invoice_to(customer).as_dict())
     if as_json:
         print_json(data)
         return
@@ -221,7 +223,7 @@ def show(customer_id: int, as_json: JsonFlag = False) -> None:
     table.add_column("value", overflow="fold")
     for key, value in data.items():
         if key not in SHOWN_APART and value not in (None, {}, []):
-            table.add_row(key, str(value))
+            table.add_row(key, ", ".join(value) if isinstance(value, list) else str(value))
     for key, value in data["custom_properties"].items():  # sorted by key
         table.add_row(f"custom {key}", str(value))
     console.print(table)
@@ -229,7 +231,12 @@ def show(customer_id: int, as_json: JsonFlag = False) -> None:
         primary = " (primary)" if contact["is_primary"] else ""
         console.print(
             f"  contact {contact['id']}: {contact['first_name']} {contact['last_name'] or ''}"
-            f" <{contact['email'] or '-'}> {', '.join(contact['roles'])}{primary}",
+            f" <{contact['email'] or '-'}> {', '.join(contact['roles'])}{primary}"
+            + (
+                f"; receives {', '.join(contact['communications'])}"
+                if contact["communications"]
+                else ""
+            ),
             highlight=False,
         )
     show_identity(data)

@@ -1,4 +1,4 @@
-"""How ``customers show`` prints a customer's CRM links and aliases."""
+"""How ``customers show`` prints where invoices go, a customer's CRM links and aliases."""
 
 from __future__ import annotations
 
@@ -7,10 +7,18 @@ from typing import Any
 from worker.cli.common import console
 
 # Keys of ``customers show --json`` printed in lines of their own, not in the field table.
-SHOWN_APART = frozenset({"contacts", "custom_properties", "links", "aliases"})
+SHOWN_APART = frozenset(
+    {"contacts", "custom_properties", "links", "aliases", "invoice_to", "invoice_to_source"}
+)
 
 
 def show_identity(data: dict[str, Any]) -> None:
+    console.print(
+        f"  invoice to: {', '.join(data['invoice_to']) or '(nowhere)'} "
+        f"(from {data['invoice_to_source']})",
+        highlight=False,
+        markup=False,
+    )
     for link in data.get("links", []):
         synced = link["last_synced_at"] or "never"
         console.print(

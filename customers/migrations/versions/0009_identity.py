@@ -1,4 +1,7 @@
-"""identity: aliases unique per tenant
+"""identity and invoice delivery
+
+Aliases unique per tenant
+-------------------------
 
 A customer reference (system, reference) becomes an alias that names one customer of a
 tenant: the rows take their customer's tenant, the system is stored trimmed and
@@ -10,6 +13,12 @@ copies are removed. Rows that name two different customers of a tenant are not g
 at: the upgrade stops and lists them, so a person can decide which customer the
 reference belongs to, and nothing is changed.
 
+Invoice delivery
+----------------
+A customer's sender and reply-to addresses, its invoice recipients and copies (lists,
+empty for existing customers); a contact's communications (a list, empty), department and
+notes.
+
 Revision ID: 0009
 Revises: 0006
 Create Date: 2026-12-07 03:00:00.000000
@@ -19,6 +28,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects import postgresql
 
 revision = "0009"
 down_revision = "0006"
@@ -82,9 +92,51 @@ def upgrade() -> None:
             op.f("uq_customer_references_tenant_id_system_reference"),
             ["tenant_id", "system", "reference"],
         )
+    _add_delivery_columns()
+
+
+def _add_delivery_columns() -> None:
+    with op.batch_alter_table("customers", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("invoice_sender_email", sa.String(length=320), nullable=True))
+        batch_op.add_column(sa.Column("invoice_reply_to", sa.String(length=320), nullable=True))
+        for name in ("invoice_recipients", "invoice_cc"):
+            batch_op.add_column(
+                sa.Column(
+                    name,
+                    sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+                    server_default="[]",
+                    nullable=False,
+                )
+            )
+    with op.batch_alter_table("contacts", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column(
+                "communications",
+                sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+                server_default="[]",
+                nullable=False,
+            )
+        )
+        batch_op.add_column(sa.Column("department", sa.String(length=120), nullable=True))
+        batch_op.add_column(sa.Column("notes", sa.Text(), nullable=True))
+
+
+def _drop_delivery_columns() -> None:
+    with op.batch_alter_table("contacts", schema=None) as batch_op:
+        for name in ("notes", "department", "communications"):
+            batch_op.drop_column(name)
+    with op.batch_alter_table("customers", schema=None) as batch_op:
+        for name in (
+            "invoice_cc",
+            "invoice_recipients",
+            "invoice_reply_to",
+            "invoice_sender_email",
+        ):
+            batch_op.drop_column(name)
 
 
 def downgrade() -> None:
+    _drop_delivery_columns()
     with op.batch_alter_table("customer_references", schema=None) as batch_op:
         batch_op.drop_constraint(
             op.f("uq_customer_references_tenant_id_system_reference"), type_="unique"
