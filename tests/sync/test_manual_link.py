@@ -218,6 +218,28 @@ def test_unlink_keeps_both_records_and_takes_our_id_out(
     with pytest.raises(NotFound, match="link of customer"):
         unlink_customer(sessions, tenant_id, customer_id, connection_id, connector=portal)
 
+    # A second record released the same way: an empty id is no value, so no clash.
+    for name in ("Hooli", "Pied Piper"):
+        number = customer(sessions, tenant_id, name=name, email=f"ap@{name[:4].lower()}.example")
+        other = hubspot.create("companies", {"name": name})
+        link_customer(
+            sessions, tenant_id, number, connection_id, other["id"], connector=portal, locks=LOCKS
+        )
+        sync.push_records("customer", [number])
+        if name == "Hooli":
+            released = unlink_customer(
+                sessions, tenant_id, number, connection_id, connector=portal, locks=LOCKS
+            )
+            assert released.id_released
+            assert not hubspot.get("companies", other["id"])["properties"].get("crmsync_id")  # type: ignore[index]
+    hubspot.archive("companies", other["id"])  # gone from the CRM meanwhile
+    gone = unlink_customer(
+        sessions, tenant_id, number, connection_id, connector=portal, locks=LOCKS
+    )
+    assert not gone.id_released and gone.note and "is gone" in gone.note
+    with sessions() as session:
+        assert session.scalars(select(ExternalLink)).all() == []
+
 
 def test_unlink_on_a_paused_connection_removes_the_link_only(
     sessions: sessionmaker[Session],

@@ -29,7 +29,7 @@ from worker.cli.common import (
     unit_of_work,
 )
 from worker.cli.duplicate_guard import AllowDuplicate, refuse_or_warn, reported_refusal
-from worker.cli.identity_view import SHOWN_APART, show_identity
+from worker.cli.identity_view import SHOWN_APART, show_apart
 
 app = typer.Typer(help="List, find, add and change customers.", no_args_is_help=True)
 
@@ -239,7 +239,7 @@ def show(customer_id: int, as_json: JsonFlag = False) -> None:
             ),
             highlight=False,
         )
-    show_identity(data)
+    show_apart(data)
 
 
 @app.command()

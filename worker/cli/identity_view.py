@@ -12,7 +12,7 @@ SHOWN_APART = frozenset(
 )
 
 
-def show_identity(data: dict[str, Any]) -> None:
+def show_apart(data: dict[str, Any]) -> None:
     console.print(
         f"  invoice to: {', '.join(data['invoice_to']) or '(nowhere)'} "
         f"(from {data['invoice_to_source']})",

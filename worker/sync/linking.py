@@ -33,6 +33,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from connectors.base import Connector, RemoteRecord, WriteRequest
+from connectors.errors import NotFound as RecordNotFound
 from customers import service
 from customers.db import transaction
 from customers.errors import InvalidInput, NotFound, Refused
@@ -292,7 +293,9 @@ def unlink_customer(
         # Our id written empty: the record keeps every other value it has.
         request = WriteRequest(object_type, local_id="", properties={}, external_id=external_id)
         result = connector.upsert(object_type, [request])[0]
-        if result.error is not None:
+        if isinstance(result.error, RecordNotFound):
+            note = f"the CRM record {external_id} is gone (deleted or merged): nothing to clear"
+        elif result.error is not None:
             raise result.error
     else:
         note = (
@@ -306,8 +309,9 @@ def unlink_customer(
         if link.external_id != external_id:
             raise Refused(f"customer {customer_id}'s link changed meanwhile; try again")
         session.delete(link)
+    released = active and note is None
     return UnlinkOutcome(
-        customer_id, connection_id, target.provider, object_type, external_id, active, note
+        customer_id, connection_id, target.provider, object_type, external_id, released, note
     )
 
 
