@@ -208,10 +208,12 @@ def copy(
     allow_duplicate: AllowDuplicate = False,
     as_json: JsonFlag = False,
 ) -> None:
-    """Make a new customer with another's settings: type, currency, payment terms, credit
-    limit, addresses, category and custom properties. Not copied: email, phone, website,
-    tax id, registration number, status, notes, contacts, links, aliases and history.
-    Checked for duplicates as `customers add` is."""
+    """Make a new customer with another's settings.
+
+    Copied: type, currency, payment terms, credit limit, addresses, category and custom
+    properties. Not copied: email, phone, website, tax id, registration number, status,
+    notes, contacts, links, aliases and history. Checked and checked for duplicates as
+    `customers add` is."""
     changes = parse_assignments(sets, "--set")
     with (
         reported_refusal(as_json=as_json),

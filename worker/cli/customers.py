@@ -250,7 +250,7 @@ def search(
     per_page: Annotated[int, typer.Option(min=1, max=500)] = 20,
     as_json: JsonFlag = False,
 ) -> None:
-    """Find customers: exact by id or email, fuzzy by name."""
+    """Find customers: exact by id, email or alias (erp:C-1001, or C-1001), fuzzy by name."""
     with unit_of_work() as (session, tenant_id):
         result = search_module.search_customers(
             session, tenant_id, query, page=page, per_page=per_page
@@ -421,7 +421,8 @@ def delete(
 @app.command()
 @handles_errors
 def reference(customer_id: int, system: str, ref: str, as_json: JsonFlag = False) -> None:
-    """Record that an outside system (e.g. billing invoice INV-1) points at a customer."""
+    """Record that an outside system (e.g. billing invoice INV-1) points at a customer: an
+    alias of it (see `customers alias`), which names no other customer."""
     with unit_of_work() as (session, tenant_id):
         row = service.add_reference(session, tenant_id, customer_id, system=system, reference=ref)
         data = {"customer_id": customer_id, "system": row.system, "reference": row.reference}
