@@ -212,7 +212,7 @@ def copy(
 
     Copied: type, currency, payment terms, credit limit, addresses, category and custom
     properties. Not copied: email, phone, website, tax id, registration number, status,
-    notes, contacts, links, aliases and history. Checked and checked for duplicates as
+    notes, contacts, links, aliases and history. Validated and checked for duplicates as
     `customers add` is."""
     changes = parse_assignments(sets, "--set")
     with (
