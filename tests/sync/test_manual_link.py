@@ -301,3 +301,37 @@ def test_salesforce_link_fills_both_sides_and_unlink_clears_the_external_id(
     kept = salesforce.record("Account", account)
     assert kept is not None and not kept["IsDeleted"] and not kept["CrmsyncId__c"]
     assert kept["Description"] == "Net 30 only"
+
+
+def test_two_people_linking_one_record_at_once_make_one_link(
+    sessions: sessionmaker[Session], tenant_id: int, hubspot: HubSpotSandbox
+) -> None:
+    """Each with its own process locks: the database's connection lock alone decides, and
+    the second one sees the first one's link when it checks again."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    first = customer(sessions, tenant_id)
+    second = customer(sessions, tenant_id, name="Globex", email="ap@globex.example")
+    company = hubspot.create("companies", {"name": "Acme"})
+    connection_id = connection(sessions, tenant_id, "hubspot", str(hubspot.portal_id))
+
+    def attempt(customer_id: int) -> str:
+        try:
+            link_customer(
+                sessions,
+                tenant_id,
+                customer_id,
+                connection_id,
+                company["id"],
+                connector=hubspot_connector(hubspot, setup=False),
+                locks=ThreadLocks(),
+            )
+        except Refused as refused:
+            return str(refused)
+        return "linked"
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        outcomes = sorted(pool.map(attempt, (first, second)))
+    assert outcomes[1] == "linked" and "is already linked to customer" in outcomes[0]
+    with sessions() as session:
+        assert len(session.scalars(select(ExternalLink)).all()) == 1
