@@ -131,7 +131,7 @@ def create_contacts(
     now = utcnow()
     table = cast(Table, Contact.__table__)
     defaults = {"tenant_id": tenant_id, "created_at": now, "updated_at": now, "version": 1,
-                "is_primary": False, "roles": []}  # fmt: skip
+                "is_primary": False, "roles": [], "communications": []}  # fmt: skip
     items = [{**values, "customer_id": customer_id} for customer_id, values in contacts]
     ids = insert_returning_ids(session, table, table_rows(table, items, defaults))
     outbox = [

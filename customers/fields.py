@@ -23,6 +23,7 @@ from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import String
 
 from customers.custom_properties import normalize_custom_properties
+from customers.delivery import CONTACT_DELIVERY_FIELDS, CUSTOMER_DELIVERY_FIELDS
 from customers.errors import FieldError, InvalidInput
 from customers.models import Base, Contact, ContactRole, Customer, CustomerStatus, CustomerType
 
@@ -362,6 +363,7 @@ CUSTOMER_FIELDS: dict[str, Callable[[Any], Any]] = {
     "subcategory": _text(CUSTOMER_LIMITS["subcategory"]),
     "notes": _text(MAX_NOTES),
     "custom_properties": normalize_custom_properties,
+    **CUSTOMER_DELIVERY_FIELDS,
 }
 
 CONTACT_FIELDS: dict[str, Callable[[Any], Any]] = {
@@ -372,6 +374,9 @@ CONTACT_FIELDS: dict[str, Callable[[Any], Any]] = {
     "mobile_phone": normalize_phone,
     "job_title": _text(CONTACT_LIMITS["job_title"]),
     "roles": normalize_roles,
+    **CONTACT_DELIVERY_FIELDS,
+    "department": _text(CONTACT_LIMITS["department"]),
+    "notes": _text(MAX_NOTES),
 }
 
 
@@ -405,6 +410,8 @@ def _clean(
                 raise ValueError(f"is {len(cleaned[field])} characters long; the limit is {limit}")
         except (ValueError, TypeError) as error:
             errors.append(FieldError(field, str(error)))
+        except InvalidInput as error:  # a list field names its bad items (``field[2]``)
+            errors.extend(error.errors)
     if errors:
         raise InvalidInput(errors)
     return cleaned

@@ -20,6 +20,9 @@ Rules, as a person importing would expect them:
   the line and byte offset of the first bad byte, so one mis-saved name does not cost the
   rest of the file.
 - ``custom.<key>`` columns become custom properties.
+- An ``aliases`` column gives each customer its aliases, ``SYSTEM:REFERENCE`` separated by
+  ``;`` (``erp:C-1001; shop:77``). An alias that names a customer already, or that an
+  earlier row of the file gives, skips the row, as a taken email does.
 - Cells are separated by commas, or by semicolons or tabs when the header is (the
   semicolon is what spreadsheets write where the comma is the decimal mark).
 - A cell that begins like a spreadsheet formula (``=``, ``+``, ``-``, ``@``) is that row's
@@ -39,12 +42,13 @@ import csv
 import io
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, TextIO
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
+from customers.aliases import Alias, owners_of, parse_aliases
 from customers.custom_properties import check_key, check_value
 from customers.db import transaction
 from customers.duplicate_screen import DuplicateScreen, DuplicateWarning
@@ -73,8 +77,14 @@ CONTACT_COLUMNS = {
     "contact_last_name": "last_name",
     "contact_email": "email",
     "contact_phone": "phone",
+    "contact_department": "department",
+    "contact_notes": "notes",
+    "contact_receives": "communications",  # a list: separated by "," or ";" in the cell
 }
-TEMPLATE_COLUMNS = (*CUSTOMER_COLUMNS, *CONTACT_COLUMNS)
+# Invoice delivery (customers.delivery); lists are separated by "," or ";" in a cell.
+DELIVERY_COLUMNS = ("invoice_sender_email", "invoice_reply_to", "invoice_recipients", "invoice_cc")
+ALIASES_COLUMN = "aliases"
+TEMPLATE_COLUMNS = (*CUSTOMER_COLUMNS, *DELIVERY_COLUMNS, *CONTACT_COLUMNS, ALIASES_COLUMN)
 REQUIRED_COLUMNS = ("name", "email")
 DELIMITERS = (",", ";", "\t")
 FORMULA_STARTS = "=+-@"
@@ -89,8 +99,20 @@ TEMPLATE_EXAMPLE = {
     "credit_limit": "5000.00", "notes": "Invoices by email only",
     "contact_first_name": "Ann", "contact_last_name": "Lee",
     "contact_email": "ann.lee@acme.example", "contact_phone": "+49 221 1234568",
+    "aliases": "erp:C-1001; shop:77", "invoice_sender_email": "billing@yourcompany.example",
+    "invoice_reply_to": "accounts@yourcompany.example",
+    "invoice_recipients": "ap@acme.example; invoices@acme.example",
+    "invoice_cc": "controller@acme.example", "contact_department": "Accounts payable",
+    "contact_receives": "billing; legal",
 }  # fmt: skip
 _CONTACT_FIELDS = {f"contact.{name}": column for column, name in CONTACT_COLUMNS.items()}
+
+
+def _column_of(field: str) -> str:
+    """The column a directory field came from: ``contact.communications[2]`` ->
+    ``contact_receives[2]``."""
+    name, bracket, rest = field.partition("[")
+    return _CONTACT_FIELDS.get(name, name) + bracket + rest
 
 
 class FileProblem(Exception):
@@ -331,7 +353,9 @@ def _validate(
     broken = {error.column for error in errors}
     customer: dict[str, Any] = {c: values.get(c, "") for c in REQUIRED_COLUMNS if c not in broken}
     customer.update(
-        (c, v) for c, v in values.items() if v and c in CUSTOMER_COLUMNS and c not in broken
+        (c, v)
+        for c, v in values.items()
+        if v and (c in CUSTOMER_COLUMNS or c in DELIVERY_COLUMNS) and c not in broken
     )
     custom: dict[str, Any] = {}
     for column, value in values.items():
@@ -346,16 +370,22 @@ def _validate(
     contact = {
         name: values[c] for c, name in CONTACT_COLUMNS.items() if values.get(c) and c not in broken
     }
+    row_aliases: list[Alias] = []
+    if values.get(ALIASES_COLUMN) and ALIASES_COLUMN not in broken:
+        try:
+            row_aliases = parse_aliases(values[ALIASES_COLUMN], field=ALIASES_COLUMN)
+        except InvalidInput as error:
+            errors += [RowError(row.number, e.field, e.reason) for e in error.errors]
     try:
         prepared = prepare_customer(customer, primary_contact=contact or None)
     except InvalidInput as error:
         errors += [
-            RowError(row.number, _CONTACT_FIELDS.get(e.field, e.field), e.reason)
+            RowError(row.number, _column_of(e.field), e.reason)
             for e in error.errors
-            if e.field not in broken and _CONTACT_FIELDS.get(e.field) not in broken
+            if _column_of(e.field).partition("[")[0] not in broken
         ]
         return errors
-    return errors or prepared
+    return errors or replace(prepared, aliases=tuple(row_aliases))
 
 
 # ---- importing -----------------------------------------------------------------------
@@ -389,17 +419,23 @@ def import_csv(
     report = ImportReport(rows=len(rows), dry_run=dry_run)
     ready: list[tuple[int, NewCustomer]] = []
     first_row_of: dict[str, int] = {}
+    first_row_of_alias: dict[Alias, int] = {}
     for done, row in enumerate(rows, start=1):
         result = _validate(row, columns, decoded, raw)
         if isinstance(result, list):
             report.errors.extend(result)
         else:
             email = result.fields["email"]
+            repeated = next((a for a in result.aliases if a in first_row_of_alias), None)
             if email in first_row_of:
                 reason = f"row {first_row_of[email]} of this file has the same email"
                 report.skipped.append(SkippedRow(row.number, email, reason))
+            elif repeated is not None:
+                reason = f"row {first_row_of_alias[repeated]} of this file has the alias {repeated}"
+                report.skipped.append(SkippedRow(row.number, email, reason))
             else:
                 first_row_of[email] = row.number
+                first_row_of_alias.update((alias, row.number) for alias in result.aliases)
                 ready.append((row.number, result))
         if progress is not None and (done % 500 == 0 or done == len(rows)):
             progress("checking", done, len(rows))
@@ -434,6 +470,16 @@ def _write_batch(
         if (email := customer.fields["email"]) in taken
     ]
     untaken = [(number, c) for number, c in batch if c.fields["email"] not in taken]
+    owners = (
+        owners_of(session, tenant_id, [a for _, c in untaken for a in c.aliases])
+        if tenant_id is not None
+        else {}
+    )
+    for number, customer in [(n, c) for n, c in untaken if set(c.aliases) & set(owners)]:
+        alias = next(a for a in customer.aliases if a in owners)
+        reason = f"alias {alias} already names customer {owners[alias]}"
+        skipped.append(SkippedRow(number, customer.fields["email"], reason))
+    untaken = [(n, c) for n, c in untaken if not set(c.aliases) & set(owners)]
     screened = screen.screen(session, [(number, c.fields) for number, c in untaken])
     skipped += [
         SkippedRow(number, customer.fields["email"], screened.refused[number])

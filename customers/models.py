@@ -137,6 +137,12 @@ class Customer(Base):
     notes: Mapped[str | None] = mapped_column(Text)
     custom_properties: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
+    # Invoice delivery (``customers.delivery``): who sends, where replies go, who receives.
+    invoice_sender_email: Mapped[str | None] = mapped_column(String(320))
+    invoice_reply_to: Mapped[str | None] = mapped_column(String(320))
+    invoice_recipients: Mapped[list[str]] = mapped_column(JSONType, server_default="[]")
+    invoice_cc: Mapped[list[str]] = mapped_column(JSONType, server_default="[]")
+
     archived_at: Mapped[datetime | None]
     deleted_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -208,6 +214,10 @@ class Contact(Base):
     job_title: Mapped[str | None] = mapped_column(String(200))
     roles: Mapped[list[str]] = mapped_column(JSONType, default=list)
     is_primary: Mapped[bool] = mapped_column(Boolean, default=False)
+    # What the contact receives: billing, updates, legal or own labels (customers.delivery).
+    communications: Mapped[list[str]] = mapped_column(JSONType, server_default="[]")
+    department: Mapped[str | None] = mapped_column(String(120))
+    notes: Mapped[str | None] = mapped_column(Text)
     deleted_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -224,12 +234,17 @@ class Contact(Base):
 
 class CustomerReference(Base):
     """Something outside the directory that points at a customer (an invoice in the
-    billing system, a credit memo). While any exists the customer cannot be purged."""
+    billing system, a credit memo, the customer's number in an ERP): the customer's
+    aliases. While any exists the customer cannot be purged.
+
+    A (system, reference) pair names one customer of a tenant: ``customers search`` finds
+    the customer by it. ``system`` is stored lower-cased (``customers.aliases``)."""
 
     __tablename__ = "customer_references"
-    __table_args__ = (UniqueConstraint("customer_id", "system", "reference"),)
+    __table_args__ = (UniqueConstraint("tenant_id", "system", "reference"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
     customer_id: Mapped[int] = mapped_column(
         ForeignKey("customers.id", ondelete="RESTRICT"), index=True
     )

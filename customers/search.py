@@ -1,4 +1,4 @@
-"""Finding customers: exact on id and email, fuzzy on name.
+"""Finding customers: exact on id, email and alias, fuzzy on name.
 
 Fuzzy matching uses rapidfuzz's WRatio over the tenant's live customer names. Names are
 fetched as (id, name) pairs only, so even a large directory is scored in memory quickly;
@@ -13,6 +13,7 @@ from rapidfuzz import fuzz, process, utils
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from customers.aliases import customers_named
 from customers.models import Customer
 from customers.types import as_id
 
@@ -23,7 +24,7 @@ MIN_SCORE = 60.0
 class Match:
     customer: Customer
     score: float
-    matched_on: str  # id | email | name
+    matched_on: str  # id | email | alias | name
 
 
 @dataclass(frozen=True)
@@ -47,8 +48,9 @@ def search_customers(
     per_page: int = 20,
     include_archived: bool = True,
 ) -> SearchPage:
-    """Customers matching ``query``, best first: an id or an email matches exactly, anything
-    else fuzzily by name (typos, word order and legal suffixes are forgiven)."""
+    """Customers matching ``query``, best first: an id, an email or an alias (``erp:C-1001``,
+    or the reference ``C-1001`` of any system) matches exactly, anything else fuzzily by
+    name (typos, word order and legal suffixes are forgiven)."""
     if page < 1 or per_page < 1:
         raise ValueError("page and per_page start at 1")
     text = query.strip()
@@ -72,6 +74,12 @@ def search_customers(
     if customer_id is not None:
         exact = [
             Match(c, 100.0, "id") for c in session.scalars(live.where(Customer.id == customer_id))
+        ]
+    named = [key for key in customers_named(session, tenant_id, text) if key != customer_id]
+    if named:
+        exact += [
+            Match(c, 100.0, "alias")
+            for c in session.scalars(live.where(Customer.id.in_(named)).order_by(Customer.id))
         ]
     names = session.execute(live.with_only_columns(Customer.id, Customer.name)).all()
     found = {match.customer.id for match in exact}

@@ -23,6 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
+from customers.aliases import Alias, add_alias
 from customers.bulk import insert_returning_ids, table_rows
 from customers.custom_properties import CustomChanges
 from customers.db import LOCK_TENANT, lock_for_transaction
@@ -204,14 +205,15 @@ def create_customer(
     data: Mapping[str, Any],
     *,
     origin_connection_id: int | None = None,
+    email_required: bool = True,
 ) -> Customer:
     """Add a customer. A name is always required; an email too, except for customers a CRM
     sync creates (CRM companies often have none; such a customer cannot be invoiced until
-    one is added)."""
+    one is added) and copies (``email_required=False``, ``customers.copies``)."""
     cleaned = clean_customer(data, from_crm=origin_connection_id is not None)
     if "name" not in cleaned:
         raise InvalidInput.single("name", "is required")
-    if not cleaned.get("email") and origin_connection_id is None:
+    if not cleaned.get("email") and origin_connection_id is None and email_required:
         raise InvalidInput.single("email", "is required")
     _category_provenance(cleaned, None, origin_connection_id)
     guard_tenant(session, tenant_id)
@@ -239,6 +241,7 @@ class NewCustomer:
 
     fields: dict[str, Any]
     primary_contact: dict[str, Any] | None = None
+    aliases: tuple[Alias, ...] = ()  # checked by ``customers.aliases.parse_aliases``
 
 
 def prepare_customer(
@@ -256,7 +259,7 @@ def prepare_customer(
         cleaned = clean_customer(data, from_crm=origin_connection_id is not None)
     except InvalidInput as error:
         problems.extend(error.errors)
-        bad = {problem.field for problem in problems}
+        bad = {problem.field.partition("[")[0] for problem in problems}  # a list's item: its list
         # The good fields still count (a valid email is not "missing" because the country
         # was wrong); normalizing them again cannot fail.
         cleaned = clean_customer(
@@ -277,7 +280,7 @@ def prepare_customer(
             )
         except InvalidInput as error:
             problems.extend(FieldError(f"contact.{e.field}", e.reason) for e in error.errors)
-            wrong = {e.field for e in error.errors}
+            wrong = {e.field.partition("[")[0] for e in error.errors}
             good = {key: value for key, value in primary_contact.items() if key not in wrong}
             contact = clean_contact(good, region, from_crm=origin_connection_id is not None)
         if not contact.get("first_name") and "first_name" not in wrong:
@@ -328,6 +331,7 @@ def create_customers(
     customer_table, contact_table = cast(Table, Customer.__table__), cast(Table, Contact.__table__)
     customer_defaults = {**common, "customer_type": CustomerType.BUSINESS.value,
                          "status": CustomerStatus.ACTIVE.value, "custom_properties": {}}  # fmt: skip
+    customer_defaults.update(invoice_recipients=[], invoice_cc=[])  # a row may set them
     try:
         with session.begin_nested():
             ids = insert_returning_ids(session, customer_table, table_rows(
@@ -335,9 +339,23 @@ def create_customers(
             with_contact = [
                 (ids[i], item) for i, item in enumerate(prepared) if item.primary_contact
             ]
+            alias_rows = [
+                {
+                    "tenant_id": tenant_id,
+                    "customer_id": ids[i],
+                    "system": alias.system,
+                    "reference": alias.reference,
+                    "created_at": now,
+                }
+                for i, item in enumerate(prepared)
+                for alias in item.aliases
+            ]
+            if alias_rows:
+                session.execute(insert(cast(Table, CustomerReference.__table__)), alias_rows)
             contact_ids: list[int] = []
             if with_contact:
                 contact_defaults = {**common, "is_primary": True, "roles": [PRIMARY_ROLE]}
+                contact_defaults["communications"] = []
                 contact_ids = insert_returning_ids(session, contact_table, table_rows(contact_table, [
                     {**(item.primary_contact or {}), "customer_id": customer_id}
                     for customer_id, item in with_contact
@@ -345,6 +363,10 @@ def create_customers(
     except IntegrityError as error:
         if "email" in str(error.orig).lower():
             raise DuplicateEmail("an email of this batch", None) from None
+        if "customer_references" in str(error.orig).lower():
+            raise Refused(
+                "an alias of this batch names another customer already; nothing was written"
+            ) from None
         raise
     outbox = [
         {"tenant_id": tenant_id, "entity_type": "customer", "entity_id": customer_id,
@@ -533,24 +555,9 @@ def references_of(session: Session, customer_id: int) -> list[str]:
 def add_reference(
     session: Session, tenant_id: int, customer_id: int, *, system: str, reference: str
 ) -> CustomerReference:
-    """Record that something outside the directory (an invoice, say) points at a customer."""
-    get_customer(session, tenant_id, customer_id)
-    if not system.strip() or not reference.strip():
-        raise InvalidInput.single("reference", "system and reference are both required")
-    system, reference = system.strip(), reference.strip()
-    existing = session.scalar(
-        select(CustomerReference).where(
-            CustomerReference.customer_id == customer_id,
-            CustomerReference.system == system,
-            CustomerReference.reference == reference,
-        )
-    )
-    if existing is not None:
-        return existing  # recorded already: recording it again changes nothing
-    row = CustomerReference(customer_id=customer_id, system=system, reference=reference)
-    session.add(row)
-    session.flush()
-    return row
+    """Record that something outside the directory (an invoice, say) points at a customer:
+    an alias of it (``customers.aliases.add_alias``)."""
+    return add_alias(session, tenant_id, customer_id, system=system, reference=reference)
 
 
 def delete_customer(

@@ -8,6 +8,8 @@ import typer
 from rich.table import Table
 
 from customers import contacts
+from customers.delivery import normalize_communications
+from customers.errors import FieldError, InvalidInput
 from worker.cli.common import (
     JsonFlag,
     console,
@@ -23,10 +25,58 @@ Roles = Annotated[
     str | None,
     typer.Option(help="Comma-separated: primary, billing, order, shipment, legal or your own."),
 ]
+Receives = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--receives",
+        metavar="COMMUNICATION",
+        help="A communication the contact receives (repeatable): billing, updates, legal or "
+        "a label of your own (a lowercase letter, then letters, digits, - and _).",
+    ),
+]
+NoReceives = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--no-receives",
+        metavar="COMMUNICATION",
+        help="A communication the contact no longer receives (repeatable); one it does not "
+        "receive is an error.",
+    ),
+]
+Department = Annotated[str | None, typer.Option(help="e.g. Accounts payable.")]
+Notes = Annotated[str | None, typer.Option(help="Free text about the contact.")]
 
 
 def _given(**values: Any) -> dict[str, Any]:
     return {key: value for key, value in values.items() if value is not None}
+
+
+def changed_communications(
+    current: list[str], receives: list[str] | None, no_receives: list[str] | None
+) -> list[str]:
+    """The contact's communications with --receives added and --no-receives taken away;
+    errors name the option and the value typed."""
+    problems: list[FieldError] = []
+    added: list[str] = []
+    removed: list[str] = []
+    for option, given, into in (
+        ("--receives", receives, added),
+        ("--no-receives", no_receives, removed),
+    ):
+        for value in given or []:
+            try:
+                into.extend(normalize_communications([value]))
+            except InvalidInput as error:
+                problems.extend(FieldError(f"{option} {value}", e.reason) for e in error.errors)
+    for label in removed:
+        if label not in current and label not in added:
+            problems.append(FieldError(f"--no-receives {label}", "the contact does not receive it"))
+        if label in added:
+            problems.append(FieldError(f"--receives/--no-receives {label}", "given to both"))
+    if problems:
+        raise InvalidInput(problems)
+    kept = [label for label in current if label not in removed]
+    return kept + [label for label in added if label not in kept]
 
 
 @app.command("list")
@@ -48,13 +98,13 @@ def list_(
         print_json(rows)
         return
     table = Table(title=f"contacts of customer {customer_id}", title_justify="left")
-    for column in ("id", "name", "email", "phone", "roles"):
+    for column in ("id", "name", "email", "phone", "roles", "receives", "department"):
         table.add_column(column)
     for row in rows:
         name = f"{row['first_name']} {row['last_name'] or ''}".strip()
-        table.add_row(
-            str(row["id"]), name, row["email"] or "", row["phone"] or "", ", ".join(row["roles"])
-        )
+        cells = [str(row["id"]), name, row["email"] or "", row["phone"] or ""]
+        cells += [", ".join(row["roles"]), ", ".join(row["communications"])]
+        table.add_row(*cells, row["department"] or "")
     console.print(table)
 
 
@@ -68,6 +118,9 @@ def add(
     phone: Annotated[str | None, typer.Option()] = None,
     job_title: Annotated[str | None, typer.Option()] = None,
     roles: Roles = None,
+    department: Department = None,
+    notes: Notes = None,
+    receives: Receives = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Add a contact; with role primary it replaces the current primary contact."""
@@ -78,7 +131,8 @@ def add(
             customer_id,
             _given(
                 first_name=first_name, last_name=last_name, email=email, phone=phone,
-                job_title=job_title, roles=roles,
+                job_title=job_title, roles=roles, department=department, notes=notes,
+                communications=receives,
             ),
         )  # fmt: skip
         contact_id, data = contact.id, contact_dict(contact)
@@ -98,21 +152,26 @@ def update(
     phone: Annotated[str | None, typer.Option()] = None,
     job_title: Annotated[str | None, typer.Option()] = None,
     roles: Roles = None,
+    department: Department = None,
+    notes: Notes = None,
+    receives: Receives = None,
+    no_receives: NoReceives = None,
     expected_version: Annotated[int | None, typer.Option("--expected-version")] = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Change a contact (only the fields given)."""
+    """Change a contact (only the fields given). --receives and --no-receives add and take
+    away single communications and keep the others."""
     with unit_of_work() as (session, tenant_id):
-        contact = contacts.update_contact(
-            session,
-            tenant_id,
-            contact_id,
-            _given(
-                first_name=first_name, last_name=last_name, email=email, phone=phone,
-                job_title=job_title, roles=roles,
-            ),
-            expected_version=expected_version,
+        changes = _given(
+            first_name=first_name, last_name=last_name, email=email, phone=phone,
+            job_title=job_title, roles=roles, department=department, notes=notes,
         )  # fmt: skip
+        if receives or no_receives:
+            current = contacts.get_contact(session, tenant_id, contact_id).communications
+            changes["communications"] = changed_communications(current, receives, no_receives)
+        contact = contacts.update_contact(
+            session, tenant_id, contact_id, changes, expected_version=expected_version
+        )
         data = contact_dict(contact)
     if as_json:
         print_json(data)

@@ -13,9 +13,11 @@ from customers import search as search_module
 from customers import service
 from customers.custom_properties import FIELD as CUSTOM_FIELD
 from customers.custom_properties import CustomChanges
+from customers.delivery import invoice_to
 from customers.duplicates import Keys, duplicates_made
 from customers.errors import FieldError, InvalidInput
 from customers.fields import CUSTOMER_FIELDS
+from customers.links import identity_of
 from customers.models import CustomerStatus
 from worker.cli.common import (
     JsonFlag,
@@ -27,6 +29,7 @@ from worker.cli.common import (
     unit_of_work,
 )
 from worker.cli.duplicate_guard import AllowDuplicate, refuse_or_warn, reported_refusal
+from worker.cli.identity_view import SHOWN_APART, show_apart
 
 app = typer.Typer(help="List, find, add and change customers.", no_args_is_help=True)
 
@@ -205,11 +208,13 @@ def list_(
 @app.command()
 @handles_errors
 def show(customer_id: int, as_json: JsonFlag = False) -> None:
-    """Everything about one customer, with its contacts."""
+    """Everything about one customer, with its contacts, CRM links and aliases, and where
+    its invoices go (invoice_to) and why (invoice_to_source)."""
     with unit_of_work() as (session, tenant_id):
-        data = customer_dict(
-            service.get_customer(session, tenant_id, customer_id), with_contacts=True
-        )
+        customer = service.get_customer(session, tenant_id, customer_id)
+        data = customer_dict(customer, with_contacts=True)
+        data.update(identity_of(session, tenant_id, customer_id))
+        data.update(invoice_to(customer).as_dict())
     if as_json:
         print_json(data)
         return
@@ -217,8 +222,8 @@ def show(customer_id: int, as_json: JsonFlag = False) -> None:
     table.add_column("field", style="bold")
     table.add_column("value", overflow="fold")
     for key, value in data.items():
-        if key not in ("contacts", "custom_properties") and value not in (None, {}, []):
-            table.add_row(key, str(value))
+        if key not in SHOWN_APART and value not in (None, {}, []):
+            table.add_row(key, ", ".join(value) if isinstance(value, list) else str(value))
     for key, value in data["custom_properties"].items():  # sorted by key
         table.add_row(f"custom {key}", str(value))
     console.print(table)
@@ -226,9 +231,15 @@ def show(customer_id: int, as_json: JsonFlag = False) -> None:
         primary = " (primary)" if contact["is_primary"] else ""
         console.print(
             f"  contact {contact['id']}: {contact['first_name']} {contact['last_name'] or ''}"
-            f" <{contact['email'] or '-'}> {', '.join(contact['roles'])}{primary}",
+            f" <{contact['email'] or '-'}> {', '.join(contact['roles'])}{primary}"
+            + (
+                f"; receives {', '.join(contact['communications'])}"
+                if contact["communications"]
+                else ""
+            ),
             highlight=False,
         )
+    show_apart(data)
 
 
 @app.command()
@@ -239,7 +250,7 @@ def search(
     per_page: Annotated[int, typer.Option(min=1, max=500)] = 20,
     as_json: JsonFlag = False,
 ) -> None:
-    """Find customers: exact by id or email, fuzzy by name."""
+    """Find customers: exact by id, email or alias (erp:C-1001, or C-1001), fuzzy by name."""
     with unit_of_work() as (session, tenant_id):
         result = search_module.search_customers(
             session, tenant_id, query, page=page, per_page=per_page
@@ -410,7 +421,8 @@ def delete(
 @app.command()
 @handles_errors
 def reference(customer_id: int, system: str, ref: str, as_json: JsonFlag = False) -> None:
-    """Record that an outside system (e.g. billing invoice INV-1) points at a customer."""
+    """Record that an outside system (e.g. billing invoice INV-1) points at a customer: an
+    alias of it (see `customers alias`), which names no other customer."""
     with unit_of_work() as (session, tenant_id):
         row = service.add_reference(session, tenant_id, customer_id, system=system, reference=ref)
         data = {"customer_id": customer_id, "system": row.system, "reference": row.reference}
@@ -421,4 +433,4 @@ def reference(customer_id: int, system: str, ref: str, as_json: JsonFlag = False
 
 
 # Commands kept in their own modules add themselves to ``app`` when imported.
-from worker.cli import categories, duplicates, importing  # noqa: E402, F401
+from worker.cli import categories, customer_links, duplicates, importing  # noqa: E402, F401
