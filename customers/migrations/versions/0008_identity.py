@@ -19,8 +19,8 @@ A customer's sender and reply-to addresses, its invoice recipients and copies (l
 empty for existing customers); a contact's communications (a list, empty), department and
 notes.
 
-Revision ID: 0009
-Revises: 0006
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-12-07 03:00:00.000000
 """
 
@@ -30,8 +30,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision = "0009"
-down_revision = "0006"
+revision = "0008"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
