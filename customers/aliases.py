@@ -233,7 +233,7 @@ def aliases_of(session: Session, customer_id: int) -> list[Alias]:
 def customers_named(session: Session, tenant_id: int, text: str) -> list[int]:
     """Customers an alias names by ``text``: ``SYSTEM:REFERENCE``, or a reference of any
     system (casing aside), by id."""
-    text = text.strip()
+    text = text.replace("\x00", "").strip()  # PostgreSQL text holds no NUL
     if not text:
         return []
     conditions = [func.lower(CustomerReference.reference) == text.lower()]

@@ -53,7 +53,9 @@ def search_customers(
     name (typos, word order and legal suffixes are forgiven)."""
     if page < 1 or per_page < 1:
         raise ValueError("page and per_page start at 1")
-    text = query.strip()
+    # No stored value holds a NUL (PostgreSQL text cannot), so none can match one; and
+    # PostgreSQL refuses it as a query parameter.
+    text = query.replace("\x00", "").strip()
     live = select(Customer).where(Customer.tenant_id == tenant_id, Customer.deleted_at.is_(None))
     if not include_archived:
         live = live.where(Customer.archived_at.is_(None))

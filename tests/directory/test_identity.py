@@ -138,6 +138,10 @@ def test_search_finds_a_customer_by_alias(sessions: sessionmaker[Session], tenan
         ]
         one = search_customers(session, tenant_id, "ERP:C-1001")
         assert [(m.customer.id, m.matched_on) for m in one.matches] == [(acme, "alias")]
+        # A NUL (which PostgreSQL refuses as a parameter) cannot be in an alias: ignored.
+        nul = search_customers(session, tenant_id, "erp:C-10\x0001")
+        assert [(m.customer.id, m.matched_on) for m in nul.matches] == [(acme, "alias")]
+        assert search_customers(session, tenant_id, "a\x00@acme.io").matches == []
     with db.transaction(sessions) as session:
         other = service.get_tenant(session, "other").id
         assert search_customers(session, other, "C-1001").matches == []
