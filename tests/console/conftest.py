@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from connectors.errors import Transient
 from customers import db, service
+from customers.aliases import add_alias
 from customers.service import get_tenant
 from customers.sync_state import Connection, DuplicateReview, SyncConflict, SyncRun
 from customers.types import utcnow
@@ -93,6 +94,7 @@ def seed_history(
     globex = service.create_customer(
         session, tenant_id, {"name": "Globex", "email": "ap@globex.example"}
     )
+    add_alias(session, tenant_id, acme.id, system="erp", reference="C-1001")
     now = utcnow()
     run = SyncRun(
         connection_id=connection_id,

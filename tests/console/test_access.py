@@ -206,6 +206,7 @@ def test_pages_show_the_seeded_history(app_client: TestClient, seeded: Seeded) -
         assert shown in conflict
     customer = app_client.get(f"/customers/{seeded.ours['acme']}").text
     assert f"/conflicts/{seeded.ours['conflict']}" in customer
+    assert "erp: C-1001" in customer  # its alias
     globex = app_client.get(f"/customers/{seeded.ours['globex']}").text
     assert f"/failures/{seeded.ours['failure']}" in globex
     review = app_client.get(f"/reviews/{seeded.ours['review']}").text

@@ -17,6 +17,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from customers import service
+from customers.aliases import aliases_of
 from customers.search import search_customers
 from customers.sync_state import Connection, ExternalLink, SyncConflict, SyncFailure, SyncRun
 from worker import failure_triage as triage
@@ -27,7 +28,6 @@ from worker.sync.target import PARENT_TYPE
 
 PAGE_SIZE = 50
 HISTORY = 50
-ALIAS_FIELDS = ("name", "email", "domain")
 # What a failure calls a customer: itself (categorization) or its CRM object (pushes).
 CUSTOMER_TYPES = ("customer", *sorted(set(PARENT_TYPE.values())))
 
@@ -60,14 +60,7 @@ def _history(session: Session, tenant_id: int, customer_id: int) -> dict[str, An
         )
         .order_by(ExternalLink.id)
     ).all()
-    aliases = sorted(
-        {
-            (field, str(link.base.get(field)))
-            for link, _ in links
-            for field in ALIAS_FIELDS
-            if link.base.get(field) not in (None, "") and link.base.get(field) != fields.get(field)
-        }
-    )
+    aliases = [(alias.system, alias.reference) for alias in aliases_of(session, customer_id)]
     synced_at = [
         (link.connection_id, link.last_synced_at) for link, _ in links if link.last_synced_at
     ]
