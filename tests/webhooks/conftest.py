@@ -138,6 +138,7 @@ def jobs(messages: list[Message[Any]]) -> list[tuple[str, list[Any]]]:
 
 # ---- a real Redis broker -------------------------------------------------------------
 
+
 def own_redis() -> str:
     """The test Redis database this session (or this xdist worker) claimed for itself:
     these tests flush it, so it must be nobody else's."""
