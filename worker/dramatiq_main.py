@@ -83,6 +83,7 @@ def serve_metrics() -> int:
         threading.Event().wait()  # Dramatiq ends a fork with SystemExit from SIGTERM
     finally:
         server.shutdown()
+        server.server_close()
     return 0
 
 

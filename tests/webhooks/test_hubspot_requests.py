@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import httpx
 import pytest
 from dramatiq.brokers.redis import RedisBroker
 from hubspot.utils.signature import Signature
@@ -303,7 +304,14 @@ def test_health_readiness_and_metrics(client: TestClient, connections: dict[str,
     assert client.get("/readyz").json() == {"database": "ok", "broker": "ok"}
     post(client, [hubspot_event("company.creation", 9)])
     client.post("/webhooks/hubspot", content="[]", headers={"Content-Type": "application/json"})
-    text = client.get("/metrics").text
+    # The webhook port is public: metrics are served on a private listener of their own.
+    assert client.get("/metrics").status_code == 404
+    server = metrics.serve("127.0.0.1", 0)
+    try:
+        text = httpx.get(f"http://127.0.0.1:{server.server_port}/metrics", timeout=5).text
+    finally:
+        server.shutdown()
+        server.server_close()
     assert 'crmsync_webhook_events_enqueued_total{provider="hubspot"}' in text
     assert (
         'crmsync_webhook_requests_rejected_total{provider="hubspot",reason="missing_signature"}'
