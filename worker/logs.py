@@ -96,6 +96,25 @@ def redact(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> Mutab
     return {key: _redact_value(key, value) for key, value in event.items()}
 
 
+class _StandardError(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to ``sys.stderr`` as it is when a line is written: Dramatiq's processes
+    swap it for a pipe to their main process, and a command run in a test for a buffer."""
+
+    def __init__(self) -> None:
+        super().__init__()
+
+    @property  # type: ignore[override]
+    def stream(self) -> TextIO:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass  # always the current sys.stderr
+
+
+_installed: list[logging.Handler] = []
+
+
 def _shared_processors() -> list[Any]:
     return [
         structlog.contextvars.merge_contextvars,
@@ -127,11 +146,15 @@ def configure(
         foreign_pre_chain=_shared_processors(),
         processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *tail],
     )
-    handler = logging.StreamHandler(stream or sys.stderr)
+    handler = logging.StreamHandler(stream) if stream is not None else _StandardError()
     handler.setFormatter(formatter)
     root = logging.getLogger()
     for old in root.handlers[:]:
-        root.removeHandler(old)
+        # Plain stream handlers (``logging.basicConfig``'s, Dramatiq's) and ours give way;
+        # handlers added on purpose (a file, a test's capture) stay.
+        if type(old) in (logging.StreamHandler, _StandardError) or old in _installed:
+            root.removeHandler(old)
+    _installed[:] = [handler]
     root.addHandler(handler)
     root.setLevel(config.log_level)
     for name in _QUIET_UNLESS_DEBUG:
