@@ -73,7 +73,10 @@ def setup(settings: Settings, service: str, *, exporter: Any = None) -> bool:
         else:
             provider.add_span_processor(SimpleSpanProcessor(exporter))
         trace.set_tracer_provider(provider)
-        SQLAlchemyInstrumentor().instrument(tracer_provider=provider, enable_commenter=False)
+        # The instrumentation declares SQLAlchemy < 2.1; it works with 2.1 (tests/observability).
+        SQLAlchemyInstrumentor().instrument(
+            tracer_provider=provider, enable_commenter=False, skip_dep_check=True
+        )
         RequestsInstrumentor().instrument(tracer_provider=provider)
         URLLib3Instrumentor().instrument(tracer_provider=provider)
         HTTPXClientInstrumentor().instrument(tracer_provider=provider)
