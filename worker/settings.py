@@ -47,7 +47,7 @@ class Settings(BaseSettings):
         "`crmsync worker` bind to (keep it private: not the public webhook address).",
     )
     metrics_port: int = Field(
-        default=9100,
+        default=9180,
         ge=0,
         le=65535,
         description="Port of the metrics listener of `crmsync webhooks` (webhook counters, "

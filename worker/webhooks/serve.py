@@ -18,7 +18,6 @@ import typer
 import uvicorn
 
 from worker import metrics
-from worker.cli.common import fail
 from worker.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -38,13 +37,13 @@ def webhooks(
     settings = get_settings()
     app = build_app(settings)
     if settings.metrics_port:
+        where = f"{settings.metrics_host}:{settings.metrics_port}"
         try:
             metrics.serve(settings.metrics_host, settings.metrics_port)
+            log.info("metrics at http://%s/metrics", where)
         except OSError as error:
-            where = f"{settings.metrics_host}:{settings.metrics_port}"
-            reason = error.strerror or str(error)
-            fail(f"metrics cannot listen on {where}: {reason} (set CRMSYNC_METRICS_PORT, 0: none)")
-        log.info("metrics at http://%s:%s/metrics", settings.metrics_host, settings.metrics_port)
+            # Webhooks matter more than their metrics: they are served all the same.
+            log.error("metrics cannot listen on %s: %s (CRMSYNC_METRICS_PORT)", where, error)
     uvicorn.run(
         app,
         host=host or settings.webhooks_host,
