@@ -14,6 +14,7 @@ webhook tokens are taken out of request spans; no request or response body is re
 
 from __future__ import annotations
 
+import importlib
 import logging
 import threading
 from typing import Any
@@ -39,6 +40,35 @@ def enabled() -> bool:
     return _started
 
 
+# Everything tracing imports: all there, or a TracingUnavailable naming the extra.
+MODULES = (
+    "opentelemetry.sdk.trace",
+    "opentelemetry.exporter.otlp.proto.http.trace_exporter",
+    "opentelemetry.instrumentation.httpx",
+    "opentelemetry.instrumentation.redis",
+    "opentelemetry.instrumentation.requests",
+    "opentelemetry.instrumentation.sqlalchemy",
+    "opentelemetry.instrumentation.starlette",
+    "opentelemetry.instrumentation.urllib3",
+)
+
+
+def check(settings: Settings) -> None:
+    """Raise :class:`TracingUnavailable` if tracing is enabled without its packages (a
+    command that starts other processes checks before it does)."""
+    if not settings.otel_enabled:
+        return
+    try:
+        for module in MODULES:
+            importlib.import_module(module)
+    except ImportError as missing:
+        raise TracingUnavailable(
+            f"CRMSYNC_OTEL_ENABLED is true but the tracing packages are not installed "
+            f"({missing.name}): install crmsync with its '{EXTRA}' extra, "
+            f"e.g. pip install 'crmsync[{EXTRA}]'"
+        ) from None
+
+
 def setup(settings: Settings, service: str, *, exporter: Any = None) -> bool:
     """Start tracing in this process if enabled (once); True when it runs. ``exporter``
     replaces the OTLP exporter (tests pass an in-memory one)."""
@@ -48,22 +78,17 @@ def setup(settings: Settings, service: str, *, exporter: Any = None) -> bool:
     with _lock:
         if _started:
             return True
-        try:
-            from opentelemetry import trace
-            from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
-            from opentelemetry.instrumentation.redis import RedisInstrumentor
-            from opentelemetry.instrumentation.requests import RequestsInstrumentor
-            from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
-            from opentelemetry.instrumentation.urllib3 import URLLib3Instrumentor
-            from opentelemetry.sdk.resources import Resource
-            from opentelemetry.sdk.trace import TracerProvider
-            from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
-        except ImportError as missing:
-            raise TracingUnavailable(
-                f"CRMSYNC_OTEL_ENABLED is true but the tracing packages are not installed "
-                f"({missing.name}): install crmsync with its '{EXTRA}' extra, "
-                f"e.g. pip install 'crmsync[{EXTRA}]'"
-            ) from None
+        check(settings)
+        from opentelemetry import trace
+        from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+        from opentelemetry.instrumentation.redis import RedisInstrumentor
+        from opentelemetry.instrumentation.requests import RequestsInstrumentor
+        from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
+        from opentelemetry.instrumentation.urllib3 import URLLib3Instrumentor
+        from opentelemetry.sdk.resources import Resource
+        from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
+
         # OTEL_SERVICE_NAME, when set, wins over this name.
         provider = TracerProvider(resource=Resource.create({"service.name": f"crmsync-{service}"}))
         if exporter is None:

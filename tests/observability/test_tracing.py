@@ -123,11 +123,12 @@ def test_disabled_tracing_records_nothing_and_loads_nothing(http_url: str) -> No
     assert result == {"on": False, "instrumented": False, "spans": []}
 
 
-def test_enabled_without_the_packages_is_a_plain_error() -> None:
+@pytest.mark.parametrize("service", ["scheduler", "worker", "webhooks"])
+def test_enabled_without_the_packages_is_a_plain_error(service: str) -> None:
     env = {**os.environ, "CRMSYNC_OTEL_ENABLED": "true", "PYTHONPATH": str(ROOT)}
     env.pop("CRMSYNC_BROKER_URL", None)
     script = BLOCKED + "from worker.cli import main; main()"
-    command = [sys.executable, "-c", script, "scheduler"]
+    command = [sys.executable, "-c", script, service]
     done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 1
     assert "CRMSYNC_OTEL_ENABLED is true but the tracing packages are not installed" in done.stderr

@@ -75,11 +75,13 @@ def root(
     settings = get_settings()
     # Commands report what migrations did themselves; alembic's INFO lines stay quiet.
     logs.configure(settings, service=context.invoked_subcommand in SERVICES)
-    if context.invoked_subcommand in ("webhooks", "scheduler"):  # worker processes: at boot
-        try:
+    try:
+        if context.invoked_subcommand in ("webhooks", "scheduler"):
             tracing.setup(settings, context.invoked_subcommand)
-        except tracing.TracingUnavailable as error:
-            fail(escape(str(error)))  # the message names the extra in brackets
+        elif context.invoked_subcommand == "worker":
+            tracing.check(settings)  # each worker process starts its own when it boots
+    except tracing.TracingUnavailable as error:
+        fail(escape(str(error)))  # the message names the extra in brackets
 
 
 def main() -> None:
