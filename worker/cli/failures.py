@@ -23,6 +23,7 @@ from customers.types import utcnow
 from worker import enqueue
 from worker.cli.common import console, fail, handles_errors, print_json, unit_of_work
 from worker.failures import DISMISSED, OPEN, REPLAYED, RESOLVED, UNRESOLVED
+from worker.logs import REDACTED, SECRET_KEY  # one notion of a secret, as in logs
 from worker.settings import get_settings
 
 app = typer.Typer(
@@ -47,8 +48,6 @@ ErrorOption = Annotated[
 ]
 
 STATUSES = (OPEN, REPLAYED, RESOLVED, DISMISSED)
-SECRET_KEY = re.compile(r"token|secret|password|passwd|authorization|api[_-]?key|credential", re.I)
-REDACTED = "***"
 DURATION = re.compile(r"(\d+)\s*([smhdw])")
 UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
