@@ -4,6 +4,9 @@ every refusal (401/400/413/404) leaving nothing enqueued and nothing written."""
 
 from __future__ import annotations
 
+import io
+import json
+import logging
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -34,7 +37,7 @@ from tests.webhooks.conftest import (
     settings,
     signed_headers,
 )  # fmt: skip
-from worker import enqueue, metrics
+from worker import enqueue, logs, metrics
 from worker.pending import in_process as memory_pending
 from worker.sync import lifecycle
 from worker.webhooks import build_app
@@ -320,6 +323,26 @@ def test_health_readiness_and_metrics(client: TestClient, connections: dict[str,
     assert "crmsync_webhook_event_lag_seconds_bucket" in text
     assert "crmsync_queue_depth 1.0" in text
     assert "crmsync_sync_failures" in text
+
+
+def test_a_requests_log_lines_carry_its_request_id_and_connection(
+    client: TestClient, connections: dict[str, int]
+) -> None:
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    stream = io.StringIO()
+    logs.configure(settings(log_level="INFO"), service=True, stream=stream)
+    try:
+        body = body_of([hubspot_event("company.creation", 5, portal=PAUSED_PORTAL)])
+        headers = {**signed_headers(body, URL), "X-Request-Id": "req-42"}
+        response = client.post("/webhooks/hubspot", content=body, headers=headers)
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
+        logs._installed.clear()
+    assert response.status_code == 200 and response.headers["X-Request-Id"] == "req-42"
+    [line] = [json.loads(text) for text in stream.getvalue().splitlines() if "dropped" in text]
+    assert line["request_id"] == "req-42" and line["connection_id"] == connections["paused"]
 
 
 def test_stored_events_keep_their_payload_and_time(
