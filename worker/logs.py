@@ -136,12 +136,14 @@ def configure(
     _secret_values = _secrets_of(config)
     as_json = (config.log_format or ("json" if service else "text")) == "json"
     renderer: Any
+    # Tracebacks become text before redaction, so a secret in one is caught too.
     if as_json:
         renderer = structlog.processors.JSONRenderer()
-        tail = [structlog.processors.format_exc_info, redact, renderer]
     else:
-        renderer = structlog.dev.ConsoleRenderer(colors=False)
-        tail = [redact, renderer]
+        renderer = structlog.dev.ConsoleRenderer(
+            colors=False, exception_formatter=structlog.dev.plain_traceback
+        )
+    tail = [structlog.processors.format_exc_info, redact, renderer]
     formatter = structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=_shared_processors(),
         processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *tail],

@@ -169,3 +169,15 @@ def test_each_webhook_request_has_a_request_id_on_its_lines_and_its_answer() -> 
     assert refused.headers["X-Request-Id"] != "no spaces {allowed}"
     ids = [line["request_id"] for line in lines(stream) if line["event"] == "handling"]
     assert ids == ["abc-123", made.headers["X-Request-Id"], refused.headers["X-Request-Id"]]
+
+
+@pytest.mark.parametrize("log_format", ["json", "text"])
+def test_no_secret_reaches_a_traceback(log_format: str) -> None:
+    stream = configured(hubspot_client_secret="hubspot-app-secret-0123", log_format=log_format)
+    try:
+        raise ValueError("refused hubspot-app-secret-0123 at /webhooks/salesforce/Zx9_token")
+    except ValueError:
+        log.exception("failed")
+    text = stream.getvalue()
+    assert "ValueError: refused *** at /webhooks/salesforce/***" in text.replace("\\n", "\n")
+    assert "hubspot-app-secret-0123" not in text and "Zx9_token" not in text
