@@ -41,7 +41,7 @@ SECRET_KEY = re.compile(r"token|secret|password|passwd|authorization|api[_-]?key
 # Values that are secrets wherever they appear in a message.
 _SECRET_TEXT = (
     (re.compile(r"(/webhooks/salesforce/)[A-Za-z0-9_-]+"), rf"\g<1>{REDACTED}"),
-    (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+"), rf"\g<1> {REDACTED}"),
+    (re.compile(r"\b([Bb]earer|Basic)\s+[A-Za-z0-9._~+/=-]{8,}"), rf"\g<1> {REDACTED}"),
     (
         re.compile(
             r"(?i)\b((?:access|refresh)_token|client_secret|password|api_key)"
