@@ -279,6 +279,11 @@ class Settings(BaseSettings):
     def _empty_keeps_forever(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
 
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _empty_is_default(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
     @field_validator("scheduler_reconcile_at", "scheduler_prune_at")
     @classmethod
     def _time_of_day(cls, value: str) -> str:
