@@ -18,10 +18,13 @@ ENV UV_COMPILE_BYTECODE=1 UV_LINK_MODE=copy UV_PYTHON_DOWNLOADS=never \
     UV_PROJECT_ENVIRONMENT=/app/.venv
 WORKDIR /src
 
+# Optional extras to install, e.g. --build-arg CRMSYNC_EXTRAS=otel for tracing.
+ARG CRMSYNC_EXTRAS=""
+
 # Dependencies first, from the lock, so code changes do not reinstall them.
 COPY pyproject.toml uv.lock README.md ./
 RUN --mount=type=cache,target=/root/.cache/uv \
-    uv sync --frozen --no-dev --no-install-project
+    uv sync --frozen --no-dev --no-install-project ${CRMSYNC_EXTRAS:+--extra $CRMSYNC_EXTRAS}
 
 # Then the project itself, as an installed package (not a link back to /src).
 COPY customers customers
@@ -30,7 +33,7 @@ COPY mappings mappings
 COPY worker worker
 COPY sandbox sandbox
 RUN --mount=type=cache,target=/root/.cache/uv \
-    uv sync --frozen --no-dev --no-editable
+    uv sync --frozen --no-dev --no-editable ${CRMSYNC_EXTRAS:+--extra $CRMSYNC_EXTRAS}
 
 FROM python:${PYTHON_VERSION}-slim AS runtime
 # An empty named volume mounted on one of these folders takes its owner, so the

@@ -283,6 +283,8 @@ class Stack:
         log = path.open("ab")
         offset = log.tell()
         env = worker_env(self.database_url, self.redis_url, self.key, self.folder)
+        # Readiness is Dramatiq's INFO line below; the workers honour the level they are given.
+        env["CRMSYNC_LOG_LEVEL"] = "INFO"
         self.process = subprocess.Popen([CRMSYNC, "worker", "--processes", str(self.workers)], cwd=ROOT, env=env,
                                         stdout=log, stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
         log.close()

@@ -12,11 +12,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -30,11 +31,13 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
     parsed = make_url(url)
     # Statement parameters never appear in error messages or logs: they hold customer data,
     # webhook tokens and payloads, and a logged DBAPIError would otherwise print them.
+    # sqlalchemy.create_engine is looked up when called, so tracing's instrumentation
+    # (worker.tracing), set up after this module is imported, sees every engine.
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(url, echo=echo, pool_pre_ping=True, hide_parameters=True)
+        return sqlalchemy.create_engine(url, echo=echo, pool_pre_ping=True, hide_parameters=True)
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(
+    engine = sqlalchemy.create_engine(
         url,
         echo=echo,
         hide_parameters=True,

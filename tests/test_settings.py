@@ -53,3 +53,13 @@ def test_retention_defaults_and_empty_or_zero_keeps_forever(
     monkeypatch.setenv("CRMSYNC_RETENTION_RUNS_DAYS", "-1")
     with pytest.raises(ValidationError, match="retention_runs_days"):
         Settings()
+
+
+def test_log_format_empty_is_the_default_and_anything_else_is_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("CRMSYNC_LOG_FORMAT", "")  # an uncommented, empty line of .env.example
+    assert Settings().log_format is None
+    monkeypatch.setenv("CRMSYNC_LOG_FORMAT", "xml")
+    with pytest.raises(ValidationError, match="log_format"):
+        Settings()

@@ -13,6 +13,8 @@ The layers, each importing only those below it:
 - ``worker.sync``: the sync engine (passes, inbound pages, outbound pushes, links);
 - ``worker.enqueue``, ``worker.jobs``, ``worker.broker``: jobs by name, the retry policy,
   the broker; ``worker.pending``, ``worker.locks``: shared state;
+- ``worker.logs``, ``worker.metrics``, ``worker.tracing``: what every process reports
+  (``worker.dramatiq_main`` runs Dramatiq's CLI for ``crmsync worker`` with them);
 - ``connectors`` (one CRM API each), ``mappings`` (field maps and the three-way merge),
   ``customers`` (the directory: models, validation, the service layer).
 

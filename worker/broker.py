@@ -18,6 +18,7 @@ from dramatiq.brokers.redis import RedisBroker
 from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware import Middleware, Retries
 
+from worker.logs import JobContext
 from worker.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -68,6 +69,7 @@ def build_broker(settings: Settings) -> dramatiq.Broker:
     retries.min_backoff = int(min(settings.retry_min_backoff_s, backoff_max_s) * 1000)
     retries.max_backoff = int(backoff_max_s * 1000)
     broker.add_middleware(RecordFailures(), before=Retries)
+    broker.add_middleware(JobContext())  # last: its after-hooks clear the ids of the job
     return broker
 
 

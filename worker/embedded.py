@@ -28,7 +28,12 @@ DRAIN_TIMEOUT_S = 600.0
 # Loggers of the job machinery: a command that runs its jobs here reports each job's outcome
 # itself (failures are recorded in ``sync_failures`` and named by the command), so their
 # per-attempt lines and tracebacks are kept for CRMSYNC_LOG_LEVEL=DEBUG.
-JOB_LOGGERS = {"dramatiq": logging.CRITICAL, "httpx": logging.WARNING, "httpx2": logging.WARNING}
+JOB_LOGGERS = {
+    "dramatiq": logging.CRITICAL,
+    "httpx": logging.WARNING,
+    "httpx2": logging.WARNING,
+    "worker.sync.passes": logging.WARNING,  # a run's start and end: the command reports them
+}
 
 
 @contextmanager

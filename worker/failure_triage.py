@@ -22,10 +22,9 @@ from customers.sync_state import SyncFailure
 from customers.types import utcnow
 from worker import enqueue
 from worker.failures import DISMISSED, OPEN, REPLAYED, RESOLVED, UNRESOLVED
+from worker.logs import REDACTED, SECRET_KEY  # one notion of a secret, as in logs
 
 STATUSES = (OPEN, REPLAYED, RESOLVED, DISMISSED)
-SECRET_KEY = re.compile(r"token|secret|password|passwd|authorization|api[_-]?key|credential", re.I)
-REDACTED = "***"
 DURATION = re.compile(r"(\d+)\s*([smhdw])")
 UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 

@@ -1,4 +1,9 @@
-"""Prometheus metrics of the webhooks app (and anything else that serves ``/metrics``).
+"""Prometheus metrics: the webhooks app's, and the per-connection gauges of the workers'.
+
+Neither is served on the public webhook port: ``crmsync webhooks`` serves :data:`registry`
+on its own listener (``CRMSYNC_METRICS_HOST``:``CRMSYNC_METRICS_PORT``, :func:`serve`), and
+``crmsync worker`` serves Dramatiq's job metrics with :class:`ConnectionCollector` on
+``CRMSYNC_METRICS_HOST``:``CRMSYNC_WORKER_METRICS_PORT`` (``worker.dramatiq_main``).
 
 Counters live in one registry of their own, so importing this module twice (tests, a
 reloaded app) never trips over prometheus-client's global registry. Sync outcomes and open
@@ -13,16 +18,23 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    start_http_server,
+)
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from customers.sync_state import SyncFailure, SyncRun
+from customers.models import OutboxEntry, Tenant
+from customers.sync_state import Connection, SyncCursor, SyncFailure, SyncRun
 from customers.types import utcnow
 
 log = logging.getLogger(__name__)
@@ -170,3 +182,113 @@ def queue_depth() -> int:
 def exposition() -> bytes:
     """The registry in Prometheus text format."""
     return generate_latest(registry)
+
+
+def serve(host: str, port: int, served: CollectorRegistry = registry) -> Any:
+    """Serve ``served`` at ``http://host:port/metrics`` on a daemon thread; the server is
+    returned (its ``shutdown()`` stops it)."""
+    server, _thread = start_http_server(port, addr=host, registry=served)
+    return server
+
+
+class ConnectionCollector(Collector):
+    """Per connection, read at scrape time with a few grouped queries: how far its
+    incremental sync is behind, its open failures and its outbox depth (as ``crmsync
+    status`` counts them). Labels: ``tenant`` (slug), ``connection`` (id), ``provider``."""
+
+    LABELS = ["tenant", "connection", "provider"]
+
+    def __init__(self, sessions: Callable[[], sessionmaker[Session]]) -> None:
+        self._sessions = sessions
+
+    def describe(self) -> list[Any]:
+        return []  # registering must not query the database
+
+    def collect(self) -> Iterator[Any]:
+        try:
+            with self._sessions()() as session:
+                rows = self._read(session)
+        except Exception:
+            log.warning("metrics: the database did not answer; connection gauges left out")
+            return
+        lag = GaugeMetricFamily(
+            "crmsync_connection_lag_seconds",
+            "Seconds since the connection's incremental sync last moved (its newest cursor "
+            "update or successful run); absent before its first.",
+            labels=self.LABELS,
+        )
+        failures = GaugeMetricFamily(
+            "crmsync_connection_open_failures",
+            "Open failure rows of the connection.",
+            labels=self.LABELS,
+        )
+        outbox = GaugeMetricFamily(
+            "crmsync_connection_outbox_depth",
+            "Local changes of the connection's tenant not yet pushed to its CRM.",
+            labels=self.LABELS,
+        )
+        for labels, lag_s, open_failures, depth in rows:
+            if lag_s is not None:
+                lag.add_metric(labels, lag_s)
+            failures.add_metric(labels, open_failures)
+            outbox.add_metric(labels, depth)
+        yield from (lag, failures, outbox)
+
+    @staticmethod
+    def _read(session: Session) -> list[tuple[list[str], float | None, int, int]]:
+        from worker.failures import OPEN
+
+        connections = session.execute(
+            select(Connection.id, Connection.tenant_id, Connection.provider, Tenant.slug)
+            .join(Tenant, Tenant.id == Connection.tenant_id)
+            .order_by(Connection.id)
+        ).all()
+        moved = dict(
+            session.execute(
+                select(SyncCursor.connection_id, func.max(SyncCursor.updated_at))
+                .where(SyncCursor.kind == "incremental")
+                .group_by(SyncCursor.connection_id)
+            ).all()
+        )
+        finished = dict(
+            session.execute(
+                select(SyncRun.connection_id, func.max(SyncRun.finished_at))
+                .where(SyncRun.kind == "incremental", SyncRun.outcome == "ok")
+                .group_by(SyncRun.connection_id)
+            ).all()
+        )
+        open_failures = dict(
+            session.execute(
+                select(SyncFailure.connection_id, func.count())
+                .where(SyncFailure.status == OPEN)
+                .group_by(SyncFailure.connection_id)
+            ).all()
+        )
+        positions: dict[int, int] = {}
+        for connection_id, value in session.execute(
+            select(SyncCursor.connection_id, SyncCursor.value).where(SyncCursor.kind == "outbox")
+        ):
+            position = int(value.get("position", 0)) if isinstance(value, dict) else 0
+            positions[connection_id] = max(positions.get(connection_id, 0), position)
+        now = utcnow()
+        rows = []
+        for connection_id, tenant_id, provider, tenant in connections:
+            moments = (moved.get(connection_id), finished.get(connection_id))
+            latest = max((_aware(t) for t in moments if t is not None), default=None)
+            lag_s = (now - latest).total_seconds() if latest is not None else None
+            depth = session.scalar(
+                select(func.count())
+                .select_from(OutboxEntry)
+                .where(
+                    OutboxEntry.tenant_id == tenant_id,
+                    OutboxEntry.id > positions.get(connection_id, 0),
+                )
+            )
+            labels = [tenant, str(connection_id), provider]
+            rows.append((labels, lag_s, int(open_failures.get(connection_id, 0)), int(depth or 0)))
+        return rows
+
+
+def _aware(moment: datetime) -> datetime:
+    """SQLite hands back naive datetimes; they are UTC."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)

@@ -58,7 +58,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from customers.sync_state import Connection, ConnectionStatus, SyncRun
 from customers.types import utcnow
-from worker import enqueue
+from worker import enqueue, logs
 from worker.retention import Retention
 from worker.settings import Settings, get_settings
 
@@ -279,17 +279,18 @@ class Scheduler:
         """One tick of one plan: enqueue its job if we lead and nothing stands in the way."""
         if not self.is_leader or self._stopping:
             return
-        try:
-            if plan.connection_id is not None and not self._connection_is_free(plan):
-                return
-            if not self.coordination.claim(plan.job, plan.connection_id, plan.slot_s):
-                return
-            args = () if plan.connection_id is None else (plan.connection_id,)
-            (self._send or enqueue.send)(plan.job, *args)
-            self.enqueued.append((plan.job, *args))
-        except Exception:
-            # One connection's trouble (or a blip of the database) must not stop the rest.
-            log.exception("scheduler: could not enqueue %s", plan.job_id)
+        with logs.bound(connection_id=plan.connection_id):
+            try:
+                if plan.connection_id is not None and not self._connection_is_free(plan):
+                    return
+                if not self.coordination.claim(plan.job, plan.connection_id, plan.slot_s):
+                    return
+                args = () if plan.connection_id is None else (plan.connection_id,)
+                (self._send or enqueue.send)(plan.job, *args)
+                self.enqueued.append((plan.job, *args))
+            except Exception:
+                # One connection's trouble (or a blip of the database) must not stop the rest.
+                log.exception("scheduler: could not enqueue %s", plan.job_id)
 
     # ---- internals -----------------------------------------------------------------------
 

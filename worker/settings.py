@@ -31,7 +31,41 @@ class Settings(BaseSettings):
     tenant: str = Field(
         default="default", description="Tenant that CLI commands act on when --tenant is not given."
     )
-    log_level: str = Field(default="INFO", description="Python logging level.")
+    log_level: str = Field(
+        default="INFO",
+        description="Logging level of every process (DEBUG, INFO, WARNING, ERROR, CRITICAL).",
+    )
+    log_format: Literal["json", "text"] | None = Field(
+        default=None,
+        description="Log lines as json (one object a line, with connection, run and message "
+        "ids where known) or text. Default: json for the services (worker, webhooks, "
+        "scheduler), text for other commands.",
+    )
+    metrics_host: str = Field(
+        default="127.0.0.1",
+        description="Address the Prometheus metrics listeners of `crmsync webhooks` and "
+        "`crmsync worker` bind to (keep it private: not the public webhook address).",
+    )
+    metrics_port: int = Field(
+        default=9180,
+        ge=0,
+        le=65535,
+        description="Port of the metrics listener of `crmsync webhooks` (webhook counters, "
+        "sync outcomes, queue depth). 0: no listener.",
+    )
+    worker_metrics_port: int = Field(
+        default=9191,
+        ge=0,
+        le=65535,
+        description="Port of the metrics listener of `crmsync worker` (job counts and "
+        "durations, per-connection lag, open failures and outbox depth). 0: no listener.",
+    )
+    otel_enabled: bool = Field(
+        default=False,
+        description="Send OpenTelemetry traces (database, HTTP, Redis, webhook requests, "
+        "jobs) to the OTLP endpoint named by the standard OTEL_* variables; needs the "
+        "otel extra installed.",
+    )
     broker_url: str | None = Field(
         default=None,
         description="Redis URL of the job broker, e.g. redis://127.0.0.1:6379/0. "
@@ -269,6 +303,11 @@ class Settings(BaseSettings):
     )  # fmt: skip
     @classmethod
     def _empty_keeps_forever(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _empty_is_default(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("scheduler_reconcile_at", "scheduler_prune_at")

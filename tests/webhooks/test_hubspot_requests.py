@@ -4,10 +4,14 @@ every refusal (401/400/413/404) leaving nothing enqueued and nothing written."""
 
 from __future__ import annotations
 
+import io
+import json
+import logging
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import httpx
 import pytest
 from dramatiq.brokers.redis import RedisBroker
 from hubspot.utils.signature import Signature
@@ -33,7 +37,7 @@ from tests.webhooks.conftest import (
     settings,
     signed_headers,
 )  # fmt: skip
-from worker import enqueue, metrics
+from worker import enqueue, logs, metrics
 from worker.pending import in_process as memory_pending
 from worker.sync import lifecycle
 from worker.webhooks import build_app
@@ -303,7 +307,14 @@ def test_health_readiness_and_metrics(client: TestClient, connections: dict[str,
     assert client.get("/readyz").json() == {"database": "ok", "broker": "ok"}
     post(client, [hubspot_event("company.creation", 9)])
     client.post("/webhooks/hubspot", content="[]", headers={"Content-Type": "application/json"})
-    text = client.get("/metrics").text
+    # The webhook port is public: metrics are served on a private listener of their own.
+    assert client.get("/metrics").status_code == 404
+    server = metrics.serve("127.0.0.1", 0)
+    try:
+        text = httpx.get(f"http://127.0.0.1:{server.server_port}/metrics", timeout=5).text
+    finally:
+        server.shutdown()
+        server.server_close()
     assert 'crmsync_webhook_events_enqueued_total{provider="hubspot"}' in text
     assert (
         'crmsync_webhook_requests_rejected_total{provider="hubspot",reason="missing_signature"}'
@@ -312,6 +323,26 @@ def test_health_readiness_and_metrics(client: TestClient, connections: dict[str,
     assert "crmsync_webhook_event_lag_seconds_bucket" in text
     assert "crmsync_queue_depth 1.0" in text
     assert "crmsync_sync_failures" in text
+
+
+def test_a_requests_log_lines_carry_its_request_id_and_connection(
+    client: TestClient, connections: dict[str, int]
+) -> None:
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    stream = io.StringIO()
+    logs.configure(settings(log_level="INFO"), service=True, stream=stream)
+    try:
+        body = body_of([hubspot_event("company.creation", 5, portal=PAUSED_PORTAL)])
+        headers = {**signed_headers(body, URL), "X-Request-Id": "req-42"}
+        response = client.post("/webhooks/hubspot", content=body, headers=headers)
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
+        logs._installed.clear()
+    assert response.status_code == 200 and response.headers["X-Request-Id"] == "req-42"
+    [line] = [json.loads(text) for text in stream.getvalue().splitlines() if "dropped" in text]
+    assert line["request_id"] == "req-42" and line["connection_id"] == connections["paused"]
 
 
 def test_stored_events_keep_their_payload_and_time(

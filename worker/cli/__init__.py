@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
+from worker import logs, tracing
 from worker.cli import (
     conflicts,
     connections,
@@ -20,7 +21,7 @@ from worker.cli import (
     users,
 )
 from worker.cli import sync as sync_commands
-from worker.cli.common import state
+from worker.cli.common import fail, state
 from worker.cli.demo import demo
 from worker.cli.prune import prune
 from worker.cli.sandbox import app as sandbox_app
@@ -57,19 +58,30 @@ app.command("status")(status)
 app.command("prune")(prune)
 
 
+# Long-running services: JSON log lines (and traces when enabled). Other commands talk to a
+# person, in text.
+SERVICES = ("webhooks", "scheduler", "worker", "console")
+
+
 @app.callback()
 def root(
+    context: typer.Context,
     tenant: Annotated[
         str | None,
         typer.Option(help="Tenant to act on (default: CRMSYNC_TENANT, else 'default')."),
     ] = None,
 ) -> None:
     state.tenant = tenant
-    level = get_settings().log_level
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    if level != "DEBUG":
-        # Commands report what migrations did themselves; alembic's INFO lines are noise.
-        logging.getLogger("alembic").setLevel(logging.WARNING)
+    settings = get_settings()
+    # Commands report what migrations did themselves; alembic's INFO lines stay quiet.
+    logs.configure(settings, service=context.invoked_subcommand in SERVICES)
+    try:
+        if context.invoked_subcommand in ("webhooks", "scheduler", "console"):
+            tracing.setup(settings, context.invoked_subcommand)
+        elif context.invoked_subcommand == "worker":
+            tracing.check(settings)  # each worker process starts its own when it boots
+    except tracing.TracingUnavailable as error:
+        fail(escape(str(error)))  # the message names the extra in brackets
 
 
 def main() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from pathlib import Path
@@ -20,6 +21,8 @@ from worker.cli.common import JsonFlag, console, fail, handles_errors, print_jso
 from worker.cli.connections import check_map
 from worker.database import sessions
 from worker.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
 
 connect_app = typer.Typer(
     help="Connect a CRM account (runs its one-time setup).", no_args_is_help=True
@@ -281,10 +284,19 @@ def worker(
     if not settings.broker_url:
         fail("crmsync worker needs CRMSYNC_BROKER_URL (a Redis URL); without a broker, jobs run "
              "inside the command that queued them")  # fmt: skip
-    arguments = [sys.executable, "-m", "dramatiq", *ACTOR_MODULES, "--processes", str(processes),
+    arguments = [sys.executable, "-m", "worker.dramatiq_main", "worker.dramatiq_main:boot",
+                 *ACTOR_MODULES, "--processes", str(processes),
                  "--threads", str(threads or settings.worker_threads)]  # fmt: skip
-    console.print(f"starting {processes} worker process(es) on {len(ACTOR_MODULES)} actor modules")
+    arguments += dramatiq_logging_and_metrics(settings)
+    log.info("starting %d worker process(es) on %d actor modules", processes, len(ACTOR_MODULES))
     os.execve(sys.executable, arguments, {**os.environ, **dramatiq_environment(settings, threads)})
+
+
+def dramatiq_logging_and_metrics(settings: Settings) -> list[str]:
+    """Each process sets up crmsync's logging (not Dramatiq's); the metrics listener is a
+    process of its own (``worker.dramatiq_main``)."""
+    fork = ["--fork", "worker.dramatiq_main:serve_metrics"] if settings.worker_metrics_port else []
+    return ["--skip-logging", *fork]
 
 
 def dramatiq_environment(settings: Settings, threads: int | None) -> dict[str, str]:

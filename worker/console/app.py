@@ -27,7 +27,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from customers.errors import DirectoryError, InvalidInput, NotFound
-from worker import connection_status
+from worker import connection_status, tracing
 from worker.console import auth, users
 from worker.console.jobs import JobRunner
 from worker.console.views import conflicts, connections, customers, failures, reviews, runs
@@ -236,4 +236,5 @@ def build_app(
         lifespan=lifespan,
     )
     app.state.console = console
+    tracing.instrument_app(app)
     return app

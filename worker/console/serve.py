@@ -30,6 +30,7 @@ def console(
         build_app(settings, sessions(), host=address),
         host=address,
         port=port or settings.console_port,
+        log_config=None,  # crmsync's logging (JSON lines), not uvicorn's own formats
         log_level=settings.log_level.lower(),
         proxy_headers=True,
         timeout_keep_alive=30,

@@ -37,7 +37,7 @@ from customers.errors import NotFound
 from customers.models import Contact, Customer
 from customers.sync_state import Connection, ExternalLink, SyncCursor, SyncRun
 from customers.types import utcnow
-from worker import enqueue
+from worker import enqueue, logs
 from worker.locks import Locks, lock_connection, locks_for
 from worker.settings import get_settings
 from worker.sync import connections, lifecycle
@@ -82,6 +82,11 @@ class Sync:
         with transaction(self.sessions) as session:
             run = SyncRun(connection_id=self.target.connection_id, kind=kind, counts={})
             session.add(run)
+        with logs.bound(connection_id=self.target.connection_id, run_id=run.id):
+            log.info("%s run started", kind)
+            yield from self._running(run, kind)
+
+    def _running(self, run: SyncRun, kind: str) -> Iterator[SyncRun]:
         calls_before = self.connector.counter.total
         self.counts = Counter()
         outcome, error = "ok", None
@@ -114,6 +119,7 @@ class Sync:
                 row.cursor_after = self._cursors(session)
             run.outcome = outcome
             run.counts = Counter(self.counts)  # missing keys read as 0
+            log.info("%s run finished: %s", kind, outcome, extra={"counts": dict(self.counts)})
 
     def _cursors(self, session: Session) -> dict[str, Any]:
         rows = session.scalars(

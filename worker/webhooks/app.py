@@ -1,16 +1,21 @@
-"""The webhooks ASGI app: HubSpot webhooks, Salesforce Outbound Messages, health and metrics.
+"""The webhooks ASGI app: HubSpot webhooks, Salesforce Outbound Messages and health.
 
     POST /webhooks/hubspot               signed JSON arrays of events
     POST /webhooks/salesforce/{token}    SOAP notifications; the token names the connection
     GET  /healthz                        the process answers
     GET  /readyz                         the database and the broker answer
-    GET  /metrics                        Prometheus text
+
+Metrics are not served here (this port is public): ``crmsync webhooks`` serves
+``worker.metrics`` on a private listener of its own.
 
 A request is answered as soon as its events are stored and their records enqueued; no CRM
 is called here (HubSpot gives up after 5 seconds). Every refusal is decided before
 anything is written: 413 body too large, 400 wrong content type or not the CRM's format,
 401 bad, missing or stale signature, 404 unknown portal, org or token. A database or
 broker failure answers 503, so the CRM delivers again later. No input makes a 500.
+
+Each request's log lines carry a ``request_id`` (the caller's ``X-Request-Id`` when it is a
+plain token, else a new one) and, once known, the ``connection_id``.
 
 This module must not log request bodies, signatures or secrets.
 """
@@ -20,6 +25,7 @@ from __future__ import annotations
 import logging
 import re
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -27,13 +33,17 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.middleware import Middleware
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope
+from starlette.types import Send as Send_
 
 from customers.db import transaction
 from customers.sync_state import Connection
-from worker import enqueue, metrics
+from worker import enqueue, logs, metrics, tracing
 from worker.settings import Settings, get_settings
 from worker.webhooks import hubspot, salesforce
 from worker.webhooks.intake import Accepted, Rejected, Send, accept, connections_for
@@ -104,6 +114,8 @@ def build_app(
                 known = connections_for(session, hubspot.PROVIDER, (e.account_id for e in events))
                 if not known:
                     raise Rejected(404, "unknown_account", "no connection for these portals")
+                if len(known) == 1:  # this thread's context only (run_in_threadpool copies it)
+                    logs.bind(connection_id=next(iter(known.values())).id)
                 return accept(session, hubspot.PROVIDER, events, known, send=sender)
 
         outcome = await run_in_threadpool(work)
@@ -125,6 +137,7 @@ def build_app(
                 )
                 if connection is None:
                     raise Rejected(404, "unknown_token", "unknown token")
+                logs.bind(connection_id=connection.id)
                 message = salesforce.parse(body)
                 if message.organization_id != connection.account_id:
                     raise Rejected(404, "unknown_account", "organization does not match")
@@ -157,12 +170,8 @@ def build_app(
         ready = all(value == "ok" for value in results.values())
         return JSONResponse(results, status_code=200 if ready else 503)
 
-    async def metrics_text(request: Request) -> Response:
-        data = await run_in_threadpool(metrics.exposition)
-        return Response(data, media_type=metrics.CONTENT_TYPE)
-
     metrics.watch_database(sessions, metrics.queue_depth)
-    return Starlette(
+    app = Starlette(
         routes=[
             Route("/webhooks/hubspot", _guard(hubspot.PROVIDER, receive_hubspot), methods=["POST"]),
             Route(
@@ -172,9 +181,37 @@ def build_app(
             ),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
-            Route("/metrics", metrics_text, methods=["GET"]),
-        ]
+        ],
+        middleware=[Middleware(RequestIds)],
     )
+    tracing.instrument_app(app)
+    return app
+
+
+REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+
+
+class RequestIds:
+    """Binds a ``request_id`` to the log lines of each request (and returns it as
+    ``X-Request-Id``)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send_) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        given = Headers(scope=scope).get("x-request-id", "")
+        request_id = given if REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                MutableHeaders(scope=message)["X-Request-Id"] = request_id
+            await send(message)
+
+        with logs.bound(request_id=request_id):
+            await self.app(scope, receive, send_with_id)
 
 
 def _database_ping(factory: sessionmaker[Session]) -> None:
