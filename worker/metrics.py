@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from customers.sync_state import SyncFailure, SyncRun
 from customers.types import utcnow
+from worker.queues import all_broker_queues
 
 log = logging.getLogger(__name__)
 
@@ -158,7 +159,7 @@ def queue_depth() -> int:
     from worker import enqueue  # the broker is built on import; metrics alone need not
 
     broker = enqueue.broker
-    names = (enqueue.QUEUE, f"{enqueue.QUEUE}.DQ")
+    names = all_broker_queues()
     client = getattr(broker, "client", None)
     if client is not None:
         namespace = getattr(broker, "namespace", "dramatiq")

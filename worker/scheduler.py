@@ -61,6 +61,7 @@ from customers.types import utcnow
 from worker import enqueue
 from worker.retention import Retention
 from worker.settings import Settings, get_settings
+from worker.shared_redis import shared_client
 
 log = logging.getLogger(__name__)
 
@@ -194,10 +195,10 @@ class Scheduler:
     ) -> None:
         self.settings = settings
         self._sessions = sessions
-        url = settings.shared_redis_url
+        client = shared_client(settings)
         self.coordination = coordination or (
-            RedisCoordination(redis.Redis.from_url(url), ttl_s=settings.scheduler_lock_ttl_s)
-            if url
+            RedisCoordination(client, ttl_s=settings.scheduler_lock_ttl_s)
+            if client is not None
             else LocalCoordination()
         )
         self._send = send

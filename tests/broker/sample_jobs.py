@@ -11,7 +11,7 @@ import redis
 from connectors.errors import Permanent, RateLimited, Transient
 from worker.jobs import job
 
-FAST = {"min_backoff": 20, "max_backoff": 100}
+FAST = {"min_backoff": 20, "max_backoff": 100, "queue_name": "bulk"}
 
 
 LOCAL_TALLY: Counter[str] = Counter()

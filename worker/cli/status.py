@@ -33,6 +33,7 @@ from worker import metrics
 from worker.cli.common import console, handles_errors, print_json, unit_of_work
 from worker.failures import OPEN, REPLAYED
 from worker.settings import get_settings
+from worker.shared_redis import shared_client
 from worker.sync import lifecycle
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
@@ -129,7 +130,7 @@ def _queue_depth() -> int | str:
 def status(as_json: JsonFlag = False) -> None:
     """Per connection: last run, cursor lag, failures, outbox depth, API budget; and the queue."""
     settings = get_settings()
-    client = redis.Redis.from_url(settings.shared_redis_url) if settings.shared_redis_url else None
+    client = shared_client(settings)
     with unit_of_work() as (session, tenant_id):
         connections = session.scalars(
             select(Connection).where(Connection.tenant_id == tenant_id).order_by(Connection.id)
@@ -144,7 +145,7 @@ def status(as_json: JsonFlag = False) -> None:
             }
             for c in connections
         ]  # fmt: skip
-    queue = {"broker": "redis" if settings.broker_url else "in-process", "depth": _queue_depth()}
+    queue = {"broker": "redis" if settings.has_broker else "in-process", "depth": _queue_depth()}
     if as_json:
         print_json({"queue": queue, "connections": rows})
         return

@@ -40,6 +40,7 @@ from customers.types import utcnow
 from worker import enqueue
 from worker.locks import Locks, lock_connection, locks_for
 from worker.settings import get_settings
+from worker.shared_redis import shared_client
 from worker.sync import connections, lifecycle
 from worker.sync.inbound import PageResult, apply_page
 from worker.sync.outbound import Pusher
@@ -71,7 +72,7 @@ class Sync:
             lifecycle.ensure_active(row)  # before the connector: a removed one has no credentials
             self.target = SyncTarget.from_connection(row)
             self.connector = connector or connections.reusable_connector(row)
-        self.locks = locks or locks_for(get_settings().shared_redis_url)
+        self.locks = locks or locks_for(shared_client(get_settings()))
         self.progress = progress
         self.counts: Counter[str] = Counter()
 
@@ -101,6 +102,11 @@ class Sync:
             raise
         except Exception as failure:
             outcome, error = "failed", f"{type(failure).__name__}: {failure}"
+            raise
+        except BaseException as stopped:
+            # A worker's shutdown (Dramatiq's Shutdown) or ^C: what was committed stays, an
+            # incremental pass resumes at its saved cursor when its job runs again.
+            outcome, error = "interrupted", type(stopped).__name__
             raise
         finally:
             with transaction(self.sessions) as session:
