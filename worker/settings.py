@@ -75,13 +75,6 @@ class Settings(BaseSettings):
         "its prefetched messages back and exits; keep it below the container's stop grace "
         "period. Long passes are interrupted at once and requeued where they were.",
     )
-    reconcile_spread_s: float = Field(
-        default=3600.0,
-        ge=0,
-        description="Window after scheduler_reconcile_at over which the nightly reconciles "
-        "are spread: each connection gets a fixed offset in it (from its id), so many "
-        "connections do not start together. 0: all at reconcile_at.",
-    )
     worker_idle_poll_s: float = Field(
         default=0.1,
         gt=0,
@@ -156,6 +149,14 @@ class Settings(BaseSettings):
     )
     scheduler_reconcile_at: str = Field(
         default="02:30", description="UTC time of day (HH:MM) of the nightly full reconcile."
+    )
+    scheduler_reconcile_spread_s: float = Field(
+        default=3600.0,
+        ge=0,
+        le=86_400,
+        description="Window after scheduler_reconcile_at over which the nightly reconciles "
+        "are spread: each connection gets a fixed offset in it (from its id), so many "
+        "connections do not start together. 0: all at reconcile_at.",
     )
     scheduler_refresh_s: float = Field(
         default=15.0,
