@@ -20,6 +20,7 @@ from dramatiq.middleware import CurrentMessage, Middleware, Retries
 
 from worker.settings import Settings, get_settings
 from worker.shared_redis import broker_client
+from worker.shutdown import RequeueOnShutdown
 
 log = logging.getLogger(__name__)
 
@@ -71,8 +72,9 @@ def build_broker(settings: Settings) -> dramatiq.Broker:
     retries.min_backoff = int(min(settings.retry_min_backoff_s, backoff_max_s) * 1000)
     retries.max_backoff = int(backoff_max_s * 1000)
     broker.add_middleware(RecordFailures(), before=Retries)
-    # Lets a job interrupted by a worker's shutdown put its own message back (worker.jobs).
+    # A worker's shutdown puts back what it cut short or had not started (worker.shutdown).
     broker.add_middleware(CurrentMessage())
+    broker.add_middleware(RequeueOnShutdown())
     return broker
 
 

@@ -9,10 +9,8 @@ Actors declare themselves with :func:`job`, naming the direction their failures 
 and which argument is the connection id; their queue comes from ``worker.enqueue.JOB_QUEUES``.
 
 Worker shutdown (SIGTERM): a job declared with ``notify_shutdown=True`` (the long passes)
-is interrupted by Dramatiq's ``Shutdown`` at once. Its work so far is saved (an
-incremental pass commits its cursor with each page), and its message goes back on its
-queue as it was, without spending a retry or writing a failure row, for the next worker
-to resume. The other jobs are short: they are left to finish within the grace period.
+is interrupted at once and its message put back as it was (``worker.shutdown``); the
+other jobs are short and are left to finish within the grace period.
 """
 
 from __future__ import annotations
@@ -24,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any, ParamSpec, TypeVar
 
 import dramatiq
-from dramatiq.middleware import CurrentMessage, Shutdown
+from dramatiq.middleware import Shutdown
 
 import worker.broker  # noqa: F401  (the broker must exist before any actor is declared)
 from connectors.errors import AuthError, Permanent, RateLimited
@@ -34,6 +32,7 @@ from worker.database import sessions
 from worker.enqueue import JOB_QUEUES, job_payload
 from worker.failures import record_failure, resolve_failures
 from worker.queues import LEGACY_QUEUE
+from worker.shutdown import requeue_current
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +86,7 @@ def job(
             try:
                 result = function(*args, **kwargs)
             except Shutdown:
-                _requeue_interrupted()
+                requeue_current()
                 return None
             except RateLimited as error:
                 # Not an error to log: wait what the CRM asked, then try again.
@@ -108,20 +107,6 @@ def job(
         return declare(run)  # type: ignore[arg-type]
 
     return decorate
-
-
-def _requeue_interrupted() -> None:
-    """Put the message being processed back on its queue, retries untouched; this one is
-    then acknowledged. Raising instead would make Dramatiq's retries count a deploy as a
-    failure, and a job stopped by enough deploys would become a failure row."""
-    message = CurrentMessage.get_current_message()
-    if message is None:  # not run by a worker (called directly)
-        raise Shutdown("worker shutdown")
-    dramatiq.get_broker().enqueue(message.copy())
-    log.info(
-        "%s%r interrupted by the worker's shutdown; requeued on %s",
-        message.actor_name, tuple(message.args), message.queue_name,
-    )  # fmt: skip
 
 
 def _resolve_local(direction: str, object_type: str | None, local_id: int) -> None:
