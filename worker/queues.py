@@ -1,14 +1,14 @@
 """The job queues, so a fleet can give each kind of work its own pool of workers.
 
-=============  ==============================================================  ============
-queue          jobs                                                            why apart
-=============  ==============================================================  ============
-``realtime``   webhook records (``sync_pending``, ``sync_records``) and        seconds
-               pushes (``push_changes``, ``push_records``)                     matter
-``bulk``       scans and reconciles (``sync_changes``, ``reconcile``) and      minutes to
-               ``prune``                                                       hours each
-``categorize`` ``categorize_customer``, ``categorize_customers``               an LLM's pace
-=============  ==============================================================  ============
+==============  =========================================================  ==============
+queue           jobs                                                       why apart
+==============  =========================================================  ==============
+``realtime``    webhook records (``sync_pending``, ``sync_records``) and   seconds matter
+                pushes (``push_changes``, ``push_records``)
+``bulk``        scans and reconciles (``sync_changes``, ``reconcile``)     minutes to
+                and ``prune``                                              hours each
+``categorize``  ``categorize_customer``, ``categorize_customers``          an LLM's pace
+==============  =========================================================  ==============
 
 Which job goes on which queue is one table, ``worker.enqueue.JOB_QUEUES``; the actors take
 their ``queue_name`` from it. A worker started with no ``--queues`` consumes every queue.
