@@ -86,10 +86,9 @@ def sync_records(connection_id: int, object_type: str, external_ids: list[str]) 
         runner.records(object_type, external_ids)
 
 
-# The long passes are interrupted by a worker's shutdown and requeued (``worker.jobs``): an
-# incremental pass or a push resumes at the cursor it saved with its last page; a reconcile
-# starts its full pass again (each of its writes is idempotent). The short jobs finish
-# within the grace period instead.
+# The long passes are interrupted by a worker's shutdown and requeued (``worker.shutdown``):
+# an incremental pass, a push or a reconcile resumes at the cursor it saved with its last
+# page. The short jobs finish within the grace period instead.
 
 
 @job(direction="inbound", notify_shutdown=True)
