@@ -2,7 +2,8 @@
 
 ``CRMSYNC_BROKER_URL`` (or ``CRMSYNC_REDIS_SENTINELS``, ``worker.shared_redis``) set: a
 Redis broker, and jobs run in ``crmsync worker`` processes. Unset: Dramatiq's in-process
-broker, and jobs run on worker threads inside the process that started them (the embedded mode: the demo, one machine, no Redis).
+broker, and jobs run on worker threads inside the process that started them (the
+embedded mode: the demo, one machine, no Redis).
 
 Retries follow the connector error taxonomy (see ``worker.jobs``); a job that fails for
 good is written to ``sync_failures`` by :class:`RecordFailures`.
