@@ -285,6 +285,7 @@ def worker(
         list[str] | None,
         typer.Option(
             "--queues",
+            metavar="QUEUE[,QUEUE...]",
             callback=_queues_option,
             help=f"Queues to consume, comma-separated ({', '.join(QUEUES)}); default: all. "
             f"A bulk worker also drains {LEGACY_QUEUE!r}, the queue of older releases.",
