@@ -67,7 +67,6 @@ def _prepare_process(key: str, folder: Path) -> None:
     get_settings.cache_clear()
     database.reset()
     connections.cipher.cache_clear()
-    connections._redis.cache_clear()
     connections._budgets.clear()
 
 

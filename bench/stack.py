@@ -34,10 +34,11 @@ from customers.sync_state import ExternalLink, SyncRun
 from sandbox.hubspot import HubSpotSandbox
 from sandbox.salesforce import SalesforceSandbox
 from sandbox.seed import SeedCompany, generate_companies
+from worker.queues import LEGACY_QUEUE, all_broker_queues
 
 ROOT = Path(__file__).resolve().parents[1]
 CRMSYNC = str(Path(sys.executable).parent / "crmsync")
-QUEUE = "default"
+QUEUE = LEGACY_QUEUE  # consumed by every worker with bulk; no need to know the job table
 NAMESPACE = "crmsync"
 # Worker settings for every benchmark: crmsync's own request budget must not throttle a
 # sandbox whose limits are off. Real HubSpot allows 190 requests per 10 s and 5 searches/s.
@@ -333,7 +334,7 @@ class Stack:
     def pending_jobs(self) -> int:
         """Jobs queued or running (dramatiq keeps a message until it is acknowledged)."""
         return sum(
-            int(self.redis.hlen(f"{NAMESPACE}:{queue}.msgs")) for queue in (QUEUE, f"{QUEUE}.DQ")
+            int(self.redis.hlen(f"{NAMESPACE}:{queue}.msgs")) for queue in all_broker_queues()
         )
 
     def drain(self, timeout_s: float) -> float:

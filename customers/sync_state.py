@@ -110,7 +110,10 @@ class SyncCursor(Base):
 
 class SyncRun(Base):
     __tablename__ = "sync_runs"
-    __table_args__ = (Index("ix_sync_runs_connection_started", "connection_id", "started_at"),)
+    __table_args__ = (
+        Index("ix_sync_runs_connection_started", "connection_id", "started_at"),
+        Index("ix_sync_runs_started_at", "started_at"),  # the prune, across connections
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     connection_id: Mapped[int] = mapped_column(ForeignKey("connections.id", ondelete="CASCADE"))
@@ -131,6 +134,7 @@ class SyncFailure(Base):
     __table_args__ = (
         Index("ix_sync_failures_status", "status", "connection_id"),
         Index("ix_sync_failures_tenant_status", "tenant_id", "status"),
+        Index("ix_sync_failures_status_last_failed", "status", "last_failed_at"),  # the prune
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -179,7 +183,10 @@ class WebhookEvent(Base):
     """A received CRM event, kept to deduplicate redeliveries and to order by occurrence."""
 
     __tablename__ = "webhook_events"
-    __table_args__ = (UniqueConstraint("connection_id", "dedupe_key"),)
+    __table_args__ = (
+        UniqueConstraint("connection_id", "dedupe_key"),
+        Index("ix_webhook_events_received_at", "received_at"),  # the prune
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     connection_id: Mapped[int] = mapped_column(ForeignKey("connections.id", ondelete="CASCADE"))

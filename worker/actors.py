@@ -86,11 +86,12 @@ def categorize_customers(customer_ids: list[int]) -> None:
         )  # fmt: skip
 
 
-@job(direction="maintenance", connection_arg=None, time_limit=6 * 3600 * 1000)
+@job(direction="maintenance", connection_arg=None, time_limit=6 * 3600 * 1000,
+     notify_shutdown=True)  # fmt: skip
 def prune() -> None:
     """Delete sync history older than the retention settings, for every tenant, in short
-    batches (``worker.retention``). A prune cut short removed whole batches; the next one
-    carries on."""
+    batches (``worker.retention``). A prune cut short (a worker's shutdown interrupts it and
+    requeues it) removed whole batches; the next one carries on."""
     settings = get_settings()
     report = retention.prune(
         sessions(),

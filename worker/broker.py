@@ -1,8 +1,9 @@
 """The Dramatiq broker and its middleware: import this before any actor module.
 
-``CRMSYNC_BROKER_URL`` set: a Redis broker, and jobs run in ``crmsync worker`` processes.
-Unset: Dramatiq's in-process broker, and jobs run on worker threads inside the process
-that started them (the embedded mode: the demo, one machine, no Redis).
+``CRMSYNC_BROKER_URL`` (or ``CRMSYNC_REDIS_SENTINELS``, ``worker.shared_redis``) set: a
+Redis broker, and jobs run in ``crmsync worker`` processes. Unset: Dramatiq's in-process
+broker, and jobs run on worker threads inside the process that started them (the
+embedded mode: the demo, one machine, no Redis).
 
 Retries follow the connector error taxonomy (see ``worker.jobs``); a job that fails for
 good is written to ``sync_failures`` by :class:`RecordFailures`.
@@ -16,10 +17,12 @@ from typing import Any
 import dramatiq
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.brokers.stub import StubBroker
-from dramatiq.middleware import Middleware, Retries
+from dramatiq.middleware import CurrentMessage, Middleware, Retries
 
 from worker.logs import JobContext
 from worker.settings import Settings, get_settings
+from worker.shared_redis import broker_client
+from worker.shutdown import RequeueOnShutdown
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +60,9 @@ EMBEDDED_MAX_BACKOFF_S = 5.0
 def build_broker(settings: Settings) -> dramatiq.Broker:
     broker: dramatiq.Broker
     retries_max, backoff_max_s = settings.max_retries, settings.retry_max_backoff_s
-    if settings.broker_url:
+    if (client := broker_client(settings)) is not None:
+        broker = RedisBroker(client=client, namespace="crmsync")
+    elif settings.broker_url:
         broker = RedisBroker(url=settings.broker_url, namespace="crmsync")
     else:
         broker = StubBroker()
@@ -69,6 +74,9 @@ def build_broker(settings: Settings) -> dramatiq.Broker:
     retries.min_backoff = int(min(settings.retry_min_backoff_s, backoff_max_s) * 1000)
     retries.max_backoff = int(backoff_max_s * 1000)
     broker.add_middleware(RecordFailures(), before=Retries)
+    # A worker's shutdown puts back what it cut short or had not started (worker.shutdown).
+    broker.add_middleware(CurrentMessage())
+    broker.add_middleware(RequeueOnShutdown())
     broker.add_middleware(JobContext())  # last: its after-hooks clear the ids of the job
     return broker
 

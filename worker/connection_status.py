@@ -27,6 +27,7 @@ from customers.types import utcnow
 from worker import metrics
 from worker.failures import OPEN, REPLAYED
 from worker.settings import Settings
+from worker.shared_redis import shared_client
 from worker.sync import lifecycle
 
 
@@ -119,13 +120,12 @@ def queue_depth() -> int | str:
 
 def redis_client(settings: Settings) -> redis.Redis | None:
     """The Redis that holds API budgets, or None when there is none (embedded mode)."""
-    url = settings.shared_redis_url
-    return redis.Redis.from_url(url) if url else None
+    return shared_client(settings)
 
 
 def queue(settings: Settings) -> dict[str, Any]:
     """The broker's kind and how many jobs wait (shared by all connections)."""
-    return {"broker": "redis" if settings.broker_url else "in-process", "depth": queue_depth()}
+    return {"broker": "redis" if settings.has_broker else "in-process", "depth": queue_depth()}
 
 
 def connection_status(

@@ -16,7 +16,7 @@ import dramatiq
 from dramatiq.brokers.stub import StubBroker
 
 from worker.broker import broker
-from worker.enqueue import QUEUE
+from worker.queues import LEGACY_QUEUE, QUEUES
 from worker.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -79,7 +79,8 @@ def jobs_run_here() -> Iterator[None]:
         return
     stub: StubBroker = broker
     load_actors()
-    broker.declare_queue(QUEUE)
+    for queue in (*QUEUES, LEGACY_QUEUE):
+        broker.declare_queue(queue)
     worker = dramatiq.Worker(
         broker, worker_threads=get_settings().worker_threads, worker_timeout=100
     )
@@ -87,14 +88,14 @@ def jobs_run_here() -> Iterator[None]:
     try:
         with quiet_job_logs():
             yield
-            # Retries wait in the delay queue; drain both until neither has work left.
-            # Retries are short here (see worker.broker), so this ends in seconds.
-            delay_queue = f"{QUEUE}.DQ"
+            # Retries wait in the delay queues, and a job may queue another on any queue:
+            # drain them all until none has work left. Retries are short here (see
+            # worker.broker), so this ends in seconds.
             while True:
-                for queue in (QUEUE, delay_queue):
+                for queue in list(stub.queues):
                     stub.join(queue, timeout=int(DRAIN_TIMEOUT_S * 1000), fail_fast=False)
                 worker.join()
-                if stub.queues[QUEUE].empty() and stub.queues[delay_queue].empty():
+                if all(waiting.empty() for waiting in list(stub.queues.values())):
                     break
     finally:
         stop_worker(worker)

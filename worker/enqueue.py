@@ -25,6 +25,10 @@ job                    arguments
                        for every tenant, in short batches (``worker.retention``)
 =====================  ==========================================================
 
+Each job has its queue (``JOB_QUEUES``, the queues are in ``worker.queues``): webhook
+records and pushes on ``realtime``, scans, reconciles and prune on ``bulk``, categorization
+on ``categorize``. The actors declare the same queue, from the same table.
+
 A failure row's payload is ``{"actor": name, "args": [...], "kwargs": {...}}``: replaying
 it sends the same job again, which re-reads current state rather than re-sending a stale
 copy.
@@ -36,11 +40,9 @@ from typing import Any
 
 from dramatiq import Message
 
-from worker import pending
+from worker import pending, queues
 from worker.broker import broker
 from worker.settings import get_settings
-
-QUEUE = "default"
 
 SYNC_PENDING = "sync_pending"
 SYNC_RECORDS = "sync_records"
@@ -67,15 +69,30 @@ JOB_NAMES = frozenset(
 )
 
 
+JOB_QUEUES: dict[str, str] = {
+    SYNC_PENDING: queues.REALTIME,
+    SYNC_RECORDS: queues.REALTIME,
+    PUSH_CHANGES: queues.REALTIME,
+    PUSH_RECORDS: queues.REALTIME,
+    SYNC_CHANGES: queues.BULK,
+    RECONCILE: queues.BULK,
+    PRUNE: queues.BULK,
+    CATEGORIZE_CUSTOMER: queues.CATEGORIZE,
+    CATEGORIZE_CUSTOMERS: queues.CATEGORIZE,
+}
+assert set(JOB_QUEUES) == JOB_NAMES and set(JOB_QUEUES.values()) <= set(queues.QUEUES)
+
+
 def send(actor_name: str, *args: Any, delay_s: float | None = None, **kwargs: Any) -> Message[Any]:
     """Enqueue a job by name; ``delay_s`` holds it back (e.g. to coalesce rapid edits)."""
     if actor_name not in JOB_NAMES:
         raise ValueError(f"{actor_name!r} is not a crmsync job ({', '.join(sorted(JOB_NAMES))})")
+    queue = JOB_QUEUES[actor_name]
     message: Message[Any] = Message(
-        queue_name=QUEUE, actor_name=actor_name, args=args, kwargs=kwargs, options={}
+        queue_name=queue, actor_name=actor_name, args=args, kwargs=kwargs, options={}
     )
     delay_ms = int(delay_s * 1000) if delay_s else None
-    broker.declare_queue(QUEUE)  # idempotent; senders need not import the actors
+    broker.declare_queue(queue)  # idempotent; senders need not import the actors
     return broker.enqueue(message, delay=delay_ms)
 
 

@@ -6,7 +6,11 @@
 - Retries spent: a failure row (written by ``worker.broker.RecordFailures``).
 
 Actors declare themselves with :func:`job`, naming the direction their failures belong to
-and which argument is the connection id.
+and which argument is the connection id; their queue comes from ``worker.enqueue.JOB_QUEUES``.
+
+Worker shutdown (SIGTERM): a job declared with ``notify_shutdown=True`` (the long passes)
+is interrupted at once and its message put back as it was (``worker.shutdown``); the
+other jobs are short and are left to finish within the grace period.
 """
 
 from __future__ import annotations
@@ -18,14 +22,17 @@ from dataclasses import dataclass
 from typing import Any, ParamSpec, TypeVar
 
 import dramatiq
+from dramatiq.middleware import Shutdown
 
 import worker.broker  # noqa: F401  (the broker must exist before any actor is declared)
 from connectors.errors import AuthError, Permanent, RateLimited
 from customers.db import transaction
 from customers.errors import DirectoryError
 from worker.database import sessions
-from worker.enqueue import job_payload
+from worker.enqueue import JOB_QUEUES, job_payload
 from worker.failures import record_failure, resolve_failures
+from worker.queues import LEGACY_QUEUE
+from worker.shutdown import requeue_current
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +58,10 @@ class JobKind:
 
 JOBS: dict[str, JobKind] = {}
 
+# Where every job went before the queues were split: declared, so that the workers that
+# consume bulk see it and a message an older release queued there still runs.
+dramatiq.get_broker().declare_queue(LEGACY_QUEUE)
+
 
 def job(
     *,
@@ -59,15 +70,24 @@ def job(
     local_arg: int | None = None,
     object_type: str | None = None,
     records_args: tuple[int, int] | None = None,
+    queue_name: str | None = None,
     **actor_options: Any,
 ) -> Callable[[Callable[P, R]], dramatiq.Actor[P, R]]:
-    """Declare an actor whose errors follow the taxonomy."""
+    """Declare an actor whose errors follow the taxonomy, on the queue ``JOB_QUEUES`` gives
+    its name (``queue_name`` only for actors outside that contract, such as tests')."""
 
     def decorate(function: Callable[P, R]) -> dramatiq.Actor[P, R]:
+        queue = JOB_QUEUES.get(function.__name__) or queue_name
+        if queue is None:
+            raise ValueError(f"{function.__name__} has no queue in worker.enqueue.JOB_QUEUES")
+
         @functools.wraps(function)
-        def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        def run(*args: P.args, **kwargs: P.kwargs) -> R | None:
             try:
                 result = function(*args, **kwargs)
+            except Shutdown:
+                requeue_current()
+                return None
             except RateLimited as error:
                 # Not an error to log: wait what the CRM asked, then try again.
                 raise dramatiq.Retry(str(error), delay=int(error.wait_s * 1000)) from error
@@ -79,9 +99,12 @@ def job(
             direction, connection_arg, local_arg, object_type, records_args
         )
         declare = dramatiq.actor(
-            actor_name=function.__name__, throws=NEVER_RETRIED, **actor_options
+            actor_name=function.__name__,
+            queue_name=queue,
+            throws=NEVER_RETRIED,
+            **actor_options,
         )
-        return declare(run)
+        return declare(run)  # type: ignore[arg-type]
 
     return decorate
 

@@ -105,11 +105,11 @@ class RedisLocks:
 
 
 @functools.cache
-def locks_for(redis_url: str | None) -> Locks:
-    """The process's locks: one Redis client for all jobs (not a new connection per job),
-    and, without Redis, one set of thread locks, so jobs of this process exclude each
-    other."""
-    return RedisLocks(redis.Redis.from_url(redis_url)) if redis_url else ThreadLocks()
+def locks_for(client: redis.Redis | None) -> Locks:
+    """The process's locks: one Redis client for all jobs (not a new connection per job;
+    ``worker.shared_redis.shared_client``), and, without Redis, one set of thread locks,
+    so jobs of this process exclude each other."""
+    return RedisLocks(client) if client is not None else ThreadLocks()
 
 
 def lock_connection(session: Session, connection_id: int) -> None:

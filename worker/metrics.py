@@ -36,6 +36,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from customers.models import OutboxEntry, Tenant
 from customers.sync_state import Connection, SyncCursor, SyncFailure, SyncRun
 from customers.types import utcnow
+from worker.queues import all_broker_queues
 
 log = logging.getLogger(__name__)
 
@@ -170,7 +171,7 @@ def queue_depth() -> int:
     from worker import enqueue  # the broker is built on import; metrics alone need not
 
     broker = enqueue.broker
-    names = (enqueue.QUEUE, f"{enqueue.QUEUE}.DQ")
+    names = all_broker_queues()
     client = getattr(broker, "client", None)
     if client is not None:
         namespace = getattr(broker, "namespace", "dramatiq")

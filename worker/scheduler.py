@@ -7,7 +7,10 @@ Per active connection:
   missed;
 - ``push_changes`` every ``push_interval_s`` (likewise, else
   ``CRMSYNC_SCHEDULER_PUSH_INTERVAL_S``): the outbox sweep;
-- ``reconcile`` once a day at ``CRMSYNC_SCHEDULER_RECONCILE_AT`` (UTC): the full pass.
+- ``reconcile`` once a day at ``CRMSYNC_SCHEDULER_RECONCILE_AT`` (UTC) plus the
+  connection's own offset within ``CRMSYNC_SCHEDULER_RECONCILE_SPREAD_S``: the full pass.
+  The offset is a hash of the connection id, so it is the same in every scheduler and after
+  every restart, and a thousand connections' reconciles do not start in the same second.
 
 Once for all connections and tenants: ``prune`` once a day at ``CRMSYNC_SCHEDULER_PRUNE_AT``
 (UTC), which deletes sync history past the ``CRMSYNC_RETENTION_*`` limits (not planned when
@@ -37,6 +40,7 @@ a CRM.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import signal
 import threading
@@ -61,6 +65,7 @@ from customers.types import utcnow
 from worker import enqueue, logs
 from worker.retention import Retention
 from worker.settings import Settings, get_settings
+from worker.shared_redis import shared_client
 
 log = logging.getLogger(__name__)
 
@@ -142,8 +147,9 @@ class Plan:
 
     job: str
     connection_id: int | None
-    interval_s: float | None  # None: daily at ``at``
+    interval_s: float | None  # None: daily at ``at`` plus ``offset_s``
     at: str | None = None  # HH:MM UTC
+    offset_s: int = 0  # after ``at``: spreads the daily jobs of many connections
 
     @property
     def job_id(self) -> str:
@@ -162,6 +168,15 @@ def _interval(connection: Connection, name: str, default_s: float) -> float:
     return default_s
 
 
+def spread_offset_s(connection_id: int, window_s: float) -> int:
+    """The connection's fixed offset into a window of ``window_s`` seconds (0 <= offset <
+    window): a hash of its id, so ids in a row land far apart and every scheduler agrees."""
+    if window_s < 1:
+        return 0
+    digest = hashlib.sha256(f"crmsync:spread:{connection_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") % int(window_s)
+
+
 def plans_for(connection: Connection, settings: Settings) -> list[Plan]:
     if connection.status != ConnectionStatus.ACTIVE:
         return []
@@ -170,7 +185,8 @@ def plans_for(connection: Connection, settings: Settings) -> list[Plan]:
              _interval(connection, "sync_interval_s", settings.scheduler_sync_interval_s)),
         Plan(enqueue.PUSH_CHANGES, connection.id,
              _interval(connection, "push_interval_s", settings.scheduler_push_interval_s)),
-        Plan(enqueue.RECONCILE, connection.id, None, settings.scheduler_reconcile_at),
+        Plan(enqueue.RECONCILE, connection.id, None, settings.scheduler_reconcile_at,
+             spread_offset_s(connection.id, settings.scheduler_reconcile_spread_s)),
     ]  # fmt: skip
 
 
@@ -194,10 +210,10 @@ class Scheduler:
     ) -> None:
         self.settings = settings
         self._sessions = sessions
-        url = settings.shared_redis_url
+        client = shared_client(settings)
         self.coordination = coordination or (
-            RedisCoordination(redis.Redis.from_url(url), ttl_s=settings.scheduler_lock_ttl_s)
-            if url
+            RedisCoordination(client, ttl_s=settings.scheduler_lock_ttl_s)
+            if client is not None
             else LocalCoordination()
         )
         self._send = send
@@ -323,7 +339,10 @@ class Scheduler:
         if plan.interval_s is not None:
             return IntervalTrigger(seconds=plan.interval_s, timezone=UTC)
         hour, minute = (plan.at or self.settings.scheduler_reconcile_at).split(":")
-        return CronTrigger(hour=int(hour), minute=int(minute), timezone=UTC)
+        start_s = (int(hour) * 3600 + int(minute) * 60 + plan.offset_s) % 86_400
+        return CronTrigger(
+            hour=start_s // 3600, minute=start_s // 60 % 60, second=start_s % 60, timezone=UTC
+        )
 
     def _add(self, plan: Plan) -> None:
         self._scheduler.add_job(self.fire, self._trigger(plan), args=[plan], id=plan.job_id)

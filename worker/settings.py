@@ -76,6 +76,23 @@ class Settings(BaseSettings):
         description="Redis URL for locks and API budgets shared by all processes. "
         "Default: the broker's Redis; in-process locks and budgets when there is none.",
     )
+    redis_sentinels: str | None = Field(
+        default=None,
+        description="Redis Sentinels as host:port,host:port: the broker (and locks, pending "
+        "ids and budgets, unless redis_url is set) use the master they name for "
+        "redis_sentinel_service, and follow a failover. When set, broker_url is not used.",
+    )
+    redis_sentinel_service: str = Field(
+        default="mymaster", description="The Sentinel service (master group) name."
+    )
+    redis_sentinel_db: int = Field(
+        default=0, ge=0, description="Redis database number on the Sentinel-named master."
+    )
+    redis_password: SecretStr | None = Field(
+        default=None,
+        description="Password of the Sentinel-named Redis master (a secret; a Redis URL "
+        "carries its own).",
+    )
     encryption_key: SecretStr | None = Field(
         default=None,
         description="Fernet key(s), comma-separated and newest first, that encrypt stored CRM "
@@ -84,6 +101,13 @@ class Settings(BaseSettings):
     )
     worker_threads: int = Field(
         default=4, ge=1, le=64, description="Threads per worker process (and in-process worker)."
+    )
+    worker_shutdown_timeout_s: float = Field(
+        default=50.0,
+        gt=0,
+        description="On SIGTERM, how long a worker waits for its running jobs before it puts "
+        "its prefetched messages back and exits; keep it below the container's stop grace "
+        "period. Long passes are interrupted at once and requeued where they were.",
     )
     worker_idle_poll_s: float = Field(
         default=0.1,
@@ -185,6 +209,14 @@ class Settings(BaseSettings):
     )
     scheduler_reconcile_at: str = Field(
         default="02:30", description="UTC time of day (HH:MM) of the nightly full reconcile."
+    )
+    scheduler_reconcile_spread_s: float = Field(
+        default=3600.0,
+        ge=0,
+        le=86_400,
+        description="Window after scheduler_reconcile_at over which the nightly reconciles "
+        "are spread: each connection gets a fixed offset in it (from its id), so many "
+        "connections do not start together. 0: all at reconcile_at.",
     )
     scheduler_refresh_s: float = Field(
         default=15.0,
@@ -332,6 +364,17 @@ class Settings(BaseSettings):
             raise ValueError("the console secret key needs at least 32 characters")
         return value
 
+    @field_validator("redis_sentinels")
+    @classmethod
+    def _sentinel_addresses(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        for address in value.split(","):
+            host, sep, port = address.strip().rpartition(":")
+            if not (sep and host and port.isdigit() and 0 < int(port) < 65536):
+                raise ValueError(f"{address.strip()!r} is not a host:port")
+        return value
+
     @field_validator("log_level")
     @classmethod
     def _known_level(cls, value: str) -> str:
@@ -342,8 +385,22 @@ class Settings(BaseSettings):
 
     @property
     def shared_redis_url(self) -> str | None:
-        """Where locks and budgets live: ``redis_url``, else the broker's Redis, else none."""
-        return self.redis_url or self.broker_url
+        """The URL of the Redis for locks and budgets: ``redis_url``, else the broker's URL
+        (none when the broker is found through Sentinels: see ``worker.shared_redis``)."""
+        return self.redis_url or (None if self.redis_sentinels else self.broker_url)
+
+    @property
+    def sentinel_addresses(self) -> list[tuple[str, int]]:
+        """``redis_sentinels`` as (host, port) pairs; empty when not set."""
+        if not self.redis_sentinels:
+            return []
+        pairs = (address.strip().rpartition(":") for address in self.redis_sentinels.split(","))
+        return [(host, int(port)) for host, _, port in pairs]
+
+    @property
+    def has_broker(self) -> bool:
+        """Jobs go through Redis (a URL or Sentinels) to worker processes."""
+        return bool(self.broker_url or self.redis_sentinels)
 
     @property
     def resolved_database_url(self) -> str:

@@ -90,7 +90,6 @@ def use_in_this_process(env: dict[str, str]) -> None:
     get_settings.cache_clear()
     database.reset()
     connections.cipher.cache_clear()
-    connections._redis.cache_clear()
 
 
 def enqueue(redis_url: str, actor: str, *args: Any) -> None:

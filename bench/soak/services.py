@@ -22,9 +22,10 @@ from pathlib import Path
 import httpx
 import redis
 
+from worker.queues import all_broker_queues
+
 ROOT = Path(__file__).resolve().parents[2]
 CRMSYNC = str(Path(sys.executable).parent / "crmsync")
-QUEUE = "crmsync:default"
 
 
 class SoakError(RuntimeError):
@@ -192,6 +193,6 @@ def queue_depth(client: redis.Redis) -> int:
     worker's jobs stay counted until Dramatiq gives them to another one); -1 when Redis is
     not answering."""
     try:
-        return int(client.hlen(f"{QUEUE}.msgs")) + int(client.hlen(f"{QUEUE}.DQ.msgs"))  # type: ignore[arg-type]
+        return sum(int(client.hlen(f"crmsync:{queue}.msgs")) for queue in all_broker_queues())  # type: ignore[arg-type]
     except redis.RedisError:
         return -1

@@ -11,7 +11,7 @@ import redis
 from connectors.errors import Permanent, RateLimited, Transient
 from worker.jobs import job
 
-FAST = {"min_backoff": 20, "max_backoff": 100}
+FAST = {"min_backoff": 20, "max_backoff": 100, "queue_name": "bulk"}
 
 
 LOCAL_TALLY: Counter[str] = Counter()
@@ -47,3 +47,14 @@ def rate_limited_once(connection_id: int) -> None:
     if _tally("rate_limited_once") == 1:
         raise RateLimited("ten_secondly_rolling", provider="hubspot", wait_s=0.2, status=429)
     _tally("rate_limited_once_done")
+
+
+@job(direction="internal", connection_arg=None, queue_name="realtime")
+def count_in_shared_redis(key: str) -> None:
+    """Count a run in the Redis that locks and budgets use (through Sentinel when set)."""
+    from worker.settings import get_settings
+    from worker.shared_redis import shared_client
+
+    client = shared_client(get_settings())
+    assert client is not None
+    client.incr(f"crmsync-test:{key}")

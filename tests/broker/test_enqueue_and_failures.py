@@ -21,12 +21,12 @@ def test_unknown_job_names_are_refused() -> None:
 
 
 def test_replay_sends_the_same_job_again() -> None:
-    broker.declare_queue(enqueue.QUEUE)
+    broker.declare_queue("realtime")
     broker.flush_all()
     payload = {"actor": "sync_records", "args": [3, "company", ["101", "102"]], "kwargs": {}}
     message = enqueue.replay(payload)
-    queued = broker.queues[enqueue.QUEUE].get_nowait()
-    broker.queues[enqueue.QUEUE].task_done()  # taken off by hand: tell the queue it is done
+    queued = broker.queues["realtime"].get_nowait()
+    broker.queues["realtime"].task_done()  # taken off by hand: tell the queue it is done
     assert queued == message.encode()
     assert (message.actor_name, list(message.args)) == (
         "sync_records",

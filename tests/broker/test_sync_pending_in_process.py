@@ -95,7 +95,7 @@ def test_ids_of_a_connection_paused_meanwhile_are_dropped_without_a_failure(
     deadline = time.monotonic() + 10
     while in_process.pending(CONNECTION, "company") and time.monotonic() < deadline:
         time.sleep(0.05)
-    broker.join(enqueue.QUEUE, timeout=10_000)
+    broker.join(enqueue.JOB_QUEUES[enqueue.SYNC_PENDING], timeout=10_000)
     running_worker.join()
     assert in_process.pending(CONNECTION, "company") == []
     assert failures(0, timeout_s=0) == []  # active, it would have failed (no credentials)

@@ -95,7 +95,7 @@ def test_rerunning_before_the_jobs_ran_does_not_schedule_twice(
         ids[3:],
         [],
     )
-    queued = list(broker.queues["default"].queue)  # looked at, left for the teardown flush
+    queued = list(broker.queues["categorize"].queue)  # looked at, left for the teardown flush
     assert sorted(json.loads(m)["args"][0] for m in queued) == ids
     text = cli("customers", "auto-categorize").stdout
     assert "5 customer(s) waiting for their categorization job" in text
@@ -152,7 +152,7 @@ def test_all_goes_chunk_by_chunk_until_none_is_left(
         cli("customers", "auto-categorize", "--limit", "2", "--all", "--json").stdout
     )
     assert (report["chunks"], report["customer_ids"]) == (2, more)
-    assert broker.queues["default"].qsize() == 3
+    assert broker.queues["categorize"].qsize() == 3
 
 
 def test_a_categorizer_that_is_down_is_one_line_not_worker_tracebacks(tmp_path: Path) -> None:

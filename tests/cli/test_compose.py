@@ -1,10 +1,14 @@
 """docker-compose.yml cannot be run here (no Docker engine), so check what can be checked:
-it parses, every command it gives the project's image is a real ``crmsync`` command, and a
-value set in ``.env`` reaches the containers (Compose's own precedence, modelled below)."""
+it parses, every command it gives the project's image is a real ``crmsync`` command or a
+module of the installed package, each queue has its pool of workers, and a value set in
+``.env`` reaches the containers (Compose's own precedence, modelled below)."""
 
 from __future__ import annotations
 
+import ast
 import re
+import sys
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +18,12 @@ import yaml
 from typer.core import TyperGroup
 
 from worker.cli import app
+from worker.embedded import ACTOR_MODULES
+from worker.queues import QUEUES, parse_queues
+from worker.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
+WORKER_POOLS = {"worker-realtime", "worker-bulk", "worker-categorize"}
 
 
 def _compose() -> dict[str, Any]:
@@ -109,6 +117,108 @@ def test_the_image_runs_only_the_installed_package_as_an_unprivileged_user() -> 
     users = [line.split()[1] for line in runtime if line.upper().startswith("USER ")]
     assert users and users[-1] not in ("root", "0"), users
     assert 'ENTRYPOINT ["crmsync"]' in runtime
+
+
+def test_each_queue_has_its_own_pool_of_workers() -> None:
+    pools: dict[str, tuple[str, ...]] = {}
+    for name, command in _our_services().items():
+        if resolve(command) == "crmsync worker":
+            pools[name] = parse_queues(_option(command, "--queues"))
+    assert set(pools) == WORKER_POOLS
+    consumed = [queue for queues in pools.values() for queue in queues]
+    assert sorted(consumed) == sorted(QUEUES)  # every queue, each by one pool only
+
+
+def test_workers_put_back_their_jobs_before_the_grace_period_ends() -> None:
+    """Past stop_grace_period Docker kills the worker: it must be done before then (its
+    own shutdown timeout, from .env or the default), with time left to put jobs back."""
+    services = _compose()["services"]
+    for name in WORKER_POOLS:
+        configured = _environment(services[name]).get("CRMSYNC_WORKER_SHUTDOWN_TIMEOUT_S")
+        timeout_s = (
+            float(interpolate(configured, REQUIRED))
+            if configured
+            else Settings.model_fields["worker_shutdown_timeout_s"].default
+        )
+        assert timeout_s + 5 <= _seconds(services[name]["stop_grace_period"]), name
+
+
+# ---- what the image runs --------------------------------------------------------------
+
+
+def _wheel_packages() -> set[str]:
+    """The packages the wheel (and so the image) installs; bench/ and tests/ are not."""
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    return set(pyproject["tool"]["hatch"]["build"]["targets"]["wheel"]["packages"])
+
+
+def installed_module(module: str) -> bool:
+    """Whether ``module`` is in the standard library or a file of the installed package."""
+    top = module.split(".")[0]
+    if top in sys.stdlib_module_names:
+        return True
+    if top not in _wheel_packages():
+        return False
+    path = ROOT.joinpath(*module.split("."))
+    return path.with_suffix(".py").is_file() or (path / "__init__.py").is_file()
+
+
+def check_program(words: list[str]) -> None:
+    """A command line run inside the image: ``crmsync ...``, ``python -m <module>`` or
+    ``python -c <code>`` whose imports the image has."""
+    program, *arguments = words
+    if program == "crmsync":
+        resolve(arguments)
+    elif program in ("python", "python3") and arguments[:1] == ["-m"]:
+        assert installed_module(arguments[1]), f"{arguments[1]} is not in the image"
+    elif program in ("python", "python3") and arguments[:1] == ["-c"]:
+        for node in ast.walk(ast.parse(arguments[1])):
+            names = (
+                [alias.name for alias in node.names] if isinstance(node, ast.Import)
+                else [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            )  # fmt: skip
+            for module in names:
+                assert installed_module(module), f"{module} is not in the image"
+    else:
+        raise AssertionError(f"{program}: not a program the image provides")
+
+
+def test_every_program_the_compose_file_runs_in_the_image_exists_there() -> None:
+    services = _compose()["services"]
+    checked = 0
+    for name in _our_services():
+        service = services[name]
+        entrypoint = service.get("entrypoint", ["crmsync"])
+        assert isinstance(entrypoint, list), f"{name}: use the list form of entrypoint"
+        check_program([*entrypoint, *service["command"]])
+        test = (service.get("healthcheck") or {}).get("test")
+        if test:
+            assert test[0] == "CMD", f"{name}: a healthcheck in the list form, no shell"
+            check_program(test[1:])
+        checked += 1
+    assert checked >= len(WORKER_POOLS) + 3
+    # crmsync worker runs `python -m dramatiq` on these modules: they must be installed.
+    assert all(installed_module(module) for module in ACTOR_MODULES)
+
+
+def test_the_program_check_rejects_what_the_image_lacks() -> None:
+    assert installed_module("worker.scheduler") and installed_module("urllib.request")
+    assert not installed_module("bench.stack")  # not shipped in the wheel
+    assert not installed_module("worker.no_such_module")
+    with pytest.raises(AssertionError, match=r"bench\.soak is not in the image"):
+        check_program(["python", "-m", "bench.soak"])
+    with pytest.raises(AssertionError, match=r"tests\.services is not in the image"):
+        check_program(["python", "-c", "from tests.services import in_ci"])
+    with pytest.raises(AssertionError, match="not a program"):
+        check_program(["curl", "-f", "http://127.0.0.1:8080/readyz"])
+    with pytest.raises(AssertionError, match="No such command"):
+        check_program(["crmsync", "workers"])
+
+
+def test_the_image_copies_exactly_the_packages_the_wheel_installs() -> None:
+    build = _stages((ROOT / "Dockerfile").read_text())[-2]
+    copied = {line.split()[1] for line in build if re.fullmatch(r"COPY (\w+) \1", line)}
+    assert copied == _wheel_packages()
 
 
 # ---- environment precedence ----------------------------------------------------------
@@ -210,7 +320,7 @@ def dotenv_losers(service: dict[str, Any]) -> list[str]:
 def test_a_setting_in_dotenv_reaches_every_crmsync_container() -> None:
     services = _compose()["services"]
     ours = {name: services[name] for name in _our_services()}
-    assert {"worker", "webhooks", "scheduler", "sandbox"} <= set(ours)
+    assert {*WORKER_POOLS, "webhooks", "scheduler", "sandbox"} <= set(ours)
     assert {name: dotenv_losers(service) for name, service in ours.items()} == {
         name: [] for name in ours
     }
@@ -230,7 +340,7 @@ def test_the_precedence_check_catches_a_plain_value() -> None:
 
 def test_the_database_url_is_built_from_the_postgres_variables_in_dotenv() -> None:
     services = _compose()["services"]
-    worker = _environment(services["worker"])
+    worker = _environment(services["worker-bulk"])
     postgres = _environment(services["postgres"])
     dotenv = {
         "POSTGRES_USER": "sync",
@@ -265,7 +375,7 @@ def test_long_running_services_get_time_to_finish_their_jobs() -> None:
     """Docker's default is 10 s between SIGTERM and SIGKILL; a job cut off there runs again."""
     services = _compose()["services"]
     long_running = [name for name in _our_services() if services[name].get("restart") != "no"]
-    assert {"worker", "webhooks", "scheduler"} <= set(long_running)
+    assert {*WORKER_POOLS, "webhooks", "scheduler"} <= set(long_running)
     grace = {name: _seconds(services[name].get("stop_grace_period", "0s")) for name in long_running}
     assert all(seconds >= 30 for seconds in grace.values()), grace
 
@@ -291,7 +401,7 @@ def test_the_sandbox_is_reached_by_a_name_its_certificate_covers() -> None:
     folder = str(Path(ca_file).parent)
     volume = _mounts(services["sandbox"]).get(folder)
     assert volume in _compose()["volumes"], f"{folder} is not a named volume of the sandbox"
-    for name in ("worker", "webhooks", "scheduler"):
+    for name in (*WORKER_POOLS, "webhooks", "scheduler"):
         assert _mounts(services[name]).get(folder) == volume, name
 
 

@@ -49,6 +49,7 @@ def scheduler_settings(**overrides: Any) -> Settings:
         "broker_url": None, "redis_url": None, "scheduler_sync_interval_s": 3600.0,
         "scheduler_push_interval_s": 3600.0, "scheduler_refresh_s": 3600.0,
         "scheduler_lock_ttl_s": 30.0, "scheduler_reconcile_at": "02:30",
+        "scheduler_reconcile_spread_s": 0,
     }  # fmt: skip
     values.update(overrides)
     return Settings(**values)

@@ -22,6 +22,7 @@ from connectors.credentials import Credentials, load_cipher
 from customers import db
 from customers.service import get_tenant
 from customers.sync_state import Connection, SyncRun
+from worker.enqueue import JOB_QUEUES
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY = Fernet.generate_key().decode()
@@ -34,10 +35,11 @@ class Workers:
         self.env, self.logs = env, logs
         self.processes: list[subprocess.Popen[bytes]] = []
 
-    def start(self) -> subprocess.Popen[bytes]:
+    def start(self, *, queues: str | None = None) -> subprocess.Popen[bytes]:
         log = (self.logs / f"worker-{len(self.processes)}.log").open("wb")
         crmsync = Path(sys.executable).parent / "crmsync"
-        process = subprocess.Popen([crmsync, "worker", "--processes", "1", "--threads", "2"], cwd=ROOT,
+        chosen = ["--queues", queues] if queues else []
+        process = subprocess.Popen([crmsync, "worker", "--processes", "1", "--threads", "2", *chosen], cwd=ROOT,
                                    env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
         log.close()
         self.processes.append(process)
@@ -58,12 +60,12 @@ class Workers:
                     process.wait()
 
 
-def enqueue(redis_url: str, actor: str, *args: Any) -> None:
+def enqueue(redis_url: str, actor: str, *args: Any, queue: str | None = None) -> None:
+    """Send a job as ``worker.enqueue.send`` would (on its queue), or on ``queue``."""
+    queue = queue or JOB_QUEUES[actor]
     broker = RedisBroker(url=redis_url, namespace="crmsync")
-    broker.declare_queue("default")
-    broker.enqueue(
-        Message(queue_name="default", actor_name=actor, args=args, kwargs={}, options={})
-    )
+    broker.declare_queue(queue)
+    broker.enqueue(Message(queue_name=queue, actor_name=actor, args=args, kwargs={}, options={}))
     broker.close()
 
 

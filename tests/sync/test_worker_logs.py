@@ -77,7 +77,7 @@ def test_a_worker_job_logs_json_lines_with_its_connection_and_run_and_serves_met
     assert ready and "connection_id" not in ready[0]
     assert token not in (tmp_path / "worker-0.log").read_text()
 
-    labels = '{actor_name="sync_changes",queue_name="default"}'
+    labels = '{actor_name="sync_changes",queue_name="bulk"}'
     assert f"dramatiq_messages_total{labels} 1.0" in scraped
     connection = f'connection="{connection_id}",provider="hubspot",tenant="default"'
     assert f"crmsync_connection_open_failures{{{connection}}} 0.0" in scraped

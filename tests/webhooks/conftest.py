@@ -26,6 +26,7 @@ from worker import enqueue
 from worker.broker import broker as process_broker
 from worker.pending import RedisPending
 from worker.pending import in_process as memory_pending
+from worker.queues import QUEUES
 from worker.settings import Settings
 from worker.webhooks import build_app
 
@@ -65,12 +66,14 @@ def connections(sessions: sessionmaker[Session]) -> dict[str, int]:
 
 
 def drain_stub() -> list[Message[Any]]:
-    """Take every message the in-process broker holds (the default outside Redis tests)."""
-    process_broker.declare_queue(enqueue.QUEUE)
-    queue = process_broker.queues[enqueue.QUEUE]  # type: ignore[attr-defined]
+    """Take every message the in-process broker holds (the default outside Redis tests),
+    queue by queue."""
     messages = []
-    while not queue.empty():
-        messages.append(Message.decode(queue.get_nowait()))
+    for name in QUEUES:
+        process_broker.declare_queue(name)
+        queue = process_broker.queues[name]  # type: ignore[attr-defined]
+        while not queue.empty():
+            messages.append(Message.decode(queue.get_nowait()))
     return messages
 
 
@@ -158,17 +161,21 @@ def redis_broker(monkeypatch: pytest.MonkeyPatch) -> Iterator[RedisBroker]:
 
 
 def redis_messages(url_or_broker: RedisBroker | str) -> list[Message[Any]]:
-    """Every message waiting in the crmsync queue of a Redis broker, oldest first."""
+    """Every message waiting in the crmsync queues of a Redis broker, oldest first in each
+    queue, queue by queue."""
     client = (
         redis.Redis.from_url(url_or_broker)
         if isinstance(url_or_broker, str)
         else url_or_broker.client
     )
-    queue = f"crmsync:{enqueue.QUEUE}"
-    ids = [raw.decode() for raw in client.lrange(queue, 0, -1)]
-    # The list holds message ids in arrival order; their bodies are in the .msgs hash.
-    bodies = client.hmget(f"{queue}.msgs", ids) if ids else []
-    return [Message.decode(body) for body in bodies if body is not None]
+    messages = []
+    for name in QUEUES:
+        queue = f"crmsync:{name}"
+        ids = [raw.decode() for raw in client.lrange(queue, 0, -1)]
+        # The list holds message ids in arrival order; their bodies are in the .msgs hash.
+        bodies = client.hmget(f"{queue}.msgs", ids) if ids else []
+        messages += [Message.decode(body) for body in bodies if body is not None]
+    return messages
 
 
 def redis_pending(

@@ -138,7 +138,7 @@ def replay(
     """Send failed jobs again and mark them replayed."""
     if bool(failure_ids) == replay_all:
         raise InvalidInput.single("ids", "give failure ids or --all, not both and not neither")
-    run_here = not get_settings().broker_url  # the embedded mode: no worker would ever see them
+    run_here = not get_settings().has_broker  # the embedded mode: no worker would ever see them
     with unit_of_work() as (session, tenant_id):
         if replay_all:
             chosen = triage.FailureFilter(

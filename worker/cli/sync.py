@@ -20,6 +20,7 @@ from customers.sync_state import Connection, ConnectionStatus
 from worker.cli.common import JsonFlag, console, fail, handles_errors, print_json, unit_of_work
 from worker.cli.connections import check_map
 from worker.database import sessions
+from worker.queues import LEGACY_QUEUE, QUEUES, consumed, parse_queues
 from worker.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -270,26 +271,57 @@ def sync(
     console.print(summary_table(f"sync run {run.id} ({run.kind}): {run.outcome}", counts))
 
 
+def _queues_option(value: list[str] | None) -> list[str] | None:
+    try:
+        return list(parse_queues(value)) if value else None
+    except ValueError as error:
+        raise typer.BadParameter(str(error)) from None
+
+
 def worker(
     processes: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 2,
     threads: Annotated[
         int | None,
         typer.Option(min=1, help="Threads per process (default: CRMSYNC_WORKER_THREADS)."),
     ] = None,
+    queues: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--queues",
+            metavar="QUEUE[,QUEUE...]",
+            callback=_queues_option,
+            help=f"Queues to consume, comma-separated ({', '.join(QUEUES)}); default: all. "
+            f"A bulk worker also drains {LEGACY_QUEUE!r}, the queue of older releases.",
+        ),
+    ] = None,
 ) -> None:
-    """Run job workers (needs CRMSYNC_BROKER_URL; without one, jobs run in the command that queued them)."""
+    """Run job workers (needs CRMSYNC_BROKER_URL or CRMSYNC_REDIS_SENTINELS; without a broker, jobs run in the command that queued them)."""
+    settings = get_settings()
+    if not settings.has_broker:
+        fail("crmsync worker needs CRMSYNC_BROKER_URL (a Redis URL) or CRMSYNC_REDIS_SENTINELS; "
+             "without a broker, jobs run inside the command that queued them")  # fmt: skip
+    chosen = parse_queues(queues)
+    os.execve(sys.executable, dramatiq_arguments(settings, processes, threads, chosen),
+              {**os.environ, **dramatiq_environment(settings, threads)})  # fmt: skip
+
+
+def dramatiq_arguments(
+    settings: Settings, processes: int, threads: int | None, chosen: tuple[str, ...]
+) -> list[str]:
+    """The ``dramatiq`` command line a ``crmsync worker`` runs."""
     from worker.embedded import ACTOR_MODULES
 
-    settings = get_settings()
-    if not settings.broker_url:
-        fail("crmsync worker needs CRMSYNC_BROKER_URL (a Redis URL); without a broker, jobs run "
-             "inside the command that queued them")  # fmt: skip
-    arguments = [sys.executable, "-m", "worker.dramatiq_main", "worker.dramatiq_main:boot",
-                 *ACTOR_MODULES, "--processes", str(processes),
-                 "--threads", str(threads or settings.worker_threads)]  # fmt: skip
-    arguments += dramatiq_logging_and_metrics(settings)
-    log.info("starting %d worker process(es) on %d actor modules", processes, len(ACTOR_MODULES))
-    os.execve(sys.executable, arguments, {**os.environ, **dramatiq_environment(settings, threads)})
+    log.info("starting %d worker process(es) on queues %s", processes, ", ".join(chosen))
+    return [
+        sys.executable, "-m", "worker.dramatiq_main", "worker.dramatiq_main:boot", *ACTOR_MODULES,
+        "--processes", str(processes),
+        "--threads", str(threads or settings.worker_threads),
+        "--queues", *consumed(chosen),
+        # Dramatiq's default waits 10 minutes for running jobs: past a container's grace
+        # period, so it would be killed before it put its prefetched messages back.
+        "--worker-shutdown-timeout", str(max(int(settings.worker_shutdown_timeout_s * 1000), 1)),
+        *dramatiq_logging_and_metrics(settings),
+    ]  # fmt: skip
 
 
 def dramatiq_logging_and_metrics(settings: Settings) -> list[str]:

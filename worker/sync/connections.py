@@ -31,6 +31,7 @@ from customers.sync_state import Connection, ConnectionStatus
 from customers.types import utcnow
 from worker.database import sessions
 from worker.settings import get_settings
+from worker.shared_redis import shared_client
 
 log = logging.getLogger(__name__)
 
@@ -45,14 +46,12 @@ _reusable = threading.local()
 def cipher() -> CredentialCipher:
     settings = get_settings()
     key = settings.encryption_key.get_secret_value() if settings.encryption_key else None
-    embedded = settings.resolved_database_url.startswith("sqlite") and not settings.broker_url
+    embedded = settings.resolved_database_url.startswith("sqlite") and not settings.has_broker
     return load_cipher(encryption_key=key, data_dir=settings.data_dir, make_key_file=embedded)
 
 
-@cache
 def _redis() -> redis.Redis | None:
-    url = get_settings().shared_redis_url
-    return redis.Redis.from_url(url) if url else None
+    return shared_client(get_settings())
 
 
 def budget(provider: str, account_id: str) -> RequestBudget:

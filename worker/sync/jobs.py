@@ -86,21 +86,26 @@ def sync_records(connection_id: int, object_type: str, external_ids: list[str]) 
         runner.records(object_type, external_ids)
 
 
-@job(direction="inbound")
+# The long passes are interrupted by a worker's shutdown and requeued (``worker.shutdown``):
+# an incremental pass, a push or a reconcile resumes at the cursor it saved with its last
+# page. The short jobs finish within the grace period instead.
+
+
+@job(direction="inbound", notify_shutdown=True)
 def sync_changes(connection_id: int, object_type: str | None = None) -> None:
     """Apply what changed in the CRM since the saved cursor."""
     if (runner := _sync(connection_id, enqueue.SYNC_CHANGES)) is not None:
         runner.incremental(object_type)
 
 
-@job(direction="inbound", time_limit=6 * 3600 * 1000)
+@job(direction="inbound", time_limit=6 * 3600 * 1000, notify_shutdown=True)
 def reconcile(connection_id: int) -> None:
     """A full pass both ways: finds deletes, merges, drift and records the CRM lacks."""
     if (runner := _sync(connection_id, enqueue.RECONCILE)) is not None:
         runner.reconcile()
 
 
-@job(direction="outbound")
+@job(direction="outbound", notify_shutdown=True)
 def push_changes(connection_id: int) -> None:
     """Drain the outbox to the connection's CRM (after reading the CRM's changes)."""
     if (runner := _sync(connection_id, enqueue.PUSH_CHANGES)) is not None:

@@ -5,7 +5,10 @@
   page, in the same transaction as the page's changes, so a crash re-reads one page at most
   and a stopped run resumes where it was;
 - ``reconcile``: a full pass; links the pass did not see, and that existed before it began,
-  are CRM deletes (archive and unlink); then local records the CRM lacks are created;
+  are CRM deletes (archive and unlink); then local records the CRM lacks are created. Its
+  cursor, too, is saved with each page: a pass that was stopped (a worker's shutdown, an
+  error) resumes there, and archives nothing, since it did not see the pages before it
+  resumed; the next complete pass finds those deletes;
 - ``push``: read the CRM's changes first (so local never overwrites an edit it has not
   seen), then drain the outbox.
 
@@ -40,6 +43,7 @@ from customers.types import utcnow
 from worker import enqueue, logs
 from worker.locks import Locks, lock_connection, locks_for
 from worker.settings import get_settings
+from worker.shared_redis import shared_client
 from worker.sync import connections, lifecycle
 from worker.sync.inbound import PageResult, apply_page
 from worker.sync.outbound import Pusher
@@ -71,7 +75,7 @@ class Sync:
             lifecycle.ensure_active(row)  # before the connector: a removed one has no credentials
             self.target = SyncTarget.from_connection(row)
             self.connector = connector or connections.reusable_connector(row)
-        self.locks = locks or locks_for(get_settings().shared_redis_url)
+        self.locks = locks or locks_for(shared_client(get_settings()))
         self.progress = progress
         self.counts: Counter[str] = Counter()
 
@@ -106,6 +110,11 @@ class Sync:
             raise
         except Exception as failure:
             outcome, error = "failed", f"{type(failure).__name__}: {failure}"
+            raise
+        except BaseException as stopped:
+            # A worker's shutdown (Dramatiq's Shutdown) or ^C: what was committed stays, an
+            # incremental pass resumes at its saved cursor when its job runs again.
+            outcome, error = "interrupted", type(stopped).__name__
             raise
         finally:
             with transaction(self.sessions) as session:
@@ -209,13 +218,21 @@ class Sync:
 
     def _full_pass(self, object_type: str) -> None:
         started = utcnow()
+        with self.sessions() as session:
+            saved: Cursor | None = self._cursor(session, object_type, "reconcile").value or None
+        resuming = bool(saved and saved.get("mode") == "full" and not saved.get("done"))
         seen: set[str] = set()
         complete = False
-        for page in self.connector.scan(object_type, cursor=None, full=True):
+        for page in self.connector.scan(object_type, cursor=saved if resuming else None, full=True):
             seen.update(record.external_id for record in page.records)
-            self._apply(object_type, page, None)
+            self._apply(object_type, page, "reconcile")
             complete = page.done
-        if complete:
+        if complete and resuming:
+            log.info(
+                "connection %s: %s pass resumed and completed; deletes are left to the next "
+                "complete pass", self.target.connection_id, object_type,
+            )  # fmt: skip
+        elif complete:
             self._archive_unseen(object_type, seen, started)
         else:
             log.warning(

@@ -1,0 +1,63 @@
+"""A worker's shutdown (SIGTERM): nothing it holds is lost, and it starts nothing new.
+
+Dramatiq stops a worker by letting its running jobs finish, then putting back the
+messages it had fetched but not started. On top of that:
+
+- A job declared with ``notify_shutdown=True`` (the long passes) gets Dramatiq's
+  ``Shutdown`` exception at once. ``worker.jobs`` catches it and calls
+  :func:`requeue_current`: the message goes back on its queue as it was, retries unspent
+  and no failure row, and this run of it is acknowledged. The pass saved its progress as
+  it went (an incremental pass commits its cursor with each page), so the next worker
+  resumes rather than restarts.
+- :class:`RequeueOnShutdown` puts back, untouched, any message a stopping worker's thread
+  would still start (such as the one just requeued, which an idle thread of the same
+  worker could otherwise take).
+
+This module must not import actor code: the broker loads it.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import dramatiq
+from dramatiq.middleware import CurrentMessage, Middleware, Shutdown, SkipMessage
+
+log = logging.getLogger(__name__)
+
+
+class RequeueOnShutdown(Middleware):
+    """Once its worker is stopping, a message is put back instead of being started."""
+
+    def __init__(self) -> None:
+        self.stopping = False
+
+    def after_worker_boot(self, broker: dramatiq.Broker, worker: Any) -> None:
+        self.stopping = False  # an in-process worker started after another one stopped
+
+    def before_worker_shutdown(self, broker: dramatiq.Broker, worker: Any) -> None:
+        self.stopping = True
+
+    def before_process_message(self, broker: dramatiq.Broker, message: Any) -> None:
+        if self.stopping:
+            _requeue(broker, message, "not started: the worker is stopping")
+            raise SkipMessage("the worker is stopping; the message was put back")
+
+
+def requeue_current() -> None:
+    """Put the message this thread is running back on its queue, as it was; it is then
+    acknowledged as done. Raising instead would make Dramatiq's retries count a deploy as
+    a failure, and a job stopped by enough deploys would become a failure row."""
+    message = CurrentMessage.get_current_message()
+    if message is None:  # called directly, not by a worker: nothing to put back
+        raise Shutdown("worker shutdown")
+    _requeue(dramatiq.get_broker(), message, "interrupted by the worker's shutdown")
+
+
+def _requeue(broker: dramatiq.Broker, message: Any, why: str) -> None:
+    broker.enqueue(message.copy())
+    log.info(
+        "%s%r %s; put back on %s",
+        message.actor_name, tuple(message.args), why, message.queue_name,
+    )  # fmt: skip
