@@ -146,6 +146,9 @@ class Customer(Base):
     contacts: Mapped[list[Contact]] = relationship(
         back_populates="customer", order_by="Contact.id", lazy="selectin"
     )
+    tag_rows: Mapped[list[CustomerTag]] = relationship(
+        order_by="CustomerTag.tag", lazy="selectin", cascade="all, delete-orphan"
+    )
 
     __mapper_args__ = {"version_id_col": version}
 
@@ -177,6 +180,11 @@ class Customer(Base):
         shipping = self.address("shipping")
         usable = shipping["country"] and (shipping["city"] or shipping["postal_code"])
         return shipping if usable else self.address("billing")
+
+    @property
+    def tags(self) -> list[str]:
+        """The customer's tags, sorted (see ``customers.tags``)."""
+        return [row.tag for row in self.tag_rows]
 
     @property
     def primary_contact(self) -> Contact | None:
@@ -256,4 +264,45 @@ class OutboxEntry(Base):
     operation: Mapped[str] = mapped_column(String(16))  # create | update | delete | purge
     fields: Mapped[list[str]] = mapped_column(JSONType, default=list)  # changed field names
     origin_connection_id: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class PropertyType(StrEnum):
+    TEXT = "text"
+    NUMBER = "number"
+    DATE = "date"
+    BOOL = "bool"
+    ENUM = "enum"  # one of a list of options
+
+
+class CustomPropertyDefinition(Base):
+    """A tenant's declaration of one custom property key: how to show it and which values
+    it takes. Keys without a definition still hold any text (``customers.property_definitions``)."""
+
+    __tablename__ = "custom_property_definitions"
+    __table_args__ = (UniqueConstraint("tenant_id", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(64))
+    label: Mapped[str] = mapped_column(String(200))
+    group_name: Mapped[str | None] = mapped_column(String(100))
+    value_type: Mapped[str] = mapped_column(String(16))
+    options: Mapped[list[str]] = mapped_column(JSONType, default=list)  # enum only
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CustomerTag(Base):
+    """One label on one customer; a customer's tags are a set (``customers.tags``)."""
+
+    __tablename__ = "customer_tags"
+    __table_args__ = (
+        UniqueConstraint("customer_id", "tag"),
+        Index("ix_customer_tags_tenant_id_tag", "tenant_id", "tag"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    tag: Mapped[str] = mapped_column(String(50))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -41,11 +41,14 @@ from customers.models import (
     Customer,
     CustomerReference,
     CustomerStatus,
+    CustomerTag,
     CustomerType,
     OutboxEntry,
     Tenant,
 )
+from customers.property_definitions import Definition, definitions_of, typed_values
 from customers.sync_state import ExternalLink
+from customers.tags import changed_tags, having_tags, normalize_tags
 from customers.types import utcnow
 
 DEFAULT_PAGE_SIZE = 50
@@ -204,11 +207,16 @@ def create_customer(
     data: Mapping[str, Any],
     *,
     origin_connection_id: int | None = None,
+    tags: Iterable[str] = (),
 ) -> Customer:
     """Add a customer. A name is always required; an email too, except for customers a CRM
     sync creates (CRM companies often have none; such a customer cannot be invoiced until
-    one is added)."""
+    one is added). Custom properties with a definition are checked against it."""
     cleaned = clean_customer(data, from_crm=origin_connection_id is not None)
+    tag_list = normalize_tags(tags)
+    if cleaned.get("custom_properties"):
+        definitions = definitions_of(session, tenant_id)
+        cleaned["custom_properties"] = typed_values(definitions, cleaned["custom_properties"])
     if "name" not in cleaned:
         raise InvalidInput.single("name", "is required")
     if not cleaned.get("email") and origin_connection_id is None:
@@ -218,6 +226,7 @@ def create_customer(
     if cleaned.get("email"):
         _check_email_free(session, tenant_id, cleaned["email"], None)
     customer = Customer(tenant_id=tenant_id, **cleaned)
+    customer.tag_rows = [CustomerTag(tenant_id=tenant_id, tag=tag) for tag in sorted(tag_list)]
     with guarded(session, "customer", "(new)", email=cleaned.get("email")):
         session.add(customer)
     write_outbox(
@@ -226,7 +235,7 @@ def create_customer(
         entity_type="customer",
         entity_id=customer.id,
         operation="create",
-        fields=cleaned,
+        fields=[*cleaned, *(["tags"] if tag_list else [])],
         origin_connection_id=origin_connection_id,
     )
     return customer
@@ -239,6 +248,7 @@ class NewCustomer:
 
     fields: dict[str, Any]
     primary_contact: dict[str, Any] | None = None
+    tags: tuple[str, ...] = ()
 
 
 def prepare_customer(
@@ -246,10 +256,14 @@ def prepare_customer(
     *,
     primary_contact: Mapping[str, Any] | None = None,
     origin_connection_id: int | None = None,
+    tags: Iterable[str] = (),
+    definitions: Mapping[str, Definition] | None = None,
 ) -> NewCustomer:
     """Validate a new customer as :func:`create_customer` does, plus an optional primary
-    contact (its fields reported as ``contact.<field>``), naming every bad field at once.
-    Touches no database: duplicates are checked when the customers are created."""
+    contact (its fields reported as ``contact.<field>``) and tags, naming every bad field
+    at once. Custom properties are checked against ``definitions`` (the tenant's, from
+    ``customers.property_definitions.definitions_of``). Touches no database: duplicates are
+    checked when the customers are created."""
     problems: list[FieldError] = []
     cleaned: dict[str, Any] = {}
     try:
@@ -289,9 +303,16 @@ def prepare_customer(
             _category_provenance(cleaned, None, origin_connection_id)
         except InvalidInput as error:
             problems.extend(error.errors)
+    tag_list: list[str] = []
+    try:
+        tag_list = normalize_tags(tags)
+        if definitions and cleaned.get("custom_properties"):
+            cleaned["custom_properties"] = typed_values(definitions, cleaned["custom_properties"])
+    except InvalidInput as error:
+        problems.extend(error.errors)
     if problems:
         raise InvalidInput(problems)
-    return NewCustomer(cleaned, contact)
+    return NewCustomer(cleaned, contact, tuple(tag_list))
 
 
 def create_customers(
@@ -306,10 +327,17 @@ def create_customers(
     email, an outbox row per customer and contact — with a few multi-row INSERTs instead of
     a round trip per row. All or nothing: a duplicate email raises ``DuplicateEmail`` and
     writes nothing. Returns the new customer ids, in order."""
+    definitions = (
+        definitions_of(session, tenant_id)
+        if any(not isinstance(item, NewCustomer) for item in customers)
+        else {}
+    )
     prepared = [
         item
         if isinstance(item, NewCustomer)
-        else prepare_customer(item, origin_connection_id=origin_connection_id)
+        else prepare_customer(
+            item, origin_connection_id=origin_connection_id, definitions=definitions
+        )
         for item in customers
     ]
     emails = [item.fields["email"] for item in prepared if item.fields.get("email")]
@@ -342,13 +370,20 @@ def create_customers(
                     {**(item.primary_contact or {}), "customer_id": customer_id}
                     for customer_id, item in with_contact
                 ], contact_defaults))  # fmt: skip
+            tag_rows = [
+                {"tenant_id": tenant_id, "customer_id": customer_id, "tag": tag, "created_at": now}
+                for customer_id, item in zip(ids, prepared, strict=True)
+                for tag in item.tags
+            ]
+            if tag_rows:
+                session.execute(insert(cast(Table, CustomerTag.__table__)), tag_rows)
     except IntegrityError as error:
         if "email" in str(error.orig).lower():
             raise DuplicateEmail("an email of this batch", None) from None
         raise
     outbox = [
         {"tenant_id": tenant_id, "entity_type": "customer", "entity_id": customer_id,
-         "operation": "create", "fields": sorted(item.fields),
+         "operation": "create", "fields": sorted([*item.fields, *(["tags"] if item.tags else [])]),
          "origin_connection_id": origin_connection_id, "created_at": now}
         for customer_id, item in zip(ids, prepared, strict=True)
     ] + [
@@ -373,17 +408,22 @@ def _apply(
     *,
     expected_version: int | None,
     origin_connection_id: int | None,
+    tags: tuple[Sequence[str], Sequence[str]] | None = None,
 ) -> list[str]:
-    """Set the values that differ, bump the version and write the outbox row. Returns the
-    changed field names (empty: nothing was written)."""
+    """Set the values that differ (and add and remove ``tags``: (added, removed)), bump
+    the version and write the outbox row. Returns the changed field names (empty: nothing
+    was written)."""
     _check_version(customer, expected_version)
     changed = [field for field, value in values.items() if getattr(customer, field) != value]
+    if tags is not None and changed_tags(customer, *tags):
+        changed.append("tags")
     if not changed:
         return []
     key, email = customer.id, values.get("email", customer.email)
     with guarded(session, "customer", key, email=email, expected_version=expected_version):
         for field in changed:
-            setattr(customer, field, values[field])
+            if field in values:
+                setattr(customer, field, values[field])
         customer.updated_at = utcnow()
     write_outbox(
         session,
@@ -410,6 +450,8 @@ def update_customer(
     changes: Mapping[str, Any],
     *,
     custom: CustomChanges | None = None,
+    add_tags: Sequence[str] = (),
+    remove_tags: Sequence[str] = (),
     expected_version: int | None = None,
     origin_connection_id: int | None = None,
 ) -> Customer:
@@ -418,7 +460,9 @@ def update_customer(
 
     ``custom`` sets and removes single custom properties and keeps the others; a
     ``custom_properties`` in ``changes`` replaces the whole object instead, so the two
-    cannot be given together."""
+    cannot be given together. Values of keys the tenant has defined are checked against
+    their definitions. ``add_tags`` / ``remove_tags`` change single tags (see
+    ``customers.tags``)."""
     cleaned = clean_customer(changes, from_crm=origin_connection_id is not None)
     customer = _live(get_customer(session, tenant_id, customer_id))
     if custom:
@@ -427,6 +471,12 @@ def update_customer(
                 "custom_properties", "give either the whole object or changes of keys"
             )
         cleaned["custom_properties"] = custom.apply(customer.custom_properties)
+    if cleaned.get("custom_properties"):
+        cleaned["custom_properties"] = typed_values(
+            definitions_of(session, tenant_id),
+            cleaned["custom_properties"],
+            list(custom.set) if custom else (),
+        )
     if "email" in cleaned:
         if not cleaned["email"] and origin_connection_id is None:
             raise InvalidInput.single("email", "is required")
@@ -441,6 +491,7 @@ def update_customer(
         cleaned,
         expected_version=expected_version,
         origin_connection_id=origin_connection_id,
+        tags=(add_tags, remove_tags) if add_tags or remove_tags else None,
     )
     return customer
 
@@ -611,11 +662,15 @@ def list_customers(
     include_archived: bool = False,
     include_inactive: bool = True,
     status: str | None = None,
+    tags: Sequence[str] = (),
     limit: int = DEFAULT_PAGE_SIZE,
     offset: int = 0,
 ) -> tuple[Sequence[Customer], int]:
-    """A page of live customers by name, and how many there are in all."""
+    """A page of live customers by name, and how many there are in all. ``tags``: only
+    customers that have every one of them."""
     query = select(Customer).where(Customer.tenant_id == tenant_id, Customer.deleted_at.is_(None))
+    if tags:
+        query = having_tags(query, tenant_id, tags)
     if not include_archived:
         query = query.where(Customer.archived_at.is_(None))
     if status is not None:
