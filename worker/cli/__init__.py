@@ -14,6 +14,7 @@ from worker.cli import (
     customers,
     db,
     failures,
+    properties,
     reviews,
     runs,
     tenants,
@@ -52,6 +53,7 @@ app.add_typer(failures.app, name="failures")
 app.add_typer(runs.app, name="runs")
 app.add_typer(conflicts.app, name="conflicts")
 app.add_typer(tenants.app, name="tenants")
+app.add_typer(properties.app, name="properties")
 app.command("status")(status)
 app.command("prune")(prune)
 app.command("bench")(bench)

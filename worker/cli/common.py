@@ -132,6 +132,7 @@ def customer_dict(customer: Customer, *, with_contacts: bool = False) -> dict[st
     # By key, so what a person reads and what a script diffs do not depend on the order
     # the keys were set in.
     data["custom_properties"] = dict(sorted((customer.custom_properties or {}).items()))
+    data["tags"] = customer.tags
     data["can_be_invoiced"] = customer.can_be_invoiced
     data["tax_address"] = customer.tax_address
     if with_contacts:

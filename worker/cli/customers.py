@@ -70,6 +70,18 @@ Unsets = Annotated[
         "is an error.",
     ),
 ]
+Tags = Annotated[
+    list[str] | None,
+    typer.Option("--tag", metavar="TAG", help="Add a tag (repeatable); tags are case-folded."),
+]
+Untags = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--untag",
+        metavar="TAG",
+        help="Remove a tag (repeatable); a tag the customer does not have is an error.",
+    ),
+]
 
 
 def _fields(
@@ -136,6 +148,8 @@ def named_as_typed(custom: CustomChanges | None = None) -> Iterator[None]:
                 named.append(FieldError(OPTION_OF[problem.field], problem.reason))
             elif problem.field == "custom_properties":
                 named.append(FieldError("--custom", problem.reason))
+            elif problem.field == "tags":
+                named.append(FieldError("--tag/--untag", problem.reason))
             elif problem.field in CUSTOMER_FIELDS:
                 named.append(FieldError(f"--set {problem.field}", problem.reason))
             elif problem.reason == "is not a known field":
@@ -179,6 +193,12 @@ def list_(
     status: Annotated[
         CustomerStatus | None, typer.Option(help="Only this status (inactive ones included).")
     ] = None,
+    tags: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--tag", metavar="TAG", help="Only customers with this tag (repeatable: all)."
+        ),
+    ] = None,
     page: Annotated[int, typer.Option(min=1)] = 1,
     per_page: Annotated[int, typer.Option(min=1, max=1000)] = 50,
     as_json: JsonFlag = False,
@@ -192,6 +212,7 @@ def list_(
             include_archived=archived,
             include_inactive=inactive,
             status=status.value if status else None,
+            tags=tags or (),
             limit=per_page,
             offset=(page - 1) * per_page,
         )
@@ -217,8 +238,10 @@ def show(customer_id: int, as_json: JsonFlag = False) -> None:
     table.add_column("field", style="bold")
     table.add_column("value", overflow="fold")
     for key, value in data.items():
-        if key not in ("contacts", "custom_properties") and value not in (None, {}, []):
+        if key not in ("contacts", "custom_properties", "tags") and value not in (None, {}, []):
             table.add_row(key, str(value))
+    if data["tags"]:
+        table.add_row("tags", ", ".join(data["tags"]))
     for key, value in data["custom_properties"].items():  # sorted by key
         table.add_row(f"custom {key}", str(value))
     console.print(table)
@@ -274,6 +297,7 @@ def add(
     notes: Annotated[str | None, typer.Option()] = None,
     sets: Sets = None,
     customs: Customs = None,
+    tags: Tags = None,
     allow_duplicate: AllowDuplicate = False,
     as_json: JsonFlag = False,
 ) -> None:
@@ -288,10 +312,10 @@ def add(
         fields["custom_properties"] = parse_assignments(customs, "--custom")
     with (
         reported_refusal(as_json=as_json),
-        named_as_typed(),
+        named_as_typed(CustomChanges(set=fields.get(CUSTOM_FIELD, {}))),
         unit_of_work() as (session, tenant_id),
     ):
-        customer = service.create_customer(session, tenant_id, fields)
+        customer = service.create_customer(session, tenant_id, fields, tags=tags or ())
         check = duplicates_made(session, tenant_id, customer)
         refuse_or_warn(session, check, allow=allow_duplicate)
         data = customer_dict(customer)
@@ -322,12 +346,15 @@ def update(
     sets: Sets = None,
     customs: Customs = None,
     unsets: Unsets = None,
+    tags: Tags = None,
+    untags: Untags = None,
     expected_version: Version = None,
     allow_duplicate: AllowDuplicate = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Change fields of a customer (only those given). --custom and --unset-custom change
-    single custom properties and keep the others; sets are applied before removals. A change
+    single custom properties and keep the others, --tag and --untag single tags; sets are
+    applied before removals. A change
     that makes it a sure duplicate of another customer is refused (see --allow-duplicate), a
     likely one warned of."""
     fields = _fields(
@@ -351,6 +378,8 @@ def update(
             customer_id,
             fields,
             custom=custom,
+            add_tags=tags or (),
+            remove_tags=untags or (),
             expected_version=expected_version,
         )
         check = duplicates_made(session, tenant_id, customer, before=keys_before)
