@@ -19,7 +19,9 @@ Rules, as a person importing would expect them:
   encoding is named. A cell with bytes that are not valid in it is that row's error, with
   the line and byte offset of the first bad byte, so one mis-saved name does not cost the
   rest of the file.
-- ``custom.<key>`` columns become custom properties.
+- ``custom.<key>`` columns become custom properties; a key the tenant has defined
+  (``crmsync properties``) is checked against its type.
+- ``tags``: the customer's tags, separated by semicolons (``vip; wholesale``).
 - Cells are separated by commas, or by semicolons or tabs when the header is (the
   semicolon is what spreadsheets write where the comma is the decimal mark).
 - A cell that begins like a spreadsheet formula (``=``, ``+``, ``-``, ``@``) is that row's
@@ -49,6 +51,7 @@ from customers.custom_properties import check_key, check_value
 from customers.db import transaction
 from customers.duplicate_screen import DuplicateScreen, DuplicateWarning
 from customers.errors import DuplicateEmail, InvalidInput, NotFound
+from customers.property_definitions import Definition, definitions_of
 from customers.service import (
     NewCustomer,
     create_customers,
@@ -56,6 +59,7 @@ from customers.service import (
     prepare_customer,
     taken_emails,
 )
+from customers.tags import split_tags
 
 BATCH_ROWS = 1_000
 CUSTOM_PREFIX = "custom."
@@ -74,7 +78,8 @@ CONTACT_COLUMNS = {
     "contact_email": "email",
     "contact_phone": "phone",
 }
-TEMPLATE_COLUMNS = (*CUSTOMER_COLUMNS, *CONTACT_COLUMNS)
+TAGS_COLUMN = "tags"
+TEMPLATE_COLUMNS = (*CUSTOMER_COLUMNS, *CONTACT_COLUMNS, TAGS_COLUMN)
 REQUIRED_COLUMNS = ("name", "email")
 DELIMITERS = (",", ";", "\t")
 FORMULA_STARTS = "=+-@"
@@ -89,6 +94,7 @@ TEMPLATE_EXAMPLE = {
     "credit_limit": "5000.00", "notes": "Invoices by email only",
     "contact_first_name": "Ann", "contact_last_name": "Lee",
     "contact_email": "ann.lee@acme.example", "contact_phone": "+49 221 1234568",
+    "tags": "wholesale; eu",
 }  # fmt: skip
 _CONTACT_FIELDS = {f"contact.{name}": column for column, name in CONTACT_COLUMNS.items()}
 
@@ -320,7 +326,11 @@ def _formulas(row: _Row, values: dict[str, str]) -> list[RowError]:
 
 
 def _validate(
-    row: _Row, columns: list[str], decoded: Decoded, raw: bytes
+    row: _Row,
+    columns: list[str],
+    decoded: Decoded,
+    raw: bytes,
+    definitions: dict[str, Definition] | None = None,
 ) -> NewCustomer | list[RowError]:
     if len(row.cells) > len(columns):
         reason = f"has {len(row.cells)} values but the header has {len(columns)} columns"
@@ -346,16 +356,30 @@ def _validate(
     contact = {
         name: values[c] for c, name in CONTACT_COLUMNS.items() if values.get(c) and c not in broken
     }
+    tags = (
+        split_tags(values[TAGS_COLUMN])
+        if TAGS_COLUMN not in broken and values.get(TAGS_COLUMN)
+        else []
+    )
     try:
-        prepared = prepare_customer(customer, primary_contact=contact or None)
+        prepared = prepare_customer(
+            customer, primary_contact=contact or None, tags=tags, definitions=definitions
+        )
     except InvalidInput as error:
         errors += [
-            RowError(row.number, _CONTACT_FIELDS.get(e.field, e.field), e.reason)
+            RowError(row.number, _column_of(e.field), e.reason)
             for e in error.errors
             if e.field not in broken and _CONTACT_FIELDS.get(e.field) not in broken
         ]
         return errors
     return errors or prepared
+
+
+def _column_of(field: str) -> str:
+    """The CSV column a directory field came from."""
+    if field.startswith("custom_properties."):
+        return CUSTOM_PREFIX + field.removeprefix("custom_properties.")
+    return _CONTACT_FIELDS.get(field, field)
 
 
 # ---- importing -----------------------------------------------------------------------
@@ -387,10 +411,13 @@ def import_csv(
     columns, rows = read_rows(decoded)
     rows = [row for row in rows if any(cell.strip() for cell in row.cells)]
     report = ImportReport(rows=len(rows), dry_run=dry_run)
+    with transaction(sessions) as session:
+        tenant_id = _tenant_id(session, tenant_slug, create=False)
+        definitions = {} if tenant_id is None else definitions_of(session, tenant_id)
     ready: list[tuple[int, NewCustomer]] = []
     first_row_of: dict[str, int] = {}
     for done, row in enumerate(rows, start=1):
-        result = _validate(row, columns, decoded, raw)
+        result = _validate(row, columns, decoded, raw, definitions)
         if isinstance(result, list):
             report.errors.extend(result)
         else:
