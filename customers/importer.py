@@ -22,6 +22,9 @@ Rules, as a person importing would expect them:
 - ``custom.<key>`` columns become custom properties; a key the tenant has defined
   (``crmsync properties``) is checked against its type.
 - ``tags``: the customer's tags, separated by semicolons (``vip; wholesale``).
+- ``legal_entity``: the code of one of the tenant's legal entities.
+- Where the tenant requires a billing address (the default), a row without a billing
+  street, city and country is that row's error.
 - Cells are separated by commas, or by semicolons or tabs when the header is (the
   semicolon is what spreadsheets write where the comma is the decimal mark).
 - A cell that begins like a spreadsheet formula (``=``, ``+``, ``-``, ``@``) is that row's
@@ -51,7 +54,6 @@ from customers.custom_properties import check_key, check_value
 from customers.db import transaction
 from customers.duplicate_screen import DuplicateScreen, DuplicateWarning
 from customers.errors import DuplicateEmail, InvalidInput, NotFound
-from customers.property_definitions import Definition, definitions_of
 from customers.service import (
     NewCustomer,
     create_customers,
@@ -60,6 +62,7 @@ from customers.service import (
     taken_emails,
 )
 from customers.tags import split_tags
+from customers.tenant_rules import TenantRules
 
 BATCH_ROWS = 1_000
 CUSTOM_PREFIX = "custom."
@@ -71,6 +74,9 @@ CUSTOMER_COLUMNS = (
     "shipping_street", "shipping_street2", "shipping_city", "shipping_region",
     "shipping_postal_code", "shipping_country",
     "currency", "payment_terms_days", "credit_limit", "notes",
+    "tax_rate", "tax_country", "tax_exemption", "tax_exemption_reason", "legal_entity",
+    "invoicing_flow", "auto_pay", "notify_invoice_issued", "notify_payment_reminder",
+    "notify_payment_received", "portal_enabled", "sales_rep_email", "sales_rep_name",
 )  # fmt: skip
 CONTACT_COLUMNS = {
     "contact_first_name": "first_name",
@@ -94,7 +100,9 @@ TEMPLATE_EXAMPLE = {
     "credit_limit": "5000.00", "notes": "Invoices by email only",
     "contact_first_name": "Ann", "contact_last_name": "Lee",
     "contact_email": "ann.lee@acme.example", "contact_phone": "+49 221 1234568",
-    "tags": "wholesale; eu",
+    "tags": "wholesale; eu", "tax_rate": "19", "tax_country": "DE", "tax_exemption": "none",
+    "invoicing_flow": "automatic", "auto_pay": "no", "sales_rep_email": "sam.rep@example.com",
+    "sales_rep_name": "Sam Rep",
 }  # fmt: skip
 _CONTACT_FIELDS = {f"contact.{name}": column for column, name in CONTACT_COLUMNS.items()}
 
@@ -330,7 +338,7 @@ def _validate(
     columns: list[str],
     decoded: Decoded,
     raw: bytes,
-    definitions: dict[str, Definition] | None = None,
+    rules: TenantRules | None = None,
 ) -> NewCustomer | list[RowError]:
     if len(row.cells) > len(columns):
         reason = f"has {len(row.cells)} values but the header has {len(columns)} columns"
@@ -363,7 +371,7 @@ def _validate(
     )
     try:
         prepared = prepare_customer(
-            customer, primary_contact=contact or None, tags=tags, definitions=definitions
+            customer, primary_contact=contact or None, tags=tags, rules=rules
         )
     except InvalidInput as error:
         errors += [
@@ -413,11 +421,16 @@ def import_csv(
     report = ImportReport(rows=len(rows), dry_run=dry_run)
     with transaction(sessions) as session:
         tenant_id = _tenant_id(session, tenant_slug, create=False)
-        definitions = {} if tenant_id is None else definitions_of(session, tenant_id)
+        # A tenant made by this import starts with the defaults: a billing address required.
+        rules = (
+            TenantRules(require_billing_address=True)
+            if tenant_id is None
+            else TenantRules.load(session, tenant_id)
+        )
     ready: list[tuple[int, NewCustomer]] = []
     first_row_of: dict[str, int] = {}
     for done, row in enumerate(rows, start=1):
-        result = _validate(row, columns, decoded, raw, definitions)
+        result = _validate(row, columns, decoded, raw, rules)
         if isinstance(result, list):
             report.errors.extend(result)
         else:

@@ -23,6 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
+from customers.billing import BILLING_DEFAULTS, missing_billing_address
 from customers.bulk import insert_returning_ids, table_rows
 from customers.custom_properties import CustomChanges
 from customers.db import LOCK_TENANT, lock_for_transaction
@@ -35,6 +36,8 @@ from customers.errors import (
     StaleVersion,
 )
 from customers.fields import check_subcategory, clean_contact, clean_customer
+from customers.legal_entities import FIELD as LEGAL_ENTITY
+from customers.legal_entities import resolve_code
 from customers.models import (
     Contact,
     ContactRole,
@@ -46,9 +49,10 @@ from customers.models import (
     OutboxEntry,
     Tenant,
 )
-from customers.property_definitions import Definition, definitions_of, typed_values
+from customers.property_definitions import typed_values
 from customers.sync_state import ExternalLink
 from customers.tags import changed_tags, having_tags, normalize_tags
+from customers.tenant_rules import TenantRules
 from customers.types import utcnow
 
 DEFAULT_PAGE_SIZE = 50
@@ -211,16 +215,24 @@ def create_customer(
 ) -> Customer:
     """Add a customer. A name is always required; an email too, except for customers a CRM
     sync creates (CRM companies often have none; such a customer cannot be invoiced until
-    one is added). Custom properties with a definition are checked against it."""
+    one is added). Custom properties with a definition are checked against it; a
+    ``legal_entity`` is given by its code. Where the tenant requires a billing address,
+    a customer added by hand needs one; one from a CRM is kept without and shown as
+    incomplete."""
+    rules = TenantRules.load(session, tenant_id)
+    data, legal_entity_id = _legal_entity(data, rules)
     cleaned = clean_customer(data, from_crm=origin_connection_id is not None)
+    if legal_entity_id is not None:
+        cleaned["legal_entity_id"] = legal_entity_id
     tag_list = normalize_tags(tags)
     if cleaned.get("custom_properties"):
-        definitions = definitions_of(session, tenant_id)
-        cleaned["custom_properties"] = typed_values(definitions, cleaned["custom_properties"])
+        cleaned["custom_properties"] = typed_values(rules.definitions, cleaned["custom_properties"])
     if "name" not in cleaned:
         raise InvalidInput.single("name", "is required")
     if not cleaned.get("email") and origin_connection_id is None:
         raise InvalidInput.single("email", "is required")
+    if origin_connection_id is None and rules.require_billing_address:
+        _require_billing_address(cleaned)
     _category_provenance(cleaned, None, origin_connection_id)
     guard_tenant(session, tenant_id)
     if cleaned.get("email"):
@@ -241,6 +253,31 @@ def create_customer(
     return customer
 
 
+def _legal_entity(
+    data: Mapping[str, Any], rules: TenantRules
+) -> tuple[Mapping[str, Any], int | None]:
+    """``data`` without its ``legal_entity`` code, and the id that code names."""
+    if LEGAL_ENTITY not in data:
+        return data, None
+    rest = {key: value for key, value in data.items() if key != LEGAL_ENTITY}
+    return rest, resolve_code(rules.legal_entities, data[LEGAL_ENTITY])
+
+
+BILLING_ADDRESS_REQUIRED = (
+    "is required (the tenant requires a billing address: street, city and country)"
+)
+
+
+def _billing_address_problems(parts: Iterable[str]) -> list[FieldError]:
+    return [FieldError(part, BILLING_ADDRESS_REQUIRED) for part in parts]
+
+
+def _require_billing_address(cleaned: Mapping[str, Any]) -> None:
+    problems = _billing_address_problems(missing_billing_address(cleaned))
+    if problems:
+        raise InvalidInput(problems)
+
+
 @dataclass(frozen=True)
 class NewCustomer:
     """A customer (and its primary contact) validated by :func:`prepare_customer` and not
@@ -257,15 +294,22 @@ def prepare_customer(
     primary_contact: Mapping[str, Any] | None = None,
     origin_connection_id: int | None = None,
     tags: Iterable[str] = (),
-    definitions: Mapping[str, Definition] | None = None,
+    rules: TenantRules | None = None,
 ) -> NewCustomer:
     """Validate a new customer as :func:`create_customer` does, plus an optional primary
     contact (its fields reported as ``contact.<field>``) and tags, naming every bad field
-    at once. Custom properties are checked against ``definitions`` (the tenant's, from
-    ``customers.property_definitions.definitions_of``). Touches no database: duplicates are
+    at once, by the tenant's ``rules`` (``TenantRules.load``; none: no definitions, no
+    legal entities, no billing address required). Touches no database: duplicates are
     checked when the customers are created."""
+    rules = rules or TenantRules()
     problems: list[FieldError] = []
     cleaned: dict[str, Any] = {}
+    legal_entity_id = None
+    try:
+        data, legal_entity_id = _legal_entity(data, rules)
+    except InvalidInput as error:
+        problems.extend(error.errors)
+        data = {key: value for key, value in data.items() if key != LEGAL_ENTITY}
     try:
         cleaned = clean_customer(data, from_crm=origin_connection_id is not None)
     except InvalidInput as error:
@@ -282,6 +326,11 @@ def prepare_customer(
         problems.append(FieldError("name", "is required"))
     if not cleaned.get("email") and "email" not in bad and origin_connection_id is None:
         problems.append(FieldError("email", "is required"))
+    if origin_connection_id is None and rules.require_billing_address:
+        given = {**cleaned, **dict.fromkeys(bad, "(reported already)")}
+        problems.extend(_billing_address_problems(missing_billing_address(given)))
+    if legal_entity_id is not None:
+        cleaned["legal_entity_id"] = legal_entity_id
     contact: dict[str, Any] | None = None
     if primary_contact is not None:
         region, wrong = cleaned.get("billing_country"), set[str]()
@@ -306,8 +355,10 @@ def prepare_customer(
     tag_list: list[str] = []
     try:
         tag_list = normalize_tags(tags)
-        if definitions and cleaned.get("custom_properties"):
-            cleaned["custom_properties"] = typed_values(definitions, cleaned["custom_properties"])
+        if rules.definitions and cleaned.get("custom_properties"):
+            cleaned["custom_properties"] = typed_values(
+                rules.definitions, cleaned["custom_properties"]
+            )
     except InvalidInput as error:
         problems.extend(error.errors)
     if problems:
@@ -327,17 +378,15 @@ def create_customers(
     email, an outbox row per customer and contact — with a few multi-row INSERTs instead of
     a round trip per row. All or nothing: a duplicate email raises ``DuplicateEmail`` and
     writes nothing. Returns the new customer ids, in order."""
-    definitions = (
-        definitions_of(session, tenant_id)
+    rules = (
+        TenantRules.load(session, tenant_id)
         if any(not isinstance(item, NewCustomer) for item in customers)
-        else {}
+        else TenantRules()
     )
     prepared = [
         item
         if isinstance(item, NewCustomer)
-        else prepare_customer(
-            item, origin_connection_id=origin_connection_id, definitions=definitions
-        )
+        else prepare_customer(item, origin_connection_id=origin_connection_id, rules=rules)
         for item in customers
     ]
     emails = [item.fields["email"] for item in prepared if item.fields.get("email")]
@@ -355,7 +404,8 @@ def create_customers(
     common = {"tenant_id": tenant_id, "created_at": now, "updated_at": now, "version": 1}
     customer_table, contact_table = cast(Table, Customer.__table__), cast(Table, Contact.__table__)
     customer_defaults = {**common, "customer_type": CustomerType.BUSINESS.value,
-                         "status": CustomerStatus.ACTIVE.value, "custom_properties": {}}  # fmt: skip
+                         "status": CustomerStatus.ACTIVE.value, "custom_properties": {},
+                         **BILLING_DEFAULTS}  # fmt: skip
     try:
         with session.begin_nested():
             ids = insert_returning_ids(session, customer_table, table_rows(
@@ -462,9 +512,18 @@ def update_customer(
     ``custom_properties`` in ``changes`` replaces the whole object instead, so the two
     cannot be given together. Values of keys the tenant has defined are checked against
     their definitions. ``add_tags`` / ``remove_tags`` change single tags (see
-    ``customers.tags``)."""
-    cleaned = clean_customer(changes, from_crm=origin_connection_id is not None)
+    ``customers.tags``). A ``legal_entity`` is given by its code (blank: none). Where the
+    tenant requires a billing address, a change by hand may not blank part of it."""
+    rules = TenantRules.load(session, tenant_id)
+    columns, legal_entity_id = _legal_entity(changes, rules)
+    cleaned = clean_customer(columns, from_crm=origin_connection_id is not None)
     customer = _live(get_customer(session, tenant_id, customer_id))
+    if LEGAL_ENTITY in changes:
+        cleaned["legal_entity_id"] = legal_entity_id
+    if origin_connection_id is None and rules.require_billing_address:
+        blanked = [part for part in missing_billing_address(cleaned) if part in cleaned]
+        if blanked:
+            raise InvalidInput(_billing_address_problems(blanked))
     if custom:
         if "custom_properties" in cleaned:
             raise InvalidInput.single(
@@ -473,7 +532,7 @@ def update_customer(
         cleaned["custom_properties"] = custom.apply(customer.custom_properties)
     if cleaned.get("custom_properties"):
         cleaned["custom_properties"] = typed_values(
-            definitions_of(session, tenant_id),
+            rules.definitions,
             cleaned["custom_properties"],
             list(custom.set) if custom else (),
         )
@@ -493,6 +552,8 @@ def update_customer(
         origin_connection_id=origin_connection_id,
         tags=(add_tags, remove_tags) if add_tags or remove_tags else None,
     )
+    if "legal_entity_id" in cleaned:
+        session.expire(customer, ["legal_entity"])  # loaded for the old id
     return customer
 
 
@@ -663,12 +724,16 @@ def list_customers(
     include_inactive: bool = True,
     status: str | None = None,
     tags: Sequence[str] = (),
+    incomplete: bool = False,
     limit: int = DEFAULT_PAGE_SIZE,
     offset: int = 0,
 ) -> tuple[Sequence[Customer], int]:
     """A page of live customers by name, and how many there are in all. ``tags``: only
-    customers that have every one of them."""
+    customers that have every one of them; ``incomplete``: only those missing an email or
+    part of a billing address (``Customer.missing_fields``)."""
     query = select(Customer).where(Customer.tenant_id == tenant_id, Customer.deleted_at.is_(None))
+    if incomplete:
+        query = query.where(Customer.incomplete)
     if tags:
         query = having_tags(query, tenant_id, tags)
     if not include_archived:

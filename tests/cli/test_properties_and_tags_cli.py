@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from tests.cli.conftest import Cli
+from tests.cli.conftest import Cli, upgraded
 
 
 def run(cli: Cli, *args: str) -> Any:
@@ -20,13 +20,13 @@ def shown(cli: Cli, customer_id: str = "1") -> dict[str, Any]:
 
 
 def added(cli: Cli, *extra: str) -> None:
-    run(cli, "db", "upgrade")
+    upgraded(cli)
     result = run(cli, "customers", "add", "--name", "Acme", "--email", "a@acme.com", *extra)
     assert result.exit_code == 0, result.stderr
 
 
 def test_define_list_and_remove_properties(cli: Cli) -> None:
-    run(cli, "db", "upgrade")
+    upgraded(cli)
     result = run(
         cli, "properties", "add", "tier", "--type", "enum", "--option", "Gold",
         "--option", "Silver", "--label", "Tier", "--group", "Sales", "--json",
@@ -51,7 +51,7 @@ def test_define_list_and_remove_properties(cli: Cli) -> None:
 
 
 def test_a_bad_definition_names_the_part_and_writes_nothing(cli: Cli) -> None:
-    run(cli, "db", "upgrade")
+    upgraded(cli)
     result = run(cli, "properties", "add", "tier", "--type", "enum")
     assert result.exit_code == 2
     assert "invalid options: an enum property needs at least one option" in result.stderr
@@ -59,7 +59,7 @@ def test_a_bad_definition_names_the_part_and_writes_nothing(cli: Cli) -> None:
 
 
 def test_custom_values_of_defined_keys_are_typed(cli: Cli) -> None:
-    run(cli, "db", "upgrade")
+    upgraded(cli)
     run(cli, "properties", "add", "seats", "--type", "number")
     run(cli, "properties", "add", "renewal", "--type", "date")
     bad = run(
@@ -107,7 +107,7 @@ def test_untag_of_a_missing_tag_names_it_and_writes_nothing(cli: Cli) -> None:
 
 
 def test_import_reads_tags_and_checks_typed_custom_columns(cli: Cli, tmp_path: Path) -> None:
-    run(cli, "db", "upgrade")
+    upgraded(cli)
     run(cli, "properties", "add", "seats", "--type", "number")
     path = tmp_path / "in.csv"
     path.write_text(

@@ -14,6 +14,7 @@ from worker.cli import (
     customers,
     db,
     failures,
+    legal_entities,
     properties,
     reviews,
     runs,
@@ -54,6 +55,7 @@ app.add_typer(runs.app, name="runs")
 app.add_typer(conflicts.app, name="conflicts")
 app.add_typer(tenants.app, name="tenants")
 app.add_typer(properties.app, name="properties")
+app.add_typer(legal_entities.app, name="legal-entities")
 app.command("status")(status)
 app.command("prune")(prune)
 app.command("bench")(bench)

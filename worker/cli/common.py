@@ -133,6 +133,9 @@ def customer_dict(customer: Customer, *, with_contacts: bool = False) -> dict[st
     # the keys were set in.
     data["custom_properties"] = dict(sorted((customer.custom_properties or {}).items()))
     data["tags"] = customer.tags
+    data["legal_entity"] = customer.legal_entity.code if customer.legal_entity else None
+    data["incomplete"] = customer.incomplete
+    data["missing_fields"] = customer.missing_fields
     data["can_be_invoiced"] = customer.can_be_invoiced
     data["tax_address"] = customer.tax_address
     if with_contacts:

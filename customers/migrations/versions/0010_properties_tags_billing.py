@@ -1,7 +1,9 @@
-"""typed custom properties and tags
+"""typed custom properties, tags, tax and billing settings
 
 Tenants declare custom property keys (label, group, type, options); customers carry a set
-of tags, one row per tag so a tag can be searched by index.
+of tags, one row per tag so a tag can be searched by index. Customers get tax and billing
+settings and a legal entity (one of the tenant's own billing entities); tenants say
+whether customers added by hand need a billing address (on, also for existing tenants).
 
 Revision ID: 0010
 Revises: 0006
@@ -14,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-from customers.types import UTCDateTime
+from customers.types import Percent, UTCDateTime
 
 revision = "0010"
 down_revision = "0006"
@@ -69,9 +71,95 @@ def upgrade() -> None:
         sa.UniqueConstraint("customer_id", "tag", name=op.f("uq_customer_tags_customer_id_tag")),
     )
     op.create_index("ix_customer_tags_tenant_id_tag", "customer_tags", ["tenant_id", "tag"])
+    op.create_table(
+        "legal_entities",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("tenant_id", sa.Integer(), nullable=False),
+        sa.Column("code", sa.String(length=32), nullable=False),
+        sa.Column("name", sa.String(length=200), nullable=False),
+        sa.Column("country", sa.String(length=2), nullable=False),
+        sa.Column("tax_id", sa.String(length=64), nullable=True),
+        sa.Column("created_at", UTCDateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["tenant_id"],
+            ["tenants.id"],
+            name=op.f("fk_legal_entities_tenant_id_tenants"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_legal_entities")),
+        sa.UniqueConstraint("tenant_id", "code", name=op.f("uq_legal_entities_tenant_id_code")),
+    )
+    # Plain ADD COLUMN, never a batch rebuild: on SQLite a rebuild drops the old table,
+    # and with foreign keys on that deletes every row referencing it (ON DELETE CASCADE).
+    op.add_column(
+        "tenants",
+        sa.Column(
+            "require_billing_address", sa.Boolean(), server_default=sa.text("true"),
+            nullable=False,
+        ),
+    )  # fmt: skip
+    for column in _billing_columns():
+        if column.name != "legal_entity_id":
+            op.add_column("customers", column)
+    if op.get_bind().dialect.name == "sqlite":
+        op.execute(
+            # SQLite cannot add a constraint to a table, only a column that has one.
+            "ALTER TABLE customers ADD COLUMN legal_entity_id INTEGER "
+            "REFERENCES legal_entities (id)"
+        )
+    else:
+        op.add_column("customers", sa.Column("legal_entity_id", sa.Integer(), nullable=True))
+        op.create_foreign_key(
+            op.f("fk_customers_legal_entity_id_legal_entities"),
+            "customers",
+            "legal_entities",
+            ["legal_entity_id"],
+            ["id"],
+        )
+    op.create_index(op.f("ix_customers_legal_entity_id"), "customers", ["legal_entity_id"])
+
+
+def _billing_columns() -> list[sa.Column]:  # type: ignore[type-arg]
+    def flag(name: str, default: str) -> sa.Column:  # type: ignore[type-arg]
+        return sa.Column(name, sa.Boolean(), server_default=sa.text(default), nullable=False)
+
+    return [
+        sa.Column("tax_rate", Percent(), server_default=sa.text("'0'"), nullable=False),
+        sa.Column("tax_country", sa.String(length=2), nullable=True),
+        sa.Column(
+            "tax_exemption", sa.String(length=16), server_default=sa.text("'none'"), nullable=False
+        ),
+        sa.Column("tax_exemption_reason", sa.String(length=200), nullable=True),
+        sa.Column("legal_entity_id", sa.Integer(), nullable=True),
+        sa.Column(
+            "invoicing_flow",
+            sa.String(length=16),
+            server_default=sa.text("'automatic'"),
+            nullable=False,
+        ),
+        flag("auto_pay", "false"),
+        flag("notify_invoice_issued", "true"),
+        flag("notify_payment_reminder", "true"),
+        flag("notify_payment_received", "true"),
+        flag("portal_enabled", "false"),
+        sa.Column("sales_rep_email", sa.String(length=320), nullable=True),
+        sa.Column("sales_rep_name", sa.String(length=200), nullable=True),
+    ]
 
 
 def downgrade() -> None:
+    # On SQLite this rebuilds customers and tenants: downgrade an empty or backed-up file.
+    op.drop_index(op.f("ix_customers_legal_entity_id"), table_name="customers")
+    with op.batch_alter_table("customers", schema=None) as batch_op:
+        if op.get_bind().dialect.name != "sqlite":  # there, it goes with its column
+            batch_op.drop_constraint(
+                op.f("fk_customers_legal_entity_id_legal_entities"), type_="foreignkey"
+            )
+        for column in _billing_columns():
+            batch_op.drop_column(column.name)
+    with op.batch_alter_table("tenants", schema=None) as batch_op:
+        batch_op.drop_column("require_billing_address")
+    op.drop_table("legal_entities")
     op.drop_index("ix_customer_tags_tenant_id_tag", table_name="customer_tags")
     op.drop_table("customer_tags")
     op.drop_table("custom_property_definitions")
