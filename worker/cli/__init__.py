@@ -18,6 +18,7 @@ from worker.cli import (
     properties,
     reviews,
     runs,
+    sales_reps,
     tenants,
 )
 from worker.cli import sync as sync_commands
@@ -56,6 +57,7 @@ app.add_typer(conflicts.app, name="conflicts")
 app.add_typer(tenants.app, name="tenants")
 app.add_typer(properties.app, name="properties")
 app.add_typer(legal_entities.app, name="legal-entities")
+app.add_typer(sales_reps.app, name="sales-reps")
 app.command("status")(status)
 app.command("prune")(prune)
 app.command("bench")(bench)
