@@ -219,7 +219,13 @@ def create_customer(
     ``legal_entity`` is given by its code. Where the tenant requires a billing address,
     a customer added by hand needs one; one from a CRM is kept without and shown as
     incomplete."""
-    rules = TenantRules.load(session, tenant_id)
+    rules = TenantRules.load(
+        session,
+        tenant_id,
+        definitions=bool(data.get("custom_properties")),
+        legal_entities=LEGAL_ENTITY in data,
+        billing_address=origin_connection_id is None,
+    )
     data, legal_entity_id = _legal_entity(data, rules)
     cleaned = clean_customer(data, from_crm=origin_connection_id is not None)
     if legal_entity_id is not None:
@@ -514,7 +520,13 @@ def update_customer(
     their definitions. ``add_tags`` / ``remove_tags`` change single tags (see
     ``customers.tags``). A ``legal_entity`` is given by its code (blank: none). Where the
     tenant requires a billing address, a change by hand may not blank part of it."""
-    rules = TenantRules.load(session, tenant_id)
+    rules = TenantRules.load(
+        session,
+        tenant_id,
+        definitions=bool(custom) or "custom_properties" in changes,
+        legal_entities=LEGAL_ENTITY in changes,
+        billing_address=origin_connection_id is None,
+    )
     columns, legal_entity_id = _legal_entity(changes, rules)
     cleaned = clean_customer(columns, from_crm=origin_connection_id is not None)
     customer = _live(get_customer(session, tenant_id, customer_id))

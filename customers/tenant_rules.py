@@ -25,12 +25,22 @@ class TenantRules:
     require_billing_address: bool = False
 
     @classmethod
-    def load(cls, session: Session, tenant_id: int) -> TenantRules:
-        required = session.scalar(
+    def load(
+        cls,
+        session: Session,
+        tenant_id: int,
+        *,
+        definitions: bool = True,
+        legal_entities: bool = True,
+        billing_address: bool = True,
+    ) -> TenantRules:
+        """The rules; a part a change cannot touch may be skipped (a sync applies many
+        changes, each with a few fields): it is then empty, or not required."""
+        required = billing_address and session.scalar(
             select(Tenant.require_billing_address).where(Tenant.id == tenant_id)
         )
         return cls(
-            definitions=definitions_of(session, tenant_id),
-            legal_entities=entity_ids(session, tenant_id),
+            definitions=definitions_of(session, tenant_id) if definitions else {},
+            legal_entities=entity_ids(session, tenant_id) if legal_entities else {},
             require_billing_address=bool(required),
         )
