@@ -240,3 +240,29 @@ def test_existing_rows_take_the_defaults_when_the_columns_arrive(engine: Engine)
         )
         assert (customer.auto_pay, customer.notify_invoice_issued) == (False, True)
         assert session.execute(text("SELECT require_billing_address FROM tenants")).scalar()
+
+
+def test_a_downgrade_keeps_customers_and_what_references_them(engine: Engine) -> None:
+    """0010 down on SQLite rebuilds customers: contacts and references must survive it."""
+    with engine.begin() as connection:
+        for statement in (
+            "INSERT INTO tenants (id, slug, name, created_at, require_billing_address) "
+            "VALUES (7, 's', 'S', '2026-01-01', true)",
+            "INSERT INTO customers (id, tenant_id, name, customer_type, status, "
+            "custom_properties, version, created_at, updated_at) VALUES "
+            "(5, 7, 'Acme', 'business', 'active', '{}', 1, '2026-01-01', '2026-01-01')",
+            "INSERT INTO contacts (id, tenant_id, customer_id, first_name, roles, is_primary, "
+            "version, created_at, updated_at) VALUES "
+            "(3, 7, 5, 'Ann', '[]', true, 1, '2026-01-01', '2026-01-01')",
+            "INSERT INTO customer_references (id, customer_id, system, reference, created_at) "
+            "VALUES (1, 5, 'billing', 'INV-1', '2026-01-01')",
+        ):
+            connection.execute(text(statement))
+    db.downgrade(engine, "0006")
+    with engine.connect() as connection:
+        counts = [
+            connection.execute(text(f"SELECT count(*) FROM {table}")).scalar()
+            for table in ("tenants", "customers", "contacts", "customer_references")
+        ]
+    assert counts == [1, 1, 1, 1]
+    db.upgrade(engine)

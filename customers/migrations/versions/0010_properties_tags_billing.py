@@ -23,6 +23,8 @@ down_revision = "0006"
 branch_labels = None
 depends_on = None
 
+# Tables whose rows reference customers and outlive this revision's downgrade.
+REFERENCING_CUSTOMERS = ("contacts", "customer_references")
 JSON = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 
 
@@ -148,17 +150,31 @@ def _billing_columns() -> list[sa.Column]:  # type: ignore[type-arg]
 
 
 def downgrade() -> None:
-    # On SQLite this rebuilds customers and tenants: downgrade an empty or backed-up file.
     op.drop_index(op.f("ix_customers_legal_entity_id"), table_name="customers")
-    with op.batch_alter_table("customers", schema=None) as batch_op:
-        if op.get_bind().dialect.name != "sqlite":  # there, it goes with its column
-            batch_op.drop_constraint(
-                op.f("fk_customers_legal_entity_id_legal_entities"), type_="foreignkey"
-            )
+    if op.get_bind().dialect.name == "sqlite":
+        # Native DROP COLUMN (SQLite 3.35+) where it can: a batch rebuild drops the old
+        # table, and with foreign keys on that deletes the rows referencing it (or, for
+        # RESTRICT, refuses). A column with a foreign key can only go with a rebuild, so
+        # the rows that reference customers are kept aside and put back.
         for column in _billing_columns():
-            batch_op.drop_column(column.name)
-    with op.batch_alter_table("tenants", schema=None) as batch_op:
-        batch_op.drop_column("require_billing_address")
+            if column.name != "legal_entity_id":
+                op.execute(f"ALTER TABLE customers DROP COLUMN {column.name}")
+        op.execute("ALTER TABLE tenants DROP COLUMN require_billing_address")
+        for table in REFERENCING_CUSTOMERS:
+            op.execute(f"CREATE TEMP TABLE kept_{table} AS SELECT * FROM {table}")
+            op.execute(f"DELETE FROM {table}")
+        with op.batch_alter_table("customers", schema=None) as batch_op:
+            batch_op.drop_column("legal_entity_id")
+        for table in REFERENCING_CUSTOMERS:
+            op.execute(f"INSERT INTO {table} SELECT * FROM kept_{table}")
+            op.execute(f"DROP TABLE kept_{table}")
+    else:
+        op.drop_constraint(
+            op.f("fk_customers_legal_entity_id_legal_entities"), "customers", type_="foreignkey"
+        )
+        for column in _billing_columns():
+            op.drop_column("customers", column.name)
+        op.drop_column("tenants", "require_billing_address")
     op.drop_table("legal_entities")
     op.drop_index("ix_customer_tags_tenant_id_tag", table_name="customer_tags")
     op.drop_table("customer_tags")
