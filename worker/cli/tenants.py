@@ -28,7 +28,7 @@ from worker.cli.common import (
 from worker.database import sessions
 from worker.settings import get_settings
 
-app = typer.Typer(help="Add and list tenants (one directory each).", no_args_is_help=True)
+app = typer.Typer(help="Add, list and change tenants (one directory each).", no_args_is_help=True)
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 
