@@ -43,6 +43,7 @@ def make_csv(rows: int) -> bytes:
             "name": f"Company {i} {WORDS[i % len(WORDS)]} GmbH", "email": f"AP{i}@company{i}.com",
             "phone": f"{prefix}{1000000 + i}", "website": f"www.company{i}.com",
             "tax_id": f"{country} {100000000 + i}", "billing_city": city,
+            "billing_street": f"{i} Main Street",
             "billing_country": country, "currency": currency, "payment_terms_days": "net 30",
             "credit_limit": f"{1000 + i % 9000}.00", "contact_first_name": "Ann",
             "contact_last_name": f"Lee {i}", "contact_email": f"ann{i}@company{i}.com",

@@ -128,3 +128,8 @@ class Connector(Protocol):
     def archive(self, object_type: str, external_ids: Sequence[str]) -> None:
         """Delete (archive / recycle bin) these records in the CRM."""
         ...
+
+    def find_owner(self, email: str) -> str | None:
+        """The CRM's id of the active user with this email who can own records (a HubSpot
+        owner, a Salesforce User), or None: how a customer's sales rep is named there."""
+        ...

@@ -57,6 +57,7 @@ ASSOCIATION_BATCH = 1_000  # v4 batch read and write limit we use
 DEFAULT_OVERLAP_S = 300.0
 # crmsync's own properties sit in a property group of their own on each object type.
 PROPERTY_GROUP = {"name": "crmsync", "label": "crmsync", "displayOrder": -1}
+OWNER_PAGE_SIZE = 100  # an email names one owner; the page only has to hold it
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -363,6 +364,25 @@ class HubSpotConnector:
             for row in (response.data or {}).get("results") or []:
                 links[str(row["from"]["id"])] = row.get("to") or []
         return links
+
+    # ---- people ------------------------------------------------------------------------
+
+    def find_owner(self, email: str) -> str | None:
+        """The id of the active HubSpot owner (a user who can own records) with this email,
+        or None: what a customer's sales rep is called in HubSpot's ``hubspot_owner_id``."""
+        wanted = email.strip().lower()
+        if not wanted:
+            return None
+        response = self.api.call(
+            "owners.list",
+            lambda api, o: api.sdk("crm.owners.owners_api").get_page(
+                email=wanted, limit=OWNER_PAGE_SIZE, archived=False, **o
+            ),
+        )
+        for owner in (response.data or {}).get("results") or []:
+            if str(owner.get("email") or "").lower() == wanted:
+                return str(owner["id"])
+        return None
 
     # ---- writes ------------------------------------------------------------------------
 

@@ -345,6 +345,24 @@ class SalesforceConnector:
         result = self.api.call("query", lambda sf, o: sf.query(soql, **o))
         return [self._to_record(object_type, raw) for raw in result.get("records") or []]
 
+    # ---- people ------------------------------------------------------------------------
+
+    def find_owner(self, email: str) -> str | None:
+        """The Id of the active Salesforce User with this email, or None: what a customer's
+        sales rep is as an Account's ``OwnerId``. Several users may share an email (a
+        sandbox copy, an integration user); the oldest active one is taken."""
+        wanted = email.strip()
+        if not wanted:
+            return None
+        soql = format_soql(
+            "SELECT Id, Email FROM User WHERE Email = {} AND IsActive = true "
+            "ORDER BY CreatedDate, Id LIMIT 1",
+            wanted,
+        )
+        result = self.api.call("query", lambda sf, o: sf.query(soql, **o))
+        records = result.get("records") or []
+        return str(records[0]["Id"]) if records else None
+
     # ---- writes ------------------------------------------------------------------------
 
     def upsert(self, object_type: str, requests: Sequence[WriteRequest]) -> list[WriteResult]:

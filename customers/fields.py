@@ -22,6 +22,7 @@ import pycountry
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import String
 
+from customers import billing
 from customers.custom_properties import normalize_custom_properties
 from customers.delivery import CONTACT_DELIVERY_FIELDS, CUSTOMER_DELIVERY_FIELDS
 from customers.errors import FieldError, InvalidInput
@@ -364,6 +365,15 @@ CUSTOMER_FIELDS: dict[str, Callable[[Any], Any]] = {
     "notes": _text(MAX_NOTES),
     "custom_properties": normalize_custom_properties,
     **CUSTOMER_DELIVERY_FIELDS,
+    # Tax and billing settings (``customers.billing``).
+    "tax_rate": billing.normalize_tax_rate,
+    "tax_country": normalize_country,
+    "tax_exemption": billing.normalize_tax_exemption,
+    "tax_exemption_reason": _text(billing.MAX_REASON),
+    "invoicing_flow": billing.normalize_invoicing_flow,
+    **dict.fromkeys(billing.TOGGLES, billing.normalize_flag),
+    "sales_rep_email": normalize_email,
+    "sales_rep_name": _text(CUSTOMER_LIMITS["sales_rep_name"]),
 }
 
 CONTACT_FIELDS: dict[str, Callable[[Any], Any]] = {

@@ -23,6 +23,12 @@ Rules, as a person importing would expect them:
 - An ``aliases`` column gives each customer its aliases, ``SYSTEM:REFERENCE`` separated by
   ``;`` (``erp:C-1001; shop:77``). An alias that names a customer already, or that an
   earlier row of the file gives, skips the row, as a taken email does.
+- ``custom.<key>`` columns become custom properties; a key the tenant has defined
+  (``crmsync properties``) is checked against its type.
+- ``tags``: the customer's tags, separated by semicolons (``vip; wholesale``).
+- ``legal_entity``: the code of one of the tenant's legal entities.
+- Where the tenant requires a billing address (the default), a row without a billing
+  street, city and country is that row's error.
 - Cells are separated by commas, or by semicolons or tabs when the header is (the
   semicolon is what spreadsheets write where the comma is the decimal mark).
 - A cell that begins like a spreadsheet formula (``=``, ``+``, ``-``, ``@``) is that row's
@@ -60,6 +66,8 @@ from customers.service import (
     prepare_customer,
     taken_emails,
 )
+from customers.tags import split_tags
+from customers.tenant_rules import TenantRules
 
 BATCH_ROWS = 1_000
 CUSTOM_PREFIX = "custom."
@@ -71,6 +79,9 @@ CUSTOMER_COLUMNS = (
     "shipping_street", "shipping_street2", "shipping_city", "shipping_region",
     "shipping_postal_code", "shipping_country",
     "currency", "payment_terms_days", "credit_limit", "notes",
+    "tax_rate", "tax_country", "tax_exemption", "tax_exemption_reason", "legal_entity",
+    "invoicing_flow", "auto_pay", "notify_invoice_issued", "notify_payment_reminder",
+    "notify_payment_received", "portal_enabled", "sales_rep_email", "sales_rep_name",
 )  # fmt: skip
 CONTACT_COLUMNS = {
     "contact_first_name": "first_name",
@@ -84,7 +95,14 @@ CONTACT_COLUMNS = {
 # Invoice delivery (customers.delivery); lists are separated by "," or ";" in a cell.
 DELIVERY_COLUMNS = ("invoice_sender_email", "invoice_reply_to", "invoice_recipients", "invoice_cc")
 ALIASES_COLUMN = "aliases"
-TEMPLATE_COLUMNS = (*CUSTOMER_COLUMNS, *DELIVERY_COLUMNS, *CONTACT_COLUMNS, ALIASES_COLUMN)
+TAGS_COLUMN = "tags"
+TEMPLATE_COLUMNS = (
+    *CUSTOMER_COLUMNS,
+    *DELIVERY_COLUMNS,
+    *CONTACT_COLUMNS,
+    TAGS_COLUMN,
+    ALIASES_COLUMN,
+)
 REQUIRED_COLUMNS = ("name", "email")
 DELIMITERS = (",", ";", "\t")
 FORMULA_STARTS = "=+-@"
@@ -104,13 +122,18 @@ TEMPLATE_EXAMPLE = {
     "invoice_recipients": "ap@acme.example; invoices@acme.example",
     "invoice_cc": "controller@acme.example", "contact_department": "Accounts payable",
     "contact_receives": "billing; legal",
+    "tags": "wholesale; eu", "tax_rate": "19", "tax_country": "DE", "tax_exemption": "none",
+    "invoicing_flow": "automatic", "auto_pay": "no", "sales_rep_email": "sam.rep@example.com",
+    "sales_rep_name": "Sam Rep",
 }  # fmt: skip
 _CONTACT_FIELDS = {f"contact.{name}": column for column, name in CONTACT_COLUMNS.items()}
 
 
 def _column_of(field: str) -> str:
     """The column a directory field came from: ``contact.communications[2]`` ->
-    ``contact_receives[2]``."""
+    ``contact_receives[2]``, ``custom_properties.seats`` -> ``custom.seats``."""
+    if field.startswith("custom_properties."):
+        return CUSTOM_PREFIX + field.removeprefix("custom_properties.")
     name, bracket, rest = field.partition("[")
     return _CONTACT_FIELDS.get(name, name) + bracket + rest
 
@@ -342,7 +365,11 @@ def _formulas(row: _Row, values: dict[str, str]) -> list[RowError]:
 
 
 def _validate(
-    row: _Row, columns: list[str], decoded: Decoded, raw: bytes
+    row: _Row,
+    columns: list[str],
+    decoded: Decoded,
+    raw: bytes,
+    rules: TenantRules | None = None,
 ) -> NewCustomer | list[RowError]:
     if len(row.cells) > len(columns):
         reason = f"has {len(row.cells)} values but the header has {len(columns)} columns"
@@ -376,8 +403,15 @@ def _validate(
             row_aliases = parse_aliases(values[ALIASES_COLUMN], field=ALIASES_COLUMN)
         except InvalidInput as error:
             errors += [RowError(row.number, e.field, e.reason) for e in error.errors]
+    tags = (
+        split_tags(values[TAGS_COLUMN])
+        if TAGS_COLUMN not in broken and values.get(TAGS_COLUMN)
+        else []
+    )
     try:
-        prepared = prepare_customer(customer, primary_contact=contact or None)
+        prepared = prepare_customer(
+            customer, primary_contact=contact or None, tags=tags, rules=rules
+        )
     except InvalidInput as error:
         errors += [
             RowError(row.number, _column_of(e.field), e.reason)
@@ -417,11 +451,19 @@ def import_csv(
     columns, rows = read_rows(decoded)
     rows = [row for row in rows if any(cell.strip() for cell in row.cells)]
     report = ImportReport(rows=len(rows), dry_run=dry_run)
+    with transaction(sessions) as session:
+        tenant_id = _tenant_id(session, tenant_slug, create=False)
+        # A tenant made by this import starts with the defaults: a billing address required.
+        rules = (
+            TenantRules(require_billing_address=True)
+            if tenant_id is None
+            else TenantRules.load(session, tenant_id)
+        )
     ready: list[tuple[int, NewCustomer]] = []
     first_row_of: dict[str, int] = {}
     first_row_of_alias: dict[Alias, int] = {}
     for done, row in enumerate(rows, start=1):
-        result = _validate(row, columns, decoded, raw)
+        result = _validate(row, columns, decoded, raw, rules)
         if isinstance(result, list):
             report.errors.extend(result)
         else:

@@ -27,11 +27,14 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    or_,
     text,
 )
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.sql.elements import ColumnElement
 
-from customers.types import JSONType, Money, UTCDateTime, utcnow
+from customers.types import JSONType, Money, Percent, UTCDateTime, utcnow
 
 # Stable constraint names, so migrations can refer to them on every database.
 NAMING_CONVENTION = {
@@ -75,6 +78,11 @@ class Tenant(Base):
     slug: Mapped[str] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Customers added by hand or imported need a billing address (``customers.billing``);
+    # those a CRM sync creates without one are kept and shown as incomplete.
+    require_billing_address: Mapped[bool] = mapped_column(
+        Boolean, default=True, server_default=text("true")
+    )
 
 
 ADDRESS_PARTS = ("street", "street2", "city", "region", "postal_code", "country")
@@ -142,6 +150,37 @@ class Customer(Base):
     invoice_reply_to: Mapped[str | None] = mapped_column(String(320))
     invoice_recipients: Mapped[list[str]] = mapped_column(JSONType, server_default="[]")
     invoice_cc: Mapped[list[str]] = mapped_column(JSONType, server_default="[]")
+    # Tax and billing settings: values and defaults in ``customers.billing``.
+    tax_rate: Mapped[Decimal] = mapped_column(
+        Percent(), default=Decimal("0.00"), server_default=text("'0'")
+    )
+    tax_country: Mapped[str | None] = mapped_column(String(2))
+    tax_exemption: Mapped[str] = mapped_column(
+        String(16), default="none", server_default=text("'none'")
+    )
+    tax_exemption_reason: Mapped[str | None] = mapped_column(String(200))
+    legal_entity_id: Mapped[int | None] = mapped_column(
+        ForeignKey("legal_entities.id"),
+        index=True,  # a legal entity in use stays
+    )
+    invoicing_flow: Mapped[str] = mapped_column(
+        String(16), default="automatic", server_default=text("'automatic'")
+    )
+    auto_pay: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+    notify_invoice_issued: Mapped[bool] = mapped_column(
+        Boolean, default=True, server_default=text("true")
+    )
+    notify_payment_reminder: Mapped[bool] = mapped_column(
+        Boolean, default=True, server_default=text("true")
+    )
+    notify_payment_received: Mapped[bool] = mapped_column(
+        Boolean, default=True, server_default=text("true")
+    )
+    portal_enabled: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=text("false")
+    )
+    sales_rep_email: Mapped[str | None] = mapped_column(String(320))
+    sales_rep_name: Mapped[str | None] = mapped_column(String(200))
 
     archived_at: Mapped[datetime | None]
     deleted_at: Mapped[datetime | None]
@@ -152,6 +191,10 @@ class Customer(Base):
     contacts: Mapped[list[Contact]] = relationship(
         back_populates="customer", order_by="Contact.id", lazy="selectin"
     )
+    tag_rows: Mapped[list[CustomerTag]] = relationship(
+        order_by="CustomerTag.tag", lazy="selectin", cascade="all, delete-orphan"
+    )
+    legal_entity: Mapped[LegalEntity | None] = relationship(lazy="selectin")
 
     __mapper_args__ = {"version_id_col": version}
 
@@ -183,6 +226,36 @@ class Customer(Base):
         shipping = self.address("shipping")
         usable = shipping["country"] and (shipping["city"] or shipping["postal_code"])
         return shipping if usable else self.address("billing")
+
+    @property
+    def missing_fields(self) -> list[str]:
+        """What a customer added by hand must have and this one lacks: an email and a
+        billing address (street, city, country). CRM records may come without them."""
+        missing = [] if self.email else ["email"]
+        return missing + [
+            part
+            for part in ("billing_street", "billing_city", "billing_country")
+            if not getattr(self, part)
+        ]
+
+    @hybrid_property
+    def incomplete(self) -> bool:
+        return bool(self.missing_fields)
+
+    @incomplete.inplace.expression
+    @classmethod
+    def _incomplete_expression(cls) -> ColumnElement[bool]:
+        return or_(
+            *(
+                or_(column.is_(None), column == "")
+                for column in (cls.email, cls.billing_street, cls.billing_city, cls.billing_country)
+            )
+        )
+
+    @property
+    def tags(self) -> list[str]:
+        """The customer's tags, sorted (see ``customers.tags``)."""
+        return [row.tag for row in self.tag_rows]
 
     @property
     def primary_contact(self) -> Contact | None:
@@ -271,4 +344,61 @@ class OutboxEntry(Base):
     operation: Mapped[str] = mapped_column(String(16))  # create | update | delete | purge
     fields: Mapped[list[str]] = mapped_column(JSONType, default=list)  # changed field names
     origin_connection_id: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class PropertyType(StrEnum):
+    TEXT = "text"
+    NUMBER = "number"
+    DATE = "date"
+    BOOL = "bool"
+    ENUM = "enum"  # one of a list of options
+
+
+class CustomPropertyDefinition(Base):
+    """A tenant's declaration of one custom property key: how to show it and which values
+    it takes. Keys without a definition still hold any text (``customers.property_definitions``)."""
+
+    __tablename__ = "custom_property_definitions"
+    __table_args__ = (UniqueConstraint("tenant_id", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(64))
+    label: Mapped[str] = mapped_column(String(200))
+    group_name: Mapped[str | None] = mapped_column(String(100))
+    value_type: Mapped[str] = mapped_column(String(16))
+    options: Mapped[list[str]] = mapped_column(JSONType, default=list)  # enum only
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CustomerTag(Base):
+    """One label on one customer; a customer's tags are a set (``customers.tags``)."""
+
+    __tablename__ = "customer_tags"
+    __table_args__ = (
+        UniqueConstraint("customer_id", "tag"),
+        Index("ix_customer_tags_tenant_id_tag", "tenant_id", "tag"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    tag: Mapped[str] = mapped_column(String(50))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class LegalEntity(Base):
+    """One of the tenant's own billing entities (the company that issues the invoice: a
+    GmbH in Germany, an Inc. in the US). A customer is billed by at most one."""
+
+    __tablename__ = "legal_entities"
+    __table_args__ = (UniqueConstraint("tenant_id", "code"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    code: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(200))
+    country: Mapped[str] = mapped_column(String(2))
+    tax_id: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from customers.aliases import Alias, add_alias
+from customers.billing import BILLING_DEFAULTS, missing_billing_address
 from customers.bulk import insert_returning_ids, table_rows
 from customers.custom_properties import CustomChanges
 from customers.db import LOCK_TENANT, lock_for_transaction
@@ -36,17 +37,23 @@ from customers.errors import (
     StaleVersion,
 )
 from customers.fields import check_subcategory, clean_contact, clean_customer
+from customers.legal_entities import FIELD as LEGAL_ENTITY
+from customers.legal_entities import resolve_code
 from customers.models import (
     Contact,
     ContactRole,
     Customer,
     CustomerReference,
     CustomerStatus,
+    CustomerTag,
     CustomerType,
     OutboxEntry,
     Tenant,
 )
+from customers.property_definitions import typed_values
 from customers.sync_state import ExternalLink
+from customers.tags import changed_tags, having_tags, normalize_tags
+from customers.tenant_rules import TenantRules
 from customers.types import utcnow
 
 DEFAULT_PAGE_SIZE = 50
@@ -206,20 +213,41 @@ def create_customer(
     *,
     origin_connection_id: int | None = None,
     email_required: bool = True,
+    tags: Iterable[str] = (),
 ) -> Customer:
     """Add a customer. A name is always required; an email too, except for customers a CRM
     sync creates (CRM companies often have none; such a customer cannot be invoiced until
-    one is added) and copies (``email_required=False``, ``customers.copies``)."""
+    one is added) and copies (``email_required=False``, ``customers.copies``). Custom
+    properties with a definition are checked against it; a
+    ``legal_entity`` is given by its code. Where the tenant requires a billing address,
+    a customer added by hand needs one; one from a CRM is kept without and shown as
+    incomplete."""
+    rules = TenantRules.load(
+        session,
+        tenant_id,
+        definitions=bool(data.get("custom_properties")),
+        legal_entities=LEGAL_ENTITY in data,
+        billing_address=origin_connection_id is None,
+    )
+    data, legal_entity_id = _legal_entity(data, rules)
     cleaned = clean_customer(data, from_crm=origin_connection_id is not None)
+    if legal_entity_id is not None:
+        cleaned["legal_entity_id"] = legal_entity_id
+    tag_list = normalize_tags(tags)
+    if cleaned.get("custom_properties"):
+        cleaned["custom_properties"] = typed_values(rules.definitions, cleaned["custom_properties"])
     if "name" not in cleaned:
         raise InvalidInput.single("name", "is required")
     if not cleaned.get("email") and origin_connection_id is None and email_required:
         raise InvalidInput.single("email", "is required")
+    if origin_connection_id is None and rules.require_billing_address:
+        _require_billing_address(cleaned)
     _category_provenance(cleaned, None, origin_connection_id)
     guard_tenant(session, tenant_id)
     if cleaned.get("email"):
         _check_email_free(session, tenant_id, cleaned["email"], None)
     customer = Customer(tenant_id=tenant_id, **cleaned)
+    customer.tag_rows = [CustomerTag(tenant_id=tenant_id, tag=tag) for tag in sorted(tag_list)]
     with guarded(session, "customer", "(new)", email=cleaned.get("email")):
         session.add(customer)
     write_outbox(
@@ -228,10 +256,35 @@ def create_customer(
         entity_type="customer",
         entity_id=customer.id,
         operation="create",
-        fields=cleaned,
+        fields=[*cleaned, *(["tags"] if tag_list else [])],
         origin_connection_id=origin_connection_id,
     )
     return customer
+
+
+def _legal_entity(
+    data: Mapping[str, Any], rules: TenantRules
+) -> tuple[Mapping[str, Any], int | None]:
+    """``data`` without its ``legal_entity`` code, and the id that code names."""
+    if LEGAL_ENTITY not in data:
+        return data, None
+    rest = {key: value for key, value in data.items() if key != LEGAL_ENTITY}
+    return rest, resolve_code(rules.legal_entities, data[LEGAL_ENTITY])
+
+
+BILLING_ADDRESS_REQUIRED = (
+    "is required (the tenant requires a billing address: street, city and country)"
+)
+
+
+def _billing_address_problems(parts: Iterable[str]) -> list[FieldError]:
+    return [FieldError(part, BILLING_ADDRESS_REQUIRED) for part in parts]
+
+
+def _require_billing_address(cleaned: Mapping[str, Any]) -> None:
+    problems = _billing_address_problems(missing_billing_address(cleaned))
+    if problems:
+        raise InvalidInput(problems)
 
 
 @dataclass(frozen=True)
@@ -242,6 +295,7 @@ class NewCustomer:
     fields: dict[str, Any]
     primary_contact: dict[str, Any] | None = None
     aliases: tuple[Alias, ...] = ()  # checked by ``customers.aliases.parse_aliases``
+    tags: tuple[str, ...] = ()
 
 
 def prepare_customer(
@@ -249,12 +303,23 @@ def prepare_customer(
     *,
     primary_contact: Mapping[str, Any] | None = None,
     origin_connection_id: int | None = None,
+    tags: Iterable[str] = (),
+    rules: TenantRules | None = None,
 ) -> NewCustomer:
     """Validate a new customer as :func:`create_customer` does, plus an optional primary
-    contact (its fields reported as ``contact.<field>``), naming every bad field at once.
-    Touches no database: duplicates are checked when the customers are created."""
+    contact (its fields reported as ``contact.<field>``) and tags, naming every bad field
+    at once, by the tenant's ``rules`` (``TenantRules.load``; none: no definitions, no
+    legal entities, no billing address required). Touches no database: duplicates are
+    checked when the customers are created."""
+    rules = rules or TenantRules()
     problems: list[FieldError] = []
     cleaned: dict[str, Any] = {}
+    legal_entity_id = None
+    try:
+        data, legal_entity_id = _legal_entity(data, rules)
+    except InvalidInput as error:
+        problems.extend(error.errors)
+        data = {key: value for key, value in data.items() if key != LEGAL_ENTITY}
     try:
         cleaned = clean_customer(data, from_crm=origin_connection_id is not None)
     except InvalidInput as error:
@@ -271,6 +336,11 @@ def prepare_customer(
         problems.append(FieldError("name", "is required"))
     if not cleaned.get("email") and "email" not in bad and origin_connection_id is None:
         problems.append(FieldError("email", "is required"))
+    if origin_connection_id is None and rules.require_billing_address:
+        given = {**cleaned, **dict.fromkeys(bad, "(reported already)")}
+        problems.extend(_billing_address_problems(missing_billing_address(given)))
+    if legal_entity_id is not None:
+        cleaned["legal_entity_id"] = legal_entity_id
     contact: dict[str, Any] | None = None
     if primary_contact is not None:
         region, wrong = cleaned.get("billing_country"), set[str]()
@@ -292,9 +362,18 @@ def prepare_customer(
             _category_provenance(cleaned, None, origin_connection_id)
         except InvalidInput as error:
             problems.extend(error.errors)
+    tag_list: list[str] = []
+    try:
+        tag_list = normalize_tags(tags)
+        if rules.definitions and cleaned.get("custom_properties"):
+            cleaned["custom_properties"] = typed_values(
+                rules.definitions, cleaned["custom_properties"]
+            )
+    except InvalidInput as error:
+        problems.extend(error.errors)
     if problems:
         raise InvalidInput(problems)
-    return NewCustomer(cleaned, contact)
+    return NewCustomer(cleaned, contact, tags=tuple(tag_list))
 
 
 def create_customers(
@@ -309,10 +388,15 @@ def create_customers(
     email, an outbox row per customer and contact — with a few multi-row INSERTs instead of
     a round trip per row. All or nothing: a duplicate email raises ``DuplicateEmail`` and
     writes nothing. Returns the new customer ids, in order."""
+    rules = (
+        TenantRules.load(session, tenant_id)
+        if any(not isinstance(item, NewCustomer) for item in customers)
+        else TenantRules()
+    )
     prepared = [
         item
         if isinstance(item, NewCustomer)
-        else prepare_customer(item, origin_connection_id=origin_connection_id)
+        else prepare_customer(item, origin_connection_id=origin_connection_id, rules=rules)
         for item in customers
     ]
     emails = [item.fields["email"] for item in prepared if item.fields.get("email")]
@@ -330,7 +414,8 @@ def create_customers(
     common = {"tenant_id": tenant_id, "created_at": now, "updated_at": now, "version": 1}
     customer_table, contact_table = cast(Table, Customer.__table__), cast(Table, Contact.__table__)
     customer_defaults = {**common, "customer_type": CustomerType.BUSINESS.value,
-                         "status": CustomerStatus.ACTIVE.value, "custom_properties": {}}  # fmt: skip
+                         "status": CustomerStatus.ACTIVE.value, "custom_properties": {},
+                         **BILLING_DEFAULTS}  # fmt: skip
     customer_defaults.update(invoice_recipients=[], invoice_cc=[])  # a row may set them
     try:
         with session.begin_nested():
@@ -360,6 +445,13 @@ def create_customers(
                     {**(item.primary_contact or {}), "customer_id": customer_id}
                     for customer_id, item in with_contact
                 ], contact_defaults))  # fmt: skip
+            tag_rows = [
+                {"tenant_id": tenant_id, "customer_id": customer_id, "tag": tag, "created_at": now}
+                for customer_id, item in zip(ids, prepared, strict=True)
+                for tag in item.tags
+            ]
+            if tag_rows:
+                session.execute(insert(cast(Table, CustomerTag.__table__)), tag_rows)
     except IntegrityError as error:
         if "email" in str(error.orig).lower():
             raise DuplicateEmail("an email of this batch", None) from None
@@ -370,7 +462,7 @@ def create_customers(
         raise
     outbox = [
         {"tenant_id": tenant_id, "entity_type": "customer", "entity_id": customer_id,
-         "operation": "create", "fields": sorted(item.fields),
+         "operation": "create", "fields": sorted([*item.fields, *(["tags"] if item.tags else [])]),
          "origin_connection_id": origin_connection_id, "created_at": now}
         for customer_id, item in zip(ids, prepared, strict=True)
     ] + [
@@ -395,17 +487,22 @@ def _apply(
     *,
     expected_version: int | None,
     origin_connection_id: int | None,
+    tags: tuple[Sequence[str], Sequence[str]] | None = None,
 ) -> list[str]:
-    """Set the values that differ, bump the version and write the outbox row. Returns the
-    changed field names (empty: nothing was written)."""
+    """Set the values that differ (and add and remove ``tags``: (added, removed)), bump
+    the version and write the outbox row. Returns the changed field names (empty: nothing
+    was written)."""
     _check_version(customer, expected_version)
     changed = [field for field, value in values.items() if getattr(customer, field) != value]
+    if tags is not None and changed_tags(customer, *tags):
+        changed.append("tags")
     if not changed:
         return []
     key, email = customer.id, values.get("email", customer.email)
     with guarded(session, "customer", key, email=email, expected_version=expected_version):
         for field in changed:
-            setattr(customer, field, values[field])
+            if field in values:
+                setattr(customer, field, values[field])
         customer.updated_at = utcnow()
     write_outbox(
         session,
@@ -432,6 +529,8 @@ def update_customer(
     changes: Mapping[str, Any],
     *,
     custom: CustomChanges | None = None,
+    add_tags: Sequence[str] = (),
+    remove_tags: Sequence[str] = (),
     expected_version: int | None = None,
     origin_connection_id: int | None = None,
 ) -> Customer:
@@ -440,15 +539,38 @@ def update_customer(
 
     ``custom`` sets and removes single custom properties and keeps the others; a
     ``custom_properties`` in ``changes`` replaces the whole object instead, so the two
-    cannot be given together."""
-    cleaned = clean_customer(changes, from_crm=origin_connection_id is not None)
+    cannot be given together. Values of keys the tenant has defined are checked against
+    their definitions. ``add_tags`` / ``remove_tags`` change single tags (see
+    ``customers.tags``). A ``legal_entity`` is given by its code (blank: none). Where the
+    tenant requires a billing address, a change by hand may not blank part of it."""
+    rules = TenantRules.load(
+        session,
+        tenant_id,
+        definitions=bool(custom) or "custom_properties" in changes,
+        legal_entities=LEGAL_ENTITY in changes,
+        billing_address=origin_connection_id is None,
+    )
+    columns, legal_entity_id = _legal_entity(changes, rules)
+    cleaned = clean_customer(columns, from_crm=origin_connection_id is not None)
     customer = _live(get_customer(session, tenant_id, customer_id))
+    if LEGAL_ENTITY in changes:
+        cleaned["legal_entity_id"] = legal_entity_id
+    if origin_connection_id is None and rules.require_billing_address:
+        blanked = [part for part in missing_billing_address(cleaned) if part in cleaned]
+        if blanked:
+            raise InvalidInput(_billing_address_problems(blanked))
     if custom:
         if "custom_properties" in cleaned:
             raise InvalidInput.single(
                 "custom_properties", "give either the whole object or changes of keys"
             )
         cleaned["custom_properties"] = custom.apply(customer.custom_properties)
+    if cleaned.get("custom_properties"):
+        cleaned["custom_properties"] = typed_values(
+            rules.definitions,
+            cleaned["custom_properties"],
+            list(custom.set) if custom else (),
+        )
     if "email" in cleaned:
         if not cleaned["email"] and origin_connection_id is None:
             raise InvalidInput.single("email", "is required")
@@ -463,7 +585,10 @@ def update_customer(
         cleaned,
         expected_version=expected_version,
         origin_connection_id=origin_connection_id,
+        tags=(add_tags, remove_tags) if add_tags or remove_tags else None,
     )
+    if "legal_entity_id" in cleaned:
+        session.expire(customer, ["legal_entity"])  # loaded for the old id
     return customer
 
 
@@ -618,11 +743,19 @@ def list_customers(
     include_archived: bool = False,
     include_inactive: bool = True,
     status: str | None = None,
+    tags: Sequence[str] = (),
+    incomplete: bool = False,
     limit: int = DEFAULT_PAGE_SIZE,
     offset: int = 0,
 ) -> tuple[Sequence[Customer], int]:
-    """A page of live customers by name, and how many there are in all."""
+    """A page of live customers by name, and how many there are in all. ``tags``: only
+    customers that have every one of them; ``incomplete``: only those missing an email or
+    part of a billing address (``Customer.missing_fields``)."""
     query = select(Customer).where(Customer.tenant_id == tenant_id, Customer.deleted_at.is_(None))
+    if incomplete:
+        query = query.where(Customer.incomplete)
+    if tags:
+        query = having_tags(query, tenant_id, tags)
     if not include_archived:
         query = query.where(Customer.archived_at.is_(None))
     if status is not None:

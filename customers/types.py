@@ -63,6 +63,36 @@ class Money(TypeDecorator[Decimal]):
         return None if value is None else Decimal(str(value))
 
 
+class Percent(TypeDecorator[Decimal]):
+    """Exact percentages with up to 4 decimals (``19``, ``7.5``, ``0.0125``): NUMERIC(7, 4)
+    on PostgreSQL, a canonical string on SQLite."""
+
+    impl = Numeric(7, 4)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(String(16))
+        return dialect.type_descriptor(Numeric(7, 4, asdecimal=True))
+
+    def process_bind_param(self, value: Decimal | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        value = Decimal(value).quantize(Decimal("0.0001"))
+        return str(value) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
+        if value is None:
+            return None
+        return percent_places(Decimal(str(value)))
+
+
+def percent_places(value: Decimal) -> Decimal:
+    """Two decimals, or as many as it needs up to four: ``19.00``, ``7.50``, ``0.0125``."""
+    two = value.quantize(Decimal("0.01"))
+    return two if two == value else value.normalize()
+
+
 MAX_ID = 2**31 - 1  # ids are 32-bit integers on PostgreSQL
 
 

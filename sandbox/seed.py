@@ -219,6 +219,24 @@ class SeedCompany:
     contacts: list[SeedContact] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class SeedPerson:
+    """A user of both CRMs (a HubSpot owner, a Salesforce User): a sales rep."""
+
+    first_name: str
+    last_name: str
+    email: str
+
+
+# The same people work in both sandbox CRMs, so a sales rep matches by email in each.
+SALES_REPS: tuple[SeedPerson, ...] = (
+    SeedPerson("Sam", "Rivera", "sam.rivera@crmsync.example"),
+    SeedPerson("Jana", "Novák", "jana.novak@crmsync.example"),
+    SeedPerson("Kenji", "Sato", "kenji.sato@crmsync.example"),
+    SeedPerson("Aoife", "O'Connor", "aoife.oconnor@crmsync.example"),
+)
+
+
 def slug(text: str) -> str:
     """ASCII, lowercase, dash-separated: what a business would register as a domain."""
     ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()

@@ -123,6 +123,8 @@ class Demo:
     def _add_local(session: Any, tenant_id: int, company: SeedCompany, number: int) -> None:
         email = f"billing@{company.domain}"
         values: dict[str, Any] = {"name": company.name, "email": email, "website": company.website,
+                  "billing_street": company.street, "billing_city": company.city,
+                  "billing_postal_code": company.postal_code or None,
                   "billing_country": company.country_code, "currency": "EUR", "payment_terms_days": 30}  # fmt: skip
         if service.find_by_email(session, tenant_id, email) is None:
             service.create_customer(session, tenant_id, values)

@@ -209,6 +209,7 @@ def _seed(setup: Setup, options: SoakOptions) -> None:
             if service.find_by_email(session, setup.tenant_id, email) is None:
                 service.create_customer(session, setup.tenant_id, {
                     "name": company.name, "email": email, "website": company.website,
+                    "billing_street": company.street, "billing_city": company.city,
                     "billing_country": company.country_code})  # fmt: skip
 
 

@@ -197,6 +197,7 @@ class Workload:
             kind = "edit"  # the directory has no merge; duplicates are linked by hand
         if kind == "create" or len(ids) < 4:
             values: dict[str, Any] = {"name": f"Soak Local {n} AG", "email": f"billing@soak-l{n}.de",
+                                      "billing_street": f"Soakstraße {n}",
                                       "billing_city": _value("billing_city", "local", n), "billing_country": "DE"}  # fmt: skip
             self._write(
                 "create", None, values, lambda s: service.create_customer(s, self.tenant_id, values)

@@ -12,8 +12,8 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -28,6 +28,16 @@ from sandbox.hubspot.records import dumps
 from sandbox.hubspot.search import SearchEngine
 from sandbox.hubspot.sources import acting_app_id
 from sandbox.hubspot.store import PortalStore
+
+if TYPE_CHECKING:
+    from sandbox.hubspot.owners import OwnerDirectory
+
+
+def _seeded_owners() -> OwnerDirectory:
+    from sandbox.hubspot.owners import OwnerDirectory  # it imports this module
+
+    return OwnerDirectory.seeded()
+
 
 JSON_MEDIA_TYPE = "application/json;charset=utf-8"
 Handler = Callable[[Request, str], Awaitable[Response]]
@@ -51,6 +61,7 @@ class ApiContext:
     auth: TokenAuthority
     faults: Faults
     limiter: RateLimiter | None
+    owners: OwnerDirectory = field(default_factory=lambda: _seeded_owners())
     # Set when the sandbox stops, so stalled "timeout" faults end instead of holding up
     # the server's graceful shutdown for their whole stall.
     stopping: bool = False

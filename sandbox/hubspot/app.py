@@ -22,6 +22,7 @@ from sandbox.hubspot import api_associations as assoc
 from sandbox.hubspot import api_batch as batch
 from sandbox.hubspot import api_objects as objects
 from sandbox.hubspot import api_properties as properties
+from sandbox.hubspot import owners
 from sandbox.hubspot.admin import admin_routes
 from sandbox.hubspot.api_common import ApiContext, endpoint, error_response, json_response
 from sandbox.hubspot.errors import HubSpotError
@@ -41,6 +42,9 @@ def api_routes(ctx: ApiContext) -> list[BaseRoute]:
 
     untyped = {"typed_by": None}
     return [
+        route("/crm/v3/owners/", "owners.list", owners.list_owners, ["GET"], **untyped),
+        route("/crm/v3/owners", "owners.list", owners.list_owners, ["GET"], **untyped),
+        route("/crm/v3/owners/{owner_id}", "owners.get", owners.get_owner, ["GET"], **untyped),
         route(OBJECTS, "{type}.list", objects.list_objects, ["GET"]),
         route(OBJECTS, "{type}.create", objects.create_object, ["POST"]),
         route(OBJECTS + "/search", "{type}.search", objects.search_objects, ["POST"], search=True),

@@ -136,6 +136,14 @@ class HubSpotSandbox:
         """Bulk-load companies and their contacts (no webhooks); returns the counts."""
         return seed_store(self.store, companies)
 
+    def add_owner(self, email: str, first_name: str = "", last_name: str = "") -> str:
+        """Add a user who can own records (as a person invites one in HubSpot); its owner id."""
+        return str(self._context.owners.add(email, first_name, last_name).id)
+
+    def deactivate_owner(self, owner_id: str | int) -> None:
+        """Deactivate an owner: listed only with ``archived=true`` from then on."""
+        self._context.owners.deactivate(int(owner_id))
+
     def create_property(
         self,
         object_type: str,

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from sandbox.faults import Faults
+from sandbox.seed import SALES_REPS
 
 from .auth import ApiUsage, Credentials, Sessions
 from .ids import IdFactory
@@ -71,6 +72,15 @@ class Org:
             user_id=self.user_id,
             restricted_picklists=restricted_picklists,
         )
+        # The API user, then the people who own records (the same in the HubSpot sandbox).
+        self.store.add_user(
+            email="integration@crmsync.example", first_name="crmsync",
+            last_name="Integration", user_id=self.user_id,
+        )  # fmt: skip
+        for person in SALES_REPS:
+            self.store.add_user(
+                email=person.email, first_name=person.first_name, last_name=person.last_name
+            )
         self.query = QueryEngine(self.store, ids)
         self.sessions = Sessions(org_id, clock, session_lifetime_s)
         self.usage = ApiUsage(daily_api_limit, clock)

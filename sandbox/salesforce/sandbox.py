@@ -271,6 +271,13 @@ class SalesforceSandbox:
                     store.insert("Contact", contact_row(contact, account_id, company))
         return account_ids
 
+    def add_user(self, email: str, first_name: str = "", last_name: str = "User") -> str:
+        """Add an active User, as an admin does in Setup; its Id."""
+        return self.org.store.add_user(email=email, first_name=first_name, last_name=last_name)
+
+    def deactivate_user(self, user_id: str) -> None:
+        self.org.store.deactivate_user(user_id)
+
     def create(self, object_name: str, fields: Mapping[str, Any]) -> str:
         return self.org.store.create(object_name, fields)
 

@@ -236,6 +236,24 @@ def contact_fields() -> list[FieldDef]:
     ]
 
 
+def user_fields() -> list[FieldDef]:
+    """The User fields a sync reads to match a person by email. Read-only here: users are
+    added by the sandbox (as an admin would), never through the API."""
+    readonly: dict[str, Any] = {"createable": False, "updateable": False}
+    return [
+        FieldDef(name="Id", type="id", label="User ID", length=18, nillable=False, **readonly),
+        _text("Username", "Username", 80, nillable=False, unique=True, **readonly),
+        _text("FirstName", "First Name", 40, **readonly),
+        _text("LastName", "Last Name", 80, nillable=False, **readonly),
+        _text("Name", "Full Name", 121, **readonly),
+        FieldDef(name="Email", type="email", label="Email", length=128, nillable=False, **readonly),
+        FieldDef(name="IsActive", type="boolean", label="Active", nillable=False, **readonly),
+        FieldDef(name="CreatedDate", type="datetime", label="Created Date", **readonly),
+        FieldDef(name="LastModifiedDate", type="datetime", label="Last Modified Date", **readonly),
+        FieldDef(name="SystemModstamp", type="datetime", label="System Modstamp", **readonly),
+    ]
+
+
 @dataclass
 class ObjectDef:
     name: str
@@ -263,11 +281,15 @@ class ObjectDef:
 def build_schema(
     *, with_external_id: bool = True, custom_fields: Iterable[CustomField] = ()
 ) -> dict[str, ObjectDef]:
-    """Account and Contact with their standard fields and the requested custom fields."""
+    """Account and Contact with their standard fields and the requested custom fields, and
+    User (read-only)."""
     objects = {
         "Account": ObjectDef("Account", "Account", "Accounts", "001"),
         "Contact": ObjectDef("Contact", "Contact", "Contacts", "003"),
+        "User": ObjectDef("User", "User", "Users", "005"),
     }
+    for definition in user_fields():
+        objects["User"].add(definition)
     for definition in account_fields():
         objects["Account"].add(definition)
     for definition in contact_fields():

@@ -164,12 +164,33 @@ class OrgStore:
                 del index[key]
 
     def _computed(self, object_name: str, record: Record) -> None:
-        if object_name == "Contact":
+        if object_name in ("Contact", "User"):
             record["Name"] = " ".join(p for p in (record["FirstName"], record["LastName"]) if p)
 
     def _put(self, object_name: str, record: Record) -> None:
         self._computed(object_name, record)
         self.records[object_name][record["Id"]] = record
+
+    def add_user(
+        self, *, email: str, first_name: str, last_name: str, user_id: str | None = None
+    ) -> str:
+        """Add an active User (as an admin does in Setup); returns its Id."""
+        with self.lock:
+            now = self.now()
+            record: Record = dict(self._templates["User"])
+            record.update(
+                Id=user_id or self.ids.new("User"), Username=email.lower(), Email=email,
+                FirstName=first_name or None, LastName=last_name, IsActive=True,
+                CreatedDate=now, LastModifiedDate=now, SystemModstamp=now,
+            )  # fmt: skip
+            self._put("User", record)
+            self._index("User", record, add=True)
+            return str(record["Id"])
+
+    def deactivate_user(self, user_id: str) -> None:
+        with self.lock:
+            record = self.get_live("User", user_id)
+            record.update(IsActive=False, LastModifiedDate=self.now(), SystemModstamp=self.now())
 
     def insert(self, object_name: str, changes: Mapping[str, Any]) -> str:
         """Store an already prepared create; returns the new id. Caller holds the lock."""

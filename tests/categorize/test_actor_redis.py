@@ -71,7 +71,15 @@ def test_a_worker_process_retries_and_saves_the_answer(
     with db.transaction(sessions) as session:
         tenant = service.get_tenant(session, "default")
         customer_id = service.create_customer(
-            session, tenant.id, {"name": "Meyer Logistics GmbH", "email": "ap@meyer-logistics.de"}
+            session,
+            tenant.id,
+            {
+                "name": "Meyer Logistics GmbH",
+                "email": "ap@meyer-logistics.de",
+                "billing_street": "Hafenstr. 1",
+                "billing_city": "Hamburg",
+                "billing_country": "DE",
+            },
         ).id
     llm.rate_limit()
     llm.fail(500)

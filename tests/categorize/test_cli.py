@@ -25,6 +25,9 @@ from worker.broker import broker
 from worker.cli import app, background
 from worker.settings import get_settings
 
+# The default tenant requires a billing address.
+ADDRESS = ("--set", "billing_street=Hauptstr. 1", "--set", "billing_city=Berlin", "--country", "DE")
+
 
 @pytest.fixture
 def cli(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
@@ -47,7 +50,7 @@ def add_customers(cli: Any, names: list[str]) -> list[int]:
     ids = []
     for name in names:
         email = "".join(ch for ch in name.lower() if ch.isalnum()) + "@example.com"
-        result = cli("customers", "add", "--name", name, "--email", email, "--json")
+        result = cli("customers", "add", "--name", name, "--email", email, *ADDRESS, "--json")
         assert result.exit_code == 0, result.stderr
         ids.append(json.loads(result.stdout)["id"])
     return ids
@@ -170,7 +173,10 @@ def test_a_categorizer_that_is_down_is_one_line_not_worker_tracebacks(tmp_path: 
         )
 
     assert run("db", "upgrade").returncode == 0
-    assert run("customers", "add", "--name", "Acme GmbH", "--email", "a@acme.de").returncode == 0
+    assert (
+        run("customers", "add", "--name", "Acme GmbH", "--email", "a@acme.de", *ADDRESS).returncode
+        == 0
+    )
     result = run("customers", "categorize", "1")
     assert result.returncode == 1
     assert "Traceback" not in result.stderr and "dramatiq" not in result.stderr

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -31,3 +32,12 @@ def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Cli]:
     yield Cli(CliRunner())
     database.reset()
     get_settings.cache_clear()
+
+
+def upgraded(cli: Cli) -> None:
+    """Migrate the data folder's database, and let the default tenant's customers go without
+    a billing address: the tests that use this are about other things. The rule itself (on
+    for a new tenant) is tested in ``test_billing_cli.py``."""
+    for args in (("db", "upgrade"), ("tenants", "set", "default", "--no-require-billing-address")):
+        result: Any = cli(*args)
+        assert result.exit_code == 0, result.stderr

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from tests.cli.conftest import Cli
+from tests.cli.conftest import Cli, upgraded
 
 
 def shown(cli: Cli) -> dict[str, Any]:
@@ -15,7 +15,7 @@ def shown(cli: Cli) -> dict[str, Any]:
 
 
 def added(cli: Cli, *custom: str) -> None:
-    cli("db", "upgrade")
+    upgraded(cli)
     result: Any = cli("customers", "add", "--name", "Acme", "--email", "a@acme.com", *custom)
     assert result.exit_code == 0, result.stderr
 

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from customers import db
-from tests.cli.conftest import Cli
+from tests.cli.conftest import Cli, upgraded
 
 
 def test_commands_refuse_to_run_before_the_schema_exists(cli: Cli) -> None:
@@ -25,7 +25,7 @@ def test_db_upgrade_is_idempotent(cli: Cli) -> None:
 
 
 def test_add_show_update_and_json(cli: Cli) -> None:
-    cli("db", "upgrade")
+    upgraded(cli)
     added = cli("customers", "add", "--name", "Acme Corp", "--email", "AP@Acme.com", "--country", "Germany",
                 "--set", "billing_city=Köln", "--custom", "segment=smb", "--json")  # fmt: skip
     assert added.exit_code == 0, added.stderr
@@ -51,7 +51,7 @@ def test_add_show_update_and_json(cli: Cli) -> None:
 
 
 def test_bad_email_is_a_clear_error_and_writes_nothing(cli: Cli) -> None:
-    cli("db", "upgrade")
+    upgraded(cli)
     result = cli("customers", "add", "--name", "Bad Co", "--email", "bad-at-example.com")
     assert result.exit_code == 2
     assert "invalid --email" in result.stderr and "nothing was written" in result.stderr
@@ -62,7 +62,7 @@ def test_bad_email_is_a_clear_error_and_writes_nothing(cli: Cli) -> None:
 def test_errors_name_the_option_typed_and_set_lists_its_fields(cli: Cli) -> None:
     """Found by trying it: errors named internal fields (payment_terms_days) and --set's
     help listed no field names."""
-    cli("db", "upgrade")
+    upgraded(cli)
     result = cli("customers", "add", "--name", "X", "--email", "x@x.de", "--payment-terms", "soon",
                  "--set", "billing_city=" + "x" * 121, "--set", "bogus=1", "--set", "category=bogus")  # fmt: skip
     assert result.exit_code == 2
@@ -76,7 +76,7 @@ def test_errors_name_the_option_typed_and_set_lists_its_fields(cli: Cli) -> None
 
 
 def test_stale_version_and_unknown_customer(cli: Cli) -> None:
-    cli("db", "upgrade")
+    upgraded(cli)
     cli("customers", "add", "--name", "Acme", "--email", "a@acme.com")
     cli("customers", "update", "1", "--notes", "first")
     stale = cli("customers", "update", "1", "--notes", "second", "--expected-version", "1")
@@ -86,7 +86,7 @@ def test_stale_version_and_unknown_customer(cli: Cli) -> None:
 
 
 def test_list_and_search_paginate(cli: Cli) -> None:
-    cli("db", "upgrade")
+    upgraded(cli)
     for index in range(5):  # branches of one business: the same domain, added on purpose
         name, email = f"Acme Branch {index}", f"b{index}@acme.com"
         cli("customers", "add", "--name", name, "--email", email, "--allow-duplicate")
@@ -99,7 +99,7 @@ def test_list_and_search_paginate(cli: Cli) -> None:
 
 
 def test_archive_reactivate_block_and_delete(cli: Cli) -> None:
-    cli("db", "upgrade")
+    upgraded(cli)
     cli("customers", "add", "--name", "Acme", "--email", "a@acme.com")
     cli("customers", "archive", "1")
     assert json.loads(cli("customers", "list", "--json").stdout)["total"] == 0
@@ -117,7 +117,7 @@ def test_archive_reactivate_block_and_delete(cli: Cli) -> None:
 
 
 def test_contacts_commands(cli: Cli) -> None:
-    cli("db", "upgrade")
+    upgraded(cli)
     cli("customers", "add", "--name", "Acme", "--email", "a@acme.com", "--country", "US")
     cli("contacts", "add", "1", "--first-name", "Ann", "--roles", "primary,billing")
     cli("contacts", "add", "1", "--first-name", "Bob", "--phone", "(415) 555-0100")
@@ -146,7 +146,7 @@ def test_the_installed_console_script_runs(tmp_path: Path) -> None:
 
 
 def test_list_hides_inactive_customers_and_refuses_an_unknown_status(cli: Cli) -> None:
-    cli("db", "upgrade")
+    upgraded(cli)
     cli("customers", "add", "--name", "Acme", "--email", "a@acme.com")
     cli(
         "customers",

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from tests.cli.conftest import Cli
+from tests.cli.conftest import Cli, upgraded
 
 
 def run_json(cli: Cli, *args: str) -> Any:
@@ -17,7 +17,7 @@ def run_json(cli: Cli, *args: str) -> Any:
 
 
 def test_invoice_delivery_from_the_command_line(cli: Cli) -> None:
-    cli("db", "upgrade")
+    upgraded(cli)
     run_json(cli, "customers", "add", "--name", "Acme GmbH", "--email", "ap@acme.de")
     shown = run_json(cli, "customers", "show", "1")
     assert (shown["invoice_to"], shown["invoice_to_source"]) == (["ap@acme.de"], "customer_email")
@@ -107,7 +107,7 @@ def test_invoice_delivery_from_the_command_line(cli: Cli) -> None:
 
 
 def test_import_and_template_take_the_delivery_columns(cli: Cli, tmp_path: Path) -> None:
-    cli("db", "upgrade")
+    upgraded(cli)
     template = run_json(cli, "customers", "template")["columns"]
     for column in (
         "invoice_sender_email",

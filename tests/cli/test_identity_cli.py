@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from sandbox.hubspot import HubSpotSandbox
-from tests.cli.conftest import Cli
+from tests.cli.conftest import Cli, upgraded
 
 
 def run_json(cli: Cli, *args: str) -> Any:
@@ -26,7 +26,7 @@ def hubspot() -> Iterator[HubSpotSandbox]:
 
 
 def test_aliases_from_the_command_line(cli: Cli) -> None:
-    cli("db", "upgrade")
+    upgraded(cli)
     run_json(cli, "customers", "add", "--name", "Acme GmbH", "--email", "ap@acme.de")
     run_json(cli, "customers", "add", "--name", "Globex", "--email", "ap@globex.example")
     added = run_json(cli, "customers", "alias", "add", "1", "ERP", "C-1001")
@@ -62,7 +62,7 @@ def test_aliases_from_the_command_line(cli: Cli) -> None:
 
 
 def test_copy_from_the_command_line(cli: Cli) -> None:
-    cli("db", "upgrade")
+    upgraded(cli)
     run_json(
         cli,
         "customers",
@@ -108,7 +108,7 @@ def test_copy_from_the_command_line(cli: Cli) -> None:
 def test_link_show_and_unlink_from_the_command_line(
     cli: Cli, hubspot: HubSpotSandbox, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    cli("db", "upgrade")
+    upgraded(cli)
     run_json(
         cli,
         "customers",

@@ -37,6 +37,10 @@ def test_every_command_but_the_services_takes_json() -> None:
     assert without == SERVICES | OWN_FILES
 
 
+# A new tenant requires a billing address (street, city, country).
+ADDRESS = ("--set", "billing_street=Hauptstr. 1", "--set", "billing_city=Berlin", "--country", "DE")
+
+
 def run_json(cli: Cli, *args: str) -> Any:
     result: Any = cli(*args, "--json")
     assert result.exit_code == 0, result.output
@@ -45,7 +49,9 @@ def run_json(cli: Cli, *args: str) -> Any:
 
 def test_the_commands_that_lacked_it_print_what_they_did(cli: Cli) -> None:
     assert run_json(cli, "db", "upgrade")["after"] == run_json(cli, "db", "current")["newest"]
-    customer = run_json(cli, "customers", "add", "--name", "Acme GmbH", "--email", "ap@acme.de")
+    customer = run_json(
+        cli, "customers", "add", "--name", "Acme GmbH", "--email", "ap@acme.de", *ADDRESS
+    )
     added = run_json(
         cli, "contacts", "add", str(customer["id"]), "--first-name", "Ann", "--email", "ann@acme.de"
     )
@@ -65,7 +71,9 @@ def test_the_commands_that_lacked_it_print_what_they_did(cli: Cli) -> None:
     }
     template = run_json(cli, "customers", "template")
     assert template["columns"][:2] == ["name", "email"] and template["file"] is None
-    other = run_json(cli, "customers", "add", "--name", "Gone Ltd", "--email", "a@gone.co.uk")
+    other = run_json(
+        cli, "customers", "add", "--name", "Gone Ltd", "--email", "a@gone.co.uk", *ADDRESS
+    )
     assert run_json(cli, "customers", "delete", str(other["id"])) == {
         "id": other["id"],
         "deleted": True,
@@ -92,7 +100,9 @@ def test_a_mistyped_tenant_is_refused_not_made(cli: Cli) -> None:
     """Found by trying it: a mistyped --tenant silently made an empty tenant, and the
     command then showed an empty directory."""
     run_json(cli, "db", "upgrade")
-    run_json(cli, "customers", "add", "--name", "Acme GmbH", "--email", "ap@acme.de")  # default
+    run_json(
+        cli, "customers", "add", "--name", "Acme GmbH", "--email", "ap@acme.de", *ADDRESS
+    )  # default
     typo: Any = cli("--tenant", "acme-bokks", "customers", "list")
     assert typo.exit_code == 1
     assert "no tenant 'acme-bokks' (the tenants: default)" in " ".join(typo.stderr.split())

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from sandbox.hubspot import HubSpotSandbox
-from tests.cli.conftest import Cli
+from tests.cli.conftest import Cli, upgraded
 
 
 @pytest.fixture
@@ -20,7 +20,7 @@ def hubspot() -> Iterator[HubSpotSandbox]:
 def test_link_and_create_held_records(
     cli: Cli, hubspot: HubSpotSandbox, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    cli("db", "upgrade")
+    upgraded(cli)
     cli("customers", "add", "--name", "Acme Corporation", "--email", "ap@acme.io")
     cli("customers", "add", "--name", "Globex", "--email", "ap@globex.example")
     acme = hubspot.create(

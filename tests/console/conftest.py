@@ -88,11 +88,12 @@ def seed_history(
         session.add(connection)
         session.flush()
         connection_id = connection.id
+    address = {"billing_street": "Ring 1", "billing_city": "Köln", "billing_country": "DE"}
     acme = service.create_customer(
-        session, tenant_id, {"name": "Acme Corporation", "email": "ap@acme.io"}
+        session, tenant_id, {"name": "Acme Corporation", "email": "ap@acme.io", **address}
     )
     globex = service.create_customer(
-        session, tenant_id, {"name": "Globex", "email": "ap@globex.example"}
+        session, tenant_id, {"name": "Globex", "email": "ap@globex.example", **address}
     )
     add_alias(session, tenant_id, acme.id, system="erp", reference="C-1001")
     now = utcnow()

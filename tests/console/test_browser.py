@@ -94,11 +94,12 @@ def world(hubspot: HubSpotSandbox, console_sessions: sessionmaker[Session]) -> d
     add_users(sessions)
     with db.transaction(sessions) as session:
         tenant_id = get_tenant(session, "default").id
+        address = {"billing_street": "Ring 1", "billing_city": "Köln", "billing_country": "DE"}
         acme = service.create_customer(
-            session, tenant_id, {"name": "Acme Corporation", "email": "ap@acme.io"}
+            session, tenant_id, {"name": "Acme Corporation", "email": "ap@acme.io", **address}
         )
         globex = service.create_customer(
-            session, tenant_id, {"name": "Globex", "email": "ap@globex.example"}
+            session, tenant_id, {"name": "Globex", "email": "ap@globex.example", **address}
         )
         ids = {"acme": acme.id, "globex": globex.id}
     hubspot.create("companies", {"name": "ACME Corp.", "domain": "acme-corp.de", "city": "Köln"})

@@ -10,15 +10,20 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from customers import aliases, copies, db, service
 from customers.errors import InvalidInput, NotFound, Refused
+from customers.legal_entities import NewLegalEntity, add_legal_entity
 from customers.models import CustomerReference, OutboxEntry
 from customers.search import search_customers
 from tests.directory.helpers import row_counts
 
 
-def create(sessions: sessionmaker[Session], tenant_id: int, **fields: object) -> int:
+def create(
+    sessions: sessionmaker[Session], tenant_id: int, *, tags: tuple[str, ...] = (), **fields: object
+) -> int:
     with db.transaction(sessions) as session:
-        data = {"name": "Acme Corporation", "email": "ap@acme.example", **fields}
-        return service.create_customer(session, tenant_id, data).id
+        # An address, as every tenant (the "other" one too) requires by default.
+        address = {"billing_street": "Ring 1", "billing_city": "Köln", "billing_country": "DE"}
+        data = {"name": "Acme Corporation", "email": "ap@acme.example", **address, **fields}
+        return service.create_customer(session, tenant_id, data, tags=tags).id
 
 
 def test_aliases_are_unique_per_system_in_a_tenant(
@@ -148,6 +153,8 @@ def test_search_finds_a_customer_by_alias(sessions: sessionmaker[Session], tenan
 
 
 def test_copy_takes_settings_not_identity(sessions: sessionmaker[Session], tenant_id: int) -> None:
+    with db.transaction(sessions) as session:
+        add_legal_entity(session, tenant_id, NewLegalEntity("ACME-DE", "Ours GmbH", "DE"))
     source = create(
         sessions,
         tenant_id,
@@ -167,6 +174,17 @@ def test_copy_takes_settings_not_identity(sessions: sessionmaker[Session], tenan
         subcategory="software",
         notes="Pays late",
         custom_properties={"tier": "gold"},
+        tax_rate="19",
+        tax_country="DE",
+        tax_exemption="reverse_charge",
+        legal_entity="ACME-DE",
+        invoicing_flow="draft",
+        auto_pay=True,
+        portal_enabled=True,
+        sales_rep_email="sam.rep@example.com",
+        invoice_sender_email="billing@ours.example",
+        invoice_recipients=["ap@acme.example"],
+        tags=("wholesale", "eu"),
     )
     with db.transaction(sessions) as session:
         aliases.add_alias(session, tenant_id, source, system="erp", reference="C-1")
@@ -195,6 +213,20 @@ def test_copy_takes_settings_not_identity(sessions: sessionmaker[Session], tenan
         ) * 6
         assert not copy.can_be_invoiced
         assert aliases.aliases_of(session, copy_id) == []
+        # The billing settings, tags and the business's own invoice addresses come along;
+        # the other business's invoice recipients do not.
+        assert (copy.tax_rate, copy.tax_country, copy.tax_exemption) == (
+            Decimal("19.0000"),
+            "DE",
+            "reverse_charge",
+        )
+        assert copy.legal_entity is not None and copy.legal_entity.code == "ACME-DE"
+        assert (copy.invoicing_flow, copy.auto_pay, copy.portal_enabled) == ("draft", True, True)
+        assert (copy.sales_rep_email, copy.invoice_sender_email) == (
+            "sam.rep@example.com",
+            "billing@ours.example",
+        )
+        assert copy.invoice_recipients == [] and copy.tags == ["eu", "wholesale"]
         # Its history starts with its own creation.
         outbox = session.scalars(select(OutboxEntry).where(OutboxEntry.entity_id == copy_id))
         assert [row.operation for row in outbox] == ["create"]
@@ -215,7 +247,7 @@ def test_copy_checks_what_is_given_and_writes_nothing_on_error(
 
 
 def test_migration_gives_references_their_tenant_and_dedupes(engine: Engine) -> None:
-    """0009: rows take their customer's tenant; equal ones of one customer are kept once;
+    """0008: rows take their customer's tenant; equal ones of one customer are kept once;
     a reference on two customers of a tenant stops the upgrade and changes nothing."""
     db.downgrade(engine, "0006")
     with engine.begin() as connection:

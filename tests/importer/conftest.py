@@ -14,8 +14,9 @@ Cli = Callable[..., Result]
 
 
 @pytest.fixture
-def cli(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> Iterator[Cli]:
-    """``crmsync`` in-process against the test database (SQLite and PostgreSQL)."""
+def cli(engine: Engine, tenant_id: int, monkeypatch: pytest.MonkeyPatch) -> Iterator[Cli]:
+    """``crmsync`` in-process against the test database (SQLite and PostgreSQL), acting on
+    the ``tenant_id`` fixture's tenant (whose customers need no billing address)."""
     monkeypatch.setenv("CRMSYNC_DATABASE_URL", engine.url.render_as_string(hide_password=False))
     monkeypatch.setenv("CRMSYNC_TENANT", "acme-books")
     get_settings.cache_clear()

@@ -19,6 +19,9 @@ from tests.webhooks.conftest import drain_stub, jobs
 from worker import enqueue
 from worker.failures import record_failure, resolve_failures
 
+# New tenants require a billing address.
+ADDRESS = {"billing_street": "1 Main St", "billing_city": "Austin", "billing_country": "US"}
+
 
 def fail(sessions: sessionmaker[Session], connection_id: int | None, external_id: str, *,
          error: Exception | None = None, payload: dict[str, Any] | None = None, object_type: str = "company") -> int:  # fmt: skip
@@ -258,9 +261,9 @@ def test_a_categorize_failure_is_its_tenants_alone(
     with db.transaction(sessions) as session:
         other = get_tenant(session, "someone-else")
         theirs = service.create_customer(
-            session, other.id, {"name": "Their Co", "email": "a@their.co"}
+            session, other.id, {"name": "Their Co", "email": "a@their.co", **ADDRESS}
         )
-        ours = service.create_customer(session, get_tenant(session, "default").id, {"name": "Our Co", "email": "a@our.co"})  # fmt: skip
+        ours = service.create_customer(session, get_tenant(session, "default").id, {"name": "Our Co", "email": "a@our.co", **ADDRESS})  # fmt: skip
         failed = {
             name: record_failure(
                 session, direction="categorize", local_id=customer.id,

@@ -14,7 +14,7 @@ from connectors.base import RemoteRecord
 from customers import db, service
 from customers.custom_properties import CustomChanges
 from customers.errors import Refused
-from customers.models import Contact, Customer, OutboxEntry
+from customers.models import Contact, Customer, OutboxEntry, Tenant
 from customers.sync_state import (
     Connection,
     DuplicateReview,
@@ -357,3 +357,20 @@ def test_a_crm_value_for_one_custom_key_keeps_the_other_keys(
     with sessions() as session:
         customer = session.get(Customer, customer_id)
         assert customer is not None and customer.custom_properties == {"owner": "kim"}
+
+
+def test_a_crm_company_without_a_billing_address_is_created_and_flagged_incomplete(
+    sessions: sessionmaker[Session], tenant_id: int, connection_id: int
+) -> None:
+    """The tenant requires a billing address of customers added by hand; a CRM record
+    without one is still created, and listed as incomplete."""
+    with db.transaction(sessions) as session:
+        tenant = session.get(Tenant, tenant_id)
+        assert tenant is not None
+        tenant.require_billing_address = True
+    result = apply(sessions, connection_id, "company", company("101"))
+    assert result.counts["created"] == 1
+    with sessions() as session:
+        rows, total = service.list_customers(session, tenant_id, incomplete=True)
+        assert total == 1
+        assert rows[0].missing_fields == ["email", "billing_street", "billing_city"]

@@ -15,8 +15,11 @@ from worker.cli import (
     customers,
     db,
     failures,
+    legal_entities,
+    properties,
     reviews,
     runs,
+    sales_reps,
     tenants,
     users,
 )
@@ -54,6 +57,9 @@ app.add_typer(conflicts.app, name="conflicts")
 app.add_typer(tenants.app, name="tenants")
 app.add_typer(users.app, name="users")
 app.command("console")(serve_console)
+app.add_typer(properties.app, name="properties")
+app.add_typer(legal_entities.app, name="legal-entities")
+app.add_typer(sales_reps.app, name="sales-reps")
 app.command("status")(status)
 app.command("prune")(prune)
 

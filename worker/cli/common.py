@@ -132,6 +132,10 @@ def customer_dict(customer: Customer, *, with_contacts: bool = False) -> dict[st
     # By key, so what a person reads and what a script diffs do not depend on the order
     # the keys were set in.
     data["custom_properties"] = dict(sorted((customer.custom_properties or {}).items()))
+    data["tags"] = customer.tags
+    data["legal_entity"] = customer.legal_entity.code if customer.legal_entity else None
+    data["incomplete"] = customer.incomplete
+    data["missing_fields"] = customer.missing_fields
     data["can_be_invoiced"] = customer.can_be_invoiced
     data["tax_address"] = customer.tax_address
     if with_contacts:

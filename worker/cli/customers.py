@@ -43,8 +43,40 @@ OPTION_OF = {
     "tax_id": "--tax-id", "customer_type": "--type", "currency": "--currency",
     "payment_terms_days": "--payment-terms", "credit_limit": "--credit-limit",
     "billing_country": "--country", "notes": "--notes", "status": "--status",
+    "tax_rate": "--tax-rate", "tax_country": "--tax-country", "tax_exemption": "--tax-exemption",
+    "legal_entity": "--legal-entity", "invoicing_flow": "--invoicing-flow",
+    "auto_pay": "--auto-pay", "sales_rep_email": "--sales-rep", "sales_rep_name": "--sales-rep-name",
 }  # fmt: skip
 SET_FIELDS = sorted(set(CUSTOMER_FIELDS) - set(OPTION_OF) - {"custom_properties"})
+# Tax and billing options of add / update (``customers.billing``), by field.
+TaxRate = Annotated[str | None, typer.Option("--tax-rate", help="Percent, 0-100, e.g. 19 or 7.5.")]
+TaxCountry = Annotated[str | None, typer.Option("--tax-country", help="ISO code or name.")]
+TaxExemptionOption = Annotated[
+    str | None, typer.Option("--tax-exemption", help="none, exempt or reverse_charge.")
+]
+LegalEntityOption = Annotated[
+    str | None,
+    typer.Option(
+        "--legal-entity", metavar="CODE", help="Which legal entity bills it; '' for none."
+    ),
+]
+InvoicingFlowOption = Annotated[
+    str | None, typer.Option("--invoicing-flow", help="automatic, draft or manual.")
+]
+AutoPay = Annotated[
+    bool | None, typer.Option("--auto-pay/--no-auto-pay", help="Charge the payment method on file.")
+]
+SalesRep = Annotated[
+    str | None, typer.Option("--sales-rep", metavar="EMAIL", help="The sales rep's email.")
+]
+SalesRepName = Annotated[str | None, typer.Option("--sales-rep-name", help="The sales rep's name.")]
+
+
+def _billing(**options: Any) -> dict[str, Any]:
+    """The tax and billing options given, by field."""
+    return {field: value for field, value in options.items() if value is not None}
+
+
 Sets = Annotated[
     list[str] | None,
     typer.Option(
@@ -71,6 +103,18 @@ Unsets = Annotated[
         metavar="KEY",
         help="Remove one custom property (repeatable); a key the customer does not have "
         "is an error.",
+    ),
+]
+Tags = Annotated[
+    list[str] | None,
+    typer.Option("--tag", metavar="TAG", help="Add a tag (repeatable); tags are case-folded."),
+]
+Untags = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--untag",
+        metavar="TAG",
+        help="Remove a tag (repeatable); a tag the customer does not have is an error.",
     ),
 ]
 
@@ -139,6 +183,8 @@ def named_as_typed(custom: CustomChanges | None = None) -> Iterator[None]:
                 named.append(FieldError(OPTION_OF[problem.field], problem.reason))
             elif problem.field == "custom_properties":
                 named.append(FieldError("--custom", problem.reason))
+            elif problem.field == "tags":
+                named.append(FieldError("--tag/--untag", problem.reason))
             elif problem.field in CUSTOMER_FIELDS:
                 named.append(FieldError(f"--set {problem.field}", problem.reason))
             elif problem.reason == "is not a known field":
@@ -151,7 +197,7 @@ def named_as_typed(custom: CustomChanges | None = None) -> Iterator[None]:
 
 def _show_table(rows: list[dict[str, Any]], title: str, *, score: bool = False) -> None:
     table = Table(title=title, title_justify="left")
-    for column in ("id", "name", "email", "status", "country", "invoiceable"):
+    for column in ("id", "name", "email", "status", "country", "invoiceable", "complete"):
         table.add_column(column, overflow="fold")
     if score:
         table.add_column("score", justify="right")
@@ -163,6 +209,7 @@ def _show_table(rows: list[dict[str, Any]], title: str, *, score: bool = False) 
             row["status"] + (" (archived)" if row["archived_at"] else ""),
             row["billing_country"] or "",
             "yes" if row["can_be_invoiced"] else "no",
+            "no" if row["incomplete"] else "yes",
         ]
         if score:
             cells.append(f"{row['score']:.0f} {row['matched_on']}")
@@ -182,6 +229,18 @@ def list_(
     status: Annotated[
         CustomerStatus | None, typer.Option(help="Only this status (inactive ones included).")
     ] = None,
+    tags: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--tag", metavar="TAG", help="Only customers with this tag (repeatable: all)."
+        ),
+    ] = None,
+    incomplete: Annotated[
+        bool,
+        typer.Option(
+            "--incomplete", help="Only customers missing an email or billing street/city/country."
+        ),
+    ] = False,
     page: Annotated[int, typer.Option(min=1)] = 1,
     per_page: Annotated[int, typer.Option(min=1, max=1000)] = 50,
     as_json: JsonFlag = False,
@@ -195,6 +254,8 @@ def list_(
             include_archived=archived,
             include_inactive=inactive,
             status=status.value if status else None,
+            tags=tags or (),
+            incomplete=incomplete,
             limit=per_page,
             offset=(page - 1) * per_page,
         )
@@ -285,24 +346,40 @@ def add(
     notes: Annotated[str | None, typer.Option()] = None,
     sets: Sets = None,
     customs: Customs = None,
+    tags: Tags = None,
+    tax_rate: TaxRate = None,
+    tax_country: TaxCountry = None,
+    tax_exemption: TaxExemptionOption = None,
+    legal_entity: LegalEntityOption = None,
+    invoicing_flow: InvoicingFlowOption = None,
+    auto_pay: AutoPay = None,
+    sales_rep: SalesRep = None,
+    sales_rep_name: SalesRepName = None,
     allow_duplicate: AllowDuplicate = False,
     as_json: JsonFlag = False,
 ) -> None:
-    """Add a customer. Every field is checked first; a bad one writes nothing. A sure
-    duplicate of another customer is refused (see --allow-duplicate), a likely one warned of."""
+    """Add a customer. Every field is checked first; a bad one writes nothing. Where the
+    tenant requires a billing address (the default), give --set billing_street=...,
+    --set billing_city=... and --country. A sure duplicate of another customer is refused
+    (see --allow-duplicate), a likely one warned of."""
     fields = _fields(
         name=name, email=email, phone=phone, website=website, tax_id=tax_id,
         customer_type=customer_type, currency=currency, payment_terms=payment_terms,
         credit_limit=credit_limit, country=country, notes=notes, sets=sets,
     )  # fmt: skip
+    fields |= _billing(
+        tax_rate=tax_rate, tax_country=tax_country, tax_exemption=tax_exemption,
+        legal_entity=legal_entity, invoicing_flow=invoicing_flow, auto_pay=auto_pay,
+        sales_rep_email=sales_rep, sales_rep_name=sales_rep_name,
+    )  # fmt: skip
     if customs:
         fields["custom_properties"] = parse_assignments(customs, "--custom")
     with (
         reported_refusal(as_json=as_json),
-        named_as_typed(),
+        named_as_typed(CustomChanges(set=fields.get(CUSTOM_FIELD, {}))),
         unit_of_work() as (session, tenant_id),
     ):
-        customer = service.create_customer(session, tenant_id, fields)
+        customer = service.create_customer(session, tenant_id, fields, tags=tags or ())
         check = duplicates_made(session, tenant_id, customer)
         refuse_or_warn(session, check, allow=allow_duplicate)
         data = customer_dict(customer)
@@ -333,12 +410,23 @@ def update(
     sets: Sets = None,
     customs: Customs = None,
     unsets: Unsets = None,
+    tags: Tags = None,
+    untags: Untags = None,
+    tax_rate: TaxRate = None,
+    tax_country: TaxCountry = None,
+    tax_exemption: TaxExemptionOption = None,
+    legal_entity: LegalEntityOption = None,
+    invoicing_flow: InvoicingFlowOption = None,
+    auto_pay: AutoPay = None,
+    sales_rep: SalesRep = None,
+    sales_rep_name: SalesRepName = None,
     expected_version: Version = None,
     allow_duplicate: AllowDuplicate = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Change fields of a customer (only those given). --custom and --unset-custom change
-    single custom properties and keep the others; sets are applied before removals. A change
+    single custom properties and keep the others, --tag and --untag single tags; sets are
+    applied before removals. A change
     that makes it a sure duplicate of another customer is refused (see --allow-duplicate), a
     likely one warned of."""
     fields = _fields(
@@ -348,6 +436,11 @@ def update(
     )  # fmt: skip
     if status is not None:
         fields["status"] = status
+    fields |= _billing(
+        tax_rate=tax_rate, tax_country=tax_country, tax_exemption=tax_exemption,
+        legal_entity=legal_entity, invoicing_flow=invoicing_flow, auto_pay=auto_pay,
+        sales_rep_email=sales_rep, sales_rep_name=sales_rep_name,
+    )  # fmt: skip
     custom = _custom_changes(customs, unsets)
     with (
         reported_refusal(as_json=as_json),
@@ -362,6 +455,8 @@ def update(
             customer_id,
             fields,
             custom=custom,
+            add_tags=tags or (),
+            remove_tags=untags or (),
             expected_version=expected_version,
         )
         check = duplicates_made(session, tenant_id, customer, before=keys_before)

@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from customers import db
 from customers.errors import InvalidInput, Refused
 from customers.models import Customer, Tenant
+from customers.service import get_tenant
 from worker.cli.common import (
     JsonFlag,
     console,
@@ -25,8 +26,9 @@ from worker.cli.common import (
     require_schema,
 )
 from worker.database import sessions
+from worker.settings import get_settings
 
-app = typer.Typer(help="Add and list tenants (one directory each).", no_args_is_help=True)
+app = typer.Typer(help="Add, list and change tenants (one directory each).", no_args_is_help=True)
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 
@@ -72,11 +74,21 @@ def list_(as_json: JsonFlag = False) -> None:
             .scalar_subquery()
         )
         rows = [
-            {"id": row.id, "slug": row.slug, "name": row.name, "customers": row.customers}
+            {
+                "id": row.id,
+                "slug": row.slug,
+                "name": row.name,
+                "customers": row.customers,
+                "require_billing_address": row.require_billing_address,
+            }
             for row in session.execute(
-                select(Tenant.id, Tenant.slug, Tenant.name, live.label("customers")).order_by(
-                    Tenant.slug
-                )
+                select(
+                    Tenant.id,
+                    Tenant.slug,
+                    Tenant.name,
+                    live.label("customers"),
+                    Tenant.require_billing_address,
+                ).order_by(Tenant.slug)
             )
         ]
     if as_json:
@@ -86,3 +98,38 @@ def list_(as_json: JsonFlag = False) -> None:
     for row in rows:
         table.add_row(row["slug"], row["name"], str(row["customers"]))
     console.print(table)
+
+
+@app.command("set")
+@handles_errors
+def set_(
+    slug: Annotated[str, typer.Argument(help="The tenant to change.")],
+    require_billing_address: Annotated[
+        bool | None,
+        typer.Option(
+            "--require-billing-address/--no-require-billing-address",
+            help="Whether customers added by hand or imported need a billing street, city "
+            "and country (on for a new tenant). CRM-created customers never do; those "
+            "without one are listed by `customers list --incomplete`.",
+        ),
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Change a tenant's settings."""
+    require_schema()
+    with db.transaction(sessions()) as session:
+        # The configured tenant is made on first use, here as by every other command.
+        tenant = get_tenant(session, slug, create=slug == get_settings().tenant)
+        if require_billing_address is not None:
+            tenant.require_billing_address = require_billing_address
+        data = {
+            "id": tenant.id,
+            "slug": tenant.slug,
+            "name": tenant.name,
+            "require_billing_address": tenant.require_billing_address,
+        }
+    if as_json:
+        print_json(data)
+        return
+    required = "required" if data["require_billing_address"] else "not required"
+    console.print(f"tenant {slug}: billing address {required}", highlight=False)

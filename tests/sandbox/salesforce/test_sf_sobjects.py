@@ -181,7 +181,10 @@ def test_describe(sf: Salesforce) -> None:
     contact_fields = {f["name"]: f for f in sf.Contact.describe()["fields"]}
     assert contact_fields["LastName"]["nillable"] is False
     assert contact_fields["AccountId"]["referenceTo"] == ["Account"]
-    assert {s["name"] for s in sf.describe()["sobjects"]} == {"Account", "Contact"}
+    assert {s["name"] for s in sf.describe()["sobjects"]} == {"Account", "Contact", "User"}
+    user = sf.User.describe()
+    assert user["keyPrefix"] == "005"
+    assert {f["name"]: f["createable"] for f in user["fields"]}["Email"] is False
 
 
 def test_updated_and_deleted_windows(sf_sandbox: SalesforceSandbox, sf: Salesforce) -> None:
