@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Any, ClassVar, Protocol
 
 from connectors.errors import ConnectorError
+from connectors.fields import FieldReport, FieldSpec
 
 Cursor = dict[str, Any]
 
@@ -102,9 +103,15 @@ class Connector(Protocol):
         """The CRM object types this connector syncs, parents first (company, contact)."""
         ...
 
-    def ensure_setup(self) -> None:
+    def ensure_setup(self, fields: Sequence[FieldSpec] = ()) -> FieldReport:
         """Make sure the CRM account can be synced (e.g. the property or External ID field
-        that holds our id exists); create what is missing where the API allows it."""
+        that holds our id exists) and has the map's ``fields``; create what is missing
+        where the API allows it, and report what is still missing."""
+        ...
+
+    def prepare(self, fields: Sequence[FieldSpec]) -> FieldReport:
+        """Read and write the map's ``fields`` from now on, those the account has; the
+        report names the others, which the sync must leave out."""
         ...
 
     def scan(

@@ -413,11 +413,17 @@ class InboundPage:
             return False
         if isinstance(local, Customer):
             writes, custom = _custom_writes(result.local_writes)
+            archived = writes.pop("archived", None)
             changes = local_changes(self.object_map, writes, current)
             service.update_customer(
                 self.session, self.target.tenant_id, local.id, changes, custom=custom,
                 origin_connection_id=self.target.connection_id,
             )  # fmt: skip
+            if archived is not None:
+                service.set_archived(
+                    self.session, self.target.tenant_id, local.id, archived=bool(archived),
+                    origin_connection_id=self.target.connection_id,
+                )  # fmt: skip
         else:
             changes = local_changes(self.object_map, result.local_writes, current)
             contact_service.update_contact(
