@@ -42,7 +42,11 @@ CUSTOMER = {
 
 
 def _sync(
-    sessions: sessionmaker[Session], tenant_id: int, provider: str, account: str, connector: object
+    sessions: sessionmaker[Session],
+    tenant_id: int,
+    provider: str,
+    account: str,
+    connector: Connector,
 ) -> Sync:
     with db.transaction(sessions) as session:
         connection = Connection(
