@@ -43,8 +43,8 @@ class FieldProblem:
         if self.found is None:
             return f"{self.crm_object}.{self.name} is missing: create it as {self.needed}"
         return (
-            f"{self.crm_object}.{self.name} is a {self.found} field; it must hold "
-            f"{self.needed}: change it (not synced until then)"
+            f"{self.crm_object}.{self.name} has type {self.found}, which cannot hold the "
+            f"value: it needs {self.needed} (left as it is)"
         )
 
 
