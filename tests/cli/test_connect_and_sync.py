@@ -152,7 +152,7 @@ def test_connect_refuses_a_map_that_cannot_be_used_and_saves_nothing(
 
 
 def test_connect_says_which_fields_it_made_and_which_an_admin_must_add(
-    cli: Cli, monkeypatch: pytest.MonkeyPatch
+    cli: Cli, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     from sandbox.salesforce.schema import CRMSYNC_FIELDS
 
@@ -168,6 +168,14 @@ def test_connect_says_which_fields_it_made_and_which_an_admin_must_add(
         assert made.exit_code == 0, made.stderr
         assert "created hubspot property companies.crmsync_credit_limit" in made.stdout
         assert "contacts.crmsync_roles" in made.stdout and "admin" not in made.stdout
+        # A map given later gets its properties the same way.
+        extra = tmp_path / "extra.yaml"
+        extra.write_text("object: company\nfields:\n  - {local: custom_properties.segment, "
+                         "remote: segment}\n")  # fmt: skip
+        changed = cli("connections", "set", "1", "--mapping", str(extra))
+        assert changed.exit_code == 0, changed.stderr
+        assert "created hubspot property companies.segment" in changed.stdout
+        assert "crmsync_credit_limit" not in changed.stdout  # made once, by connect
 
         monkeypatch.setenv("CRMSYNC_SALESFORCE_ACCESS_TOKEN", salesforce.access_token())
         named = cli("connect", "salesforce", "--org-id", salesforce.org_id, "--instance-url",

@@ -141,6 +141,14 @@ def _connected(
         )
         return
     console.print(f"{done} {provider} account {account_id} as connection {connection_id} ({name})")
+    print_fields(provider, reports)
+    console.print(f"next: crmsync sync {connection_id} --full", style="dim")
+
+
+def print_fields(provider: str, reports: list[FieldReport]) -> None:
+    """What the setup made and what is still missing, one line each."""
+    created = [name for report in reports for name in report.created]
+    problems = [problem for report in reports for problem in report.problems]
     for made in created:
         console.print(f"created {provider} property {made}", highlight=False)
     if problems:
@@ -151,7 +159,6 @@ def _connected(
         )
         for problem in problems:
             console.print(f"  {problem.describe()}", highlight=False)
-    console.print(f"next: crmsync sync {connection_id} --full", style="dim")
 
 
 @connect_app.command("hubspot")
