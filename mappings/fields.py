@@ -21,6 +21,15 @@ CRMs as one text of values separated by ``;``: the form HubSpot uses for multipl
 and Salesforce for multi-select picklists, so a property an admin turns into a picklist
 later is read the same way.
 
+Adding a field is a few lines: its normalizer in ``customers.fields`` (which makes it a
+field here), a ``LocalField`` below when it is not text (``tax_rate``: ``Kind.DECIMAL``;
+a sales rep's email: ``Kind.EMAIL``; ``tags``: ``Kind.LIST``), an entry in each shipped map
+(``crmsync_tax_rate`` / ``Tax_Rate__c``, ...), the Salesforce field in the sandbox's
+``CRMSYNC_FIELDS`` and a row in the README's field table; ``crmsync connect`` then makes
+the HubSpot property with the right type. A field kept outside the record's row (tags in
+their own table) is given a ``derive`` that reads it from the values the worker collects
+for the record, and the worker writes it the way it writes ``archived``.
+
 Pure: no I/O.
 """
 
