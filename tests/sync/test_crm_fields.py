@@ -308,3 +308,28 @@ def test_field_specs_carry_each_kind_to_the_connectors() -> None:
     assert specs["Customer_Status__c"].choices == ("active", "inactive", "blocked")
     assert specs["Contact_Roles__c"].kind == "list"
     assert specs["VAT_Number__c"].length == 64
+
+
+def test_a_company_archived_in_hubspot_is_created_archived_and_stays_so(
+    portal: HubSpotSandbox,
+    hubspot_sync: tuple[Sync, HubSpotConnector],
+    sessions: sessionmaker[Session],
+) -> None:
+    sync, _ = hubspot_sync
+    company = portal.create(
+        "companies",
+        {
+            "name": "Vandelay Industries",
+            "domain": "vandelay.com",
+            "crmsync_archived": "true",
+            "crmsync_payment_terms_days": "60",
+            "crmsync_credit_limit": "500",
+        },
+    )
+    assert sync.reconcile().outcome == "ok"
+    with sessions() as session:
+        [customer] = session.scalars(select(Customer))
+        assert customer.archived_at is not None
+        assert (customer.payment_terms_days, customer.credit_limit) == (60, Decimal("500.00"))
+    again = portal.get("companies", company["id"])
+    assert again is not None and again["properties"]["crmsync_archived"] == "true"
