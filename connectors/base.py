@@ -2,7 +2,8 @@
 
 Everything above the connectors asks four questions without knowing which CRM answers:
 what changed since this cursor (``scan``), give me these records (``fetch``), write these
-records (``upsert`` / ``archive``), and is the account set up for us (``ensure_setup``).
+records (``upsert`` / ``archive``), is the account set up for us (``ensure_setup``), and
+which of the map's fields does it have (``prepare``, :mod:`connectors.fields`).
 
 Records carry CRM field names and raw CRM values (strings as the API returns them);
 turning them into directory fields is the job of ``mappings``. Cursors are opaque,
