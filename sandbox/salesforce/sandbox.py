@@ -276,6 +276,12 @@ class SalesforceSandbox:
                     store.insert("Contact", contact_row(contact, account_id, company))
         return account_ids
 
+    def add_field(self, custom: CustomField) -> None:
+        """What an admin does in Setup > Object Manager: the field appears in describe,
+        queries and writes at once; existing records hold null in it."""
+        for object_name in custom.objects:
+            self.org.store.add_field(object_name, custom.to_field())
+
     def create(self, object_name: str, fields: Mapping[str, Any]) -> str:
         return self.org.store.create(object_name, fields)
 

@@ -333,3 +333,27 @@ def test_a_company_archived_in_hubspot_is_created_archived_and_stays_so(
         assert (customer.payment_terms_days, customer.credit_limit) == (60, Decimal("500.00"))
     again = portal.get("companies", company["id"])
     assert again is not None and again["properties"]["crmsync_archived"] == "true"
+
+
+def test_a_salesforce_field_an_admin_adds_later_is_filled_from_the_directory(
+    sessions: sessionmaker[Session], tenant_id: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from connectors import salesforce_fields
+
+    [credit_limit] = [field for field in CRMSYNC_FIELDS if field.name == "Credit_Limit__c"]
+    present = [field for field in CRMSYNC_FIELDS if field is not credit_limit]
+    with SalesforceSandbox(with_crmsync_fields=False, custom_fields=present) as lacking:
+        sync = _sync(sessions, tenant_id, "salesforce", lacking.org_id, sf_connector(lacking))
+        customer_id, _ = _create_local(sessions, tenant_id)
+        assert sync.reconcile().outcome == "ok"
+        account_id = _external_id(sessions, "customer", customer_id)
+        # The admin adds the field; the worker reads describe again once its copy is old,
+        # without a restart.
+        lacking.add_field(credit_limit)
+        monkeypatch.setattr(salesforce_fields, "RECHECK_S", 0.0)
+        assert sync.reconcile().outcome == "ok"
+        account = lacking.record("Account", account_id)
+        assert account is not None and account["Credit_Limit__c"] == 25000.5
+        with sessions() as session:
+            stored = session.get(Customer, customer_id)
+            assert stored is not None and stored.credit_limit == Decimal("25000.50")
