@@ -2,7 +2,8 @@
 
 Everything above the connectors asks four questions without knowing which CRM answers:
 what changed since this cursor (``scan``), give me these records (``fetch``), write these
-records (``upsert`` / ``archive``), and is the account set up for us (``ensure_setup``).
+records (``upsert`` / ``archive``), is the account set up for us (``ensure_setup``), and
+which of the map's fields does it have (``prepare``, :mod:`connectors.fields`).
 
 Records carry CRM field names and raw CRM values (strings as the API returns them);
 turning them into directory fields is the job of ``mappings``. Cursors are opaque,
@@ -18,6 +19,7 @@ from datetime import datetime
 from typing import Any, ClassVar, Protocol
 
 from connectors.errors import ConnectorError
+from connectors.fields import FieldReport, FieldSpec
 
 Cursor = dict[str, Any]
 
@@ -102,9 +104,15 @@ class Connector(Protocol):
         """The CRM object types this connector syncs, parents first (company, contact)."""
         ...
 
-    def ensure_setup(self) -> None:
+    def ensure_setup(self, fields: Sequence[FieldSpec] = ()) -> FieldReport:
         """Make sure the CRM account can be synced (e.g. the property or External ID field
-        that holds our id exists); create what is missing where the API allows it."""
+        that holds our id exists) and has the map's ``fields``; create what is missing
+        where the API allows it, and report what is still missing."""
+        ...
+
+    def prepare(self, fields: Sequence[FieldSpec]) -> FieldReport:
+        """Read and write the map's ``fields`` from now on, those the account has; the
+        report names the others, which the sync must leave out."""
         ...
 
     def scan(

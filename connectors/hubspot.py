@@ -29,6 +29,7 @@ from connectors.batching import chunks
 from connectors.budget import RequestBudget
 from connectors.credentials import Credentials
 from connectors.errors import NotFound, Permanent
+from connectors.fields import FieldReport, FieldSpec, by_object
 from connectors.hubspot_api import (
     DEFAULT_BASE_URL,
     DEFAULT_TIMEOUT_S,
@@ -37,6 +38,7 @@ from connectors.hubspot_api import (
     TokensCallback,
     server_time,
 )
+from connectors.hubspot_properties import HubSpotProperties
 from connectors.hubspot_records import (
     DEFAULT_ID_PROPERTY,
     DEFAULT_PROPERTIES,
@@ -55,8 +57,6 @@ from connectors.retry import RetryPolicy
 PAGE_SIZE = 100  # list and batch limit
 ASSOCIATION_BATCH = 1_000  # v4 batch read and write limit we use
 DEFAULT_OVERLAP_S = 300.0
-# crmsync's own properties sit in a property group of their own on each object type.
-PROPERTY_GROUP = {"name": "crmsync", "label": "crmsync", "displayOrder": -1}
 OWNER_PAGE_SIZE = 100  # an email names one owner; the page only has to hold it
 
 
@@ -65,7 +65,9 @@ class HubSpotOptions:
     """How a connection reads and writes; every field has a documented default."""
 
     id_property: str = DEFAULT_ID_PROPERTY  # unique property holding our local id
-    properties: Mapping[str, Sequence[str]] = field(default_factory=lambda: DEFAULT_PROPERTIES)
+    # Properties read per object type. None: the standard ones (DEFAULT_PROPERTIES) and
+    # those the field map uses (``prepare``); a mapping: exactly these.
+    properties: Mapping[str, Sequence[str]] | None = None
     # Incremental scans re-read this much before the saved cursor: search indexing lags
     # writes by seconds normally and by minutes under load; re-reading is idempotent.
     overlap_s: float = DEFAULT_OVERLAP_S
@@ -99,67 +101,36 @@ class HubSpotConnector:
             timeout_s=self.options.timeout_s,
             retry=self.options.retry,
         )
+        # Properties the field map uses, besides the connection's list (``prepare``).
+        self._wanted: dict[str, tuple[str, ...]] = {}
         self._properties_by_segment = {SEGMENTS[t]: self._properties(t) for t in OBJECT_TYPES}
         self.writes = HubSpotWrites(api=self.api, id_property=self.options.id_property)
+        self.setup = HubSpotProperties(api=self.api, id_property=self.options.id_property)
 
     def object_types(self) -> tuple[str, ...]:
         return OBJECT_TYPES
 
     # ---- setup -------------------------------------------------------------------------
 
-    def ensure_setup(self) -> None:
-        """Create the unique property that holds our id on companies and contacts, in
-        crmsync's property group (made first when missing)."""
-        name = self.options.id_property
-        for object_type in OBJECT_TYPES:
-            segment = SEGMENTS[object_type]
-            self._ensure_group(segment)
-            try:
-                found = self.api.call(
-                    "properties.get",
-                    lambda api, o, s=segment: api.sdk("crm.properties.core_api").get_by_name(
-                        s, name, **o
-                    ),
-                ).data
-            except NotFound:
-                found = None
-            if found is None:
-                body = {
-                    "name": name,
-                    "label": "crmsync id",
-                    "description": "The customer directory's id for this record (set by crmsync).",
-                    "type": "string",
-                    "fieldType": "text",
-                    "groupName": PROPERTY_GROUP["name"],
-                    "hasUniqueValue": True,
-                }
-                self.api.call(
-                    "properties.create",
-                    lambda api, o, s=segment, b=body: api.sdk("crm.properties.core_api").create(
-                        s, b, **o
-                    ),
-                )
-            elif not found.get("hasUniqueValue"):
-                raise Permanent(
-                    f"HubSpot {segment} property {name!r} exists but is not unique "
-                    "(hasUniqueValue); upserts need a unique property. Rename the option "
-                    "id_property or replace the property.",
-                    provider=PROVIDER,
-                    code="ID_PROPERTY_NOT_UNIQUE",
-                )
+    def ensure_setup(self, fields: Sequence[FieldSpec] = ()) -> FieldReport:
+        """Create crmsync's property group, the unique property that holds our id, and
+        the properties in ``fields`` that do not exist yet (see
+        :mod:`connectors.hubspot_properties`)."""
+        return self.setup.ensure_setup(fields)
 
-    def _ensure_group(self, segment: str) -> None:
-        groups = "crm.properties.groups_api"
-        try:
-            self.api.call(
-                "properties.groups.get",
-                lambda api, o: api.sdk(groups).get_by_name(segment, PROPERTY_GROUP["name"], **o),
+    def prepare(self, fields: Sequence[FieldSpec]) -> FieldReport:
+        """Read ``fields`` from now on (unless the connection names its own list of
+        properties), those the portal has; report the others."""
+        report = self.setup.available(fields)
+        unavailable = report.unavailable
+        self._wanted = {
+            object_type: tuple(
+                spec.name for spec in specs if spec.name not in unavailable.get(object_type, ())
             )
-        except NotFound:
-            self.api.call(
-                "properties.groups.create",
-                lambda api, o: api.sdk(groups).create(segment, dict(PROPERTY_GROUP), **o),
-            )
+            for object_type, specs in by_object(fields).items()
+        }
+        self._properties_by_segment = {SEGMENTS[t]: self._properties(t) for t in OBJECT_TYPES}
+        return report
 
     # ---- scans -------------------------------------------------------------------------
 
@@ -405,7 +376,11 @@ class HubSpotConnector:
             )
 
     def _properties(self, object_type: str) -> list[str]:
-        wanted = self.options.properties.get(object_type, DEFAULT_PROPERTIES[object_type])
+        chosen = self.options.properties
+        if chosen is None:
+            wanted = [*DEFAULT_PROPERTIES[object_type], *self._wanted.get(object_type, ())]
+        else:
+            wanted = list(chosen.get(object_type, DEFAULT_PROPERTIES[object_type]))
         return read_properties(object_type, wanted, self.options.id_property)
 
     def _to_record(self, object_type: str, raw: dict[str, Any]) -> RemoteRecord:

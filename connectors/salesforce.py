@@ -31,6 +31,7 @@ from connectors.batching import chunks
 from connectors.budget import RequestBudget
 from connectors.credentials import Credentials
 from connectors.errors import Permanent
+from connectors.fields import FieldReport, FieldSpec, by_object
 from connectors.retry import RetryPolicy
 from connectors.salesforce_api import (
     DEFAULT_API_VERSION,
@@ -42,6 +43,7 @@ from connectors.salesforce_api import (
     floor_minute,
     server_time,
 )
+from connectors.salesforce_fields import SalesforceFields
 from connectors.salesforce_writes import SOBJECTS, SalesforceWrites
 
 OBJECT_TYPES = ("account", "contact")
@@ -71,7 +73,9 @@ class SalesforceOptions:
     """How a connection reads and writes; every field has a documented default."""
 
     external_id_field: str = DEFAULT_EXTERNAL_ID_FIELD  # our id, an External ID + Unique field
-    fields: Mapping[str, Sequence[str]] = field(default_factory=lambda: DEFAULT_FIELDS)
+    # Fields queried per object type. None: the standard ones (DEFAULT_FIELDS) and those of
+    # the field map that the org has (``prepare``); a mapping: exactly these.
+    fields: Mapping[str, Sequence[str]] | None = None
     # An incremental pass re-reads this much before the saved cursor: SystemModstamp is
     # stamped when a transaction starts, so a long one commits rows older than rows we
     # already read. Re-reading is idempotent.
@@ -107,7 +111,7 @@ class SalesforceConnector:
         self.account_id = account_id
         self.options = options or SalesforceOptions()
         self.counter = counter or CallCounter()
-        for name in [self.options.external_id_field, *_all(self.options.fields)]:
+        for name in [self.options.external_id_field, *_all(self.options.fields or {})]:
             if not _FIELD_NAME.match(name):
                 raise Permanent(f"not a field name: {name!r}", provider=PROVIDER, code="BAD_FIELD")
         self.api = SalesforceApi(
@@ -124,30 +128,24 @@ class SalesforceConnector:
         self.writes = SalesforceWrites(
             api=self.api, external_id_field=self.options.external_id_field
         )
+        self.fields = SalesforceFields(api=self.api)
+        # Fields the field map uses that the org has, besides the connection's list.
+        self._wanted: dict[str, tuple[str, ...]] = {}
 
     def object_types(self) -> tuple[str, ...]:
         return OBJECT_TYPES
 
     # ---- setup -------------------------------------------------------------------------
 
-    def ensure_setup(self) -> None:
-        """Check that both objects have our External ID field. Salesforce's REST API cannot
-        create fields, so a missing one is a permanent error that names it."""
+    def ensure_setup(self, fields: Sequence[FieldSpec] = ()) -> FieldReport:
+        """Check that both objects have our External ID field, and which of ``fields``
+        the org has. Salesforce's REST API cannot create fields: a missing External ID
+        field is a permanent error that names it; the map's missing fields are reported
+        (by API name, with the type to create) and left out of the sync."""
         wanted = self.options.external_id_field
         for object_type in OBJECT_TYPES:
             sobject = SOBJECTS[object_type]
-            describe = self.api.call(
-                "sobject.describe",
-                lambda sf, o, s=sobject: sf.restful(f"sobjects/{s}/describe/", **o),
-            )
-            found = next(
-                (
-                    f
-                    for f in describe.get("fields", [])
-                    if f.get("name", "").lower() == wanted.lower()
-                ),
-                None,
-            )
+            found = self.fields.describe(object_type, fresh=True).get(wanted.lower())
             if found is None or not found.get("externalId"):
                 problem = "is not an External ID" if found else "does not exist"
                 raise Permanent(
@@ -158,6 +156,25 @@ class SalesforceConnector:
                     code="EXTERNAL_ID_FIELD_MISSING",
                     details={"object": sobject, "field": wanted},
                 )
+        return self.fields.check(fields)
+
+    def prepare(self, fields: Sequence[FieldSpec]) -> FieldReport:
+        """Query and write ``fields`` from now on, those the org has (by ``describe``,
+        read again after a while); report the others."""
+        for spec in fields:
+            if not _FIELD_NAME.match(spec.name):
+                raise Permanent(
+                    f"not a field name: {spec.name!r}", provider=PROVIDER, code="BAD_FIELD"
+                )
+        report = self.fields.check(fields)
+        unavailable = report.unavailable
+        self._wanted = {
+            object_type: tuple(
+                spec.name for spec in specs if spec.name not in unavailable.get(object_type, ())
+            )
+            for object_type, specs in by_object(fields).items()
+        }
+        return report
 
     # ---- scans -------------------------------------------------------------------------
 
@@ -384,7 +401,11 @@ class SalesforceConnector:
             )
 
     def _fields(self, object_type: str) -> list[str]:
-        wanted = self.options.fields.get(object_type, DEFAULT_FIELDS[object_type])
+        chosen = self.options.fields
+        if chosen is None:
+            wanted = [*DEFAULT_FIELDS[object_type], *self._wanted.get(object_type, ())]
+        else:
+            wanted = list(chosen.get(object_type, DEFAULT_FIELDS[object_type]))
         names = [*SYSTEM_FIELDS, *wanted, self.options.external_id_field]
         if object_type == "contact":
             names.append("AccountId")

@@ -633,6 +633,23 @@ def archive_customer(
     )
 
 
+def set_archived(
+    session: Session,
+    tenant_id: int,
+    customer_id: int,
+    *,
+    archived: bool,
+    origin_connection_id: int | None = None,
+) -> Customer:
+    """Archive, or bring back into active lists, keeping the status (a CRM's archived
+    flag moves this and nothing else)."""
+    customer = _live(get_customer(session, tenant_id, customer_id))
+    if archived == (customer.archived_at is not None):
+        return customer
+    values = {"archived_at": utcnow() if archived else None}
+    return _set_state(session, tenant_id, customer_id, values, None, origin_connection_id)
+
+
 def reactivate_customer(
     session: Session, tenant_id: int, customer_id: int, *, expected_version: int | None = None
 ) -> Customer:

@@ -22,14 +22,12 @@ from collections.abc import Callable, Mapping
 from functools import lru_cache
 from typing import Any
 
-from customers.fields import CONTACT_FIELDS, CUSTOMER_FIELDS
 from mappings.errors import RemoteValueError
+from mappings.fields import derived, normalizer, sync_form
 from mappings.spec import CUSTOM_PREFIX, FieldMap, ObjectMap
 from mappings.transforms import TRANSFORMS, Context
 
 Values = tuple[Any, ...]
-
-_DIRECTORY_NORMALIZERS = {"customer": CUSTOMER_FIELDS, "contact": CONTACT_FIELDS}
 
 
 def _custom_text(value: Any) -> str | None:
@@ -40,22 +38,26 @@ def _custom_text(value: Any) -> str | None:
 def _normalizer(local_type: str, name: str) -> Callable[[Any], Any]:
     if name.startswith(CUSTOM_PREFIX):
         return _custom_text
-    return _DIRECTORY_NORMALIZERS[local_type][name]
+    return normalizer(local_type, name)
 
 
 def is_blank(value: Any) -> bool:
+    """No value: None, blank text, or an empty list or object (no roles, no tags)."""
+    if isinstance(value, list | tuple | dict):
+        return not value
     return value is None or (isinstance(value, str) and not value.strip())
 
 
 def local_value(local: Mapping[str, Any], name: str) -> Any:
-    """A local field's value from flat values or from a record's columns."""
+    """A local field's value, in its sync form (``mappings.fields``), from flat values or
+    from a record's columns."""
     if name in local:
-        return local[name]
+        return sync_form(local[name])
     if name.startswith(CUSTOM_PREFIX):
         custom = local.get("custom_properties")
         if isinstance(custom, Mapping):
             return custom.get(name.removeprefix(CUSTOM_PREFIX))
-    return None
+    return sync_form(derived(name, local)[1])
 
 
 def entry_values(entry: FieldMap, local: Mapping[str, Any]) -> Values:
@@ -181,7 +183,9 @@ def to_remote(
 
 
 def _given(local: Mapping[str, Any], name: str) -> bool:
-    return name in local or (name.startswith(CUSTOM_PREFIX) and "custom_properties" in local)
+    if name in local or derived(name, local)[0]:
+        return True
+    return name.startswith(CUSTOM_PREFIX) and "custom_properties" in local
 
 
 def project(
@@ -206,8 +210,10 @@ def snapshot(object_map: ObjectMap, local: Mapping[str, Any]) -> dict[str, Any]:
 def record_values(values: Mapping[str, Any]) -> dict[str, Any]:
     """Flat local values as a new record's fields: custom keys nested in one
     ``custom_properties`` object (blank ones left out: a new record has none to remove),
-    every other field as it is."""
+    ``archived`` left out (the caller archives a record the CRM holds archived), every
+    other field as it is."""
     fields = {name: value for name, value in values.items() if not name.startswith(CUSTOM_PREFIX)}
+    fields.pop("archived", None)  # a state, not a field: the caller archives the new record
     custom = {
         name.removeprefix(CUSTOM_PREFIX): value
         for name, value in values.items()

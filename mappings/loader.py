@@ -11,7 +11,8 @@ The shipped maps live in ``mappings/maps/<provider>_<object>.yaml``. A file is o
       - local: name               # a local field, or a list of them
         remote: Name              # the CRM property
         rule: two_way             # see mappings.spec.Rule; default two_way
-        transform: text           # see mappings.transforms; default text
+        transform: text           # see mappings.transforms; default: by the field's kind
+                                  #   (mappings.fields: credit_limit -> decimal, ...)
         required: true            # optional: the CRM rejects blanks here
         on_blank: clear           # optional: a blank CRM value clears (default) or keeps
                                   #   the local value
@@ -46,25 +47,13 @@ import yaml
 
 from customers import taxonomy
 from customers.custom_properties import check_key
-from customers.fields import CONTACT_FIELDS, CUSTOMER_FIELDS
 from mappings.errors import MappingError
+from mappings.fields import LOCAL_FIELDS
 from mappings.spec import CUSTOM_PREFIX, FieldMap, ObjectMap, Rule, ValueMap
 from mappings.transforms import TRANSFORMS
 
 SHIPPED_DIR = Path(__file__).parent / "maps"
 
-# Local fields a map may name: the directory's text-valued fields. Numbers, lists and the
-# custom_properties dict as a whole have no single CRM string form (custom keys do).
-_NOT_MAPPABLE = {
-    "custom_properties",
-    "payment_terms_days",
-    "credit_limit",
-    "roles",
-}
-LOCAL_FIELDS = {
-    "customer": frozenset(CUSTOMER_FIELDS) - _NOT_MAPPABLE,
-    "contact": frozenset(CONTACT_FIELDS) - _NOT_MAPPABLE,
-}
 _MAP_KEYS = {"provider", "object", "local", "blank", "phone_region", "fields", "value_maps"}
 _ENTRY_KEYS = {
     "local",
@@ -298,7 +287,7 @@ def _entry(
         raise MappingError(
             source, f"unknown rule {raw.get('rule')!r} (use {_RULES})", key
         ) from None
-    transform = TRANSFORMS.get(raw.get("transform", "text"))
+    transform = TRANSFORMS.get(raw.get("transform", _default_transform(names, local_type)))
     if transform is None:
         known = ", ".join(TRANSFORMS)
         raise MappingError(source, f"unknown transform {raw.get('transform')!r} (use {known})", key)
@@ -322,7 +311,7 @@ def _entry(
         isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < 1
     ):
         raise MappingError(source, "'max_length' must be a whole number of at least 1", key)
-    on_blank = raw.get("on_blank", "clear")
+    on_blank = raw.get("on_blank", _default_on_blank(names, local_type))
     if on_blank not in ("clear", "keep"):
         raise MappingError(source, f"'on_blank' must be clear or keep, got {on_blank!r}", key)
     return FieldMap(
@@ -338,6 +327,19 @@ def _entry(
     )
 
 
+def _default_transform(names: list[str], local_type: str) -> str:
+    """The transform of the field's kind (``mappings.fields``) for a one-field entry that
+    names none: an amount reads as an amount, a list as a list."""
+    found = LOCAL_FIELDS[local_type].get(names[0]) if len(names) == 1 else None
+    return found.transform if found is not None else "text"
+
+
+def _default_on_blank(names: list[str], local_type: str) -> str:
+    """``keep`` for fields the directory never holds blank (status, type)."""
+    found = [LOCAL_FIELDS[local_type].get(name) for name in names]
+    return "keep" if any(f is not None and not f.nullable for f in found) else "clear"
+
+
 def _is_local_field(name: str, local_type: str) -> bool:
     if name.startswith(CUSTOM_PREFIX):
         # A key the directory would refuse would fail every record that carries it.
@@ -351,6 +353,15 @@ def _is_local_field(name: str, local_type: str) -> bool:
 
 def _check_unique(entries: tuple[FieldMap, ...]) -> None:
     # Every entry, synced or not, so turning a field on later cannot create a clash.
+    whole = next((e for e in entries if "custom_properties" in e.local), None)
+    keyed = next((e for e in entries if any(n.startswith(CUSTOM_PREFIX) for n in e.local)), None)
+    if whole is not None and keyed is not None:
+        raise MappingError(
+            keyed.source,
+            "duplicate target: custom_properties is mapped as a whole by "
+            f"{whole.key!r}; map single keys or the whole object, not both",
+            keyed.key,
+        )
     locals_seen: dict[str, FieldMap] = {}
     remotes_seen: dict[str, FieldMap] = {}
     for entry in entries:

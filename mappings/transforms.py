@@ -17,8 +17,10 @@ Transforms are pure functions; they raise ``ValueError`` for a value they cannot
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import pycountry
@@ -31,6 +33,7 @@ from customers.fields import (
     normalize_phone,
     normalize_website,
 )
+from mappings.fields import dumps, parse_boolean
 from mappings.spec import ValueMap
 
 Values = tuple[Any, ...]
@@ -105,6 +108,53 @@ def _website_domain_out(values: Values, context: Context) -> str | None:
     return website or (f"https://{domain}" if domain else None)
 
 
+def _number(raw: str) -> Decimal:
+    # Salesforce answers a Number(3, 0) field as 30.0, HubSpot as "30": both are 30.
+    try:
+        number = Decimal(raw.strip())
+    except InvalidOperation:
+        raise ValueError(f"{raw!r} is not a number") from None
+    if not number.is_finite():
+        raise ValueError(f"{raw!r} is not a number")
+    return number
+
+
+def _integer_in(raw: str, context: Context) -> Values:
+    number = _number(raw)
+    if number != number.to_integral_value():
+        raise ValueError(f"{raw!r} is not a whole number")
+    return (int(number),)
+
+
+def _boolean_out(values: Values, context: Context) -> str | None:
+    value = parse_boolean(values[0])
+    return None if value is None else ("true" if value else "false")
+
+
+# Values of a multi-value field are written separated by ";", as HubSpot writes multiple
+# checkboxes and Salesforce multi-select picklists; "," is read too, as people type lists.
+LIST_SEPARATOR = ";"
+
+
+def _list_in(raw: str, context: Context) -> Values:
+    parts = raw.replace(",", LIST_SEPARATOR).split(LIST_SEPARATOR)
+    return ([part.strip() for part in parts if part.strip()],)
+
+
+def _list_out(values: Values, context: Context) -> str | None:
+    items = values[0]
+    if isinstance(items, str):
+        items = _list_in(items, context)[0]
+    return LIST_SEPARATOR.join(str(item) for item in items or ()) or None
+
+
+def _json_in(raw: str, context: Context) -> Values:
+    try:
+        return (json.loads(raw),)
+    except json.JSONDecodeError as error:
+        raise ValueError(f"is not JSON ({error.msg})") from None
+
+
 def _value_map_in(raw: str, context: Context) -> Values:
     assert context.value_map is not None  # the loader guarantees it
     found = context.value_map.to_local(raw)
@@ -165,6 +215,41 @@ TRANSFORMS: dict[str, Transform] = {
             _street_in,
             _street_out,
             doc="Multi-line CRM street <-> local (street, street2).",
+        ),
+        Transform(
+            "integer",
+            1,
+            _integer_in,
+            _first,
+            doc="A whole number; 30.0 (a Salesforce Number(n, 0)) reads as 30.",
+        ),
+        Transform(
+            "decimal",
+            1,
+            lambda raw, context: (_number(raw),),
+            _first,
+            doc="An exact amount, written as its shortest text (1000.5).",
+        ),
+        Transform(
+            "boolean",
+            1,
+            lambda raw, context: (parse_boolean(raw),),
+            _boolean_out,
+            doc="true / false (also yes / no, 1 / 0); written as true or false.",
+        ),
+        Transform(
+            "list",
+            1,
+            _list_in,
+            _list_out,
+            doc="Several values in one CRM text, separated by ';' (',' is read too).",
+        ),
+        Transform(
+            "json",
+            1,
+            _json_in,
+            lambda values, context: None if values[0] is None else dumps(values[0]),
+            doc="A JSON object in one CRM text (custom properties as a whole).",
         ),
         Transform(
             "value_map",

@@ -67,6 +67,7 @@ class SalesforceSandbox:
         session_lifetime_s: float = DEFAULT_SESSION_LIFETIME_S,
         with_external_id: bool = True,
         custom_fields: Iterable[CustomField] = (),
+        with_crmsync_fields: bool = True,
         restricted_picklists: bool = False,
         clock: Callable[[], datetime] | None = None,
         outbound_time_scale: float = 1.0,
@@ -80,7 +81,11 @@ class SalesforceSandbox:
         self.api_version = api_version
         self.org = Org(
             org_id=org_id or _random_org_id(),
-            schema=build_schema(with_external_id=with_external_id, custom_fields=custom_fields),
+            schema=build_schema(
+                with_external_id=with_external_id,
+                custom_fields=custom_fields,
+                with_crmsync_fields=with_crmsync_fields,
+            ),
             ids=IdFactory(),
             clock=clock or _system_clock,
             faults=self.faults,
@@ -277,6 +282,12 @@ class SalesforceSandbox:
 
     def deactivate_user(self, user_id: str) -> None:
         self.org.store.deactivate_user(user_id)
+
+    def add_field(self, custom: CustomField) -> None:
+        """What an admin does in Setup > Object Manager: the field appears in describe,
+        queries and writes at once; existing records hold null in it."""
+        for object_name in custom.objects:
+            self.org.store.add_field(object_name, custom.to_field())
 
     def create(self, object_name: str, fields: Mapping[str, Any]) -> str:
         return self.org.store.create(object_name, fields)

@@ -278,11 +278,31 @@ class ObjectDef:
         return [f for f in self.fields.values() if f.external_id]
 
 
+# The custom fields crmsync's README asks an admin to add, as an org set up that way has
+# them: the directory's fields that Salesforce has no standard field for.
+CRMSYNC_FIELDS = (
+    CustomField(name="Email__c", type="email", length=80, objects=("Account",)),
+    CustomField(name="Customer_Status__c", type="picklist", objects=("Account",)),
+    CustomField(name="Archived__c", type="boolean", objects=("Account",)),
+    CustomField(name="Customer_Type__c", type="picklist", objects=("Account",)),
+    CustomField(name="Currency__c", type="string", length=3, objects=("Account",)),
+    CustomField(name="Payment_Terms_Days__c", type="double", objects=("Account",)),
+    CustomField(name="Credit_Limit__c", type="double", objects=("Account",)),
+    CustomField(name="VAT_Number__c", type="string", length=64, objects=("Account",)),
+    CustomField(name="Registration_Number__c", type="string", length=64, objects=("Account",)),
+    CustomField(name="Contact_Roles__c", type="string", objects=("Contact",)),
+)
+
+
 def build_schema(
-    *, with_external_id: bool = True, custom_fields: Iterable[CustomField] = ()
+    *,
+    with_external_id: bool = True,
+    custom_fields: Iterable[CustomField] = (),
+    with_crmsync_fields: bool = True,
 ) -> dict[str, ObjectDef]:
-    """Account and Contact with their standard fields and the requested custom fields, and
-    User (read-only)."""
+    """Account and Contact with their standard fields and the requested custom fields
+    (with ``with_crmsync_fields``, also :data:`CRMSYNC_FIELDS`, each unless one of the
+    same name is requested), and User (read-only)."""
     objects = {
         "Account": ObjectDef("Account", "Account", "Accounts", "001"),
         "Contact": ObjectDef("Contact", "Contact", "Contacts", "003"),
@@ -295,6 +315,9 @@ def build_schema(
     for definition in contact_fields():
         objects["Contact"].add(definition)
     extra = list(custom_fields)
+    if with_crmsync_fields:
+        asked = {custom.name.lower() for custom in extra}
+        extra += [custom for custom in CRMSYNC_FIELDS if custom.name.lower() not in asked]
     if with_external_id:
         extra.insert(
             0,

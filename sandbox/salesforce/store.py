@@ -65,6 +65,17 @@ class OrgStore:
         self._recycle_bin: deque[tuple[datetime, str, str]] = deque()  # in deletion order
         self.created_at = self.now()
 
+    def add_field(self, object_name: str, definition: FieldDef) -> None:
+        """A field an admin adds in Setup: every record, old and new, has it, null until
+        set."""
+        with self.lock:
+            self.schema[object_name].add(definition)
+            self._templates[object_name][definition.name] = None
+            for record in self.records[object_name].values():
+                record.setdefault(definition.name, None)
+            if definition.unique:
+                self.unique_index[(object_name, definition.name)] = {}
+
     # --- plumbing --------------------------------------------------------------------
 
     def now(self) -> datetime:

@@ -149,3 +149,59 @@ def test_connect_refuses_a_map_that_cannot_be_used_and_saves_nothing(
         assert result.exit_code == 2 and said in result.stderr, result.stderr
         assert "Traceback" not in result.stderr
     assert json.loads(cli("connections", "list", "--json").stdout) == []
+
+
+def test_connect_says_which_fields_it_made_and_which_an_admin_must_add(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from sandbox.salesforce.schema import CRMSYNC_FIELDS
+
+    present = [field for field in CRMSYNC_FIELDS if field.name != "Credit_Limit__c"]
+    with (
+        HubSpotSandbox(limits=None) as hubspot,
+        SalesforceSandbox(with_crmsync_fields=False, custom_fields=present) as salesforce,
+    ):
+        cli("db", "upgrade")
+        monkeypatch.setenv("CRMSYNC_HUBSPOT_ACCESS_TOKEN", hubspot.access_token)
+        made = cli(
+            "connect", "hubspot", "--portal-id", str(hubspot.portal_id), "--base-url", hubspot.url
+        )
+        assert made.exit_code == 0, made.stderr
+        assert "created hubspot property companies.crmsync_credit_limit" in made.stdout
+        assert "contacts.crmsync_roles" in made.stdout and "admin" not in made.stdout
+        # A map given later gets its properties the same way.
+        extra = tmp_path / "extra.yaml"
+        extra.write_text(
+            "object: company\nfields:\n  - {local: custom_properties.segment, remote: segment}\n"
+        )
+        changed = cli("connections", "set", "1", "--mapping", str(extra))
+        assert changed.exit_code == 0, changed.stderr
+        assert "created hubspot property companies.segment" in changed.stdout
+        assert "crmsync_credit_limit" not in changed.stdout  # made once, by connect
+
+        monkeypatch.setenv("CRMSYNC_SALESFORCE_ACCESS_TOKEN", salesforce.access_token())
+        named = cli(
+            "connect",
+            "salesforce",
+            "--org-id",
+            salesforce.org_id,
+            "--instance-url",
+            salesforce.instance_url,
+            "--ca-bundle",
+            salesforce.cert_path,
+            "--json",
+        )
+        assert named.exit_code == 0, named.stderr
+        answer = json.loads(named.stdout)
+        assert answer["fields_created"] == []
+        assert answer["fields_missing"] == [
+            {
+                "object": "Account",
+                "field": "Credit_Limit__c",
+                "create_as": "Number(16, 2)",
+                "found_type": None,
+            }
+        ]
+        # The rest syncs.
+        synced = json.loads(cli("sync", "2", "--full", "--json").stdout)
+        assert synced["outcome"] == "ok"

@@ -4,6 +4,7 @@ and in what the map can round-trip)."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -13,6 +14,7 @@ from hypothesis import strategies as st
 from customers import taxonomy
 from customers.fields import normalize_domain, normalize_website
 from mappings.engine import read_entry
+from mappings.fields import local_field
 from mappings.loader import load_map
 from mappings.spec import FieldMap, ObjectMap, Rule
 
@@ -72,8 +74,29 @@ EMAILS = st.builds(
 STREETS = st.lists(TEXT, min_size=1, max_size=3).map("\n".join)
 
 
+INTEGERS = st.integers(0, 365).map(str) | st.integers(0, 365).map(lambda n: f"{n}.0")
+AMOUNTS = st.decimals(
+    min_value=0, max_value=10**12, places=2, allow_nan=False, allow_infinity=False
+).map(str) | st.sampled_from(["1000", "1000.5", "1000.50", "0.01", "25000.0"])
+BOOLEANS = st.sampled_from(["true", "false", "True", "FALSE", "yes", "no", "1", "0", True, False])
+ROLES = st.lists(
+    st.sampled_from(["billing", "order", "shipment", "legal", "primary", "ap-team"]), max_size=4
+).map(lambda roles: st.sampled_from([";", "; ", ","]).map(lambda sep: sep.join(roles)))
+CURRENCIES = st.sampled_from(["EUR", "usd", "GBP", " chf "])
+CUSTOM_JSON = st.dictionaries(
+    st.sampled_from(["segment", "tier", "region"]), st.sampled_from(["a", "b", 1, True]), max_size=3
+).map(lambda value: json.dumps(value))
+
+
 def raw_values(entry: FieldMap) -> st.SearchStrategy[Any]:
     """CRM values for an entry, in the formats CRMs hand back."""
+    field = local_field("customer", entry.local[0]) if entry.local[0] != "roles" else None
+    if field is not None and field.choices and entry.transform == "text":
+        return st.sampled_from(field.choices) | st.sampled_from(field.choices).map(str.upper)
+    if entry.local == ("currency",):
+        return CURRENCIES
+    if entry.transform == "list":
+        return ROLES.flatmap(lambda strategy: strategy)
     if entry.transform == "value_map":
         assert entry.value_map is not None
         keys = sorted(entry.value_map.inbound)
@@ -88,6 +111,10 @@ def raw_values(entry: FieldMap) -> st.SearchStrategy[Any]:
         "domain": HOSTS,
         "website_domain": WEBSITES,
         "street_lines": STREETS,
+        "integer": INTEGERS,
+        "decimal": AMOUNTS,
+        "boolean": BOOLEANS,
+        "json": CUSTOM_JSON,
     }[entry.transform]
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from mappings.engine import (
@@ -15,6 +17,7 @@ from mappings.engine import (
 )
 from mappings.errors import RemoteValueError
 from mappings.loader import load_map, parse_map
+from mappings.spec import Rule
 
 HUBSPOT_COMPANY = {
     "name": "  Acme   GmbH ",
@@ -29,7 +32,11 @@ HUBSPOT_COMPANY = {
     "country": "Germany",
     "industry": "COMPUTER_SOFTWARE",
     "description": "  Long-time customer.\n\nPays on time.  ",
-    "vat_number": "DE123456789",  # dont_sync by default: never read
+    "vat_number": "de 123 456 789",
+    "crmsync_payment_terms_days": "30",
+    "crmsync_credit_limit": "25000.50",
+    "crmsync_archived": "false",
+    "crmsync_status": "",  # blank: not known, the directory keeps its status
     "hs_object_id": "123",  # not in the map
 }
 
@@ -51,6 +58,10 @@ def test_a_hubspot_company_reads_in_the_directorys_normal_form() -> None:
         "category": "technology",
         "subcategory": "software",
         "notes": "Long-time customer.\n\nPays on time.",
+        "tax_id": "DE123456789",
+        "payment_terms_days": 30,
+        "credit_limit": "25000.5",
+        "archived": False,
     }
 
 
@@ -136,7 +147,12 @@ LOCAL_CUSTOMER = {
 
 
 def test_to_remote_writes_crm_forms_and_never_a_dont_sync_field() -> None:
-    properties = to_remote(load_map("salesforce", "account"), LOCAL_CUSTOMER)
+    shipped = load_map("salesforce", "account")
+    off = tuple(
+        replace(entry, rule=Rule.DONT_SYNC) if entry.key == "tax_id" else entry
+        for entry in shipped.fields
+    )
+    properties = to_remote(replace(shipped, fields=off), LOCAL_CUSTOMER)
     assert properties == {
         "Name": "Acme GmbH",
         "Website": "https://acme.de",
@@ -232,8 +248,10 @@ def test_a_record_holding_what_we_wrote_is_an_echo() -> None:
         "phone": "+49301234567",
         "mobile_phone": None,
         "job_title": "CFO",
+        "roles": ["billing", "order"],
     }
     written = to_remote(hubspot, local)
+    assert written["crmsync_roles"] == "billing;order"
     base_fingerprint = fingerprint(snapshot(hubspot, local))
     # The CRM formats the number its own way and adds its own properties: still an echo.
     came_back = {**written, "phone": "+49 30 1234567", "lastmodifieddate": "2026-01-01T00:00:00Z"}
@@ -244,3 +262,41 @@ def test_a_record_holding_what_we_wrote_is_an_echo() -> None:
     assert remote_fingerprint(hubspot, partial) is None
     assert not is_echo(hubspot, partial, base_fingerprint)
     assert not is_echo(hubspot, came_back, None)
+
+
+def test_amounts_days_and_flags_compare_as_values_whatever_their_form() -> None:
+    """The base comes back from the database as JSON and Salesforce answers numbers as
+    doubles: a customer whose values did not change merges to nothing, and its base is
+    JSON again."""
+    import json
+    from datetime import UTC, datetime
+    from decimal import Decimal
+
+    from mappings.merge import merge
+
+    salesforce = load_map("salesforce", "account")
+    columns = {
+        "credit_limit": Decimal("25000.00"),
+        "payment_terms_days": 30,
+        "archived_at": None,
+        "status": "blocked",
+    }
+    remote = {
+        "Credit_Limit__c": 25000.0,
+        "Payment_Terms_Days__c": 30.0,
+        "Archived__c": False,
+        "Customer_Status__c": "Blocked",
+    }
+    first = merge(salesforce, base={}, local=columns, remote=remote)
+    assert not first.local_writes and not first.remote_writes and not first.conflicts
+    base = json.loads(json.dumps(first.base))
+    assert base["credit_limit"] == "25000" and base["archived"] is False
+    again = merge(salesforce, base=base, local=columns, remote=remote)
+    assert not again.changed and again.fingerprint == first.fingerprint
+    # A change in the CRM comes back as the directory's value; one made locally goes out.
+    changed_remote = {**remote, "Credit_Limit__c": 30000.5, "Archived__c": True}
+    edited = merge(salesforce, base=base, local=columns, remote=changed_remote)
+    assert edited.local_writes == {"credit_limit": "30000.5", "archived": True}
+    changed_local = {**columns, "archived_at": datetime.now(UTC), "payment_terms_days": 14}
+    pushed = merge(salesforce, base=base, local=changed_local, remote=remote)
+    assert pushed.remote_writes == {"Archived__c": "true", "Payment_Terms_Days__c": "14"}

@@ -61,13 +61,28 @@ def test_hubspot_company_covers_the_shared_fields() -> None:
         "category": "industry",
         "subcategory": "industry",
         "notes": "description",
+        "email": "crmsync_email",
+        "status": "crmsync_status",
+        "archived": "crmsync_archived",
+        "customer_type": "crmsync_customer_type",
+        "currency": "crmsync_currency",
+        "payment_terms_days": "crmsync_payment_terms_days",
+        "credit_limit": "crmsync_credit_limit",
         "tax_id": "vat_number",
+        "registration_number": "crmsync_registration_number",
     }
     assert {name: remote for name, (remote, _, _) in fields.items()} == expected
     assert fields["phone"][1] == "phone"
     assert fields["billing_country"][1] == "country"
     assert fields["category"][1] == "value_map"
-    assert fields["tax_id"][2] is Rule.DONT_SYNC  # off by default
+    assert fields["payment_terms_days"][1:] == ("integer", Rule.TWO_WAY)
+    assert fields["credit_limit"][1:] == ("decimal", Rule.TWO_WAY)
+    assert fields["archived"][1] == "boolean"
+    rules = {name: rule for name, (_, _, rule) in fields.items()}
+    assert {name for name, rule in rules.items() if rule is not Rule.TWO_WAY} == {
+        "category",
+        "subcategory",
+    }
 
 
 def test_salesforce_account_covers_the_shared_fields() -> None:
@@ -84,7 +99,12 @@ def test_salesforce_account_covers_the_shared_fields() -> None:
     assert fields["phone"][:2] == ("Phone", "phone")
     assert fields["category"][:2] == fields["subcategory"][:2] == ("Industry", "value_map")
     assert fields["notes"][0] == "Description"
-    assert fields["tax_id"] == ("VAT_Number__c", "text", Rule.DONT_SYNC)
+    assert fields["tax_id"] == ("VAT_Number__c", "text", Rule.TWO_WAY)
+    assert fields["payment_terms_days"] == ("Payment_Terms_Days__c", "integer", Rule.TWO_WAY)
+    assert fields["credit_limit"] == ("Credit_Limit__c", "decimal", Rule.TWO_WAY)
+    assert fields["email"] == ("Email__c", "email", Rule.TWO_WAY)
+    assert fields["status"][:2] == ("Customer_Status__c", "text")
+    assert fields["archived"][:2] == ("Archived__c", "boolean")
     assert load_map("salesforce", "account").entry("name").required
 
 
@@ -100,6 +120,7 @@ def test_contact_maps_cover_the_shared_fields(provider: str, names: list[str]) -
     assert [fields[name][0] for name in CONTACT] == names
     for name, transform in CONTACT.items():
         assert fields[name][1] == (transform or "text")
+    assert fields["roles"][1:] == ("list", Rule.TWO_WAY)
 
 
 def test_blank_is_written_the_way_each_crm_clears_a_field() -> None:
@@ -153,7 +174,13 @@ def test_a_good_file_loads(tmp_path: Path) -> None:
     ("entry", "field", "problem"),
     [
         ("{local: nickname, remote: nick}", "nickname", "unknown local field 'nickname'"),
-        ("{local: credit_limit, remote: limit}", "credit_limit", "unknown local field"),
+        ("{local: archived_at, remote: gone}", "archived_at", "unknown local field"),
+        (
+            "{local: custom_properties.tier, remote: tier}\n"
+            "  - {local: custom_properties, remote: extra}",
+            "custom_properties.tier",
+            "map single keys or the whole object, not both",
+        ),
         (
             "{local: custom_properties.2nd tier, remote: tier}",
             "custom_properties.2nd tier",
@@ -346,3 +373,34 @@ def test_a_value_map_row_with_more_values_than_fields_fails(tmp_path: Path) -> N
     with pytest.raises(MappingError, match=re.escape("gives 2 values for 1 fields")) as caught:
         load_map_file(path)
     assert caught.value.field == "value_maps.i.BANKING"
+
+
+def test_a_custom_map_takes_every_field_of_the_record(tmp_path: Path) -> None:
+    """Payment terms, credit limit and contact roles load in a connection's own map, and
+    each gets the transform of its kind without naming one."""
+    path = write(
+        tmp_path,
+        "object: company\nfields:\n"
+        "  - {local: payment_terms_days, remote: terms}\n"
+        "  - {local: credit_limit, remote: limit}\n"
+        "  - {local: custom_properties, remote: extras}\n"
+        "---\nobject: contact\nfields:\n"
+        "  - {local: roles, remote: roles}\n",
+    )
+    company = load_map("hubspot", "company", override=path)
+    contact = load_map("hubspot", "contact", override=path)
+    assert company.entry("payment_terms_days").transform == "integer"
+    assert company.entry("credit_limit").transform == "decimal"
+    assert company.entry("custom_properties").transform == "json"
+    assert contact.entry("roles").remote == "roles"  # replaces the shipped entry's property
+    assert contact.entry("roles").transform == "list"
+
+
+def test_every_directory_field_is_mappable() -> None:
+    """The loader's fields are the directory's own: a column the directory validates is
+    mappable without a list here to keep in step."""
+    from customers.fields import CONTACT_FIELDS, CUSTOMER_FIELDS
+    from mappings.fields import LOCAL_FIELDS
+
+    assert set(CUSTOMER_FIELDS) | {"archived"} == set(LOCAL_FIELDS["customer"])
+    assert set(CONTACT_FIELDS) == set(LOCAL_FIELDS["contact"])

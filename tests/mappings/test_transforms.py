@@ -131,3 +131,52 @@ def test_value_map_reads_case_insensitively_and_writes_the_first_listed_value() 
     assert outbound("value_map", "retail", None, context=context) is None
     with pytest.raises(ValueError, match="not in value map 'industry'"):
         inbound("value_map", "Zoology", context)
+
+
+@pytest.mark.parametrize(("raw", "days"), [("30", 30), ("30.0", 30), (" 0 ", 0), ("365", 365)])
+def test_integer_reads_salesforce_doubles_as_whole_numbers(raw: str, days: int) -> None:
+    assert inbound("integer", raw) == (days,)
+    assert outbound("integer", days) == str(days)
+
+
+@pytest.mark.parametrize("raw", ["30.5", "thirty", "", "NaN", "Infinity"])
+def test_integer_refuses_what_is_no_whole_number(raw: str) -> None:
+    with pytest.raises(ValueError, match="number"):
+        inbound("integer", raw)
+
+
+def test_decimal_is_exact_and_written_as_its_shortest_text() -> None:
+    from decimal import Decimal
+
+    assert inbound("decimal", "25000.50") == (Decimal("25000.50"),)
+    assert inbound("decimal", "0.1") == (Decimal("0.1"),)  # never through a float
+    assert outbound("decimal", "25000.5") == "25000.5"
+    with pytest.raises(ValueError, match="not a number"):
+        inbound("decimal", "1.000,50")
+
+
+@pytest.mark.parametrize(
+    ("raw", "value"), [("true", True), ("FALSE", False), ("yes", True), ("0", False)]
+)
+def test_boolean_reads_crm_spellings_and_writes_true_or_false(raw: str, value: bool) -> None:
+    assert inbound("boolean", raw) == (value,)
+    assert outbound("boolean", value) == ("true" if value else "false")
+    with pytest.raises(ValueError, match="not true or false"):
+        inbound("boolean", "maybe")
+
+
+def test_list_reads_semicolons_and_commas_and_writes_semicolons() -> None:
+    assert inbound("list", "billing;order") == (["billing", "order"],)
+    assert inbound("list", " billing ; ;order, legal") == (["billing", "order", "legal"],)
+    assert outbound("list", ["billing", "order"]) == "billing;order"
+    assert outbound("list", []) is None  # nothing: the map's blank
+    # Reading back what was written changes nothing.
+    written = outbound("list", ["billing", "order"])
+    assert written is not None and inbound("list", written) == (["billing", "order"],)
+
+
+def test_json_holds_custom_properties_as_one_sorted_text() -> None:
+    assert outbound("json", {"tier": "gold", "segment": "smb"}) == '{"segment":"smb","tier":"gold"}'
+    assert inbound("json", '{"tier": "gold"}') == ({"tier": "gold"},)
+    with pytest.raises(ValueError, match="is not JSON"):
+        inbound("json", "{tier")

@@ -162,4 +162,44 @@ def set_(
             shipped_mapping=shipped_mapping,
         )
         data = lifecycle.view(changed)
+    shown: list[Any] = []
+    if map_file is not None or shipped_mapping:
+        data["fields"] = _set_up_fields(connection_id, shown)
     _print(data, as_json, "changed")
+    if shown and not as_json:
+        from worker.cli.sync import print_fields
+
+        print_fields(data["provider"], shown)
+    elif "fields" in data and not as_json:
+        console.print(
+            f"the map is saved, its CRM fields not set up ({data['fields']['reason']}); "
+            "a sync leaves out the fields the CRM lacks",
+            highlight=False,
+        )
+
+
+def _set_up_fields(connection_id: int, reports: list[Any]) -> dict[str, Any]:
+    """Make the new map's CRM fields (HubSpot) or name the missing ones (Salesforce), as
+    ``connect`` does; the report is added to ``reports``. The map is saved already: a CRM
+    that cannot be reached now only delays this to the next sync, which leaves out what
+    the CRM lacks."""
+    from connectors.errors import ConnectorError
+    from customers.sync_state import ConnectionStatus
+    from worker.sync import connections
+    from worker.sync.target import SyncTarget
+
+    with unit_of_work() as (session, tenant_id):
+        connection = lifecycle.find(session, tenant_id, connection_id)
+        if connection.status != ConnectionStatus.ACTIVE:
+            return {"set_up": False, "reason": f"the connection is {connection.status}"}
+        target = SyncTarget.from_connection(connection)
+        try:
+            report = connections.connector(connection).ensure_setup(target.fields)
+        except ConnectorError as error:
+            return {"set_up": False, "reason": f"the fields were not set up: {error}"}
+    reports.append(report)
+    return {
+        "set_up": True,
+        "created": list(report.created),
+        "missing": [problem.describe() for problem in report.problems],
+    }

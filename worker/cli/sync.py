@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from connectors.credentials import Credentials
 from connectors.errors import ConnectorError
+from connectors.fields import FieldProblem, FieldReport
 from customers.errors import NotFound
 from customers.sync_state import Connection, ConnectionStatus
 from worker.cli.common import JsonFlag, console, fail, handles_errors, print_json, unit_of_work
@@ -81,6 +82,7 @@ def _connect(provider: str, account_id: str, name: str, credentials: Credentials
         reconnecting = existing.id if existing is not None else None
         # A connection connected again keeps its name (and map, unless one is given).
         name = existing.name if existing is not None else name
+    reports: list[FieldReport] = []
     if reconnecting is not None:
         # Its links and history stay: records already linked are not made again.
         try:
@@ -91,25 +93,43 @@ def _connect(provider: str, account_id: str, name: str, credentials: Credentials
                 base_url=base_url,
                 options=options,
                 mapping=mapping,
+                on_fields=reports.append,
             )
         except ConnectorError as error:
             fail(f"{provider} setup failed, nothing was changed: {error}")
-        _connected(reconnecting, provider, account_id, name, as_json, "reconnected")
+        _connected(reconnecting, provider, account_id, name, as_json, "reconnected", reports)
         return
     try:
         connection_id = connections.connect(
             sessions(), tenant_id=tenant_id, provider=provider, account_id=account_id, name=name,
             credentials=credentials, base_url=base_url, options=options, auto_create=auto_create,
-            mapping=mapping,
+            mapping=mapping, on_fields=reports.append,
         )  # fmt: skip
     except ConnectorError as error:
         fail(f"{provider} setup failed, nothing was saved: {error}")
-    _connected(connection_id, provider, account_id, name, as_json, "connected")
+    _connected(connection_id, provider, account_id, name, as_json, "connected", reports)
+
+
+def _problem_json(problem: FieldProblem) -> dict[str, Any]:
+    return {
+        "object": problem.crm_object,
+        "field": problem.name,
+        "create_as": problem.needed,
+        "found_type": problem.found,
+    }
 
 
 def _connected(
-    connection_id: int, provider: str, account_id: str, name: str, as_json: bool, done: str
+    connection_id: int,
+    provider: str,
+    account_id: str,
+    name: str,
+    as_json: bool,
+    done: str,
+    reports: list[FieldReport],
 ) -> None:
+    created = [name for report in reports for name in report.created]
+    problems = [problem for report in reports for problem in report.problems]
     if as_json:
         print_json(
             {
@@ -119,11 +139,30 @@ def _connected(
                 "name": name,
                 "status": "active",
                 "done": done,
+                "fields_created": created,
+                "fields_missing": [_problem_json(problem) for problem in problems],
             }
         )
         return
     console.print(f"{done} {provider} account {account_id} as connection {connection_id} ({name})")
+    print_fields(provider, reports)
     console.print(f"next: crmsync sync {connection_id} --full", style="dim")
+
+
+def print_fields(provider: str, reports: list[FieldReport]) -> None:
+    """What the setup made and what is still missing, one line each."""
+    created = [name for report in reports for name in report.created]
+    problems = [problem for report in reports for problem in report.problems]
+    for made in created:
+        console.print(f"created {provider} property {made}", highlight=False)
+    if problems:
+        console.print(
+            f"not synced until an admin fixes them ({len(problems)}); the other fields sync:",
+            style="yellow",
+            highlight=False,
+        )
+        for problem in problems:
+            console.print(f"  {problem.describe()}", highlight=False)
 
 
 @connect_app.command("hubspot")

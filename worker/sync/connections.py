@@ -24,6 +24,7 @@ from connectors.base import Connector
 from connectors.budget import RequestBudget
 from connectors.credentials import CredentialCipher, Credentials, load_cipher
 from connectors.errors import Permanent
+from connectors.fields import FieldReport
 from connectors.registry import budget_for, connector_for, limits_for
 from customers.db import transaction
 from customers.errors import NotFound
@@ -32,6 +33,7 @@ from customers.types import utcnow
 from worker.database import sessions
 from worker.settings import get_settings
 from worker.shared_redis import shared_client
+from worker.sync.target import field_specs, maps_for
 
 log = logging.getLogger(__name__)
 
@@ -135,20 +137,25 @@ def connect(
     options: dict[str, Any] | None = None,
     auto_create: bool = True,
     mapping: str | None = None,
+    on_fields: Callable[[FieldReport], None] | None = None,
 ) -> int:
     """Set the CRM account up, then save the connection and return its id.
 
     The setup runs before anything is written: a failed setup (a ``ConnectorError``) saves
-    nothing, and tokens refreshed during it are the ones stored. A new connection starts
-    at the end of the outbox; a reconcile pushes what the CRM lacks.
+    nothing, and tokens refreshed during it are the ones stored. It makes the map's CRM
+    fields where the CRM allows it; ``on_fields`` gets what it made and what is still
+    missing (Salesforce fields an admin must add). A new connection starts at the end of
+    the outbox; a reconcile pushes what the CRM lacks.
     """
     from worker.sync.outbound import start_at_end
 
     latest = [credentials]
-    build(
+    report = build(
         provider, account_id=account_id, base_url=base_url, credentials=credentials,
         options=options or {}, on_tokens=latest.append,
-    ).ensure_setup()  # fmt: skip
+    ).ensure_setup(field_specs(maps_for(provider, mapping)))  # fmt: skip
+    if on_fields is not None:
+        on_fields(report)
     with transaction(sessions_) as session:
         connection = create_connection(
             session, tenant_id=tenant_id, provider=provider, account_id=account_id, name=name,
@@ -167,6 +174,7 @@ def reconnect(
     base_url: str | None = None,
     options: dict[str, Any] | None = None,
     mapping: str | None = None,
+    on_fields: Callable[[FieldReport], None] | None = None,
 ) -> None:
     """Give a removed or auth_failed connection new credentials and make it active again.
 
@@ -178,6 +186,7 @@ def reconnect(
         if row is None:
             raise NotFound("connection", connection_id)
         provider, account_id = row.provider, row.account_id
+        kept_mapping = row.mapping or None
     latest = [credentials]
     setup = build(
         provider,
@@ -187,7 +196,9 @@ def reconnect(
         options=options or {},
         on_tokens=latest.append,
     )
-    setup.ensure_setup()
+    report = setup.ensure_setup(field_specs(maps_for(provider, mapping or kept_mapping)))
+    if on_fields is not None:
+        on_fields(report)
     with transaction(sessions_) as session:
         row = session.get(Connection, connection_id)
         if row is None:

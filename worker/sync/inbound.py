@@ -413,11 +413,20 @@ class InboundPage:
             return False
         if isinstance(local, Customer):
             writes, custom = _custom_writes(result.local_writes)
+            archived = writes.pop("archived", None)
             changes = local_changes(self.object_map, writes, current)
             service.update_customer(
                 self.session, self.target.tenant_id, local.id, changes, custom=custom,
                 origin_connection_id=self.target.connection_id,
             )  # fmt: skip
+            if archived is not None:
+                service.set_archived(
+                    self.session,
+                    self.target.tenant_id,
+                    local.id,
+                    archived=bool(archived),
+                    origin_connection_id=self.target.connection_id,
+                )
         else:
             changes = local_changes(self.object_map, result.local_writes, current)
             contact_service.update_contact(
@@ -539,6 +548,14 @@ class InboundPage:
             record_values(values),
             origin_connection_id=self.target.connection_id,
         )
+        if values.get("archived"):  # archived in the CRM: so is the new customer
+            service.set_archived(
+                self.session,
+                self.target.tenant_id,
+                customer.id,
+                archived=True,
+                origin_connection_id=self.target.connection_id,
+            )
         self.duplicates.add(
             customer.id, name=customer.name, email=customer.email,
             domain=customer.domain, tax_id=customer.tax_id,

@@ -129,6 +129,8 @@ class NewRecords:
         prepared = service.prepare_customer(
             record_values(values), origin_connection_id=page.target.connection_id
         )
+        if values.get("archived"):
+            prepared.fields["archived_at"] = utcnow()  # archived in the CRM: created archived
         self._pending.add(len(self.waiting), **keys)
         return _Waiting(record, prepared)
 

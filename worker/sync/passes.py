@@ -50,6 +50,7 @@ from worker.sync.outbound import Pusher
 from worker.sync.target import SyncTarget
 
 log = logging.getLogger(__name__)
+_REPORTED: set[tuple[int, Any]] = set()
 
 PUSH_CHUNK = 500
 Progress = Callable[[str, int], None]  # (object type, records applied so far)
@@ -73,11 +74,23 @@ class Sync:
             if row is None:
                 raise NotFound("connection", connection_id)  # permanent: never retried
             lifecycle.ensure_active(row)  # before the connector: a removed one has no credentials
-            self.target = SyncTarget.from_connection(row)
+            self.full_target = SyncTarget.from_connection(row)
+            self.target = self.full_target
             self.connector = connector or connections.reusable_connector(row)
         self.locks = locks or locks_for(shared_client(get_settings()))
         self.progress = progress
         self.counts: Counter[str] = Counter()
+
+    def _prepare(self) -> None:
+        """Sync only the map's fields the CRM account has (a Salesforce field an admin has
+        not added yet is left out, not a query that fails)."""
+        report = self.connector.prepare(self.full_target.fields)
+        for problem in report.problems:
+            said = (self.target.connection_id, problem)
+            if said not in _REPORTED:  # once per process, not at every job
+                _REPORTED.add(said)
+                log.warning("connection %s: %s", self.target.connection_id, problem.describe())
+        self.target = self.full_target.without(report.unavailable)
 
     # -- bookkeeping ---------------------------------------------------------------------
 
@@ -95,6 +108,7 @@ class Sync:
         self.counts = Counter()
         outcome, error = "ok", None
         try:
+            self._prepare()
             yield run
         except BudgetExhausted as exhausted:
             outcome, error = "budget_exhausted", str(exhausted)

@@ -90,6 +90,14 @@ def create(session: Session, tenant_id: int, review_id: int) -> Customer:
     customer = service.create_customer(
         session, tenant_id, record_values(review.values), origin_connection_id=review.connection_id
     )
+    if review.values.get("archived"):  # archived in the CRM: so is the new customer
+        service.set_archived(
+            session,
+            tenant_id,
+            customer.id,
+            archived=True,
+            origin_connection_id=review.connection_id,
+        )
     _make_link(session, review, customer.id)
     _close(review, "created", f"created as customer {customer.id}")
     session.flush()

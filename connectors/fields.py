@@ -1,0 +1,71 @@
+"""The CRM fields a sync reads and writes, as connectors take them, and what they found.
+
+The worker turns its field maps into :class:`FieldSpec` items (a CRM name and the kind of
+value it holds); a connector makes sure its CRM account has them (``ensure_setup``: HubSpot
+creates the missing properties, Salesforce can only name them for an admin) and reads and
+writes only those it has (``prepare``). A connector never sees a map.
+
+Kinds (as ``mappings.fields`` names them): ``text``, ``email``, ``integer``, ``decimal``,
+``boolean``, ``choice`` (one of ``choices``), ``list`` (values separated by ``;``) and
+``json`` (an object as JSON text).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class FieldSpec:
+    """One CRM property (HubSpot) or field (Salesforce) the sync uses."""
+
+    object_type: str  # the connector's: company | account | contact
+    name: str  # the CRM's internal / API name
+    kind: str = "text"
+    label: str = ""
+    choices: tuple[str, ...] = ()
+    length: int = 255  # longest text a text-like kind holds
+
+
+@dataclass(frozen=True, slots=True)
+class FieldProblem:
+    """A field the CRM account lacks, or has with a type that cannot hold the value.
+    ``needed`` says what to create, in the CRM's own terms (``Number(16, 2)``)."""
+
+    object_type: str
+    crm_object: str  # HubSpot companies / contacts; Salesforce Account / Contact
+    name: str
+    needed: str
+    found: str | None = None  # the type the CRM has, when it has the field
+
+    def describe(self) -> str:
+        if self.found is None:
+            return f"{self.crm_object}.{self.name} is missing: create it as {self.needed}"
+        return (
+            f"{self.crm_object}.{self.name} has type {self.found}, which cannot hold the "
+            f"value: it needs {self.needed} (left as it is)"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class FieldReport:
+    """What setting the fields up found: the properties made, and the problems left."""
+
+    created: tuple[str, ...] = ()  # "companies.crmsync_credit_limit"
+    problems: tuple[FieldProblem, ...] = field(default_factory=tuple)
+
+    @property
+    def unavailable(self) -> dict[str, frozenset[str]]:
+        """CRM names the sync must leave alone, by object type."""
+        names: dict[str, set[str]] = {}
+        for problem in self.problems:
+            names.setdefault(problem.object_type, set()).add(problem.name)
+        return {object_type: frozenset(found) for object_type, found in names.items()}
+
+
+def by_object(fields: Iterable[FieldSpec]) -> Mapping[str, list[FieldSpec]]:
+    grouped: dict[str, list[FieldSpec]] = {}
+    for spec in fields:
+        grouped.setdefault(spec.object_type, []).append(spec)
+    return grouped
