@@ -53,6 +53,8 @@ def _text(limit: int = MAX_TEXT) -> Callable[[Any], str | None]:
             return None
         if not isinstance(value, str):
             value = str(value)
+        if "\x00" in value:  # PostgreSQL text cannot hold one; SQLite would keep it
+            raise ValueError("holds a NUL character")
         value = " ".join(value.split()) if limit <= MAX_TEXT else value.strip()
         if len(value) > limit:
             raise ValueError(f"is {len(value)} characters long; the limit is {limit}")
