@@ -5,12 +5,18 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import Engine
+from typer.testing import CliRunner
 
 from sandbox.hubspot import HubSpotSandbox
 from tests.cli.conftest import Cli
+from tests.directory.helpers import row_counts
+from worker import database
+from worker.settings import get_settings
 
 
 def run_json(cli: Cli, *args: str) -> Any:
@@ -180,3 +186,39 @@ def test_link_show_and_unlink_from_the_command_line(
     assert record is not None and not record["properties"].get("crmsync_id")
     twice: Any = cli("customers", "unlink", "1", "--connection", "1")
     assert twice.exit_code == 1 and "not found" in twice.stderr
+
+
+@pytest.fixture
+def db_cli(engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Cli]:
+    """``crmsync`` on the test's database: SQLite and PostgreSQL."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("CRMSYNC_DATABASE_URL", engine.url.render_as_string(hide_password=False))
+    monkeypatch.setenv("CRMSYNC_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("CRMSYNC_TENANT", raising=False)
+    get_settings.cache_clear()
+    database.reset()
+    yield Cli(CliRunner())
+    database.reset()
+    get_settings.cache_clear()
+
+
+@pytest.mark.parametrize("number", [str(2**31), str(2**63), str(2**64)])
+def test_an_id_no_database_can_hold_is_not_found(db_cli: Cli, engine: Engine, number: str) -> None:
+    # Each reached SQL: PostgreSQL's integer out of range, SQLite's OverflowError (tracebacks).
+    run_json(db_cli, "customers", "add", "--name", "Acme GmbH", "--email", "ap@acme.de")
+    before = row_counts(engine)
+    for args, what in (
+        (["customers", "alias", "add", number, "erp", "C-1"], "customer"),
+        (["customers", "alias", "list", number], "customer"),
+        (["customers", "copy", number, "--name", "X"], "customer"),
+        (["customers", "link", "1", "--connection", number, "--external-id", "5"], "connection"),
+        (["customers", "unlink", "1", "--connection", number], "connection"),
+        (["customers", "update", number, "--set", "invoice_cc=a@b.io"], "customer"),
+        (["contacts", "update", number, "--department", "AP"], "contact"),
+    ):
+        result: Any = db_cli(*args)
+        assert result.exit_code == 1, (args, result.output)
+        assert f"{what} {number} not found" in result.stderr, args
+    stale: Any = db_cli("customers", "update", "1", "--name", "B", "--expected-version", number)
+    assert stale.exit_code == 2 and "--expected-version" in stale.stderr
+    assert row_counts(engine) == before

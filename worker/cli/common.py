@@ -82,6 +82,23 @@ def unit_of_work() -> Iterator[tuple[Session, int]]:
         yield session, tenant.id
 
 
+LARGEST_INTEGER = 2**31 - 1  # the database's integer columns (ids, versions) hold no more
+
+
+def _check_integers(arguments: dict[str, Any]) -> None:
+    """A number no integer column can hold is answered before any SQL sees it (SQLite and
+    PostgreSQL would refuse it with an error of their own): an id like one that does not
+    exist, any other number as invalid, naming the option."""
+    for name, value in arguments.items():
+        if isinstance(value, bool) or not isinstance(value, int):
+            continue
+        if -LARGEST_INTEGER <= value <= LARGEST_INTEGER:
+            continue
+        if name.endswith("_id") or name == "connection":
+            raise NotFound(name.removesuffix("_id").replace("_", " "), value)
+        raise InvalidInput.single(f"--{name.replace('_', '-')}", f"{value} is out of range")
+
+
 def handles_errors(function: Callable[P, R]) -> Callable[P, R]:
     """Turn directory errors into a clear message and a non-zero exit; nothing was written
     because the unit of work rolled back."""
@@ -89,6 +106,7 @@ def handles_errors(function: Callable[P, R]) -> Callable[P, R]:
     @wraps(function)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
+            _check_integers(kwargs)
             return function(*args, **kwargs)
         except InvalidInput as error:
             for field_error in error.errors:
