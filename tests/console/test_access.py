@@ -9,11 +9,14 @@ from collections.abc import Iterator
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.testclient import TestClient
 
+from customers.models import Tenant
 from customers.sync_state import Connection, DuplicateReview, SyncFailure
 from tests.console.conftest import OPERATOR, OUTSIDER, PASSWORD, VIEWER, Seeded
+from worker.console import users
 from worker.console.app import build_app
 from worker.settings import get_settings
 
@@ -343,3 +346,22 @@ def test_fuzzed_forms_never_answer_5xx(
     form = {"csrf": csrf, "id": str(seeded.ours["failure"]), "reason": "r", field: value}
     answer = app_client.post(path.format(**seeded.ours), data=form)
     assert answer.status_code < 500 and "Traceback" not in answer.text, (path, field, value)
+
+
+def test_a_removed_user_is_signed_out_at_once_and_cannot_sign_in(
+    app_client: TestClient, seeded: Seeded, console_sessions: sessionmaker[Session]
+) -> None:
+    csrf = sign_in(app_client, OPERATOR)
+    with console_sessions.begin() as session:
+        tenant_id = session.scalars(select(Tenant.id).where(Tenant.slug == "default")).one()
+        users.remove_user(session, tenant_id, OPERATOR)
+    page = app_client.get("/connections")
+    assert page.status_code == 303 and page.headers["location"].startswith("/login")
+    connection = seeded.ours["connection"]
+    answer = app_client.post(f"/connections/{connection}/pause", data={"csrf": csrf})
+    assert answer.status_code == 303 and answer.headers["location"] == "/login"
+    assert status_of(console_sessions, Connection, connection) == "active"
+    again = app_client.post(
+        "/login", data={"csrf": csrf_of(app_client), "email": OPERATOR, "password": PASSWORD}
+    )
+    assert again.status_code == 401
