@@ -222,3 +222,24 @@ def test_an_id_no_database_can_hold_is_not_found(db_cli: Cli, engine: Engine, nu
     stale: Any = db_cli("customers", "update", "1", "--name", "B", "--expected-version", number)
     assert stale.exit_code == 2 and "--expected-version" in stale.stderr
     assert row_counts(engine) == before
+
+
+def test_arguments_that_are_not_utf8_are_refused_naming_the_option(
+    db_cli: Cli, engine: Engine
+) -> None:
+    # A shell argument of bytes that are not UTF-8 reaches Python as lone surrogates; each
+    # of these ended in a UnicodeEncodeError traceback when the database was asked.
+    run_json(db_cli, "customers", "add", "--name", "Acme GmbH", "--email", "ap@acme.de")
+    before = row_counts(engine)
+    for args, option in (
+        (["customers", "add", "--name", "Acme\udcff", "--email", "b@acme.de"], "--name"),
+        (["customers", "search", "acme\udcff"], "QUERY"),
+        (["customers", "update", "1", "--set", "billing_city=K\udcffln"], "--set"),
+        (["customers", "alias", "add", "1", "erp", "C-\udcff"], "REFERENCE"),
+        (["customers", "copy", "1", "--name", "\udcff"], "--name"),
+        (["contacts", "add", "1", "--first-name", "A", "--receives", "\udcff"], "--receives"),
+    ):
+        result: Any = db_cli(*args)
+        assert result.exit_code == 2, (args, result.output)
+        assert f"invalid {option}: is not valid UTF-8 text" in result.stderr, args
+    assert row_counts(engine) == before
