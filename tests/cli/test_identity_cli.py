@@ -243,3 +243,28 @@ def test_arguments_that_are_not_utf8_are_refused_naming_the_option(
         assert result.exit_code == 2, (args, result.output)
         assert f"invalid {option}: is not valid UTF-8 text" in result.stderr, args
     assert row_counts(engine) == before
+
+
+def test_text_that_looks_like_markup_is_printed_as_typed(cli: Cli) -> None:
+    # Names, aliases and reasons were printed as Rich markup: a "[/]" in one stopped the
+    # command with a MarkupError traceback, after its write (alias add, copy) was committed.
+    cli("db", "upgrade")
+    run_json(cli, "customers", "add", "--name", "Acme [/]", "--email", "ap@acme.de")
+    for args, shown in (
+        (["customers", "alias", "add", "1", "erp", "[/]C-1"], "alias erp:[/]C-1"),
+        (["customers", "alias", "list", "1"], "[/]C-1"),
+        (["customers", "show", "1"], "alias: erp:[/]C-1"),
+        (["customers", "list"], "Acme [/]"),
+        (["customers", "copy", "1", "--name", "[bold]Copy[/]"], "added customer 2: [bold]Copy[/]"),
+        (
+            ["contacts", "add", "1", "--first-name", "[/]Ann", "--department", "[red]AP"],
+            "contact 1",
+        ),
+        (["contacts", "list", "1"], "[/]Ann"),
+    ):
+        result: Any = cli(*args)
+        assert result.exit_code == 0 and shown in result.stdout, (args, result.output)
+    taken: Any = cli("customers", "alias", "add", "2", "erp", "[/]C-1")
+    assert taken.exit_code == 1 and "alias erp:[/]C-1 already names customer 1" in taken.stderr
+    bad: Any = cli("customers", "update", "1", "--email", "[/]")
+    assert bad.exit_code == 2 and "'[/]' is not a valid email" in bad.stderr

@@ -14,6 +14,7 @@ from typing import Annotated, Any, NoReturn, ParamSpec, TypeVar, get_type_hints
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from typer.models import ArgumentInfo, OptionInfo
@@ -25,8 +26,10 @@ from customers.service import get_tenant
 from worker.database import engine, sessions
 from worker.settings import get_settings
 
-console = Console()
-errors = Console(stderr=True)
+# Markup is off: names, reasons and values are users' text, and a "[/]" in one would
+# stop the command with a MarkupError. Styled words pass markup=True and escape the rest.
+console = Console(markup=False)
+errors = Console(stderr=True, markup=False)
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -42,7 +45,7 @@ state = State()
 
 
 def fail(message: str, *, code: int = 1) -> NoReturn:
-    errors.print(f"[bold red]error:[/] {message}", highlight=False)
+    errors.print(f"[bold red]error:[/] {escape(message)}", markup=True, highlight=False)
     raise typer.Exit(code)
 
 
@@ -155,7 +158,8 @@ def handles_errors(function: Callable[P, R]) -> Callable[P, R]:
         except InvalidInput as error:
             for field_error in error.errors:
                 errors.print(
-                    f"[bold red]invalid[/] {field_error.field}: {field_error.reason}",
+                    f"[bold red]invalid[/] {escape(field_error.field)}: {escape(field_error.reason)}",
+                    markup=True,
                     highlight=False,
                 )
             errors.print("nothing was written", style="dim")
