@@ -242,6 +242,8 @@ def test_arguments_that_are_not_utf8_are_refused_naming_the_option(
         result: Any = db_cli(*args)
         assert result.exit_code == 2, (args, result.output)
         assert f"invalid {option}: is not valid UTF-8 text" in result.stderr, args
+    tenant: Any = db_cli("--tenant", "acme\udcff", "customers", "list")
+    assert tenant.exit_code == 1 and "no tenant 'acme\\udcff'" in tenant.stderr
     assert row_counts(engine) == before
 
 

@@ -64,6 +64,11 @@ def current_tenant(session: Session) -> Tenant:
     never makes an empty directory (``crmsync tenants add`` makes one)."""
     if state.tenant is None or state.tenant == get_settings().tenant:
         return get_tenant(session, get_settings().tenant)
+    if not _is_text(state.tenant) or "\x00" in state.tenant:
+        # No slug holds such text (and no database could be asked for it).
+        raise UnknownTenant(
+            f"no tenant {state.tenant!r}: a slug is lower-case letters, digits and dashes"
+        )
     tenant = session.scalar(select(Tenant).where(Tenant.slug == state.tenant))
     if tenant is None:
         known = ", ".join(session.scalars(select(Tenant.slug).order_by(Tenant.slug))) or "none yet"
