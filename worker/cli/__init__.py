@@ -7,7 +7,8 @@ from typing import Annotated
 
 import typer
 
-from worker.cli import (
+from worker.cli import (  # _startup first: it checks the settings the others read
+    _startup,  # noqa: F401
     conflicts,
     connections,
     contacts,
