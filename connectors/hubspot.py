@@ -18,6 +18,7 @@ must not know the database or the field mappings.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -390,3 +391,14 @@ class HubSpotConnector:
 def _with_associations(record: RemoteRecord, rows: list[Any] | None) -> RemoteRecord:
     primary = record.properties.get("associatedcompanyid")
     return replace(record, associations=tuple(v4_associations(rows or [], primary)))
+
+
+_RECORD_ID = re.compile(r"[0-9]{1,20}")
+
+
+def record_id_problem(object_type: str, record_id: str) -> str | None:
+    """Why ``record_id`` cannot be the id of a HubSpot ``object_type``, or None: HubSpot's
+    record ids are numbers."""
+    if not _RECORD_ID.fullmatch(record_id):
+        return f"is not a HubSpot {object_type} id (digits only)"
+    return None

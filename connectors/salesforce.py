@@ -458,3 +458,32 @@ def _tombstone(object_type: str, record_id: str, when: datetime | None = None) -
         modified_at=when or datetime.now(UTC),
         archived=True,
     )
+
+
+_RECORD_ID = re.compile(r"[0-9A-Za-z]{15}(?:[0-9A-Za-z]{3})?")
+_SUFFIX_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
+KEY_PREFIXES = {"account": "001", "contact": "003"}  # the first 3 characters of each's ids
+
+
+def _suffix(id15: str) -> str:
+    """The 3 characters an 18-character id adds: which of the 15 are upper case."""
+    letters = []
+    for start in (0, 5, 10):
+        bits = sum(1 << n for n, c in enumerate(id15[start : start + 5]) if "A" <= c <= "Z")
+        letters.append(_SUFFIX_ALPHABET[bits])
+    return "".join(letters)
+
+
+def record_id_problem(object_type: str, record_id: str) -> str | None:
+    """Why ``record_id`` cannot be the id of a Salesforce ``object_type``, or None. Asked
+    before the CRM is: Salesforce answers a malformed id in a query with an error of its
+    own (``INVALID_QUERY_FILTER_OPERATOR``), not with "no such record"."""
+    if not _RECORD_ID.fullmatch(record_id):
+        return "is not a Salesforce id (15 or 18 letters and digits)"
+    if len(record_id) == 18 and record_id[15:].upper() != _suffix(record_id[:15]):
+        return "is not a Salesforce id (its last 3 characters do not match the first 15)"
+    prefix = KEY_PREFIXES.get(object_type)
+    if prefix is not None and record_id[:3] != prefix:
+        other = next((name for name, p in KEY_PREFIXES.items() if p == record_id[:3]), None)
+        return f"is the id of {'a ' + other if other else 'another kind of record'}, not of an {object_type}"
+    return None

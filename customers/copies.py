@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from customers import service
 from customers.billing import TOGGLES
-from customers.errors import Refused
+from customers.errors import InvalidInput, Refused
 from customers.legal_entities import FIELD as LEGAL_ENTITY
 from customers.models import ADDRESS_PARTS, Customer
 
@@ -72,6 +72,13 @@ def copy_customer(
 ) -> Customer:
     """A new customer named ``name`` with the settings of customer ``source_id``; ``email``
     and ``changes`` (other fields) are set on the copy as given."""
+    given = {"name": name, "email": email}
+    for field, value in (changes or {}).items():
+        if field in given and given[field] is not None and value != given[field]:
+            # Neither may silently win: the one typed last is not always the one meant.
+            raise InvalidInput.single(
+                field, f"given twice, as {str(given[field])[:40]!r} and {str(value)[:40]!r}"
+            )
     source = service.get_customer(session, tenant_id, source_id)
     if source.deleted_at is not None:
         raise Refused(f"customer {source_id} is deleted; it is kept for history only")

@@ -56,6 +56,8 @@ def check_value(key: str, value: Any) -> Scalar:
             raise ValueError(
                 f"value of {key!r} is {len(value)} characters long; the limit is {MAX_VALUE_LENGTH}"
             )
+        if "\x00" in value:  # PostgreSQL's JSONB cannot hold one
+            raise ValueError(f"value of {key!r} holds a NUL character")
         return value
     if isinstance(value, bool | int):
         return value

@@ -54,6 +54,10 @@ def _text(limit: int = MAX_TEXT) -> Callable[[Any], str | None]:
             return None
         if not isinstance(value, str):
             value = str(value)
+        if "\x00" in value:  # PostgreSQL text cannot hold one; SQLite would keep it
+            raise ValueError("holds a NUL character")
+        if any("\ud800" <= ch <= "\udfff" for ch in value):  # bytes that were not UTF-8
+            raise ValueError("is not valid text (it holds bytes that are not UTF-8)")
         value = " ".join(value.split()) if limit <= MAX_TEXT else value.strip()
         if len(value) > limit:
             raise ValueError(f"is {len(value)} characters long; the limit is {limit}")

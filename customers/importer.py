@@ -229,6 +229,10 @@ def decode(raw: bytes, encoding: str) -> Decoded:
     try:
         content = body.decode(codec.name, errors="crmsync-import")
         runs = list(_bad_bytes.runs)
+    except LookupError:  # a codec that is not text to text (rot13, base64, zip)
+        raise FileProblem(f"{encoding!r} is not a text encoding") from None
+    except UnicodeError as error:  # a codec that cannot mark bad bytes (idna, punycode)
+        raise FileProblem(f"the file cannot be read as {encoding!r} text ({error})") from None
     finally:
         del _bad_bytes.runs
     bad, line, previous = [], 1, 0

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -63,3 +66,24 @@ def test_log_format_empty_is_the_default_and_anything_else_is_refused(
     monkeypatch.setenv("CRMSYNC_LOG_FORMAT", "xml")
     with pytest.raises(ValidationError, match="log_format"):
         Settings()
+
+
+def test_a_wrong_setting_is_one_line_naming_it_and_never_its_value(tmp_path: Path) -> None:
+    # It was a pydantic traceback at import, with the value (a secret key here) in it.
+    environment = {
+        **os.environ,
+        "CRMSYNC_DATA_DIR": str(tmp_path),
+        "CRMSYNC_CONSOLE_SECRET_KEY": "too-short-but-secret",
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", "from worker.cli import main; main()", "customers", "list"],
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert result.returncode == 2, result.stderr
+    assert "error: CRMSYNC_CONSOLE_SECRET_KEY: " in result.stderr
+    assert "too-short-but-secret" not in result.stderr + result.stdout
+    assert "Traceback" not in result.stderr

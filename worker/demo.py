@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from sqlalchemy import func, select
@@ -263,7 +264,9 @@ class Demo:
             assert customer is not None
             here = f"{customer.name}: {customer.billing_city}, {customer.phone}, {customer.notes or '-'}"
         self.console.print(
-            f"[bold]{what}[/] -> directory: {here}\n    {elsewhere}", highlight=False
+            f"[bold]{what}[/] -> directory: {escape(here)}\n    {escape(elsewhere)}",
+            markup=True,
+            highlight=False,
         )
 
     def _summary(self, hubspot: HubSpotSandbox, salesforce: SalesforceSandbox) -> None:

@@ -5,12 +5,18 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import Engine
+from typer.testing import CliRunner
 
 from sandbox.hubspot import HubSpotSandbox
 from tests.cli.conftest import Cli, upgraded
+from tests.directory.helpers import row_counts
+from worker import database
+from worker.settings import get_settings
 
 
 def run_json(cli: Cli, *args: str) -> Any:
@@ -180,3 +186,87 @@ def test_link_show_and_unlink_from_the_command_line(
     assert record is not None and not record["properties"].get("crmsync_id")
     twice: Any = cli("customers", "unlink", "1", "--connection", "1")
     assert twice.exit_code == 1 and "not found" in twice.stderr
+
+
+@pytest.fixture
+def db_cli(engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Cli]:
+    """``crmsync`` on the test's database: SQLite and PostgreSQL."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("CRMSYNC_DATABASE_URL", engine.url.render_as_string(hide_password=False))
+    monkeypatch.setenv("CRMSYNC_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("CRMSYNC_TENANT", raising=False)
+    get_settings.cache_clear()
+    database.reset()
+    yield Cli(CliRunner())
+    database.reset()
+    get_settings.cache_clear()
+
+
+@pytest.mark.parametrize("number", [str(2**31), str(2**63), str(2**64)])
+def test_an_id_no_database_can_hold_is_not_found(db_cli: Cli, engine: Engine, number: str) -> None:
+    # Each reached SQL: PostgreSQL's integer out of range, SQLite's OverflowError (tracebacks).
+    run_json(db_cli, "customers", "add", "--name", "Acme GmbH", "--email", "ap@acme.de")
+    before = row_counts(engine)
+    for args, what in (
+        (["customers", "alias", "add", number, "erp", "C-1"], "customer"),
+        (["customers", "alias", "list", number], "customer"),
+        (["customers", "copy", number, "--name", "X"], "customer"),
+        (["customers", "link", "1", "--connection", number, "--external-id", "5"], "connection"),
+        (["customers", "unlink", "1", "--connection", number], "connection"),
+        (["customers", "update", number, "--set", "invoice_cc=a@b.io"], "customer"),
+        (["contacts", "update", number, "--department", "AP"], "contact"),
+    ):
+        result: Any = db_cli(*args)
+        assert result.exit_code == 1, (args, result.output)
+        assert f"{what} {number} not found" in result.stderr, args
+    stale: Any = db_cli("customers", "update", "1", "--name", "B", "--expected-version", number)
+    assert stale.exit_code == 2 and "--expected-version" in stale.stderr
+    assert row_counts(engine) == before
+
+
+def test_arguments_that_are_not_utf8_are_refused_naming_the_option(
+    db_cli: Cli, engine: Engine
+) -> None:
+    # A shell argument of bytes that are not UTF-8 reaches Python as lone surrogates; each
+    # of these ended in a UnicodeEncodeError traceback when the database was asked.
+    run_json(db_cli, "customers", "add", "--name", "Acme GmbH", "--email", "ap@acme.de")
+    before = row_counts(engine)
+    for args, option in (
+        (["customers", "add", "--name", "Acme\udcff", "--email", "b@acme.de"], "--name"),
+        (["customers", "search", "acme\udcff"], "QUERY"),
+        (["customers", "update", "1", "--set", "billing_city=K\udcffln"], "--set"),
+        (["customers", "alias", "add", "1", "erp", "C-\udcff"], "REFERENCE"),
+        (["customers", "copy", "1", "--name", "\udcff"], "--name"),
+        (["contacts", "add", "1", "--first-name", "A", "--receives", "\udcff"], "--receives"),
+    ):
+        result: Any = db_cli(*args)
+        assert result.exit_code == 2, (args, result.output)
+        assert f"invalid {option}: is not valid UTF-8 text" in result.stderr, args
+    tenant: Any = db_cli("--tenant", "acme\udcff", "customers", "list")
+    assert tenant.exit_code == 1 and "no tenant 'acme\\udcff'" in tenant.stderr
+    assert row_counts(engine) == before
+
+
+def test_text_that_looks_like_markup_is_printed_as_typed(cli: Cli) -> None:
+    # Names, aliases and reasons were printed as Rich markup: a "[/]" in one stopped the
+    # command with a MarkupError traceback, after its write (alias add, copy) was committed.
+    cli("db", "upgrade")
+    run_json(cli, "customers", "add", "--name", "Acme [/]", "--email", "ap@acme.de")
+    for args, shown in (
+        (["customers", "alias", "add", "1", "erp", "[/]C-1"], "alias erp:[/]C-1"),
+        (["customers", "alias", "list", "1"], "[/]C-1"),
+        (["customers", "show", "1"], "alias: erp:[/]C-1"),
+        (["customers", "list"], "Acme [/]"),
+        (["customers", "copy", "1", "--name", "[bold]Copy[/]"], "added customer 2: [bold]Copy[/]"),
+        (
+            ["contacts", "add", "1", "--first-name", "[/]Ann", "--department", "[red]AP"],
+            "contact 1",
+        ),
+        (["contacts", "list", "1"], "[/]Ann"),
+    ):
+        result: Any = cli(*args)
+        assert result.exit_code == 0 and shown in result.stdout, (args, result.output)
+    taken: Any = cli("customers", "alias", "add", "2", "erp", "[/]C-1")
+    assert taken.exit_code == 1 and "alias erp:[/]C-1 already names customer 1" in taken.stderr
+    bad: Any = cli("customers", "update", "1", "--email", "[/]")
+    assert bad.exit_code == 2 and "'[/]' is not a valid email" in bad.stderr

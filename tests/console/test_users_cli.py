@@ -71,3 +71,17 @@ def test_bad_input_writes_nothing(console_sessions: sessionmaker[Session]) -> No
 def test_console_command_names_its_address_options() -> None:
     code, out, _ = run("console", "--help")
     assert code == 0 and "--host" in out and "--port" in out and "CRMSYNC_CONSOLE_PORT" in out
+
+
+def test_a_nul_or_control_character_in_an_email_is_refused_or_not_found(
+    console_sessions: sessionmaker[Session],
+) -> None:
+    # PostgreSQL text holds no NUL: each of these reached SQL and ended in a traceback.
+    for address in ("ops\x00@acme.test", "ops@acme.test\x07"):
+        code, _, err = run("users", "add", address, "--password-stdin", stdin=PASSWORD + "\n")
+        assert code == 2 and "invalid email" in err, err
+    code, _, err = run("users", "remove", "ops\x00@acme.test")
+    assert code == 1 and "not found" in err
+    with console_sessions() as session:
+        assert session.query(ConsoleUser).count() == 0
+        assert users.authenticate(session, "ops\x00@acme.test", PASSWORD) is None

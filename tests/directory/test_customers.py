@@ -10,7 +10,8 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
-from customers import db, service
+from customers import contacts, db, service
+from customers.custom_properties import CustomChanges
 from customers.errors import DuplicateEmail, InvalidInput, Refused, StaleVersion
 from customers.models import Customer, OutboxEntry
 from customers.sync_state import Connection, ExternalLink
@@ -399,3 +400,33 @@ def test_a_phone_typed_here_holds_a_number_but_a_crms_text_is_kept(
         customer = service.update_customer(session, tenant_id, customer_id, {"phone": "reception"},
                                            origin_connection_id=connection.id)  # fmt: skip
         assert customer.phone == "reception"
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("name", "Acme\x00"), ("billing_city", "K\x00ln"), ("notes", "\x00"), ("tax_id", "DE\x001")],
+)
+def test_a_nul_in_a_text_field_is_refused_naming_it_and_writes_nothing(
+    engine: Engine, sessions: sessionmaker[Session], tenant_id: int, field: str, value: str
+) -> None:
+    # PostgreSQL text cannot hold a NUL: it reached SQL as a DataError (a traceback in the
+    # CLI), while SQLite stored it.
+    with db.transaction(sessions) as session:
+        customer = service.create_customer(
+            session, tenant_id, {"name": "Acme", "email": "ap@acme.io"}
+        )
+        contact_id = contacts.add_contact(session, tenant_id, customer.id, {"first_name": "A"}).id
+    before = row_counts(engine)
+    with pytest.raises(InvalidInput) as new, db.transaction(sessions) as session:
+        service.create_customer(session, tenant_id, {"name": "B", "email": "b@b.io", field: value})
+    assert [e.field for e in new.value.errors] == [field] and "NUL" in new.value.errors[0].reason
+    with pytest.raises(InvalidInput), db.transaction(sessions) as session:
+        service.update_customer(session, tenant_id, customer.id, {field: value})
+    with pytest.raises(InvalidInput) as contact, db.transaction(sessions) as session:
+        contacts.update_contact(session, tenant_id, contact_id, {"department": value})
+    assert contact.value.errors[0].field == "department"
+    with pytest.raises(InvalidInput), db.transaction(sessions) as session:
+        service.update_customer(
+            session, tenant_id, customer.id, {}, custom=CustomChanges(set={"segment": value})
+        )
+    assert row_counts(engine) == before

@@ -131,3 +131,13 @@ def test_one_country_parser_for_the_cli_imports_and_every_crm(raw: str) -> None:
     )
     if raw.strip().casefold() in {"uk", "u.k.", "england", "deutschland"}:
         assert fields.normalize_country(raw) in {"GB", "DE"}
+
+
+def test_text_that_holds_undecodable_bytes_is_refused() -> None:
+    # Bytes that were not UTF-8 (a shell argument, a file) arrive as lone surrogates,
+    # which no database can store.
+    for field in ("name", "billing_city", "notes"):
+        with pytest.raises(ValueError, match="not valid text"):
+            fields.CUSTOMER_FIELDS[field]("K\udcffln")
+    with pytest.raises(ValueError, match="not valid text"):
+        fields.CONTACT_FIELDS["department"]("\udcff")

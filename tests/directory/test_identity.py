@@ -295,3 +295,25 @@ def test_migration_gives_references_their_tenant_and_dedupes(engine: Engine) -> 
         (3, 7, 6, "erp", "X"),
         (4, 7, 6, "erp", "INV-9"),
     ]
+
+
+def test_copy_refuses_a_name_or_email_given_twice(
+    engine: Engine, sessions: sessionmaker[Session], tenant_id: int
+) -> None:
+    # `copy --name Y --set name=Q` made a customer named Y: the --set value was dropped unseen.
+    source = create(sessions, tenant_id)
+    before = row_counts(engine)
+    for kwargs in (
+        {"name": "Y", "changes": {"name": "Q"}},
+        {"name": "Y", "email": "a@y.example", "changes": {"email": "b@y.example"}},
+    ):
+        with (
+            pytest.raises(InvalidInput, match="given twice") as twice,
+            db.transaction(sessions) as session,
+        ):
+            copies.copy_customer(session, tenant_id, source, **kwargs)  # type: ignore[arg-type]
+        assert twice.value.errors[0].field in {"name", "email"}
+    assert row_counts(engine) == before
+    with db.transaction(sessions) as session:  # the same value twice is no conflict
+        copy = copies.copy_customer(session, tenant_id, source, name="Y", changes={"name": "Y"})
+        assert copy.name == "Y"

@@ -140,6 +140,24 @@ def test_other_encodings_when_named(sessions: sessionmaker[Session], tenant_id: 
 
 
 @pytest.mark.parametrize(
+    ("encoding", "problem"),
+    [
+        ("rot13", "'rot13' is not a text encoding"),
+        ("base64", "'base64' is not a text encoding"),
+        ("idna", "cannot be read as 'idna' text"),
+    ],
+)
+def test_an_encoding_that_is_not_text_to_text_is_a_file_problem(
+    sessions: sessionmaker[Session], tenant_id: int, encoding: str, problem: str
+) -> None:
+    # Each was a traceback (LookupError, UnicodeError) out of bytes.decode.
+    with pytest.raises(FileProblem, match=problem):
+        import_csv(sessions, TENANT, b"name,email\r\nA,a@x.com\r\n", encoding=encoding)
+    with sessions() as session:
+        assert session.scalars(select(Customer)).all() == []
+
+
+@pytest.mark.parametrize(
     ("raw", "problem"),
     [
         (b"", "the file is empty"),

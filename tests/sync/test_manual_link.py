@@ -3,6 +3,7 @@ Salesforce sandboxes through the unchanged SDKs, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import pytest
@@ -12,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from connectors.hubspot import HubSpotConnector
 from connectors.salesforce import SalesforceConnector
 from customers import db, service
-from customers.errors import NotFound, Refused
+from customers.errors import InvalidInput, NotFound, Refused
 from customers.sync_state import Connection, ConnectionStatus, ExternalLink, SyncConflict
 from sandbox.hubspot import HubSpotSandbox
 from sandbox.salesforce import SalesforceSandbox
@@ -335,3 +336,52 @@ def test_two_people_linking_one_record_at_once_make_one_link(
     assert outcomes[1] == "linked" and "is already linked to customer" in outcomes[0]
     with sessions() as session:
         assert len(session.scalars(select(ExternalLink)).all()) == 1
+
+
+@pytest.mark.parametrize(
+    ("external_id", "reason"),
+    [
+        ("abc", "not a Salesforce id (15 or 18"),
+        ("001000000000001AA", "not a Salesforce id (15 or 18"),  # 17 characters
+        ("001000000000001AAB", "last 3 characters do not match"),
+        ("x')OR(Id!='", "not a Salesforce id"),
+    ],
+)
+def test_salesforce_link_refuses_an_id_salesforce_could_not_have_made(
+    engine: Engine,
+    sessions: sessionmaker[Session],
+    tenant_id: int,
+    salesforce: SalesforceSandbox,
+    org: SalesforceConnector,
+    external_id: str,
+    reason: str,
+) -> None:
+    # Each was sent to Salesforce, which answered 400 INVALID_QUERY_FILTER_OPERATOR: the
+    # CLI blamed the CRM ("could not be read") instead of naming --external-id.
+    customer_id = customer(sessions, tenant_id)
+    connection_id = connection(sessions, tenant_id, "salesforce", salesforce.org_id)
+    before = row_counts(engine)
+    with pytest.raises(InvalidInput, match=re.escape(reason)) as refused:
+        link_customer(sessions, tenant_id, customer_id, connection_id, external_id, connector=org)
+    assert refused.value.errors[0].field == "--external-id"
+    assert row_counts(engine) == before
+
+
+def test_link_refuses_an_id_of_another_kind_of_record(
+    sessions: sessionmaker[Session],
+    tenant_id: int,
+    hubspot: HubSpotSandbox,
+    portal: HubSpotConnector,
+    salesforce: SalesforceSandbox,
+    org: SalesforceConnector,
+) -> None:
+    customer_id = customer(sessions, tenant_id)
+    contact = salesforce.create("Contact", {"LastName": "Lee"})
+    org_connection = connection(sessions, tenant_id, "salesforce", salesforce.org_id)
+    with pytest.raises(InvalidInput, match="the id of a contact, not of an account"):
+        link_customer(sessions, tenant_id, customer_id, org_connection, contact, connector=org)
+    portal_connection = connection(sessions, tenant_id, "hubspot", str(hubspot.portal_id))
+    with pytest.raises(InvalidInput, match="not a HubSpot company id"):
+        link_customer(
+            sessions, tenant_id, customer_id, portal_connection, "../123", connector=portal
+        )

@@ -8,7 +8,8 @@ import typer
 from rich.markup import escape
 
 from worker import logs, tracing
-from worker.cli import (
+from worker.cli import (  # _startup first: it checks the settings the others read
+    _startup,  # noqa: F401
     conflicts,
     connections,
     contacts,

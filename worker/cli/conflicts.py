@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from customers.errors import NotFound
@@ -120,4 +121,4 @@ def show(
         ("decision", f"{decision['winner'] or 'unknown'} won: {decision['value']!r}"),
     ]
     for label, value in lines:
-        console.print(f"[bold]{label}[/]: {value}", highlight=False)
+        console.print(f"[bold]{label}[/]: {escape(str(value))}", markup=True, highlight=False)

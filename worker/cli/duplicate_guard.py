@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -42,7 +43,8 @@ def refuse_or_warn(session: Session, check: DuplicateCheck, *, allow: bool) -> N
         kind = "sure" if candidate is check.sure else "likely"
         errors.print(
             f"[yellow]warning:[/] {kind} duplicate of customer {candidate.customer_id} "
-            f"{names.get(candidate.customer_id, '')!r} ({', '.join(candidate.reasons)})",
+            + escape(f"{names.get(candidate.customer_id, '')!r} ({', '.join(candidate.reasons)})"),
+            markup=True,
             highlight=False,
         )
 
@@ -72,7 +74,8 @@ def reported_refusal(*, as_json: bool) -> Iterator[None]:
                 {"refused": "sure duplicate", "written": False, "duplicate_of": duplicate_of}
             )
         errors.print(
-            f"[bold red]refused:[/] {error}; --allow-duplicate writes it anyway",
+            f"[bold red]refused:[/] {escape(str(error))}; --allow-duplicate writes it anyway",
+            markup=True,
             highlight=False,
         )
         raise typer.Exit(1) from None

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -129,7 +130,11 @@ def import_(
             progress.stop()
             fail(f"{file}: {error}; nothing was written", code=2)
     for warning in report.warnings[:SHOWN]:  # on standard error, --json or not
-        errors.print(f"[yellow]warning:[/] row {warning.row}: {warning.reason}", highlight=False)
+        errors.print(
+            f"[yellow]warning:[/] row {warning.row}: {escape(warning.reason)}",
+            markup=True,
+            highlight=False,
+        )
     if as_json:
         print_json(_as_dict(report))
     else:

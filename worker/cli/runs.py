@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from customers.errors import NotFound
@@ -79,4 +80,4 @@ def show(run_id: Annotated[int, typer.Argument(help="Run id.")], as_json: JsonFl
         print_json(data)
         return
     for key, value in data.items():
-        console.print(f"[bold]{key}[/]: {value}", highlight=False)
+        console.print(f"[bold]{key}[/]: {escape(str(value))}", markup=True, highlight=False)

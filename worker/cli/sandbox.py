@@ -88,21 +88,25 @@ def serve(
         cert_path = str(_publish(Path(salesforce.cert_path), ca_file))
     hs, sf = hubspot.credentials, salesforce.credentials
     console.print(
-        f"[bold]HubSpot[/]    {hubspot.url}  portal {hubspot.portal_id}, {companies:,} companies"
+        f"[bold]HubSpot[/]    {hubspot.url}  portal {hubspot.portal_id}, {companies:,} companies",
+        markup=True,
     )
     console.print(f"  private app token: {hubspot.access_token}")
     console.print(
         f"  OAuth client id {hs.client_id}, client secret {hs.client_secret}, refresh token {hs.refresh_token}"
     )
     console.print(
-        f"[bold]Salesforce[/] {salesforce.instance_url}  org {salesforce.org_id}, {accounts:,} accounts"
+        f"[bold]Salesforce[/] {salesforce.instance_url}  org {salesforce.org_id}, {accounts:,} accounts",
+        markup=True,
     )
     console.print(f"  certificate: {cert_path}")
     console.print(
         f"  OAuth consumer key {sf.consumer_key}, secret {sf.consumer_secret}, refresh token {sf.refresh_token}"
     )
     console.print(
-        "[bold]connect crmsync to them[/] (sandbox credentials, safe to show):", highlight=False
+        "[bold]connect crmsync to them[/] (sandbox credentials, safe to show):",
+        markup=True,
+        highlight=False,
     )
     console.print(
         f"  CRMSYNC_HUBSPOT_ACCESS_TOKEN={hubspot.access_token} crmsync connect hubspot "

@@ -39,6 +39,7 @@ from worker.console.web import (
     local_path,
     problem,
     read_form,
+    refuse_nul,
     render,
 )
 from worker.settings import Settings
@@ -123,6 +124,7 @@ def _client(request: Request) -> str:
 async def login_form(request: Request) -> Response:
     if isinstance(request.session.get("uid"), int):
         return RedirectResponse("/connections", status_code=303)
+    refuse_nul(request.query_params)
     back = local_path(request.query_params.get("next"), "/connections")
     return render(request, "login.html", back=back, email="")
 

@@ -119,10 +119,21 @@ class LoginThrottle:
             moments.popleft()
         return moments
 
+    def __len__(self) -> int:
+        """How many keys are remembered."""
+        with self._lock:
+            return len(self._failures)
+
     def blocked(self, *keys: str) -> bool:
         now = time.monotonic()
         with self._lock:
-            return any(len(self._recent(key, now)) >= self.max_failures for key in keys)
+            # Only keys that failed before: a look-up must not remember a new key (a blocked
+            # client trying new emails would grow the table, and nothing would prune it).
+            return any(
+                len(self._recent(key, now)) >= self.max_failures
+                for key in keys
+                if key in self._failures
+            )
 
     def failed(self, *keys: str) -> None:
         now = time.monotonic()

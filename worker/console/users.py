@@ -30,7 +30,7 @@ def normal_email(email: str) -> str:
         or not local
         or "." not in domain
         or len(text) > 254
-        or any(c.isspace() for c in text)
+        or any(c.isspace() or not c.isprintable() for c in text)
     ):
         raise InvalidInput.single("email", f"{email!r} is not an email address")
     return text
@@ -72,11 +72,14 @@ def list_users(session: Session, tenant_id: int) -> list[ConsoleUser]:
 
 def remove_user(session: Session, tenant_id: int, email: str) -> None:
     """Remove the tenant's user; their open sessions end at their next request."""
-    user = session.scalar(
-        select(ConsoleUser).where(
-            ConsoleUser.tenant_id == tenant_id, ConsoleUser.email == email.strip().lower()
+    address = email.strip().lower()
+    user = None
+    if "\x00" not in address:  # no stored email holds one (and PostgreSQL text cannot)
+        user = session.scalar(
+            select(ConsoleUser).where(
+                ConsoleUser.tenant_id == tenant_id, ConsoleUser.email == address
+            )
         )
-    )
     if user is None:
         raise NotFound("console user", email)
     session.delete(user)
@@ -85,7 +88,9 @@ def remove_user(session: Session, tenant_id: int, email: str) -> None:
 def authenticate(session: Session, email: str, password: str) -> ConsoleUser | None:
     """The user whose email and password these are, or None (in the same time either way)."""
     address = email.strip().lower()[:254]
-    user = session.scalar(select(ConsoleUser).where(func.lower(ConsoleUser.email) == address))
+    user = None
+    if "\x00" not in address:  # no stored email holds one (and PostgreSQL text cannot)
+        user = session.scalar(select(ConsoleUser).where(func.lower(ConsoleUser.email) == address))
     try:
         hasher.verify(user.password_hash if user else _UNKNOWN_USER_HASH, password[:MAX_PASSWORD])
     except (VerificationError, InvalidHashError):

@@ -138,14 +138,26 @@ def page(handler: Handler) -> Handler:
         if user is None:
             return _to_login(request)
         request.state.user = user
+        refuse_nul(request.query_params)
         return await handler(request)
 
     return endpoint
 
 
+def refuse_nul(fields: Any) -> None:
+    """No query or form value may hold a NUL: PostgreSQL text cannot, so none is stored and
+    none can match; one is refused (400 naming the field) before any SQL sees it."""
+    for key, value in fields.multi_items():
+        if "\x00" in key or (isinstance(value, str) and "\x00" in value):
+            name = key.replace("\x00", "")[:40] or "field"
+            raise InvalidInput.single(name, "holds a NUL character")
+
+
 async def read_form(request: Request) -> FormData:
     """The posted form: fields only, no files (the body size is bounded by middleware)."""
-    return await request.form(max_files=0, max_fields=1000)
+    form = await request.form(max_files=0, max_fields=1000)
+    refuse_nul(form)
+    return form
 
 
 def action(

@@ -32,6 +32,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from connectors import hubspot, salesforce
 from connectors.base import Connector, RemoteRecord, WriteRequest
 from connectors.errors import NotFound as RecordNotFound
 from customers import service
@@ -107,6 +108,15 @@ def _clean_external_id(external_id: str) -> str:
     if len(text) > MAX_EXTERNAL_ID or any(not c.isprintable() or c.isspace() for c in text):
         raise InvalidInput.single("--external-id", f"{text[:40]!r} is not a CRM record id")
     return text
+
+
+def _check_shape(provider: str, object_type: str, external_id: str) -> None:
+    """An id the CRM could not have made is refused here, naming the option, before the CRM
+    is asked (Salesforce answers a malformed id with an error, not "not found")."""
+    check = {"hubspot": hubspot.record_id_problem, "salesforce": salesforce.record_id_problem}
+    problem = check[provider](object_type, external_id) if provider in check else None
+    if problem is not None:
+        raise InvalidInput.single("--external-id", f"{external_id[:40]!r} {problem}")
 
 
 def _live_customer(session: Session, tenant_id: int, customer_id: int) -> Customer:
@@ -194,6 +204,7 @@ def link_customer(
         lifecycle.ensure_active(connection)
         target = SyncTarget.from_connection(connection)
         object_type = target.parent_type
+        _check_shape(target.provider, object_type, external_id)
         _live_customer(session, tenant_id, customer_id)
         _check_free(session, target, customer_id, object_type, external_id)
         connector = connector or connections.reusable_connector(connection)
