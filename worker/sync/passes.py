@@ -5,10 +5,7 @@
   page, in the same transaction as the page's changes, so a crash re-reads one page at most
   and a stopped run resumes where it was;
 - ``reconcile``: a full pass; links the pass did not see, and that existed before it began,
-  are CRM deletes (archive and unlink); then local records the CRM lacks are created. Its
-  cursor, too, is saved with each page: a pass that was stopped (a worker's shutdown, an
-  error) resumes there, and archives nothing, since it did not see the pages before it
-  resumed; the next complete pass finds those deletes;
+  are CRM deletes (archive and unlink); then local records the CRM lacks are created;
 - ``push``: read the CRM's changes first (so local never overwrites an edit it has not
   seen), then drain the outbox.
 
@@ -232,21 +229,13 @@ class Sync:
 
     def _full_pass(self, object_type: str) -> None:
         started = utcnow()
-        with self.sessions() as session:
-            saved: Cursor | None = self._cursor(session, object_type, "reconcile").value or None
-        resuming = bool(saved and saved.get("mode") == "full" and not saved.get("done"))
         seen: set[str] = set()
         complete = False
-        for page in self.connector.scan(object_type, cursor=saved if resuming else None, full=True):
+        for page in self.connector.scan(object_type, cursor=None, full=True):
             seen.update(record.external_id for record in page.records)
-            self._apply(object_type, page, "reconcile")
+            self._apply(object_type, page, None)
             complete = page.done
-        if complete and resuming:
-            log.info(
-                "connection %s: %s pass resumed and completed; deletes are left to the next "
-                "complete pass", self.target.connection_id, object_type,
-            )  # fmt: skip
-        elif complete:
+        if complete:
             self._archive_unseen(object_type, seen, started)
         else:
             log.warning(
