@@ -19,6 +19,7 @@ This module must not import actor code: the broker loads it.
 from __future__ import annotations
 
 import logging
+import threading
 from typing import Any
 
 import dramatiq
@@ -28,19 +29,26 @@ log = logging.getLogger(__name__)
 
 
 class RequeueOnShutdown(Middleware):
-    """Once its worker is stopping, a message is put back instead of being started."""
+    """Once its worker is stopping, a message is put back instead of being started.
+
+    Per worker, not per broker: several workers may share one broker in a process (a
+    command that runs jobs here beside the embedded worker), and one stopping must not
+    make the others put back every message they take."""
 
     def __init__(self) -> None:
-        self.stopping = False
-
-    def after_worker_boot(self, broker: dramatiq.Broker, worker: Any) -> None:
-        self.stopping = False  # an in-process worker started after another one stopped
+        self._stopping: set[int] = set()  # thread idents of stopping workers' threads
+        self._lock = threading.Lock()
 
     def before_worker_shutdown(self, broker: dramatiq.Broker, worker: Any) -> None:
-        self.stopping = True
+        with self._lock:
+            self._stopping.update(thread.ident for thread in worker.workers if thread.ident)
+
+    def after_worker_shutdown(self, broker: dramatiq.Broker, worker: Any) -> None:
+        with self._lock:  # its threads are gone; their idents may be reused
+            self._stopping.difference_update(thread.ident for thread in worker.workers)
 
     def before_process_message(self, broker: dramatiq.Broker, message: Any) -> None:
-        if self.stopping:
+        if threading.get_ident() in self._stopping:
             _requeue(broker, message, "not started: the worker is stopping")
             raise SkipMessage("the worker is stopping; the message was put back")
 

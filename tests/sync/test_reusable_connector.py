@@ -23,10 +23,10 @@ def settings_here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[N
     monkeypatch.setenv("CRMSYNC_ENCRYPTION_KEY", Fernet.generate_key().decode())
     monkeypatch.delenv("CRMSYNC_BROKER_URL", raising=False)
     monkeypatch.delenv("CRMSYNC_REDIS_URL", raising=False)
-    for cached in (get_settings, connections.cipher, connections._redis):
+    for cached in (get_settings, connections.cipher):
         cached.cache_clear()
     yield
-    for cached in (get_settings, connections.cipher, connections._redis):
+    for cached in (get_settings, connections.cipher):
         cached.cache_clear()
 
 

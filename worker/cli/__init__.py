@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 
 from worker import logs, tracing
 from worker.cli import (  # _startup first: it checks the settings the others read
@@ -88,7 +87,7 @@ def root(
         elif context.invoked_subcommand == "worker":
             tracing.check(settings)  # each worker process starts its own when it boots
     except tracing.TracingUnavailable as error:
-        fail(escape(str(error)))  # the message names the extra in brackets
+        fail(str(error))  # printed as typed: the message names the extra in brackets
 
 
 def main() -> None:
