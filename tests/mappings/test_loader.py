@@ -61,7 +61,6 @@ def test_hubspot_company_covers_the_shared_fields() -> None:
         "category": "industry",
         "subcategory": "industry",
         "notes": "description",
-        "email": "crmsync_email",
         "status": "crmsync_status",
         "archived": "crmsync_archived",
         "customer_type": "crmsync_customer_type",
@@ -102,7 +101,6 @@ def test_salesforce_account_covers_the_shared_fields() -> None:
     assert fields["tax_id"] == ("VAT_Number__c", "text", Rule.TWO_WAY)
     assert fields["payment_terms_days"] == ("Payment_Terms_Days__c", "integer", Rule.TWO_WAY)
     assert fields["credit_limit"] == ("Credit_Limit__c", "decimal", Rule.TWO_WAY)
-    assert fields["email"] == ("Email__c", "email", Rule.TWO_WAY)
     assert fields["status"][:2] == ("Customer_Status__c", "text")
     assert fields["archived"][:2] == ("Archived__c", "boolean")
     assert load_map("salesforce", "account").entry("name").required
