@@ -33,6 +33,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bench.soak.services import Processes, RedisServer, SoakError, free_port, queue_depth, wait_for
+from worker.queues import all_broker_queues
 
 SECRET = "soak-app-client-secret"
 SYNC_INTERVAL_S = 5
@@ -145,10 +146,14 @@ def requeue_from_dead_workers(redis_url: str) -> None:
     """Run Dramatiq's own maintenance now: the jobs a SIGKILLed worker held go back to the
     queue once its heartbeat is older than the timeout (60 s). Workers run it on a random
     0.1% of their broker calls, which idle workers make about once per 5 s, so without this
-    the soak would wait for minutes on jobs that are not lost, only parked."""
+    the soak would wait for an hour on jobs that are not lost, only parked.
+
+    Maintenance is per queue (Dramatiq's script gives back a dead worker's jobs of the queue
+    it is called for), so it runs once for every queue a job may be taken from."""
     broker = RedisBroker(url=redis_url, namespace="crmsync", maintenance_chance=MAINTENANCE_SCALE)
     try:
-        broker.do_qsize("default")
+        for queue in all_broker_queues():
+            broker.do_qsize(queue)
     except redis.RedisError:
         pass  # Redis is restarting: the next poll does it
     finally:
