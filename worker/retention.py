@@ -40,6 +40,7 @@ from customers.db import transaction
 from customers.models import OutboxEntry
 from customers.sync_state import Connection, ConnectionStatus, SyncFailure, SyncRun, WebhookEvent
 from customers.types import utcnow
+from worker import shutdown
 from worker.failures import DISMISSED, RESOLVED
 from worker.settings import Settings
 
@@ -215,6 +216,7 @@ def _delete_in_batches(
     model = id_column.class_
     after = 0
     while True:
+        shutdown.raise_if_stopping()
         started = time.perf_counter()
         with transaction(sessions) as session:
             ids = list(

@@ -12,6 +12,11 @@ messages it had fetched but not started. On top of that:
 - :class:`RequeueOnShutdown` puts back, untouched, any message a stopping worker's thread
   would still start (such as the one just requeued, which an idle thread of the same
   worker could otherwise take).
+- Dramatiq's ``Shutdown`` is an asynchronous exception: Python raises it wherever the
+  thread runs Python code next, and when that is a finalizer or a weakref callback it
+  prints "Exception ignored in ..." and drops it, so the pass would run to its end. The
+  passes therefore also call :func:`raise_if_stopping` before each page they write: a
+  stop is certain at the next page even when the notice was lost.
 
 This module must not import actor code: the broker loads it.
 """
@@ -28,27 +33,39 @@ from dramatiq.middleware import CurrentMessage, Middleware, Shutdown, SkipMessag
 log = logging.getLogger(__name__)
 
 
+# Thread idents of the worker threads whose worker is stopping. Per worker, not per broker:
+# several workers may share one broker in a process (a command that runs jobs here beside
+# the embedded worker), and one stopping must not stop the others' jobs.
+_stopping: set[int] = set()
+_lock = threading.Lock()
+
+
+def stopping() -> bool:
+    """This thread is a worker thread whose worker is stopping."""
+    return threading.get_ident() in _stopping
+
+
+def raise_if_stopping() -> None:
+    """Raise ``Shutdown`` when this thread's worker is stopping (see the module's notes);
+    a no-op anywhere else, such as a command running a pass itself."""
+    if stopping():
+        raise Shutdown("worker shutdown")
+
+
 class RequeueOnShutdown(Middleware):
-    """Once its worker is stopping, a message is put back instead of being started.
-
-    Per worker, not per broker: several workers may share one broker in a process (a
-    command that runs jobs here beside the embedded worker), and one stopping must not
-    make the others put back every message they take."""
-
-    def __init__(self) -> None:
-        self._stopping: set[int] = set()  # thread idents of stopping workers' threads
-        self._lock = threading.Lock()
+    """Once its worker is stopping, a message is put back instead of being started, and
+    the threads it runs on are marked for :func:`raise_if_stopping`."""
 
     def before_worker_shutdown(self, broker: dramatiq.Broker, worker: Any) -> None:
-        with self._lock:
-            self._stopping.update(thread.ident for thread in worker.workers if thread.ident)
+        with _lock:
+            _stopping.update(thread.ident for thread in worker.workers if thread.ident)
 
     def after_worker_shutdown(self, broker: dramatiq.Broker, worker: Any) -> None:
-        with self._lock:  # its threads are gone; their idents may be reused
-            self._stopping.difference_update(thread.ident for thread in worker.workers)
+        with _lock:  # its threads are gone; their idents may be reused
+            _stopping.difference_update(thread.ident for thread in worker.workers)
 
     def before_process_message(self, broker: dramatiq.Broker, message: Any) -> None:
-        if threading.get_ident() in self._stopping:
+        if stopping():
             _requeue(broker, message, "not started: the worker is stopping")
             raise SkipMessage("the worker is stopping; the message was put back")
 

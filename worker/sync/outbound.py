@@ -34,6 +34,7 @@ from customers.models import Contact, Customer, OutboxEntry
 from customers.sync_state import ExternalLink, SyncCursor, SyncFailure
 from customers.types import utcnow
 from mappings import ObjectMap, fingerprint, outbound_changes, to_remote
+from worker import shutdown
 from worker.enqueue import PUSH_RECORDS, job_payload
 from worker.failures import UNRESOLVED, has_open_failures, record_failure, resolve_failures
 from worker.locks import lock_connection
@@ -133,6 +134,7 @@ class Pusher:
         batches = 0
         after: int | None = None  # past an id that may still commit: where to read next
         while max_batches is None or batches < max_batches:
+            shutdown.raise_if_stopping()
             with transaction(self.sessions) as session:
                 lock_connection(session, self.target.connection_id)
                 position = OutboxPosition(session, self.target.connection_id)

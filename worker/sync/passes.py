@@ -37,7 +37,7 @@ from customers.errors import NotFound
 from customers.models import Contact, Customer
 from customers.sync_state import Connection, ExternalLink, SyncCursor, SyncRun
 from customers.types import utcnow
-from worker import enqueue, logs
+from worker import enqueue, logs, shutdown
 from worker.locks import Locks, lock_connection, locks_for
 from worker.settings import get_settings
 from worker.shared_redis import shared_client
@@ -165,6 +165,7 @@ class Sync:
 
     @contextmanager
     def _writing(self, on_locked: Callable[[], None] | None = None) -> Iterator[Session]:
+        shutdown.raise_if_stopping()  # a stopping worker's pass ends here, at a page boundary
         with self._locked():
             if on_locked is not None:
                 on_locked()

@@ -1,0 +1,84 @@
+"""A stopping worker's pass ends at its next page even when Dramatiq's notice is lost.
+
+Dramatiq tells a long job its worker is stopping with an asynchronous ``Shutdown``, which
+Python drops when it lands in a finalizer or a weakref callback (it prints "Exception
+ignored in ..."); the pass then ran to its end and the worker's stop waited for it. Here
+the notice is never sent at all: only the worker's shutdown hook runs, as when the
+exception was dropped."""
+
+from __future__ import annotations
+
+import threading
+from types import SimpleNamespace
+
+import pytest
+from dramatiq.middleware import Shutdown
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from customers import db
+from customers.sync_state import Connection, ExternalLink, SyncCursor, SyncRun
+from sandbox.hubspot import HubSpotSandbox
+from sandbox.seed import generate_companies
+from tests.connectors.conftest import hubspot_connector
+from worker import shutdown
+from worker.locks import ThreadLocks
+from worker.sync.passes import Sync
+
+PAGE = 200  # HubSpot's search page
+COMPANIES = 2 * PAGE + 50  # three pages
+
+
+def test_a_pass_stops_at_the_next_page_once_its_worker_is_stopping(
+    sessions: sessionmaker[Session], tenant_id: int
+) -> None:
+    middleware = shutdown.RequeueOnShutdown()
+    worker = SimpleNamespace(workers=[threading.current_thread()])
+    with HubSpotSandbox(limits=None) as sandbox:
+        sandbox.seed(generate_companies(COMPANIES, seed=7))
+        with db.transaction(sessions) as session:
+            connection = Connection(tenant_id=tenant_id, provider="hubspot",
+                                    account_id=str(sandbox.portal_id), name="portal")  # fmt: skip
+            session.add(connection)
+            session.flush()
+            connection_id = connection.id
+        pages: list[int] = []
+
+        def after_page(_object_type: str, read: int) -> None:
+            pages.append(read)
+            if len(pages) == 1:  # the worker is told to stop while the pass is under way
+                middleware.before_worker_shutdown(None, worker)  # type: ignore[arg-type]
+
+        sync = Sync(connection_id, sessions=sessions, connector=hubspot_connector(sandbox),
+                    locks=ThreadLocks(), progress=after_page)  # fmt: skip
+        try:
+            with pytest.raises(Shutdown):
+                sync.incremental("company")
+        finally:
+            middleware.after_worker_shutdown(None, worker)  # type: ignore[arg-type]
+    assert pages == [PAGE]
+    assert not shutdown.stopping()  # the mark went with the worker
+    with sessions() as session:
+        [run] = session.scalars(select(SyncRun)).all()
+        linked = session.scalar(select(func.count()).select_from(ExternalLink))
+        cursor = session.scalar(select(SyncCursor.value))
+    assert (run.outcome, run.error, run.finished_at is not None) == (
+        "interrupted",
+        "Shutdown",
+        True,
+    )
+    assert run.counts["read"] == PAGE and linked is not None and 0 < linked <= PAGE
+    assert cursor, "the page applied before the stop saved the cursor"
+
+
+def test_the_check_is_quiet_outside_a_stopping_worker() -> None:
+    other = SimpleNamespace(workers=[threading.Thread(target=lambda: None)])
+    other.workers[0].start()
+    other.workers[0].join()
+    middleware = shutdown.RequeueOnShutdown()
+    middleware.before_worker_shutdown(None, other)  # type: ignore[arg-type]
+    try:
+        shutdown.raise_if_stopping()  # another worker's stop is not this thread's
+        assert not shutdown.stopping()
+    finally:
+        middleware.after_worker_shutdown(None, other)  # type: ignore[arg-type]
