@@ -15,7 +15,7 @@ The shipped maps live in ``mappings/maps/<provider>_<object>.yaml``. A file is o
                                   #   (mappings.fields: credit_limit -> decimal, ...)
         required: true            # optional: the CRM rejects blanks here
         on_blank: clear           # optional: a blank CRM value clears (default) or keeps
-                                  #   the local value
+                                  #   the local value, which then fills the blank
       - local: [category, subcategory]
         remote: Industry
         transform: value_map

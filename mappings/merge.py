@@ -185,6 +185,14 @@ def merge(
                     problems[entry.key] = f"{entry.remote}={remote[entry.remote]!r}: {error}"
                 if raw_key is not None:
                     new_base[raw_key] = remote[entry.remote]
+        elif entry.remote in remote and not _blank(seen_locally):
+            # The CRM holds a blank this entry reads as not known: the directory's value
+            # fills it. No base for the entry until the push has written it, so the push
+            # (which sends an entry with no base when it has a value) cannot skip it.
+            remote_writes[entry.remote] = write_entry(object_map, entry, local_values)
+            if raw_key is not None:
+                new_base.pop(raw_key, None)
+            continue
         if remote_values is None:
             if base_values is None:
                 continue  # nothing known to merge against; a later full read will tell

@@ -103,7 +103,7 @@ class FieldMap:
     max_length: int | None = None
     # A blank CRM value (HubSpot's null, an empty string) clears the local value, as any
     # other CRM change; ``on_blank: keep`` reads it as not known instead, so the local
-    # value stays (and is pushed when it changes).
+    # value stays and is written to the CRM, filling the blank.
     keep_on_blank: bool = False
     source: str = ""  # the file this entry came from, for error messages
 

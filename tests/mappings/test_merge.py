@@ -334,3 +334,27 @@ def test_a_push_without_a_crm_read_sends_changes_and_values_new_to_the_map() -> 
     # LastName is required in Salesforce: its blank is not pushed.
     assert properties == {"Title": "CEO", "Email": "a@b.de"}
     assert new_base == {"job_title": "CEO", "email": "a@b.de"}
+
+
+@pytest.mark.parametrize("rule", SYNCING)
+@pytest.mark.parametrize("base", ["CFO", None])
+def test_a_crm_blank_kept_over_is_filled_with_the_local_value(rule: Rule, base: str | None) -> None:
+    """``on_blank: keep``: the CRM's blank is not known, so the local value stays and is
+    written to the CRM; the entry has no base until the push lands, so an outbox push
+    (which knows no CRM value) sends it too rather than reading it as already there."""
+    kept = parse_map(
+        {"provider": "hubspot", "object": "contact", "local": "contact",
+         "fields": [{"local": "job_title", "remote": "jobtitle", "rule": rule.value, "on_blank": "keep"}]},
+        source="test.yaml",
+    )  # fmt: skip
+    for blank in ("", None, "  "):
+        result = merge(kept, base={"job_title": base} if base else {}, local={"job_title": "CFO"},
+                       remote={"jobtitle": blank})  # fmt: skip
+        assert result.local_writes == {} and result.conflicts == ()
+        assert result.remote_writes == {"jobtitle": "CFO"}
+        assert "job_title" not in result.base
+        assert outbound_changes(kept, result.base, {"job_title": "CFO"}) == (
+            {"jobtitle": "CFO"}, {"job_title": "CFO"},
+        )  # fmt: skip
+    both_blank = merge(kept, base={}, local={"job_title": None}, remote={"jobtitle": ""})
+    assert both_blank.remote_writes == {} and both_blank.local_writes == {}

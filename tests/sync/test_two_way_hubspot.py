@@ -499,7 +499,7 @@ def test_a_map_entry_that_keeps_the_local_value_over_a_crm_blank(
     sandbox: HubSpotSandbox, sessions: sessionmaker[Session], sync: Sync, tmp_path: Path
 ) -> None:
     """``on_blank: keep``: a blank in the CRM is not known for that entry, so the
-    directory keeps its value; other entries still clear."""
+    directory keeps its value and the push fills the blank; other entries still clear."""
     own_map = tmp_path / "map.yaml"
     own_map.write_text(
         "object: company\nfields:\n  - {local: billing_city, remote: city, on_blank: keep}\n"
@@ -519,6 +519,10 @@ def test_a_map_entry_that_keeps_the_local_value_over_a_crm_blank(
     sync.records("company", [company["id"]])
     [customer] = customers(sessions)
     assert customer.billing_city == "Bonn" and customer.phone is None
+    sync.push()
+    properties = (sandbox.get("companies", company["id"]) or {})["properties"]
+    assert properties["city"] == "Bonn"  # the kept value fills the CRM's blank
+    assert not properties.get("phone")
 
 
 def test_a_contact_merge_moves_the_link_to_the_new_record_and_removes_the_other(
