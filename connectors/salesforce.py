@@ -259,20 +259,22 @@ class SalesforceConnector:
                 sobject,
                 since,
             )
-        return self.api.call(
+        answer: dict[str, Any] = self.api.call(
             "queryAll",
             lambda sf, o: sf.query(soql, include_deleted=True, headers=QUERY_HEADERS, **o),
             bulk=True,
         )
+        return answer
 
     def _query_more(self, next_url: str) -> dict[str, Any]:
-        return self.api.call(
+        answer: dict[str, Any] = self.api.call(
             "queryMore",
             lambda sf, o: sf.query_more(
                 next_url, identifier_is_url=True, headers=QUERY_HEADERS, **o
             ),
             bulk=True,
         )
+        return answer
 
     def _purged(self, object_type: str, since: datetime, seen: set[str]) -> list[RemoteRecord]:
         """Deletions getDeleted reports that the recycle bin query did not show (records

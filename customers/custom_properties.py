@@ -51,14 +51,14 @@ def check_value(key: str, value: Any) -> Scalar:
     """The value as stored (text without surrounding blanks; ``""`` is a value);
     ``ValueError`` naming the key."""
     if isinstance(value, str):
-        value = value.strip()
-        if len(value) > MAX_VALUE_LENGTH:
+        text = value.strip()
+        if len(text) > MAX_VALUE_LENGTH:
             raise ValueError(
-                f"value of {key!r} is {len(value)} characters long; the limit is {MAX_VALUE_LENGTH}"
+                f"value of {key!r} is {len(text)} characters long; the limit is {MAX_VALUE_LENGTH}"
             )
-        if "\x00" in value:  # PostgreSQL's JSONB cannot hold one
+        if "\x00" in text:  # PostgreSQL's JSONB cannot hold one
             raise ValueError(f"value of {key!r} holds a NUL character")
-        return value
+        return text
     if isinstance(value, bool | int):
         return value
     if isinstance(value, float) and math.isfinite(value):

@@ -92,7 +92,7 @@ def _street_in(raw: str, context: Context) -> Values:
 def _street_out(values: Values, context: Context) -> str | None:
     street, street2 = values
     if not street2:
-        return street
+        return None if street is None else str(street)
     # A leading newline keeps street2 in the second line even when street is blank.
     return f"{street or ''}\n{street2}"
 

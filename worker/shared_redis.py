@@ -71,4 +71,5 @@ def _sentinel_master(
         db=db,
         password=password,
     )
-    return sentinel.master_for(service)
+    master: redis.Redis = sentinel.master_for(service)
+    return master
