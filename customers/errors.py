@@ -4,8 +4,8 @@
 
     DirectoryError
     ├── InvalidInput          one or more fields are wrong; nothing was written
+    │   └── DuplicateEmail    another live customer of the tenant has this email
     ├── NotFound              no such customer / contact / tenant
-    ├── DuplicateEmail        another live customer of the tenant has this email
     ├── StaleVersion          someone else changed the record since it was read
     └── Refused               the change breaks a rule (e.g. purging a referenced customer)
         └── SureDuplicate     another live customer is the same business by an exact key
