@@ -12,13 +12,16 @@ open (it failed again); dismissed (an operator decided to ignore it).
 
 from __future__ import annotations
 
+import traceback
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from connectors.errors import ConnectorError
+from customers.errors import DirectoryError
 from customers.models import Customer
 from customers.sync_state import Connection, SyncFailure
 from customers.types import utcnow
@@ -29,13 +32,42 @@ RESOLVED = "resolved"
 DISMISSED = "dismissed"
 UNRESOLVED = (OPEN, REPLAYED)
 MAX_MESSAGE = 4000
+PROJECT_ROOT = Path(__file__).resolve().parent.parent  # the folder holding worker/
 
 
 def classify(error: BaseException) -> tuple[str, str | None, str]:
     """(error class, CRM code, message) for a failure row."""
     if isinstance(error, ConnectorError):
         return error.kind, error.code, str(error)[:MAX_MESSAGE]
-    return "internal", type(error).__name__, str(error)[:MAX_MESSAGE] or type(error).__name__
+    message = str(error) or type(error).__name__
+    if not isinstance(error, DirectoryError):  # a bug: say where, as the message seldom does
+        message = f"{message} ({raised_at(error)})"
+    return "internal", type(error).__name__, message[:MAX_MESSAGE]
+
+
+def describe(error: BaseException) -> str:
+    """One line for a run's error: the class and message, and for an error that is not
+    one of the taxonomy's (a bug) where it was raised, which the message alone seldom says
+    (``'NoneType' object has no attribute 'get'``)."""
+    text = f"{type(error).__name__}: {error}"
+    if isinstance(error, ConnectorError | DirectoryError):
+        return text
+    return f"{text} ({raised_at(error)})"
+
+
+def raised_at(error: BaseException) -> str:
+    """``at package/module.py:line in function`` for the innermost frame of the project's
+    own code in the error's traceback (the file relative to the project, no machine path)."""
+    frames = traceback.extract_tb(error.__traceback__)
+    for frame in reversed(frames):
+        path = Path(frame.filename)
+        if path.is_relative_to(PROJECT_ROOT) and ".venv" not in path.parts:
+            where = path.relative_to(PROJECT_ROOT).as_posix()
+            return f"at {where}:{frame.lineno} in {frame.name}"
+    if not frames:
+        return "at an unknown place"
+    last = frames[-1]  # in a library: its file name only
+    return f"at {Path(last.filename).name}:{last.lineno} in {last.name}"
 
 
 def _tenant_of(

@@ -37,7 +37,7 @@ from customers.errors import NotFound
 from customers.models import Contact, Customer
 from customers.sync_state import Connection, ExternalLink, SyncCursor, SyncRun
 from customers.types import utcnow
-from worker import enqueue, logs, shutdown
+from worker import enqueue, failures, logs, shutdown
 from worker.locks import Locks, lock_connection, locks_for
 from worker.settings import get_settings
 from worker.shared_redis import shared_client
@@ -120,7 +120,7 @@ class Sync:
             lifecycle.mark_auth_failed(self.sessions, self.target.connection_id, str(refused))
             raise
         except Exception as failure:
-            outcome, error = "failed", f"{type(failure).__name__}: {failure}"
+            outcome, error = "failed", failures.describe(failure)
             raise
         except BaseException as stopped:
             # A worker's shutdown (Dramatiq's Shutdown) or ^C: what was committed stays, an
