@@ -60,10 +60,14 @@ class StaleVersion(DirectoryError):
     def __init__(self, kind: str, key: object, expected: int | None, actual: int | None) -> None:
         self.expected = expected
         self.actual = actual
-        super().__init__(
-            f"{kind} {key} was changed by someone else (you had version {expected}, "
-            f"it is now at version {actual}); read it again and retry"
-        )
+        if expected is None or actual is None:  # a concurrent write found at flush time
+            said = f"{kind} {key} was changed by someone else while this change was written"
+        else:
+            said = (
+                f"{kind} {key} was changed by someone else (you had version {expected}, "
+                f"it is now at version {actual})"
+            )
+        super().__init__(f"{said}; read it again and retry")
 
 
 class Refused(DirectoryError):

@@ -430,3 +430,14 @@ def test_a_nul_in_a_text_field_is_refused_naming_it_and_writes_nothing(
             session, tenant_id, customer.id, {}, custom=CustomChanges(set={"segment": value})
         )
     assert row_counts(engine) == before
+
+
+def test_a_concurrent_write_found_at_flush_names_no_unknown_versions() -> None:
+    """SQLAlchemy finds a concurrent write at flush time without either version: the
+    message says what happened rather than "version None"."""
+    message = str(StaleVersion("customer", 47, None, None))
+    assert message == (
+        "customer 47 was changed by someone else while this change was written; "
+        "read it again and retry"
+    )
+    assert "None" not in message
