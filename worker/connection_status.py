@@ -12,6 +12,7 @@ cursor update and the end of its last successful run.
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from typing import Any
 
@@ -29,6 +30,8 @@ from worker.failures import OPEN, REPLAYED
 from worker.settings import Settings
 from worker.shared_redis import shared_client
 from worker.sync import lifecycle
+
+log = logging.getLogger(__name__)
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -103,7 +106,8 @@ def api_budget(client: redis.Redis | None, connection: Connection) -> dict[str, 
         if not client.exists(budget.key(DAILY_KEY)):  # type: ignore[attr-defined]
             return "unknown"
         state = budget.state()
-    except Exception:
+    except (redis.RedisError, OSError) as error:  # Redis not answering: say so, not a guess
+        log.warning("API budget of connection %s unknown: %s", connection.id, type(error).__name__)
         return "unknown"
     if state.daily_limit is None:
         return {"used_today": state.daily_used, "limit": None, "remaining": None}
@@ -114,7 +118,8 @@ def api_budget(client: redis.Redis | None, connection: Connection) -> dict[str, 
 def queue_depth() -> int | str:
     try:
         return metrics.queue_depth()
-    except Exception:
+    except (redis.RedisError, OSError) as error:
+        log.warning("queue depth unknown: %s", type(error).__name__)
         return "unknown"
 
 

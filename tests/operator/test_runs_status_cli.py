@@ -14,11 +14,12 @@ from connectors.registry import budget_for, limits_for
 from customers import db
 from customers.models import OutboxEntry
 from customers.service import get_tenant
-from customers.sync_state import SyncCursor, SyncRun
+from customers.sync_state import Connection, SyncCursor, SyncRun
 from customers.types import utcnow
 from tests.operator.conftest import Cli
 from tests.webhooks.conftest import drain_stub, own_redis
 from worker import enqueue
+from worker.connection_status import api_budget
 from worker.failures import record_failure
 from worker.settings import get_settings
 
@@ -149,3 +150,15 @@ def test_status_reads_the_shared_api_budget(
     hubspot, salesforce = cli.json("status")["connections"]
     assert hubspot["api_budget"] == {"used_today": 1_000, "limit": 250_000, "remaining": 249_000}
     assert salesforce["api_budget"] == "unknown"
+
+
+def test_a_redis_that_does_not_answer_reads_as_unknown_and_is_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The budget comes from Redis; Redis down is "unknown" and a warning naming the error
+    class, never a guess and never a traceback."""
+    silent = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2)
+    connection = Connection(id=7, provider="hubspot", account_id="123")
+    with caplog.at_level("WARNING", logger="worker.connection_status"):
+        assert api_budget(silent, connection) == "unknown"
+    assert "API budget of connection 7 unknown: ConnectionError" in caplog.text
