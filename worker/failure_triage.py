@@ -18,6 +18,7 @@ from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session
 
 from customers.errors import DirectoryError, InvalidInput, NotFound
+from customers.plain import plain
 from customers.sync_state import SyncFailure
 from customers.types import utcnow
 from worker import enqueue
@@ -72,15 +73,9 @@ def redact(value: Any) -> Any:
     return value
 
 
-def _plain(value: Any) -> Any:
-    return value.isoformat() if isinstance(value, datetime) else value
-
-
 def failure_dict(row: SyncFailure, *, full: bool = False) -> dict[str, Any]:
     """A failure as it is shown: ``full`` with its (masked) payload, else a short message."""
-    data = {
-        column.key: _plain(getattr(row, column.key)) for column in SyncFailure.__table__.columns
-    }
+    data = {column.key: plain(getattr(row, column.key)) for column in SyncFailure.__table__.columns}
     data["payload"] = redact(row.payload)
     if not full:
         data.pop("payload")

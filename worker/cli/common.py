@@ -7,8 +7,6 @@ import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime
-from decimal import Decimal
 from functools import wraps
 from typing import Annotated, Any, NoReturn, ParamSpec, TypeVar, get_type_hints
 
@@ -21,7 +19,7 @@ from typer.models import ArgumentInfo, OptionInfo
 
 from customers import db
 from customers.errors import DirectoryError, InvalidInput, NotFound, StaleVersion
-from customers.models import Contact, Customer, Tenant
+from customers.models import Tenant
 from customers.service import get_tenant
 from worker.database import engine, sessions
 from worker.settings import get_settings
@@ -186,38 +184,6 @@ def parse_assignments(pairs: list[str] | None, option: str) -> dict[str, str]:
             raise InvalidInput.single(option, f"{pair!r} is not FIELD=VALUE")
         values[field.strip().replace("-", "_")] = value
     return values
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return str(value)
-    return value
-
-
-def customer_dict(customer: Customer, *, with_contacts: bool = False) -> dict[str, Any]:
-    data = {
-        column.key: _plain(getattr(customer, column.key)) for column in Customer.__table__.columns
-    }
-    # By key, so what a person reads and what a script diffs do not depend on the order
-    # the keys were set in.
-    data["custom_properties"] = dict(sorted((customer.custom_properties or {}).items()))
-    data["tags"] = customer.tags
-    data["legal_entity"] = customer.legal_entity.code if customer.legal_entity else None
-    data["incomplete"] = customer.incomplete
-    data["missing_fields"] = customer.missing_fields
-    data["can_be_invoiced"] = customer.can_be_invoiced
-    data["tax_address"] = customer.tax_address
-    if with_contacts:
-        data["contacts"] = [contact_dict(c) for c in customer.contacts if c.deleted_at is None]
-    return data
-
-
-def contact_dict(contact: Contact) -> dict[str, Any]:
-    return {
-        column.key: _plain(getattr(contact, column.key)) for column in Contact.__table__.columns
-    }
 
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]

@@ -10,10 +10,10 @@ from rich.table import Table
 from customers import contacts
 from customers.delivery import normalize_communications
 from customers.errors import FieldError, InvalidInput
+from customers.plain import contact_dict
 from worker.cli.common import (
     JsonFlag,
     console,
-    contact_dict,
     handles_errors,
     print_json,
     unit_of_work,

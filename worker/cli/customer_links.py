@@ -17,12 +17,12 @@ from customers import aliases as alias_service
 from customers.copies import copy_customer
 from customers.duplicates import duplicates_made
 from customers.errors import FieldError, InvalidInput
+from customers.plain import customer_dict
 from customers.service import get_customer
 from worker import enqueue
 from worker.cli.common import (
     JsonFlag,
     console,
-    customer_dict,
     fail,
     handles_errors,
     parse_assignments,

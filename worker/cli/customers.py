@@ -19,10 +19,10 @@ from customers.errors import FieldError, InvalidInput
 from customers.fields import CUSTOMER_FIELDS
 from customers.links import identity_of
 from customers.models import CustomerStatus
+from customers.plain import customer_dict
 from worker.cli.common import (
     JsonFlag,
     console,
-    customer_dict,
     handles_errors,
     parse_assignments,
     print_json,

@@ -18,10 +18,10 @@ from starlette.routing import Route
 
 from customers import service
 from customers.aliases import aliases_of
+from customers.plain import customer_dict
 from customers.search import search_customers
 from customers.sync_state import Connection, ExternalLink, SyncConflict, SyncFailure, SyncRun
 from worker import failure_triage as triage
-from worker.cli.common import customer_dict
 from worker.console.web import in_tenant, page, path_id, render
 from worker.history import conflict_dict, run_dict
 from worker.sync.target import PARENT_TYPE
