@@ -22,13 +22,14 @@ and Salesforce for multi-select picklists, so a property an admin turns into a p
 later is read the same way.
 
 Adding a field is a few lines: its normalizer in ``customers.fields`` (which makes it a
-field here), a ``LocalField`` below when it is not text (``tax_rate``: ``Kind.DECIMAL``;
+field here), a ``LocalField`` below when it is not text (``tax_rate``: ``Kind.PERCENT``;
 a sales rep's email: ``Kind.EMAIL``; ``tags``: ``Kind.LIST``), an entry in each shipped map
 (``crmsync_tax_rate`` / ``Tax_Rate__c``, ...), the Salesforce field in the sandbox's
 ``CRMSYNC_FIELDS`` and a row in the README's field table; ``crmsync connect`` then makes
-the HubSpot property with the right type. A field kept outside the record's row (tags in
-their own table) is given a ``derive`` that reads it from the values the worker collects
-for the record, and the worker writes it the way it writes ``archived``.
+the HubSpot property with the right type. A field kept outside the record's row (tags, in
+a table of their own) is given a ``derive`` that reads it from the values the worker
+collects for the record (``worker.sync.inbound.columns``), and the worker writes it
+through the directory's own call for it, as it writes ``archived``.
 
 Pure: no I/O.
 """
@@ -44,6 +45,7 @@ from typing import Any
 
 from customers.fields import CONTACT_FIELDS, CUSTOMER_FIELDS
 from customers.models import CustomerStatus, CustomerType
+from customers.tags import normalize_tags
 
 
 class Kind(StrEnum):
@@ -51,6 +53,7 @@ class Kind(StrEnum):
     EMAIL = "email"
     INTEGER = "integer"
     DECIMAL = "decimal"
+    PERCENT = "percent"  # a decimal percent, 0-100 with up to 4 places (a tax rate)
     BOOLEAN = "boolean"
     CHOICE = "choice"
     LIST = "list"
@@ -63,6 +66,7 @@ DEFAULT_TRANSFORM = {
     Kind.EMAIL: "email",
     Kind.INTEGER: "integer",
     Kind.DECIMAL: "decimal",
+    Kind.PERCENT: "decimal",
     Kind.BOOLEAN: "boolean",
     Kind.CHOICE: "text",
     Kind.LIST: "list",
@@ -86,6 +90,10 @@ def parse_boolean(value: Any) -> bool | None:
 
 def _archived(columns: Mapping[str, Any]) -> Any:
     return columns["archived_at"] is not None
+
+
+def _tags(columns: Mapping[str, Any]) -> Any:
+    return list(columns["tags"])
 
 
 @dataclass(frozen=True)
@@ -130,6 +138,17 @@ _CUSTOMER = (
     LocalField("payment_terms_days", Kind.INTEGER, "Payment terms (days)"),
     LocalField("credit_limit", Kind.DECIMAL, "Credit limit"),
     LocalField("custom_properties", Kind.JSON, "Custom properties"),
+    LocalField("tax_rate", Kind.PERCENT, "Tax rate (%)", nullable=False),
+    LocalField("sales_rep_email", Kind.EMAIL, "Sales rep email"),
+    LocalField("sales_rep_name", Kind.TEXT, "Sales rep"),
+    LocalField(
+        "tags",
+        Kind.LIST,
+        "Tags",
+        derived_from="tags",  # a table of its own: the worker reads the customer's tags
+        derive=_tags,
+        normalize=normalize_tags,
+    ),
     LocalField(
         "archived",
         Kind.BOOLEAN,

@@ -38,7 +38,11 @@ CUSTOMER = {
     "tax_id": "GB 123 4567 89",
     "registration_number": "01234567",
     "status": "active",
+    "tax_rate": "19.5",
+    "sales_rep_email": "sam.rep@example.com",
+    "sales_rep_name": "Sam Rep",
 }
+TAGS = ("wholesale", "eu")
 
 
 def _sync(
@@ -60,7 +64,7 @@ def _sync(
 
 def _create_local(sessions: sessionmaker[Session], tenant_id: int) -> tuple[int, int]:
     with db.transaction(sessions) as session:
-        customer = service.create_customer(session, tenant_id, CUSTOMER)
+        customer = service.create_customer(session, tenant_id, CUSTOMER, tags=TAGS)
         contact = contacts.add_contact(
             session,
             tenant_id,
@@ -199,6 +203,9 @@ def test_hubspot_fields_arrive_and_a_change_made_in_hubspot_comes_back(
     assert properties["crmsync_registration_number"] == "01234567"
     assert properties["crmsync_customer_type"] == "business"
     assert person["properties"]["crmsync_roles"] == "billing;order"
+    assert (properties["crmsync_tax_rate"], properties["crmsync_tags"]) == ("19.5", "eu;wholesale")
+    assert properties["crmsync_sales_rep_email"] == "sam.rep@example.com"
+    assert properties["crmsync_sales_rep_name"] == "Sam Rep"
 
     portal.update(
         "companies",
@@ -208,6 +215,9 @@ def test_hubspot_fields_arrive_and_a_change_made_in_hubspot_comes_back(
             "crmsync_credit_limit": "40000",
             "crmsync_status": "blocked",
             "crmsync_archived": "true",
+            "crmsync_tax_rate": "7.25",
+            "crmsync_tags": "VIP;eu",
+            "crmsync_sales_rep_email": "ria.rep@example.com",
         },
     )
     portal.update("contacts", person_id, {"crmsync_roles": "legal;billing"})
@@ -218,6 +228,8 @@ def test_hubspot_fields_arrive_and_a_change_made_in_hubspot_comes_back(
     assert customer.credit_limit == Decimal("40000.00")
     assert customer.status == "blocked" and customer.archived_at is not None
     assert contact.roles == ["legal", "billing"]
+    assert (customer.tax_rate, customer.tags) == (Decimal("7.25"), ["eu", "vip"])
+    assert customer.sales_rep_email == "ria.rep@example.com"
     # Applied and settled: a second read writes nothing either way.
     before = portal.faults.snapshot()["calls"].get("companies.batch.update", 0)
     sync.records("company", [company_id])
@@ -250,11 +262,19 @@ def test_salesforce_fields_arrive_and_a_change_made_in_salesforce_comes_back(
     assert (account["Customer_Status__c"], account["Archived__c"]) == ("active", False)
     assert (account["Currency__c"], account["VAT_Number__c"]) == ("GBP", "GB123456789")
     assert person["Contact_Roles__c"] == "billing;order"
+    assert (account["Tax_Rate__c"], account["Tags__c"]) == (19.5, "eu;wholesale")
+    assert account["Sales_Rep_Email__c"] == "sam.rep@example.com"
 
     org.update(
         "Account",
         account_id,
-        {"Payment_Terms_Days__c": 45, "Credit_Limit__c": 1234.5, "Archived__c": True},
+        {
+            "Payment_Terms_Days__c": 45,
+            "Credit_Limit__c": 1234.5,
+            "Archived__c": True,
+            "Tax_Rate__c": 7.25,
+            "Tags__c": "vip",
+        },
     )
     org.update("Contact", person_id, {"Contact_Roles__c": "shipment"})
     assert sync.incremental().outcome == "ok"
@@ -262,6 +282,7 @@ def test_salesforce_fields_arrive_and_a_change_made_in_salesforce_comes_back(
     assert (customer.payment_terms_days, customer.credit_limit) == (45, Decimal("1234.50"))
     assert customer.archived_at is not None
     assert contact.roles == ["shipment"]
+    assert (customer.tax_rate, customer.tags) == (Decimal("7.25"), ["vip"])
 
 
 def test_salesforce_connect_names_a_missing_field_and_the_rest_syncs(
@@ -322,6 +343,8 @@ def test_a_company_archived_in_hubspot_is_created_archived_and_stays_so(
             "crmsync_archived": "true",
             "crmsync_payment_terms_days": "60",
             "crmsync_credit_limit": "500",
+            "crmsync_tax_rate": "8.875",
+            "crmsync_tags": "Retail; wholesale",
         },
     )
     assert sync.reconcile().outcome == "ok"
@@ -329,6 +352,7 @@ def test_a_company_archived_in_hubspot_is_created_archived_and_stays_so(
         [customer] = session.scalars(select(Customer))
         assert customer.archived_at is not None
         assert (customer.payment_terms_days, customer.credit_limit) == (60, Decimal("500.00"))
+        assert (customer.tax_rate, customer.tags) == (Decimal("8.875"), ["retail", "wholesale"])
     again = portal.get("companies", company["id"])
     assert again is not None and again["properties"]["crmsync_archived"] == "true"
 
