@@ -13,8 +13,9 @@ The kind decides three things, in one place:
 
 The names come from the directory's own field table (``customers.fields``), so a column the
 directory learns to validate is mappable at once; only its kind, when it is not text, is
-added here. ``archived`` is the one field that is no column: it reads the customer's
-``archived_at`` and is written by archiving or restoring the customer.
+added here. ``archived`` and ``tags`` are the fields that are no column: ``archived`` reads
+the customer's ``archived_at`` and is written by archiving or restoring the customer;
+``tags`` reads the customer's tags (a table of their own), compared as a sorted set.
 
 Multi-value fields (``roles``, and any later list field such as tags) are written to the
 CRMs as one text of values separated by ``;``: the form HubSpot uses for multiple checkboxes
@@ -43,6 +44,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
+from customers.errors import InvalidInput
 from customers.fields import CONTACT_FIELDS, CUSTOMER_FIELDS
 from customers.models import CustomerStatus, CustomerType
 from customers.tags import normalize_tags
@@ -93,7 +95,17 @@ def _archived(columns: Mapping[str, Any]) -> Any:
 
 
 def _tags(columns: Mapping[str, Any]) -> Any:
-    return list(columns["tags"])
+    return sorted(columns["tags"])
+
+
+def sync_tags(value: Any) -> list[str]:
+    """Tags as the engine compares them: the directory's form of each, distinct and sorted,
+    so ``VIP;eu`` from a CRM equals the customer's ``eu``, ``vip`` (a set has no order). A
+    tag the directory refuses is a ``ValueError``, as any CRM value it cannot read."""
+    try:
+        return sorted(normalize_tags(value))
+    except InvalidInput as error:
+        raise ValueError(str(error)) from None
 
 
 @dataclass(frozen=True)
@@ -138,6 +150,8 @@ _CUSTOMER = (
     LocalField("payment_terms_days", Kind.INTEGER, "Payment terms (days)"),
     LocalField("credit_limit", Kind.DECIMAL, "Credit limit"),
     LocalField("custom_properties", Kind.JSON, "Custom properties"),
+    # Always a value (0.00 by default, never NULL): a blank CRM rate is not known, so the
+    # directory's rate stays and the next push fills the blank (``on_blank: keep``).
     LocalField("tax_rate", Kind.PERCENT, "Tax rate (%)", nullable=False),
     LocalField("sales_rep_email", Kind.EMAIL, "Sales rep email"),
     LocalField("sales_rep_name", Kind.TEXT, "Sales rep"),
@@ -147,7 +161,7 @@ _CUSTOMER = (
         "Tags",
         derived_from="tags",  # a table of its own: the worker reads the customer's tags
         derive=_tags,
-        normalize=normalize_tags,
+        normalize=sync_tags,
     ),
     LocalField(
         "archived",
