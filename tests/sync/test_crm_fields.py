@@ -379,3 +379,90 @@ def test_a_salesforce_field_an_admin_adds_later_is_filled_from_the_directory(
         with sessions() as session:
             stored = session.get(Customer, customer_id)
             assert stored is not None and stored.credit_limit == Decimal("25000.50")
+
+
+# --- Both CRMs --------------------------------------------------------------------------
+
+
+def test_one_customer_reaches_both_crms_and_a_change_made_in_each_comes_back(
+    portal: HubSpotSandbox,
+    hubspot_sync: tuple[Sync, HubSpotConnector],
+    org: SalesforceSandbox,
+    sessions: sessionmaker[Session],
+    tenant_id: int,
+) -> None:
+    """Payment terms, credit limit and tags of one customer arrive in HubSpot and in
+    Salesforce; a change made in HubSpot and one made in Salesforce each come back to the
+    directory (and on to the other CRM), every step a real sync pass."""
+    hubspot, _ = hubspot_sync
+    salesforce_connector = sf_connector(org)
+    assert not salesforce_connector.ensure_setup(field_specs(maps_for("salesforce", None))).problems
+    salesforce = _sync(sessions, tenant_id, "salesforce", org.org_id, salesforce_connector)
+    customer_id, _ = _create_local(sessions, tenant_id)
+    assert hubspot.reconcile().outcome == "ok" and salesforce.reconcile().outcome == "ok"
+    with sessions() as session:
+        links = dict(
+            session.execute(
+                select(ExternalLink.connection_id, ExternalLink.external_id).where(
+                    ExternalLink.local_type == "customer", ExternalLink.local_id == customer_id
+                )
+            ).all()
+        )
+    company_id, account_id = (
+        links[hubspot.target.connection_id],
+        links[salesforce.target.connection_id],
+    )
+
+    def in_hubspot() -> tuple[str, str, str]:
+        found = portal.get("companies", company_id)
+        assert found is not None
+        properties = found["properties"]
+        return (
+            properties["crmsync_payment_terms_days"],
+            properties["crmsync_credit_limit"],
+            properties["crmsync_tags"],
+        )
+
+    def in_salesforce() -> tuple[object, object, object]:
+        found = org.record("Account", account_id)
+        assert found is not None
+        return found["Payment_Terms_Days__c"], found["Credit_Limit__c"], found["Tags__c"]
+
+    def in_directory() -> tuple[int | None, Decimal | None, list[str]]:
+        customer, _ = _local(sessions, customer_id, _contact_of(sessions, customer_id))
+        return customer.payment_terms_days, customer.credit_limit, customer.tags
+
+    assert in_hubspot() == ("30", "25000.5", "eu;wholesale")
+    assert in_salesforce() == (30, 25000.5, "eu;wholesale")
+
+    # Changed in HubSpot: back in the directory, then on to Salesforce.
+    portal.update(
+        "companies", company_id, {"crmsync_credit_limit": "40000", "crmsync_tags": "VIP;eu"}
+    )
+    assert hubspot.incremental().outcome == "ok"
+    assert in_directory() == (30, Decimal("40000.00"), ["eu", "vip"])
+    assert salesforce.push().outcome == "ok"
+    assert in_salesforce() == (30, 40000.0, "eu;vip")
+
+    # Changed in Salesforce: back in the directory, then on to HubSpot.
+    org.update("Account", account_id, {"Payment_Terms_Days__c": 45, "Tags__c": "eu; Priority"})
+    assert salesforce.incremental().outcome == "ok"
+    assert in_directory() == (45, Decimal("40000.00"), ["eu", "priority"])
+    assert hubspot.push().outcome == "ok"
+    assert in_hubspot() == ("45", "40000", "eu;priority")
+
+    # A tax rate blanked in a CRM is not known there (the directory always has one): the
+    # directory keeps its rate and the next push fills the blank.
+    org.update("Account", account_id, {"Tax_Rate__c": None})
+    assert salesforce.incremental().outcome == "ok"
+    assert salesforce.push().outcome == "ok"
+    customer, _ = _local(sessions, customer_id, _contact_of(sessions, customer_id))
+    assert customer.tax_rate == Decimal("19.50")
+    assert (org.record("Account", account_id) or {})["Tax_Rate__c"] == 19.5
+
+
+def _contact_of(sessions: sessionmaker[Session], customer_id: int) -> int:
+    with sessions() as session:
+        contact_id = session.scalar(select(Contact.id).where(Contact.customer_id == customer_id))
+        assert contact_id is not None
+        return contact_id
