@@ -4,8 +4,9 @@ It starts the HubSpot and Salesforce sandboxes (real HTTP and HTTPS servers in t
 process), seeds both with overlapping businesses, adds a few local customers that overlap
 too, connects both CRMs, runs a full two-way sync, then edits a record in each CRM and
 locally and shows each edit arrive on the other sides; last, a billing record with
-everything finance keeps on it, linked by hand, travels both ways (``worker.demo_billing``). Embedded defaults: a SQLite file and
-the in-process job broker; the demo keeps its data in its own folder, made anew each run.
+everything finance keeps on it, linked by hand, travels both ways (``worker.demo_billing``).
+Embedded defaults: a SQLite file and the in-process job broker; the demo keeps its data in
+its own folder, made anew each run.
 """
 
 from __future__ import annotations
@@ -303,7 +304,11 @@ class Demo:
                 "CRM writes for one local edit (HubSpot, Salesforce)",
                 f"{self.hubspot_writes}, {self.salesforce_writes}",
             ),
-            (f"billing record (customer {self.billing.customer_id}) in both CRMs", "yes"),
+            (
+                f"billing record (customer {self.billing.customer_id}): terms, credit limit "
+                "and tags in both CRMs",
+                "yes" if self.billing.in_both else "no",
+            ),
             ("a change in each CRM came back", self.billing.came_back),
             ("API calls", self.totals["api_calls"]),
             ("connections", connections),

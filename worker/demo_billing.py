@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from sqlalchemy import select
 
@@ -30,10 +31,13 @@ from customers.legal_entities import NewLegalEntity, add_legal_entity
 from customers.models import Customer
 from customers.property_definitions import Definition, add_definition
 from customers.sync_state import ExternalLink
+from mappings import load_map, to_local
+from mappings.engine import local_value
 from sandbox.hubspot import HubSpotSandbox
 from sandbox.salesforce import SalesforceSandbox
 from worker import database
 from worker.settings import get_settings
+from worker.sync.inbound import columns
 from worker.sync.linking import link_customer
 
 RunPass = Callable[[int, str, str], object]  # (connection id, pass, label)
@@ -59,6 +63,8 @@ CUSTOMER: dict[str, Any] = {
     "custom_properties": {"seats": "12", "renewal": "2027-03-31", "tier": "gold"},
 }
 TAGS = ("wholesale", "eu")
+# What must arrive in both CRMs and may come back from each.
+TRAVELLING = ("payment_terms_days", "credit_limit", "tags")
 DEFINITIONS = (
     Definition("seats", "Seats", "Contract", "number"),
     Definition("renewal", "Renewal date", "Contract", "date"),
@@ -72,6 +78,7 @@ class BillingRecord:
 
     customer_id: int = 0
     arrived: str = ""
+    in_both: bool = False  # each CRM holds the directory's terms, credit limit and tags
     came_back: str = ""
 
 
@@ -101,16 +108,18 @@ def billing_record(
     )
     linked = link_customer(sessions, tenant_id, seen.customer_id, hubspot_id, company["id"])
     for conflict in linked.conflicts:  # both sides had a value: the field's rule decided
-        console.print(
-            f"[bold]linked by hand[/]: {conflict['field']} differed (directory "
-            f"{conflict['local']!r}, HubSpot {conflict['crm']!r}): rule {conflict['rule']} "
-            f"kept {conflict['kept']!r}, and the conflict is recorded",
-            highlight=False,
+        _say(
+            console,
+            "linked by hand:",
+            f"{conflict['field']} differed (directory {conflict['local']!r}, HubSpot "
+            f"{conflict['crm']!r}): rule {conflict['rule']} kept {conflict['kept']!r}, and the "
+            "conflict is recorded",
         )
-    console.print(
-        f"[bold]linked by hand[/]: the directory filled {len(linked.to_push)} HubSpot "
-        f"properties, HubSpot filled {len(linked.filled_locally)} directory field(s)",
-        highlight=False,
+    _say(
+        console,
+        "linked by hand:",
+        f"the directory filled {len(linked.to_push)} HubSpot properties, HubSpot filled "
+        f"{len(linked.filled_locally)} directory field(s)",
     )
     run_pass(hubspot_id, "push", "push to HubSpot")
     run_pass(salesforce_id, "push", "push to Salesforce")
@@ -122,6 +131,14 @@ def billing_record(
         f"{properties.get('crmsync_credit_limit')}, tags {properties.get('crmsync_tags')}; "
         f"Salesforce: terms {account.get('Payment_Terms_Days__c')}, credit limit "
         f"{account.get('Credit_Limit__c')}, tags {account.get('Tags__c')}"
+    )
+    with sessions() as session:
+        record = columns(service.get_customer(session, tenant_id, seen.customer_id))
+    directory = {name: local_value(record, name) for name in TRAVELLING}
+    seen.in_both = (
+        _travelling("hubspot", "company", properties)
+        == _travelling("salesforce", "account", account)
+        == directory
     )
 
     hubspot.update(
@@ -139,9 +156,22 @@ def billing_record(
             f"(Salesforce), tags {', '.join(back.tags)} (HubSpot)"
         )
         console.print(_card(session, tenant_id, back))
-    console.print(f"[bold]arrived[/] {seen.arrived}", highlight=False)
-    console.print(f"[bold]came back[/] {seen.came_back}", highlight=False)
+    _say(console, "arrived", seen.arrived)
+    _say(console, "came back", seen.came_back)
     return seen
+
+
+def _say(console: Console, label: str, text: str) -> None:
+    """A line with a bold label; the values in it are printed as they are, not as markup."""
+    console.print(f"[bold]{label}[/] {escape(text)}", markup=True, highlight=False)
+
+
+def _travelling(provider: str, object_type: str, record: dict[str, Any]) -> dict[str, Any]:
+    """The travelling fields as the directory reads them from one CRM's record."""
+    mapped = load_map(provider, object_type)
+    remotes = {mapped.entry(name).remote for name in TRAVELLING}
+    read = to_local(mapped, {name: value for name, value in record.items() if name in remotes})
+    return {name: read.get(name) for name in TRAVELLING}
 
 
 def _external_id(customer_id: int, connection_id: int) -> str:

@@ -30,6 +30,8 @@ def test_the_demo_runs_and_its_billing_record_travels_both_ways(tmp_path: Path) 
     # What arrived in both sandboxes, read from the CRMs themselves.
     assert re.search(r"HubSpot: terms 30, credit limit 25000, tags eu;wholesale", out), out
     assert re.search(r"Salesforce: terms 30\.0, credit limit 25000\.0, tags eu;wholesale", out)
+    assert re.search(r"terms, credit limit and tags in both CRMs\s*│\s*yes\s*│", out), out
+    assert "[bold]" not in out  # markup is styled, not printed
     # A change made in each CRM came back to the directory.
     with sqlite3.connect(folder / "crmsync.db") as db:
         [(customer_id, terms, limit)] = db.execute(
