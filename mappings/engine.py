@@ -224,6 +224,14 @@ def record_values(values: Mapping[str, Any]) -> dict[str, Any]:
     return fields
 
 
+def new_customer_values(values: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """A new customer's fields and, apart, its tags (a table of their own), from the flat
+    local values of a CRM record."""
+    fields = record_values(values)
+    tags = fields.pop("tags", None) or []
+    return fields, list(tags)
+
+
 def local_changes(
     object_map: ObjectMap, writes: Mapping[str, Any], current: Mapping[str, Any]
 ) -> dict[str, Any]:

@@ -13,8 +13,9 @@ The kind decides three things, in one place:
 
 The names come from the directory's own field table (``customers.fields``), so a column the
 directory learns to validate is mappable at once; only its kind, when it is not text, is
-added here. ``archived`` is the one field that is no column: it reads the customer's
-``archived_at`` and is written by archiving or restoring the customer.
+added here. ``archived`` and ``tags`` are the fields that are no column: ``archived`` reads
+the customer's ``archived_at`` and is written by archiving or restoring the customer;
+``tags`` reads the customer's tags (a table of their own), compared as a sorted set.
 
 Multi-value fields (``roles``, and any later list field such as tags) are written to the
 CRMs as one text of values separated by ``;``: the form HubSpot uses for multiple checkboxes
@@ -22,13 +23,14 @@ and Salesforce for multi-select picklists, so a property an admin turns into a p
 later is read the same way.
 
 Adding a field is a few lines: its normalizer in ``customers.fields`` (which makes it a
-field here), a ``LocalField`` below when it is not text (``tax_rate``: ``Kind.DECIMAL``;
+field here), a ``LocalField`` below when it is not text (``tax_rate``: ``Kind.PERCENT``;
 a sales rep's email: ``Kind.EMAIL``; ``tags``: ``Kind.LIST``), an entry in each shipped map
 (``crmsync_tax_rate`` / ``Tax_Rate__c``, ...), the Salesforce field in the sandbox's
 ``CRMSYNC_FIELDS`` and a row in the README's field table; ``crmsync connect`` then makes
-the HubSpot property with the right type. A field kept outside the record's row (tags in
-their own table) is given a ``derive`` that reads it from the values the worker collects
-for the record, and the worker writes it the way it writes ``archived``.
+the HubSpot property with the right type. A field kept outside the record's row (tags, in
+a table of their own) is given a ``derive`` that reads it from the values the worker
+collects for the record (``worker.sync.inbound.columns``), and the worker writes it
+through the directory's own call for it, as it writes ``archived``.
 
 Pure: no I/O.
 """
@@ -42,8 +44,10 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
+from customers.errors import InvalidInput
 from customers.fields import CONTACT_FIELDS, CUSTOMER_FIELDS
 from customers.models import CustomerStatus, CustomerType
+from customers.tags import normalize_tags
 
 
 class Kind(StrEnum):
@@ -51,6 +55,7 @@ class Kind(StrEnum):
     EMAIL = "email"
     INTEGER = "integer"
     DECIMAL = "decimal"
+    PERCENT = "percent"  # a decimal percent, 0-100 with up to 4 places (a tax rate)
     BOOLEAN = "boolean"
     CHOICE = "choice"
     LIST = "list"
@@ -63,6 +68,7 @@ DEFAULT_TRANSFORM = {
     Kind.EMAIL: "email",
     Kind.INTEGER: "integer",
     Kind.DECIMAL: "decimal",
+    Kind.PERCENT: "decimal",
     Kind.BOOLEAN: "boolean",
     Kind.CHOICE: "text",
     Kind.LIST: "list",
@@ -86,6 +92,20 @@ def parse_boolean(value: Any) -> bool | None:
 
 def _archived(columns: Mapping[str, Any]) -> Any:
     return columns["archived_at"] is not None
+
+
+def _tags(columns: Mapping[str, Any]) -> Any:
+    return sorted(columns["tags"])
+
+
+def sync_tags(value: Any) -> list[str]:
+    """Tags as the engine compares them: the directory's form of each, distinct and sorted,
+    so ``VIP;eu`` from a CRM equals the customer's ``eu``, ``vip`` (a set has no order). A
+    tag the directory refuses is a ``ValueError``, as any CRM value it cannot read."""
+    try:
+        return sorted(normalize_tags(value))
+    except InvalidInput as error:
+        raise ValueError(str(error)) from None
 
 
 @dataclass(frozen=True)
@@ -130,6 +150,19 @@ _CUSTOMER = (
     LocalField("payment_terms_days", Kind.INTEGER, "Payment terms (days)"),
     LocalField("credit_limit", Kind.DECIMAL, "Credit limit"),
     LocalField("custom_properties", Kind.JSON, "Custom properties"),
+    # Always a value (0.00 by default, never NULL): a blank CRM rate is not known, so the
+    # directory's rate stays and the next push fills the blank (``on_blank: keep``).
+    LocalField("tax_rate", Kind.PERCENT, "Tax rate (%)", nullable=False),
+    LocalField("sales_rep_email", Kind.EMAIL, "Sales rep email"),
+    LocalField("sales_rep_name", Kind.TEXT, "Sales rep"),
+    LocalField(
+        "tags",
+        Kind.LIST,
+        "Tags",
+        derived_from="tags",  # a table of its own: the worker reads the customer's tags
+        derive=_tags,
+        normalize=sync_tags,
+    ),
     LocalField(
         "archived",
         Kind.BOOLEAN,

@@ -3,8 +3,10 @@
 It starts the HubSpot and Salesforce sandboxes (real HTTP and HTTPS servers in this
 process), seeds both with overlapping businesses, adds a few local customers that overlap
 too, connects both CRMs, runs a full two-way sync, then edits a record in each CRM and
-locally and shows each edit arrive on the other sides. Embedded defaults: a SQLite file and
-the in-process job broker; the demo keeps its data in its own folder, made anew each run.
+locally and shows each edit arrive on the other sides; last, a billing record with
+everything finance keeps on it, linked by hand, travels both ways (``worker.demo_billing``).
+Embedded defaults: a SQLite file and the in-process job broker; the demo keeps its data in
+its own folder, made anew each run.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from sandbox.hubspot import HubSpotSandbox
 from sandbox.salesforce import SalesforceSandbox
 from sandbox.seed import SeedCompany, generate_companies
 from worker import database
+from worker.demo_billing import billing_record
 from worker.settings import get_settings
 
 HUBSPOT_WRITES = (
@@ -93,6 +96,9 @@ class Demo:
                 self._full_sync(salesforce_id, "Salesforce")
                 self._full_sync(hubspot_id, "HubSpot (again: what Salesforce brought)")
                 self._live_edits(hubspot, salesforce, hubspot_id, salesforce_id)
+                self.billing = billing_record(
+                    self.console, hubspot, salesforce, hubspot_id, salesforce_id, self._sync
+                )
             self._summary(hubspot, salesforce)
 
     # -- setup -------------------------------------------------------------------------------
@@ -298,6 +304,12 @@ class Demo:
                 "CRM writes for one local edit (HubSpot, Salesforce)",
                 f"{self.hubspot_writes}, {self.salesforce_writes}",
             ),
+            (
+                f"billing record (customer {self.billing.customer_id}): terms, credit limit "
+                "and tags in both CRMs",
+                "yes" if self.billing.in_both else "no",
+            ),
+            ("a change in each CRM came back", self.billing.came_back),
             ("API calls", self.totals["api_calls"]),
             ("connections", connections),
         ]

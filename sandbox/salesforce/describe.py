@@ -17,6 +17,7 @@ _SOAP_TYPES = {
     "int": "xsd:int",
     "double": "xsd:double",
     "currency": "xsd:double",
+    "percent": "xsd:double",
     "datetime": "xsd:dateTime",
     "date": "xsd:date",
 }

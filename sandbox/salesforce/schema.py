@@ -33,7 +33,7 @@ ACCOUNT_TYPE_VALUES = (
 TEXT_TYPES = frozenset(
     {"id", "string", "textarea", "url", "phone", "email", "picklist", "reference"}
 )
-NUMBER_TYPES = frozenset({"int", "double", "currency"})
+NUMBER_TYPES = frozenset({"int", "double", "currency", "percent"})
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -94,7 +94,7 @@ class CustomField:
             case_sensitive=self.case_sensitive,
             custom=True,
             precision=18 if self.type in NUMBER_TYPES else 0,
-            scale=2 if self.type in ("double", "currency") else 0,
+            scale=4 if self.type == "percent" else 2 if self.type in ("double", "currency") else 0,
             digits=18 if self.type == "int" else 0,
         )
 
@@ -290,6 +290,10 @@ CRMSYNC_FIELDS = (
     CustomField(name="Credit_Limit__c", type="double", objects=("Account",)),
     CustomField(name="VAT_Number__c", type="string", length=64, objects=("Account",)),
     CustomField(name="Registration_Number__c", type="string", length=64, objects=("Account",)),
+    CustomField(name="Tax_Rate__c", type="percent", objects=("Account",)),
+    CustomField(name="Sales_Rep_Email__c", type="email", length=80, objects=("Account",)),
+    CustomField(name="Sales_Rep_Name__c", type="string", length=120, objects=("Account",)),
+    CustomField(name="Tags__c", type="string", objects=("Account",)),
     CustomField(name="Contact_Roles__c", type="string", objects=("Contact",)),
 )
 

@@ -52,6 +52,7 @@ _ACCEPTS = {
     "int": ("number", "number"),
     "double": ("number", "number"),
     "currency": ("number", "number"),
+    "percent": ("number", "number"),
     "datetime": ("datetime", "dateTime"),
     "date": ("date", "date"),
 }

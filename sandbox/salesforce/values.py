@@ -39,6 +39,7 @@ def _cannot_deserialize(field: FieldDef, value: Any) -> ApiError:
         "int": "int",
         "double": "double",
         "currency": "double",
+        "percent": "double",
         "datetime": "java.util.Date",
         "date": "java.util.Date",
     }.get(field.type, "java.lang.String")
@@ -89,7 +90,7 @@ def coerce(field: FieldDef, value: Any, *, restricted_picklists: bool = False) -
         if isinstance(value, str) and value.lower() in ("true", "false"):
             return value.lower() == "true"
         raise _cannot_deserialize(field, value)
-    if kind in ("int", "double", "currency"):
+    if kind in ("int", "double", "currency", "percent"):
         return _number(field, value)
     if kind == "datetime":
         parsed = parse_datetime(value) if isinstance(value, str) else None

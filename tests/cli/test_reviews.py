@@ -34,6 +34,10 @@ def test_link_and_create_held_records(
         ).exit_code
         == 0
     )
+    # Tags and a tax rate typed in HubSpot travel with the held record.
+    hubspot.update(
+        "companies", globex["id"], {"crmsync_tags": "Retail; EU", "crmsync_tax_rate": "7.5"}
+    )
     synced = json.loads(cli("sync", "1", "--json").stdout)
     assert synced["counts"]["held"] == 2 and synced["counts"].get("created", 0) == 0
 
@@ -59,7 +63,9 @@ def test_link_and_create_held_records(
     # Globex GmbH is another business than our Globex: create it.
     created = cli("reviews", "create", str(by_record[globex["id"]]["id"]))
     assert created.exit_code == 0 and "created customer 3" in created.stdout
-    assert json.loads(cli("customers", "show", "3", "--json").stdout)["domain"] == "globex.de"
+    shown = json.loads(cli("customers", "show", "3", "--json").stdout)
+    assert shown["domain"] == "globex.de"
+    assert (shown["tags"], shown["tax_rate"]) == (["eu", "retail"], "7.50")
     assert json.loads(cli("reviews", "list", "--json").stdout)["held"] == []
 
     again = cli("reviews", "link", str(by_record[acme["id"]]["id"]), "2")

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from customers import taxonomy
 from customers.fields import normalize_domain, normalize_website
 from mappings.engine import read_entry
-from mappings.fields import local_field
+from mappings.fields import Kind, local_field
 from mappings.loader import load_map
 from mappings.spec import FieldMap, ObjectMap, Rule
 
@@ -82,6 +82,19 @@ BOOLEANS = st.sampled_from(["true", "false", "True", "FALSE", "yes", "no", "1", 
 ROLES = st.lists(
     st.sampled_from(["billing", "order", "shipment", "legal", "primary", "ap-team"]), max_size=4
 ).map(lambda roles: st.sampled_from([";", "; ", ","]).map(lambda sep: sep.join(roles)))
+# A percent as HubSpot (text) and Salesforce (a JSON number, Percent(3, 4)) answer it.
+PERCENTS = (
+    st.decimals(min_value=0, max_value=100, places=4, allow_nan=False, allow_infinity=False).map(
+        str
+    )
+    | st.sampled_from(["19", "19.0", "7.5", "7.25", "8.875", "0", "0.00", "100"])
+    | st.sampled_from([19.5, 7.25, 0.0, 100.0, 8.875])
+)
+# Tags as people type them in a CRM: any case, padded, repeated, ';' or ',' between.
+TAGS = st.lists(
+    st.sampled_from(["vip", "VIP", " eu ", "EU", "wholesale", "Key  Account", "retail", "ü-tag"]),
+    max_size=5,
+).flatmap(lambda tags: st.sampled_from([";", "; ", ","]).map(lambda sep: sep.join(tags)))
 CURRENCIES = st.sampled_from(["EUR", "usd", "GBP", " chf "])
 CUSTOM_JSON = st.dictionaries(
     st.sampled_from(["segment", "tier", "region"]), st.sampled_from(["a", "b", 1, True]), max_size=3
@@ -95,6 +108,10 @@ def raw_values(entry: FieldMap) -> st.SearchStrategy[Any]:
         return st.sampled_from(field.choices) | st.sampled_from(field.choices).map(str.upper)
     if entry.local == ("currency",):
         return CURRENCIES
+    if field is not None and field.kind is Kind.PERCENT:
+        return PERCENTS
+    if entry.local == ("tags",):
+        return TAGS
     if entry.transform == "list":
         return ROLES.flatmap(lambda strategy: strategy)
     if entry.transform == "value_map":
@@ -134,8 +151,10 @@ def _held(entry: FieldMap, raw: Any) -> Any:
 
 @st.composite
 def items(draw: st.DrawFn, object_map: ObjectMap, entry: FieldMap) -> Item:
-    """A CRM value and its local form; blank when the directory allows a blank there."""
-    blank = _read(object_map, entry, object_map.blank)
+    """A CRM value and its local form; blank when the directory allows a blank there. An
+    entry that keeps the local value over a CRM blank reads no value from a blank (it is
+    not known), so its blank is no item."""
+    blank = None if entry.keep_on_blank else _read(object_map, entry, object_map.blank)
     if blank is not None and draw(st.integers(0, 3)) == 0:
         return blank
     found = draw(raw_values(entry).map(lambda raw: _read(object_map, entry, _held(entry, raw))))

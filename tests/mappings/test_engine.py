@@ -300,3 +300,28 @@ def test_amounts_days_and_flags_compare_as_values_whatever_their_form() -> None:
     changed_local = {**columns, "archived_at": datetime.now(UTC), "payment_terms_days": 14}
     pushed = merge(salesforce, base=base, local=changed_local, remote=remote)
     assert pushed.remote_writes == {"Archived__c": "true", "Payment_Terms_Days__c": "14"}
+
+
+def test_tags_read_as_a_sorted_set_and_a_tag_the_directory_refuses_is_a_problem() -> None:
+    company = load_map("hubspot", "company")
+    read = to_local(company, {"name": "Acme", "crmsync_tags": " VIP; eu,vip ;Key  Account"})
+    assert read["tags"] == ["eu", "key account", "vip"]
+    assert to_remote(company, read)["crmsync_tags"] == "eu;key account;vip"
+    assert to_local(company, {"name": "Acme", "crmsync_tags": ""})["tags"] == []
+    with pytest.raises(RemoteValueError) as caught:
+        to_local(company, {"name": "Acme", "crmsync_tags": "eu;" + "x" * 60})
+    assert set(caught.value.problems) == {"tags"} and "limit is 50" in caught.value.problems["tags"]
+
+
+def test_a_blank_crm_tax_rate_is_not_known_and_a_rate_reads_exactly() -> None:
+    """The directory always holds a rate (0.00 by default): a blank in the CRM says
+    nothing (``on_blank: keep``), so it neither clears the rate nor reads as 0."""
+    for provider, object_type, remote in (
+        ("hubspot", "company", "crmsync_tax_rate"),
+        ("salesforce", "account", "Tax_Rate__c"),
+    ):
+        mapped = load_map(provider, object_type)
+        assert mapped.entry("tax_rate").keep_on_blank
+        assert "tax_rate" not in to_local(mapped, {"name": "Acme", remote: mapped.blank})
+        assert to_local(mapped, {"name": "Acme", remote: 8.875})["tax_rate"] == "8.875"
+        assert to_local(mapped, {"name": "Acme", remote: "19.0"})["tax_rate"] == "19"

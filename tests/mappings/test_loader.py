@@ -69,6 +69,10 @@ def test_hubspot_company_covers_the_shared_fields() -> None:
         "credit_limit": "crmsync_credit_limit",
         "tax_id": "vat_number",
         "registration_number": "crmsync_registration_number",
+        "tax_rate": "crmsync_tax_rate",
+        "sales_rep_email": "crmsync_sales_rep_email",
+        "sales_rep_name": "crmsync_sales_rep_name",
+        "tags": "crmsync_tags",
     }
     assert {name: remote for name, (remote, _, _) in fields.items()} == expected
     assert fields["phone"][1] == "phone"
@@ -77,6 +81,8 @@ def test_hubspot_company_covers_the_shared_fields() -> None:
     assert fields["payment_terms_days"][1:] == ("integer", Rule.TWO_WAY)
     assert fields["credit_limit"][1:] == ("decimal", Rule.TWO_WAY)
     assert fields["archived"][1] == "boolean"
+    assert fields["tax_rate"][1:] == ("decimal", Rule.TWO_WAY)
+    assert fields["tags"][1:] == ("list", Rule.TWO_WAY)
     rules = {name: rule for name, (_, _, rule) in fields.items()}
     assert {name for name, rule in rules.items() if rule is not Rule.TWO_WAY} == {
         "category",
@@ -103,6 +109,9 @@ def test_salesforce_account_covers_the_shared_fields() -> None:
     assert fields["credit_limit"] == ("Credit_Limit__c", "decimal", Rule.TWO_WAY)
     assert fields["status"][:2] == ("Customer_Status__c", "text")
     assert fields["archived"][:2] == ("Archived__c", "boolean")
+    assert fields["tax_rate"] == ("Tax_Rate__c", "decimal", Rule.TWO_WAY)
+    assert fields["sales_rep_email"][:2] == ("Sales_Rep_Email__c", "email")
+    assert fields["tags"] == ("Tags__c", "list", Rule.TWO_WAY)
     assert load_map("salesforce", "account").entry("name").required
 
 
@@ -400,5 +409,5 @@ def test_every_directory_field_is_mappable() -> None:
     from customers.fields import CONTACT_FIELDS, CUSTOMER_FIELDS
     from mappings.fields import LOCAL_FIELDS
 
-    assert set(CUSTOMER_FIELDS) | {"archived"} == set(LOCAL_FIELDS["customer"])
+    assert set(CUSTOMER_FIELDS) | {"archived", "tags"} == set(LOCAL_FIELDS["customer"])
     assert set(CONTACT_FIELDS) == set(LOCAL_FIELDS["contact"])

@@ -12,7 +12,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mappings.engine import local_value, read_entry, to_local, to_remote
+from mappings.engine import (
+    entry_values,
+    is_blank,
+    local_value,
+    read_entry,
+    to_local,
+    to_remote,
+    write_entry,
+)
 from mappings.merge import RAW_PREFIX, MergeResult, merge, outbound_changes
 from mappings.spec import ObjectMap, Rule
 from tests.mappings.helpers import apply
@@ -264,3 +272,28 @@ def test_a_push_without_a_crm_read_is_a_merge_with_the_crm_unchanged(
     came_back = {**scenario.remote, **properties}
     echo = scenario.run(base={**scenario.base, **new_base}, remote=came_back)
     assert not echo.changed and echo.conflicts == ()
+
+
+@by_map
+@PROPERTY_SETTINGS
+@given(data=st.data())
+def test_a_crm_blank_kept_over_is_filled_with_the_local_value_and_then_settles(
+    object_map: ObjectMap, data: st.DataObject
+) -> None:
+    """``on_blank: keep`` (status, type, tax rate): blanks in the CRM change nothing locally
+    and are filled with the directory's values; once written, the next merge is a no-op."""
+    mapped = data.draw(with_rules(object_map, ALL_RULES))
+    scenario = data.draw(scenarios(mapped, "unchanged"))
+    kept = [entry for entry in mapped.synced if entry.keep_on_blank]
+    blanked = {**scenario.remote, **{entry.remote: mapped.blank for entry in kept}}
+    result = scenario.run(remote=blanked)
+    assert result.local_writes == {} and result.conflicts == () and result.problems == {}
+    assert result.remote_writes == {
+        entry.remote: write_entry(mapped, entry, entry_values(entry, scenario.local))
+        for entry in kept
+        if not all(is_blank(value) for value in entry_values(entry, scenario.local))
+    }
+    local, remote = apply(mapped, result, scenario.local, blanked)
+    again = scenario.run(base=result.base, local=local, remote=remote)
+    assert not again.changed and again.conflicts == ()
+    assert synced_values(again.base) == synced_values(scenario.base)

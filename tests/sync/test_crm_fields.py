@@ -38,7 +38,11 @@ CUSTOMER = {
     "tax_id": "GB 123 4567 89",
     "registration_number": "01234567",
     "status": "active",
+    "tax_rate": "19.5",
+    "sales_rep_email": "sam.rep@example.com",
+    "sales_rep_name": "Sam Rep",
 }
+TAGS = ("wholesale", "eu")
 
 
 def _sync(
@@ -60,7 +64,7 @@ def _sync(
 
 def _create_local(sessions: sessionmaker[Session], tenant_id: int) -> tuple[int, int]:
     with db.transaction(sessions) as session:
-        customer = service.create_customer(session, tenant_id, CUSTOMER)
+        customer = service.create_customer(session, tenant_id, CUSTOMER, tags=TAGS)
         contact = contacts.add_contact(
             session,
             tenant_id,
@@ -199,6 +203,9 @@ def test_hubspot_fields_arrive_and_a_change_made_in_hubspot_comes_back(
     assert properties["crmsync_registration_number"] == "01234567"
     assert properties["crmsync_customer_type"] == "business"
     assert person["properties"]["crmsync_roles"] == "billing;order"
+    assert (properties["crmsync_tax_rate"], properties["crmsync_tags"]) == ("19.5", "eu;wholesale")
+    assert properties["crmsync_sales_rep_email"] == "sam.rep@example.com"
+    assert properties["crmsync_sales_rep_name"] == "Sam Rep"
 
     portal.update(
         "companies",
@@ -208,6 +215,9 @@ def test_hubspot_fields_arrive_and_a_change_made_in_hubspot_comes_back(
             "crmsync_credit_limit": "40000",
             "crmsync_status": "blocked",
             "crmsync_archived": "true",
+            "crmsync_tax_rate": "7.25",
+            "crmsync_tags": "VIP;eu",
+            "crmsync_sales_rep_email": "ria.rep@example.com",
         },
     )
     portal.update("contacts", person_id, {"crmsync_roles": "legal;billing"})
@@ -218,6 +228,8 @@ def test_hubspot_fields_arrive_and_a_change_made_in_hubspot_comes_back(
     assert customer.credit_limit == Decimal("40000.00")
     assert customer.status == "blocked" and customer.archived_at is not None
     assert contact.roles == ["legal", "billing"]
+    assert (customer.tax_rate, customer.tags) == (Decimal("7.25"), ["eu", "vip"])
+    assert customer.sales_rep_email == "ria.rep@example.com"
     # Applied and settled: a second read writes nothing either way.
     before = portal.faults.snapshot()["calls"].get("companies.batch.update", 0)
     sync.records("company", [company_id])
@@ -250,11 +262,19 @@ def test_salesforce_fields_arrive_and_a_change_made_in_salesforce_comes_back(
     assert (account["Customer_Status__c"], account["Archived__c"]) == ("active", False)
     assert (account["Currency__c"], account["VAT_Number__c"]) == ("GBP", "GB123456789")
     assert person["Contact_Roles__c"] == "billing;order"
+    assert (account["Tax_Rate__c"], account["Tags__c"]) == (19.5, "eu;wholesale")
+    assert account["Sales_Rep_Email__c"] == "sam.rep@example.com"
 
     org.update(
         "Account",
         account_id,
-        {"Payment_Terms_Days__c": 45, "Credit_Limit__c": 1234.5, "Archived__c": True},
+        {
+            "Payment_Terms_Days__c": 45,
+            "Credit_Limit__c": 1234.5,
+            "Archived__c": True,
+            "Tax_Rate__c": 7.25,
+            "Tags__c": "vip",
+        },
     )
     org.update("Contact", person_id, {"Contact_Roles__c": "shipment"})
     assert sync.incremental().outcome == "ok"
@@ -262,6 +282,7 @@ def test_salesforce_fields_arrive_and_a_change_made_in_salesforce_comes_back(
     assert (customer.payment_terms_days, customer.credit_limit) == (45, Decimal("1234.50"))
     assert customer.archived_at is not None
     assert contact.roles == ["shipment"]
+    assert (customer.tax_rate, customer.tags) == (Decimal("7.25"), ["vip"])
 
 
 def test_salesforce_connect_names_a_missing_field_and_the_rest_syncs(
@@ -322,6 +343,8 @@ def test_a_company_archived_in_hubspot_is_created_archived_and_stays_so(
             "crmsync_archived": "true",
             "crmsync_payment_terms_days": "60",
             "crmsync_credit_limit": "500",
+            "crmsync_tax_rate": "8.875",
+            "crmsync_tags": "Retail; wholesale",
         },
     )
     assert sync.reconcile().outcome == "ok"
@@ -329,6 +352,7 @@ def test_a_company_archived_in_hubspot_is_created_archived_and_stays_so(
         [customer] = session.scalars(select(Customer))
         assert customer.archived_at is not None
         assert (customer.payment_terms_days, customer.credit_limit) == (60, Decimal("500.00"))
+        assert (customer.tax_rate, customer.tags) == (Decimal("8.875"), ["retail", "wholesale"])
     again = portal.get("companies", company["id"])
     assert again is not None and again["properties"]["crmsync_archived"] == "true"
 
@@ -355,3 +379,90 @@ def test_a_salesforce_field_an_admin_adds_later_is_filled_from_the_directory(
         with sessions() as session:
             stored = session.get(Customer, customer_id)
             assert stored is not None and stored.credit_limit == Decimal("25000.50")
+
+
+# --- Both CRMs --------------------------------------------------------------------------
+
+
+def test_one_customer_reaches_both_crms_and_a_change_made_in_each_comes_back(
+    portal: HubSpotSandbox,
+    hubspot_sync: tuple[Sync, HubSpotConnector],
+    org: SalesforceSandbox,
+    sessions: sessionmaker[Session],
+    tenant_id: int,
+) -> None:
+    """Payment terms, credit limit and tags of one customer arrive in HubSpot and in
+    Salesforce; a change made in HubSpot and one made in Salesforce each come back to the
+    directory (and on to the other CRM), every step a real sync pass."""
+    hubspot, _ = hubspot_sync
+    salesforce_connector = sf_connector(org)
+    assert not salesforce_connector.ensure_setup(field_specs(maps_for("salesforce", None))).problems
+    salesforce = _sync(sessions, tenant_id, "salesforce", org.org_id, salesforce_connector)
+    customer_id, _ = _create_local(sessions, tenant_id)
+    assert hubspot.reconcile().outcome == "ok" and salesforce.reconcile().outcome == "ok"
+    with sessions() as session:
+        links = dict(
+            session.execute(
+                select(ExternalLink.connection_id, ExternalLink.external_id).where(
+                    ExternalLink.local_type == "customer", ExternalLink.local_id == customer_id
+                )
+            ).all()
+        )
+    company_id, account_id = (
+        links[hubspot.target.connection_id],
+        links[salesforce.target.connection_id],
+    )
+
+    def in_hubspot() -> tuple[str, str, str]:
+        found = portal.get("companies", company_id)
+        assert found is not None
+        properties = found["properties"]
+        return (
+            properties["crmsync_payment_terms_days"],
+            properties["crmsync_credit_limit"],
+            properties["crmsync_tags"],
+        )
+
+    def in_salesforce() -> tuple[object, object, object]:
+        found = org.record("Account", account_id)
+        assert found is not None
+        return found["Payment_Terms_Days__c"], found["Credit_Limit__c"], found["Tags__c"]
+
+    def in_directory() -> tuple[int | None, Decimal | None, list[str]]:
+        customer, _ = _local(sessions, customer_id, _contact_of(sessions, customer_id))
+        return customer.payment_terms_days, customer.credit_limit, customer.tags
+
+    assert in_hubspot() == ("30", "25000.5", "eu;wholesale")
+    assert in_salesforce() == (30, 25000.5, "eu;wholesale")
+
+    # Changed in HubSpot: back in the directory, then on to Salesforce.
+    portal.update(
+        "companies", company_id, {"crmsync_credit_limit": "40000", "crmsync_tags": "VIP;eu"}
+    )
+    assert hubspot.incremental().outcome == "ok"
+    assert in_directory() == (30, Decimal("40000.00"), ["eu", "vip"])
+    assert salesforce.push().outcome == "ok"
+    assert in_salesforce() == (30, 40000.0, "eu;vip")
+
+    # Changed in Salesforce: back in the directory, then on to HubSpot.
+    org.update("Account", account_id, {"Payment_Terms_Days__c": 45, "Tags__c": "eu; Priority"})
+    assert salesforce.incremental().outcome == "ok"
+    assert in_directory() == (45, Decimal("40000.00"), ["eu", "priority"])
+    assert hubspot.push().outcome == "ok"
+    assert in_hubspot() == ("45", "40000", "eu;priority")
+
+    # A tax rate blanked in a CRM is not known there (the directory always has one): the
+    # directory keeps its rate and the next push fills the blank.
+    org.update("Account", account_id, {"Tax_Rate__c": None})
+    assert salesforce.incremental().outcome == "ok"
+    assert salesforce.push().outcome == "ok"
+    customer, _ = _local(sessions, customer_id, _contact_of(sessions, customer_id))
+    assert customer.tax_rate == Decimal("19.50")
+    assert (org.record("Account", account_id) or {})["Tax_Rate__c"] == 19.5
+
+
+def _contact_of(sessions: sessionmaker[Session], customer_id: int) -> int:
+    with sessions() as session:
+        contact_id = session.scalar(select(Contact.id).where(Contact.customer_id == customer_id))
+        assert contact_id is not None
+        return contact_id

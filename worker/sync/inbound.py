@@ -48,7 +48,7 @@ from mappings import (
     snapshot,
     to_local,
 )
-from mappings.engine import local_changes, record_values
+from mappings.engine import local_changes, new_customer_values
 from mappings.spec import CUSTOM_PREFIX
 from worker.enqueue import SYNC_RECORDS, job_payload
 from worker.failures import has_open_failures, record_failure, resolve_failures
@@ -83,7 +83,18 @@ def _merge_order(records: Sequence[RemoteRecord]) -> list[RemoteRecord]:
 
 
 def columns(record: Customer | Contact) -> dict[str, Any]:
-    return {column.key: getattr(record, column.key) for column in type(record).__table__.columns}
+    """A local record's values as the maps read them: its columns, and a customer's tags
+    (a table of their own)."""
+    values = {column.key: getattr(record, column.key) for column in type(record).__table__.columns}
+    if isinstance(record, Customer):
+        values["tags"] = record.tags
+    return values
+
+
+def tag_changes(current: list[str], wanted: Any) -> tuple[list[str], list[str]]:
+    """The tags to add and to remove to go from ``current`` to ``wanted``."""
+    target = set(wanted or [])
+    return sorted(target - set(current)), sorted(set(current) - target)
 
 
 class InboundPage:
@@ -414,9 +425,13 @@ class InboundPage:
         if isinstance(local, Customer):
             writes, custom = _custom_writes(result.local_writes)
             archived = writes.pop("archived", None)
+            add_tags, remove_tags = (
+                tag_changes(current["tags"], writes.pop("tags")) if "tags" in writes else ([], [])
+            )
             changes = local_changes(self.object_map, writes, current)
             service.update_customer(
                 self.session, self.target.tenant_id, local.id, changes, custom=custom,
+                add_tags=add_tags, remove_tags=remove_tags,
                 origin_connection_id=self.target.connection_id,
             )  # fmt: skip
             if archived is not None:
@@ -542,11 +557,13 @@ class InboundPage:
         if not self.target.auto_create:
             self._hold(record, values, [])
             return "held"
+        fields, tags = new_customer_values(values)
         customer = service.create_customer(
             self.session,
             self.target.tenant_id,
-            record_values(values),
+            fields,
             origin_connection_id=self.target.connection_id,
+            tags=tags,
         )
         if values.get("archived"):  # archived in the CRM: so is the new customer
             service.set_archived(

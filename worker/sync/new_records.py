@@ -29,7 +29,7 @@ from customers.models import Contact, Customer
 from customers.sync_state import ExternalLink
 from customers.types import utcnow
 from mappings import RemoteValueError, merge, to_local
-from mappings.engine import record_values
+from mappings.engine import new_customer_values
 
 if TYPE_CHECKING:
     from worker.sync.inbound import InboundPage
@@ -126,8 +126,9 @@ class NewRecords:
             return None
         if not page.target.auto_create or page.duplicates.check(**keys).found:
             return None  # held for review, or linked to the customer it duplicates
+        fields, tags = new_customer_values(values)
         prepared = service.prepare_customer(
-            record_values(values), origin_connection_id=page.target.connection_id
+            fields, origin_connection_id=page.target.connection_id, tags=tags
         )
         if values.get("archived"):
             prepared.fields["archived_at"] = utcnow()  # archived in the CRM: created archived

@@ -15,7 +15,7 @@ from customers.errors import NotFound, Refused
 from customers.models import Customer
 from customers.sync_state import DuplicateReview, ExternalLink
 from customers.types import utcnow
-from mappings.engine import record_values
+from mappings.engine import new_customer_values
 from worker.locks import lock_connection
 
 OPEN = "open"
@@ -87,8 +87,9 @@ def link(session: Session, tenant_id: int, review_id: int, customer_id: int) -> 
 def create(session: Session, tenant_id: int, review_id: int) -> Customer:
     """The held CRM record is a business of its own: create it from the values it had."""
     review = _review(session, tenant_id, review_id)
+    fields, tags = new_customer_values(review.values)
     customer = service.create_customer(
-        session, tenant_id, record_values(review.values), origin_connection_id=review.connection_id
+        session, tenant_id, fields, origin_connection_id=review.connection_id, tags=tags
     )
     if review.values.get("archived"):  # archived in the CRM: so is the new customer
         service.set_archived(
