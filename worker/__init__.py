@@ -2,7 +2,7 @@
 
 The processes (each a ``crmsync`` command):
 
-- ``crmsync worker``: Dramatiq workers running the jobs of ``worker.enqueue``'s table
+- ``crmsync worker``: Dramatiq workers running the jobs of ``worker.jobs.enqueue``'s table
   (sync actors in ``worker.sync.jobs``, categorization and pruning in ``worker.actors``);
 - ``crmsync webhooks``: the HTTP app CRMs post to (``worker.webhooks``);
 - ``crmsync scheduler``: sends the periodic jobs (``worker.scheduler``).
@@ -11,7 +11,7 @@ The layers, each importing only those below it:
 
 - ``worker.cli``: the commands; ``worker.webhooks``, ``worker.scheduler``: the triggers;
 - ``worker.sync``: the sync engine (passes, inbound pages, outbound pushes, links);
-- ``worker.enqueue``, ``worker.jobs``, ``worker.broker``: jobs by name, the retry policy,
+- ``worker.jobs.enqueue``, ``worker.jobs.retry``, ``worker.jobs.broker``: jobs by name, the retry policy,
   the broker; ``worker.pending``, ``worker.locks``: shared state;
 - ``worker.logs``, ``worker.metrics``, ``worker.tracing``: what every process reports
   (``worker.dramatiq_main`` runs Dramatiq's CLI for ``crmsync worker`` with them);

@@ -1,7 +1,7 @@
 """The Dramatiq actors: thin wrappers that take ids, call a service function and return.
 
-Retries and failure rows follow the connector error taxonomy through ``worker.jobs.job``;
-nothing here catches errors. Jobs are sent by name through ``worker.enqueue`` (which lists
+Retries and failure rows follow the connector error taxonomy through ``worker.jobs.retry.job``;
+nothing here catches errors. Jobs are sent by name through ``worker.jobs.enqueue`` (which lists
 every job and its arguments), so code that triggers work never imports this module.
 """
 
@@ -16,10 +16,11 @@ from customers import categorize
 from customers.categorizers import Categorizer
 from customers.categorizers.rules import RulesCategorizer
 from customers.db import transaction
-from worker import enqueue, retention
+from worker import retention
 from worker.database import sessions
 from worker.failures import resolve_failures
-from worker.jobs import NEVER_RETRIED, job, record_job_failure
+from worker.jobs import enqueue
+from worker.jobs.retry import NEVER_RETRIED, job, record_job_failure
 from worker.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)

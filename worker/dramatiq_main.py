@@ -51,7 +51,7 @@ def _job_metrics() -> Any:
 def boot() -> None:
     """In each worker process, before the actor modules: the broker and its extras."""
     from worker import tracing
-    from worker.broker import broker
+    from worker.jobs.broker import broker
 
     settings = get_settings()
     if settings.worker_metrics_port and METRICS_DIR in os.environ:

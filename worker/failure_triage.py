@@ -20,8 +20,8 @@ from sqlalchemy.orm import Session
 from customers.errors import DirectoryError, InvalidInput, NotFound
 from customers.sync_state import SyncFailure
 from customers.types import utcnow
-from worker import enqueue
 from worker.failures import DISMISSED, OPEN, REPLAYED, RESOLVED, UNRESOLVED
+from worker.jobs import enqueue
 from worker.logs import REDACTED, SECRET_KEY  # one notion of a secret, as in logs
 
 STATUSES = (OPEN, REPLAYED, RESOLVED, DISMISSED)

@@ -196,8 +196,8 @@ def bind(**ids: Any) -> None:
 
 
 def connection_of(actor_name: str, args: tuple[Any, ...] | list[Any]) -> int | None:
-    """The connection id a job is about, from its arguments (``worker.jobs.JOBS``)."""
-    from worker.jobs import JOBS  # the job registry imports the broker, which imports this
+    """The connection id a job is about, from its arguments (``worker.jobs.retry.JOBS``)."""
+    from worker.jobs.retry import JOBS  # the job registry imports the broker, which imports this
 
     kind = JOBS.get(actor_name)
     if kind is None or kind.connection_arg is None or len(args) <= kind.connection_arg:

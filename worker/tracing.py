@@ -106,7 +106,7 @@ def setup(settings: Settings, service: str, *, exporter: Any = None) -> bool:
         URLLib3Instrumentor().instrument(tracer_provider=provider)
         HTTPXClientInstrumentor().instrument(tracer_provider=provider)
         RedisInstrumentor().instrument(tracer_provider=provider)
-        from worker.broker import broker
+        from worker.jobs.broker import broker
 
         broker.add_middleware(JobSpans())
         _started = True

@@ -18,8 +18,8 @@ from customers.models import Customer
 from customers.sync_state import SyncFailure
 from sandbox.llm import LLMSandbox
 from tests.categorize.conftest import MODEL
-from worker import enqueue
 from worker.cli import background
+from worker.jobs import enqueue
 
 
 def add(sessions: sessionmaker[Session], tenant_id: int, name: str, email: str) -> int:

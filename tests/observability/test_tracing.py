@@ -32,7 +32,7 @@ from starlette.testclient import TestClient
 import worker.sync.jobs
 from customers.db import make_engine
 from worker import tracing
-from worker.broker import broker
+from worker.jobs.broker import broker
 from worker.settings import Settings
 
 exporter = InMemorySpanExporter()

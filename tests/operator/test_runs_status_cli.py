@@ -18,8 +18,8 @@ from customers.sync_state import SyncCursor, SyncRun
 from customers.types import utcnow
 from tests.operator.conftest import Cli
 from tests.webhooks.conftest import drain_stub, own_redis
-from worker import enqueue
 from worker.failures import record_failure
+from worker.jobs import enqueue
 from worker.settings import get_settings
 
 

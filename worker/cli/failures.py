@@ -1,6 +1,6 @@
 """``crmsync failures``: list, inspect, replay and dismiss syncs that failed for good.
 
-A replay sends the job the failure row describes (``worker.enqueue.replay``) and marks the
+A replay sends the job the failure row describes (``worker.jobs.enqueue.replay``) and marks the
 row ``replayed``; the sync closes it when the record goes through, and a new failure
 reopens it. Nothing here calls a CRM. Payloads hold ids, but any key that looks like a
 credential is shown as ``***`` anyway: this output ends up in tickets and chat.

@@ -14,8 +14,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
-from worker import enqueue
 from worker.embedded import is_embedded, jobs_run_here
+from worker.jobs import enqueue
 
 log = logging.getLogger(__name__)
 

@@ -50,8 +50,8 @@ from mappings import (
 )
 from mappings.engine import local_changes, record_values
 from mappings.spec import CUSTOM_PREFIX
-from worker.enqueue import SYNC_RECORDS, job_payload
 from worker.failures import has_open_failures, record_failure, resolve_failures
+from worker.jobs.enqueue import SYNC_RECORDS, job_payload
 from worker.sync.directory_index import directory_index
 from worker.sync.new_records import ID_WRITTEN, NewRecords, contact_first_name
 from worker.sync.target import SyncTarget

@@ -1,7 +1,7 @@
 """The sync actors: thin, they take ids, run a pass, return.
 
-Their failures follow the taxonomy through ``worker.jobs.job``; their names and arguments
-are the contract in ``worker.enqueue``. A job of a connection that was paused, failed or
+Their failures follow the taxonomy through ``worker.jobs.retry.job``; their names and arguments
+are the contract in ``worker.jobs.enqueue``. A job of a connection that was paused, failed or
 removed after the job was queued is dropped with a log line, not recorded as a failure:
 nothing went wrong, and the connection catches up by scanning when it is active again.
 """
@@ -12,9 +12,9 @@ import logging
 from collections.abc import Callable
 
 from connectors.errors import RateLimited
-from worker import enqueue
 from worker.database import sessions
-from worker.jobs import job
+from worker.jobs import enqueue
+from worker.jobs.retry import job
 from worker.pending import leased
 from worker.settings import get_settings
 from worker.sync.lifecycle import NotActive
@@ -86,7 +86,7 @@ def sync_records(connection_id: int, object_type: str, external_ids: list[str]) 
         runner.records(object_type, external_ids)
 
 
-# The long passes are interrupted by a worker's shutdown and requeued (``worker.shutdown``):
+# The long passes are interrupted by a worker's shutdown and requeued (``worker.jobs.shutdown``):
 # an incremental pass, a push or a reconcile resumes at the cursor it saved with its last
 # page. The short jobs finish within the grace period instead.
 

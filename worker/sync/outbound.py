@@ -34,9 +34,9 @@ from customers.models import Contact, Customer, OutboxEntry
 from customers.sync_state import ExternalLink, SyncCursor, SyncFailure
 from customers.types import utcnow
 from mappings import ObjectMap, fingerprint, outbound_changes, to_remote
-from worker import shutdown
-from worker.enqueue import PUSH_RECORDS, job_payload
 from worker.failures import UNRESOLVED, has_open_failures, record_failure, resolve_failures
+from worker.jobs import shutdown
+from worker.jobs.enqueue import PUSH_RECORDS, job_payload
 from worker.locks import lock_connection
 from worker.sync.inbound import ID_WRITTEN, apply_page, columns
 from worker.sync.target import SyncTarget

@@ -3,13 +3,13 @@
 - ``Permanent`` and ``AuthError``: no retry; a failure row at once.
 - ``RateLimited``: retried after the wait the CRM asked for (``Retry(delay=...)``).
 - ``Transient`` and anything unexpected: retried with exponential backoff and jitter.
-- Retries spent: a failure row (written by ``worker.broker.RecordFailures``).
+- Retries spent: a failure row (written by ``worker.jobs.broker.RecordFailures``).
 
 Actors declare themselves with :func:`job`, naming the direction their failures belong to
-and which argument is the connection id; their queue comes from ``worker.enqueue.JOB_QUEUES``.
+and which argument is the connection id; their queue comes from ``worker.jobs.enqueue.JOB_QUEUES``.
 
 Worker shutdown (SIGTERM): a job declared with ``notify_shutdown=True`` (the long passes)
-is interrupted at once and its message put back as it was (``worker.shutdown``); the
+is interrupted at once and its message put back as it was (``worker.jobs.shutdown``); the
 other jobs are short and are left to finish within the grace period.
 """
 
@@ -24,15 +24,15 @@ from typing import Any, ParamSpec, TypeVar
 import dramatiq
 from dramatiq.middleware import Shutdown
 
-import worker.broker  # noqa: F401  (the broker must exist before any actor is declared)
+import worker.jobs.broker  # noqa: F401  (the broker must exist before any actor is declared)
 from connectors.errors import AuthError, Permanent, RateLimited
 from customers.db import transaction
 from customers.errors import DirectoryError
 from worker.database import sessions
-from worker.enqueue import JOB_QUEUES, job_payload
 from worker.failures import record_failure, resolve_failures
-from worker.queues import LEGACY_QUEUE
-from worker.shutdown import requeue_current
+from worker.jobs.enqueue import JOB_QUEUES, job_payload
+from worker.jobs.queues import LEGACY_QUEUE
+from worker.jobs.shutdown import requeue_current
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +79,7 @@ def job(
     def decorate(function: Callable[P, R]) -> dramatiq.Actor[P, R]:
         queue = JOB_QUEUES.get(function.__name__) or queue_name
         if queue is None:
-            raise ValueError(f"{function.__name__} has no queue in worker.enqueue.JOB_QUEUES")
+            raise ValueError(f"{function.__name__} has no queue in worker.jobs.enqueue.JOB_QUEUES")
 
         @functools.wraps(function)
         def run(*args: P.args, **kwargs: P.kwargs) -> R | None:

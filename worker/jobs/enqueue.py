@@ -25,7 +25,7 @@ job                    arguments
                        for every tenant, in short batches (``worker.retention``)
 =====================  ==========================================================
 
-Each job has its queue (``JOB_QUEUES``, the queues are in ``worker.queues``): webhook
+Each job has its queue (``JOB_QUEUES``, the queues are in ``worker.jobs.queues``): webhook
 records and pushes on ``realtime``, scans, reconciles and prune on ``bulk``, categorization
 on ``categorize``. The actors declare the same queue, from the same table.
 
@@ -40,8 +40,9 @@ from typing import Any
 
 from dramatiq import Message
 
-from worker import pending, queues
-from worker.broker import broker
+from worker import pending
+from worker.jobs import queues
+from worker.jobs.broker import broker
 from worker.settings import get_settings
 
 SYNC_PENDING = "sync_pending"
