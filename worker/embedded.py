@@ -21,7 +21,7 @@ from worker.settings import get_settings
 
 log = logging.getLogger(__name__)
 
-ACTOR_MODULES = ("worker.sync.jobs", "worker.actors")
+ACTOR_MODULES = ("worker.actors",)
 DRAIN_TIMEOUT_S = 600.0
 
 

@@ -22,7 +22,8 @@ from typing import Any
 import dramatiq
 from dramatiq.middleware import Middleware
 
-from worker.logs import connection_of, redact_text
+from worker.jobs.kinds import connection_of
+from worker.logs import redact_text
 from worker.settings import Settings
 
 log = logging.getLogger(__name__)

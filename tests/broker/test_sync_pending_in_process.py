@@ -12,7 +12,7 @@ import dramatiq
 import pytest
 from sqlalchemy import select
 
-import worker.sync.jobs  # noqa: F401  (declares sync_pending and sync_records on the broker)
+import worker.actors  # noqa: F401  (declares sync_pending and sync_records on the broker)
 from customers import db
 from customers.sync_state import Connection, SyncFailure
 from worker import database

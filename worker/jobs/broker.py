@@ -7,6 +7,9 @@ embedded mode: the demo, one machine, no Redis).
 
 Retries follow the connector error taxonomy (see ``worker.jobs.retry``); a job that fails for
 good is written to ``sync_failures`` by :class:`RecordFailures`.
+
+This module must not import actor code, nor anything that imports it (``worker.jobs.actor``,
+``worker.jobs.enqueue``).
 """
 
 from __future__ import annotations
@@ -19,8 +22,8 @@ from dramatiq.brokers.redis import RedisBroker
 from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware import CurrentMessage, Middleware, Retries
 
+from worker.jobs.context import JobContext
 from worker.jobs.shutdown import RequeueOnShutdown
-from worker.logs import JobContext
 from worker.settings import Settings, get_settings
 from worker.shared_redis import broker_client
 
@@ -44,9 +47,8 @@ class RecordFailures(Middleware):
     ) -> None:
         if exception is None or not message.failed:
             return
-        from worker.jobs.retry import (
-            record_job_failure,  # the database side, kept out of import time
-        )
+        # The database side, kept out of import time.
+        from worker.jobs.retry import record_job_failure
 
         record_job_failure(
             message.actor_name, message.args, message.kwargs, exception, message.options

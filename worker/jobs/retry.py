@@ -1,115 +1,40 @@
 """How jobs fail and retry: the connector error taxonomy mapped to Dramatiq, in one place.
 
 - ``Permanent`` and ``AuthError``: no retry; a failure row at once.
-- ``RateLimited``: retried after the wait the CRM asked for (``Retry(delay=...)``).
-- ``Transient`` and anything unexpected: retried with exponential backoff and jitter.
-- Retries spent: a failure row (written by ``worker.jobs.broker.RecordFailures``).
+- ``RateLimited``: retried after the wait the CRM asked for (``Retry(delay=...)``, raised
+  by the job decorator, ``worker.jobs.actor``).
+- ``Transient`` and anything unexpected: retried with exponential backoff and jitter
+  (Dramatiq's ``Retries``, set up by ``worker.jobs.broker``).
+- Retries spent: a failure row (:func:`record_job_failure`, called by
+  ``worker.jobs.broker.RecordFailures``), filed under what the job is about
+  (``worker.jobs.kinds``).
 
-Actors declare themselves with :func:`job`, naming the direction their failures belong to
-and which argument is the connection id; their queue comes from ``worker.jobs.enqueue.JOB_QUEUES``.
-
-Worker shutdown (SIGTERM): a job declared with ``notify_shutdown=True`` (the long passes)
-is interrupted at once and its message put back as it was (``worker.jobs.shutdown``); the
-other jobs are short and are left to finish within the grace period.
+This module must not import the broker, which calls it.
 """
 
 from __future__ import annotations
 
-import functools
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, ParamSpec, TypeVar
+from typing import Any
 
 import dramatiq
-from dramatiq.middleware import Shutdown
 
-import worker.jobs.broker  # noqa: F401  (the broker must exist before any actor is declared)
-from connectors.errors import AuthError, Permanent, RateLimited
+from connectors.errors import AuthError, Permanent
 from customers.db import transaction
 from customers.errors import DirectoryError
 from worker.database import sessions
 from worker.failures import record_failure, resolve_failures
-from worker.jobs.enqueue import JOB_QUEUES, job_payload
-from worker.jobs.queues import LEGACY_QUEUE
-from worker.jobs.shutdown import requeue_current
+from worker.jobs.kinds import kind_of
+from worker.jobs.payload import JobCall
 
 log = logging.getLogger(__name__)
-
-P = ParamSpec("P")
-R = TypeVar("R")
 
 # Errors that retrying cannot fix.
 NEVER_RETRIED: tuple[type[BaseException], ...] = (Permanent, AuthError, DirectoryError)
 
 
-@dataclass(frozen=True)
-class JobKind:
-    direction: str  # inbound | outbound | categorize | ...
-    connection_arg: int | None  # position of the connection id argument, if any
-    # For jobs about one local record (categorize a customer): which argument names it, so
-    # each record keeps its own failure row, closed when a later run of the job succeeds.
-    local_arg: int | None = None
-    object_type: str | None = None
-    # For jobs about CRM records (object type, list of ids): a job naming one record keeps
-    # its failure on that record's row (e.g. a replay that fails again reopens it).
-    records_args: tuple[int, int] | None = None
-
-
-JOBS: dict[str, JobKind] = {}
-
-# Where every job went before the queues were split: declared, so that the workers that
-# consume bulk see it and a message an older release queued there still runs.
-dramatiq.get_broker().declare_queue(LEGACY_QUEUE)
-
-
-def job(
-    *,
-    direction: str,
-    connection_arg: int | None = 0,
-    local_arg: int | None = None,
-    object_type: str | None = None,
-    records_args: tuple[int, int] | None = None,
-    queue_name: str | None = None,
-    **actor_options: Any,
-) -> Callable[[Callable[P, R]], dramatiq.Actor[P, R]]:
-    """Declare an actor whose errors follow the taxonomy, on the queue ``JOB_QUEUES`` gives
-    its name (``queue_name`` only for actors outside that contract, such as tests')."""
-
-    def decorate(function: Callable[P, R]) -> dramatiq.Actor[P, R]:
-        queue = JOB_QUEUES.get(function.__name__) or queue_name
-        if queue is None:
-            raise ValueError(f"{function.__name__} has no queue in worker.jobs.enqueue.JOB_QUEUES")
-
-        @functools.wraps(function)
-        def run(*args: P.args, **kwargs: P.kwargs) -> R | None:
-            try:
-                result = function(*args, **kwargs)
-            except Shutdown:
-                requeue_current()
-                return None
-            except RateLimited as error:
-                # Not an error to log: wait what the CRM asked, then try again.
-                raise dramatiq.Retry(str(error), delay=int(error.wait_s * 1000)) from error
-            if local_arg is not None and len(args) > local_arg:
-                _resolve_local(direction, object_type, int(args[local_arg]))  # type: ignore[call-overload]
-            return result
-
-        JOBS[function.__name__] = JobKind(
-            direction, connection_arg, local_arg, object_type, records_args
-        )
-        declare = dramatiq.actor(
-            actor_name=function.__name__,
-            queue_name=queue,
-            throws=NEVER_RETRIED,
-            **actor_options,
-        )
-        return declare(run)  # type: ignore[arg-type]
-
-    return decorate
-
-
-def _resolve_local(direction: str, object_type: str | None, local_id: int) -> None:
+def resolve_local(direction: str, object_type: str | None, local_id: int) -> None:
+    """Close the failure row of a job about one local record, which has now succeeded."""
     with transaction(sessions()) as session:
         resolve_failures(
             session, connection_id=None, direction=direction, object_type=object_type,
@@ -124,7 +49,7 @@ def record_job_failure(
     exception: BaseException,
     options: dict[str, Any],
 ) -> None:
-    kind = JOBS.get(actor_name, JobKind("internal", None))
+    kind = kind_of(actor_name)
     cause = (
         exception.__cause__
         if isinstance(exception, dramatiq.Retry) and exception.__cause__
@@ -151,7 +76,7 @@ def record_job_failure(
                 session,
                 direction=kind.direction,
                 error=cause,
-                payload=job_payload(actor_name, *args, **kwargs),
+                payload=JobCall.of(actor_name, *args, **kwargs).payload(),
                 connection_id=connection_id,
                 object_type=object_type,
                 external_id=external_id,
