@@ -149,4 +149,3 @@ def test_the_job_runtime_imports_nothing_of_the_sync_engine() -> None:
             todo.extend(edges[name])
     assert not sorted(name for name in reached if name.startswith("worker.sync"))
     assert "worker.actors" not in reached
-

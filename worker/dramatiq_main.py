@@ -4,7 +4,7 @@
 
 - The main process logs as every crmsync service does (``worker.logs``); Dramatiq's own
   setup is skipped (``--skip-logging``) and each worker process sets itself up when it
-  boots (``worker.logs.JobContext``), so ``CRMSYNC_LOG_LEVEL`` holds in all of them.
+  boots (``worker.jobs.context.JobContext``), so ``CRMSYNC_LOG_LEVEL`` holds in all of them.
 - :func:`boot`, Dramatiq's broker argument, builds the broker in each worker process, adds
   Dramatiq's Prometheus middleware (job counts, errors, retries and durations, kept in
   files the processes share: ``dramatiq_prom_db``, a fresh folder per start) and starts

@@ -5,8 +5,8 @@ Redis broker, and jobs run in ``crmsync worker`` processes. Unset: Dramatiq's in
 broker, and jobs run on worker threads inside the process that started them (the
 embedded mode: the demo, one machine, no Redis).
 
-Retries follow the connector error taxonomy (see ``worker.jobs.retry``); a job that fails for
-good is written to ``sync_failures`` by :class:`RecordFailures`.
+Retries follow the connector error taxonomy (see ``worker.jobs.retry``); a job that fails
+for good is written to ``sync_failures`` by :class:`RecordFailures`.
 
 This module must not import actor code, nor anything that imports it (``worker.jobs.actor``,
 ``worker.jobs.enqueue``).
