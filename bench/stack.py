@@ -34,7 +34,7 @@ from customers.sync_state import ExternalLink, SyncRun
 from sandbox.hubspot import HubSpotSandbox
 from sandbox.salesforce import SalesforceSandbox
 from sandbox.seed import SeedCompany, generate_companies
-from worker.queues import LEGACY_QUEUE, all_broker_queues
+from worker.jobs.queues import LEGACY_QUEUE, all_broker_queues
 
 ROOT = Path(__file__).resolve().parents[1]
 CRMSYNC = str(Path(sys.executable).parent / "crmsync")

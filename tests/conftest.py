@@ -26,7 +26,7 @@ def _in_process_queues_start_empty() -> Iterator[None]:
     """Jobs one test queued on the process-wide in-memory broker must not run in the next."""
     from dramatiq.brokers.stub import StubBroker
 
-    from worker.broker import broker
+    from worker.jobs.broker import broker
 
     def reset() -> None:
         if isinstance(broker, StubBroker):

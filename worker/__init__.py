@@ -1,32 +1,44 @@
-"""crmsync's running parts: the processes, the sync engine, the CLI.
+"""crmsync's running parts: the processes, the job runtime, the sync engine, the CLI.
 
 The processes (each a ``crmsync`` command):
 
-- ``crmsync worker``: Dramatiq workers running the jobs of ``worker.enqueue``'s table
-  (sync actors in ``worker.sync.jobs``, categorization and pruning in ``worker.actors``);
+- ``crmsync worker``: Dramatiq worker processes running every job's actor
+  (``worker.actors``, loaded by ``worker.dramatiq_main``), one pool per queue;
 - ``crmsync webhooks``: the HTTP app CRMs post to (``worker.webhooks``);
-- ``crmsync scheduler``: sends the periodic jobs (``worker.scheduler``).
+- ``crmsync scheduler``: sends the periodic jobs (``worker.scheduler``);
+- ``crmsync console``: the operator's web app (``worker.console``).
 
 The layers, each importing only those below it:
 
-- ``worker.cli``: the commands; ``worker.webhooks``, ``worker.scheduler``: the triggers;
+- ``worker.cli``, ``worker.console``: what people use; ``worker.webhooks``,
+  ``worker.scheduler``: what triggers work;
+- ``worker.actors``: one actor per job of the job table, thin: they call the sync engine
+  or a service function;
 - ``worker.sync``: the sync engine (passes, inbound pages, outbound pushes, links);
-- ``worker.enqueue``, ``worker.jobs``, ``worker.broker``: jobs by name, the retry policy,
-  the broker; ``worker.pending``, ``worker.locks``: shared state;
-- ``worker.logs``, ``worker.metrics``, ``worker.tracing``: what every process reports
-  (``worker.dramatiq_main`` runs Dramatiq's CLI for ``crmsync worker`` with them);
+- ``worker.jobs``: the job runtime, which imports nothing of the sync engine:
+  ``enqueue`` (the job table, ``send``, ``replay``), ``payload`` (``JobCall``, a job as a
+  failure row keeps it), ``broker`` and ``queues``, ``actor`` (the ``job`` decorator),
+  ``retry`` (the error taxonomy as retries and failure rows), ``kinds`` (what each job is
+  about), ``shutdown`` and ``context`` (middleware); ``worker.pending``, ``worker.locks``:
+  shared state;
+- ``worker.logs``, ``worker.metrics``, ``worker.tracing``: what every process reports;
+  ``worker.settings``, ``worker.database``: configuration and sessions;
 - ``connectors`` (one CRM API each), ``mappings`` (field maps and the three-way merge),
   ``customers`` (the directory: models, validation, the service layer).
 
 Where a HubSpot webhook becomes a customer update::
 
     webhooks/app.py -> webhooks/hubspot.py (signature, events) -> webhooks/intake.accept
-      -> pending.add + enqueue.send("sync_pending") -> sync/jobs.sync_pending
+      -> pending.add + jobs/enqueue.send("sync_pending") -> actors.sync_pending
       -> sync/passes.Sync.records -> connectors.hubspot fetch
       -> sync/inbound.apply_page -> customers/service.update_customer
 
-Where a scheduled pass goes: ``scheduler`` -> ``enqueue.send("sync_changes")`` ->
-``sync/jobs.sync_changes`` -> ``Sync.incremental`` -> ``connector.scan`` pages ->
+Where a scheduled pass goes: ``scheduler`` -> ``jobs/enqueue.send("sync_changes")`` ->
+``actors.sync_changes`` -> ``Sync.incremental`` -> ``connector.scan`` pages ->
 ``inbound.apply_page``. Local edits go the other way: the service layer writes an outbox
-row, and ``push_changes`` (``Sync.push``) drains it to the CRM (``sync/outbound.Pusher``).
+row, and ``actors.push_changes`` (``Sync.push``) drains it to the CRM
+(``sync/outbound.Pusher``).
+
+A job that fails for good leaves a failure row (``worker.failures``) whose payload is its
+``JobCall``; ``crmsync failures replay`` sends it again through ``jobs/enqueue.replay``.
 """

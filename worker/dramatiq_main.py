@@ -4,7 +4,7 @@
 
 - The main process logs as every crmsync service does (``worker.logs``); Dramatiq's own
   setup is skipped (``--skip-logging``) and each worker process sets itself up when it
-  boots (``worker.logs.JobContext``), so ``CRMSYNC_LOG_LEVEL`` holds in all of them.
+  boots (``worker.jobs.context.JobContext``), so ``CRMSYNC_LOG_LEVEL`` holds in all of them.
 - :func:`boot`, Dramatiq's broker argument, builds the broker in each worker process, adds
   Dramatiq's Prometheus middleware (job counts, errors, retries and durations, kept in
   files the processes share: ``dramatiq_prom_db``, a fresh folder per start) and starts
@@ -51,7 +51,7 @@ def _job_metrics() -> Any:
 def boot() -> None:
     """In each worker process, before the actor modules: the broker and its extras."""
     from worker import tracing
-    from worker.broker import broker
+    from worker.jobs.broker import broker
 
     settings = get_settings()
     if settings.worker_metrics_port and METRICS_DIR in os.environ:

@@ -15,13 +15,13 @@ from contextlib import contextmanager
 import dramatiq
 from dramatiq.brokers.stub import StubBroker
 
-from worker.broker import broker
-from worker.queues import LEGACY_QUEUE, QUEUES
+from worker.jobs.broker import broker
+from worker.jobs.queues import LEGACY_QUEUE, QUEUES
 from worker.settings import get_settings
 
 log = logging.getLogger(__name__)
 
-ACTOR_MODULES = ("worker.sync.jobs", "worker.actors")
+ACTOR_MODULES = ("worker.actors",)
 DRAIN_TIMEOUT_S = 600.0
 
 
@@ -90,7 +90,7 @@ def jobs_run_here() -> Iterator[None]:
             yield
             # Retries wait in the delay queues, and a job may queue another on any queue:
             # drain them all until none has work left. Retries are short here (see
-            # worker.broker), so this ends in seconds.
+            # worker.jobs.broker), so this ends in seconds.
             while True:
                 for queue in list(stub.queues):
                     stub.join(queue, timeout=int(DRAIN_TIMEOUT_S * 1000), fail_fast=False)

@@ -21,8 +21,9 @@ from customers.errors import DirectoryError, InvalidInput, NotFound
 from customers.plain import plain
 from customers.sync_state import SyncFailure
 from customers.types import utcnow
-from worker import enqueue
 from worker.failures import DISMISSED, OPEN, REPLAYED, RESOLVED, UNRESOLVED
+from worker.jobs import enqueue
+from worker.jobs.payload import JobCall
 from worker.logs import REDACTED, SECRET_KEY  # one notion of a secret, as in logs
 
 STATUSES = (OPEN, REPLAYED, RESOLVED, DISMISSED)
@@ -144,10 +145,11 @@ def not_replayable(row: SyncFailure) -> str | None:
     """Why the row cannot be replayed, or None."""
     if row.status == RESOLVED:
         return "already resolved"
-    payload = row.payload or {}
-    if payload.get("actor") not in enqueue.JOB_NAMES or not isinstance(
-        payload.get("args", []), list
-    ):
+    try:
+        call = JobCall.from_payload(row.payload or {})
+    except ValueError:
+        return "its payload names no crmsync job"
+    if call.actor not in enqueue.JOB_NAMES:
         return "its payload names no crmsync job"
     return None
 
@@ -159,7 +161,7 @@ class Replay:
 
     replayed: list[dict[str, Any]] = field(default_factory=list)
     skipped: list[dict[str, Any]] = field(default_factory=list)
-    to_run: list[dict[str, Any]] = field(default_factory=list)
+    to_run: list[JobCall] = field(default_factory=list)
 
 
 def replay(
@@ -173,9 +175,7 @@ def replay(
         if reason:
             done.skipped.append({"id": row.id, "reason": reason})
             continue
-        job = enqueue.job_payload(
-            row.payload["actor"], *row.payload.get("args", []), **row.payload.get("kwargs", {})
-        )
+        job = JobCall.from_payload(row.payload)
         if not dry_run:
             # Marked first: if sending fails, the caller's transaction rolls the mark back.
             row.status = REPLAYED
@@ -188,11 +188,11 @@ def replay(
                     enqueue.replay(job)
                 except Exception as error:  # the broker is down or refused the message
                     raise NotSent(row.id, error) from None
-        done.replayed.append({"id": row.id, "job": redact(job)})
+        done.replayed.append({"id": row.id, "job": redact(job.payload())})
     return done
 
 
-def run_replayed(jobs: list[dict[str, Any]]) -> None:
+def run_replayed(jobs: list[JobCall]) -> None:
     """Run replayed jobs in this process (the embedded mode), after their marks committed."""
     if not jobs:
         return

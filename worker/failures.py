@@ -4,7 +4,7 @@ One row per thing that failed (connection, direction, object, id) while it is un
 a thing that keeps failing, or fails again after a replay, bumps ``attempts`` and
 ``last_failed_at`` on the same row instead of piling up rows. When the thing later syncs
 successfully, :func:`resolve_failures` closes its rows. Payloads hold ids and arguments
-(see ``worker.enqueue``), never credentials.
+(see ``worker.jobs.enqueue``), never credentials.
 
 Statuses: open -> replayed (an operator re-sent it) -> resolved (it went through) or back to
 open (it failed again); dismissed (an operator decided to ignore it).

@@ -11,8 +11,8 @@ one handler whose lines structlog renders:
 - ``text`` (the default of the other commands, whose output is for a person).
 
 ``CRMSYNC_LOG_LEVEL`` and ``CRMSYNC_LOG_FORMAT`` decide, in every process: the Dramatiq
-worker processes set themselves up again when they boot (:class:`JobContext`), after
-Dramatiq's own logging setup.
+worker processes set themselves up again when they boot (``worker.jobs.context.JobContext``),
+after Dramatiq's own logging setup.
 
 Ids are bound with :func:`bound` (contextvars: per thread, per asyncio task), so a line
 written anywhere below a job or a sync run carries them. Secrets never reach a line: values
@@ -29,9 +29,7 @@ from collections.abc import Iterator, MutableMapping
 from contextlib import contextmanager
 from typing import Any, TextIO
 
-import dramatiq
 import structlog
-from dramatiq.middleware import Middleware
 from pydantic import SecretStr
 
 from worker.settings import Settings, get_settings
@@ -193,46 +191,3 @@ def bind(**ids: Any) -> None:
     structlog.contextvars.bind_contextvars(
         **{key: value for key, value in ids.items() if value is not None}
     )
-
-
-def connection_of(actor_name: str, args: tuple[Any, ...] | list[Any]) -> int | None:
-    """The connection id a job is about, from its arguments (``worker.jobs.JOBS``)."""
-    from worker.jobs import JOBS  # the job registry imports the broker, which imports this
-
-    kind = JOBS.get(actor_name)
-    if kind is None or kind.connection_arg is None or len(args) <= kind.connection_arg:
-        return None
-    value = args[kind.connection_arg]
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-class JobContext(Middleware):
-    """Binds each job's ``message_id``, ``actor`` and ``connection_id`` to the log lines
-    written while it runs (the sync run binds its ``run_id``), and clears them after.
-
-    In a Dramatiq worker process it also sets up logging at boot, replacing what Dramatiq's
-    CLI configured (its own format, at INFO whatever ``CRMSYNC_LOG_LEVEL`` says)."""
-
-    def after_process_boot(self, broker: dramatiq.Broker) -> None:
-        configure(service=True)
-
-    def before_process_message(self, broker: dramatiq.Broker, message: Any) -> None:
-        structlog.contextvars.clear_contextvars()
-        bind(
-            message_id=message.message_id,
-            actor=message.actor_name,
-            connection_id=connection_of(message.actor_name, message.args),
-        )
-
-    def after_process_message(
-        self,
-        broker: dramatiq.Broker,
-        message: Any,
-        *,
-        result: Any = None,
-        exception: BaseException | None = None,
-    ) -> None:
-        structlog.contextvars.clear_contextvars()
-
-    def after_skip_message(self, broker: dramatiq.Broker, message: Any) -> None:
-        structlog.contextvars.clear_contextvars()

@@ -36,7 +36,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from customers.models import OutboxEntry, Tenant
 from customers.sync_state import Connection, SyncCursor, SyncFailure, SyncRun
 from customers.types import utcnow
-from worker.queues import all_broker_queues
+from worker.jobs.queues import all_broker_queues
 
 log = logging.getLogger(__name__)
 
@@ -168,7 +168,7 @@ def watch_database(
 def queue_depth() -> int:
     """Jobs waiting in the broker (ready and delayed): Redis list lengths with a Redis
     broker, the in-process queues otherwise."""
-    from worker import enqueue  # the broker is built on import; metrics alone need not
+    from worker.jobs import enqueue  # the broker is built on import; metrics alone need not
 
     broker = enqueue.broker
     names = all_broker_queues()

@@ -40,8 +40,8 @@ from customers.db import transaction
 from customers.models import OutboxEntry
 from customers.sync_state import Connection, ConnectionStatus, SyncFailure, SyncRun, WebhookEvent
 from customers.types import utcnow
-from worker import shutdown
 from worker.failures import DISMISSED, RESOLVED
+from worker.jobs import shutdown
 from worker.settings import Settings
 
 log = logging.getLogger(__name__)

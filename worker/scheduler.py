@@ -34,7 +34,7 @@ row of that kind with outcome ``running``, started less than
 them was killed). A job still waiting in the queue has no run row yet; the jobs are
 idempotent, so such a duplicate only costs a scan.
 
-This module enqueues by name (``worker.enqueue``) and must not import actor code or call
+This module enqueues by name (``worker.jobs.enqueue``) and must not import actor code or call
 a CRM.
 """
 
@@ -62,7 +62,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from customers.sync_state import Connection, ConnectionStatus, SyncRun
 from customers.types import utcnow
-from worker import enqueue, logs
+from worker import logs
+from worker.jobs import enqueue
 from worker.retention import Retention
 from worker.settings import Settings, get_settings
 from worker.shared_redis import shared_client

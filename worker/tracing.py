@@ -22,7 +22,8 @@ from typing import Any
 import dramatiq
 from dramatiq.middleware import Middleware
 
-from worker.logs import connection_of, redact_text
+from worker.jobs.kinds import connection_of
+from worker.logs import redact_text
 from worker.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -106,7 +107,7 @@ def setup(settings: Settings, service: str, *, exporter: Any = None) -> bool:
         URLLib3Instrumentor().instrument(tracer_provider=provider)
         HTTPXClientInstrumentor().instrument(tracer_provider=provider)
         RedisInstrumentor().instrument(tracer_provider=provider)
-        from worker.broker import broker
+        from worker.jobs.broker import broker
 
         broker.add_middleware(JobSpans())
         _started = True

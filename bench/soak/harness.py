@@ -33,7 +33,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bench.soak.services import Processes, RedisServer, SoakError, free_port, queue_depth, wait_for
-from worker.queues import all_broker_queues
+from worker.jobs.queues import all_broker_queues
 
 SECRET = "soak-app-client-secret"
 SYNC_INTERVAL_S = 5

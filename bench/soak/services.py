@@ -22,7 +22,7 @@ from pathlib import Path
 import httpx
 import redis
 
-from worker.queues import all_broker_queues
+from worker.jobs.queues import all_broker_queues
 
 ROOT = Path(__file__).resolve().parents[2]
 CRMSYNC = str(Path(sys.executable).parent / "crmsync")

@@ -9,7 +9,7 @@ from collections import Counter
 import redis
 
 from connectors.errors import Permanent, RateLimited, Transient
-from worker.jobs import job
+from worker.jobs.actor import job
 
 FAST = {"min_backoff": 20, "max_backoff": 100, "queue_name": "bulk"}
 

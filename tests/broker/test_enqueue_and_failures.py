@@ -10,9 +10,11 @@ from sqlalchemy import select
 from connectors.errors import Permanent, Transient
 from customers.db import transaction
 from customers.sync_state import SyncFailure
-from worker import database, enqueue
-from worker.broker import broker
+from worker import database
 from worker.failures import record_failure, resolve_failures
+from worker.jobs import enqueue
+from worker.jobs.broker import broker
+from worker.jobs.payload import JobCall
 
 
 def test_unknown_job_names_are_refused() -> None:
@@ -24,7 +26,7 @@ def test_replay_sends_the_same_job_again() -> None:
     broker.declare_queue("realtime")
     broker.flush_all()
     payload = {"actor": "sync_records", "args": [3, "company", ["101", "102"]], "kwargs": {}}
-    message = enqueue.replay(payload)
+    message = enqueue.replay(JobCall.from_payload(payload))
     queued = broker.queues["realtime"].get_nowait()
     broker.queues["realtime"].task_done()  # taken off by hand: tell the queue it is done
     assert queued == message.encode()
@@ -81,7 +83,7 @@ def test_failures_of_jobs_about_one_record_stay_apart_and_close_on_success(
 ) -> None:
     """Two customers whose categorization fails keep a row each; a later success closes its own."""
     import worker.actors  # noqa: F401  (declares categorize_customer)
-    from worker.jobs import record_job_failure
+    from worker.jobs.retry import record_job_failure
 
     error = Permanent("answer outside the taxonomy", provider="llm", code="OUT_OF_TAXONOMY")
     record_job_failure("categorize_customer", (11,), {}, error, {})
@@ -91,9 +93,9 @@ def test_failures_of_jobs_about_one_record_stay_apart_and_close_on_success(
     assert [(r.local_id, r.object_type, r.direction, r.payload["args"]) for r in rows] == [
         (11, "customer", "categorize", [11]), (12, "customer", "categorize", [12]),
     ]  # fmt: skip
-    from worker.jobs import _resolve_local
+    from worker.jobs.retry import resolve_local
 
-    _resolve_local("categorize", "customer", 11)
+    resolve_local("categorize", "customer", 11)
     with database.sessions()() as session:
         statuses = {r.local_id: r.status for r in session.scalars(select(SyncFailure))}
     assert statuses == {11: "resolved", 12: "open"}

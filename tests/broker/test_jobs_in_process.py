@@ -12,7 +12,7 @@ from sqlalchemy import select
 from customers.sync_state import SyncFailure
 from tests.broker import sample_jobs
 from worker import database
-from worker.broker import broker
+from worker.jobs.broker import broker
 
 
 @pytest.fixture

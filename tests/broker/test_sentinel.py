@@ -21,7 +21,7 @@ from dramatiq import Message
 from redis.sentinel import Sentinel
 
 from tests.services import in_ci
-from worker.broker import build_broker
+from worker.jobs.broker import build_broker
 from worker.pending import RedisPending, store_for
 from worker.settings import Settings
 from worker.shared_redis import shared_client

@@ -12,11 +12,12 @@ import dramatiq
 import pytest
 from sqlalchemy import select
 
-import worker.sync.jobs  # noqa: F401  (declares sync_pending and sync_records on the broker)
+import worker.actors  # noqa: F401  (declares sync_pending and sync_records on the broker)
 from customers import db
 from customers.sync_state import Connection, SyncFailure
-from worker import database, enqueue
-from worker.broker import broker
+from worker import database
+from worker.jobs import enqueue
+from worker.jobs.broker import broker
 from worker.pending import in_process
 from worker.sync import lifecycle
 

@@ -8,12 +8,12 @@ import re
 import pytest
 from typer.testing import CliRunner
 
-from worker import enqueue
-from worker.broker import broker
 from worker.cli import app
 from worker.cli.sync import dramatiq_arguments, dramatiq_environment
 from worker.embedded import load_actors
-from worker.queues import LEGACY_QUEUE, QUEUES, parse_queues
+from worker.jobs import enqueue
+from worker.jobs.broker import broker
+from worker.jobs.queues import LEGACY_QUEUE, QUEUES, parse_queues
 from worker.settings import Settings
 
 

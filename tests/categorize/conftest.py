@@ -10,7 +10,7 @@ from sqlalchemy import Engine
 
 from sandbox.llm import LLMSandbox
 from worker import database
-from worker.broker import broker
+from worker.jobs.broker import broker
 from worker.settings import get_settings
 
 MODEL = "sandbox-rules-1"

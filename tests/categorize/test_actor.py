@@ -18,8 +18,9 @@ from customers.models import Customer
 from customers.sync_state import SyncFailure
 from sandbox.llm import LLMSandbox
 from tests.categorize.conftest import MODEL
-from worker import enqueue
 from worker.cli import background
+from worker.jobs import enqueue
+from worker.jobs.payload import JobCall
 
 
 def add(sessions: sessionmaker[Session], tenant_id: int, name: str, email: str) -> int:
@@ -86,7 +87,7 @@ def test_a_malformed_answer_is_a_permanent_failure_row_at_once(
     assert failure.payload == {"actor": "categorize_customer", "args": [customer_id], "kwargs": {}}
     assert llm.calls == 1
     # Replaying the row sends the same job again, which now gets a good answer.
-    enqueue.replay(failure.payload)
+    enqueue.replay(JobCall.from_payload(failure.payload))
     wait_until(lambda: load_category(sessions, customer_id))
     assert load_category(sessions, customer_id) == "technology"
 
@@ -134,7 +135,7 @@ def test_a_page_of_new_customers_is_one_job_and_a_failing_one_gets_its_own(
     assert failure.local_id == ids[0] and failure.error_class == "permanent"
     assert failure.payload == {"actor": "categorize_customer", "args": [ids[0]], "kwargs": {}}
     assert llm.calls == 3  # a permanent failure is not asked again
-    enqueue.replay(failure.payload)
+    enqueue.replay(JobCall.from_payload(failure.payload))
     wait_until(lambda: load_category(sessions, ids[0]))
 
 

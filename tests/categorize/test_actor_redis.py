@@ -84,7 +84,9 @@ def test_a_worker_process_retries_and_saves_the_answer(
     llm.rate_limit()
     llm.fail(500)
     # Sent from another process through Redis, as the webhooks app or the scheduler would.
-    script = f"from worker import enqueue; enqueue.send(enqueue.CATEGORIZE_CUSTOMER, {customer_id})"
+    script = (
+        f"from worker.jobs import enqueue; enqueue.send(enqueue.CATEGORIZE_CUSTOMER, {customer_id})"
+    )
     subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=worker_env, check=True)
     deadline = time.monotonic() + 45
     while True:

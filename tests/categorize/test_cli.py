@@ -21,8 +21,8 @@ from typer.testing import CliRunner, Result
 
 from sandbox.llm import LLMSandbox
 from worker import database
-from worker.broker import broker
 from worker.cli import app, background
+from worker.jobs.broker import broker
 from worker.settings import get_settings
 
 # The default tenant requires a billing address.

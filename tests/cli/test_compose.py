@@ -19,7 +19,7 @@ from typer.core import TyperGroup
 
 from worker.cli import app
 from worker.embedded import ACTOR_MODULES
-from worker.queues import QUEUES, parse_queues
+from worker.jobs.queues import QUEUES, parse_queues
 from worker.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -19,8 +19,9 @@ from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
-import worker.sync.jobs  # noqa: F401  (registers the sync jobs and where their connection is)
+import worker.actors  # noqa: F401  (registers the jobs and where their connection is)
 from worker import logs
+from worker.jobs.context import JobContext
 from worker.settings import Settings
 from worker.webhooks.app import RequestIds
 
@@ -133,7 +134,7 @@ def test_no_secret_reaches_a_line() -> None:
 
 def test_a_job_binds_its_message_actor_and_connection_and_clears_them_after() -> None:
     stream = configured()
-    context = logs.JobContext()
+    context = JobContext()
     message = Message(
         queue_name="default", actor_name="sync_changes", args=(5,), kwargs={}, options={}
     )

@@ -29,10 +29,10 @@ from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
-import worker.sync.jobs
+import worker.actors  # noqa: F401  (registers the jobs and where their connection is)
 from customers.db import make_engine
 from worker import tracing
-from worker.broker import broker
+from worker.jobs.broker import broker
 from worker.settings import Settings
 
 exporter = InMemorySpanExporter()

@@ -19,10 +19,10 @@ from customers.sync_state import (
     SyncRun,
 )
 from tests.operator.conftest import Cli
+from worker import actors
 from worker.failures import record_failure
 from worker.scheduler import plans_for
 from worker.settings import get_settings
-from worker.sync import jobs
 from worker.sync.connections import cipher
 
 
@@ -187,8 +187,8 @@ def test_a_job_queued_before_a_pause_is_dropped_without_a_failure(
     hubspot = connection_ids["hubspot"]
     cli.json("connections", "pause", str(hubspot))
     # The connection has no credentials: had the job run, it would have failed for that.
-    jobs.sync_changes.fn(hubspot)
-    jobs.push_changes.fn(hubspot)
+    actors.sync_changes.fn(hubspot)
+    actors.push_changes.fn(hubspot)
     with sessions() as session:
         assert session.scalar(select(func.count()).select_from(SyncRun)) == 0
         assert session.scalar(select(func.count()).select_from(SyncFailure)) == 0

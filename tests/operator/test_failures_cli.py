@@ -16,8 +16,8 @@ from customers.sync_state import SyncFailure
 from customers.types import utcnow
 from tests.operator.conftest import Cli
 from tests.webhooks.conftest import drain_stub, jobs
-from worker import enqueue
 from worker.failures import record_failure, resolve_failures
+from worker.jobs import enqueue
 
 # New tenants require a billing address.
 ADDRESS = {"billing_street": "1 Main St", "billing_city": "Austin", "billing_country": "US"}

@@ -261,8 +261,9 @@ def test_crmsync_prune_prints_per_table_and_dry_run_keeps_all(
 def test_the_prune_job_is_the_one_sent_by_name_and_prunes(
     cli: Cli, sessions: sessionmaker[Session]
 ) -> None:
-    from worker import actors, enqueue
-    from worker.broker import broker
+    from worker import actors
+    from worker.jobs import enqueue
+    from worker.jobs.broker import broker
 
     assert enqueue.PRUNE in enqueue.JOB_NAMES
     assert broker.get_actor(enqueue.PRUNE) is actors.prune

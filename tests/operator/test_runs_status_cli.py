@@ -18,9 +18,9 @@ from customers.sync_state import Connection, SyncCursor, SyncRun
 from customers.types import utcnow
 from tests.operator.conftest import Cli
 from tests.webhooks.conftest import drain_stub, own_redis
-from worker import enqueue
 from worker.connection_status import api_budget
 from worker.failures import record_failure
+from worker.jobs import enqueue
 from worker.settings import get_settings
 
 

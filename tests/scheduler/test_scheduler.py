@@ -24,7 +24,7 @@ from customers.service import get_tenant
 from customers.sync_state import Connection, SyncRun
 from tests.conftest import _truncate
 from tests.webhooks.conftest import jobs, own_redis, redis_messages
-from worker import enqueue
+from worker.jobs import enqueue
 from worker.scheduler import LEADER_KEY, LocalCoordination, Plan, RedisCoordination, Scheduler
 from worker.settings import Settings
 

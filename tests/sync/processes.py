@@ -22,7 +22,7 @@ from connectors.credentials import Credentials, load_cipher
 from customers import db
 from customers.service import get_tenant
 from customers.sync_state import Connection, SyncRun
-from worker.enqueue import JOB_QUEUES
+from worker.jobs.enqueue import JOB_QUEUES
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY = Fernet.generate_key().decode()
@@ -61,7 +61,7 @@ class Workers:
 
 
 def enqueue(redis_url: str, actor: str, *args: Any, queue: str | None = None) -> None:
-    """Send a job as ``worker.enqueue.send`` would (on its queue), or on ``queue``."""
+    """Send a job as ``worker.jobs.enqueue.send`` would (on its queue), or on ``queue``."""
     queue = queue or JOB_QUEUES[actor]
     broker = RedisBroker(url=redis_url, namespace="crmsync")
     broker.declare_queue(queue)

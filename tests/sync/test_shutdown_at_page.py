@@ -21,7 +21,7 @@ from customers.sync_state import Connection, ExternalLink, SyncCursor, SyncRun
 from sandbox.hubspot import HubSpotSandbox
 from sandbox.seed import generate_companies
 from tests.connectors.conftest import hubspot_connector
-from worker import shutdown
+from worker.jobs import shutdown
 from worker.locks import ThreadLocks
 from worker.sync.passes import Sync
 

@@ -22,11 +22,11 @@ from customers import db
 from customers.service import get_tenant
 from customers.sync_state import Connection, WebhookEvent
 from tests.services import require_redis
-from worker import enqueue
-from worker.broker import broker as process_broker
+from worker.jobs import enqueue
+from worker.jobs.broker import broker as process_broker
+from worker.jobs.queues import QUEUES
 from worker.pending import RedisPending
 from worker.pending import in_process as memory_pending
-from worker.queues import QUEUES
 from worker.settings import Settings
 from worker.webhooks import build_app
 
@@ -150,7 +150,7 @@ def own_redis() -> str:
 
 @pytest.fixture
 def redis_broker(monkeypatch: pytest.MonkeyPatch) -> Iterator[RedisBroker]:
-    """``worker.enqueue.send`` sends to a real Redis for the test's duration."""
+    """``worker.jobs.enqueue.send`` sends to a real Redis for the test's duration."""
     url = own_redis()
     redis.Redis.from_url(url).flushdb()
     real = RedisBroker(url=url, namespace="crmsync")

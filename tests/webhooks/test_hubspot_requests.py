@@ -37,7 +37,8 @@ from tests.webhooks.conftest import (
     settings,
     signed_headers,
 )  # fmt: skip
-from worker import enqueue, logs, metrics
+from worker import logs, metrics
+from worker.jobs import enqueue
 from worker.pending import in_process as memory_pending
 from worker.sync import lifecycle
 from worker.webhooks import build_app

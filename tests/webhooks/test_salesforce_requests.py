@@ -11,7 +11,7 @@ from starlette.testclient import TestClient
 
 from sandbox.salesforce.soap import envelope, is_ack, notification_xml
 from tests.webhooks.conftest import ORG_ID, SF_TOKEN, drain_stub, event_rows, jobs, pending_ids
-from worker import enqueue
+from worker.jobs import enqueue
 
 ACCOUNT_1 = "0015J00000AbCdEAAV"
 ACCOUNT_2 = "0015J00000AbCdFAAV"

@@ -26,8 +26,8 @@ from dramatiq.middleware import Middleware, Retries
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from worker.broker import broker
 from worker.embedded import is_embedded, load_actors, quiet_job_logs, stop_worker
+from worker.jobs.broker import broker
 from worker.settings import get_settings
 
 POLL_S = 0.05

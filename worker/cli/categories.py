@@ -21,12 +21,13 @@ from sqlalchemy import select
 from customers import categorize, taxonomy
 from customers.models import Customer
 from customers.sync_state import SyncFailure
-from worker import enqueue
 from worker.cli import background
 from worker.cli.common import console, errors, handles_errors, print_json, unit_of_work
 from worker.cli.customers import JsonFlag, app
 from worker.database import sessions
 from worker.failures import UNRESOLVED
+from worker.jobs import enqueue
+from worker.jobs.payload import JobCall
 from worker.settings import get_settings
 
 MAX_CHUNK = 500
@@ -73,6 +74,15 @@ def _category_of(customer: Customer) -> dict[str, Any]:
     }
 
 
+def _first_arg(payload: dict[str, Any] | None) -> Any:
+    """The first argument of a failure row's job (None when it has none, or names no job)."""
+    try:
+        args = JobCall.from_payload(payload).args
+    except ValueError:
+        return None
+    return args[0] if args else None
+
+
 def _failure_of(customer_id: int) -> str | None:
     with sessions()() as session:
         rows = session.scalars(
@@ -81,7 +91,7 @@ def _failure_of(customer_id: int) -> str | None:
             .order_by(SyncFailure.last_failed_at.desc())
         )
         return next(
-            (row.message for row in rows if (row.payload.get("args") or [])[:1] == [customer_id]),
+            (row.message for row in rows if _first_arg(row.payload) == customer_id),
             None,
         )
 

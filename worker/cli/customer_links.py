@@ -19,7 +19,6 @@ from customers.duplicates import duplicates_made
 from customers.errors import FieldError, InvalidInput
 from customers.plain import customer_dict
 from customers.service import get_customer
-from worker import enqueue
 from worker.cli.common import (
     JsonFlag,
     console,
@@ -32,6 +31,7 @@ from worker.cli.common import (
 from worker.cli.customers import Sets, app
 from worker.cli.duplicate_guard import AllowDuplicate, refuse_or_warn, reported_refusal
 from worker.database import sessions
+from worker.jobs import enqueue
 
 ConnectionOption = Annotated[
     int, typer.Option("--connection", help="The connection (see `crmsync connections list`).")

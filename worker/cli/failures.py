@@ -1,6 +1,6 @@
 """``crmsync failures``: list, inspect, replay and dismiss syncs that failed for good.
 
-A replay sends the job the failure row describes (``worker.enqueue.replay``) and marks the
+A replay sends the job the failure row describes (``worker.jobs.enqueue.replay``) and marks the
 row ``replayed``; the sync closes it when the record goes through, and a new failure
 reopens it. Nothing here calls a CRM. Payloads hold ids, but any key that looks like a
 credential is shown as ``***`` anyway: this output ends up in tickets and chat.
@@ -18,6 +18,7 @@ from customers.errors import InvalidInput
 from worker import failure_triage as triage
 from worker.cli.common import console, handles_errors, print_json, unit_of_work
 from worker.failures import OPEN, UNRESOLVED
+from worker.jobs.payload import JobCall
 from worker.settings import get_settings
 
 app = typer.Typer(
@@ -163,8 +164,8 @@ def replay(
         return
     verb = "would replay" if dry_run else "replayed"
     for item in replayed:
-        job = item["job"]
-        console.print(f"{verb} {item['id']}: {job['actor']}{tuple(job['args'])}", highlight=False)
+        call = JobCall.from_payload(item["job"])
+        console.print(f"{verb} {item['id']}: {call.actor}{call.args}", highlight=False)
     for item in skipped:
         console.print(f"skipped {item['id']}: {item['reason']}", style="yellow", highlight=False)
     if not replayed and not skipped:

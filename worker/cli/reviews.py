@@ -7,8 +7,8 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from worker import enqueue
 from worker.cli.common import JsonFlag, console, handles_errors, print_json, unit_of_work
+from worker.jobs import enqueue
 from worker.sync import reviews
 
 app = typer.Typer(

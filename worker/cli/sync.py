@@ -21,7 +21,7 @@ from customers.sync_state import Connection, ConnectionStatus
 from worker.cli.common import JsonFlag, console, fail, handles_errors, print_json, unit_of_work
 from worker.cli.connections import check_map
 from worker.database import sessions
-from worker.queues import LEGACY_QUEUE, QUEUES, consumed, parse_queues
+from worker.jobs.queues import LEGACY_QUEUE, QUEUES, consumed, parse_queues
 from worker.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)

@@ -14,8 +14,9 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
-from worker import enqueue
 from worker.embedded import is_embedded, jobs_run_here
+from worker.jobs import enqueue
+from worker.jobs.payload import JobCall
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +48,7 @@ class JobRunner:
             return
         self._run_here(lambda: enqueue.send(actor_name, *args))
 
-    def run_replays(self, jobs: list[dict[str, Any]]) -> bool:
+    def run_replays(self, jobs: list[JobCall]) -> bool:
         """Run replayed jobs here (embedded mode) and wait for them; False when they take
         longer than ``REPLAY_WAIT_S`` (they go on in the background)."""
         if not jobs:

@@ -50,8 +50,9 @@ from mappings import (
 )
 from mappings.engine import local_changes, new_customer_values
 from mappings.spec import CUSTOM_PREFIX
-from worker.enqueue import SYNC_RECORDS, job_payload
 from worker.failures import has_open_failures, record_failure, resolve_failures
+from worker.jobs.enqueue import SYNC_RECORDS
+from worker.jobs.payload import JobCall
 from worker.sync.directory_index import directory_index
 from worker.sync.new_records import ID_WRITTEN, NewRecords, contact_first_name
 from worker.sync.target import SyncTarget
@@ -233,9 +234,9 @@ class InboundPage:
                 self.session,
                 direction="inbound",
                 error=error,
-                payload=job_payload(
+                payload=JobCall.of(
                     SYNC_RECORDS, self.target.connection_id, self.object_type, [record.external_id]
-                ),
+                ).payload(),
                 connection_id=self.target.connection_id,
                 object_type=self.object_type,
                 external_id=record.external_id,

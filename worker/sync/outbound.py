@@ -34,9 +34,10 @@ from customers.models import Contact, Customer, OutboxEntry
 from customers.sync_state import ExternalLink, SyncCursor, SyncFailure
 from customers.types import utcnow
 from mappings import ObjectMap, fingerprint, outbound_changes, to_remote
-from worker import shutdown
-from worker.enqueue import PUSH_RECORDS, job_payload
 from worker.failures import UNRESOLVED, has_open_failures, record_failure, resolve_failures
+from worker.jobs import shutdown
+from worker.jobs.enqueue import PUSH_RECORDS
+from worker.jobs.payload import JobCall
 from worker.locks import lock_connection
 from worker.sync.inbound import ID_WRITTEN, apply_page, columns
 from worker.sync.target import SyncTarget
@@ -281,7 +282,7 @@ class Pusher:
                 assert result.error is not None
                 record_failure(
                     session, direction="outbound", error=result.error,
-                    payload=job_payload(PUSH_RECORDS, self.target.connection_id, local_type, [local.id]),
+                    payload=JobCall.of(PUSH_RECORDS, self.target.connection_id, local_type, [local.id]).payload(),
                     connection_id=self.target.connection_id, object_type=object_type,
                     external_id=request.external_id, local_id=local.id,
                 )  # fmt: skip

@@ -37,7 +37,8 @@ from customers.errors import NotFound
 from customers.models import Contact, Customer
 from customers.sync_state import Connection, ExternalLink, SyncCursor, SyncRun
 from customers.types import utcnow
-from worker import enqueue, failures, logs, shutdown
+from worker import failures, logs
+from worker.jobs import enqueue, shutdown
 from worker.locks import Locks, lock_connection, locks_for
 from worker.settings import get_settings
 from worker.shared_redis import shared_client

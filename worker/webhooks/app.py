@@ -43,7 +43,8 @@ from starlette.types import Send as Send_
 
 from customers.db import transaction
 from customers.sync_state import Connection
-from worker import enqueue, logs, metrics, tracing
+from worker import logs, metrics, tracing
+from worker.jobs import enqueue
 from worker.settings import Settings, get_settings
 from worker.webhooks import hubspot, salesforce
 from worker.webhooks.intake import Accepted, Rejected, Send, accept, connections_for

@@ -33,8 +33,9 @@ from sqlalchemy.orm import Session
 
 from customers.sync_state import Connection, ConnectionStatus, WebhookEvent
 from customers.types import utcnow
-from worker import enqueue, metrics
-from worker.enqueue import SYNC_PENDING
+from worker import metrics
+from worker.jobs import enqueue
+from worker.jobs.enqueue import SYNC_PENDING
 from worker.pending import PendingStore
 
 log = logging.getLogger(__name__)

@@ -13,9 +13,10 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from customers.sync_state import SyncRun
-from worker import connection_status, enqueue
+from worker import connection_status
 from worker.console import chart
 from worker.console.web import action, console_of, done, in_tenant, page, path_id, render
+from worker.jobs import enqueue
 from worker.sync import lifecycle
 
 RECENT_RUNS = 5

@@ -15,8 +15,8 @@ from starlette.routing import Route
 from customers.errors import InvalidInput, NotFound
 from customers.models import Customer
 from customers.sync_state import DuplicateReview
-from worker import enqueue
 from worker.console.web import action, console_of, done, in_tenant, int_param, page, path_id, render
+from worker.jobs import enqueue
 from worker.sync import reviews
 
 # The customer fields shown beside a held record's values.

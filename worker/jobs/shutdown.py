@@ -4,9 +4,9 @@ Dramatiq stops a worker by letting its running jobs finish, then putting back th
 messages it had fetched but not started. On top of that:
 
 - A job declared with ``notify_shutdown=True`` (the long passes) gets Dramatiq's
-  ``Shutdown`` exception at once. ``worker.jobs`` catches it and calls
-  :func:`requeue_current`: the message goes back on its queue as it was, retries unspent
-  and no failure row, and this run of it is acknowledged. The pass saved its progress as
+  ``Shutdown`` exception at once. The job decorator (``worker.jobs.actor``) catches it
+  and calls :func:`requeue_current`: the message goes back on its queue as it was,
+  retries unspent and no failure row, and this run of it is acknowledged. The pass saved its progress as
   it went (an incremental pass commits its cursor with each page), so the next worker
   resumes rather than restarts.
 - :class:`RequeueOnShutdown` puts back, untouched, any message a stopping worker's thread

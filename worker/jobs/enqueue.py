@@ -25,13 +25,12 @@ job                    arguments
                        for every tenant, in short batches (``worker.retention``)
 =====================  ==========================================================
 
-Each job has its queue (``JOB_QUEUES``, the queues are in ``worker.queues``): webhook
+Each job has its queue (``JOB_QUEUES``, the queues are in ``worker.jobs.queues``): webhook
 records and pushes on ``realtime``, scans, reconciles and prune on ``bulk``, categorization
 on ``categorize``. The actors declare the same queue, from the same table.
 
-A failure row's payload is ``{"actor": name, "args": [...], "kwargs": {...}}``: replaying
-it sends the same job again, which re-reads current state rather than re-sending a stale
-copy.
+A failure row's payload is a job call (``worker.jobs.payload.JobCall``): replaying it sends
+the same job again, which re-reads current state rather than re-sending a stale copy.
 """
 
 from __future__ import annotations
@@ -40,8 +39,10 @@ from typing import Any
 
 from dramatiq import Message
 
-from worker import pending, queues
-from worker.broker import broker
+from worker import pending
+from worker.jobs import queues
+from worker.jobs.broker import broker
+from worker.jobs.payload import JobCall
 from worker.settings import get_settings
 
 SYNC_PENDING = "sync_pending"
@@ -96,14 +97,9 @@ def send(actor_name: str, *args: Any, delay_s: float | None = None, **kwargs: An
     return broker.enqueue(message, delay=delay_ms)
 
 
-def job_payload(actor_name: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
-    """A job as a failure row keeps it (its ``payload``), for ``replay`` to send again."""
-    return {"actor": actor_name, "args": list(args), "kwargs": dict(kwargs)}
-
-
-def replay(payload: dict[str, Any]) -> Message[Any]:
-    """Send the job a failure row describes, again."""
-    return send(payload["actor"], *payload.get("args", []), **payload.get("kwargs", {}))
+def replay(call: JobCall) -> Message[Any]:
+    """Send the job a failure row describes (``JobCall.from_payload``), again."""
+    return send(call.actor, *call.args, **call.kwargs)
 
 
 def pending_ids() -> pending.PendingStore:

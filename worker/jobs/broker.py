@@ -5,8 +5,11 @@ Redis broker, and jobs run in ``crmsync worker`` processes. Unset: Dramatiq's in
 broker, and jobs run on worker threads inside the process that started them (the
 embedded mode: the demo, one machine, no Redis).
 
-Retries follow the connector error taxonomy (see ``worker.jobs``); a job that fails for
-good is written to ``sync_failures`` by :class:`RecordFailures`.
+Retries follow the connector error taxonomy (see ``worker.jobs.retry``); a job that fails
+for good is written to ``sync_failures`` by :class:`RecordFailures`.
+
+This module must not import actor code, nor anything that imports it (``worker.jobs.actor``,
+``worker.jobs.enqueue``).
 """
 
 from __future__ import annotations
@@ -19,10 +22,10 @@ from dramatiq.brokers.redis import RedisBroker
 from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware import CurrentMessage, Middleware, Retries
 
-from worker.logs import JobContext
+from worker.jobs.context import JobContext
+from worker.jobs.shutdown import RequeueOnShutdown
 from worker.settings import Settings, get_settings
 from worker.shared_redis import broker_client
-from worker.shutdown import RequeueOnShutdown
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +47,8 @@ class RecordFailures(Middleware):
     ) -> None:
         if exception is None or not message.failed:
             return
-        from worker.jobs import record_job_failure  # the database side, kept out of import time
+        # The database side, kept out of import time.
+        from worker.jobs.retry import record_job_failure
 
         record_job_failure(
             message.actor_name, message.args, message.kwargs, exception, message.options
@@ -74,7 +78,7 @@ def build_broker(settings: Settings) -> dramatiq.Broker:
     retries.min_backoff = int(min(settings.retry_min_backoff_s, backoff_max_s) * 1000)
     retries.max_backoff = int(backoff_max_s * 1000)
     broker.add_middleware(RecordFailures(), before=Retries)
-    # A worker's shutdown puts back what it cut short or had not started (worker.shutdown).
+    # A worker's shutdown puts back what it cut short or had not started (worker.jobs.shutdown).
     broker.add_middleware(CurrentMessage())
     broker.add_middleware(RequeueOnShutdown())
     broker.add_middleware(JobContext())  # last: its after-hooks clear the ids of the job

@@ -10,8 +10,8 @@ queue           jobs                                                       why a
 ``categorize``  ``categorize_customer``, ``categorize_customers``          an LLM's pace
 ==============  =========================================================  ==============
 
-Which job goes on which queue is one table, ``worker.enqueue.JOB_QUEUES``; the actors take
-their ``queue_name`` from it. A worker started with no ``--queues`` consumes every queue.
+Which job goes on which queue is one table, ``worker.jobs.enqueue.JOB_QUEUES``; the actors
+take their ``queue_name`` from it. A worker started with no ``--queues`` consumes every queue.
 ``default`` is where every job went before the queues were split: a worker that consumes
 ``bulk`` (or every queue) also drains it, so a message queued by an older release still
 runs once.
