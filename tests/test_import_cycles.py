@@ -23,17 +23,6 @@ PACKAGES = ("bench", "connectors", "customers", "mappings", "worker")
 
 # Each a cycle as a set of module names, to be untangled.
 KNOWN: list[frozenset[str]] = [
-    # The customers sub-app and the command modules that register on it.
-    frozenset(
-        {
-            "worker.cli.categories",
-            "worker.cli.customer_links",
-            "worker.cli.customers",
-            "worker.cli.duplicates",
-            "worker.cli.importing",
-        }
-    ),
-    frozenset({"worker.cli.connections", "worker.cli.sync"}),
     # A page's bulk creates and the inbound page they call back into.
     frozenset({"worker.sync.inbound", "worker.sync.new_records"}),
 ]

@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from customers.sync_state import Connection
 from worker.cli.common import JsonFlag, console, fail, handles_errors, print_json, unit_of_work
+from worker.cli.maps import check_map, print_fields
 from worker.sync import lifecycle
 
 app = typer.Typer(
@@ -24,22 +25,6 @@ app = typer.Typer(
 )
 
 ConnectionId = Annotated[int, typer.Argument(help="Connection id (crmsync connections list).")]
-
-
-def check_map(provider: str, mapping: str, *, nothing: str) -> None:
-    """Refuse (exit 2) a map file that is missing or wrong for ``provider``; ``nothing``
-    says what was therefore not done ("nothing was saved")."""
-    from mappings import MappingError, load_map
-    from worker.sync.target import OBJECT_TYPES
-
-    # The map is read at every sync: a bad one is refused now, before anything is saved.
-    try:
-        for object_type in OBJECT_TYPES[provider]:
-            load_map(provider, object_type, override=mapping)
-    except MappingError as error:
-        fail(f"the map cannot be used, {nothing}: {error}", code=2)
-    except OSError as error:
-        fail(f"the map cannot be read, {nothing}: {mapping}: {error.strerror}", code=2)
 
 
 def _print(data: dict[str, Any], as_json: bool, done: str) -> None:
@@ -167,8 +152,6 @@ def set_(
         data["fields"] = _set_up_fields(connection_id, shown)
     _print(data, as_json, "changed")
     if shown and not as_json:
-        from worker.cli.sync import print_fields
-
         print_fields(data["provider"], shown)
     elif "fields" in data and not as_json:
         console.print(

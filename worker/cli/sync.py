@@ -19,7 +19,7 @@ from connectors.fields import FieldProblem, FieldReport
 from customers.errors import NotFound
 from customers.sync_state import Connection, ConnectionStatus
 from worker.cli.common import JsonFlag, console, fail, handles_errors, print_json, unit_of_work
-from worker.cli.connections import check_map
+from worker.cli.maps import check_map, print_fields
 from worker.database import sessions
 from worker.jobs.queues import LEGACY_QUEUE, QUEUES, consumed, parse_queues
 from worker.settings import Settings, get_settings
@@ -147,22 +147,6 @@ def _connected(
     console.print(f"{done} {provider} account {account_id} as connection {connection_id} ({name})")
     print_fields(provider, reports)
     console.print(f"next: crmsync sync {connection_id} --full", style="dim")
-
-
-def print_fields(provider: str, reports: list[FieldReport]) -> None:
-    """What the setup made and what is still missing, one line each."""
-    created = [name for report in reports for name in report.created]
-    problems = [problem for report in reports for problem in report.problems]
-    for made in created:
-        console.print(f"created {provider} property {made}", highlight=False)
-    if problems:
-        console.print(
-            f"not synced until an admin fixes them ({len(problems)}); the other fields sync:",
-            style="yellow",
-            highlight=False,
-        )
-        for problem in problems:
-            console.print(f"  {problem.describe()}", highlight=False)
 
 
 @connect_app.command("hubspot")

@@ -22,8 +22,8 @@ from customers import categorize, taxonomy
 from customers.models import Customer
 from customers.sync_state import SyncFailure
 from worker.cli import background
-from worker.cli.common import console, errors, handles_errors, print_json, unit_of_work
-from worker.cli.customers import JsonFlag, app
+from worker.cli.common import JsonFlag, console, errors, handles_errors, print_json, unit_of_work
+from worker.cli.customers.options import app
 from worker.database import sessions
 from worker.failures import UNRESOLVED
 from worker.jobs import enqueue

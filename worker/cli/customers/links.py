@@ -28,7 +28,7 @@ from worker.cli.common import (
     print_json,
     unit_of_work,
 )
-from worker.cli.customers import Sets, app
+from worker.cli.customers.options import Sets, app
 from worker.cli.duplicate_guard import AllowDuplicate, refuse_or_warn, reported_refusal
 from worker.database import sessions
 from worker.jobs import enqueue

@@ -20,8 +20,8 @@ from customers.duplicates import Candidate, DuplicateIndex, find_duplicates
 from customers.fields import clean_customer
 from customers.models import Customer
 from customers.service import get_customer
-from worker.cli.common import console, handles_errors, print_json, unit_of_work
-from worker.cli.customers import JsonFlag, app
+from worker.cli.common import JsonFlag, console, handles_errors, print_json, unit_of_work
+from worker.cli.customers.options import app
 from worker.sync.reviews import open_reviews
 
 SURE_REASONS = ("same tax id", "same email", "same domain")

@@ -1,4 +1,5 @@
-"""``crmsync customers``: the customer directory from the command line."""
+"""``crmsync customers`` list, show, search, add, update, archive, alias and the rest of a
+customer's own record; the other commands of the sub-app are in this package's modules."""
 
 from __future__ import annotations
 
@@ -28,65 +29,25 @@ from worker.cli.common import (
     print_json,
     unit_of_work,
 )
+from worker.cli.customers.options import (
+    OPTION_OF,
+    SET_FIELDS,
+    AutoPay,
+    InvoicingFlowOption,
+    LegalEntityOption,
+    SalesRep,
+    SalesRepName,
+    Sets,
+    TaxCountry,
+    TaxExemptionOption,
+    TaxRate,
+    Version,
+    _billing,
+    app,
+)
 from worker.cli.duplicate_guard import AllowDuplicate, refuse_or_warn, reported_refusal
 from worker.cli.identity_view import SHOWN_APART, show_apart
 
-app = typer.Typer(help="List, find, add and change customers.", no_args_is_help=True)
-
-Version = Annotated[
-    int | None,
-    typer.Option("--expected-version", help="Refuse the change if the customer's version differs."),
-]
-# The options of add / update, by the field each sets; every other field is set with --set.
-OPTION_OF = {
-    "name": "--name", "email": "--email", "phone": "--phone", "website": "--website",
-    "tax_id": "--tax-id", "customer_type": "--type", "currency": "--currency",
-    "payment_terms_days": "--payment-terms", "credit_limit": "--credit-limit",
-    "billing_country": "--country", "notes": "--notes", "status": "--status",
-    "tax_rate": "--tax-rate", "tax_country": "--tax-country", "tax_exemption": "--tax-exemption",
-    "legal_entity": "--legal-entity", "invoicing_flow": "--invoicing-flow",
-    "auto_pay": "--auto-pay", "sales_rep_email": "--sales-rep", "sales_rep_name": "--sales-rep-name",
-}  # fmt: skip
-SET_FIELDS = sorted(set(CUSTOMER_FIELDS) - set(OPTION_OF) - {"custom_properties"})
-# Tax and billing options of add / update (``customers.billing``), by field.
-TaxRate = Annotated[str | None, typer.Option("--tax-rate", help="Percent, 0-100, e.g. 19 or 7.5.")]
-TaxCountry = Annotated[str | None, typer.Option("--tax-country", help="ISO code or name.")]
-TaxExemptionOption = Annotated[
-    str | None, typer.Option("--tax-exemption", help="none, exempt or reverse_charge.")
-]
-LegalEntityOption = Annotated[
-    str | None,
-    typer.Option(
-        "--legal-entity", metavar="CODE", help="Which legal entity bills it; '' for none."
-    ),
-]
-InvoicingFlowOption = Annotated[
-    str | None, typer.Option("--invoicing-flow", help="automatic, draft or manual.")
-]
-AutoPay = Annotated[
-    bool | None, typer.Option("--auto-pay/--no-auto-pay", help="Charge the payment method on file.")
-]
-SalesRep = Annotated[
-    str | None, typer.Option("--sales-rep", metavar="EMAIL", help="The sales rep's email.")
-]
-SalesRepName = Annotated[str | None, typer.Option("--sales-rep-name", help="The sales rep's name.")]
-
-
-def _billing(**options: Any) -> dict[str, Any]:
-    """The tax and billing options given, by field."""
-    return {field: value for field, value in options.items() if value is not None}
-
-
-Sets = Annotated[
-    list[str] | None,
-    typer.Option(
-        "--set",
-        metavar="FIELD=VALUE",
-        help="Any other field (repeatable), e.g. --set billing_city=Köln. The fields: "
-        + ", ".join(SET_FIELDS)
-        + ".",
-    ),
-]
 Customs = Annotated[
     list[str] | None,
     typer.Option(
@@ -525,7 +486,3 @@ def reference(customer_id: int, system: str, ref: str, as_json: JsonFlag = False
         print_json(data)
         return
     console.print(f"customer {customer_id}: referenced by {system}:{ref}")
-
-
-# Commands kept in their own modules add themselves to ``app`` when imported.
-from worker.cli import categories, customer_links, duplicates, importing  # noqa: E402, F401

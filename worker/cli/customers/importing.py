@@ -33,6 +33,7 @@ from customers.importer import (
     write_template,
 )
 from worker.cli.common import (
+    JsonFlag,
     UnknownTenant,
     console,
     current_tenant,
@@ -41,7 +42,7 @@ from worker.cli.common import (
     print_json,
     require_schema,
 )
-from worker.cli.customers import JsonFlag, app
+from worker.cli.customers.options import app
 from worker.database import sessions
 
 SHOWN = 50  # rows of errors and skips printed; --json lists them all
