@@ -4,9 +4,12 @@ allows, and records per second, against both sandboxes with their limits off.
     python -m bench.connectors [--records 20000]
 
 Minimums: HubSpot lists and batches 100 records per call (10 per 1,000) and searches 200 per
-call (5 per 1,000); contacts add one v4 association call per 1,000. Salesforce queries 2,000
-rows per call (0.5 per 1,000) and writes 200 per sObject Collections call (5 per 1,000).
-Figures are printed, never asserted: timing depends on the machine.
+call (5 per 1,000); searched contacts add one v4 association call per 1,000 (listed ones
+carry their companies inline). Salesforce queries 2,000 rows per call (0.5 per 1,000) and
+writes 200 per sObject Collections call (5 per 1,000). A full HubSpot scan (a first sync, a
+reconcile) lists; an incremental one searches. Below the table: a first sync of 1,000,000
+HubSpot companies projected from HubSpot's published limits, by list and by search, beside
+the calls counted here. Figures are printed, never asserted: timing depends on the machine.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from bench import projection
 from connectors.base import CallCounter, WriteRequest
 from connectors.budget import MemoryBudget, hubspot_limits, salesforce_limits
 from connectors.credentials import Credentials
@@ -28,6 +32,8 @@ from sandbox.seed import generate_companies
 
 DEFAULT_RECORDS = 20_000
 CONTACTS_PER_COMPANY = 1
+# A HubSpot pass finished at the epoch: the incremental (search) scan of every record.
+SEARCH_FROM_START = {"v": 1, "mode": "incremental", "since_ms": 0, "done": True}
 
 
 @dataclass
@@ -92,9 +98,9 @@ def bench_hubspot(records: int) -> list[Figure]:
             _measure("hubspot", "full scan contact (+assoc)", 10, counter,
                      lambda: _scan(connector, "contact", True)),
             _measure("hubspot", "incremental company", 5, counter,
-                     lambda: _scan(connector, "company", False)),
+                     lambda: _scan(connector, "company", False, SEARCH_FROM_START)),
             _measure("hubspot", "incremental contact (+assoc)", 6, counter,
-                     lambda: _scan(connector, "contact", False)),
+                     lambda: _scan(connector, "contact", False, SEARCH_FROM_START)),
         ]  # fmt: skip
         company_ids = sandbox.ids("companies")
         writes = [
@@ -172,6 +178,24 @@ def bench_salesforce(records: int) -> list[Figure]:
         sandbox.stop()
 
 
+def projected(figures: list[Figure]) -> list[str]:
+    """A first sync of 1,000,000 companies by list and by search at HubSpot's published
+    limits, beside the calls this run counted for the same scans of its companies."""
+    scans = {f.operation: f for f in figures if f.crm == "hubspot"}
+    lines = [f"First sync of {projection.MILLION:,} HubSpot companies at the published limits "
+             f"({projection.LIMITS_TEXT}):"]  # fmt: skip
+    for api, operation in (("list", "full scan company"), ("search", "incremental company")):
+        counted = scans.get(operation)
+        made = projection.first_sync(api)
+        line = f"  {api:<7} {made.calls:>7,} calls, {made.minutes:5.1f} min"
+        if counted is not None:
+            expected = projection.first_sync(api, counted.records).calls
+            line += (f"  (counted here: {counted.calls:,} calls for {counted.records:,} companies; "
+                     f"the page math says {expected:,})")  # fmt: skip
+        lines.append(line)
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--records", type=int, default=DEFAULT_RECORDS)
@@ -180,8 +204,11 @@ def main() -> None:
         f"{'CRM':<11} {'operation':<30} {'records':>8} {'calls':>6} {'calls/1000':>10} "
         f"{'minimum/1000':>12} {'vs min':>8} {'records/s':>10}"
     )
-    for figure in bench_hubspot(args.records) + bench_salesforce(args.records):
+    hubspot = bench_hubspot(args.records)
+    for figure in hubspot + bench_salesforce(args.records):
         print(figure.row(), flush=True)
+    print()
+    print("\n".join(projected(hubspot)))
     print(
         "\nPer pass, not per record: a HubSpot full scan ends with one recycle-bin page "
         "(deletions);\na Salesforce incremental pass ends with one getDeleted call (deletions "

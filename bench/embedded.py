@@ -12,7 +12,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from bench.stack import CRMSYNC, ROOT, BenchError, Sandboxes, worker_env
-from bench.sync import Pass, inbound_minimum, sync_timeout
+from bench.sync import Pass, first_sync_minimum, sync_timeout
 from customers import db
 from customers.sync_state import SyncRun
 
@@ -44,7 +44,7 @@ def embedded_full(sandboxes: Sandboxes, key: str, folder: Path) -> Pass:
                 counts = dict(run.counts)
             read = int(counts.get("read", 0)) + int(counts.get("contacts_read", 0))
             result.add(provider, read, seconds, int(counts.get("api_calls", 0)),
-                       inbound_minimum(provider, parents, contacts), counts)  # fmt: skip
+                       first_sync_minimum(provider, parents, contacts), counts)  # fmt: skip
     finally:
         engine.dispose()
     return result

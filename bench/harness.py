@@ -15,7 +15,7 @@ from typing import Any
 from cryptography.fernet import Fernet
 from rich.console import Console
 
-from bench import report
+from bench import projection, report, targets
 from bench.report import Figure, Reference, ratio
 from bench.stack import UNTHROTTLED, BenchError, Sandboxes, Sizes, Stack
 
@@ -115,7 +115,7 @@ def run(options: Options, console: Console | None = None) -> Results:
         else f"{', '.join(s for s in SECTIONS if s in only)} only",
         "workers": options.workers, "sections": [s for s in SECTIONS if s in only], "cores": os.cpu_count(),
         "options": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(options).items()},
-        "notes": _notes(options, results),
+        "notes": _notes(options, results), "targets": targets.rows(results.figures),
     }  # fmt: skip
     report.write_json(out / "results.json", results.figures, run_info, results.samples)
     report.latency_png(out / "webhook_latency.png", results.samples.get("webhook_latencies_ms") or [],
@@ -123,13 +123,14 @@ def run(options: Options, console: Console | None = None) -> Results:
     report.throughput_png(out / "inbound_throughput.png", results.samples.get("inbound_applied") or [],
                           results.samples.get("inbound_phases") or [])  # fmt: skip
     report.print_report(console, results.figures, run_info)
+    console.print(targets.table(results.figures))
     console.print(f"figures: {out / 'results.json'}; pictures: {out}/*.png", highlight=False)
     return results
 
 
 def _main_stack(options: Options, sandboxes: Sandboxes, key: str, folder: Path, only: set[str],
                 results: Results, say: Any) -> dict[str, Any]:  # fmt: skip
-    from bench import limits, naive, sync
+    from bench import limits, naive, peer, sync
 
     found: dict[str, Any] = {}
     sizes = sandboxes.sizes
@@ -150,6 +151,12 @@ def _main_stack(options: Options, sandboxes: Sandboxes, key: str, folder: Path, 
                 "salesforce_url": sandboxes.salesforce.instance_url, "salesforce_cert": sandboxes.salesforce.cert_path,
                 "salesforce_session": sandboxes.salesforce.access_token(), "database_url": stack.database_url,
                 "seconds": options.naive_seconds,
+            })  # fmt: skip
+            say("reference 3: the well-written peer (SDK pages, one multi-row upsert per page)")
+            references["peer"] = peer.measure({
+                "hubspot_url": sandboxes.hubspot.url, "hubspot_token": sandboxes.hubspot.access_token,
+                "salesforce_url": sandboxes.salesforce.instance_url, "salesforce_cert": sandboxes.salesforce.cert_path,
+                "salesforce_session": sandboxes.salesforce.access_token(), "database_url": stack.database_url,
             })  # fmt: skip
         say(f"starting {options.workers} worker process(es)")
         stack.start_workers()
@@ -257,6 +264,7 @@ def _per_crm(result: Any, key: str = "records_per_s", unit: str = "records/s") -
 def _full_figures(full: Any, refs: dict[str, Any], sizes: Sizes) -> list[Figure]:
     references, ratios = [], {}
     limit = None
+    peer = refs.get("peer")
     if refs:
         scans = refs["sandbox"]
         sandbox_rate = sum(s["records"] for s in scans.values()) / max(
@@ -273,16 +281,23 @@ def _full_figures(full: Any, refs: dict[str, Any], sizes: Sizes) -> list[Figure]
             Reference("naive peer", naive["records_per_s"], "records/s",
                       f"extrapolated from {naive['merged']:,} of {naive['records']:,} records" if naive["extrapolated"]
                       else f"{naive['records']:,} records"),
+            Reference("well-written peer", peer["records_per_s"], "records/s",
+                      f"{peer['records']:,} records in {peer['pages']:,} pages; "
+                      f"{report.number(peer['cpu_us_per_record'], 'µs')} CPU per record"),
         ]  # fmt: skip
         ratios = {
             "crmsync/limit": ratio(full.per_s, limit),
             "crmsync/naive": ratio(full.per_s, naive["records_per_s"]),
+            "crmsync/peer": ratio(full.per_s, peer["records_per_s"]),
         }
     per_s = full.per_s
     met = None
     if per_s is not None:
         met = per_s >= 5000 and (not refs or (ratios["crmsync/naive"] or 0) >= 10)
     calls_ratio = ratio(full.api_calls, full.minimum)
+    extra = [_cpu_figure(full, peer)]
+    if refs:
+        extra.append(_projection_figure(full, refs["sandbox"]["hubspot"]))
     return [
         Figure("full", "inbound sync, end to end", per_s, "records/s", references,
                ">= 5,000 records/s; >= 10x the naive peer", met, ratios,
@@ -291,10 +306,58 @@ def _full_figures(full: Any, refs: dict[str, Any], sizes: Sizes) -> list[Figure]
                 "peak_rss_mb": full.peak_rss_mb, "worker_cpu_s": full.worker_cpu_s, **full.extra}),
         Figure("full", "inbound sync, API calls", full.api_calls, "calls",
                [Reference("the API's minimum", full.minimum, "calls",
-                          "HubSpot search 200/call + 1 association read per 1,000 contacts; Salesforce 2,000 rows/query batch")],
+                          "HubSpot list 100/page + 1 recycle-bin page per object; Salesforce 2,000 rows/query batch")],
                "within 5% of the minimum", None if calls_ratio is None else calls_ratio <= 1.05,
                {"calls/minimum": calls_ratio}, _per_crm(full, "api_calls", "calls"), {"per_crm": full.per_crm}),
+        *extra,
     ]  # fmt: skip
+
+
+def _cpu_figure(full: Any, peer: dict[str, Any] | None) -> Figure:
+    """Worker CPU per inbound record (every worker process, the whole pass), beside the
+    well-written peer's own process CPU per record."""
+    cpu_s = sum(full.worker_cpu_s.values())
+    per_record = 1e6 * cpu_s / full.records if full.records else None
+    peer_us = peer["cpu_us_per_record"] if peer else None
+    references = []
+    if peer:
+        references.append(Reference("well-written peer", peer_us, "µs/record",
+                                    f"{peer['cpu_s']:.2f} s CPU for {peer['records']:,} records, "
+                                    f"{peer['write_cpu_s']:.2f} s of it writing"))  # fmt: skip
+    return Figure("full", "worker CPU per inbound record", per_record, "µs/record", references,
+                  "<= 150 µs/record", None if per_record is None else per_record <= 150,
+                  {"crmsync CPU/peer CPU": ratio(per_record, peer_us)} if peer else {},
+                  f"{cpu_s:.1f} s CPU in {len(full.worker_cpu_s)} worker process(es) for {full.records:,} records",
+                  {"worker_cpu_s": full.worker_cpu_s})  # fmt: skip
+
+
+def _projection_figure(full: Any, scan: dict[str, Any]) -> Figure:
+    """A first sync of 1,000,000 HubSpot companies at HubSpot's published limits, with the
+    API the sync's first pass used (from the calls counted in the same scan), beside search
+    and beside crmsync's own time for as many records at this run's HubSpot rate."""
+    companies = scan["by_object"]["company"]
+    api = projection.api_used(companies["by_endpoint"])
+    used = projection.first_sync(api)
+    listed, searched = projection.first_sync("list"), projection.first_sync("search")
+    rate = (full.per_crm.get("hubspot") or {}).get("records_per_s")
+    worker_min = projection.MILLION / rate / 60 if rate else None
+    search_scan = scan.get("companies_by_search") or {}
+    counted = (f"calls counted for {companies['records']:,} companies: "
+               + ", ".join(f"{name} {n:,}" for name, n in sorted(companies["by_endpoint"].items()))
+               + "; by search from the start: "
+               + ", ".join(f"{name} {n:,}" for name, n in sorted((search_scan.get("by_endpoint") or {}).items())))  # fmt: skip
+    return Figure(
+        "full", "projected first sync of 1,000,000 HubSpot companies", used.minutes, "min",
+        [Reference("list", listed.minutes, "min", f"{listed.calls:,} calls"),
+         Reference("search", searched.minutes, "min", f"{searched.calls:,} calls"),
+         Reference("crmsync's worker at this run's HubSpot rate", worker_min, "min",
+                   f"{report.number(rate, 'records/s')}")],
+        "list: about 9 min, worker not the bound",
+        None if worker_min is None else api == "list" and worker_min <= used.minutes,
+        {"worker/API": ratio(worker_min, used.minutes)},
+        f"first sync by {api}; {projection.LIMITS_TEXT}; {counted}",
+        {"api": api, "companies": companies, "companies_by_search": search_scan},
+    )  # fmt: skip
 
 
 def _incremental_figures(result: Any) -> list[Figure]:
@@ -348,8 +411,8 @@ def _notes(options: Options, results: Results) -> list[str]:
         "crmsync's request budget is raised so it does not throttle the sandbox. Real HubSpot caps a portal "
         "at 190 requests per 10 s (~1,900 records/s of 100-record pages) and 5 searches/s (~1,000 records/s "
         "of 200-record searches): against real HubSpot the API limit, not the worker, bounds a sync.",
-        "The full inbound pass is sync_changes on a new connection (no cursor: every record, by HubSpot "
-        "search and Salesforce SOQL); one job per connection, HubSpot's then Salesforce's.",
+        "The full inbound pass is sync_changes on a new connection (no cursor: every record, by HubSpot's "
+        "list endpoint and Salesforce SOQL); one job per connection, HubSpot's then Salesforce's.",
         "Incremental passes use an overlap of 0 s (production: 300 s, which would re-read all of this "
         "minutes-old data).",
     ]

@@ -1,13 +1,15 @@
 """Reference 1, the limit: what the full inbound sync could reach if crmsync cost nothing.
 
-- The sandbox alone: the connector's own scan (the same calls and pages as the sync's pass,
-  search for HubSpot, SOQL for Salesforce), in a child process as a worker would be, with
-  no database: records per second.
+- The sandbox alone: the connector's own scan (the same calls and pages as the sync's first
+  pass: HubSpot's list endpoint, Salesforce's SOQL), in a child process as a worker would
+  be, with no database: records per second, and the calls by endpoint. For HubSpot the
+  companies are scanned once more by search from the start (the API of incremental passes),
+  so both APIs' calls are counted in the same run.
 - PostgreSQL alone: the same number of customer rows and link rows, COPYed in bulk into
   scratch tables made ``LIKE customers`` / ``LIKE external_links`` (their indexes included)
   in one transaction: rows per second.
 
-    python -m bench.limits < specs.json    # the child: one JSON line, per CRM {"records", "seconds", "calls"}
+    python -m bench.limits < specs.json    # the child: one JSON line, per CRM {"records", "seconds", "calls", ...}
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ def scan_specs(sandboxes: Sandboxes) -> dict[str, dict[str, Any]]:
     }  # fmt: skip
 
 
-def sandbox_alone(sandboxes: Sandboxes) -> dict[str, dict[str, float]]:
+def sandbox_alone(sandboxes: Sandboxes) -> dict[str, dict[str, Any]]:
     """Each CRM's scan, one after the other, in one child process; per CRM figures."""
     done = subprocess.run([sys.executable, "-m", "bench.limits"], input=json.dumps(scan_specs(sandboxes)),
                           text=True, capture_output=True, cwd=ROOT, timeout=3600, check=False)  # fmt: skip
@@ -46,25 +48,53 @@ def sandbox_alone(sandboxes: Sandboxes) -> dict[str, dict[str, float]]:
     return dict(json.loads(done.stdout.strip().splitlines()[-1]))
 
 
-def _scan(spec: dict[str, Any]) -> dict[str, float]:
+# A HubSpot pass finished at the epoch: an incremental scan, by search, of every record.
+SEARCH_FROM_START = {"v": 1, "mode": "incremental", "since_ms": 0, "done": True}
+
+
+def _connector(spec: dict[str, Any]) -> Any:
     from connectors.budget import MemoryBudget
     from connectors.credentials import Credentials
     from connectors.registry import connector_for, limits_for
 
     limits = limits_for(spec["provider"], hubspot_per_10s=10**9, hubspot_search_per_s=10**9,
                         hubspot_daily=None, salesforce_daily=None)  # fmt: skip
-    connector = connector_for(
+    return connector_for(
         spec["provider"], account_id=spec["account_id"], base_url=spec["base_url"],
         credentials=Credentials(**spec["credentials"]), options=spec["options"],
         budget=MemoryBudget(provider=spec["provider"], account_id="bench", limits=limits),
     )  # fmt: skip
+
+
+def _count(connector: Any, object_type: str, cursor: dict[str, Any] | None) -> dict[str, Any]:
+    """One object type's scan from ``cursor``: records, seconds and calls by endpoint."""
+    before = dict(connector.counter.calls)
     started = time.perf_counter()
-    records = 0
-    for object_type in connector.object_types():
-        for page in connector.scan(object_type, cursor=None, full=False):
-            records += len(page.records)
+    records = sum(len(page.records) for page in connector.scan(object_type, cursor=cursor))
     seconds = time.perf_counter() - started
-    return {"records": records, "seconds": seconds, "calls": connector.counter.total}
+    calls = {name: n - before.get(name, 0) for name, n in connector.counter.calls.items()}
+    return {
+        "records": records,
+        "seconds": seconds,
+        "by_endpoint": {k: n for k, n in calls.items() if n},
+    }
+
+
+def _scan(spec: dict[str, Any]) -> dict[str, Any]:
+    """Every object type as the sync's first pass reads it (no cursor)."""
+    connector = _connector(spec)
+    scans = {
+        object_type: _count(connector, object_type, None)
+        for object_type in connector.object_types()
+    }
+    result: dict[str, Any] = {
+        "records": sum(scan["records"] for scan in scans.values()),
+        "seconds": sum(scan["seconds"] for scan in scans.values()),
+        "calls": connector.counter.total, "by_object": scans,
+    }  # fmt: skip
+    if spec["provider"] == "hubspot":
+        result["companies_by_search"] = _count(_connector(spec), "company", SEARCH_FROM_START)
+    return result
 
 
 # -- PostgreSQL alone ---------------------------------------------------------------------------

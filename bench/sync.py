@@ -21,7 +21,8 @@ from customers import db, service
 from customers.service import get_tenant
 from customers.sync_state import ExternalLink
 
-HUBSPOT_SEARCH = 200  # records per CRM search call (the incremental pass, and a first one)
+HUBSPOT_SEARCH = 200  # records per CRM search call (an incremental pass)
+HUBSPOT_LIST = 100  # records per list page (a first pass, and a reconcile)
 HUBSPOT_ASSOCIATIONS = 1_000  # contact ids per v4 association batch read
 HUBSPOT_BATCH_WRITE = 100  # records per batch update / upsert call
 HUBSPOT_HISTORY_READ = 50  # records per batch read with property history
@@ -53,6 +54,14 @@ def inbound_minimum(provider: str, parents: int, contacts: int) -> int:
         return (minimum_calls(parents, HUBSPOT_SEARCH) + minimum_calls(contacts, HUBSPOT_SEARCH)
                 + math.ceil(contacts / HUBSPOT_ASSOCIATIONS))  # fmt: skip
     return minimum_calls(parents, SALESFORCE_QUERY) + minimum_calls(contacts, SALESFORCE_QUERY)
+
+
+def first_sync_minimum(provider: str, parents: int, contacts: int) -> int:
+    """The fewest calls of a first pass: HubSpot lists (100 a page, contacts with their
+    companies inline) and reads each recycle bin once; Salesforce as any pass."""
+    if provider == "hubspot":
+        return minimum_calls(parents, HUBSPOT_LIST) + minimum_calls(contacts, HUBSPOT_LIST) + 2
+    return inbound_minimum(provider, parents, contacts)
 
 
 def sync_timeout(records: int) -> float:
@@ -113,7 +122,7 @@ def full_inbound(stack: Stack, connections: dict[str, int], sizes: Sizes) -> Pas
                                  timeout_s=sync_timeout(sizes.total), sample=sample)  # fmt: skip
         counts = dict(run.counts)
         result.add(provider, _read(counts), seconds, int(counts.get("api_calls", 0)),
-                   inbound_minimum(provider, parents, contacts), counts)  # fmt: skip
+                   first_sync_minimum(provider, parents, contacts), counts)  # fmt: skip
         result.phases.append({"name": provider, "start_s": round(start, 3), "end_s": round(start + seconds, 3),
                               "records_per_s": result.per_crm[provider]["records_per_s"]})  # fmt: skip
     result.peak_rss_mb = stack.peak_rss_mb()

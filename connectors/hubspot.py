@@ -1,8 +1,11 @@
 """The HubSpot connector: companies and contacts through the unchanged hubspot-api-client.
 
-- Full scans list every record with ``basic_api.get_page`` (100 per page; contacts carry
-  their companies inline), then the recycle bin (``archived=true``), so a complete pass
-  reports deletions too.
+- Full scans, and a first pass (no cursor yet), list every record with
+  ``basic_api.get_page`` (100 per page; contacts carry their companies inline), then the
+  recycle bin (``archived=true``), so a complete pass reports deletions too. The list
+  endpoint shares the 190-per-10-s budget; search has its own 5 per second of 200 records,
+  about half the list's pace over a whole portal. A listing stopped part-way resumes from
+  its cursor; the cursor of a finished one starts the next incremental scan.
 - Incremental scans search on the object's own last-modified property (companies
   ``hs_lastmodifieddate``, contacts ``lastmodifieddate``), 200 per call, sorted ascending,
   one keyset slice per call (:mod:`connectors.hubspot_scan`), so no query ever pages near
@@ -139,7 +142,7 @@ class HubSpotConnector:
         self, object_type: str, *, cursor: Cursor | None = None, full: bool = False
     ) -> Iterator[Page]:
         self._check(object_type)
-        if full:
+        if full or _lists(cursor):
             return self._full_scan(object_type, cursor)
         scan = IncrementalScan(
             object_type=object_type,
@@ -386,6 +389,12 @@ class HubSpotConnector:
 
     def _to_record(self, object_type: str, raw: dict[str, Any]) -> RemoteRecord:
         return to_record(object_type, raw, id_property=self.options.id_property)
+
+
+def _lists(cursor: Cursor | None) -> bool:
+    """Whether an incremental scan from ``cursor`` is a listing: there is no cursor yet
+    (everything is new), or a listing stopped before its last page."""
+    return not cursor or (cursor.get("mode") == "full" and not cursor.get("done"))
 
 
 def _with_associations(record: RemoteRecord, rows: list[Any] | None) -> RemoteRecord:

@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from bench import projection, targets
 from bench.options import build_options, sections
+from bench.report import Figure, Reference
 from tests.services import require_postgres, require_redis
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -56,6 +58,36 @@ def test_python_m_bench_checks_its_options_and_the_product_cli_offers_no_harness
     assert imported.stdout.strip() == "[]"
 
 
+def test_a_first_sync_of_a_million_projected_from_hubspots_published_limits() -> None:
+    listed, searched = projection.first_sync("list"), projection.first_sync("search")
+    assert (listed.calls, round(listed.minutes, 1)) == (10_001, 8.8)  # 100 a page, 19/s
+    assert (searched.calls, round(searched.minutes, 1)) == (5_002, 16.7)  # 200 a call, 5/s
+    assert projection.first_sync("list", 250).calls == 4  # three pages and the recycle bin
+    assert projection.api_used({"companies.list": 3}) == "list"
+    assert projection.api_used({"companies.list": 1, "companies.search": 2}) == "search"
+    with pytest.raises(ValueError, match="unknown HubSpot API"):
+        projection.first_sync("bulk")
+
+
+def test_targets_take_now_from_the_runs_figures_or_say_not_measured() -> None:
+    assert {row["now"] for row in targets.rows([])} == {targets.NOT_MEASURED}
+    figures = [
+        Figure("full", "inbound sync, end to end", 1234.0, "records/s", ratios={"crmsync/peer": 0.25},
+               details={"worker_cpu_s": {1: 3.0, 2: 1.0}}),
+        Figure("full", "worker CPU per inbound record", 635.4, "µs/record"),
+        Figure("memory", "worker peak RSS after a full sync of 30,000 records", 280.0, "MB",
+               [Reference("the same after 6,000 records", 190.0, "MB")], ratios={"large/small": 1.47}),
+    ]  # fmt: skip
+    now = {row["figure"]: row["now"] for row in targets.rows(figures)}
+    assert now[targets.TARGETS[0].figure] == "635 µs"
+    assert now[targets.TARGETS[1].figure] == (
+        "1,234 records/s; 2 worker processes, the busiest 75% of their CPU"
+    )
+    assert now[targets.TARGETS[2].figure] == "0.25x"
+    assert now[targets.TARGETS[6].figure] == "1.47x (6,000 records to 30,000 records)"
+    assert now[targets.TARGETS[4].figure] == targets.NOT_MEASURED
+
+
 def test_no_product_module_imports_the_harness() -> None:
     products = ("customers", "connectors", "mappings", "worker", "sandbox")
     offenders = [
@@ -98,8 +130,18 @@ def test_a_tiny_run_writes_every_figure_with_its_reference_and_both_pngs(tmp_pat
         "limit: sandbox alone",
         "limit: PostgreSQL alone",
         "naive peer",
+        "well-written peer",
     }
     assert sync["ratios"]["crmsync/limit"] and sync["ratios"]["crmsync/naive"]
+    assert sync["ratios"]["crmsync/peer"]
+    peer = sync["details"]["references"]["peer"]
+    assert peer["records"] == peer["stored"] == 300 and peer["cpu_us_per_record"] > 0
+    cpu = figures[("full", "worker CPU per inbound record")]
+    assert cpu["unit"] == "µs/record" and cpu["ratios"]["crmsync CPU/peer CPU"]
+    projected = figures[("full", "projected first sync of 1,000,000 HubSpot companies")]
+    assert projected["details"]["api"] == "list"  # a first sync lists
+    assert projected["details"]["companies"]["by_endpoint"] == {"companies.list": 2}
+    assert "companies.search" in projected["details"]["companies_by_search"]["by_endpoint"]
     assert sync["target"] and sync["met"] in (True, False)
     calls = figures[("full", "inbound sync, API calls")]
     assert calls["ratios"]["calls/minimum"] and calls["met"] in (True, False)
@@ -107,6 +149,15 @@ def test_a_tiny_run_writes_every_figure_with_its_reference_and_both_pngs(tmp_pat
     for picture in ("webhook_latency.png", "inbound_throughput.png"):
         assert (out / picture).read_bytes()[:8] == PNG
     assert "inbound sync, end to end" in done.stdout  # the table
+    # The targets, each with this run's figure where it measured one.
+    rows = {row["figure"].split(" (")[0].split(",")[0]: row for row in body["run"]["targets"]}
+    assert len(rows) == len(targets.TARGETS)
+    measured = ("worker CPU per inbound record", "full inbound sync", "ratio to the well-written peer",
+                "projected first sync of 1")  # fmt: skip
+    for name, row in rows.items():
+        assert (row["now"] != targets.NOT_MEASURED) == name.startswith(measured), row
+    assert rows["projected first sync of 1"]["now"].startswith("list: 8.8 min (search: 16.7 min)")
+    assert "Targets" in done.stdout and targets.NOT_MEASURED in done.stdout
 
 
 @pytest.mark.postgres

@@ -18,6 +18,9 @@ from sandbox.faults import Faults
 from sandbox.hubspot import HubSpotSandbox
 from sandbox.salesforce import SalesforceSandbox
 
+# A HubSpot pass finished at the epoch: the incremental (search) scan from the very first
+# record. A scan with no cursor at all is a first pass, which lists instead.
+SEARCH_FROM_START: dict[str, Any] = {"v": 1, "mode": "incremental", "since_ms": 0, "done": True}
 # Tests wait milliseconds, not seconds, between retries.
 FAST_RETRY = RetryPolicy(attempts=3, backoff_s=0.01, max_backoff_s=0.05, locked_wait_s=0.05)
 

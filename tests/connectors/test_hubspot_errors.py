@@ -23,7 +23,7 @@ from connectors.retry import RetryPolicy
 from sandbox.faults import FaultRule
 from sandbox.hubspot import HubSpotSandbox, RateLimits
 from sandbox.seed import generate_companies
-from tests.connectors.conftest import hubspot_connector, memory_budget
+from tests.connectors.conftest import SEARCH_FROM_START, hubspot_connector, memory_budget
 
 NO_RETRY = RetryPolicy(attempts=1)
 
@@ -90,7 +90,8 @@ def test_a_429_blip_is_waited_out_and_retried(
     sandbox = make_hubspot_sandbox(limits=RateLimits(per_interval=1_000, search_per_second=1))
     sandbox.seed(generate_companies(450, seed=1))
     connector = hubspot_connector(sandbox)
-    ids = [r.external_id for p in connector.scan("company") for r in p.records]
+    pages = connector.scan("company", cursor=SEARCH_FROM_START)
+    ids = [r.external_id for p in pages for r in p.records]
     assert sorted(ids) == sorted(sandbox.ids("companies"))
     assert connector.counter.calls["companies.search"] > 3  # three pages, plus retries
 

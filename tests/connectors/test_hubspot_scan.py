@@ -14,7 +14,7 @@ from connectors.errors import BudgetExhausted
 from connectors.hubspot import HubSpotConnector
 from sandbox.hubspot import HubSpotSandbox
 from sandbox.seed import generate_companies
-from tests.connectors.conftest import hubspot_connector, memory_budget
+from tests.connectors.conftest import SEARCH_FROM_START, hubspot_connector, memory_budget
 
 BIG = 10_250  # past the 10,000 results one search query may page through
 
@@ -83,7 +83,7 @@ def test_full_scan_resumed_after_every_page_sees_each_contact_once(
 
 def test_incremental_scan_slices_past_the_10000_search_cap(big_portal: HubSpotSandbox) -> None:
     connector = hubspot_connector(big_portal, setup=False)
-    pages = list(connector.scan("company"))
+    pages = list(connector.scan("company", cursor=SEARCH_FROM_START))
     ids = _ids(pages)
     assert len(ids) == BIG and len(set(ids)) == BIG
     assert set(ids) == set(big_portal.ids("companies"))
@@ -97,8 +97,9 @@ def test_incremental_scan_resumed_after_every_page_loses_nothing(
     big_portal: HubSpotSandbox,
 ) -> None:
     connector = hubspot_connector(big_portal, setup=False)
-    ids = _ids(_drain_restarting(connector, "company", None))
+    ids = _ids(_drain_restarting(connector, "company", SEARCH_FROM_START))
     assert len(ids) == BIG and set(ids) == set(big_portal.ids("companies"))
+    assert "companies.search" in connector.counter.calls
 
 
 def test_a_timestamp_shared_by_more_than_a_page_is_drained_by_id(
@@ -112,7 +113,10 @@ def test_a_timestamp_shared_by_more_than_a_page_is_drained_by_id(
     ]
     later = [hubspot_sandbox.create("companies", {"name": f"Later {n}"})["id"] for n in range(5)]
     connector = hubspot_connector(hubspot_sandbox)
-    for pages in (list(connector.scan("company")), _drain_restarting(connector, "company", None)):
+    for pages in (
+        list(connector.scan("company", cursor=SEARCH_FROM_START)),
+        _drain_restarting(connector, "company", SEARCH_FROM_START),
+    ):
         ids = _ids(pages)
         assert Counter(ids).most_common(1)[0][1] == 1
         assert set(ids) == set(same) | set(later)
@@ -123,7 +127,7 @@ def test_incremental_scan_after_edits_returns_exactly_the_changed_records(
 ) -> None:
     hubspot_sandbox.seed(generate_companies(300, seed=3))
     connector = hubspot_connector(hubspot_sandbox, overlap_s=0.0)
-    first = list(connector.scan("company"))
+    first = list(connector.scan("company", cursor=SEARCH_FROM_START))
     cursor = first[-1].cursor
     assert first[-1].done and len(_ids(first)) == 300
     boundary = {  # records at exactly the cursor's time come again (>=): ties are re-read
@@ -157,7 +161,7 @@ def test_default_overlap_rereads_recent_changes_and_the_set_is_the_same(
 def test_a_record_edited_mid_scan_is_not_skipped(hubspot_sandbox: HubSpotSandbox) -> None:
     hubspot_sandbox.seed(generate_companies(700, seed=6))
     connector = hubspot_connector(hubspot_sandbox)
-    scan = iter(connector.scan("company"))
+    scan = iter(connector.scan("company", cursor=SEARCH_FROM_START))
     first = next(scan)
     # An offset-paged scan would now skip one record: this one moves to the end.
     hubspot_sandbox.update("companies", first.records[0].external_id, {"city": "Bergen"})
@@ -181,7 +185,7 @@ def test_search_index_lag_is_covered_by_the_overlap(
     assert made in _ids(caught)
 
 
-def test_incremental_contacts_carry_their_companies_primary_first(
+def test_contacts_carry_their_companies_primary_first_listed_or_searched_alike(
     hubspot_sandbox: HubSpotSandbox,
 ) -> None:
     hubspot_sandbox.seed(generate_companies(30, contacts_per_company=1, seed=8))
@@ -189,11 +193,23 @@ def test_incremental_contacts_carry_their_companies_primary_first(
     primary = hubspot_sandbox.get("contacts", contact_id)["properties"]["associatedcompanyid"]
     other = hubspot_sandbox.ids("companies")[-1]
     hubspot_sandbox.associate(contact_id, other)
+    # Another contact's primary company moves to one made after its first one.
+    later = hubspot_sandbox.ids("contacts")[1]
+    hubspot_sandbox.associate(later, other, primary=True)
     connector = hubspot_connector(hubspot_sandbox)
-    records = {r.external_id: r for p in connector.scan("contact") for r in p.records}
-    assert len(records) == 30
-    assert records[contact_id].associations == (primary, other)
+    listed = {r.external_id: r.associations for p in connector.scan("contact") for r in p.records}
+    assert connector.counter.calls["contacts.list"] == 2  # live page, recycle bin
+    assert "associations.batch.read" not in connector.counter.calls  # inline in the list
+    searched = {
+        r.external_id: r.associations
+        for p in connector.scan("contact", cursor=SEARCH_FROM_START)
+        for r in p.records
+    }
     assert connector.counter.calls["associations.batch.read"] == 1  # one read per 1,000
+    assert len(listed) == 30
+    assert listed[contact_id] == (primary, other)
+    assert listed[later][0] == other and len(listed[later]) == 2
+    assert listed == searched
 
 
 def test_a_scan_stops_cleanly_at_the_daily_reserve_and_resumes(
@@ -212,3 +228,38 @@ def test_a_scan_stops_cleanly_at_the_daily_reserve_and_resumes(
     rest = list(connector.scan("company", cursor=first.cursor, full=True))
     ids = _ids([first, *rest])
     assert len(ids) == len(set(ids)) == 250
+
+
+def test_a_first_pass_lists_and_its_cursor_starts_the_incremental_search(
+    hubspot_sandbox: HubSpotSandbox,
+) -> None:
+    hubspot_sandbox.seed(generate_companies(250, seed=12))
+    gone = hubspot_sandbox.ids("companies")[0]
+    hubspot_sandbox.archive("companies", gone)
+    time.sleep(2.1)  # older than the listing's cursor: the Date header's second, less one
+    connector = hubspot_connector(hubspot_sandbox, overlap_s=0.0, setup=False)
+    first = list(connector.scan("company"))  # no cursor: a first sync
+    assert [page.done for page in first] == [False, False, False, True]
+    assert connector.counter.calls == {"companies.list": 4}  # 249 live in 3 pages + the bin
+    live = [r.external_id for p in first for r in p.records if not r.archived]
+    assert sorted(live) == sorted(hubspot_sandbox.ids("companies"))
+    assert [r.external_id for p in first for r in p.records if r.archived] == [gone]
+    edited = hubspot_sandbox.ids("companies")[5]
+    hubspot_sandbox.update("companies", edited, {"city": "Tromsø"})
+    second = list(connector.scan("company", cursor=first[-1].cursor))
+    assert connector.counter.calls["companies.search"] >= 1
+    assert _ids(second) == [edited]
+    assert second[-1].done
+
+
+def test_a_first_pass_stopped_after_every_page_resumes_its_listing(
+    hubspot_sandbox: HubSpotSandbox,
+) -> None:
+    hubspot_sandbox.seed(generate_companies(120, contacts_per_company=2, seed=13))
+    connector = hubspot_connector(hubspot_sandbox)
+    pages = _drain_restarting(connector, "contact", None)
+    ids = _ids(pages)
+    assert Counter(ids).most_common(1)[0][1] == 1
+    assert sorted(ids) == sorted(hubspot_sandbox.ids("contacts"))
+    assert [page.done for page in pages] == [False] * (len(pages) - 1) + [True]
+    assert "contacts.search" not in connector.counter.calls

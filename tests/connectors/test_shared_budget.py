@@ -20,6 +20,7 @@ from connectors.errors import RateLimited
 from connectors.hubspot import HubSpotConnector, HubSpotOptions
 from connectors.retry import RetryPolicy
 from sandbox.hubspot import HubSpotSandbox, RateLimits
+from tests.connectors.conftest import SEARCH_FROM_START
 from tests.services import require_redis
 
 START_TIMEOUT_S = 60.0  # for both processes to import and connect
@@ -60,7 +61,7 @@ def _worker(
             if mode == "burst":
                 connector.fetch("company", [company_id])  # one batch read
             else:
-                next(iter(connector.scan("company")))  # one search
+                next(iter(connector.scan("company", cursor=SEARCH_FROM_START)))  # one search
             ok += 1
         except RateLimited as error:
             if error.code == "LOCAL_BUDGET":  # our budget says wait: do, up to the deadline

@@ -74,8 +74,9 @@ def test_sigterm_mid_sync_requeues_the_job_and_a_new_worker_resumes_it(
     companies = 1500
     with HubSpotSandbox(limits=None) as hubspot:
         hubspot.seed(generate_companies(companies, seed=41))
-        # Each search page (100 companies) takes a while, so the pass runs for seconds.
-        hubspot.faults.add(FaultRule(endpoint="companies.search", kind="latency", latency_s=0.4))
+        # Each page the first sync lists (100 companies) takes a while, so the pass runs for
+        # seconds; stopped, it resumes its listing at the saved cursor.
+        hubspot.faults.add(FaultRule(endpoint="companies.list", kind="latency", latency_s=0.4))
         connection_id = connect(
             sessions, "hubspot", str(hubspot.portal_id),
             Credentials(access_token=hubspot.access_token), hubspot.url,

@@ -25,7 +25,7 @@ from worker.jobs import shutdown
 from worker.locks import ThreadLocks
 from worker.sync.passes import Sync
 
-PAGE = 200  # HubSpot's search page
+PAGE = 100  # HubSpot's list page: a first pass lists
 COMPANIES = 2 * PAGE + 50  # three pages
 
 

@@ -94,3 +94,33 @@ def test_archived_listing_shows_only_the_recycle_bin(hubspot_sandbox: HubSpotSan
     assert archived[0].archived is True and archived[0].archived_at is not None
     hubspot_sandbox.restore("companies", gone["id"])
     assert {c.id for c in api.get_page().results} == {kept["id"], gone["id"]}
+
+
+def test_contacts_list_with_their_companies_and_the_last_full_page_has_no_next(
+    make_hubspot_sandbox,  # type: ignore[no-untyped-def]
+) -> None:
+    sandbox = make_hubspot_sandbox()
+    sandbox.seed(generate_companies(200, contacts_per_company=1, seed=12))
+    contact_id = sandbox.ids("contacts")[0]
+    primary = sandbox.get("contacts", contact_id)["properties"]["associatedcompanyid"]
+    other = sandbox.ids("companies")[-1]
+    sandbox.associate(contact_id, other)
+    api = sdk_client(sandbox).crm.contacts.basic_api
+    pages = []
+    afters: list[str | None] = [None]
+    while True:  # exactly two full pages: the second says there is no next one
+        page = api.get_page(limit=100, after=afters[-1], properties=["email"],
+                            associations=["companies"], archived=False)  # fmt: skip
+        pages.append(page)
+        if page.paging is None:
+            break
+        afters.append(page.paging.next.after)
+    assert [len(p.results) for p in pages] == [100, 100]
+    assert afters[1] == pages[1].results[0].id  # ``after``: where the next page starts
+    first = pages[0].results[0]
+    assert first.id == contact_id and set(first.properties) >= {"email", "lastmodifieddate"}
+    links = [(item.id, item.type) for item in first.associations["companies"].results]
+    assert (primary, "contact_to_company") in links  # the primary, named so in v3
+    assert (primary, "contact_to_company_unlabeled") in links
+    assert (other, "contact_to_company_unlabeled") in links
+    assert (other, "contact_to_company") not in links
