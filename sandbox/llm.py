@@ -199,7 +199,7 @@ def main() -> None:
     import signal
 
     parser = argparse.ArgumentParser(description="An OpenAI-compatible sandbox endpoint.")
-    parser.add_argument("--port", type=int, default=8090)
+    parser.add_argument("--port", type=int, default=8095)  # the console has 8090
     parser.add_argument("--api-key", default=None, help="Require this bearer key.")
     parser.add_argument("--error-rate", type=float, default=0.0, help="Share answered 503.")
     args = parser.parse_args()
