@@ -50,6 +50,7 @@ from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any, Protocol
 
 import redis
@@ -77,18 +78,14 @@ RUN_KINDS = {enqueue.SYNC_CHANGES: "incremental", enqueue.PUSH_CHANGES: "push",
 DAILY_SLOT_S = 3600.0  # one nightly reconcile per connection (one prune), whoever leads
 SLOT_SHARE = 0.8  # a slot is claimed for this share of its period
 
-# KEYS: leader key. ARGV: our token, ttl ms. Renew if ours, take if free; 1 = we lead.
-_HOLD = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  redis.call('PEXPIRE', KEYS[1], ARGV[2]) return 1
-end
-if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end
-return 0
-"""
-_RELEASE = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-"""
+
+def _script(name: str) -> str:
+    """A Lua script kept beside this module (shipped in the wheel with it)."""
+    return Path(__file__).with_name(name).read_text(encoding="utf-8")
+
+
+_HOLD = _script("scheduler_hold.lua")
+_RELEASE = _script("scheduler_release.lua")
 
 
 class Coordination(Protocol):
