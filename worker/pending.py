@@ -20,8 +20,9 @@ type puts the ids of the lease back in front of the pending ones and sends a job
 them. (The killed job's own message is also redelivered by the broker, and the periodic
 incremental sync reads what changed in any case.)
 
-The store lives beside the jobs: in the broker's Redis when the broker is Redis, else in
-this process's memory (the embedded mode runs every job in this process).
+The store lives in the Redis of the shared state (``worker.shared_state``: the one that
+also holds the locks and budgets), else in this process's memory (the embedded mode runs
+every job in this process).
 
 This module must not call a CRM or the database.
 """
@@ -292,9 +293,9 @@ def _merge(pending: dict[str, float], ids: Iterable[tuple[str, float]]) -> None:
 in_process = MemoryPending()  # the embedded mode's store
 
 
-def store_for(broker: Any, *, lease_s: float = DEFAULT_LEASE_S) -> PendingStore:
-    """The store beside ``broker``'s jobs: its Redis, or this process's memory."""
-    client = getattr(broker, "client", None)
-    if isinstance(client, redis.Redis):
+def store_for(client: redis.Redis | None, *, lease_s: float = DEFAULT_LEASE_S) -> PendingStore:
+    """The store in ``client``'s Redis, or, without one, this process's memory
+    (``worker.shared_state.pending_ids`` picks the client)."""
+    if client is not None:
         return RedisPending(client, armed_ttl_s=lease_s)
     return in_process

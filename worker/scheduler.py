@@ -63,11 +63,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from customers.sync_state import Connection, ConnectionStatus, SyncRun
 from customers.types import utcnow
-from worker import logs
+from worker import logs, shared_state
 from worker.jobs import enqueue
 from worker.retention import Retention
 from worker.settings import Settings, get_settings
-from worker.shared_redis import shared_client
 
 log = logging.getLogger(__name__)
 
@@ -208,7 +207,7 @@ class Scheduler:
     ) -> None:
         self.settings = settings
         self._sessions = sessions
-        client = shared_client(settings)
+        client = shared_state.client(settings)
         self.coordination = coordination or (
             RedisCoordination(client, ttl_s=settings.scheduler_lock_ttl_s)
             if client is not None
