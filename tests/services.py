@@ -24,6 +24,7 @@ REDIS_URL = os.environ.get("CRMSYNC_TEST_REDIS_URL", "redis://127.0.0.1:6379/15"
 SESSION_REDIS_DBS = range(1, 9)
 CLAIM_TTL_S = 3 * 3600
 _claimed: list[str] = []
+_other: list[str] = []
 
 
 def in_ci() -> bool:
@@ -63,9 +64,21 @@ def require_redis() -> str:
     return _claimed[0]
 
 
-def _claim_database(url: str) -> str:
+def require_another_redis() -> str:
+    """A second Redis database of this session's own, apart from :func:`require_redis`'s
+    (for a test that needs two Redis servers, such as a broker and a shared state apart):
+    claimed the same way, from the same range, whether or not ``CRMSYNC_TEST_REDIS_URL``
+    is set."""
+    first = require_redis()
+    if not _other:
+        _other.append(_claim_database(first, besides=first))
+    return _other[0]
+
+
+def _claim_database(url: str, *, besides: str | None = None) -> str:
     """A Redis database of this session's own: claimed with SET NX in database 0 (kept
-    while the session runs, let go at exit; a crashed session's claim expires)."""
+    while the session runs, let go at exit; a crashed session's claim expires). Never
+    ``besides``, which the session holds already (perhaps given, not claimed)."""
     import atexit
 
     import redis
@@ -74,6 +87,8 @@ def _claim_database(url: str) -> str:
     base = f"{parts.scheme}://{parts.netloc}"
     client = redis.Redis.from_url(f"{base}/0")
     for number in SESSION_REDIS_DBS:
+        if f"{base}/{number}" == besides:
+            continue
         key = f"crmsync-tests:db:{number}"
         if client.set(key, os.getpid(), nx=True, ex=CLAIM_TTL_S):
             atexit.register(client.delete, key)

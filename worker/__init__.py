@@ -19,8 +19,10 @@ The layers, each importing only those below it:
   ``enqueue`` (the job table, ``send``, ``replay``), ``payload`` (``JobCall``, a job as a
   failure row keeps it), ``broker`` and ``queues``, ``actor`` (the ``job`` decorator),
   ``retry`` (the error taxonomy as retries and failure rows), ``kinds`` (what each job is
-  about), ``shutdown`` and ``context`` (middleware); ``worker.pending``, ``worker.locks``:
-  shared state;
+  about), ``shutdown`` and ``context`` (middleware);
+- ``worker.shared_state``: where the state every process shares lives (one Redis, or this
+  process's memory), for ``worker.pending`` (webhook ids), ``worker.locks``, the request
+  budgets and the scheduler's lease; ``worker.shared_redis`` builds the Redis clients;
 - ``worker.logs``, ``worker.metrics``, ``worker.tracing``: what every process reports;
   ``worker.settings``, ``worker.database``: configuration and sessions;
 - ``connectors`` (one CRM API each), ``mappings`` (field maps and the three-way merge),

@@ -23,7 +23,7 @@ from customers import categorize
 from customers.categorizers import Categorizer
 from customers.categorizers.rules import RulesCategorizer
 from customers.db import transaction
-from worker import retention
+from worker import retention, shared_state
 from worker.database import sessions
 from worker.failures import resolve_failures
 from worker.jobs import enqueue
@@ -56,7 +56,7 @@ def sync_pending(connection_id: int, object_type: str) -> None:
     fetches while this one writes. When the sync fails the ids go to a ``sync_records``
     job, which retries and records failures as every job does (and whose failure row
     names them for a replay)."""
-    store = enqueue.pending_ids()
+    store = shared_state.pending_ids()
     handed_over = False
 
     def hand_over() -> None:

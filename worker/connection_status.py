@@ -25,10 +25,9 @@ from connectors.registry import budget_for, limits_for
 from customers.models import OutboxEntry
 from customers.sync_state import Connection, SyncCursor, SyncFailure, SyncRun
 from customers.types import utcnow
-from worker import metrics
+from worker import metrics, shared_state
 from worker.failures import OPEN, REPLAYED
 from worker.settings import Settings
-from worker.shared_redis import shared_client
 from worker.sync import lifecycle
 
 log = logging.getLogger(__name__)
@@ -125,7 +124,7 @@ def queue_depth() -> int | str:
 
 def redis_client(settings: Settings) -> redis.Redis | None:
     """The Redis that holds API budgets, or None when there is none (embedded mode)."""
-    return shared_client(settings)
+    return shared_state.client(settings)
 
 
 def queue(settings: Settings) -> dict[str, Any]:

@@ -107,7 +107,7 @@ class RedisLocks:
 @functools.cache
 def locks_for(client: redis.Redis | None) -> Locks:
     """The process's locks: one Redis client for all jobs (not a new connection per job;
-    ``worker.shared_redis.shared_client``), and, without Redis, one set of thread locks,
+    ``worker.shared_state.locks`` picks it), and, without Redis, one set of thread locks,
     so jobs of this process exclude each other."""
     return RedisLocks(client) if client is not None else ThreadLocks()
 

@@ -20,8 +20,9 @@ type puts the ids of the lease back in front of the pending ones and sends a job
 them. (The killed job's own message is also redelivered by the broker, and the periodic
 incremental sync reads what changed in any case.)
 
-The store lives beside the jobs: in the broker's Redis when the broker is Redis, else in
-this process's memory (the embedded mode runs every job in this process).
+The store lives in the Redis of the shared state (``worker.shared_state``: the one that
+also holds the locks and budgets), else in this process's memory (the embedded mode runs
+every job in this process).
 
 This module must not call a CRM or the database.
 """
@@ -34,6 +35,7 @@ import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 import redis
@@ -113,96 +115,25 @@ def leased(
     store.ack(connection_id, object_type, taken.token)
 
 
+def _script(name: str) -> str:
+    """A Lua script kept beside this module (shipped in the wheel with it)."""
+    return Path(__file__).with_name(name).read_text(encoding="utf-8")
+
+
 def _now_ms() -> int:
     return int(time.time() * 1000)
 
 
 # -- Redis ---------------------------------------------------------------------------------
 
-# Keys of one (connection, object type), from KEY_PREFIX + "<connection>:<type>":
-#   that key            sorted set: pending id -> occurred-at ms (the earliest kept)
-#   ...:armed           string with an expiry: a job is on its way for the pending ids
-#   ...:leases          sorted set: lease token -> deadline ms
-#   ...:lease:<token>   sorted set: the ids of that lease, with their occurred-at
-_RECLAIM = """
-local function reclaim(pending, leases, prefix, now)
-  local expired = redis.call('zrangebyscore', leases, '-inf', now)
-  for _, token in ipairs(expired) do
-    local held = redis.call('zrange', prefix .. token, 0, -1, 'WITHSCORES')
-    for i = 1, #held, 2 do
-      redis.call('zadd', pending, 'LT', held[i + 1], held[i])
-    end
-    redis.call('del', prefix .. token)
-    redis.call('zrem', leases, token)
-  end
-  return #expired
-end
-"""
-
-# KEYS: pending, armed, leases; ARGV: lease key prefix, now ms, armed ttl ms, then
-# occurred-at, id pairs. Returns 1 when the caller must send a job.
-_ADD = (
-    _RECLAIM
-    + """
-reclaim(KEYS[1], KEYS[3], ARGV[1], tonumber(ARGV[2]))
-for i = 4, #ARGV, 2 do
-  redis.call('zadd', KEYS[1], 'LT', ARGV[i], ARGV[i + 1])
-end
-if redis.call('zcard', KEYS[1]) == 0 then
-  return 0
-end
-if redis.call('set', KEYS[2], '1', 'NX', 'PX', ARGV[3]) then
-  return 1
-end
-return 0
-"""
-)
-
-# KEYS: pending, armed, leases; ARGV: lease key prefix, now ms, token, deadline ms, count.
-# Returns {ids left pending, id, id, ...}.
-_TAKE = (
-    _RECLAIM
-    + """
-local prefix, token = ARGV[1], ARGV[3]
-reclaim(KEYS[1], KEYS[3], prefix, tonumber(ARGV[2]))
-local popped = redis.call('zpopmin', KEYS[1], tonumber(ARGV[5]))
-local result = {0}
-if #popped > 0 then
-  local entries = {}
-  for i = 1, #popped, 2 do
-    table.insert(entries, popped[i + 1])
-    table.insert(entries, popped[i])
-    table.insert(result, popped[i])
-  end
-  redis.call('zadd', prefix .. token, unpack(entries))
-  redis.call('zadd', KEYS[3], ARGV[4], token)
-end
-result[1] = redis.call('zcard', KEYS[1])
-return result
-"""
-)
-
-# KEYS: pending, armed, leases; ARGV: lease key prefix, now ms, armed ttl ms.
-# Returns 1 when ids wait (armed again for the job the caller sends), else 0 (disarmed).
-_HAND_OVER = (
-    _RECLAIM
-    + """
-reclaim(KEYS[1], KEYS[3], ARGV[1], tonumber(ARGV[2]))
-if redis.call('zcard', KEYS[1]) > 0 then
-  redis.call('set', KEYS[2], '1', 'PX', ARGV[3])
-  return 1
-end
-redis.call('del', KEYS[2])
-return 0
-"""
-)
-
-# KEYS: leases, lease; ARGV: token.
-_ACK = """
-redis.call('del', KEYS[2])
-redis.call('zrem', KEYS[1], ARGV[1])
-return 1
-"""
+# The key layout and each script's KEYS and ARGV are described in the .lua files. Every
+# script but the acknowledgement first gives back the ids of expired leases: the reclaim
+# function is put in front of it.
+_RECLAIM = _script("pending_reclaim.lua")
+_ADD = _RECLAIM + _script("pending_add.lua")
+_TAKE = _RECLAIM + _script("pending_take.lua")
+_HAND_OVER = _RECLAIM + _script("pending_hand_over.lua")
+_ACK = _script("pending_ack.lua")
 
 
 class RedisPending:
@@ -362,9 +293,9 @@ def _merge(pending: dict[str, float], ids: Iterable[tuple[str, float]]) -> None:
 in_process = MemoryPending()  # the embedded mode's store
 
 
-def store_for(broker: Any, *, lease_s: float = DEFAULT_LEASE_S) -> PendingStore:
-    """The store beside ``broker``'s jobs: its Redis, or this process's memory."""
-    client = getattr(broker, "client", None)
-    if isinstance(client, redis.Redis):
+def store_for(client: redis.Redis | None, *, lease_s: float = DEFAULT_LEASE_S) -> PendingStore:
+    """The store in ``client``'s Redis, or, without one, this process's memory
+    (``worker.shared_state.pending_ids`` picks the client)."""
+    if client is not None:
         return RedisPending(client, armed_ttl_s=lease_s)
     return in_process

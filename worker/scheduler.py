@@ -50,6 +50,7 @@ from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any, Protocol
 
 import redis
@@ -62,11 +63,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from customers.sync_state import Connection, ConnectionStatus, SyncRun
 from customers.types import utcnow
-from worker import logs
+from worker import logs, shared_state
 from worker.jobs import enqueue
 from worker.retention import Retention
 from worker.settings import Settings, get_settings
-from worker.shared_redis import shared_client
 
 log = logging.getLogger(__name__)
 
@@ -77,18 +77,14 @@ RUN_KINDS = {enqueue.SYNC_CHANGES: "incremental", enqueue.PUSH_CHANGES: "push",
 DAILY_SLOT_S = 3600.0  # one nightly reconcile per connection (one prune), whoever leads
 SLOT_SHARE = 0.8  # a slot is claimed for this share of its period
 
-# KEYS: leader key. ARGV: our token, ttl ms. Renew if ours, take if free; 1 = we lead.
-_HOLD = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  redis.call('PEXPIRE', KEYS[1], ARGV[2]) return 1
-end
-if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end
-return 0
-"""
-_RELEASE = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-"""
+
+def _script(name: str) -> str:
+    """A Lua script kept beside this module (shipped in the wheel with it)."""
+    return Path(__file__).with_name(name).read_text(encoding="utf-8")
+
+
+_HOLD = _script("scheduler_hold.lua")
+_RELEASE = _script("scheduler_release.lua")
 
 
 class Coordination(Protocol):
@@ -211,7 +207,7 @@ class Scheduler:
     ) -> None:
         self.settings = settings
         self._sessions = sessions
-        client = shared_client(settings)
+        client = shared_state.client(settings)
         self.coordination = coordination or (
             RedisCoordination(client, ttl_s=settings.scheduler_lock_ttl_s)
             if client is not None

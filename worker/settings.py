@@ -73,8 +73,9 @@ class Settings(BaseSettings):
     )
     redis_url: str | None = Field(
         default=None,
-        description="Redis URL for locks and API budgets shared by all processes. "
-        "Default: the broker's Redis; in-process locks and budgets when there is none.",
+        description="Redis URL for the state all processes share: pending webhook ids, "
+        "locks, API budgets and the scheduler's lease. Default: the broker's Redis; "
+        "in-process when there is none.",
     )
     redis_sentinels: str | None = Field(
         default=None,
@@ -385,8 +386,9 @@ class Settings(BaseSettings):
 
     @property
     def shared_redis_url(self) -> str | None:
-        """The URL of the Redis for locks and budgets: ``redis_url``, else the broker's URL
-        (none when the broker is found through Sentinels: see ``worker.shared_redis``)."""
+        """The URL of the Redis for the shared state (pending ids, locks, budgets, the
+        scheduler's lease): ``redis_url``, else the broker's URL (none when the broker is
+        found through Sentinels: see ``worker.shared_state``)."""
         return self.redis_url or (None if self.redis_sentinels else self.broker_url)
 
     @property

@@ -1,16 +1,14 @@
-"""The Redis clients of a process: the broker's, and the one for locks, pending ids, API
-budgets and the scheduler's lease.
+"""The Redis clients of a process: the broker's, and any other by URL.
 
 - ``CRMSYNC_REDIS_SENTINELS`` set: one client to the master that the Sentinels name for
   ``CRMSYNC_REDIS_SENTINEL_SERVICE``. It asks the Sentinels again when the master stops
-  answering or turns replica, so the broker survives the loss of one Redis node. The
-  broker, and the shared state unless ``CRMSYNC_REDIS_URL`` points elsewhere, use it.
-- Else ``CRMSYNC_BROKER_URL`` (the broker) and ``CRMSYNC_REDIS_URL`` or the broker's URL
-  (the shared state).
-- Neither: ``None``, and the embedded mode keeps everything in this process.
+  answering or turns replica, so the broker survives the loss of one Redis node.
+- Else the broker connects by ``CRMSYNC_BROKER_URL`` itself, and other users get a client
+  per URL here.
 
 One client per address and process, so every job of a process shares one connection pool.
-This module builds clients and nothing else: what lives in Redis is for its users to say.
+This module builds clients and nothing else: which Redis holds the shared state is
+``worker.shared_state``'s to say, and what lives in it is for its users to say.
 """
 
 from __future__ import annotations
@@ -40,18 +38,9 @@ def broker_client(settings: Settings) -> redis.Redis | None:
     )
 
 
-def shared_client(settings: Settings) -> redis.Redis | None:
-    """The Redis for state every process shares (locks, pending ids, budgets, the
-    scheduler's lease); ``None`` in the embedded mode."""
-    if settings.redis_url:
-        return _from_url(settings.redis_url)
-    if settings.redis_sentinels:
-        return broker_client(settings)
-    return _from_url(settings.broker_url) if settings.broker_url else None
-
-
 @functools.cache
-def _from_url(url: str) -> redis.Redis:
+def client_for_url(url: str) -> redis.Redis:
+    """The process's one client for ``url``."""
     return redis.Redis.from_url(url)
 
 

@@ -51,10 +51,9 @@ def rate_limited_once(connection_id: int) -> None:
 
 @job(direction="internal", connection_arg=None, queue_name="realtime")
 def count_in_shared_redis(key: str) -> None:
-    """Count a run in the Redis that locks and budgets use (through Sentinel when set)."""
-    from worker.settings import get_settings
-    from worker.shared_redis import shared_client
+    """Count a run in the Redis of the shared state (through Sentinel when set)."""
+    from worker import shared_state
 
-    client = shared_client(get_settings())
+    client = shared_state.client()
     assert client is not None
     client.incr(f"crmsync-test:{key}")

@@ -21,10 +21,10 @@ from dramatiq import Message
 from redis.sentinel import Sentinel
 
 from tests.services import in_ci
+from worker import shared_state
 from worker.jobs.broker import build_broker
-from worker.pending import RedisPending, store_for
+from worker.pending import RedisPending
 from worker.settings import Settings
-from worker.shared_redis import shared_client
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICE = "crmsync-test"
@@ -131,8 +131,8 @@ def test_the_broker_and_shared_state_follow_sentinel_through_a_failover(
     assert settings.has_broker and settings.shared_redis_url is None
     broker = build_broker(settings)
     # One client for the jobs and for what every process shares beside them.
-    assert getattr(broker, "client", None) is shared_client(settings)
-    assert isinstance(store_for(broker), RedisPending)
+    assert getattr(broker, "client", None) is shared_state.client(settings)
+    assert isinstance(shared_state.pending_ids(settings), RedisPending)
     assert cluster.master_address() == ("127.0.0.1", cluster.master_port)
 
     env = {name: value for name, value in os.environ.items() if not name.startswith("CRMSYNC_")}

@@ -15,7 +15,7 @@ from sqlalchemy import select
 import worker.actors  # noqa: F401  (declares sync_pending and sync_records on the broker)
 from customers import db
 from customers.sync_state import Connection, SyncFailure
-from worker import database
+from worker import database, shared_state
 from worker.jobs import enqueue
 from worker.jobs.broker import broker
 from worker.pending import in_process
@@ -47,7 +47,7 @@ def failures(count: int, timeout_s: float = 10.0) -> list[SyncFailure]:
 
 def send_pending(ids: list[str]) -> None:
     """What the webhooks intake does."""
-    if enqueue.pending_ids().add(CONNECTION, "company", [(i, n) for n, i in enumerate(ids)]):
+    if shared_state.pending_ids().add(CONNECTION, "company", [(i, n) for n, i in enumerate(ids)]):
         enqueue.send(enqueue.SYNC_PENDING, CONNECTION, "company")
 
 
@@ -66,7 +66,7 @@ def test_ids_whose_sync_fails_become_a_sync_records_failure_row(
     )
     assert in_process.pending(CONNECTION, "company") == []
     # Handed over and disarmed: the next id gets a job of its own.
-    assert enqueue.pending_ids().add(CONNECTION, "company", [("102", 1)]) is True
+    assert shared_state.pending_ids().add(CONNECTION, "company", [("102", 1)]) is True
 
 
 def test_more_than_100_ids_are_taken_by_two_jobs_and_none_is_left(

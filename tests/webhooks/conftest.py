@@ -22,12 +22,13 @@ from customers import db
 from customers.service import get_tenant
 from customers.sync_state import Connection, WebhookEvent
 from tests.services import require_redis
+from worker import shared_state
 from worker.jobs import enqueue
 from worker.jobs.broker import broker as process_broker
 from worker.jobs.queues import QUEUES
 from worker.pending import RedisPending
 from worker.pending import in_process as memory_pending
-from worker.settings import Settings
+from worker.settings import Settings, get_settings
 from worker.webhooks import build_app
 
 SECRET = "test-app-client-secret"
@@ -87,8 +88,8 @@ def stub_queue() -> Iterator[None]:
 
 
 def pending_ids(connection_id: int, object_type: str) -> list[str]:
-    """The ids waiting for a ``sync_pending`` job, oldest first, beside the current broker."""
-    return enqueue.pending_ids().pending(connection_id, object_type)
+    """The ids waiting for a ``sync_pending`` job, oldest first, in the shared state."""
+    return shared_state.pending_ids().pending(connection_id, object_type)
 
 
 @pytest.fixture
@@ -150,12 +151,16 @@ def own_redis() -> str:
 
 @pytest.fixture
 def redis_broker(monkeypatch: pytest.MonkeyPatch) -> Iterator[RedisBroker]:
-    """``worker.jobs.enqueue.send`` sends to a real Redis for the test's duration."""
+    """``worker.jobs.enqueue.send`` sends to a real Redis for the test's duration, and the
+    settings name it as the broker, so the shared state (pending ids) is there too."""
     url = own_redis()
     redis.Redis.from_url(url).flushdb()
     real = RedisBroker(url=url, namespace="crmsync")
     monkeypatch.setattr(enqueue, "broker", real)
+    monkeypatch.setenv("CRMSYNC_BROKER_URL", url)
+    get_settings.cache_clear()
     yield real
+    get_settings.cache_clear()
     real.client.flushdb()
     real.close()
 

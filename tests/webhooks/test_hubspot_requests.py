@@ -37,9 +37,10 @@ from tests.webhooks.conftest import (
     settings,
     signed_headers,
 )  # fmt: skip
-from worker import logs, metrics
+from worker import logs, metrics, shared_state
 from worker.jobs import enqueue
 from worker.pending import in_process as memory_pending
+from worker.settings import get_settings
 from worker.sync import lifecycle
 from worker.webhooks import build_app
 
@@ -102,7 +103,7 @@ def test_redeliveries_and_duplicates_are_enqueued_once(
     assert post(client, [change, again]).json()["duplicates"] == 1
     hubspot = connections["hubspot"]
     assert jobs(drain_stub()) == [("sync_pending", [hubspot, "company"])]
-    store = enqueue.pending_ids()
+    store = shared_state.pending_ids()
     assert store.take(hubspot, "company", lease_s=30).ids == ["11"]
     assert store.hand_over(hubspot, "company") is False  # as the job does: nothing waits
     assert post(client, [again]).json() == {"events": 1, "duplicates": 1, "ignored": {}, "jobs": 0}
@@ -120,7 +121,7 @@ def test_more_than_100_ids_are_taken_in_batches_oldest_first(
     events = [hubspot_event("contact.creation", 1000 + i, occurred_at=i) for i in range(150)]
     assert post(client, events).status_code == 200
     assert len(drain_stub()) == 1
-    store, hubspot = enqueue.pending_ids(), connections["hubspot"]
+    store, hubspot = shared_state.pending_ids(), connections["hubspot"]
     first = store.take(hubspot, "contact", lease_s=30)
     second = store.take(hubspot, "contact", lease_s=30)
     assert (len(first.ids), first.more, len(second.ids), second.more) == (100, True, 50, False)
@@ -395,11 +396,17 @@ def test_a_broker_outage_answers_503_and_stores_nothing(
     sessions: sessionmaker[Session],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # Pending ids live beside the jobs: a Redis that does not answer refuses the request,
-    # and the events are not stored, so the CRM's redelivery is not taken for a duplicate.
-    unreachable = RedisBroker(url="redis://127.0.0.1:1/0", namespace="crmsync")
-    monkeypatch.setattr(enqueue, "broker", unreachable)
-    response = post(client, [hubspot_event("company.creation", 5)])
+    # Pending ids live in the broker's Redis when no other is set: a Redis that does not
+    # answer refuses the request, and the events are not stored, so the CRM's redelivery is
+    # not taken for a duplicate.
+    url = "redis://127.0.0.1:1/0"
+    monkeypatch.setattr(enqueue, "broker", RedisBroker(url=url, namespace="crmsync"))
+    monkeypatch.setenv("CRMSYNC_BROKER_URL", url)
+    get_settings.cache_clear()
+    try:
+        response = post(client, [hubspot_event("company.creation", 5)])
+    finally:
+        get_settings.cache_clear()
     assert response.status_code == 503
     assert event_rows(sessions) == 0
 

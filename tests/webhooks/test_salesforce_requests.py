@@ -11,7 +11,7 @@ from starlette.testclient import TestClient
 
 from sandbox.salesforce.soap import envelope, is_ack, notification_xml
 from tests.webhooks.conftest import ORG_ID, SF_TOKEN, drain_stub, event_rows, jobs, pending_ids
-from worker.jobs import enqueue
+from worker import shared_state
 
 ACCOUNT_1 = "0015J00000AbCdEAAV"
 ACCOUNT_2 = "0015J00000AbCdFAAV"
@@ -51,7 +51,7 @@ def test_notifications_are_acknowledged_and_enqueued_once(
     ]
     assert pending_ids(salesforce, "account") == [ACCOUNT_1, ACCOUNT_2]
     assert pending_ids(salesforce, "contact") == [CONTACT_1]
-    enqueue.pending_ids().take(salesforce, "account", lease_s=30)
+    shared_state.pending_ids().take(salesforce, "account", lease_s=30)
     # Salesforce resends until it sees the Ack; a resend is acknowledged and not enqueued.
     assert is_ack(post(client, body).content)
     assert drain_stub() == [] and pending_ids(salesforce, "account") == []

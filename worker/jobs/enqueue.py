@@ -39,11 +39,9 @@ from typing import Any
 
 from dramatiq import Message
 
-from worker import pending
 from worker.jobs import queues
 from worker.jobs.broker import broker
 from worker.jobs.payload import JobCall
-from worker.settings import get_settings
 
 SYNC_PENDING = "sync_pending"
 SYNC_RECORDS = "sync_records"
@@ -100,8 +98,3 @@ def send(actor_name: str, *args: Any, delay_s: float | None = None, **kwargs: An
 def replay(call: JobCall) -> Message[Any]:
     """Send the job a failure row describes (``JobCall.from_payload``), again."""
     return send(call.actor, *call.args, **call.kwargs)
-
-
-def pending_ids() -> pending.PendingStore:
-    """Where webhook ids wait for their ``sync_pending`` job: beside the jobs themselves."""
-    return pending.store_for(broker, lease_s=get_settings().webhook_lease_s)

@@ -2,8 +2,9 @@
 
 Credentials are stored encrypted (``connectors.credentials``); a refreshed token is written
 back at once, in its own transaction, so a token the CRM rotated is never lost with a
-rolled-back sync. Request budgets are shared by every process through Redis when there is
-one, else by every thread of this process.
+rolled-back sync. Request budgets are shared by every process through the Redis of the
+shared state when there is one (``worker.shared_state``), else by every thread of this
+process.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from collections.abc import Callable
 from functools import cache
 from typing import Any
 
-import redis
 from sqlalchemy.orm import Session, sessionmaker
 
 from connectors.base import Connector
@@ -30,9 +30,9 @@ from customers.db import transaction
 from customers.errors import NotFound
 from customers.sync_state import Connection, ConnectionStatus
 from customers.types import utcnow
+from worker import shared_state
 from worker.database import sessions
 from worker.settings import get_settings
-from worker.shared_redis import shared_client
 from worker.sync.target import field_specs, maps_for
 
 log = logging.getLogger(__name__)
@@ -52,10 +52,6 @@ def cipher() -> CredentialCipher:
     return load_cipher(encryption_key=key, data_dir=settings.data_dir, make_key_file=embedded)
 
 
-def _redis() -> redis.Redis | None:
-    return shared_client(get_settings())
-
-
 def budget(provider: str, account_id: str) -> RequestBudget:
     with _budgets_lock:
         key = (provider, account_id)
@@ -69,7 +65,9 @@ def budget(provider: str, account_id: str) -> RequestBudget:
                 salesforce_daily=settings.salesforce_daily_requests,
                 daily_reserve=settings.crm_daily_reserve,
             )
-            _budgets[key] = budget_for(provider, account_id, limits=limits, redis=_redis())
+            _budgets[key] = budget_for(
+                provider, account_id, limits=limits, redis=shared_state.client(settings)
+            )
         return _budgets[key]
 
 

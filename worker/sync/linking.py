@@ -41,9 +41,8 @@ from customers.errors import InvalidInput, NotFound, Refused
 from customers.models import Customer, OutboxEntry
 from customers.sync_state import Connection, ConnectionStatus, ExternalLink, SyncConflict
 from customers.types import as_id
-from worker.locks import Locks, lock_connection, locks_for
-from worker.settings import get_settings
-from worker.shared_redis import shared_client
+from worker import shared_state
+from worker.locks import Locks, lock_connection
 from worker.sync import connections, lifecycle
 from worker.sync.inbound import InboundPage, columns
 from worker.sync.target import SyncTarget
@@ -210,7 +209,7 @@ def link_customer(
         connector = connector or connections.reusable_connector(connection)
     record = _read(connector, object_type, external_id, target.provider)
     outcome = LinkOutcome(customer_id, connection_id, target.provider, object_type, external_id)
-    locks = locks or locks_for(shared_client(get_settings()))
+    locks = locks or shared_state.locks()
     with locks.hold(f"connection:{connection_id}"), transaction(sessions) as session:
         lock_connection(session, connection_id)
         service.guard_tenant(session, tenant_id)
@@ -314,7 +313,7 @@ def unlink_customer(
             f"connection {connection_id} is {connection.status}: the CRM record still "
             "carries this customer's id"
         )
-    locks = locks or locks_for(shared_client(get_settings()))
+    locks = locks or shared_state.locks()
     with locks.hold(f"connection:{connection_id}"), transaction(sessions) as session:
         lock_connection(session, connection_id)
         link = _link_of(session, connection_id, object_type, customer_id)

@@ -37,11 +37,9 @@ from customers.errors import NotFound
 from customers.models import Contact, Customer
 from customers.sync_state import Connection, ExternalLink, SyncCursor, SyncRun
 from customers.types import utcnow
-from worker import failures, logs
+from worker import failures, logs, shared_state
 from worker.jobs import enqueue, shutdown
-from worker.locks import Locks, lock_connection, locks_for
-from worker.settings import get_settings
-from worker.shared_redis import shared_client
+from worker.locks import Locks, lock_connection
 from worker.sync import connections, lifecycle
 from worker.sync.inbound import PageResult, apply_page
 from worker.sync.outbound import Pusher
@@ -75,7 +73,7 @@ class Sync:
             self.full_target = SyncTarget.from_connection(row)
             self.target = self.full_target
             self.connector = connector or connections.reusable_connector(row)
-        self.locks = locks or locks_for(shared_client(get_settings()))
+        self.locks = locks or shared_state.locks()
         self.progress = progress
         self.counts: Counter[str] = Counter()
 

@@ -33,8 +33,7 @@ from sqlalchemy.orm import Session
 
 from customers.sync_state import Connection, ConnectionStatus, WebhookEvent
 from customers.types import utcnow
-from worker import metrics
-from worker.jobs import enqueue
+from worker import metrics, shared_state
 from worker.jobs.enqueue import SYNC_PENDING
 from worker.pending import PendingStore
 
@@ -96,7 +95,7 @@ def accept(
 ) -> Accepted:
     """Store the new events of known, active connections and enqueue their records.
 
-    ``pending`` defaults to the store beside the broker's jobs."""
+    ``pending`` defaults to the shared state's store (``worker.shared_state``)."""
     outcome = Accepted(events=len(events))
     fresh: dict[tuple[int, str], Event] = {}
     for event in events:
@@ -124,7 +123,7 @@ def accept(
                 fresh[key] = event
     stored = _store(session, fresh)
     outcome.duplicates += len(fresh) - len(stored)
-    waiting = pending or enqueue.pending_ids()
+    waiting = pending or shared_state.pending_ids()
     for (connection_id, object_type), ids in _group([(pair[0], fresh[pair]) for pair in stored]):
         outcome.records += len(ids)
         if waiting.add(connection_id, object_type, ids):
