@@ -19,14 +19,37 @@ MODIFIED_PROPERTY = {"company": "hs_lastmodifieddate", "contact": "lastmodifiedd
 DEFAULT_ID_PROPERTY = "crmsync_id"
 # Standard properties read when the caller names none (CRM-API-FACTS, section 1).
 COMPANY_PROPERTIES = (
-    "name", "domain", "website", "phone", "address", "address2", "city", "state", "zip",
-    "country", "industry", "description", "numberofemployees", "annualrevenue",
+    "name",
+    "domain",
+    "website",
+    "phone",
+    "address",
+    "address2",
+    "city",
+    "state",
+    "zip",
+    "country",
+    "industry",
+    "description",
+    "numberofemployees",
+    "annualrevenue",
     "hs_additional_domains",
-)  # fmt: skip
+)
 CONTACT_PROPERTIES = (
-    "firstname", "lastname", "email", "phone", "mobilephone", "jobtitle", "company",
-    "website", "address", "city", "state", "zip", "country",
-)  # fmt: skip
+    "firstname",
+    "lastname",
+    "email",
+    "phone",
+    "mobilephone",
+    "jobtitle",
+    "company",
+    "website",
+    "address",
+    "city",
+    "state",
+    "zip",
+    "country",
+)
 DEFAULT_PROPERTIES = {"company": COMPANY_PROPERTIES, "contact": CONTACT_PROPERTIES}
 # Read on every record whatever the caller asks: identity, time, merges, primary company.
 SYSTEM_PROPERTIES = ("hs_object_id", "createdate", "hs_merged_object_ids")

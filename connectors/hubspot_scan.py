@@ -70,8 +70,14 @@ class IncrementalScan:
         def page(done: bool = False) -> Page:
             records = convert(self.object_type, buffer) if buffer else []
             buffer.clear()
-            state = {"v": 1, "mode": "incremental", "since_ms": lower, "done": done,
-                     "seen": sorted(seen), "tie_after": tie_after}  # fmt: skip
+            state = {
+                "v": 1,
+                "mode": "incremental",
+                "since_ms": lower,
+                "done": done,
+                "seen": sorted(seen),
+                "tie_after": tie_after,
+            }
             return Page(records, state, done)
 
         while True:
@@ -94,9 +100,10 @@ class IncrementalScan:
                 tie_after = "0"  # a whole page at one timestamp: drain it by id
                 continue
             buffer.extend(
-                raw for raw, s in zip(results, stamps, strict=True)
+                raw
+                for raw, s in zip(results, stamps, strict=True)
                 if not (s == lower and str(raw["id"]) in seen)
-            )  # fmt: skip
+            )
             if results:
                 top = max(stamps)
                 at_top = {

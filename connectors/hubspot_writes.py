@@ -129,7 +129,7 @@ class HubSpotWrites:
                     name: edit
                     for name, value in request.properties.items()
                     if (edit := _replaced_edit(history.get(name) or [], value, request, written[n]))
-                }  # fmt: skip
+                }
                 if found:
                     lost[n] = found
         return lost
@@ -145,11 +145,14 @@ class HubSpotWrites:
         id_property = self.id_property
         body = {
             "inputs": [
-                {"id": requests[n].local_id, "idProperty": id_property,
-                 "properties": self._props(requests[n])}
+                {
+                    "id": requests[n].local_id,
+                    "idProperty": id_property,
+                    "properties": self._props(requests[n]),
+                }
                 for n in chunk
             ]
-        }  # fmt: skip
+        }
         response = self.api.call(
             f"{segment}.batch.upsert",
             lambda api, o: api.sdk(f"crm.{segment}.batch_api").upsert(body, **o),
@@ -170,9 +173,11 @@ class HubSpotWrites:
                 results[n] = WriteResult(request.local_id, None, error=error)
             else:
                 results[n] = WriteResult(
-                    request.local_id, str(raw["id"]), bool(raw.get("new")),
+                    request.local_id,
+                    str(raw["id"]),
+                    bool(raw.get("new")),
                     modified_at=parse_time(raw.get("updatedAt")),
-                )  # fmt: skip
+                )
 
     def _associate(
         self, requests: Sequence[WriteRequest], indices: list[int], results: dict[int, WriteResult]

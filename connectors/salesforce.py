@@ -49,15 +49,41 @@ from connectors.salesforce_writes import SOBJECTS, SalesforceWrites
 OBJECT_TYPES = ("account", "contact")
 DEFAULT_EXTERNAL_ID_FIELD = "CrmsyncId__c"
 ACCOUNT_FIELDS = (
-    "Name", "AccountNumber", "Type", "Industry", "Website", "Phone", "Description",
-    "BillingStreet", "BillingCity", "BillingState", "BillingPostalCode", "BillingCountry",
-    "ShippingStreet", "ShippingCity", "ShippingState", "ShippingPostalCode", "ShippingCountry",
-    "NumberOfEmployees", "AnnualRevenue", "ParentId",
-)  # fmt: skip
+    "Name",
+    "AccountNumber",
+    "Type",
+    "Industry",
+    "Website",
+    "Phone",
+    "Description",
+    "BillingStreet",
+    "BillingCity",
+    "BillingState",
+    "BillingPostalCode",
+    "BillingCountry",
+    "ShippingStreet",
+    "ShippingCity",
+    "ShippingState",
+    "ShippingPostalCode",
+    "ShippingCountry",
+    "NumberOfEmployees",
+    "AnnualRevenue",
+    "ParentId",
+)
 CONTACT_FIELDS = (
-    "FirstName", "LastName", "Email", "Phone", "MobilePhone", "Title", "AccountId",
-    "MailingStreet", "MailingCity", "MailingState", "MailingPostalCode", "MailingCountry",
-)  # fmt: skip
+    "FirstName",
+    "LastName",
+    "Email",
+    "Phone",
+    "MobilePhone",
+    "Title",
+    "AccountId",
+    "MailingStreet",
+    "MailingCity",
+    "MailingState",
+    "MailingPostalCode",
+    "MailingCountry",
+)
 DEFAULT_FIELDS = {"account": ACCOUNT_FIELDS, "contact": CONTACT_FIELDS}
 SYSTEM_FIELDS = ("Id", "SystemModstamp", "IsDeleted", "MasterRecordId")
 QUERY_BATCH = 2_000  # Sforce-Query-Options batchSize maximum
@@ -207,8 +233,13 @@ class SalesforceConnector:
 
         def state(done: bool) -> Cursor:
             # A finished pass needs no resume point: the next one starts ``overlap`` earlier.
-            return {"v": 1, "mode": mode, "since": _format_time(since),
-                    "seen": [] if done else sorted(seen), "done": done}  # fmt: skip
+            return {
+                "v": 1,
+                "mode": mode,
+                "since": _format_time(since),
+                "seen": [] if done else sorted(seen),
+                "done": done,
+            }
 
         result = self._query_from(object_type, since)
         while True:

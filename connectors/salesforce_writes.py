@@ -81,14 +81,16 @@ class SalesforceWrites:
         for n in chunk:
             request = requests[n]
             assert request.external_id and request.unmodified_since
-            subrequests.append({
-                "method": "PATCH",
-                "url": f"/services/data/v{self.api.version}/sobjects/{sobject}/"
-                       f"{quote(request.external_id, safe='')}",
-                "referenceId": f"r{n}",
-                "body": self._body(object_type, request),
-                "httpHeaders": {"If-Unmodified-Since": http_date(request.unmodified_since)},
-            })  # fmt: skip
+            subrequests.append(
+                {
+                    "method": "PATCH",
+                    "url": f"/services/data/v{self.api.version}/sobjects/{sobject}/"
+                    f"{quote(request.external_id, safe='')}",
+                    "referenceId": f"r{n}",
+                    "body": self._body(object_type, request),
+                    "httpHeaders": {"If-Unmodified-Since": http_date(request.unmodified_since)},
+                }
+            )
         body = {"allOrNone": False, "compositeRequest": subrequests}
         answer = self.api.call(
             "composite", lambda sf, o: sf.restful("composite", method="POST", json=body, **o)
@@ -113,8 +115,10 @@ class SalesforceWrites:
                     f"{sobject} {request.external_id} changed in Salesforce after "
                     f"{http_date(request.unmodified_since or datetime.now(UTC))}, "
                     "when it was last read",
-                    provider=PROVIDER, code="PRECONDITION_FAILED", status=412,
-                )  # fmt: skip
+                    provider=PROVIDER,
+                    code="PRECONDITION_FAILED",
+                    status=412,
+                )
             else:
                 code, message = first_error(sub.get("body"))
                 error = classify(status, code, message, details=sub.get("body"))

@@ -130,16 +130,29 @@ def create_contacts(
         return []
     now = utcnow()
     table = cast(Table, Contact.__table__)
-    defaults = {"tenant_id": tenant_id, "created_at": now, "updated_at": now, "version": 1,
-                "is_primary": False, "roles": [], "communications": []}  # fmt: skip
+    defaults = {
+        "tenant_id": tenant_id,
+        "created_at": now,
+        "updated_at": now,
+        "version": 1,
+        "is_primary": False,
+        "roles": [],
+        "communications": [],
+    }
     items = [{**values, "customer_id": customer_id} for customer_id, values in contacts]
     ids = insert_returning_ids(session, table, table_rows(table, items, defaults))
     outbox = [
-        {"tenant_id": tenant_id, "entity_type": "contact", "entity_id": contact_id,
-         "operation": "create", "fields": sorted(values),
-         "origin_connection_id": origin_connection_id, "created_at": now}
+        {
+            "tenant_id": tenant_id,
+            "entity_type": "contact",
+            "entity_id": contact_id,
+            "operation": "create",
+            "fields": sorted(values),
+            "origin_connection_id": origin_connection_id,
+            "created_at": now,
+        }
         for contact_id, (_, values) in zip(ids, contacts, strict=True)
-    ]  # fmt: skip
+    ]
     session.execute(insert(cast(Table, OutboxEntry.__table__)), outbox)
     return ids
 

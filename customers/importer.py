@@ -72,17 +72,45 @@ from customers.tenant_rules import TenantRules
 BATCH_ROWS = 1_000
 CUSTOM_PREFIX = "custom."
 CUSTOMER_COLUMNS = (
-    "name", "email", "phone", "website", "domain", "tax_id", "registration_number",
-    "customer_type", "status",
-    "billing_street", "billing_street2", "billing_city", "billing_region", "billing_postal_code",
+    "name",
+    "email",
+    "phone",
+    "website",
+    "domain",
+    "tax_id",
+    "registration_number",
+    "customer_type",
+    "status",
+    "billing_street",
+    "billing_street2",
+    "billing_city",
+    "billing_region",
+    "billing_postal_code",
     "billing_country",
-    "shipping_street", "shipping_street2", "shipping_city", "shipping_region",
-    "shipping_postal_code", "shipping_country",
-    "currency", "payment_terms_days", "credit_limit", "notes",
-    "tax_rate", "tax_country", "tax_exemption", "tax_exemption_reason", "legal_entity",
-    "invoicing_flow", "auto_pay", "notify_invoice_issued", "notify_payment_reminder",
-    "notify_payment_received", "portal_enabled", "sales_rep_email", "sales_rep_name",
-)  # fmt: skip
+    "shipping_street",
+    "shipping_street2",
+    "shipping_city",
+    "shipping_region",
+    "shipping_postal_code",
+    "shipping_country",
+    "currency",
+    "payment_terms_days",
+    "credit_limit",
+    "notes",
+    "tax_rate",
+    "tax_country",
+    "tax_exemption",
+    "tax_exemption_reason",
+    "legal_entity",
+    "invoicing_flow",
+    "auto_pay",
+    "notify_invoice_issued",
+    "notify_payment_reminder",
+    "notify_payment_received",
+    "portal_enabled",
+    "sales_rep_email",
+    "sales_rep_name",
+)
 CONTACT_COLUMNS = {
     "contact_first_name": "first_name",
     "contact_last_name": "last_name",
@@ -109,23 +137,42 @@ FORMULA_STARTS = "=+-@"
 # Columns whose validators read a sign themselves: a leading + or - is no formula there.
 SIGNED_COLUMNS = frozenset({"phone", "contact_phone", "credit_limit", "payment_terms_days"})
 TEMPLATE_EXAMPLE = {
-    "name": "Acme Corporation", "email": "ap@acme.example", "phone": "+49 221 1234567",
-    "website": "https://www.acme.example", "tax_id": "DE 123 456 789",
-    "registration_number": "HRB 12345", "customer_type": "business", "status": "active",
-    "billing_street": "Hauptstraße 1", "billing_city": "Köln", "billing_postal_code": "50667",
-    "billing_country": "DE", "currency": "EUR", "payment_terms_days": "net 30",
-    "credit_limit": "5000.00", "notes": "Invoices by email only",
-    "contact_first_name": "Ann", "contact_last_name": "Lee",
-    "contact_email": "ann.lee@acme.example", "contact_phone": "+49 221 1234568",
-    "aliases": "erp:C-1001; shop:77", "invoice_sender_email": "billing@yourcompany.example",
+    "name": "Acme Corporation",
+    "email": "ap@acme.example",
+    "phone": "+49 221 1234567",
+    "website": "https://www.acme.example",
+    "tax_id": "DE 123 456 789",
+    "registration_number": "HRB 12345",
+    "customer_type": "business",
+    "status": "active",
+    "billing_street": "Hauptstraße 1",
+    "billing_city": "Köln",
+    "billing_postal_code": "50667",
+    "billing_country": "DE",
+    "currency": "EUR",
+    "payment_terms_days": "net 30",
+    "credit_limit": "5000.00",
+    "notes": "Invoices by email only",
+    "contact_first_name": "Ann",
+    "contact_last_name": "Lee",
+    "contact_email": "ann.lee@acme.example",
+    "contact_phone": "+49 221 1234568",
+    "aliases": "erp:C-1001; shop:77",
+    "invoice_sender_email": "billing@yourcompany.example",
     "invoice_reply_to": "accounts@yourcompany.example",
     "invoice_recipients": "ap@acme.example; invoices@acme.example",
-    "invoice_cc": "controller@acme.example", "contact_department": "Accounts payable",
+    "invoice_cc": "controller@acme.example",
+    "contact_department": "Accounts payable",
     "contact_receives": "billing; legal",
-    "tags": "wholesale; eu", "tax_rate": "19", "tax_country": "DE", "tax_exemption": "none",
-    "invoicing_flow": "automatic", "auto_pay": "no", "sales_rep_email": "sam.rep@example.com",
+    "tags": "wholesale; eu",
+    "tax_rate": "19",
+    "tax_country": "DE",
+    "tax_exemption": "none",
+    "invoicing_flow": "automatic",
+    "auto_pay": "no",
+    "sales_rep_email": "sam.rep@example.com",
     "sales_rep_name": "Sam Rep",
-}  # fmt: skip
+}
 _CONTACT_FIELDS = {f"contact.{name}": column for column, name in CONTACT_COLUMNS.items()}
 
 
@@ -338,10 +385,16 @@ def _encoding_errors(
         run = next(runs, None) if broken else None
         if run is None:
             continue
-        errors.append(RowError(row.number, column, (
-            f"is not valid {decoded.encoding} text (byte 0x{raw[run.offset]:02X} at byte "
-            f"offset {run.offset}, line {run.line}); save the file as UTF-8 or name its encoding"
-        )))  # fmt: skip
+        errors.append(
+            RowError(
+                row.number,
+                column,
+                (
+                    f"is not valid {decoded.encoding} text (byte 0x{raw[run.offset]:02X} at byte "
+                    f"offset {run.offset}, line {run.line}); save the file as UTF-8 or name its encoding"
+                ),
+            )
+        )
         broken -= run.length
         while broken > 0 and (run := next(runs, None)) is not None:
             broken -= run.length
@@ -360,11 +413,17 @@ def _formulas(row: _Row, values: dict[str, str]) -> list[RowError]:
             continue
         if value[0] in "+-" and column in SIGNED_COLUMNS:
             continue
-        errors.append(RowError(row.number, column, (
-            f"begins with {value[0]!r}, as a spreadsheet formula does; formulas are not "
-            "imported (the file holds the formula, not its result). Remove the character "
-            "or enter the value with `customers update`"
-        )))  # fmt: skip
+        errors.append(
+            RowError(
+                row.number,
+                column,
+                (
+                    f"begins with {value[0]!r}, as a spreadsheet formula does; formulas are not "
+                    "imported (the file holds the formula, not its result). Remove the character "
+                    "or enter the value with `customers update`"
+                ),
+            )
+        )
     return errors
 
 

@@ -43,9 +43,19 @@ _ALL_LEGAL_WORDS = LEGAL_WORDS | TRANSLITERATED_LEGAL_WORDS
 # Chinese and Japanese legal forms are written without spaces, so they are cut out of the
 # name before it is transliterated; the longest first, as some contain others.
 CJK_LEGAL_FORMS = (
-    "股份有限公司", "有限责任公司", "有限責任公司", "有限公司", "株式会社", "有限会社",
-    "合同会社", "㈱", "(株)", "控股", "集团", "集團",
-)  # fmt: skip
+    "股份有限公司",
+    "有限责任公司",
+    "有限責任公司",
+    "有限公司",
+    "株式会社",
+    "有限会社",
+    "合同会社",
+    "㈱",
+    "(株)",
+    "控股",
+    "集团",
+    "集團",
+)
 # Free-mail providers (about 4,800, gmx.at, outlook.de and yahoo.fr among them), as the
 # package lists them: a new provider arrives by upgrading it.
 FREE_MAIL_DOMAINS = frozenset(_free_mail_whitelist)

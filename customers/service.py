@@ -413,14 +413,21 @@ def create_customers(
     now = utcnow()
     common = {"tenant_id": tenant_id, "created_at": now, "updated_at": now, "version": 1}
     customer_table, contact_table = cast(Table, Customer.__table__), cast(Table, Contact.__table__)
-    customer_defaults = {**common, "customer_type": CustomerType.BUSINESS.value,
-                         "status": CustomerStatus.ACTIVE.value, "custom_properties": {},
-                         **BILLING_DEFAULTS}  # fmt: skip
+    customer_defaults = {
+        **common,
+        "customer_type": CustomerType.BUSINESS.value,
+        "status": CustomerStatus.ACTIVE.value,
+        "custom_properties": {},
+        **BILLING_DEFAULTS,
+    }
     customer_defaults.update(invoice_recipients=[], invoice_cc=[])  # a row may set them
     try:
         with session.begin_nested():
-            ids = insert_returning_ids(session, customer_table, table_rows(
-                customer_table, [item.fields for item in prepared], customer_defaults))  # fmt: skip
+            ids = insert_returning_ids(
+                session,
+                customer_table,
+                table_rows(customer_table, [item.fields for item in prepared], customer_defaults),
+            )
             with_contact = [
                 (ids[i], item) for i, item in enumerate(prepared) if item.primary_contact
             ]
@@ -441,10 +448,18 @@ def create_customers(
             if with_contact:
                 contact_defaults = {**common, "is_primary": True, "roles": [PRIMARY_ROLE]}
                 contact_defaults["communications"] = []
-                contact_ids = insert_returning_ids(session, contact_table, table_rows(contact_table, [
-                    {**(item.primary_contact or {}), "customer_id": customer_id}
-                    for customer_id, item in with_contact
-                ], contact_defaults))  # fmt: skip
+                contact_ids = insert_returning_ids(
+                    session,
+                    contact_table,
+                    table_rows(
+                        contact_table,
+                        [
+                            {**(item.primary_contact or {}), "customer_id": customer_id}
+                            for customer_id, item in with_contact
+                        ],
+                        contact_defaults,
+                    ),
+                )
             tag_rows = [
                 {"tenant_id": tenant_id, "customer_id": customer_id, "tag": tag, "created_at": now}
                 for customer_id, item in zip(ids, prepared, strict=True)
@@ -461,16 +476,28 @@ def create_customers(
             ) from None
         raise
     outbox = [
-        {"tenant_id": tenant_id, "entity_type": "customer", "entity_id": customer_id,
-         "operation": "create", "fields": sorted([*item.fields, *(["tags"] if item.tags else [])]),
-         "origin_connection_id": origin_connection_id, "created_at": now}
+        {
+            "tenant_id": tenant_id,
+            "entity_type": "customer",
+            "entity_id": customer_id,
+            "operation": "create",
+            "fields": sorted([*item.fields, *(["tags"] if item.tags else [])]),
+            "origin_connection_id": origin_connection_id,
+            "created_at": now,
+        }
         for customer_id, item in zip(ids, prepared, strict=True)
     ] + [
-        {"tenant_id": tenant_id, "entity_type": "contact", "entity_id": contact_id,
-         "operation": "create", "fields": sorted(item.primary_contact or {}),
-         "origin_connection_id": origin_connection_id, "created_at": now}
+        {
+            "tenant_id": tenant_id,
+            "entity_type": "contact",
+            "entity_id": contact_id,
+            "operation": "create",
+            "fields": sorted(item.primary_contact or {}),
+            "origin_connection_id": origin_connection_id,
+            "created_at": now,
+        }
         for contact_id, (_, item) in zip(contact_ids, with_contact, strict=True)
-    ]  # fmt: skip
+    ]
     session.execute(insert(cast(Table, OutboxEntry.__table__)), outbox)
     return ids
 

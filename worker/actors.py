@@ -90,8 +90,11 @@ def _sync_taken(
         enqueue.send(enqueue.SYNC_RECORDS, connection_id, object_type, ids, delay_s=delay_s)
         log.warning(
             "connection %s: %d %s record(s) handed to a sync_records job after %s",
-            connection_id, len(ids), object_type, type(error).__name__,
-        )  # fmt: skip
+            connection_id,
+            len(ids),
+            object_type,
+            type(error).__name__,
+        )
 
 
 @job(direction="inbound", records_args=(1, 2))
@@ -193,16 +196,18 @@ def categorize_customers(customer_ids: list[int]) -> None:
     with transaction(sessions()) as session:
         categorize.save_categorizations(session, answers)
         resolve_failures(
-            session, connection_id=None, direction="categorize", object_type="customer",
+            session,
+            connection_id=None,
+            direction="categorize",
+            object_type="customer",
             local_ids=list(answers),
-        )  # fmt: skip
+        )
 
 
 # Maintenance.
 
 
-@job(direction="maintenance", connection_arg=None, time_limit=6 * 3600 * 1000,
-     notify_shutdown=True)  # fmt: skip
+@job(direction="maintenance", connection_arg=None, time_limit=6 * 3600 * 1000, notify_shutdown=True)
 def prune() -> None:
     """Delete sync history older than the retention settings, for every tenant, in short
     batches (``worker.retention``). A prune cut short (a worker's shutdown interrupts it and

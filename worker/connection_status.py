@@ -46,8 +46,13 @@ def _last_run(session: Session, connection_id: int) -> dict[str, Any] | None:
     )
     if run is None:
         return None
-    return {"id": run.id, "kind": run.kind, "started_at": _iso(run.started_at),
-            "finished_at": _iso(run.finished_at), "outcome": run.outcome}  # fmt: skip
+    return {
+        "id": run.id,
+        "kind": run.kind,
+        "started_at": _iso(run.started_at),
+        "finished_at": _iso(run.finished_at),
+        "outcome": run.outcome,
+    }
 
 
 def _cursor_lag_s(session: Session, connection_id: int) -> float | None:
@@ -100,8 +105,12 @@ def api_budget(client: redis.Redis | None, connection: Connection) -> dict[str, 
     if client is None:
         return "unknown"
     try:
-        budget = budget_for(connection.provider, connection.account_id,
-                            limits=limits_for(connection.provider), redis=client)  # fmt: skip
+        budget = budget_for(
+            connection.provider,
+            connection.account_id,
+            limits=limits_for(connection.provider),
+            redis=client,
+        )
         if not client.exists(budget.key(DAILY_KEY)):  # type: ignore[attr-defined]
             return "unknown"
         state = budget.state()
@@ -138,12 +147,19 @@ def connection_status(
     """One connection's figures (never its credentials)."""
     c = connection
     return {
-        "id": c.id, "name": c.name, "provider": c.provider, "account_id": c.account_id,
-        "status": c.status, "status_reason": c.status_reason,
-        "next_step": lifecycle.hint(c), "last_run": _last_run(session, c.id),
-        "cursor_lag_s": _cursor_lag_s(session, c.id), "failures": _failures(session, c.id),
-        "outbox_depth": _outbox_depth(session, c), "api_budget": api_budget(client, c),
-    }  # fmt: skip
+        "id": c.id,
+        "name": c.name,
+        "provider": c.provider,
+        "account_id": c.account_id,
+        "status": c.status,
+        "status_reason": c.status_reason,
+        "next_step": lifecycle.hint(c),
+        "last_run": _last_run(session, c.id),
+        "cursor_lag_s": _cursor_lag_s(session, c.id),
+        "failures": _failures(session, c.id),
+        "outbox_depth": _outbox_depth(session, c),
+        "api_budget": api_budget(client, c),
+    }
 
 
 def tenant_status(

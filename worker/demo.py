@@ -129,10 +129,17 @@ class Demo:
     @staticmethod
     def _add_local(session: Any, tenant_id: int, company: SeedCompany, number: int) -> None:
         email = f"billing@{company.domain}"
-        values: dict[str, Any] = {"name": company.name, "email": email, "website": company.website,
-                  "billing_street": company.street, "billing_city": company.city,
-                  "billing_postal_code": company.postal_code or None,
-                  "billing_country": company.country_code, "currency": "EUR", "payment_terms_days": 30}  # fmt: skip
+        values: dict[str, Any] = {
+            "name": company.name,
+            "email": email,
+            "website": company.website,
+            "billing_street": company.street,
+            "billing_city": company.city,
+            "billing_postal_code": company.postal_code or None,
+            "billing_country": company.country_code,
+            "currency": "EUR",
+            "payment_terms_days": 30,
+        }
         if service.find_by_email(session, tenant_id, email) is None:
             service.create_customer(session, tenant_id, values)
 
@@ -143,18 +150,30 @@ class Demo:
         with db.transaction(database.sessions()) as session:
             tenant_id = service.get_tenant(session, get_settings().tenant).id
         hubspot_id = connections.connect(
-            database.sessions(), tenant_id=tenant_id, provider="hubspot", account_id=str(hubspot.portal_id),
-            name="HubSpot sandbox", credentials=Credentials(access_token=hubspot.access_token),
+            database.sessions(),
+            tenant_id=tenant_id,
+            provider="hubspot",
+            account_id=str(hubspot.portal_id),
+            name="HubSpot sandbox",
+            credentials=Credentials(access_token=hubspot.access_token),
             base_url=hubspot.url,
-        )  # fmt: skip
+        )
         salesforce_id = connections.connect(
-            database.sessions(), tenant_id=tenant_id, provider="salesforce", account_id=salesforce.org_id,
+            database.sessions(),
+            tenant_id=tenant_id,
+            provider="salesforce",
+            account_id=salesforce.org_id,
             name="Salesforce sandbox",
-            credentials=Credentials(access_token=salesforce.access_token(), refresh_token=sf.refresh_token,
-                                    client_id=sf.consumer_key, client_secret=sf.consumer_secret,
-                                    instance_url=salesforce.instance_url),
-            base_url=salesforce.instance_url, options={"verify": salesforce.cert_path},
-        )  # fmt: skip
+            credentials=Credentials(
+                access_token=salesforce.access_token(),
+                refresh_token=sf.refresh_token,
+                client_id=sf.consumer_key,
+                client_secret=sf.consumer_secret,
+                instance_url=salesforce.instance_url,
+            ),
+            base_url=salesforce.instance_url,
+            options={"verify": salesforce.cert_path},
+        )
         self.console.print(
             f"connected HubSpot (connection {hubspot_id}) and Salesforce (connection {salesforce_id})"
         )
@@ -165,8 +184,13 @@ class Demo:
     def _sync(self, connection_id: int, pass_name: str, label: str) -> Counter[str]:
         from worker.sync.passes import Sync
 
-        with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed:,} records"),
-                      TimeElapsedColumn(), console=self.console) as progress:  # fmt: skip
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.completed:,} records"),
+            TimeElapsedColumn(),
+            console=self.console,
+        ) as progress:
             task = progress.add_task(label, total=None)
 
             def report(object_type: str, read: int) -> None:
@@ -254,10 +278,11 @@ class Demo:
         company = hubspot.get("companies", third_ids[hubspot_id]) or {"properties": {}}
         account = salesforce.record("Account", third_ids[salesforce_id]) or {}
         self._show(
-            "local edit (city, notes)", third,
+            "local edit (city, notes)",
+            third,
             f"HubSpot: {company['properties'].get('city')}; Salesforce: {account.get('BillingCity')}; "
             f"CRM writes: HubSpot {self.hubspot_writes}, Salesforce {self.salesforce_writes}",
-        )  # fmt: skip
+        )
 
     def _show(self, what: str, customer_id: int, elsewhere: str) -> None:
         with database.sessions()() as session:
@@ -319,8 +344,11 @@ class Demo:
         for label, value in rows:
             table.add_row(label, f"{value:,}" if isinstance(value, int) else str(value))
         self.console.print(table)
-        self.console.print(f"the demo's database is {self.folder / 'crmsync.db'}; try "
-                           f"CRMSYNC_DATA_DIR={self.folder} crmsync customers list", style="dim")  # fmt: skip
+        self.console.print(
+            f"the demo's database is {self.folder / 'crmsync.db'}; try "
+            f"CRMSYNC_DATA_DIR={self.folder} crmsync customers list",
+            style="dim",
+        )
 
 
 def run_demo(

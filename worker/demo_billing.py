@@ -212,8 +212,9 @@ def _card(session: Any, tenant_id: int, customer: Customer) -> Table:
         ("aliases", ", ".join(str(a) for a in aliases.aliases_of(session, customer.id))),
         ("links (connection: CRM id)", ", ".join(f"{c}: {e}" for c, e in links)),
     ]
-    table = Table(show_header=False, title=f"customer {customer.id}: {customer.name}",
-                  title_justify="left")  # fmt: skip
+    table = Table(
+        show_header=False, title=f"customer {customer.id}: {customer.name}", title_justify="left"
+    )
     table.add_column("field", style="bold")
     table.add_column("value", overflow="fold")
     for label, value in rows:

@@ -77,9 +77,12 @@ class RedisLocks:
     ) -> Iterator[None]:
         # Not thread-local: the heartbeat thread renews the lock this thread took.
         lock = self._client.lock(
-            KEY_PREFIX + name, timeout=timeout_s, blocking_timeout=wait_s, thread_local=False,
+            KEY_PREFIX + name,
+            timeout=timeout_s,
+            blocking_timeout=wait_s,
+            thread_local=False,
             sleep=POLL_S,
-        )  # fmt: skip
+        )
         if not lock.acquire():
             raise LockTimeout(name)
         done = threading.Event()

@@ -120,10 +120,13 @@ class PruneReport:
             del data["table"]
             tables[name] = data
         return {
-            "dry_run": self.dry_run, "batch_rows": self.batch_rows, "rows": self.rows,
+            "dry_run": self.dry_run,
+            "batch_rows": self.batch_rows,
+            "rows": self.rows,
             "transactions": self.transactions,
-            "longest_transaction_ms": round(self.longest_transaction_ms, 1), "tables": tables,
-        }  # fmt: skip
+            "longest_transaction_ms": round(self.longest_transaction_ms, 1),
+            "tables": tables,
+        }
 
 
 def prune(
@@ -150,10 +153,13 @@ def prune(
             _delete_in_batches(sessions, id_column, rule, batch_rows, dry_run, result)
         log.info(
             "prune: %s %d %s row(s) older than %s in %d transaction(s), longest %.0f ms",
-            "would delete" if dry_run else "deleted", result.rows, table,
-            horizon.isoformat(timespec="seconds"), result.transactions,
+            "would delete" if dry_run else "deleted",
+            result.rows,
+            table,
+            horizon.isoformat(timespec="seconds"),
+            result.transactions,
             result.longest_transaction_ms,
-        )  # fmt: skip
+        )
     return report
 
 

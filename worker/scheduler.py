@@ -72,8 +72,11 @@ log = logging.getLogger(__name__)
 
 LEADER_KEY = "crmsync:scheduler:leader"
 SLOT_KEY = "crmsync:scheduler:slot:{job}:{connection_id}"  # connection "all": a job of all
-RUN_KINDS = {enqueue.SYNC_CHANGES: "incremental", enqueue.PUSH_CHANGES: "push",
-             enqueue.RECONCILE: "reconcile"}  # fmt: skip
+RUN_KINDS = {
+    enqueue.SYNC_CHANGES: "incremental",
+    enqueue.PUSH_CHANGES: "push",
+    enqueue.RECONCILE: "reconcile",
+}
 DAILY_SLOT_S = 3600.0  # one nightly reconcile per connection (one prune), whoever leads
 SLOT_SHARE = 0.8  # a slot is claimed for this share of its period
 
@@ -178,13 +181,24 @@ def plans_for(connection: Connection, settings: Settings) -> list[Plan]:
     if connection.status != ConnectionStatus.ACTIVE:
         return []
     return [
-        Plan(enqueue.SYNC_CHANGES, connection.id,
-             _interval(connection, "sync_interval_s", settings.scheduler_sync_interval_s)),
-        Plan(enqueue.PUSH_CHANGES, connection.id,
-             _interval(connection, "push_interval_s", settings.scheduler_push_interval_s)),
-        Plan(enqueue.RECONCILE, connection.id, None, settings.scheduler_reconcile_at,
-             spread_offset_s(connection.id, settings.scheduler_reconcile_spread_s)),
-    ]  # fmt: skip
+        Plan(
+            enqueue.SYNC_CHANGES,
+            connection.id,
+            _interval(connection, "sync_interval_s", settings.scheduler_sync_interval_s),
+        ),
+        Plan(
+            enqueue.PUSH_CHANGES,
+            connection.id,
+            _interval(connection, "push_interval_s", settings.scheduler_push_interval_s),
+        ),
+        Plan(
+            enqueue.RECONCILE,
+            connection.id,
+            None,
+            settings.scheduler_reconcile_at,
+            spread_offset_s(connection.id, settings.scheduler_reconcile_spread_s),
+        ),
+    ]
 
 
 def plans_for_all(settings: Settings) -> list[Plan]:
@@ -229,13 +243,17 @@ class Scheduler:
     def start(self) -> Scheduler:
         now = datetime.now(UTC)
         self._scheduler.add_job(
-            self.keep_leadership, IntervalTrigger(seconds=self.settings.scheduler_lock_ttl_s / 3),
-            id="leadership", next_run_time=now,
-        )  # fmt: skip
+            self.keep_leadership,
+            IntervalTrigger(seconds=self.settings.scheduler_lock_ttl_s / 3),
+            id="leadership",
+            next_run_time=now,
+        )
         self._scheduler.add_job(
-            self.refresh, IntervalTrigger(seconds=self.settings.scheduler_refresh_s),
-            id="refresh", next_run_time=now,
-        )  # fmt: skip
+            self.refresh,
+            IntervalTrigger(seconds=self.settings.scheduler_refresh_s),
+            id="refresh",
+            next_run_time=now,
+        )
         self._scheduler.start()
         return self
 
@@ -364,8 +382,9 @@ def scheduler() -> None:
     running = Scheduler(settings, sessions=sessions).start()
     log.info(
         "scheduler started; reconcile daily at %s UTC, prune at %s UTC",
-        settings.scheduler_reconcile_at, settings.scheduler_prune_at,
-    )  # fmt: skip
+        settings.scheduler_reconcile_at,
+        settings.scheduler_prune_at,
+    )
     try:
         stopping.wait()
     finally:

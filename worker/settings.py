@@ -331,9 +331,12 @@ class Settings(BaseSettings):
     )
 
     @field_validator(
-        "retention_webhook_events_days", "retention_outbox_days", "retention_runs_days",
-        "retention_failures_days", mode="before",
-    )  # fmt: skip
+        "retention_webhook_events_days",
+        "retention_outbox_days",
+        "retention_runs_days",
+        "retention_failures_days",
+        mode="before",
+    )
     @classmethod
     def _empty_keeps_forever(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value

@@ -130,11 +130,17 @@ def add(
             tenant_id,
             customer_id,
             _given(
-                first_name=first_name, last_name=last_name, email=email, phone=phone,
-                job_title=job_title, roles=roles, department=department, notes=notes,
+                first_name=first_name,
+                last_name=last_name,
+                email=email,
+                phone=phone,
+                job_title=job_title,
+                roles=roles,
+                department=department,
+                notes=notes,
                 communications=receives,
             ),
-        )  # fmt: skip
+        )
         contact_id, data = contact.id, contact_dict(contact)
     if as_json:
         print_json(data)
@@ -163,9 +169,15 @@ def update(
     away single communications and keep the others."""
     with unit_of_work() as (session, tenant_id):
         changes = _given(
-            first_name=first_name, last_name=last_name, email=email, phone=phone,
-            job_title=job_title, roles=roles, department=department, notes=notes,
-        )  # fmt: skip
+            first_name=first_name,
+            last_name=last_name,
+            email=email,
+            phone=phone,
+            job_title=job_title,
+            roles=roles,
+            department=department,
+            notes=notes,
+        )
         if receives or no_receives:
             current = contacts.get_contact(session, tenant_id, contact_id).communications
             changes["communications"] = changed_communications(current, receives, no_receives)

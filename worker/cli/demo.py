@@ -21,6 +21,10 @@ def demo(
     from worker.demo import DemoSize, run_demo
 
     overlap = min(500, companies // 4, accounts // 4)
-    size = DemoSize(hubspot_companies=companies, salesforce_accounts=accounts, overlap=overlap,
-                    local_customers=min(300, max(10, companies // 6)))  # fmt: skip
+    size = DemoSize(
+        hubspot_companies=companies,
+        salesforce_accounts=accounts,
+        overlap=overlap,
+        local_customers=min(300, max(10, companies // 6)),
+    )
     run_demo(console, size, folder)

@@ -95,10 +95,16 @@ def list_(
     for row in rows:
         record = row["external_id"] or row["local_id"] or ""
         table.add_row(
-            str(row["id"]), row["status"], str(row["connection_id"] or "-"), row["direction"],
-            f"{row['object_type'] or '-'} {record}".strip(), f"{row['error_class']} {row['crm_code'] or ''}".strip(),
-            str(row["attempts"]), str(row["last_failed_at"])[:19], row["message"][:80],
-        )  # fmt: skip
+            str(row["id"]),
+            row["status"],
+            str(row["connection_id"] or "-"),
+            row["direction"],
+            f"{row['object_type'] or '-'} {record}".strip(),
+            f"{row['error_class']} {row['crm_code'] or ''}".strip(),
+            str(row["attempts"]),
+            str(row["last_failed_at"])[:19],
+            row["message"][:80],
+        )
     console.print(table)
 
 

@@ -43,7 +43,10 @@ def prune(
     for name, result in report.tables.items():
         older_than = result.older_than.isoformat(timespec="seconds") if result.older_than else None
         table.add_row(
-            name, older_than or "kept forever", f"{result.rows:,}", str(result.transactions),
+            name,
+            older_than or "kept forever",
+            f"{result.rows:,}",
+            str(result.transactions),
             f"{result.longest_transaction_ms:.0f}",
-        )  # fmt: skip
+        )
     console.print(table)

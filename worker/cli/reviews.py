@@ -18,9 +18,13 @@ app = typer.Typer(
 
 def _review_dict(review: reviews.DuplicateReview) -> dict[str, Any]:
     return {
-        "id": review.id, "connection_id": review.connection_id, "object_type": review.object_type,
-        "external_id": review.external_id, "status": review.status, "resolution": review.resolution,
-    }  # fmt: skip
+        "id": review.id,
+        "connection_id": review.connection_id,
+        "object_type": review.object_type,
+        "external_id": review.external_id,
+        "status": review.status,
+        "resolution": review.resolution,
+    }
 
 
 @app.command("list")
@@ -29,11 +33,17 @@ def list_(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Held CRM records, with the customers they may duplicate and why."""
     with unit_of_work() as (session, tenant_id):
         rows: list[dict[str, Any]] = [
-            {"id": r.id, "connection_id": r.connection_id, "object_type": r.object_type,
-             "external_id": r.external_id, "name": r.values.get("name"), "domain": r.values.get("domain"),
-             "candidates": r.candidates}
+            {
+                "id": r.id,
+                "connection_id": r.connection_id,
+                "object_type": r.object_type,
+                "external_id": r.external_id,
+                "name": r.values.get("name"),
+                "domain": r.values.get("domain"),
+                "candidates": r.candidates,
+            }
             for r in reviews.open_reviews(session, tenant_id)
-        ]  # fmt: skip
+        ]
     if as_json:
         print_json({"held": rows})
         return

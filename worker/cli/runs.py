@@ -61,9 +61,14 @@ def list_(
     for row in rows:
         counts = ", ".join(f"{key} {value}" for key, value in (row["counts"] or {}).items())
         table.add_row(
-            str(row["id"]), str(row["connection_id"]), row["kind"], str(row["started_at"])[:19],
-            str(row["finished_at"] or "")[:19], row["outcome"], counts,
-        )  # fmt: skip
+            str(row["id"]),
+            str(row["connection_id"]),
+            row["kind"],
+            str(row["started_at"])[:19],
+            str(row["finished_at"] or "")[:19],
+            row["outcome"],
+            counts,
+        )
     console.print(table)
 
 

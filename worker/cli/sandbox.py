@@ -111,14 +111,16 @@ def serve(
     console.print(
         f"  CRMSYNC_HUBSPOT_ACCESS_TOKEN={hubspot.access_token} crmsync connect hubspot "
         f"--portal-id {hubspot.portal_id} --base-url {hubspot.url}",
-        highlight=False, soft_wrap=True,
-    )  # fmt: skip
+        highlight=False,
+        soft_wrap=True,
+    )
     console.print(
         f"  CRMSYNC_SALESFORCE_REFRESH_TOKEN={sf.refresh_token} CRMSYNC_SALESFORCE_CLIENT_ID={sf.consumer_key} "
         f"CRMSYNC_SALESFORCE_CLIENT_SECRET={sf.consumer_secret} crmsync connect salesforce --org-id {salesforce.org_id} "
         f"--instance-url {salesforce.instance_url} --ca-bundle {cert_path}",
-        highlight=False, soft_wrap=True,
-    )  # fmt: skip
+        highlight=False,
+        soft_wrap=True,
+    )
     console.print("press Ctrl-C to stop", style="dim")
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

@@ -49,13 +49,15 @@ def status(as_json: JsonFlag = False) -> None:
         run = row["last_run"]
         budget = row["api_budget"]
         table.add_row(
-            str(row["id"]), f"{row['name']} ({row['provider']} {row['account_id']})", row["status"],
+            str(row["id"]),
+            f"{row['name']} ({row['provider']} {row['account_id']})",
+            row["status"],
             f"{run['kind']} {run['outcome']} {str(run['started_at'])[:19]}" if run else "never",
             f"{row['cursor_lag_s']:.0f}s" if row["cursor_lag_s"] is not None else "unknown",
             f"{row['failures'][OPEN]} open, {row['failures'][REPLAYED]} replayed",
             str(row["outbox_depth"]),
             f"{budget['remaining']} of {budget['limit']}" if isinstance(budget, dict) else budget,
-        )  # fmt: skip
+        )
     console.print(table if rows else "no connections yet (crmsync connect hubspot|salesforce)")
     for row in rows:
         if row["next_step"]:

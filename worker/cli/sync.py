@@ -56,12 +56,24 @@ def _secrets_from_environment(context: typer.Context) -> None:
         if source is not None and source.name == "COMMANDLINE":  # typer bundles its own click
             option = next(p for p in context.command.params if p.name == name)
             variable = option.envvar if isinstance(option.envvar, str) else "its variable"
-            fail(f"--{name.replace('_', '-')} is not taken on the command line (it would stay "
-                 f"in shell history): set {variable} instead", code=2)  # fmt: skip
+            fail(
+                f"--{name.replace('_', '-')} is not taken on the command line (it would stay "
+                f"in shell history): set {variable} instead",
+                code=2,
+            )
 
 
-def _connect(provider: str, account_id: str, name: str, credentials: Credentials, base_url: str | None,
-             options: dict[str, Any], auto_create: bool, mapping: str | None, as_json: bool = False) -> None:  # fmt: skip
+def _connect(
+    provider: str,
+    account_id: str,
+    name: str,
+    credentials: Credentials,
+    base_url: str | None,
+    options: dict[str, Any],
+    auto_create: bool,
+    mapping: str | None,
+    as_json: bool = False,
+) -> None:
     from worker.sync import connections
 
     if mapping is not None:
@@ -101,10 +113,18 @@ def _connect(provider: str, account_id: str, name: str, credentials: Credentials
         return
     try:
         connection_id = connections.connect(
-            sessions(), tenant_id=tenant_id, provider=provider, account_id=account_id, name=name,
-            credentials=credentials, base_url=base_url, options=options, auto_create=auto_create,
-            mapping=mapping, on_fields=reports.append,
-        )  # fmt: skip
+            sessions(),
+            tenant_id=tenant_id,
+            provider=provider,
+            account_id=account_id,
+            name=name,
+            credentials=credentials,
+            base_url=base_url,
+            options=options,
+            auto_create=auto_create,
+            mapping=mapping,
+            on_fields=reports.append,
+        )
     except ConnectorError as error:
         fail(f"{provider} setup failed, nothing was saved: {error}")
     _connected(connection_id, provider, account_id, name, as_json, "connected", reports)
@@ -183,14 +203,21 @@ def connect_hubspot(
     from the environment variables shown only, so they stay out of shell history."""
     _secrets_from_environment(context)
     if not access_token and not refresh_token:
-        fail("set CRMSYNC_HUBSPOT_ACCESS_TOKEN, or CRMSYNC_HUBSPOT_REFRESH_TOKEN with "
-             "CRMSYNC_HUBSPOT_CLIENT_ID and CRMSYNC_HUBSPOT_OAUTH_SECRET", code=2)  # fmt: skip
+        fail(
+            "set CRMSYNC_HUBSPOT_ACCESS_TOKEN, or CRMSYNC_HUBSPOT_REFRESH_TOKEN with "
+            "CRMSYNC_HUBSPOT_CLIENT_ID and CRMSYNC_HUBSPOT_OAUTH_SECRET",
+            code=2,
+        )
     credentials = Credentials(
-        access_token=access_token or "", refresh_token=refresh_token, client_id=client_id,
-        client_secret=client_secret, token_url=f"{base_url}/oauth/v1/token" if base_url else None,
-    )  # fmt: skip
-    _connect("hubspot", portal_id, name, credentials, base_url, {}, not no_auto_create, mapping,
-             as_json)  # fmt: skip
+        access_token=access_token or "",
+        refresh_token=refresh_token,
+        client_id=client_id,
+        client_secret=client_secret,
+        token_url=f"{base_url}/oauth/v1/token" if base_url else None,
+    )
+    _connect(
+        "hubspot", portal_id, name, credentials, base_url, {}, not no_auto_create, mapping, as_json
+    )
 
 
 @connect_app.command("salesforce")
@@ -226,17 +253,31 @@ def connect_salesforce(
     Secrets are read from the environment variables shown only."""
     _secrets_from_environment(context)
     if not access_token and not refresh_token:
-        fail("set CRMSYNC_SALESFORCE_REFRESH_TOKEN with CRMSYNC_SALESFORCE_CLIENT_ID and "
-             "CRMSYNC_SALESFORCE_CLIENT_SECRET (or CRMSYNC_SALESFORCE_ACCESS_TOKEN)", code=2)  # fmt: skip
+        fail(
+            "set CRMSYNC_SALESFORCE_REFRESH_TOKEN with CRMSYNC_SALESFORCE_CLIENT_ID and "
+            "CRMSYNC_SALESFORCE_CLIENT_SECRET (or CRMSYNC_SALESFORCE_ACCESS_TOKEN)",
+            code=2,
+        )
     credentials = Credentials(
-        access_token=access_token or "", refresh_token=refresh_token, client_id=client_id,
-        client_secret=client_secret, token_url=token_url, instance_url=instance_url,
-    )  # fmt: skip
+        access_token=access_token or "",
+        refresh_token=refresh_token,
+        client_id=client_id,
+        client_secret=client_secret,
+        token_url=token_url,
+        instance_url=instance_url,
+    )
     options: dict[str, Any] = {"verify": ca_bundle} if ca_bundle else {}
     _connect(
-        "salesforce", org_id, name, credentials, instance_url, options, not no_auto_create, mapping,
+        "salesforce",
+        org_id,
+        name,
+        credentials,
+        instance_url,
+        options,
+        not no_auto_create,
+        mapping,
         as_json,
-    )  # fmt: skip
+    )
 
 
 def summary_table(title: str, counts: dict[str, Any]) -> Table:
@@ -270,8 +311,14 @@ def sync(
             # Another tenant's connection is answered like one that does not exist.
             fail(str(NotFound("connection", connection_id)))
 
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
-                  console=console, disable=as_json, transient=True) as progress:  # fmt: skip
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=console,
+        disable=as_json,
+        transient=True,
+    ) as progress:
         task = progress.add_task("starting", total=None)
 
         def report(object_type: str, read: int) -> None:
@@ -321,11 +368,16 @@ def worker(
     """Run job workers (needs CRMSYNC_BROKER_URL or CRMSYNC_REDIS_SENTINELS; without a broker, jobs run in the command that queued them)."""
     settings = get_settings()
     if not settings.has_broker:
-        fail("crmsync worker needs CRMSYNC_BROKER_URL (a Redis URL) or CRMSYNC_REDIS_SENTINELS; "
-             "without a broker, jobs run inside the command that queued them")  # fmt: skip
+        fail(
+            "crmsync worker needs CRMSYNC_BROKER_URL (a Redis URL) or CRMSYNC_REDIS_SENTINELS; "
+            "without a broker, jobs run inside the command that queued them"
+        )
     chosen = parse_queues(queues)
-    os.execve(sys.executable, dramatiq_arguments(settings, processes, threads, chosen),
-              {**os.environ, **dramatiq_environment(settings, threads)})  # fmt: skip
+    os.execve(
+        sys.executable,
+        dramatiq_arguments(settings, processes, threads, chosen),
+        {**os.environ, **dramatiq_environment(settings, threads)},
+    )
 
 
 def dramatiq_arguments(
@@ -336,15 +388,23 @@ def dramatiq_arguments(
 
     log.info("starting %d worker process(es) on queues %s", processes, ", ".join(chosen))
     return [
-        sys.executable, "-m", "worker.dramatiq_main", "worker.dramatiq_main:boot", *ACTOR_MODULES,
-        "--processes", str(processes),
-        "--threads", str(threads or settings.worker_threads),
-        "--queues", *consumed(chosen),
+        sys.executable,
+        "-m",
+        "worker.dramatiq_main",
+        "worker.dramatiq_main:boot",
+        *ACTOR_MODULES,
+        "--processes",
+        str(processes),
+        "--threads",
+        str(threads or settings.worker_threads),
+        "--queues",
+        *consumed(chosen),
         # Dramatiq's default waits 10 minutes for running jobs: past a container's grace
         # period, so it would be killed before it put its prefetched messages back.
-        "--worker-shutdown-timeout", str(max(int(settings.worker_shutdown_timeout_s * 1000), 1)),
+        "--worker-shutdown-timeout",
+        str(max(int(settings.worker_shutdown_timeout_s * 1000), 1)),
         *dramatiq_logging_and_metrics(settings),
-    ]  # fmt: skip
+    ]
 
 
 def dramatiq_logging_and_metrics(settings: Settings) -> list[str]:

@@ -76,9 +76,11 @@ def list_(tenant: TenantOption = None, as_json: JsonFlag = False) -> None:
     )
     for row in rows:
         table.add_row(
-            str(row["email"]), str(row["role"]), str(row["created_at"])[:19],
+            str(row["email"]),
+            str(row["role"]),
+            str(row["created_at"])[:19],
             str(row["last_login_at"] or "never")[:19],
-        )  # fmt: skip
+        )
     console.print(table)
 
 

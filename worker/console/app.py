@@ -47,13 +47,16 @@ from worker.settings import Settings
 log = logging.getLogger(__name__)
 
 SECURITY_HEADERS = [
-    (b"content-security-policy", b"default-src 'self'; img-src 'self' data:; style-src 'self'; "
-     b"script-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"),
+    (
+        b"content-security-policy",
+        b"default-src 'self'; img-src 'self' data:; style-src 'self'; "
+        b"script-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    ),
     (b"x-frame-options", b"DENY"),
     (b"x-content-type-options", b"nosniff"),
     (b"referrer-policy", b"same-origin"),
     (b"cache-control", b"no-store"),
-]  # fmt: skip
+]
 
 
 class BodyLimit:
@@ -94,9 +97,16 @@ class BodyLimit:
 
     async def _too_large(self, send: Send) -> None:
         text = b"The request is too large."
-        await send({"type": "http.response.start", "status": 413,
-                    "headers": [(b"content-type", b"text/plain; charset=utf-8"),
-                                (b"content-length", str(len(text)).encode())]})  # fmt: skip
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [
+                    (b"content-type", b"text/plain; charset=utf-8"),
+                    (b"content-length", str(len(text)).encode()),
+                ],
+            }
+        )
         await send({"type": "http.response.body", "body": text})
 
 
@@ -139,14 +149,26 @@ async def login(request: Request) -> Response:
     throttle = console_of(request).throttle
     keys = (f"email:{email}", f"client:{_client(request)}")
     if throttle.blocked(*keys):
-        return render(request, "login.html", 429, back=back, email=email,
-                      error="Too many failed sign-ins: wait a few minutes and try again.")  # fmt: skip
+        return render(
+            request,
+            "login.html",
+            429,
+            back=back,
+            email=email,
+            error="Too many failed sign-ins: wait a few minutes and try again.",
+        )
     user = await in_db(request, lambda session: users.authenticate(session, email, password))
     if user is None:
         throttle.failed(*keys)
         log.info("console: failed sign-in from %s", _client(request))
-        return render(request, "login.html", 401, back=back, email=email,
-                      error="That email and password do not match an account.")  # fmt: skip
+        return render(
+            request,
+            "login.html",
+            401,
+            back=back,
+            email=email,
+            error="That email and password do not match an account.",
+        )
     throttle.succeeded(keys[0])
     auth.start_session(request, user.id)
     return RedirectResponse(back, status_code=303)
@@ -183,8 +205,11 @@ async def _http(request: Request, error: Exception) -> Response:
 
 async def _internal(request: Request, error: Exception) -> Response:
     log.error("console: %s %s failed", request.method, request.url.path, exc_info=error)
-    return Response("Something went wrong; the details are in the console's log.",
-                    status_code=500, media_type="text/plain")  # fmt: skip
+    return Response(
+        "Something went wrong; the details are in the console's log.",
+        status_code=500,
+        media_type="text/plain",
+    )
 
 
 def build_app(
@@ -210,10 +235,16 @@ def build_app(
         Route("/login", login_form, methods=["GET"]),
         Route("/login", login, methods=["POST"]),
         Route("/logout", logout, methods=["POST"]),
-        Mount("/static", StaticFiles(directory=str(Path(__file__).parent / "static")), name="static"),
-        *connections.routes, *runs.routes, *failures.routes, *conflicts.routes,
-        *reviews.routes, *customers.routes,
-    ]  # fmt: skip
+        Mount(
+            "/static", StaticFiles(directory=str(Path(__file__).parent / "static")), name="static"
+        ),
+        *connections.routes,
+        *runs.routes,
+        *failures.routes,
+        *conflicts.routes,
+        *reviews.routes,
+        *customers.routes,
+    ]
     app = Starlette(
         routes=routes,
         middleware=[

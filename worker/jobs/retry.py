@@ -37,9 +37,12 @@ def resolve_local(direction: str, object_type: str | None, local_id: int) -> Non
     """Close the failure row of a job about one local record, which has now succeeded."""
     with transaction(sessions()) as session:
         resolve_failures(
-            session, connection_id=None, direction=direction, object_type=object_type,
+            session,
+            connection_id=None,
+            direction=direction,
+            object_type=object_type,
             local_ids=[local_id],
-        )  # fmt: skip
+        )
 
 
 def record_job_failure(

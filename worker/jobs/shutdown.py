@@ -84,5 +84,8 @@ def _requeue(broker: dramatiq.Broker, message: Any, why: str) -> None:
     broker.enqueue(message.copy())
     log.info(
         "%s%r %s; put back on %s",
-        message.actor_name, tuple(message.args), why, message.queue_name,
-    )  # fmt: skip
+        message.actor_name,
+        tuple(message.args),
+        why,
+        message.queue_name,
+    )

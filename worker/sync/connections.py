@@ -149,17 +149,28 @@ def connect(
 
     latest = [credentials]
     report = build(
-        provider, account_id=account_id, base_url=base_url, credentials=credentials,
-        options=options or {}, on_tokens=latest.append,
-    ).ensure_setup(field_specs(maps_for(provider, mapping)))  # fmt: skip
+        provider,
+        account_id=account_id,
+        base_url=base_url,
+        credentials=credentials,
+        options=options or {},
+        on_tokens=latest.append,
+    ).ensure_setup(field_specs(maps_for(provider, mapping)))
     if on_fields is not None:
         on_fields(report)
     with transaction(sessions_) as session:
         connection = create_connection(
-            session, tenant_id=tenant_id, provider=provider, account_id=account_id, name=name,
-            credentials=latest[-1], base_url=base_url, options=options, auto_create=auto_create,
+            session,
+            tenant_id=tenant_id,
+            provider=provider,
+            account_id=account_id,
+            name=name,
+            credentials=latest[-1],
+            base_url=base_url,
+            options=options,
+            auto_create=auto_create,
             mapping=mapping,
-        )  # fmt: skip
+        )
         start_at_end(session, connection.id, tenant_id)
         return connection.id
 

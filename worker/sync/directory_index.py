@@ -99,8 +99,9 @@ def _catch_up(session: Session, tenant_id: int, followed: _Followed) -> None:
             followed.index.discard(customer_id)
         for row in found:
             if row.deleted_at is None:
-                followed.index.add(row.id, name=row.name, email=row.email, domain=row.domain,
-                                   tax_id=row.tax_id)  # fmt: skip
+                followed.index.add(
+                    row.id, name=row.name, email=row.email, domain=row.domain, tax_id=row.tax_id
+                )
 
 
 def directory_index(session: Session, tenant_id: int) -> DuplicateIndex:

@@ -182,9 +182,12 @@ class InboundPage:
         self.new_records.flush()
         if self.synced and has_open_failures(self.session, self.target.connection_id):
             resolve_failures(
-                self.session, connection_id=self.target.connection_id, direction="inbound",
-                object_type=self.object_type, external_ids=self.synced,
-            )  # fmt: skip
+                self.session,
+                connection_id=self.target.connection_id,
+                direction="inbound",
+                object_type=self.object_type,
+                external_ids=self.synced,
+            )
         return self.result
 
     def _may_link(self, record: RemoteRecord) -> bool:
@@ -314,9 +317,12 @@ class InboundPage:
         """The link moved to a record that may not carry our id (HubSpot makes a new record
         of a merge): the push writes it there."""
         service.write_outbox(
-            self.session, tenant_id=self.target.tenant_id, entity_type=link.local_type,
-            entity_id=link.local_id, operation="update",
-        )  # fmt: skip
+            self.session,
+            tenant_id=self.target.tenant_id,
+            entity_type=link.local_type,
+            entity_id=link.local_id,
+            operation="update",
+        )
         link.base = {**(link.base or {}), ID_WRITTEN: False}
 
     def _retire_merged(self, record: RemoteRecord, link: ExternalLink) -> None:
@@ -369,14 +375,18 @@ class InboundPage:
             return  # deleted locally already: nothing left to archive
         if self.is_parent:
             service.archive_customer(
-                self.session, self.target.tenant_id, link.local_id,
+                self.session,
+                self.target.tenant_id,
+                link.local_id,
                 origin_connection_id=self.target.connection_id,
-            )  # fmt: skip
+            )
         else:
             contact_service.remove_contact(
-                self.session, self.target.tenant_id, link.local_id,
+                self.session,
+                self.target.tenant_id,
+                link.local_id,
                 origin_connection_id=self.target.connection_id,
-            )  # fmt: skip
+            )
 
     # -- linked records -------------------------------------------------------------------------
 
@@ -431,10 +441,15 @@ class InboundPage:
             )
             changes = local_changes(self.object_map, writes, current)
             service.update_customer(
-                self.session, self.target.tenant_id, local.id, changes, custom=custom,
-                add_tags=add_tags, remove_tags=remove_tags,
+                self.session,
+                self.target.tenant_id,
+                local.id,
+                changes,
+                custom=custom,
+                add_tags=add_tags,
+                remove_tags=remove_tags,
                 origin_connection_id=self.target.connection_id,
-            )  # fmt: skip
+            )
             if archived is not None:
                 service.set_archived(
                     self.session,
@@ -446,9 +461,12 @@ class InboundPage:
         else:
             changes = local_changes(self.object_map, result.local_writes, current)
             contact_service.update_contact(
-                self.session, self.target.tenant_id, local.id, changes,
+                self.session,
+                self.target.tenant_id,
+                local.id,
+                changes,
                 origin_connection_id=self.target.connection_id,
-            )  # fmt: skip
+            )
         return True
 
     def _record_conflicts(
@@ -483,9 +501,13 @@ class InboundPage:
                 if entry.remote in result.remote_writes and entry.key in read:
                     base.update(zip(entry.local, read[entry.key], strict=True))
             service.write_outbox(
-                self.session, tenant_id=self.target.tenant_id, entity_type=link.local_type,
-                entity_id=link.local_id, operation="update", fields=sorted(result.remote_writes),
-            )  # fmt: skip
+                self.session,
+                tenant_id=self.target.tenant_id,
+                entity_type=link.local_type,
+                entity_id=link.local_id,
+                operation="update",
+                fields=sorted(result.remote_writes),
+            )
         base[ID_WRITTEN] = record.local_id == str(link.local_id)
         if not base[ID_WRITTEN]:
             self.result.needs_push = True
@@ -540,9 +562,11 @@ class InboundPage:
             self.merge_record(record, self._link(record, own))
             return "linked"
         check = self.duplicates.check(
-            name=values.get("name"), email=values.get("email"),
-            domain=values.get("domain"), tax_id=values.get("tax_id"),
-        )  # fmt: skip
+            name=values.get("name"),
+            email=values.get("email"),
+            domain=values.get("domain"),
+            tax_id=values.get("tax_id"),
+        )
         sure = check.sure
         if sure is not None:
             refused = self._not_matchable(sure.customer_id)
@@ -575,9 +599,12 @@ class InboundPage:
                 origin_connection_id=self.target.connection_id,
             )
         self.duplicates.add(
-            customer.id, name=customer.name, email=customer.email,
-            domain=customer.domain, tax_id=customer.tax_id,
-        )  # fmt: skip
+            customer.id,
+            name=customer.name,
+            email=customer.email,
+            domain=customer.domain,
+            tax_id=customer.tax_id,
+        )
         self.merge_record(record, self._link(record, customer.id))
         self.result.created_customers.append(customer.id)
         return "created"
@@ -638,16 +665,24 @@ class InboundPage:
         )
         if review is None:
             review = DuplicateReview(
-                tenant_id=self.target.tenant_id, connection_id=self.target.connection_id,
-                object_type=self.object_type, external_id=record.external_id,
-            )  # fmt: skip
+                tenant_id=self.target.tenant_id,
+                connection_id=self.target.connection_id,
+                object_type=self.object_type,
+                external_id=record.external_id,
+            )
             self.session.add(review)
         review.candidates = [
             {"customer_id": c.customer_id, "score": c.score, "reasons": list(c.reasons)}
             for c in candidates
         ]
-        review.values = {k: (str(v) if v is not None and not isinstance(v, str | int | float | bool | dict | list) else v)
-                         for k, v in values.items()}  # fmt: skip
+        review.values = {
+            k: (
+                str(v)
+                if v is not None and not isinstance(v, str | int | float | bool | dict | list)
+                else v
+            )
+            for k, v in values.items()
+        }
         review.status = "open"
         self.session.flush()
 
@@ -663,16 +698,25 @@ class InboundPage:
             values = to_local(self.object_map, record.properties, region=customer.billing_country)
             email = values.get("email")
             match = next(
-                (c for c in customer.contacts if email and c.email == email and c.deleted_at is None
-                 and not self._linked_locally(c.id)),
+                (
+                    c
+                    for c in customer.contacts
+                    if email
+                    and c.email == email
+                    and c.deleted_at is None
+                    and not self._linked_locally(c.id)
+                ),
                 None,
-            )  # fmt: skip
+            )
             if match is None:
                 contact_first_name(values)
                 contact = contact_service.add_contact(
-                    self.session, self.target.tenant_id, customer.id, values,
+                    self.session,
+                    self.target.tenant_id,
+                    customer.id,
+                    values,
                     origin_connection_id=self.target.connection_id,
-                )  # fmt: skip
+                )
                 self.merge_record(record, self._link(record, contact.id))
                 return "created"
             own = match.id

@@ -119,8 +119,12 @@ class NewRecords:
     def _customer(self, record: RemoteRecord) -> _Waiting | None:
         page = self.page
         values = to_local(page.object_map, record.properties)
-        keys: dict[str, Any] = {"name": values.get("name"), "email": values.get("email"),
-                                "domain": values.get("domain"), "tax_id": values.get("tax_id")}  # fmt: skip
+        keys: dict[str, Any] = {
+            "name": values.get("name"),
+            "email": values.get("email"),
+            "domain": values.get("domain"),
+            "tax_id": values.get("tax_id"),
+        }
         if self._pending.check(**keys).found:
             self.depends = True  # a duplicate of one waiting: decided once that one is written
             return None
@@ -169,8 +173,13 @@ class NewRecords:
         if page.is_parent:
             for item, local_id in zip(waiting, ids, strict=True):
                 fields = item.values.fields
-                page.duplicates.add(local_id, name=fields.get("name"), email=fields.get("email"),
-                                    domain=fields.get("domain"), tax_id=fields.get("tax_id"))  # fmt: skip
+                page.duplicates.add(
+                    local_id,
+                    name=fields.get("name"),
+                    email=fields.get("email"),
+                    domain=fields.get("domain"),
+                    tax_id=fields.get("tax_id"),
+                )
                 page.result.created_customers.append(local_id)
         rows = self._rows(ids)
         links: list[dict[str, Any]] = []
@@ -201,10 +210,14 @@ class NewRecords:
         page, record = self.page, item.record
         region = None if page.is_parent else self._customers[item.values[0]].billing_country
         result = merge(
-            page.object_map, base={}, local=local, remote=record.properties,
-            local_changed_at=local["updated_at"], remote_modified_at=record.modified_at,
+            page.object_map,
+            base={},
+            local=local,
+            remote=record.properties,
+            local_changed_at=local["updated_at"],
+            remote_modified_at=record.modified_at,
             region=region,
-        )  # fmt: skip
+        )
         if result.local_writes or result.remote_writes or result.conflicts or result.problems:
             return None
         id_written = record.local_id == str(local["id"])
@@ -212,12 +225,17 @@ class NewRecords:
         page.synced.append(record.external_id)
         now = utcnow()
         return {
-            "connection_id": page.target.connection_id, "object_type": page.object_type,
-            "external_id": record.external_id, "local_type": page.object_map.local_type,
-            "local_id": local["id"], "base": {**result.base, ID_WRITTEN: id_written},
-            "fingerprint": result.fingerprint, "remote_modified_at": record.modified_at,
-            "last_synced_at": now, "created_at": now,
-        }  # fmt: skip
+            "connection_id": page.target.connection_id,
+            "object_type": page.object_type,
+            "external_id": record.external_id,
+            "local_type": page.object_map.local_type,
+            "local_id": local["id"],
+            "base": {**result.base, ID_WRITTEN: id_written},
+            "fingerprint": result.fingerprint,
+            "remote_modified_at": record.modified_at,
+            "last_synced_at": now,
+            "created_at": now,
+        }
 
     def _merge_one(self, item: _Waiting, local_id: int) -> None:
         page = self.page
@@ -235,13 +253,17 @@ class NewRecords:
         origin = page.target.connection_id
         if page.is_parent:
             return service.create_customers(
-                page.session, page.target.tenant_id, [item.values for item in waiting],
+                page.session,
+                page.target.tenant_id,
+                [item.values for item in waiting],
                 origin_connection_id=origin,
-            )  # fmt: skip
+            )
         try:
             return contact_service.create_contacts(
-                page.session, page.target.tenant_id, [item.values for item in waiting],
+                page.session,
+                page.target.tenant_id,
+                [item.values for item in waiting],
                 origin_connection_id=origin,
-            )  # fmt: skip
+            )
         except InvalidInput as error:  # not expected: primaries are left to the page
             raise DirectoryError(str(error)) from error

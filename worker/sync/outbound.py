@@ -142,13 +142,16 @@ class Pusher:
                 # Every tenant's rows, so that only a missing id is a gap (see settled_up_to).
                 rows = session.execute(
                     select(
-                        OutboxEntry.id, OutboxEntry.tenant_id, OutboxEntry.entity_type,
-                        OutboxEntry.entity_id, OutboxEntry.created_at,
+                        OutboxEntry.id,
+                        OutboxEntry.tenant_id,
+                        OutboxEntry.entity_type,
+                        OutboxEntry.entity_id,
+                        OutboxEntry.created_at,
                     )
                     .where(OutboxEntry.id > (position.value if after is None else after))
                     .order_by(OutboxEntry.id)
                     .limit(OUTBOX_BATCH)
-                ).all()  # fmt: skip
+                ).all()
                 if not rows:
                     break
                 ours = [row for row in rows if row.tenant_id == self.target.tenant_id]
@@ -224,9 +227,15 @@ class Pusher:
             self._adopt_removed(session, object_type, records, links)
         if self._read_first(session, object_type, object_map, records, links):
             links = self._links(session, object_type, list(records))
-        parent_links = self._links(session, self.target.parent_type, sorted(
-            {r.customer_id for r in records.values() if isinstance(r, Contact)}
-        )) if local_type == "contact" else {}  # fmt: skip
+        parent_links = (
+            self._links(
+                session,
+                self.target.parent_type,
+                sorted({r.customer_id for r in records.values() if isinstance(r, Contact)}),
+            )
+            if local_type == "contact"
+            else {}
+        )
         requests: list[WriteRequest] = []
         planned: list[tuple[Customer | Contact, dict[str, Any]]] = []
         unread = self._unread_changes(session, object_type, links)
@@ -281,17 +290,26 @@ class Pusher:
                 self.counts["failed"] += 1
                 assert result.error is not None
                 record_failure(
-                    session, direction="outbound", error=result.error,
-                    payload=JobCall.of(PUSH_RECORDS, self.target.connection_id, local_type, [local.id]).payload(),
-                    connection_id=self.target.connection_id, object_type=object_type,
-                    external_id=request.external_id, local_id=local.id,
-                )  # fmt: skip
+                    session,
+                    direction="outbound",
+                    error=result.error,
+                    payload=JobCall.of(
+                        PUSH_RECORDS, self.target.connection_id, local_type, [local.id]
+                    ).payload(),
+                    connection_id=self.target.connection_id,
+                    object_type=object_type,
+                    external_id=request.external_id,
+                    local_id=local.id,
+                )
         session.flush()
         if self._synced and has_open_failures(session, self.target.connection_id):
             resolve_failures(
-                session, connection_id=self.target.connection_id, direction="outbound",
-                object_type=object_type, local_ids=self._synced,
-            )  # fmt: skip
+                session,
+                connection_id=self.target.connection_id,
+                direction="outbound",
+                object_type=object_type,
+                local_ids=self._synced,
+            )
         return changed
 
     def _merge_replaced(
@@ -401,12 +419,20 @@ class Pusher:
         (three-way merge, conflicts by rule), and what local still wins is pushed then."""
         if not links or not has_open_failures(session, self.target.connection_id):
             return set()
-        return {external_id for external_id in session.scalars(select(SyncFailure.external_id).where(
-            SyncFailure.connection_id == self.target.connection_id,
-            SyncFailure.direction == "inbound", SyncFailure.object_type == object_type,
-            SyncFailure.crm_code == STALE_VERSION, SyncFailure.status.in_(UNRESOLVED),
-            SyncFailure.external_id.in_([link.external_id for link in links.values()]),
-        )) if external_id}  # fmt: skip
+        return {
+            external_id
+            for external_id in session.scalars(
+                select(SyncFailure.external_id).where(
+                    SyncFailure.connection_id == self.target.connection_id,
+                    SyncFailure.direction == "inbound",
+                    SyncFailure.object_type == object_type,
+                    SyncFailure.crm_code == STALE_VERSION,
+                    SyncFailure.status.in_(UNRESOLVED),
+                    SyncFailure.external_id.in_([link.external_id for link in links.values()]),
+                )
+            )
+            if external_id
+        }
 
     def _links(
         self, session: Session, object_type: str, local_ids: list[int]
@@ -480,9 +506,13 @@ class Pusher:
     ) -> None:
         if link is None:
             link = ExternalLink(
-                connection_id=self.target.connection_id, object_type=object_type, external_id=external_id,
-                local_type=object_map.local_type, local_id=local.id, base={},
-            )  # fmt: skip
+                connection_id=self.target.connection_id,
+                object_type=object_type,
+                external_id=external_id,
+                local_type=object_map.local_type,
+                local_id=local.id,
+                base={},
+            )
             session.add(link)
         base = {**(link.base or {}), **base_update, ID_WRITTEN: True}
         link.base = base

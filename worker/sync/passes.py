@@ -257,9 +257,11 @@ class Sync:
             for link in gone:
                 if link.local_type == "customer":
                     service.archive_customer(
-                        session, self.target.tenant_id, link.local_id,
+                        session,
+                        self.target.tenant_id,
+                        link.local_id,
                         origin_connection_id=self.target.connection_id,
-                    )  # fmt: skip
+                    )
                 session.delete(link)
             self.counts["archived"] += len(gone)
 

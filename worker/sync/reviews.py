@@ -66,10 +66,14 @@ def _make_link(session: Session, review: DuplicateReview, customer_id: int) -> N
         )
     session.add(
         ExternalLink(
-            connection_id=review.connection_id, object_type=review.object_type,
-            external_id=review.external_id, local_type="customer", local_id=customer_id, base={},
+            connection_id=review.connection_id,
+            object_type=review.object_type,
+            external_id=review.external_id,
+            local_type="customer",
+            local_id=customer_id,
+            base={},
         )
-    )  # fmt: skip
+    )
 
 
 def link(session: Session, tenant_id: int, review_id: int, customer_id: int) -> DuplicateReview:

@@ -37,9 +37,19 @@ LATEST_MS = 253_402_300_800_000  # 10000-01-01: past it, no datetime can hold oc
 
 # HubSpot decodes these in the URL before signing it (its "validating requests" page).
 URI_DECODED = {
-    "%3A": ":", "%2F": "/", "%3F": "?", "%40": "@", "%21": "!", "%24": "$", "%27": "'",
-    "%28": "(", "%29": ")", "%2A": "*", "%2C": ",", "%3B": ";",
-}  # fmt: skip
+    "%3A": ":",
+    "%2F": "/",
+    "%3F": "?",
+    "%40": "@",
+    "%21": "!",
+    "%24": "$",
+    "%27": "'",
+    "%28": "(",
+    "%29": ")",
+    "%2A": "*",
+    "%2C": ",",
+    "%3B": ";",
+}
 
 # Legacy subscription prefixes and generic objectTypeIds -> crmsync object types.
 OBJECT_TYPES = {"company": "company", "contact": "contact"}
@@ -95,10 +105,11 @@ def verify(
         return "v3"
     if require_v3:
         raise Rejected(
-            401, "missing_signature",
+            401,
+            "missing_signature",
             "no v3 signature (X-HubSpot-Signature-v3); v1 alone is accepted only with "
             "CRMSYNC_HUBSPOT_WEBHOOK_REQUIRE_V3=false",
-        )  # fmt: skip
+        )
     signature_v1 = headers.get(SIGNATURE_V1)
     if signature_v1 is None:
         raise Rejected(401, "missing_signature", "no HubSpot signature")
@@ -204,8 +215,10 @@ def _records(kind: str, raw: dict[str, Any]) -> list[tuple[str, str]]:
     if action == "associationChange":
         # Both ends changed: a contact's company is part of the contact and of the company.
         from_type, _, to_type = str(raw.get("associationType", "")).partition("_TO_")
-        ends = ((ASSOCIATION_ENDS.get(from_type), raw.get("fromObjectId")),
-                (ASSOCIATION_ENDS.get(to_type), raw.get("toObjectId")))  # fmt: skip
+        ends = (
+            (ASSOCIATION_ENDS.get(from_type), raw.get("fromObjectId")),
+            (ASSOCIATION_ENDS.get(to_type), raw.get("toObjectId")),
+        )
         for end_type, end_id in ends:
             if end_type is not None and _integer(end_id):
                 records.append((end_type, str(end_id)))
@@ -249,10 +262,19 @@ def dedupe_key(raw: Mapping[str, Any]) -> str:
     parts = [
         raw.get(name)
         for name in (
-            "subscriptionType", "objectTypeId", "objectId", "occurredAt", "propertyName",
-            "propertyValue", "primaryObjectId", "mergedObjectIds", "fromObjectId",
-            "toObjectId", "associationType", "associationRemoved",
+            "subscriptionType",
+            "objectTypeId",
+            "objectId",
+            "occurredAt",
+            "propertyName",
+            "propertyValue",
+            "primaryObjectId",
+            "mergedObjectIds",
+            "fromObjectId",
+            "toObjectId",
+            "associationType",
+            "associationRemoved",
         )
-    ]  # fmt: skip
+    ]
     digest = hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()
     return f"hubspot:{digest}"

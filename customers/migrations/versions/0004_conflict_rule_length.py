@@ -23,14 +23,18 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table("sync_conflicts", schema=None) as batch_op:
         batch_op.alter_column(
-            "rule", existing_type=sa.String(length=32), type_=sa.String(length=64),
+            "rule",
+            existing_type=sa.String(length=32),
+            type_=sa.String(length=64),
             existing_nullable=False,
-        )  # fmt: skip
+        )
 
 
 def downgrade() -> None:
     with op.batch_alter_table("sync_conflicts", schema=None) as batch_op:
         batch_op.alter_column(
-            "rule", existing_type=sa.String(length=64), type_=sa.String(length=32),
+            "rule",
+            existing_type=sa.String(length=64),
+            type_=sa.String(length=32),
             existing_nullable=False,
-        )  # fmt: skip
+        )

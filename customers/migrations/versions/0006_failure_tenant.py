@@ -25,9 +25,12 @@ def upgrade() -> None:
     with op.batch_alter_table("sync_failures", schema=None) as batch_op:
         batch_op.add_column(sa.Column("tenant_id", sa.Integer(), nullable=True))
         batch_op.create_foreign_key(
-            op.f("fk_sync_failures_tenant_id_tenants"), "tenants", ["tenant_id"], ["id"],
+            op.f("fk_sync_failures_tenant_id_tenants"),
+            "tenants",
+            ["tenant_id"],
+            ["id"],
             ondelete="CASCADE",
-        )  # fmt: skip
+        )
         batch_op.create_index(
             "ix_sync_failures_tenant_status", ["tenant_id", "status"], unique=False
         )

@@ -96,10 +96,12 @@ def upgrade() -> None:
     op.add_column(
         "tenants",
         sa.Column(
-            "require_billing_address", sa.Boolean(), server_default=sa.text("true"),
+            "require_billing_address",
+            sa.Boolean(),
+            server_default=sa.text("true"),
             nullable=False,
         ),
-    )  # fmt: skip
+    )
     for column in _billing_columns():
         if column.name != "legal_entity_id":
             op.add_column("customers", column)

@@ -116,8 +116,9 @@ def categorize_one(customer_id: int, as_json: JsonFlag = False) -> None:
     if as_json:
         print_json(data)
     elif data["failure"]:
-        errors.print(f"customer {customer_id}: categorization failed: {data['failure']}",
-                     highlight=False)  # fmt: skip
+        errors.print(
+            f"customer {customer_id}: categorization failed: {data['failure']}", highlight=False
+        )
     elif outcome["unfinished"]:
         errors.print(f"customer {customer_id}: categorization did not finish", highlight=False)
     else:

@@ -324,15 +324,29 @@ def add(
     --set billing_city=... and --country. A sure duplicate of another customer is refused
     (see --allow-duplicate), a likely one warned of."""
     fields = _fields(
-        name=name, email=email, phone=phone, website=website, tax_id=tax_id,
-        customer_type=customer_type, currency=currency, payment_terms=payment_terms,
-        credit_limit=credit_limit, country=country, notes=notes, sets=sets,
-    )  # fmt: skip
+        name=name,
+        email=email,
+        phone=phone,
+        website=website,
+        tax_id=tax_id,
+        customer_type=customer_type,
+        currency=currency,
+        payment_terms=payment_terms,
+        credit_limit=credit_limit,
+        country=country,
+        notes=notes,
+        sets=sets,
+    )
     fields |= _billing(
-        tax_rate=tax_rate, tax_country=tax_country, tax_exemption=tax_exemption,
-        legal_entity=legal_entity, invoicing_flow=invoicing_flow, auto_pay=auto_pay,
-        sales_rep_email=sales_rep, sales_rep_name=sales_rep_name,
-    )  # fmt: skip
+        tax_rate=tax_rate,
+        tax_country=tax_country,
+        tax_exemption=tax_exemption,
+        legal_entity=legal_entity,
+        invoicing_flow=invoicing_flow,
+        auto_pay=auto_pay,
+        sales_rep_email=sales_rep,
+        sales_rep_name=sales_rep_name,
+    )
     if customs:
         fields["custom_properties"] = parse_assignments(customs, "--custom")
     with (
@@ -391,17 +405,31 @@ def update(
     that makes it a sure duplicate of another customer is refused (see --allow-duplicate), a
     likely one warned of."""
     fields = _fields(
-        name=name, email=email, phone=phone, website=website, tax_id=tax_id,
-        customer_type=customer_type, currency=currency, payment_terms=payment_terms,
-        credit_limit=credit_limit, country=country, notes=notes, sets=sets,
-    )  # fmt: skip
+        name=name,
+        email=email,
+        phone=phone,
+        website=website,
+        tax_id=tax_id,
+        customer_type=customer_type,
+        currency=currency,
+        payment_terms=payment_terms,
+        credit_limit=credit_limit,
+        country=country,
+        notes=notes,
+        sets=sets,
+    )
     if status is not None:
         fields["status"] = status
     fields |= _billing(
-        tax_rate=tax_rate, tax_country=tax_country, tax_exemption=tax_exemption,
-        legal_entity=legal_entity, invoicing_flow=invoicing_flow, auto_pay=auto_pay,
-        sales_rep_email=sales_rep, sales_rep_name=sales_rep_name,
-    )  # fmt: skip
+        tax_rate=tax_rate,
+        tax_country=tax_country,
+        tax_exemption=tax_exemption,
+        legal_entity=legal_entity,
+        invoicing_flow=invoicing_flow,
+        auto_pay=auto_pay,
+        sales_rep_email=sales_rep,
+        sales_rep_name=sales_rep_name,
+    )
     custom = _custom_changes(customs, unsets)
     with (
         reported_refusal(as_json=as_json),

@@ -40,8 +40,13 @@ class Pair:
 
 
 def _summary(row: Any) -> dict[str, Any]:
-    return {"id": row.id, "name": row.name, "email": row.email, "tax_id": row.tax_id,
-            "domain": row.domain}  # fmt: skip
+    return {
+        "id": row.id,
+        "name": row.name,
+        "email": row.email,
+        "tax_id": row.tax_id,
+        "domain": row.domain,
+    }
 
 
 def find_pairs(session: Session, tenant_id: int, customer_id: int | None) -> list[Pair]:
@@ -84,16 +89,25 @@ def duplicates(
         pairs = find_pairs(session, tenant_id, customer)
         rows = _rows(session, {i for p in pairs for i in (p.first, p.second)})
         held = [
-            {"review": r.id, "connection_id": r.connection_id, "crm_record": f"{r.object_type} {r.external_id}",
-             "name": r.values.get("name"), "candidates": r.candidates}
+            {
+                "review": r.id,
+                "connection_id": r.connection_id,
+                "crm_record": f"{r.object_type} {r.external_id}",
+                "name": r.values.get("name"),
+                "candidates": r.candidates,
+            }
             for r in open_reviews(session, tenant_id)
             if customer is None or any(c["customer_id"] == customer for c in r.candidates)
-        ]  # fmt: skip
+        ]
     data: list[dict[str, Any]] = [
-        {"kind": p.kind, "score": p.score, "reasons": list(p.reasons),
-         "customers": [_summary(rows[p.first]), _summary(rows[p.second])]}
+        {
+            "kind": p.kind,
+            "score": p.score,
+            "reasons": list(p.reasons),
+            "customers": [_summary(rows[p.first]), _summary(rows[p.second])],
+        }
         for p in pairs
-    ]  # fmt: skip
+    ]
     if as_json:
         print_json({"pairs": data, "held_back": held})
         return
@@ -104,12 +118,24 @@ def duplicates(
     if not data:
         console.print("no duplicates, sure or likely")
         return
-    table = Table("kind", "score", "customer", "duplicate of", "reasons",
-                  title=duplicates_title(data), title_justify="left")  # fmt: skip
+    table = Table(
+        "kind",
+        "score",
+        "customer",
+        "duplicate of",
+        "reasons",
+        title=duplicates_title(data),
+        title_justify="left",
+    )
     for item in data:
         first, second = item["customers"]
-        table.add_row(item["kind"], f"{item['score']:.0f}", _label(first), _label(second),
-                      ", ".join(item["reasons"]))  # fmt: skip
+        table.add_row(
+            item["kind"],
+            f"{item['score']:.0f}",
+            _label(first),
+            _label(second),
+            ", ".join(item["reasons"]),
+        )
     console.print(table)
 
 
@@ -147,9 +173,14 @@ def check(
     given = {"name": name, "email": email, "tax_id": tax_id, "domain": domain}
     cleaned = clean_customer({key: value for key, value in given.items() if value is not None})
     with unit_of_work() as (session, tenant_id):
-        found = find_duplicates(session, tenant_id, name=cleaned.get("name"),
-                                email=cleaned.get("email"), domain=domain and cleaned.get("domain"),
-                                tax_id=cleaned.get("tax_id"))  # fmt: skip
+        found = find_duplicates(
+            session,
+            tenant_id,
+            name=cleaned.get("name"),
+            email=cleaned.get("email"),
+            domain=domain and cleaned.get("domain"),
+            tax_id=cleaned.get("tax_id"),
+        )
         sure = _candidate(session, tenant_id, found.sure) if found.sure else None
         likely = [_candidate(session, tenant_id, c) for c in found.likely]
     if as_json:

@@ -62,11 +62,15 @@ def template(
         with file.open("w", encoding="utf-8-sig", newline="") as stream:
             write_template(stream)
     if as_json:
-        print_json({
-            "columns": list(TEMPLATE_COLUMNS), "required": list(REQUIRED_COLUMNS),
-            "custom_prefix": CUSTOM_PREFIX, "example": TEMPLATE_EXAMPLE,
-            "file": str(file) if file is not None else None,
-        })  # fmt: skip
+        print_json(
+            {
+                "columns": list(TEMPLATE_COLUMNS),
+                "required": list(REQUIRED_COLUMNS),
+                "custom_prefix": CUSTOM_PREFIX,
+                "example": TEMPLATE_EXAMPLE,
+                "file": str(file) if file is not None else None,
+            }
+        )
     elif file is None:
         write_template(sys.stdout)
     else:
@@ -108,8 +112,12 @@ def import_(
             tenant = current_tenant(session).slug  # a --tenant that does not exist is refused
     except UnknownTenant as error:
         fail(str(error))
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TimeElapsedColumn())  # fmt: skip
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
     big = raw.count(b"\n") >= PROGRESS_FROM_ROWS
     with Progress(*columns, console=errors, transient=True, disable=not big) as progress:
         task = progress.add_task("reading", total=None)

@@ -16,14 +16,27 @@ Version = Annotated[
 ]
 # The options of add / update, by the field each sets; every other field is set with --set.
 OPTION_OF = {
-    "name": "--name", "email": "--email", "phone": "--phone", "website": "--website",
-    "tax_id": "--tax-id", "customer_type": "--type", "currency": "--currency",
-    "payment_terms_days": "--payment-terms", "credit_limit": "--credit-limit",
-    "billing_country": "--country", "notes": "--notes", "status": "--status",
-    "tax_rate": "--tax-rate", "tax_country": "--tax-country", "tax_exemption": "--tax-exemption",
-    "legal_entity": "--legal-entity", "invoicing_flow": "--invoicing-flow",
-    "auto_pay": "--auto-pay", "sales_rep_email": "--sales-rep", "sales_rep_name": "--sales-rep-name",
-}  # fmt: skip
+    "name": "--name",
+    "email": "--email",
+    "phone": "--phone",
+    "website": "--website",
+    "tax_id": "--tax-id",
+    "customer_type": "--type",
+    "currency": "--currency",
+    "payment_terms_days": "--payment-terms",
+    "credit_limit": "--credit-limit",
+    "billing_country": "--country",
+    "notes": "--notes",
+    "status": "--status",
+    "tax_rate": "--tax-rate",
+    "tax_country": "--tax-country",
+    "tax_exemption": "--tax-exemption",
+    "legal_entity": "--legal-entity",
+    "invoicing_flow": "--invoicing-flow",
+    "auto_pay": "--auto-pay",
+    "sales_rep_email": "--sales-rep",
+    "sales_rep_name": "--sales-rep-name",
+}
 SET_FIELDS = sorted(set(CUSTOMER_FIELDS) - set(OPTION_OF) - {"custom_properties"})
 # Tax and billing options of add / update (``customers.billing``), by field.
 TaxRate = Annotated[str | None, typer.Option("--tax-rate", help="Percent, 0-100, e.g. 19 or 7.5.")]

@@ -121,13 +121,21 @@ def _history(session: Session, tenant_id: int, customer_id: int) -> dict[str, An
     return {
         "customer": fields,
         "links": [
-            {"connection": connection.name, "connection_id": connection.id,
-             "provider": connection.provider, "object_type": link.object_type,
-             "external_id": link.external_id, "last_synced_at": link.last_synced_at}
+            {
+                "connection": connection.name,
+                "connection_id": connection.id,
+                "provider": connection.provider,
+                "object_type": link.object_type,
+                "external_id": link.external_id,
+                "last_synced_at": link.last_synced_at,
+            }
             for link, connection in links
         ],
-        "aliases": aliases, "runs": runs, "conflicts": conflicts, "failures": failures,
-    }  # fmt: skip
+        "aliases": aliases,
+        "runs": runs,
+        "conflicts": conflicts,
+        "failures": failures,
+    }
 
 
 @page

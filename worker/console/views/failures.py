@@ -49,9 +49,9 @@ def _filter(params: Any) -> triage.FailureFilter:
         statuses = triage.statuses(status, UNRESOLVED)
     except InvalidInput:
         raise InvalidInput.single(
-            "status", f"{(status or '')[:40]!r}: use open, replayed, resolved, dismissed, "
-            "unresolved or all"
-        ) from None  # fmt: skip
+            "status",
+            f"{(status or '')[:40]!r}: use open, replayed, resolved, dismissed, unresolved or all",
+        ) from None
     return triage.FailureFilter(
         statuses=statuses,
         connection=int_param(params.get("connection"), "connection"),
@@ -72,10 +72,16 @@ async def index(request: Request) -> Response:
     rows = await in_tenant(request, load)
     params = request.query_params
     return render(
-        request, "failures.html", failures=rows, directions=DIRECTIONS,
-        chosen={key: params.get(key, "") for key in ("connection", "direction", "error", "since", "status")},
+        request,
+        "failures.html",
+        failures=rows,
+        directions=DIRECTIONS,
+        chosen={
+            key: params.get(key, "")
+            for key in ("connection", "direction", "error", "since", "status")
+        },
         here=str(request.url.path) + ("?" + request.url.query if request.url.query else ""),
-    )  # fmt: skip
+    )
 
 
 @page

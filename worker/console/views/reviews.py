@@ -43,11 +43,18 @@ def _review(session: Session, tenant_id: int, review_id: int) -> DuplicateReview
 async def index(request: Request) -> Response:
     def load(session: Session, tenant_id: int) -> list[dict[str, Any]]:
         return [
-            {"id": r.id, "connection_id": r.connection_id, "object_type": r.object_type,
-             "external_id": r.external_id, "name": r.values.get("name"),
-             "domain": r.values.get("domain"), "candidates": r.candidates, "created_at": r.created_at}
+            {
+                "id": r.id,
+                "connection_id": r.connection_id,
+                "object_type": r.object_type,
+                "external_id": r.external_id,
+                "name": r.values.get("name"),
+                "domain": r.values.get("domain"),
+                "candidates": r.candidates,
+                "created_at": r.created_at,
+            }
             for r in reviews.open_reviews(session, tenant_id)
-        ]  # fmt: skip
+        ]
 
     return render(request, "reviews.html", held=await in_tenant(request, load))
 
@@ -69,11 +76,14 @@ async def detail(request: Request) -> Response:
             key for key in review.values if key not in COMPARED and not key.startswith("custom.")
         )
         candidates = [
-            {**c, "customer": customers[int(c["customer_id"])],
-             "fields": {f: getattr(customers[int(c["customer_id"])], f, None) for f in fields}}
+            {
+                **c,
+                "customer": customers[int(c["customer_id"])],
+                "fields": {f: getattr(customers[int(c["customer_id"])], f, None) for f in fields},
+            }
             for c in review.candidates
             if int(c.get("customer_id", 0)) in customers
-        ]  # fmt: skip
+        ]
         return {"review": review, "candidates": candidates, "fields": fields}
 
     data = await in_tenant(request, load)

@@ -39,9 +39,12 @@ async def index(request: Request) -> Response:
 
     rows = await in_tenant(request, load)
     return render(
-        request, "runs.html", runs=rows, kinds=KINDS,
+        request,
+        "runs.html",
+        runs=rows,
+        kinds=KINDS,
         chosen={"connection": connection or "", "kind": kind or "", "outcome": outcome or ""},
-    )  # fmt: skip
+    )
 
 
 @page
