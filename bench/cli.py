@@ -7,9 +7,14 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.console import Console
 
 from bench.options import DEFAULT_REDIS, DEFAULT_WEBHOOK_REDIS, build_options
-from worker.cli.common import console, fail
+from worker.cli.common import fail
+
+# The benches' own console: their lines carry Rich markup (times dim, section names bold),
+# which the product CLI's console prints as typed.
+console = Console()
 
 SECTIONS = "full, incremental, outbound, webhooks, memory, embedded, prune"
 

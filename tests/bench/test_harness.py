@@ -158,6 +158,7 @@ def test_a_tiny_run_writes_every_figure_with_its_reference_and_both_pngs(tmp_pat
         assert (row["now"] != targets.NOT_MEASURED) == name.startswith(measured), row
     assert rows["projected first sync of 1"]["now"].startswith("list: 8.8 min (search: 16.7 min)")
     assert "Targets" in done.stdout and targets.NOT_MEASURED in done.stdout
+    assert "[dim]" not in done.stdout and "[bold]" not in done.stdout  # styled, not printed
 
 
 @pytest.mark.postgres
