@@ -7,7 +7,7 @@ commits):
   survivor is linked already);
 - deleted in the CRM: the local record is archived (never deleted) and unlinked;
 - no newer than what was applied last: skipped (stale, or the overlap of an incremental
-  window read twice);
+  window read twice; ``worker.sync.links.is_stale``);
 - linked: three-way merge against the link's base; local writes go through the service
   layer (tagged with the connection, so they are not pushed back as new changes), conflicts
   are recorded, and values local won are left for the push;
@@ -38,7 +38,7 @@ from customers.duplicates import DuplicateIndex
 from customers.errors import DirectoryError
 from customers.models import Contact, Customer
 from customers.sync_state import DuplicateReview, ExternalLink, SyncConflict
-from customers.types import as_id, utcnow
+from customers.types import as_id
 from mappings import (
     MergeResult,
     ObjectMap,
@@ -54,7 +54,8 @@ from worker.failures import has_open_failures, record_failure, resolve_failures
 from worker.jobs.enqueue import SYNC_RECORDS
 from worker.jobs.payload import JobCall
 from worker.sync.directory_index import directory_index
-from worker.sync.new_records import ID_WRITTEN, NewRecords, contact_first_name
+from worker.sync.links import ID_WRITTEN, is_stale, link_columns, merged_columns
+from worker.sync.new_records import NewRecords, contact_first_name
 from worker.sync.target import SyncTarget
 
 log = logging.getLogger(__name__)
@@ -213,11 +214,8 @@ class InboundPage:
         link = self.links.get(record.external_id)
         return (
             link is not None
-            and not record.merged_into
-            and not record.archived
-            and not record.merged_ids
-            and link.remote_modified_at is not None
-            and record.modified_at <= link.remote_modified_at
+            and not (record.merged_into or record.archived or record.merged_ids)
+            and is_stale(link, record)
         )
 
     def count(self, outcome: str, amount: int = 1) -> None:
@@ -259,10 +257,7 @@ class InboundPage:
         if record.archived:
             return self._deleted(record, link)
         if link is not None:
-            if (
-                link.remote_modified_at is not None
-                and record.modified_at <= link.remote_modified_at
-            ):
+            if is_stale(link, record):
                 return "stale"
             return self.merge_record(record, link)
         return self._new(record)
@@ -508,13 +503,11 @@ class InboundPage:
                 operation="update",
                 fields=sorted(result.remote_writes),
             )
-        base[ID_WRITTEN] = record.local_id == str(link.local_id)
-        if not base[ID_WRITTEN]:
+        state = merged_columns(record, link.local_id, base, result.fingerprint)
+        if not state["base"][ID_WRITTEN]:
             self.result.needs_push = True
-        link.base = base
-        link.fingerprint = result.fingerprint
-        link.remote_modified_at = record.modified_at
-        link.last_synced_at = utcnow()
+        for name, value in state.items():
+            setattr(link, name, value)
         self.synced.append(record.external_id)
 
     # -- records we have not seen ---------------------------------------------------------------
@@ -528,11 +521,13 @@ class InboundPage:
     def new_link(self, record: RemoteRecord, local_id: int) -> ExternalLink:
         """A link for a record just created or matched; the caller adds it to the session."""
         link = ExternalLink(
-            connection_id=self.target.connection_id,
-            object_type=self.object_type,
-            external_id=record.external_id,
-            local_type=self.object_map.local_type,
-            local_id=local_id,
+            **link_columns(
+                connection_id=self.target.connection_id,
+                object_type=self.object_type,
+                external_id=record.external_id,
+                local_type=self.object_map.local_type,
+                local_id=local_id,
+            ),
             base={},
         )
         self.links[record.external_id] = link

@@ -30,14 +30,11 @@ from customers.sync_state import ExternalLink
 from customers.types import utcnow
 from mappings import RemoteValueError, merge, to_local
 from mappings.engine import new_customer_values
+from worker.sync.links import ID_WRITTEN, link_columns, merged_columns
 
 if TYPE_CHECKING:
     from worker.sync.inbound import InboundPage
 
-
-# A link's base carries this marker once the CRM record holds our id, so the push knows
-# whether it still has to write it (creates by upsert on our id depend on it).
-ID_WRITTEN = "_id_written"
 CHUNK = 500
 
 
@@ -220,22 +217,17 @@ class NewRecords:
         )
         if result.local_writes or result.remote_writes or result.conflicts or result.problems:
             return None
-        id_written = record.local_id == str(local["id"])
-        page.result.needs_push = page.result.needs_push or not id_written
+        state = merged_columns(record, local["id"], result.base, result.fingerprint)
+        page.result.needs_push = page.result.needs_push or not state["base"][ID_WRITTEN]
         page.synced.append(record.external_id)
-        now = utcnow()
-        return {
-            "connection_id": page.target.connection_id,
-            "object_type": page.object_type,
-            "external_id": record.external_id,
-            "local_type": page.object_map.local_type,
-            "local_id": local["id"],
-            "base": {**result.base, ID_WRITTEN: id_written},
-            "fingerprint": result.fingerprint,
-            "remote_modified_at": record.modified_at,
-            "last_synced_at": now,
-            "created_at": now,
-        }
+        columns = link_columns(
+            connection_id=page.target.connection_id,
+            object_type=page.object_type,
+            external_id=record.external_id,
+            local_type=page.object_map.local_type,
+            local_id=local["id"],
+        )
+        return {**columns, **state, "created_at": state["last_synced_at"]}
 
     def _merge_one(self, item: _Waiting, local_id: int) -> None:
         page = self.page
