@@ -2,7 +2,7 @@
 of a new link, the columns a merge leaves on it, and when a CRM record is stale for it.
 
 Both ways a page writes links use these: one at a time as ``ExternalLink`` objects
-(``worker.sync.inbound``) and many at once as rows of one INSERT
+(``worker.sync.merging``) and many at once as rows of one INSERT
 (``worker.sync.new_records``), so the two cannot drift apart. Nothing here reads or
 writes the database. Linking and unlinking by hand is ``worker.sync.linking``; what a
 customer is linked to is read in ``customers.links``.
