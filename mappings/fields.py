@@ -29,7 +29,7 @@ a sales rep's email: ``Kind.EMAIL``; ``tags``: ``Kind.LIST``), an entry in each 
 ``CRMSYNC_FIELDS`` and a row in the README's field table; ``crmsync connect`` then makes
 the HubSpot property with the right type. A field kept outside the record's row (tags, in
 a table of their own) is given a ``derive`` that reads it from the values the worker
-collects for the record (``worker.sync.inbound.columns``), and the worker writes it
+collects for the record (``worker.sync.merging.columns``), and the worker writes it
 through the directory's own call for it, as it writes ``archived``.
 
 Pure: no I/O.

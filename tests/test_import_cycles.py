@@ -22,10 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("bench", "connectors", "customers", "mappings", "worker")
 
 # Each a cycle as a set of module names, to be untangled.
-KNOWN: list[frozenset[str]] = [
-    # A page's bulk creates and the inbound page they call back into.
-    frozenset({"worker.sync.inbound", "worker.sync.new_records"}),
-]
+KNOWN: list[frozenset[str]] = []
 
 
 def module_name(path: Path) -> str:

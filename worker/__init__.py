@@ -14,7 +14,9 @@ The layers, each importing only those below it:
   ``worker.scheduler``: what triggers work;
 - ``worker.actors``: one actor per job of the job table, thin: they call the sync engine
   or a service function;
-- ``worker.sync``: the sync engine (passes, inbound pages, outbound pushes, links);
+- ``worker.sync``: the sync engine (passes, inbound pages, outbound pushes, links); a
+  page's modules (``inbound``, ``merging``, ``sides``, ``new_records``) share its
+  context (``page``) rather than reach into one another;
 - ``worker.jobs``: the job runtime, which imports nothing of the sync engine:
   ``enqueue`` (the job table, ``send``, ``replay``), ``payload`` (``JobCall``, a job as a
   failure row keeps it), ``broker`` and ``queues``, ``actor`` (the ``job`` decorator),
@@ -33,7 +35,8 @@ Where a HubSpot webhook becomes a customer update::
     webhooks/app.py -> webhooks/hubspot.py (signature, events) -> webhooks/intake.accept
       -> pending.add + jobs/enqueue.send("sync_pending") -> actors.sync_pending
       -> sync/passes.Sync.records -> connectors.hubspot fetch
-      -> sync/inbound.apply_page -> customers/service.update_customer
+      -> sync/inbound.apply_page -> sync/merging.merge_record
+      -> sync/sides.CustomerSide.write -> customers/service.update_customer
 
 Where a scheduled pass goes: ``scheduler`` -> ``jobs/enqueue.send("sync_changes")`` ->
 ``actors.sync_changes`` -> ``Sync.incremental`` -> ``connector.scan`` pages ->

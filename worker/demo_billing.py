@@ -37,8 +37,8 @@ from sandbox.hubspot import HubSpotSandbox
 from sandbox.salesforce import SalesforceSandbox
 from worker import database
 from worker.settings import get_settings
-from worker.sync.inbound import columns
 from worker.sync.linking import link_customer
+from worker.sync.merging import columns
 
 RunPass = Callable[[int, str, str], object]  # (connection id, pass, label)
 

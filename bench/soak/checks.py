@@ -43,7 +43,7 @@ from customers.sync_state import (
     SyncRun,
 )
 from mappings.engine import entry_values, phone_region, project, read_entry
-from worker.sync.inbound import columns
+from worker.sync.merging import columns
 from worker.sync.target import SyncTarget
 
 if TYPE_CHECKING:

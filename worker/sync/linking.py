@@ -9,11 +9,11 @@ so making one by hand keeps every rule the sync keeps when it links:
   a customer linked to another record of the connection (one record per connection);
 - a record that carries the id of another live customer of the tenant (a record made from
   that customer) is refused too;
-- the link is written as the sync writes one (``InboundPage``), with an empty base, and the
-  record merged in the same transaction by the sync's own three-way merge: where one side
-  is empty the other fills it; where both hold different values, the field's sync rule
-  decides and a ``sync_conflicts`` row keeps both values, so nothing is overwritten
-  unseen. Values the CRM fills are written locally through the service layer; values
+- the link is written as the sync writes one (``PageContext.new_link``), with an empty
+  base, and the record merged in the same transaction by the sync's own three-way merge
+  (``worker.sync.merging``): where one side is empty the other fills it; where both hold
+  different values, the field's sync rule decides and a ``sync_conflicts`` row keeps both
+  values, so nothing is overwritten unseen. Values the CRM fills are written locally through the service layer; values
   local fills, and our id in the record, go out through the outbox as every local change
   does (the caller may push them at once with a ``push_records`` job).
 
@@ -44,7 +44,8 @@ from customers.types import as_id
 from worker import shared_state
 from worker.locks import Locks, lock_connection
 from worker.sync import connections, lifecycle
-from worker.sync.inbound import InboundPage, columns
+from worker.sync.merging import columns, merge_record
+from worker.sync.sides import page_context
 from worker.sync.target import SyncTarget
 
 MAX_EXTERNAL_ID = 64  # the column's length
@@ -218,11 +219,11 @@ def link_customer(
         _check_record(session, tenant_id, customer_id, record)
         before = columns(customer)
         outbox_before = session.scalar(select(func.max(OutboxEntry.id))) or 0
-        page = InboundPage(session, target, object_type)
+        page = page_context(session, target, object_type)
         link = page.new_link(record, customer_id)
         session.add(link)
         session.flush()
-        page.merge_record(record, link)
+        merge_record(page, record, link)
         session.refresh(customer)
         after = columns(customer)
         outcome.filled_locally = {

@@ -1,4 +1,4 @@
-"""New CRM records created locally in bulk, and the duplicate index they are checked against.
+"""New CRM records created locally in bulk.
 
 Most records of a first full sync are plain creates: not linked, not ours, no duplicate in
 the directory, values that validate. :class:`NewRecords` takes those aside while a page is
@@ -7,6 +7,12 @@ rows, their links) instead of a savepoint and a dozen round trips each. Anything
 or anything that could depend on a record taken aside (a name like one waiting to be
 created), goes through the page's record-by-record path, after the waiting records are
 written, so the outcome is the one the record-by-record path would have had.
+
+It takes the page's context (``worker.sync.page``), never the page itself: the page
+(``worker.sync.inbound``) owns it, asks it to take records aside and to write them, and
+applies one by one the records it hands back. A page of customers checks each record
+against the directory's customers and against those waiting (:class:`NewCustomers`); a
+page of contacts against its parent customers' contacts (:class:`NewContacts`).
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
 from sqlalchemy import Table, insert, select
 from sqlalchemy.exc import IntegrityError
@@ -30,23 +36,10 @@ from customers.sync_state import ExternalLink
 from customers.types import utcnow
 from mappings import RemoteValueError, merge, to_local
 from mappings.engine import new_customer_values
-
-if TYPE_CHECKING:
-    from worker.sync.inbound import InboundPage
-
-
-# A link's base carries this marker once the CRM record holds our id, so the push knows
-# whether it still has to write it (creates by upsert on our id depend on it).
-ID_WRITTEN = "_id_written"
-CHUNK = 500
-
-
-def contact_first_name(values: dict[str, Any]) -> None:
-    """CRMs allow contacts without a first name; the directory does not."""
-    values.setdefault("first_name", None)
-    if not values.get("first_name"):
-        email = values.get("email")
-        values["first_name"] = values.get("last_name") or (email or "").split("@")[0] or None
+from worker.sync.links import ID_WRITTEN, link_columns, merged_columns
+from worker.sync.merging import merge_record
+from worker.sync.page import CHUNK, PageContext
+from worker.sync.sides import contact_first_name
 
 
 @dataclass
@@ -56,40 +49,17 @@ class _Waiting:
 
 
 class NewRecords:
-    """The plain creates of one page, written together."""
+    """The plain creates of one page, written together (one subclass per side)."""
 
-    def __init__(self, page: InboundPage) -> None:
+    model: type[Customer] | type[Contact]
+
+    def __init__(self, page: PageContext) -> None:
         self.page = page
         self.waiting: list[_Waiting] = []
         self.depends = False  # see take()
-        self._pending = DuplicateIndex()  # what is waiting, to spot a duplicate among them
-        self._customers: dict[int, Any] = {}  # id -> (id, billing_country, deleted_at)
-        self.linked: set[str] = set()  # external ids linked in bulk: not loaded in the page
-        self._contact_emails: dict[int, set[str]] = defaultdict(set)
 
-    # -- what the page loads for contacts ----------------------------------------------------
-
-    def load_parents(self, customer_ids: set[int]) -> None:
-        """The parent customers of a page of contacts, and the emails of their contacts."""
-        session, ids = self.page.session, sorted(customer_ids)
-        for start in range(0, len(ids), CHUNK):
-            chunk = ids[start : start + CHUNK]
-            customers = session.execute(
-                select(Customer.id, Customer.billing_country, Customer.deleted_at).where(
-                    Customer.id.in_(chunk)
-                )
-            )
-            self._customers.update((customer.id, customer) for customer in customers)
-            rows = session.execute(
-                select(Contact.customer_id, Contact.email).where(
-                    Contact.customer_id.in_(chunk),
-                    Contact.deleted_at.is_(None),
-                    Contact.email.is_not(None),
-                )
-            )
-            for customer_id, email in rows:
-                if email:
-                    self._contact_emails[customer_id].add(email)
+    def load(self) -> None:
+        """Load what taking records aside needs, once the page's links are loaded."""
 
     # -- taking records aside -----------------------------------------------------------------
 
@@ -104,11 +74,12 @@ class NewRecords:
             return False
         if record.external_id in page.links or any(m in page.links for m in record.merged_ids):
             return False
-        if record.external_id in self.linked or any(m in self.linked for m in record.merged_ids):
+        linked = page.bulk_linked
+        if record.external_id in linked or any(m in linked for m in record.merged_ids):
             return False
         self.depends = False
         try:
-            waiting = self._customer(record) if page.is_parent else self._contact(record)
+            waiting = self._prepare(record)
         except (DirectoryError, RemoteValueError):
             return False  # the page's own path records the failure
         if waiting is None:
@@ -116,7 +87,115 @@ class NewRecords:
         self.waiting.append(waiting)
         return True
 
-    def _customer(self, record: RemoteRecord) -> _Waiting | None:
+    def _prepare(self, record: RemoteRecord) -> _Waiting | None:
+        """The record's values ready to insert, or None to leave it to the page."""
+        raise NotImplementedError
+
+    # -- writing them ---------------------------------------------------------------------------
+
+    def flush(self) -> list[RemoteRecord]:
+        """Write what waits: the rows, their outbox rows and links, then merge each. The
+        records it could not write together (someone else wrote a clashing row meanwhile)
+        are handed back, for the page to apply one by one."""
+        waiting, self.waiting = self.waiting, []
+        self._restart()
+        if not waiting:
+            return []
+        page, session = self.page, self.page.session
+        try:
+            with session.begin_nested():
+                ids = self._insert(waiting)
+        except (DirectoryError, IntegrityError):
+            return [item.record for item in waiting]  # let each record find its way
+        self._created(waiting, ids)
+        rows = self._rows(ids)
+        links: list[dict[str, Any]] = []
+        for item, local_id in zip(waiting, ids, strict=True):
+            link = self._link_row(item, rows[local_id])
+            if link is None:
+                self._merge_one(item, local_id)
+            else:
+                links.append(link)
+                page.count("created")
+        if links:
+            session.execute(insert(cast(Table, ExternalLink.__table__)), links)
+            page.bulk_linked.update(link["external_id"] for link in links)
+        return []
+
+    def _restart(self) -> None:
+        """Forget what the records just taken from the queue were checked against."""
+
+    def _insert(self, waiting: Sequence[_Waiting]) -> list[int]:
+        raise NotImplementedError
+
+    def _created(self, waiting: Sequence[_Waiting], ids: list[int]) -> None:
+        """The waiting records were written with these ids."""
+
+    def _region(self, item: _Waiting) -> str | None:
+        return None
+
+    def _rows(self, ids: list[int]) -> dict[int, dict[str, Any]]:
+        """The rows just written, as plain values (cheaper than loading them as objects)."""
+        table = cast(Table, self.model.__table__)
+        rows: dict[int, dict[str, Any]] = {}
+        for start in range(0, len(ids), CHUNK):
+            query = select(table).where(table.c.id.in_(ids[start : start + CHUNK]))
+            rows.update((row.id, dict(row._mapping)) for row in self.page.session.execute(query))
+        return rows
+
+    def _link_row(self, item: _Waiting, local: dict[str, Any]) -> dict[str, Any] | None:
+        """The link of a record just created, merged as the page would merge it; None when
+        the merge has more to do than set the base (the page then does it all)."""
+        page, record = self.page, item.record
+        result = merge(
+            page.object_map,
+            base={},
+            local=local,
+            remote=record.properties,
+            local_changed_at=local["updated_at"],
+            remote_modified_at=record.modified_at,
+            region=self._region(item),
+        )
+        if result.local_writes or result.remote_writes or result.conflicts or result.problems:
+            return None
+        state = merged_columns(record, local["id"], result.base, result.fingerprint)
+        page.result.needs_push = page.result.needs_push or not state["base"][ID_WRITTEN]
+        page.synced.append(record.external_id)
+        columns = link_columns(
+            connection_id=page.target.connection_id,
+            object_type=page.object_type,
+            external_id=record.external_id,
+            local_type=page.object_map.local_type,
+            local_id=local["id"],
+        )
+        return {**columns, **state, "created_at": state["last_synced_at"]}
+
+    def _merge_one(self, item: _Waiting, local_id: int) -> None:
+        page = self.page
+        link = page.new_link(item.record, local_id)
+        page.session.add(link)
+        try:
+            merge_record(page, item.record, link)
+        except (DirectoryError, Permanent, RemoteValueError) as error:
+            page.fail(item.record, error)  # created and linked; the next sync merges it
+            return
+        page.count("created")
+
+
+class NewCustomers(NewRecords):
+    """A page of customers' plain creates; each checked against the directory's customers
+    and against those waiting."""
+
+    model = Customer
+
+    def __init__(self, page: PageContext) -> None:
+        super().__init__(page)
+        self._pending = DuplicateIndex()  # what is waiting, to spot a duplicate among them
+
+    def _restart(self) -> None:
+        self._pending = DuplicateIndex()
+
+    def _prepare(self, record: RemoteRecord) -> _Waiting | None:
         page = self.page
         values = to_local(page.object_map, record.properties)
         keys: dict[str, Any] = {
@@ -139,7 +218,63 @@ class NewRecords:
         self._pending.add(len(self.waiting), **keys)
         return _Waiting(record, prepared)
 
-    def _contact(self, record: RemoteRecord) -> _Waiting | None:
+    def _insert(self, waiting: Sequence[_Waiting]) -> list[int]:
+        return service.create_customers(
+            self.page.session,
+            self.page.target.tenant_id,
+            [item.values for item in waiting],
+            origin_connection_id=self.page.target.connection_id,
+        )
+
+    def _created(self, waiting: Sequence[_Waiting], ids: list[int]) -> None:
+        page = self.page
+        for item, local_id in zip(waiting, ids, strict=True):
+            fields = item.values.fields
+            page.duplicates.add(
+                local_id,
+                name=fields.get("name"),
+                email=fields.get("email"),
+                domain=fields.get("domain"),
+                tax_id=fields.get("tax_id"),
+            )
+            page.result.created_customers.append(local_id)
+
+
+class NewContacts(NewRecords):
+    """A page of contacts' plain creates, each under the customer its CRM parent is linked
+    to; one that may be a contact the directory has is left to the page."""
+
+    model = Contact
+
+    def __init__(self, page: PageContext) -> None:
+        super().__init__(page)
+        self._customers: dict[int, Any] = {}  # id -> (id, billing_country, deleted_at)
+        self._contact_emails: dict[int, set[str]] = defaultdict(set)
+
+    def load(self) -> None:
+        """The parent customers of the page's contacts, and the emails of their contacts."""
+        session = self.page.session
+        ids = sorted({link.local_id for link in self.page.parent_links.values()})
+        for start in range(0, len(ids), CHUNK):
+            chunk = ids[start : start + CHUNK]
+            customers = session.execute(
+                select(Customer.id, Customer.billing_country, Customer.deleted_at).where(
+                    Customer.id.in_(chunk)
+                )
+            )
+            self._customers.update((customer.id, customer) for customer in customers)
+            rows = session.execute(
+                select(Contact.customer_id, Contact.email).where(
+                    Contact.customer_id.in_(chunk),
+                    Contact.deleted_at.is_(None),
+                    Contact.email.is_not(None),
+                )
+            )
+            for customer_id, email in rows:
+                if email:
+                    self._contact_emails[customer_id].add(email)
+
+    def _prepare(self, record: RemoteRecord) -> _Waiting | None:
         page = self.page
         parent = page.parent_links.get(record.associations[0]) if record.associations else None
         customer = self._customers.get(parent.local_id) if parent else None
@@ -154,116 +289,21 @@ class NewRecords:
             return None
         return _Waiting(record, (customer.id, prepared))
 
-    # -- writing them ---------------------------------------------------------------------------
-
-    def flush(self) -> None:
-        """Write what waits: the rows, their outbox rows and links, then merge each."""
-        waiting, self.waiting, self._pending = self.waiting, [], DuplicateIndex()
-        if not waiting:
-            return
-        page, session = self.page, self.page.session
-        try:
-            with session.begin_nested():
-                ids = self._insert(waiting)
-        except (DirectoryError, IntegrityError):
-            # Someone else wrote a clashing row meanwhile: let each record find its way.
-            for item in waiting:
-                page.apply_one(item.record)
-            return
-        if page.is_parent:
-            for item, local_id in zip(waiting, ids, strict=True):
-                fields = item.values.fields
-                page.duplicates.add(
-                    local_id,
-                    name=fields.get("name"),
-                    email=fields.get("email"),
-                    domain=fields.get("domain"),
-                    tax_id=fields.get("tax_id"),
-                )
-                page.result.created_customers.append(local_id)
-        rows = self._rows(ids)
-        links: list[dict[str, Any]] = []
-        for item, local_id in zip(waiting, ids, strict=True):
-            link = self._link_row(item, rows[local_id])
-            if link is None:
-                self._merge_one(item, local_id)
-            else:
-                links.append(link)
-                page.count("created")
-        if links:
-            session.execute(insert(cast(Table, ExternalLink.__table__)), links)
-            self.linked.update(link["external_id"] for link in links)
-
-    def _rows(self, ids: list[int]) -> dict[int, dict[str, Any]]:
-        """The rows just written, as plain values (cheaper than loading them as objects)."""
-        model = Customer if self.page.is_parent else Contact
-        table = cast(Table, model.__table__)
-        rows: dict[int, dict[str, Any]] = {}
-        for start in range(0, len(ids), CHUNK):
-            query = select(table).where(table.c.id.in_(ids[start : start + CHUNK]))
-            rows.update((row.id, dict(row._mapping)) for row in self.page.session.execute(query))
-        return rows
-
-    def _link_row(self, item: _Waiting, local: dict[str, Any]) -> dict[str, Any] | None:
-        """The link of a record just created, merged as the page would merge it; None when
-        the merge has more to do than set the base (the page then does it all)."""
-        page, record = self.page, item.record
-        region = None if page.is_parent else self._customers[item.values[0]].billing_country
-        result = merge(
-            page.object_map,
-            base={},
-            local=local,
-            remote=record.properties,
-            local_changed_at=local["updated_at"],
-            remote_modified_at=record.modified_at,
-            region=region,
-        )
-        if result.local_writes or result.remote_writes or result.conflicts or result.problems:
-            return None
-        id_written = record.local_id == str(local["id"])
-        page.result.needs_push = page.result.needs_push or not id_written
-        page.synced.append(record.external_id)
-        now = utcnow()
-        return {
-            "connection_id": page.target.connection_id,
-            "object_type": page.object_type,
-            "external_id": record.external_id,
-            "local_type": page.object_map.local_type,
-            "local_id": local["id"],
-            "base": {**result.base, ID_WRITTEN: id_written},
-            "fingerprint": result.fingerprint,
-            "remote_modified_at": record.modified_at,
-            "last_synced_at": now,
-            "created_at": now,
-        }
-
-    def _merge_one(self, item: _Waiting, local_id: int) -> None:
-        page = self.page
-        link = page.new_link(item.record, local_id)
-        page.session.add(link)
-        try:
-            page.merge_record(item.record, link)
-        except (DirectoryError, Permanent, RemoteValueError) as error:
-            page.fail(item.record, error)  # created and linked; the next sync merges it
-            return
-        page.count("created")
+    def _region(self, item: _Waiting) -> str | None:
+        return cast(str | None, self._customers[item.values[0]].billing_country)
 
     def _insert(self, waiting: Sequence[_Waiting]) -> list[int]:
-        page = self.page
-        origin = page.target.connection_id
-        if page.is_parent:
-            return service.create_customers(
-                page.session,
-                page.target.tenant_id,
-                [item.values for item in waiting],
-                origin_connection_id=origin,
-            )
         try:
             return contact_service.create_contacts(
-                page.session,
-                page.target.tenant_id,
+                self.page.session,
+                self.page.target.tenant_id,
                 [item.values for item in waiting],
-                origin_connection_id=origin,
+                origin_connection_id=self.page.target.connection_id,
             )
         except InvalidInput as error:  # not expected: primaries are left to the page
             raise DirectoryError(str(error)) from error
+
+
+def new_records(page: PageContext) -> NewRecords:
+    """The bulk creates for a page of this context's side."""
+    return NewContacts(page) if page.side.has_parents else NewCustomers(page)

@@ -39,7 +39,9 @@ from worker.jobs import shutdown
 from worker.jobs.enqueue import PUSH_RECORDS
 from worker.jobs.payload import JobCall
 from worker.locks import lock_connection
-from worker.sync.inbound import ID_WRITTEN, apply_page, columns
+from worker.sync.inbound import apply_page
+from worker.sync.links import ID_WRITTEN
+from worker.sync.merging import columns
 from worker.sync.target import SyncTarget
 
 log = logging.getLogger(__name__)
