@@ -64,7 +64,7 @@ def bench(
             min=1, help="Longest the naive peer merges before its figure is extrapolated."
         ),
     ] = 30.0,
-    webhook_rate: Annotated[float, typer.Option(min=1, help="HubSpot edits per second.")] = 200.0,
+    webhook_rate: Annotated[float, typer.Option(min=1, help="HubSpot edits per second.")] = 1_000.0,
     webhook_seconds: Annotated[
         float | None, typer.Option(min=1, help="How long to edit (default 10, --large 30).")
     ] = None,

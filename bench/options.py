@@ -35,7 +35,7 @@ def build_options(
     out: Path | None = None,
     edits: int = 10_000,
     naive_seconds: float = 30.0,
-    webhook_rate: float = 200.0,
+    webhook_rate: float = 1_000.0,
     webhook_seconds: float | None = None,
     prune_rows: int = 1_000_000,
     round_connections: int = 1_000,
