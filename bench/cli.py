@@ -16,7 +16,7 @@ from worker.cli.common import fail
 # which the product CLI's console prints as typed.
 console = Console()
 
-SECTIONS = "full, incremental, outbound, webhooks, memory, embedded, prune"
+SECTIONS = "full, incremental, outbound, webhooks, memory, embedded, prune, rounds"
 
 app = typer.Typer(
     add_completion=False,
@@ -64,13 +64,20 @@ def bench(
             min=1, help="Longest the naive peer merges before its figure is extrapolated."
         ),
     ] = 30.0,
-    webhook_rate: Annotated[float, typer.Option(min=1, help="HubSpot edits per second.")] = 200.0,
+    webhook_rate: Annotated[float, typer.Option(min=1, help="HubSpot edits per second.")] = 1_000.0,
     webhook_seconds: Annotated[
         float | None, typer.Option(min=1, help="How long to edit (default 10, --large 30).")
     ] = None,
     prune_rows: Annotated[
         int, typer.Option(min=1, help="Old webhook events the prune section deletes.")
     ] = 1_000_000,
+    round_connections: Annotated[
+        int,
+        typer.Option(min=1, help="Connections (each a HubSpot portal) the rounds section syncs."),
+    ] = 1_000,
+    round_changes: Annotated[
+        int, typer.Option(min=1, help="Records changed in each portal before the round.")
+    ] = 10,
     redis_url: Annotated[
         str, typer.Option(help="Redis database for the workers (flushed).")
     ] = DEFAULT_REDIS,
@@ -101,6 +108,8 @@ def bench(
             webhook_rate=webhook_rate,
             webhook_seconds=webhook_seconds,
             prune_rows=prune_rows,
+            round_connections=round_connections,
+            round_changes=round_changes,
             redis_url=redis_url,
             webhook_redis_url=webhook_redis_url,
         )

@@ -35,9 +35,11 @@ def build_options(
     out: Path | None = None,
     edits: int = 10_000,
     naive_seconds: float = 30.0,
-    webhook_rate: float = 200.0,
+    webhook_rate: float = 1_000.0,
     webhook_seconds: float | None = None,
     prune_rows: int = 1_000_000,
+    round_connections: int = 1_000,
+    round_changes: int = 10,
     redis_url: str = DEFAULT_REDIS,
     webhook_redis_url: str = DEFAULT_WEBHOOK_REDIS,
 ) -> Options:
@@ -59,5 +61,7 @@ def build_options(
         if webhook_seconds is not None
         else (30.0 if large else 10.0),
         prune_rows=prune_rows,
+        round_connections=round_connections,
+        round_changes=round_changes,
         profile="large" if large else "custom" if explicit else "default",
     )

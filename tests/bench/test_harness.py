@@ -182,3 +182,53 @@ def test_the_prune_section_measures_rows_per_second_transactions_and_the_longest
     assert (details["deleted"], details["left"]) == (12_000, details["young_rows"])
     assert details["transactions"] == 3  # 5,000 + 5,000 + 2,000
     assert 0 < details["longest_transaction_ms"] == figure["references"][0]["value"]
+
+
+@pytest.mark.postgres
+@pytest.mark.redis
+@pytest.mark.timeout(180)
+def test_the_rounds_section_syncs_each_connection_from_its_own_portal(tmp_path: Path) -> None:
+    require_postgres()
+    redis_url = require_redis()
+    out = tmp_path / "results"
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", "--only", "rounds", "--round-connections", "3", "--round-changes", "4",
+         "--redis-url", redis_url, "--out", str(out)],
+        cwd=ROOT, capture_output=True, text=True, timeout=170, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    body = json.loads((out / "results.json").read_text())
+    [figure] = body["figures"]
+    assert figure["name"] == "incremental round over 3 connections, 4 changes each"
+    assert figure["value"] > 0 and figure["unit"] == "s"
+    # Every run ended ok (the section fails otherwise) and read the changes, no more.
+    assert figure["details"]["changes"] == 12 == figure["details"]["records_read"]
+    assert figure["details"]["api_calls"] > 0
+    rows = {row["figure"]: row["now"] for row in body["run"]["targets"]}
+    assert (
+        rows[targets.TARGETS[7].figure]
+        == f"{figure['value']:,.1f} s (3 connections, 4 changes each)"
+    )
+
+
+def test_the_portal_farm_serves_each_portal_under_its_own_prefix() -> None:
+    import httpx
+
+    from bench.rounds import PortalFarm
+
+    with PortalFarm(2, companies_each=3) as farm:
+        farm.portals[1].create("companies", {"name": "Only In Portal One"})
+
+        def names(number: int) -> list[str]:
+            listed = httpx.get(
+                f"{farm.url(number)}/crm/v3/objects/companies",
+                params={"properties": "name"},
+                headers={"Authorization": f"Bearer {farm.portals[number].access_token}"},
+            )
+            assert listed.status_code == 200, listed.text
+            return [row["properties"]["name"] for row in listed.json()["results"]]
+
+        assert len(names(0)) == 3 and "Only In Portal One" not in names(0)
+        assert len(names(1)) == 4 and "Only In Portal One" in names(1)
+        assert httpx.get(farm.url(0).replace("/portal/0", "/portal/7") + "/x").status_code == 404
+        assert httpx.get(farm.url(0).replace("/portal/0", "/portal/x") + "/x").status_code == 404
