@@ -30,8 +30,8 @@ from connectors.budget import (
 from connectors.credentials import Credentials
 from connectors.errors import Permanent
 from connectors.hubspot import HubSpotConnector, HubSpotOptions
-from connectors.hubspot_api import DEFAULT_BASE_URL as HUBSPOT_BASE_URL
-from connectors.hubspot_api import TokensCallback
+from connectors.hubspot.api import DEFAULT_BASE_URL as HUBSPOT_BASE_URL
+from connectors.hubspot.api import TokensCallback
 from connectors.retry import RetryPolicy
 from connectors.salesforce import SalesforceConnector, SalesforceOptions
 

@@ -12,7 +12,7 @@
   are updated by Id. Contacts carry their ``AccountId``.
 
 Every SOQL statement is built with ``format_soql`` and nothing else. Calls, budget, session
-refresh and errors are :mod:`connectors.salesforce_api`'s job. This module must not know the
+refresh and errors are :mod:`connectors.salesforce.api`'s job. This module must not know the
 database or the field mappings.
 """
 
@@ -33,7 +33,7 @@ from connectors.credentials import Credentials
 from connectors.errors import Permanent
 from connectors.fields import FieldReport, FieldSpec, by_object
 from connectors.retry import RetryPolicy
-from connectors.salesforce_api import (
+from connectors.salesforce.api import (
     DEFAULT_API_VERSION,
     DEFAULT_TIMEOUT_S,
     FIFTEEN_DAYS,
@@ -43,8 +43,8 @@ from connectors.salesforce_api import (
     floor_minute,
     server_time,
 )
-from connectors.salesforce_fields import SalesforceFields
-from connectors.salesforce_writes import SOBJECTS, SalesforceWrites
+from connectors.salesforce.fields import SalesforceFields
+from connectors.salesforce.writes import SOBJECTS, SalesforceWrites
 
 OBJECT_TYPES = ("account", "contact")
 DEFAULT_EXTERNAL_ID_FIELD = "CrmsyncId__c"
