@@ -41,13 +41,15 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope
 from starlette.types import Send as Send_
 
+from connectors.hubspot import webhooks as hubspot
+from connectors.salesforce import webhooks as salesforce
+from connectors.webhooks import Rejected
 from customers.db import transaction
 from customers.sync_state import Connection
 from worker import logs, metrics, tracing
 from worker.jobs import enqueue
 from worker.settings import Settings, get_settings
-from worker.webhooks import hubspot, salesforce
-from worker.webhooks.intake import Accepted, Rejected, Send, accept, connections_for
+from worker.webhooks.intake import Accepted, Send, accept, connections_for
 
 log = logging.getLogger(__name__)
 
