@@ -28,11 +28,11 @@ from datetime import UTC, datetime
 from itertools import chain
 from typing import Any, ClassVar
 
-from connectors.base import CallCounter, Cursor, Page, RemoteRecord, WriteRequest, WriteResult
+from connectors.base import CallCounter, ConnectorBase, Cursor, Page, RemoteRecord
 from connectors.batching import chunks
 from connectors.budget import RequestBudget
 from connectors.credentials import Credentials
-from connectors.errors import NotFound, Permanent
+from connectors.errors import NotFound
 from connectors.fields import FieldReport, FieldSpec, by_object
 from connectors.hubspot.api import (
     DEFAULT_BASE_URL,
@@ -79,8 +79,10 @@ class HubSpotOptions:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
 
 
-class HubSpotConnector:
+class HubSpotConnector(ConnectorBase):
     provider: ClassVar[str] = PROVIDER
+    display_name: ClassVar[str] = "HubSpot"
+    synced_types: ClassVar[tuple[str, ...]] = OBJECT_TYPES
 
     def __init__(
         self,
@@ -110,9 +112,6 @@ class HubSpotConnector:
         self._properties_by_segment = {SEGMENTS[t]: self._properties(t) for t in OBJECT_TYPES}
         self.writes = HubSpotWrites(api=self.api, id_property=self.options.id_property)
         self.setup = HubSpotProperties(api=self.api, id_property=self.options.id_property)
-
-    def object_types(self) -> tuple[str, ...]:
-        return OBJECT_TYPES
 
     # ---- setup -------------------------------------------------------------------------
 
@@ -359,25 +358,7 @@ class HubSpotConnector:
                 return str(owner["id"])
         return None
 
-    # ---- writes ------------------------------------------------------------------------
-
-    def upsert(self, object_type: str, requests: Sequence[WriteRequest]) -> list[WriteResult]:
-        self._check(object_type)
-        return self.writes.upsert(object_type, requests)
-
-    def archive(self, object_type: str, external_ids: Sequence[str]) -> None:
-        self._check(object_type)
-        self.writes.archive(object_type, external_ids)
-
     # ---- helpers -----------------------------------------------------------------------
-
-    def _check(self, object_type: str) -> None:
-        if object_type not in OBJECT_TYPES:
-            raise Permanent(
-                f"HubSpot has no object type {object_type!r} here; use one of {OBJECT_TYPES}",
-                provider=PROVIDER,
-                code="UNKNOWN_OBJECT_TYPE",
-            )
 
     def _properties(self, object_type: str) -> list[str]:
         chosen = self.options.properties
