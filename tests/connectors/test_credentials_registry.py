@@ -148,6 +148,14 @@ def test_the_provider_table_has_one_entry_per_crm_with_its_own_parts() -> None:
         limits_for("pipedrive")
 
 
+def test_the_sync_names_the_object_types_the_provider_table_does() -> None:
+    # worker.sync.target keeps its own copy so the console does not load both SDKs.
+    from worker.sync.target import OBJECT_TYPES, PARENT_TYPE
+
+    assert {name: entry.object_types for name, entry in PROVIDERS.items()} == OBJECT_TYPES
+    assert {name: entry.object_types[0] for name, entry in PROVIDERS.items()} == PARENT_TYPE
+
+
 def test_retries_are_bounded_and_only_for_short_blips() -> None:
     policy = RetryPolicy(attempts=3, max_rate_limit_wait_s=1.0)
     slept: list[float] = []
