@@ -72,7 +72,7 @@ class Provider:
 
 
 HUBSPOT = Provider(
-    name="hubspot",
+    name=HubSpotConnector.provider,
     display_name=HubSpotConnector.display_name,
     connector=HubSpotConnector,
     options=HubSpotOptions,
@@ -88,7 +88,7 @@ HUBSPOT = Provider(
     webhook_path="/webhooks/hubspot",  # signed JSON arrays of events, any portal
 )
 SALESFORCE = Provider(
-    name="salesforce",
+    name=SalesforceConnector.provider,
     display_name=SalesforceConnector.display_name,
     connector=SalesforceConnector,
     options=SalesforceOptions,
@@ -98,7 +98,7 @@ SALESFORCE = Provider(
         daily=configured.salesforce_daily, daily_reserve=configured.daily_reserve
     ),
     record_id_problem=salesforce_record_id_problem,
-    # Outbound Messages carry no signature: the token names (and authorizes) the connection.
+    # SOAP Outbound Messages; the token in the path names the connection.
     webhook_path="/webhooks/salesforce/{token}",
 )
 PROVIDERS: dict[str, Provider] = {entry.name: entry for entry in (HUBSPOT, SALESFORCE)}
