@@ -26,8 +26,8 @@ The layers, each importing only those below it:
 - ``worker.logs``, ``worker.metrics``, ``worker.tracing``: what every process reports;
   ``worker.settings``, ``worker.database``: configuration and sessions;
 - ``connectors`` (a package per CRM: ``connectors.hubspot``, ``connectors.salesforce``;
-  ``connectors.registry`` is the table of them), ``mappings`` (field maps and the three-way merge),
-  ``customers`` (the directory: models, validation, the service layer).
+  ``connectors.registry`` is the table of them), ``mappings`` (field maps and the
+  three-way merge), ``customers`` (the directory: models, validation, the service layer).
 
 Where a HubSpot webhook becomes a customer update::
 
