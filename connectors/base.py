@@ -4,6 +4,8 @@ Everything above the connectors asks four questions without knowing which CRM an
 what changed since this cursor (``scan``), give me these records (``fetch``), write these
 records (``upsert`` / ``archive``), is the account set up for us (``ensure_setup``), and
 which of the map's fields does it have (``prepare``, :mod:`connectors.fields`).
+:class:`ConnectorBase` holds what every connector does the same way: checking the object
+type it is asked about, and handing writes to its ``writes`` object.
 
 Records carry CRM field names and raw CRM values (strings as the API returns them);
 turning them into directory fields is the job of ``mappings``. Cursors are opaque,
@@ -18,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar, Protocol
 
-from connectors.errors import ConnectorError
+from connectors.errors import ConnectorError, Permanent
 from connectors.fields import FieldReport, FieldSpec
 
 Cursor = dict[str, Any]
@@ -141,3 +143,48 @@ class Connector(Protocol):
         """The CRM's id of the active user with this email who can own records (a HubSpot
         owner, a Salesforce User), or None: how a customer's sales rep is named there."""
         ...
+
+
+class Writes(Protocol):
+    """A connector's write side: one module per CRM (``writes.py``) implements it."""
+
+    def upsert(self, object_type: str, requests: Sequence[WriteRequest]) -> list[WriteResult]:
+        """Create or update, keyed on ``local_id``; one result per request, in order."""
+        ...
+
+    def archive(self, object_type: str, external_ids: Sequence[str]) -> None:
+        """Delete (archive / recycle bin) these records in the CRM."""
+        ...
+
+
+class ConnectorBase:
+    """The part of :class:`Connector` that is the same for every CRM: a subclass names its
+    provider, its display name and its object types, and sets ``writes``."""
+
+    provider: ClassVar[str]
+    display_name: ClassVar[str]  # the CRM's name in messages
+    synced_types: ClassVar[tuple[str, ...]]  # parents first
+    writes: Writes
+
+    def object_types(self) -> tuple[str, ...]:
+        """The CRM object types this connector syncs, parents first."""
+        return self.synced_types
+
+    def upsert(self, object_type: str, requests: Sequence[WriteRequest]) -> list[WriteResult]:
+        """Create or update, keyed on ``local_id``; one result per request, in order."""
+        self._check(object_type)
+        return self.writes.upsert(object_type, requests)
+
+    def archive(self, object_type: str, external_ids: Sequence[str]) -> None:
+        """Delete (archive / recycle bin) these records in the CRM."""
+        self._check(object_type)
+        self.writes.archive(object_type, external_ids)
+
+    def _check(self, object_type: str) -> None:
+        if object_type not in self.synced_types:
+            raise Permanent(
+                f"{self.display_name} has no object type {object_type!r} here; "
+                f"use one of {self.synced_types}",
+                provider=self.provider,
+                code="UNKNOWN_OBJECT_TYPE",
+            )

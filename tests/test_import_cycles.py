@@ -135,3 +135,17 @@ def test_the_job_runtime_imports_nothing_of_the_sync_engine() -> None:
             todo.extend(edges[name])
     assert not sorted(name for name in reached if name.startswith("worker.sync"))
     assert "worker.actors" not in reached
+
+
+def test_the_crm_packages_import_nothing_above_the_connectors() -> None:
+    edges = graph()
+    crm = ("connectors.hubspot", "connectors.salesforce", "connectors.webhooks")
+    reached: set[str] = set()
+    todo = [name for name in edges if name.startswith(crm)] + ["connectors.registry"]
+    while todo:
+        name = todo.pop()
+        if name not in reached:
+            reached.add(name)
+            todo.extend(edges[name])
+    assert "connectors.hubspot.webhooks" in reached
+    assert not sorted(name for name in reached if name.startswith(("worker", "customers")))

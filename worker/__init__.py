@@ -27,14 +27,16 @@ The layers, each importing only those below it:
   budgets and the scheduler's lease; ``worker.shared_redis`` builds the Redis clients;
 - ``worker.logs``, ``worker.metrics``, ``worker.tracing``: what every process reports;
   ``worker.settings``, ``worker.database``: configuration and sessions;
-- ``connectors`` (one CRM API each), ``mappings`` (field maps and the three-way merge),
-  ``customers`` (the directory: models, validation, the service layer).
+- ``connectors`` (a package per CRM: ``connectors.hubspot``, ``connectors.salesforce``;
+  ``connectors.registry`` is the table of them), ``mappings`` (field maps and the
+  three-way merge), ``customers`` (the directory: models, validation, the service layer).
 
 Where a HubSpot webhook becomes a customer update::
 
-    webhooks/app.py -> webhooks/hubspot.py (signature, events) -> webhooks/intake.accept
+    webhooks/app.py -> connectors.hubspot.webhooks (signature, events)
+      -> webhooks/intake.accept
       -> pending.add + jobs/enqueue.send("sync_pending") -> actors.sync_pending
-      -> sync/passes.Sync.records -> connectors.hubspot fetch
+      -> sync/passes.Sync.records -> connectors.hubspot.connector fetch
       -> sync/inbound.apply_page -> sync/merging.merge_record
       -> sync/sides.CustomerSide.write -> customers/service.update_customer
 

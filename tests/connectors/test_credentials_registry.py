@@ -21,7 +21,15 @@ from connectors.credentials import (
 )
 from connectors.errors import BudgetExhausted, Permanent, RateLimited, Transient
 from connectors.hubspot import HubSpotConnector
-from connectors.registry import budget_for, connector_for, limits_for, parse_options
+from connectors.registry import (
+    PROVIDERS,
+    LimitSettings,
+    budget_for,
+    connector_for,
+    limits_for,
+    parse_options,
+    provider_for,
+)
 from connectors.retry import RetryPolicy, call_with_retry
 from connectors.salesforce import SalesforceConnector
 from sandbox.hubspot import HubSpotSandbox
@@ -118,6 +126,34 @@ def test_unknown_providers_and_options_are_named() -> None:
     with pytest.raises(Permanent, match="overlap_seconds") as caught:
         parse_options("hubspot", {"overlap_seconds": 1})
     assert caught.value.code == "UNKNOWN_OPTION"
+
+
+def test_the_provider_table_has_one_entry_per_crm_with_its_own_parts() -> None:
+    assert list(PROVIDERS) == ["hubspot", "salesforce"]
+    hubspot, salesforce = PROVIDERS["hubspot"], PROVIDERS["salesforce"]
+    assert hubspot.connector is HubSpotConnector and salesforce.connector is SalesforceConnector
+    assert hubspot.object_types == ("company", "contact")
+    assert salesforce.object_types == ("account", "contact")
+    assert hubspot.webhook_path == "/webhooks/hubspot"
+    assert salesforce.webhook_path == "/webhooks/salesforce/{token}"
+    assert hubspot.record_id_problem("company", "123") is None
+    assert salesforce.record_id_problem("account", "123") is not None
+    assert limits_for("hubspot") == hubspot.limits(LimitSettings())
+    assert limits_for("salesforce", salesforce_daily=7).daily == 7
+    assert provider_for("salesforce") is salesforce
+    with pytest.raises(Permanent, match="known: hubspot, salesforce") as caught:
+        provider_for("pipedrive")
+    assert caught.value.code == "UNKNOWN_PROVIDER"
+    with pytest.raises(Permanent, match="pipedrive"):
+        limits_for("pipedrive")
+
+
+def test_the_sync_names_the_object_types_the_provider_table_does() -> None:
+    # worker.sync.target keeps its own copy so the console does not load both SDKs.
+    from worker.sync.target import OBJECT_TYPES, PARENT_TYPE
+
+    assert {name: entry.object_types for name, entry in PROVIDERS.items()} == OBJECT_TYPES
+    assert {name: entry.object_types[0] for name, entry in PROVIDERS.items()} == PARENT_TYPE
 
 
 def test_retries_are_bounded_and_only_for_short_blips() -> None:

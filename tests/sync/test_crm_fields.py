@@ -360,7 +360,7 @@ def test_a_company_archived_in_hubspot_is_created_archived_and_stays_so(
 def test_a_salesforce_field_an_admin_adds_later_is_filled_from_the_directory(
     sessions: sessionmaker[Session], tenant_id: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from connectors import salesforce_fields
+    from connectors.salesforce import fields as salesforce_fields
 
     [credit_limit] = [field for field in CRMSYNC_FIELDS if field.name == "Credit_Limit__c"]
     present = [field for field in CRMSYNC_FIELDS if field is not credit_limit]

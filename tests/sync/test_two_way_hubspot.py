@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from connectors.errors import Permanent
 from connectors.hubspot import HubSpotConnector
-from connectors.hubspot_records import DEFAULT_PROPERTIES
+from connectors.hubspot.records import DEFAULT_PROPERTIES
 from customers import contacts, db, service
 from customers.errors import StaleVersion
 from customers.models import Contact, Customer

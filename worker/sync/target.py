@@ -17,6 +17,7 @@ from mappings.fields import Kind, local_field
 from mappings.spec import FieldMap
 
 # CRM object types per provider, parents first: contacts attach to an already synced parent.
+# As in connectors.registry.PROVIDERS (a test keeps them equal), without loading the SDKs.
 OBJECT_TYPES = {"hubspot": ("company", "contact"), "salesforce": ("account", "contact")}
 PARENT_TYPE = {"hubspot": "company", "salesforce": "account"}
 

@@ -5,6 +5,9 @@
     GET  /healthz                        the process answers
     GET  /readyz                         the database and the broker answer
 
+The CRM routes come from the provider table (``connectors.registry.PROVIDERS``); reading
+each CRM's requests is its connector package's job (``connectors.<crm>.webhooks``).
+
 Metrics are not served here (this port is public): ``crmsync webhooks`` serves
 ``worker.metrics`` on a private listener of its own.
 
@@ -41,13 +44,16 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope
 from starlette.types import Send as Send_
 
+from connectors.hubspot import webhooks as hubspot
+from connectors.registry import PROVIDERS
+from connectors.salesforce import webhooks as salesforce
+from connectors.webhooks import Rejected
 from customers.db import transaction
 from customers.sync_state import Connection
 from worker import logs, metrics, tracing
 from worker.jobs import enqueue
 from worker.settings import Settings, get_settings
-from worker.webhooks import hubspot, salesforce
-from worker.webhooks.intake import Accepted, Rejected, Send, accept, connections_for
+from worker.webhooks.intake import Accepted, Send, accept, connections_for
 
 log = logging.getLogger(__name__)
 
@@ -172,14 +178,15 @@ def build_app(
         return JSONResponse(results, status_code=200 if ready else 503)
 
     metrics.watch_database(sessions, metrics.queue_depth)
+    # One route per CRM, at the path the provider table gives it.
+    receivers = {hubspot.PROVIDER: receive_hubspot, salesforce.PROVIDER: receive_salesforce}
+    webhook_routes = [
+        Route(entry.webhook_path, _guard(entry.name, receivers[entry.name]), methods=["POST"])
+        for entry in PROVIDERS.values()
+    ]
     app = Starlette(
         routes=[
-            Route("/webhooks/hubspot", _guard(hubspot.PROVIDER, receive_hubspot), methods=["POST"]),
-            Route(
-                "/webhooks/salesforce/{token}",
-                _guard(salesforce.PROVIDER, receive_salesforce),
-                methods=["POST"],
-            ),
+            *webhook_routes,
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
         ],

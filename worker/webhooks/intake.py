@@ -2,8 +2,8 @@
 enqueue the records they name.
 
 Both CRMs deliver at least once, out of order, and HubSpot's ``eventId`` is not unique, so
-each event gets a dedupe key built from what it says (see the provider modules) and is
-stored once in ``webhook_events`` (unique per connection). Only events stored *now* have
+each event gets a dedupe key built from what it says (see each CRM's ``webhooks`` module in
+``connectors``) and is stored once in ``webhook_events`` (unique per connection). Only events stored *now* have
 their records enqueued: their ids join the pending ids of their (connection, object type)
 in :mod:`worker.pending`, oldest occurrence first, and a ``sync_pending`` job is sent only
 when none is on its way already. That job takes up to 100 pending ids and fetches their
@@ -24,13 +24,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from connectors.webhooks import Event
 from customers.sync_state import Connection, ConnectionStatus, WebhookEvent
 from customers.types import utcnow
 from worker import metrics, shared_state
@@ -41,26 +41,6 @@ log = logging.getLogger(__name__)
 
 Send = Callable[..., Any]
 Pending = tuple[str, float]  # an external id and when it occurred, in ms since the epoch
-
-
-class Rejected(Exception):
-    """The request is refused as a whole; nothing was written or enqueued."""
-
-    def __init__(self, status: int, reason: str, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.reason = reason  # a short metric label: bad_signature, unknown_account, ...
-
-
-@dataclass(frozen=True)
-class Event:
-    """One CRM event, parsed: where it belongs, how to recognise it again, what it names."""
-
-    account_id: str  # HubSpot portal id / Salesforce organization id
-    dedupe_key: str
-    occurred_at: datetime | None
-    records: tuple[tuple[str, str], ...]  # (object type, external id)
-    payload: dict[str, Any]
 
 
 @dataclass

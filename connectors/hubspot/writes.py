@@ -4,7 +4,7 @@ records, default contact -> company associations, and batch archive.
 A retried create can never make a second record, because records we create are only ever
 created by an upsert on the property that holds our local id. A batch HubSpot refuses for
 bad data is halved until the bad records stand alone (``connectors.batching``). Calls go
-through :class:`connectors.hubspot_api.HubSpotApi`; this module knows no scans or cursors.
+through :class:`connectors.hubspot.api.HubSpotApi`; this module knows no scans or cursors.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from typing import Any
 from connectors.base import WriteRequest, WriteResult
 from connectors.batching import chunks, split_on_error
 from connectors.errors import ConnectorError, NotFound, Permanent
-from connectors.hubspot_api import PROVIDER, HubSpotApi
-from connectors.hubspot_records import SEGMENTS, parse_time
+from connectors.hubspot.api import PROVIDER, HubSpotApi
+from connectors.hubspot.records import SEGMENTS, parse_time
 
 BATCH_SIZE = 100  # HubSpot's limit for every batch verb
 HISTORY_BATCH = 50  # records per read when property history is asked for

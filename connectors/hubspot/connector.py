@@ -8,14 +8,14 @@
   its cursor; the cursor of a finished one starts the next incremental scan.
 - Incremental scans search on the object's own last-modified property (companies
   ``hs_lastmodifieddate``, contacts ``lastmodifieddate``), 200 per call, sorted ascending,
-  one keyset slice per call (:mod:`connectors.hubspot_scan`), so no query ever pages near
+  one keyset slice per call (:mod:`connectors.hubspot.scan`), so no query ever pages near
   HubSpot's 10,000-result cap and records edited mid-scan are never skipped.
 - Reads (``fetch``) use batch read and report vanished ids as archived. An id merged away
   answers with the record of the merge (a new id since HubSpot's merge update), and is
   reported merged into it. Writes are batch upserts keyed on our own unique property, so a retried
   create never makes a second record; linked records are batch-updated by id.
 
-Calls, budget, token refresh and errors are :mod:`connectors.hubspot_api`'s job. This module
+Calls, budget, token refresh and errors are :mod:`connectors.hubspot.api`'s job. This module
 must not know the database or the field mappings.
 """
 
@@ -28,13 +28,13 @@ from datetime import UTC, datetime
 from itertools import chain
 from typing import Any, ClassVar
 
-from connectors.base import CallCounter, Cursor, Page, RemoteRecord, WriteRequest, WriteResult
+from connectors.base import CallCounter, ConnectorBase, Cursor, Page, RemoteRecord
 from connectors.batching import chunks
 from connectors.budget import RequestBudget
 from connectors.credentials import Credentials
-from connectors.errors import NotFound, Permanent
+from connectors.errors import NotFound
 from connectors.fields import FieldReport, FieldSpec, by_object
-from connectors.hubspot_api import (
+from connectors.hubspot.api import (
     DEFAULT_BASE_URL,
     DEFAULT_TIMEOUT_S,
     PROVIDER,
@@ -42,8 +42,8 @@ from connectors.hubspot_api import (
     TokensCallback,
     server_time,
 )
-from connectors.hubspot_properties import HubSpotProperties
-from connectors.hubspot_records import (
+from connectors.hubspot.properties import HubSpotProperties
+from connectors.hubspot.records import (
     DEFAULT_ID_PROPERTY,
     DEFAULT_PROPERTIES,
     OBJECT_TYPES,
@@ -54,8 +54,8 @@ from connectors.hubspot_records import (
     tombstone,
     v4_associations,
 )
-from connectors.hubspot_scan import IncrementalScan
-from connectors.hubspot_writes import HubSpotWrites
+from connectors.hubspot.scan import IncrementalScan
+from connectors.hubspot.writes import HubSpotWrites
 from connectors.retry import RetryPolicy
 
 PAGE_SIZE = 100  # list and batch limit
@@ -79,8 +79,10 @@ class HubSpotOptions:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
 
 
-class HubSpotConnector:
+class HubSpotConnector(ConnectorBase):
     provider: ClassVar[str] = PROVIDER
+    display_name: ClassVar[str] = "HubSpot"
+    synced_types: ClassVar[tuple[str, ...]] = OBJECT_TYPES
 
     def __init__(
         self,
@@ -111,15 +113,12 @@ class HubSpotConnector:
         self.writes = HubSpotWrites(api=self.api, id_property=self.options.id_property)
         self.setup = HubSpotProperties(api=self.api, id_property=self.options.id_property)
 
-    def object_types(self) -> tuple[str, ...]:
-        return OBJECT_TYPES
-
     # ---- setup -------------------------------------------------------------------------
 
     def ensure_setup(self, fields: Sequence[FieldSpec] = ()) -> FieldReport:
         """Create crmsync's property group, the unique property that holds our id, and
         the properties in ``fields`` that do not exist yet (see
-        :mod:`connectors.hubspot_properties`)."""
+        :mod:`connectors.hubspot.properties`)."""
         return self.setup.ensure_setup(fields)
 
     def prepare(self, fields: Sequence[FieldSpec]) -> FieldReport:
@@ -359,25 +358,7 @@ class HubSpotConnector:
                 return str(owner["id"])
         return None
 
-    # ---- writes ------------------------------------------------------------------------
-
-    def upsert(self, object_type: str, requests: Sequence[WriteRequest]) -> list[WriteResult]:
-        self._check(object_type)
-        return self.writes.upsert(object_type, requests)
-
-    def archive(self, object_type: str, external_ids: Sequence[str]) -> None:
-        self._check(object_type)
-        self.writes.archive(object_type, external_ids)
-
     # ---- helpers -----------------------------------------------------------------------
-
-    def _check(self, object_type: str) -> None:
-        if object_type not in OBJECT_TYPES:
-            raise Permanent(
-                f"HubSpot has no object type {object_type!r} here; use one of {OBJECT_TYPES}",
-                provider=PROVIDER,
-                code="UNKNOWN_OBJECT_TYPE",
-            )
 
     def _properties(self, object_type: str) -> list[str]:
         chosen = self.options.properties

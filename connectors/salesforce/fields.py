@@ -6,7 +6,7 @@ asks ``describe`` which fields exist, queries and writes only those, and reports
 API name with the type to create. A field of a type that cannot hold the value is reported
 and left alone the same way. The answer is kept for :data:`RECHECK_S`, so a field an admin
 adds is picked up without a restart. Calls go through
-:class:`connectors.salesforce_api.SalesforceApi`.
+:class:`connectors.salesforce.api.SalesforceApi`.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from connectors.fields import FieldProblem, FieldReport, FieldSpec, by_object
-from connectors.salesforce_api import SalesforceApi
-from connectors.salesforce_writes import SOBJECTS
+from connectors.salesforce.api import SalesforceApi
+from connectors.salesforce.writes import SOBJECTS
 
 RECHECK_S = 900.0
 

@@ -8,7 +8,8 @@ sends the request and raises its own exceptions for non-2xx answers; we read the
 the headers ourselves (its model objects are slow and hide the headers). The SDK's urllib3
 retries are switched off: retries are ours, counted and budgeted.
 
-This module must not know records, cursors or mappings; that is ``connectors.hubspot``.
+This module must not know records, cursors or mappings; that is
+``connectors.hubspot.connector``.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ group, and is idempotent: a second run finds everything and creates nothing. A p
 exists with a type that cannot hold the value is reported, never changed: it may hold data
 or be used by a workflow. ``available`` lists the properties once per
 :data:`RECHECK_S` (one call per object type) so a sync reads and writes only those that
-exist. Calls go through :class:`connectors.hubspot_api.HubSpotApi`.
+exist. Calls go through :class:`connectors.hubspot.api.HubSpotApi`.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from typing import Any
 
 from connectors.errors import NotFound, Permanent
 from connectors.fields import FieldProblem, FieldReport, FieldSpec, by_object
-from connectors.hubspot_api import PROVIDER, HubSpotApi
-from connectors.hubspot_records import OBJECT_TYPES, SEGMENTS
+from connectors.hubspot.api import PROVIDER, HubSpotApi
+from connectors.hubspot.records import OBJECT_TYPES, SEGMENTS
 
 # crmsync's own properties sit in a property group of their own on each object type.
 PROPERTY_GROUP = {"name": "crmsync", "label": "crmsync", "displayOrder": -1}

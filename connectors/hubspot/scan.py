@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from connectors.base import Cursor, Page, RemoteRecord
-from connectors.hubspot_records import MODIFIED_PROPERTY, modified_ms
+from connectors.hubspot.records import MODIFIED_PROPERTY, modified_ms
 
 SEARCH_LIMIT = 200  # HubSpot's maximum per search call
 # Ids already returned at the bound are excluded in the query while they are few (one

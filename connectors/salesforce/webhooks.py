@@ -1,5 +1,5 @@
 """Salesforce Outbound Messages: reading the SOAP ``notifications`` message into
-:class:`~worker.webhooks.intake.Event` values, and the ``<Ack>true</Ack>`` answer.
+:class:`~connectors.webhooks.Event` values, and the ``<Ack>true</Ack>`` answer.
 
 Requests are untrusted XML, so they are parsed with defusedxml only (no entities, no DTDs,
 no external references). A message carries its ``OrganizationId``; the caller checks it
@@ -20,7 +20,7 @@ from typing import Any
 
 import defusedxml.ElementTree as SafeET
 
-from worker.webhooks.intake import Event, Rejected
+from connectors.webhooks import Event, Rejected
 
 PROVIDER = "salesforce"
 OUTBOUND_NS = "http://soap.sforce.com/2005/09/outbound"

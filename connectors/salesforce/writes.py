@@ -3,7 +3,7 @@ linked records by Id, and deletes; per-record results mapped back to their reque
 
 A retried create can never make a second record, because records we create are only ever
 created by an upsert on the External ID that holds our local id. Calls go through
-:class:`connectors.salesforce_api.SalesforceApi`; this module knows no scans or cursors.
+:class:`connectors.salesforce.api.SalesforceApi`; this module knows no scans or cursors.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from urllib.parse import quote
 from connectors.base import WriteRequest, WriteResult
 from connectors.batching import chunks, split_on_error
 from connectors.errors import Changed, ConnectorError, NotFound, Permanent
-from connectors.salesforce_api import PROVIDER, SalesforceApi, classify, first_error
+from connectors.salesforce.api import PROVIDER, SalesforceApi, classify, first_error
 
 SOBJECTS = {"account": "Account", "contact": "Contact"}
 COLLECTION_SIZE = 200  # sObject Collections maximum

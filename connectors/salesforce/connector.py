@@ -12,7 +12,7 @@
   are updated by Id. Contacts carry their ``AccountId``.
 
 Every SOQL statement is built with ``format_soql`` and nothing else. Calls, budget, session
-refresh and errors are :mod:`connectors.salesforce_api`'s job. This module must not know the
+refresh and errors are :mod:`connectors.salesforce.api`'s job. This module must not know the
 database or the field mappings.
 """
 
@@ -26,14 +26,14 @@ from typing import Any, ClassVar
 
 from simple_salesforce import format_soql
 
-from connectors.base import CallCounter, Cursor, Page, RemoteRecord, WriteRequest, WriteResult
+from connectors.base import CallCounter, ConnectorBase, Cursor, Page, RemoteRecord
 from connectors.batching import chunks
 from connectors.budget import RequestBudget
 from connectors.credentials import Credentials
 from connectors.errors import Permanent
 from connectors.fields import FieldReport, FieldSpec, by_object
 from connectors.retry import RetryPolicy
-from connectors.salesforce_api import (
+from connectors.salesforce.api import (
     DEFAULT_API_VERSION,
     DEFAULT_TIMEOUT_S,
     FIFTEEN_DAYS,
@@ -43,8 +43,8 @@ from connectors.salesforce_api import (
     floor_minute,
     server_time,
 )
-from connectors.salesforce_fields import SalesforceFields
-from connectors.salesforce_writes import SOBJECTS, SalesforceWrites
+from connectors.salesforce.fields import SalesforceFields
+from connectors.salesforce.writes import SOBJECTS, SalesforceWrites
 
 OBJECT_TYPES = ("account", "contact")
 DEFAULT_EXTERNAL_ID_FIELD = "CrmsyncId__c"
@@ -113,8 +113,10 @@ class SalesforceOptions:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
 
 
-class SalesforceConnector:
+class SalesforceConnector(ConnectorBase):
     provider: ClassVar[str] = PROVIDER
+    display_name: ClassVar[str] = "Salesforce"
+    synced_types: ClassVar[tuple[str, ...]] = OBJECT_TYPES
 
     def __init__(
         self,
@@ -157,9 +159,6 @@ class SalesforceConnector:
         self.fields = SalesforceFields(api=self.api)
         # Fields the field map uses that the org has, besides the connection's list.
         self._wanted: dict[str, tuple[str, ...]] = {}
-
-    def object_types(self) -> tuple[str, ...]:
-        return OBJECT_TYPES
 
     # ---- setup -------------------------------------------------------------------------
 
@@ -413,25 +412,7 @@ class SalesforceConnector:
         records = result.get("records") or []
         return str(records[0]["Id"]) if records else None
 
-    # ---- writes ------------------------------------------------------------------------
-
-    def upsert(self, object_type: str, requests: Sequence[WriteRequest]) -> list[WriteResult]:
-        self._check(object_type)
-        return self.writes.upsert(object_type, requests)
-
-    def archive(self, object_type: str, external_ids: Sequence[str]) -> None:
-        self._check(object_type)
-        self.writes.archive(object_type, external_ids)
-
     # ---- helpers -----------------------------------------------------------------------
-
-    def _check(self, object_type: str) -> None:
-        if object_type not in OBJECT_TYPES:
-            raise Permanent(
-                f"Salesforce has no object type {object_type!r} here; use one of {OBJECT_TYPES}",
-                provider=PROVIDER,
-                code="UNKNOWN_OBJECT_TYPE",
-            )
 
     def _fields(self, object_type: str) -> list[str]:
         chosen = self.options.fields

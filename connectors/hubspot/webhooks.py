@@ -1,5 +1,5 @@
 """HubSpot webhooks: checking a request's signature, and turning its events into
-:class:`~worker.webhooks.intake.Event` values.
+:class:`~connectors.webhooks.Event` values.
 
 Signatures are checked with the SDK's own ``Signature.is_valid``: v3 (HMAC of method, URL,
 raw body and timestamp); v1 (hash of secret and raw body, no timestamp: what legacy private
@@ -27,7 +27,7 @@ from typing import Any
 from hubspot.exceptions import InvalidSignatureTimestampError, InvalidSignatureVersionError
 from hubspot.utils.signature import Signature
 
-from worker.webhooks.intake import Event, Rejected
+from connectors.webhooks import Event, Rejected
 
 PROVIDER = "hubspot"
 MAX_FUTURE_SKEW_S = 60.0  # clocks differ a little; a timestamp further ahead is forged

@@ -8,7 +8,8 @@ The client is built in its direct mode (instance URL + session id) around our ow
 and carries a response hook that keeps the last response's headers, which the SDK does not
 hand out (its exceptions have no headers, and ``Retry-After`` lives there).
 
-This module must not know records, cursors or mappings; that is ``connectors.salesforce``.
+This module must not know records, cursors or mappings; that is
+``connectors.salesforce.connector``.
 """
 
 from __future__ import annotations
