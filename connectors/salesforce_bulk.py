@@ -9,9 +9,9 @@ incremental passes stay on REST.
 The job is run by the unchanged simple-salesforce (``sf.bulk2.<Object>.query_all``) with
 the SOQL the REST pass would send (same fields, ``ORDER BY SystemModstamp, Id``), and its
 CSV is turned back into the records the REST query gives: null for an empty value,
-booleans and numbers by the field's ``describe`` type (numbers parsed as JSON parses
-them), datetimes in REST's ``2024-01-01T00:00:00.000+0000`` form, field names as the
-org spells them. :meth:`SalesforceBulk.batches` hands them out in REST-shaped batches of
+booleans and numbers by the field's ``describe`` type (an ``int`` field an int, other
+numbers floats, as REST's JSON has them), datetimes in REST's
+``2024-01-01T00:00:00.000+0000`` form, field names as the org spells them. :meth:`SalesforceBulk.batches` hands them out in REST-shaped batches of
 ``{"records", "done"}`` so the connector's one scan loop makes the pages and cursors.
 
 A job that fails, or results cut off halfway, fail the pass with a connector error; the
@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import re
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -42,7 +41,7 @@ DEFAULT_BULK_THRESHOLD = 10_000  # rows above which a full pass runs as a Bulk A
 DEFAULT_BULK_POLL_S = 5.0  # the SDK's wait before the first status poll, and between polls
 RESULT_RECORDS = 50_000  # rows per results call (maxRecords), the SDK's default
 BATCH_RECORDS = 2_000  # rows per batch handed to the scan: a REST batch, one page
-NUMBER_TYPES = {"int", "double", "currency", "percent"}
+NUMBER_TYPES = {"double", "currency", "percent"}  # and "int"
 _JOB_STATUS = re.compile(r"/jobs/query/[0-9A-Za-z]{15,18}/?$")
 
 Batch = dict[str, Any]
@@ -162,8 +161,10 @@ def _column(name: str, described: dict[str, dict[str, Any]]) -> tuple[str, Conve
     spelled = str(found.get("name") or name)
     if field_type == "boolean":
         return spelled, _boolean
+    if field_type == "int":
+        return spelled, _integer
     if field_type in NUMBER_TYPES:
-        return spelled, _number
+        return spelled, _decimal
     if field_type == "datetime":
         return spelled, _datetime
     return spelled, _text
@@ -177,9 +178,13 @@ def _boolean(value: str) -> bool | None:
     return None if value == "" else value.lower() == "true"
 
 
-def _number(value: str) -> Any:
-    # As the JSON of a REST query reads: 3 is an int, 3.0 a float.
-    return None if value == "" else json.loads(value)
+def _integer(value: str) -> int | None:
+    return None if value == "" else int(float(value))
+
+
+def _decimal(value: str) -> float | None:
+    # REST's JSON writes these as floats (30.0) whatever the CSV writes (30 or 30.0).
+    return None if value == "" else float(value)
 
 
 def _datetime(value: str) -> str | None:
