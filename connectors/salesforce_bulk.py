@@ -110,7 +110,11 @@ class SalesforceBulk:
     def _chunks(self, sobject: str, soql: str) -> Iterator[str]:
         """The CSV of each result set. The job's creation, its polls and the first set
         are one step; each later set is one. A step that failed is not taken again: the
-        SDK's generator ends when it raises, and reading on would look like the end."""
+        SDK's generator ends when it raises, and reading on would look like the end.
+
+        Counted calls equal the requests made: each poll is counted as it is answered,
+        and the step that learns the last set was the last makes no request but stands
+        for the first set, which rode on the job's step."""
         state: dict[str, Any] = {"sets": None, "broken": False}
 
         def first(sf: Any, options: dict[str, Any]) -> str | None:
