@@ -6,7 +6,9 @@ allows, and records per second, against both sandboxes with their limits off.
 Minimums: HubSpot lists and batches 100 records per call (10 per 1,000) and searches 200 per
 call (5 per 1,000); searched contacts add one v4 association call per 1,000 (listed ones
 carry their companies inline). Salesforce queries 2,000 rows per call (0.5 per 1,000) and
-writes 200 per sObject Collections call (5 per 1,000). A full HubSpot scan (a first sync, a
+writes 200 per sObject Collections call (5 per 1,000); its full scans are measured by REST
+(bulk reads off) and once by a Bulk API 2.0 query job, whose minimum is the job, one status
+poll and one results call per 50,000 rows. A full HubSpot scan (a first sync, a
 reconcile) lists; an incremental one searches. Below the table: a first sync of 1,000,000
 HubSpot companies projected from HubSpot's published limits, by list and by search, beside
 the calls counted here. Figures are printed, never asserted: timing depends on the machine.
@@ -21,11 +23,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from bench import projection
+from bench.report import bulk_minimum_calls
 from connectors.base import CallCounter, WriteRequest
 from connectors.budget import MemoryBudget, hubspot_limits, salesforce_limits
 from connectors.credentials import Credentials
 from connectors.hubspot import HubSpotConnector
 from connectors.salesforce import SalesforceConnector, SalesforceOptions
+from connectors.salesforce.bulk import RESULT_RECORDS
 from sandbox.hubspot import HubSpotSandbox
 from sandbox.salesforce import SalesforceSandbox
 from sandbox.seed import generate_companies
@@ -143,7 +147,8 @@ def bench_salesforce(records: int) -> list[Figure]:
             credentials=creds,
             budget=budget,
             base_url=sandbox.instance_url,
-            options=SalesforceOptions(verify=sandbox.cert_path),
+            # REST figures: the bulk path is measured on its own below.
+            options=SalesforceOptions(verify=sandbox.cert_path, bulk_threshold=0),
         )
         connector.ensure_setup()
         counter = connector.counter
@@ -161,6 +166,7 @@ def bench_salesforce(records: int) -> list[Figure]:
             _measure("salesforce", "incremental account", 0.5, counter,
                      lambda: _scan(connector, "account", False, done["account"])),
         ]  # fmt: skip
+        figures.append(bench_salesforce_bulk(sandbox, creds, budget, records))
         writes = [
             WriteRequest(object_type="account", local_id=f"B{n}", properties={"Name": f"Bench {n}"})
             for n in range(records)
@@ -176,6 +182,28 @@ def bench_salesforce(records: int) -> list[Figure]:
         return figures
     finally:
         sandbox.stop()
+
+
+def bench_salesforce_bulk(
+    sandbox: SalesforceSandbox, creds: Credentials, budget: MemoryBudget, records: int
+) -> Figure:
+    """A full account scan by one Bulk API 2.0 query job (and the ``COUNT()`` before it)."""
+    connector = SalesforceConnector(
+        account_id=sandbox.org_id,
+        credentials=creds,
+        budget=budget,
+        base_url=sandbox.instance_url,
+        options=SalesforceOptions(verify=sandbox.cert_path, bulk_threshold=1, bulk_poll_s=0.1),
+    )
+    connector.ensure_setup()
+    minimum = 1000 * bulk_minimum_calls(records, RESULT_RECORDS) / max(records, 1)
+    return _measure(
+        "salesforce",
+        "full scan account (bulk)",
+        minimum,
+        connector.counter,
+        lambda: _scan(connector, "account", True),
+    )
 
 
 def projected(figures: list[Figure]) -> list[str]:
@@ -212,7 +240,8 @@ def main() -> None:
     print(
         "\nPer pass, not per record: a HubSpot full scan ends with one recycle-bin page "
         "(deletions);\na Salesforce incremental pass ends with one getDeleted call (deletions "
-        "the recycle bin lost)."
+        "the recycle bin lost);\na Salesforce bulk scan starts with one COUNT() query (to choose "
+        "bulk) and polls its job."
     )
 
 

@@ -47,6 +47,12 @@ def minimum_calls(records: int, per_call: int) -> int:
     return max(1, math.ceil(records / per_call))
 
 
+def bulk_minimum_calls(records: int, per_results_call: int) -> int:
+    """Calls a Bulk API 2.0 query job needs at the least: its creation, one status poll
+    that finds it complete, and one results call per set of ``per_results_call`` rows."""
+    return 2 + minimum_calls(records, per_results_call)
+
+
 def number(value: float | None, unit: str = "") -> str:
     if value is None:
         return "n/a"

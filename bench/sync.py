@@ -15,8 +15,9 @@ from typing import Any
 
 from sqlalchemy import select
 
-from bench.report import minimum_calls
+from bench.report import bulk_minimum_calls, minimum_calls
 from bench.stack import Sandboxes, Sizes, Stack
+from connectors.salesforce.bulk import DEFAULT_BULK_THRESHOLD, RESULT_RECORDS
 from customers import db, service
 from customers.service import get_tenant
 from customers.sync_state import ExternalLink
@@ -56,12 +57,22 @@ def inbound_minimum(provider: str, parents: int, contacts: int) -> int:
     return minimum_calls(parents, SALESFORCE_QUERY) + minimum_calls(contacts, SALESFORCE_QUERY)
 
 
+def salesforce_full_minimum(records: int, bulk_threshold: int = DEFAULT_BULK_THRESHOLD) -> int:
+    """The fewest calls of a Salesforce pass from the start over one object: REST query
+    batches, or above ``bulk_threshold`` rows (as the connector chooses) one Bulk API 2.0
+    job. The ``COUNT()`` the connector asks to choose is its own, not the API's, minimum."""
+    if 0 < bulk_threshold < records:
+        return bulk_minimum_calls(records, RESULT_RECORDS)
+    return minimum_calls(records, SALESFORCE_QUERY)
+
+
 def first_sync_minimum(provider: str, parents: int, contacts: int) -> int:
     """The fewest calls of a first pass: HubSpot lists (100 a page, contacts with their
-    companies inline) and reads each recycle bin once; Salesforce as any pass."""
+    companies inline) and reads each recycle bin once; Salesforce queries each object, by
+    a Bulk API 2.0 job above the connector's bulk threshold."""
     if provider == "hubspot":
         return minimum_calls(parents, HUBSPOT_LIST) + minimum_calls(contacts, HUBSPOT_LIST) + 2
-    return inbound_minimum(provider, parents, contacts)
+    return salesforce_full_minimum(parents) + salesforce_full_minimum(contacts)
 
 
 def sync_timeout(records: int) -> float:

@@ -322,6 +322,14 @@ class Settings(BaseSettings):
         description="Salesforce rolling 24-hour API allowance until Sforce-Limit-Info says "
         "otherwise.",
     )
+    salesforce_bulk_threshold: int = Field(
+        default=10_000,
+        ge=0,
+        description="A Salesforce pass from the start (first sync, reconcile) over more "
+        "records of an object than this reads them with one Bulk API 2.0 query job instead "
+        "of 2,000-record query batches; 0: never. A connection's connector option "
+        "bulk_threshold overrides it.",
+    )
     crm_daily_reserve: float = Field(
         default=0.05,
         ge=0,

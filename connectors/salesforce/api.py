@@ -24,7 +24,12 @@ from typing import Any
 
 import requests
 from simple_salesforce import Salesforce
-from simple_salesforce.exceptions import SalesforceAuthenticationFailed, SalesforceError
+from simple_salesforce.exceptions import (
+    SalesforceAuthenticationFailed,
+    SalesforceBulkV2ExtractError,
+    SalesforceError,
+    SalesforceOperationError,
+)
 
 from connectors.base import CallCounter
 from connectors.budget import RequestBudget
@@ -225,6 +230,12 @@ def map_error(exc: BaseException, headers: dict[str, str] | None = None) -> Conn
     if isinstance(exc, SalesforceError):
         code, message = first_error(exc.content)
         return classify(exc.status, code, message, headers or {}, details=exc.content)
+    if isinstance(exc, SalesforceBulkV2ExtractError):  # the SDK refused our query job
+        return Permanent(str(exc), provider=PROVIDER, code="BULK_JOB_INVALID")
+    if isinstance(exc, SalesforceOperationError):  # a Bulk job Failed, was Aborted, ran out
+        return Transient(
+            f"Bulk API 2.0 job did not complete: {exc}", provider=PROVIDER, code="BULK_JOB_FAILED"
+        )
     if isinstance(exc, requests.RequestException):  # timeouts, resets, TLS, DNS
         return Transient(f"network: {exc}", provider=PROVIDER, code=type(exc).__name__)
     return None

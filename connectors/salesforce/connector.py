@@ -4,7 +4,8 @@
   back as ``archived`` / ``merged_into``), ordered by ``SystemModstamp, Id``, read 2,000 rows
   per batch with ``query_more``; one cursor per batch. An incremental pass starts
   ``overlap`` before the last pass ended and ends with ``getDeleted`` (15 days back at most)
-  for deletions the recycle bin no longer holds.
+  for deletions the recycle bin no longer holds. A pass from the start over more than
+  ``bulk_threshold`` rows reads them with one Bulk API 2.0 job (:mod:`.bulk`).
 - Reads (``fetch``) are ``Id IN (...)`` queries (also ``queryAll``), following merge losers
   to their master record.
 - Writes are sObject Collections upserts keyed on our External ID field (200 per call,
@@ -43,6 +44,7 @@ from connectors.salesforce.api import (
     floor_minute,
     server_time,
 )
+from connectors.salesforce.bulk import DEFAULT_BULK_POLL_S, DEFAULT_BULK_THRESHOLD, SalesforceBulk
 from connectors.salesforce.fields import SalesforceFields
 from connectors.salesforce.writes import SOBJECTS, SalesforceWrites
 
@@ -110,6 +112,10 @@ class SalesforceOptions:
     timeout_s: float = DEFAULT_TIMEOUT_S
     verify: str | bool = True  # CA bundle path for the org's certificate, or the system store
     get_deleted: bool = True  # end incremental passes with getDeleted (hard deletes)
+    # A pass from the start (first pass, reconcile) over more rows than this reads them with
+    # one Bulk API 2.0 query job instead of 2,000-row REST batches; 0: never.
+    bulk_threshold: int = DEFAULT_BULK_THRESHOLD
+    bulk_poll_s: float = DEFAULT_BULK_POLL_S  # wait between a bulk job's status polls
     retry: RetryPolicy = field(default_factory=RetryPolicy)
 
 
@@ -157,6 +163,12 @@ class SalesforceConnector(ConnectorBase):
             api=self.api, external_id_field=self.options.external_id_field
         )
         self.fields = SalesforceFields(api=self.api)
+        self.bulk = SalesforceBulk(
+            api=self.api,
+            fields=self.fields,
+            threshold=self.options.bulk_threshold,
+            poll_s=self.options.bulk_poll_s,
+        )
         # Fields the field map uses that the org has, besides the connection's list.
         self._wanted: dict[str, tuple[str, ...]] = {}
 
@@ -240,7 +252,8 @@ class SalesforceConnector(ConnectorBase):
                 "done": done,
             }
 
-        result = self._query_from(object_type, since)
+        bulk = self.bulk.batches(object_type, self._fields(object_type)) if since is None else None
+        result = next(bulk) if bulk is not None else self._query_from(object_type, since)
         while True:
             records = []
             for raw in result.get("records") or []:
@@ -263,6 +276,9 @@ class SalesforceConnector(ConnectorBase):
                 return
             if records:  # a batch of rows read before is no page: its cursor is the old one
                 yield Page(records, state(False))
+            if bulk is not None:
+                result = next(bulk)
+                continue
             try:
                 result = self._query_more(result["nextRecordsUrl"])
             except Permanent as error:

@@ -26,6 +26,7 @@ KEY_PREFIXES = {
     "User": "005",
     "Organization": "00D",
     "QueryLocator": "01g",
+    "BulkJob": "750",
     "WorkflowOutboundMessage": "04k",
     "OutboundMessageNotification": "04l",
 }

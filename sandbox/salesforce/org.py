@@ -1,4 +1,5 @@
-"""One org's moving parts in one place: records, queries, sessions, API usage, faults.
+"""One org's moving parts in one place: records, queries, bulk query jobs, sessions, API
+usage, faults.
 
 :class:`Org` is what the REST app, the admin endpoints and :class:`SalesforceSandbox`
 share; it holds no HTTP code.
@@ -14,6 +15,7 @@ from sandbox.faults import Faults
 from sandbox.seed import SALES_REPS
 
 from .auth import ApiUsage, Credentials, Sessions
+from .bulk import BulkQueryJobs
 from .ids import IdFactory
 from .query import QueryEngine
 from .schema import ObjectDef
@@ -82,6 +84,7 @@ class Org:
                 email=person.email, first_name=person.first_name, last_name=person.last_name
             )
         self.query = QueryEngine(self.store, ids)
+        self.bulk = BulkQueryJobs(self.query, ids, user_id=self.user_id, clock=clock)
         self.sessions = Sessions(org_id, clock, session_lifetime_s)
         self.usage = ApiUsage(daily_api_limit, clock)
         self.credentials = Credentials.generate(org_id, self.user_id)

@@ -138,7 +138,12 @@ def _subrequest(call: Call, sub: Any) -> dict[str, Any]:
             raise ApiError(400, "INVALID_INPUT", f"unsupported subrequest url: {url!r}")
         method = str(sub.get("method") or "").upper()
         key, handler, groups, route_error = resolve(method, match["rest"] or "/")
-        if route_error is not None or handler is None or key == "composite":
+        if (
+            route_error is not None
+            or handler is None
+            or key == "composite"
+            or key.startswith("bulk2")
+        ):
             raise route_error or ApiError(400, "INVALID_INPUT", f"not allowed in Composite: {url}")
         headers = sub.get("httpHeaders") or {}
         if not isinstance(headers, dict):
@@ -195,6 +200,12 @@ ROUTES: list[tuple[str, str, str, Handler]] = [
                                update_only=c.params.get("updateOnly", "").lower() == "true")),
     ("DELETE", r"/sobjects/(?P<object>\w+)/(?P<field>\w+)/(?P<value>.+)", "sobject.delete_by_external_id",
      lambda c: sobjects.delete_by_external_id(c.org.store, c.object_name(), *_ext(c), c.version)),
+    ("POST", r"/jobs/query/?", "bulk2.query.create", lambda c: c.org.bulk.create(c.json(), c.version)),
+    ("GET", r"/jobs/query/(?P<job>\w+)/results/?", "bulk2.query.results",
+     lambda c: c.org.bulk.results(c.groups["job"], c.params)),
+    ("GET", r"/jobs/query/(?P<job>\w+)/?", "bulk2.query.get", lambda c: c.org.bulk.get(c.groups["job"])),
+    ("PATCH", r"/jobs/query/(?P<job>\w+)/?", "bulk2.query.abort", lambda c: c.org.bulk.abort(c.groups["job"], c.json())),
+    ("DELETE", r"/jobs/query/(?P<job>\w+)/?", "bulk2.query.delete", lambda c: c.org.bulk.delete(c.groups["job"])),
     ("POST", r"/composite/?", "composite", _composite),
     ("POST", r"/composite/sobjects/?", "collections.create", lambda c: composite.create(c.org.store, c.json())),
     ("PATCH", r"/composite/sobjects/?", "collections.update", lambda c: composite.update(c.org.store, c.json())),
@@ -231,6 +242,9 @@ def resolve(method: str, path: str) -> tuple[str, Handler | None, dict[str, str]
 
 
 def _response(status: int, body: Any, headers: dict[str, str]) -> Response:
+    if isinstance(body, Response):  # a resource that answers other than JSON (CSV)
+        body.headers.update(headers)
+        return body
     if status == 204 or body is None:
         return Response(status_code=status, headers=headers)
     content = body if isinstance(body, bytes) else json.dumps(body).encode()

@@ -262,6 +262,11 @@ class SalesforceSandbox:
     def set_api_usage(self, used: int) -> None:
         self.org.usage.set_used(used)
 
+    def fail_bulk_queries(self, message: str | None = "Query timed out") -> None:
+        """Bulk API 2.0 query jobs end ``Failed`` with ``message`` from now on (None: they
+        complete again)."""
+        self.org.bulk.failure = message
+
     # --- admin: records, as a user in Salesforce --------------------------------------
 
     def seed(self, companies: Iterable[SeedCompany]) -> list[str]:

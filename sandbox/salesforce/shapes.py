@@ -2,7 +2,8 @@
 
 Salesforce publishes no OpenAPI description for these resources, so the shapes are
 written from the REST API Developer Guide (query, sObject create/upsert, sObject
-Collections, Get Updated/Deleted, limits, errors, OAuth token). They are deliberately
+Collections, Get Updated/Deleted, limits, errors, OAuth token) and the Bulk API 2.0
+Developer Guide (query job info). They are deliberately
 strict where the documentation is (required keys, types, id and datetime formats) and
 open where Salesforce adds keys over time (``additionalProperties`` left true on
 records and limits). Tests validate every body the sandbox returns against them.
@@ -204,6 +205,45 @@ MULTIPLE_CHOICES: dict[str, Any] = {
     },
 }
 
+BULK_QUERY_JOB: dict[str, Any] = {
+    "type": "object",
+    "required": [
+        "id",
+        "operation",
+        "object",
+        "createdById",
+        "createdDate",
+        "systemModstamp",
+        "state",
+        "concurrencyMode",
+        "contentType",
+        "apiVersion",
+        "lineEnding",
+        "columnDelimiter",
+    ],
+    "properties": {
+        "id": {"type": "string", "pattern": r"^750[0-9A-Za-z]{15}$"},
+        "operation": {"enum": ["query", "queryAll"]},
+        "object": {"type": "string"},
+        "createdById": _ID,
+        "createdDate": _DATETIME,
+        "systemModstamp": _DATETIME,
+        "state": {"enum": ["UploadComplete", "InProgress", "Aborted", "JobComplete", "Failed"]},
+        "concurrencyMode": {"const": "Parallel"},
+        "contentType": {"const": "CSV"},
+        "apiVersion": {"type": "number"},
+        "lineEnding": {"enum": ["LF", "CRLF"]},
+        "columnDelimiter": {"enum": ["BACKQUOTE", "CARET", "COMMA", "PIPE", "SEMICOLON", "TAB"]},
+        "jobType": {"const": "V2Query"},
+        "numberRecordsProcessed": {"type": "integer", "minimum": 0},
+        "retries": {"type": "integer", "minimum": 0},
+        "totalProcessingTime": {"type": "integer", "minimum": 0},
+        "isPkChunkingSupported": {"type": "boolean"},
+        "errorMessage": {"type": "string"},
+    },
+    "additionalProperties": False,
+}
+
 SHAPES: dict[str, dict[str, Any]] = {
     "error_list": ERROR_LIST,
     "record": RECORD,
@@ -217,4 +257,5 @@ SHAPES: dict[str, dict[str, Any]] = {
     "token": TOKEN,
     "oauth_error": OAUTH_ERROR,
     "multiple_choices": MULTIPLE_CHOICES,
+    "bulk_query_job": BULK_QUERY_JOB,
 }

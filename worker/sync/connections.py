@@ -119,8 +119,17 @@ def build(
         budget=budget(provider, account_id),
         on_tokens=on_tokens,
         # The connection's own options win over the process-wide defaults.
-        options={"overlap_s": get_settings().crm_overlap_s, **options},
+        options={**_defaults(provider), **options},
     )
+
+
+def _defaults(provider: str) -> dict[str, Any]:
+    """Connector options the process-wide settings give every connection of ``provider``."""
+    settings = get_settings()
+    defaults: dict[str, Any] = {"overlap_s": settings.crm_overlap_s}
+    if provider == "salesforce":
+        defaults["bulk_threshold"] = settings.salesforce_bulk_threshold
+    return defaults
 
 
 def connect(

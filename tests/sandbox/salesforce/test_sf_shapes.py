@@ -23,6 +23,7 @@ from sandbox.salesforce.shapes import LIMIT_INFO_HEADER, SHAPES
 _RULES: list[tuple[str | None, str, str]] = [
     # (method or None for any, path regex, shape)
     ("POST", r"^/services/oauth2/token$", "token"),
+    (None, r"/jobs/query(/750[0-9A-Za-z]{15})?/?$", "bulk_query_job"),
     (None, r"/(query|queryAll)(/|$)", "query_page"),
     ("GET", r"/sobjects/\w+/updated/?$", "updated"),
     ("GET", r"/sobjects/\w+/deleted/?$", "deleted"),
@@ -42,6 +43,8 @@ def shape_for(method: str, path: str, status: int) -> str | None:
         return "error_list"
     if status == 300:
         return "multiple_choices"
+    if re.search(r"/jobs/query/\w+/results/?$", path):
+        return None  # CSV, checked in test_sf_bulk_query
     for rule_method, pattern, shape in _RULES:
         if (rule_method is None or rule_method == method) and re.search(pattern, path):
             return shape
@@ -109,6 +112,7 @@ def test_every_path_returns_documented_shapes() -> None:
         sf.Account.updated(now - timedelta(hours=1), now + timedelta(minutes=5))
         sf.Account.deleted(now - timedelta(hours=1), now + timedelta(minutes=5))
         sf.limits()
+        list(sf.bulk2.Account.query("SELECT Id, Name FROM Account", max_records=100, wait=0))
         records = [
             {"attributes": {"type": "Account"}, "CrmsyncId__c": f"k{n}", "Name": f"K{n}"}
             for n in range(3)
@@ -163,6 +167,7 @@ def test_every_path_returns_documented_shapes() -> None:
         ("error_list", {"message": "m", "errorCode": "X"}),  # not a list
         ("limits", {"DailyApiRequests": {"Max": 5}}),
         ("token", {"access_token": "x", "instance_url": "http://h"}),
+        ("bulk_query_job", {"id": "7505J0000000001AAA", "operation": "query", "state": "Done"}),
     ],
 )  # fmt: skip
 def test_wrong_shapes_are_rejected(shape: str, body: Any) -> None:
