@@ -39,6 +39,7 @@ from mappings.engine import (
     phone_region,
     project,
     read_entry,
+    read_remote,
     snapshot,
     write_entry,
 )
@@ -241,6 +242,21 @@ def merge(
         fingerprint=fingerprint(new_base),
         problems=problems,
     )
+
+
+def unpushed_base(
+    object_map: ObjectMap, result: MergeResult, remote: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The base to store for a merge whose ``remote_writes`` are not pushed yet: the entries
+    local won keep the CRM's value (as read from ``remote``, the record's properties), so the
+    push sees local != base and sends them."""
+    base = dict(result.base)
+    if result.remote_writes:
+        read, _ = read_remote(object_map, remote, region=None)
+        for entry in object_map.synced:
+            if entry.remote in result.remote_writes and entry.key in read:
+                base.update(zip(entry.local, read[entry.key], strict=True))
+    return base
 
 
 def outbound_changes(

@@ -25,11 +25,12 @@ from customers import contacts as contact_service
 from customers import service
 from customers.duplicates import DuplicateIndex
 from customers.errors import DirectoryError, InvalidInput
-from customers.models import Contact, Customer
+from customers.models import Contact, Customer, OutboxEntry
 from customers.sync_state import ExternalLink
 from customers.types import utcnow
 from mappings import RemoteValueError, merge, to_local
 from mappings.engine import new_customer_values
+from mappings.merge import unpushed_base
 
 if TYPE_CHECKING:
     from worker.sync.inbound import InboundPage
@@ -65,6 +66,7 @@ class NewRecords:
         self._pending = DuplicateIndex()  # what is waiting, to spot a duplicate among them
         self._customers: dict[int, Any] = {}  # id -> (id, billing_country, deleted_at)
         self.linked: set[str] = set()  # external ids linked in bulk: not loaded in the page
+        self.outbox: list[dict[str, Any]] = []  # update rows for what those links push
         self._contact_emails: dict[int, set[str]] = defaultdict(set)
 
     # -- what the page loads for contacts ----------------------------------------------------
@@ -193,6 +195,9 @@ class NewRecords:
         if links:
             session.execute(insert(cast(Table, ExternalLink.__table__)), links)
             self.linked.update(link["external_id"] for link in links)
+        if self.outbox:
+            session.execute(insert(cast(Table, OutboxEntry.__table__)), self.outbox)
+            self.outbox = []
 
     def _rows(self, ids: list[int]) -> dict[int, dict[str, Any]]:
         """The rows just written, as plain values (cheaper than loading them as objects)."""
@@ -218,10 +223,22 @@ class NewRecords:
             remote_modified_at=record.modified_at,
             region=region,
         )
-        if result.local_writes or result.remote_writes or result.conflicts or result.problems:
+        if result.local_writes or result.conflicts or result.problems:
             return None
+        if result.remote_writes:  # local defaults the CRM lacks: pushed as the page would
+            self.outbox.append(
+                {
+                    "tenant_id": page.target.tenant_id,
+                    "entity_type": page.object_map.local_type,
+                    "entity_id": local["id"],
+                    "operation": "update",
+                    "fields": sorted(result.remote_writes),
+                }
+            )
         id_written = record.local_id == str(local["id"])
-        page.result.needs_push = page.result.needs_push or not id_written
+        page.result.needs_push = (
+            page.result.needs_push or not id_written or bool(result.remote_writes)
+        )
         page.synced.append(record.external_id)
         now = utcnow()
         return {
@@ -230,7 +247,10 @@ class NewRecords:
             "external_id": record.external_id,
             "local_type": page.object_map.local_type,
             "local_id": local["id"],
-            "base": {**result.base, ID_WRITTEN: id_written},
+            "base": {
+                **unpushed_base(page.object_map, result, record.properties),
+                ID_WRITTEN: id_written,
+            },
             "fingerprint": result.fingerprint,
             "remote_modified_at": record.modified_at,
             "last_synced_at": now,
