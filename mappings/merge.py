@@ -153,7 +153,7 @@ def merge(
     settled = snapshot(object_map, local)
     if object_map.phone_region:
         settled.setdefault(object_map.phone_region, local_value(local, object_map.phone_region))
-    for entry in sorted(object_map.synced, key=lambda entry: entry.transform == "phone"):
+    for entry in object_map.synced_phones_last:
         entry_region = phone_region(object_map, settled, region)
         local_values = entry_values(entry, local)
         seen_locally = project(object_map, entry, local_values, entry_region)
@@ -279,7 +279,7 @@ def outbound_changes(
     settled = snapshot(object_map, local)
     if object_map.phone_region:
         settled.setdefault(object_map.phone_region, local_value(local, object_map.phone_region))
-    for entry in sorted(object_map.synced, key=lambda entry: entry.transform == "phone"):
+    for entry in object_map.synced_phones_last:
         values = entry_values(entry, local)
         seen = project(object_map, entry, values, phone_region(object_map, settled, region))
         if all(name in base for name in entry.local):
