@@ -32,6 +32,7 @@ MAX_PAYMENT_TERMS_DAYS = 365
 MAX_TEXT = 300
 MAX_NOTES = 20_000
 CUSTOM_ROLE = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")
+SURROGATE = re.compile("[\ud800-\udfff]")  # what decoding left of bytes that were not UTF-8
 
 
 def column_limits(model: type[Base]) -> dict[str, int]:
@@ -56,7 +57,7 @@ def _text(limit: int = MAX_TEXT) -> Callable[[Any], str | None]:
             value = str(value)
         if "\x00" in value:  # PostgreSQL text cannot hold one; SQLite would keep it
             raise ValueError("holds a NUL character")
-        if any("\ud800" <= ch <= "\udfff" for ch in value):  # bytes that were not UTF-8
+        if not value.isascii() and SURROGATE.search(value):  # bytes that were not UTF-8
             raise ValueError("is not valid text (it holds bytes that are not UTF-8)")
         value = " ".join(value.split()) if limit <= MAX_TEXT else value.strip()
         if len(value) > limit:
