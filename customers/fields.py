@@ -22,7 +22,7 @@ import pycountry
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import String
 
-from customers import billing
+from customers import billing, taxonomy
 from customers.custom_properties import normalize_custom_properties
 from customers.delivery import CONTACT_DELIVERY_FIELDS, CUSTOMER_DELIVERY_FIELDS
 from customers.errors import FieldError, InvalidInput
@@ -317,8 +317,6 @@ def normalize_roles(value: Any) -> list[str]:
 def normalize_category(value: Any) -> str | None:
     """A category of the taxonomy (``customers.taxonomy``), by its slug; nothing else.
     How sure and who decided are not input: the service layer records them."""
-    from customers import taxonomy
-
     slug = _text(CUSTOMER_LIMITS["category"])(value)
     if slug is None:
         return None
@@ -330,8 +328,6 @@ def normalize_category(value: Any) -> str | None:
 
 def check_subcategory(category: str | None, subcategory: str | None) -> None:
     """Raise ``InvalidInput`` unless ``subcategory`` is blank or one of ``category``'s."""
-    from customers import taxonomy
-
     if subcategory is None or taxonomy.is_valid(category, subcategory):
         return
     if category is None:
