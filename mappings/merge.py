@@ -252,6 +252,13 @@ def unpushed_base(
     push sees local != base and sends them."""
     base = dict(result.base)
     if result.remote_writes:
+        pushed = [entry for entry in object_map.synced if entry.remote in result.remote_writes]
+        # Only a phone reads differently in context (the record's country): read the whole
+        # record for one, else only the properties to push (the merge read the others).
+        if not any(entry.transform == "phone" for entry in pushed):
+            remote = {
+                entry.remote: remote[entry.remote] for entry in pushed if entry.remote in remote
+            }
         read, _ = read_remote(object_map, remote, region=None)
         for entry in object_map.synced:
             if entry.remote in result.remote_writes and entry.key in read:
