@@ -198,15 +198,19 @@ def _where(function: tuple[str, int, str]) -> str:
 
 def _site_roots() -> list[str]:
     import site
+    import sysconfig
 
-    return [*site.getsitepackages(), site.getusersitepackages()]
+    return [*site.getsitepackages(), site.getusersitepackages(), sysconfig.get_paths()["stdlib"]]
 
 
 def top_table(result: ProfileResult, key: str, rows: int = TOP) -> Table:
     """The ``rows`` functions first by ``key`` ("cumulative" or "tottime")."""
     assert result.stats is not None
     title = "cumulative" if key == "cumulative" else "own"
-    table = Table(title=f"top {rows} by {title} time", title_justify="left")
+    table = Table(
+        title=f"top {rows} by {title} time (cProfile's clock: wall time, waits included)",
+        title_justify="left",
+    )
     for column in ("function", "calls", "own s", "cumulative s", "cumulative µs/record"):
         table.add_column(column, justify="left" if column == "function" else "right")
     raw: dict[Any, Any] = result.stats.stats  # type: ignore[attr-defined]
