@@ -2,6 +2,7 @@
 
     uv run python -m bench [--large] [--only full] [--records N] [--workers 2] [--out DIR]
     uv run python -m bench soak [--seed 7] [--seconds 60] [--json soak.json]
+    uv run python -m bench profile [--records 3000] [--postgres] [--no-cprofile]
 
 Benchmarks run with real PostgreSQL, Redis, worker processes and the sandboxes, and print
 one table; the same figures go to JSON with two PNGs. Sections: full (inbound sync, with

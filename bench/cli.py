@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 from typing import Annotated
 
@@ -23,7 +24,8 @@ app = typer.Typer(
     no_args_is_help=False,
     invoke_without_command=True,
     rich_markup_mode=None,
-    help="Benchmarks (run with no command) and the convergence soak (`soak`).",
+    help="Benchmarks (run with no command), the convergence soak (`soak`) and a profile of "
+    "one inbound pass (`profile`).",
 )
 
 
@@ -87,7 +89,7 @@ def bench(
 ) -> None:
     """Run every benchmark with real PostgreSQL, Redis, worker processes and the sandboxes;
     print one table and write the figures as JSON, with two PNGs. `soak` runs the
-    convergence soak instead."""
+    convergence soak instead, `profile` one inbound pass under cProfile."""
     if ctx.invoked_subcommand is not None:
         return
     from bench.harness import run
@@ -176,3 +178,59 @@ def soak(
     if json_path is not None:
         write_json(result, json_path)
     raise typer.Exit(0 if result.passed else 1)
+
+
+@app.command()
+def profile(
+    records: Annotated[
+        int,
+        typer.Option(
+            min=3, help="Records read in all: a third each of companies, contacts, accounts."
+        ),
+    ] = 3_000,
+    companies: Annotated[int | None, typer.Option(min=1, help="HubSpot companies.")] = None,
+    contacts: Annotated[int | None, typer.Option(min=0, help="HubSpot contacts.")] = None,
+    accounts: Annotated[int | None, typer.Option(min=1, help="Salesforce accounts.")] = None,
+    database_url: Annotated[
+        str | None,
+        typer.Option(help="An empty database to use, migrated here (default: a new SQLite file)."),
+    ] = None,
+    postgres: Annotated[
+        bool,
+        typer.Option(
+            "--postgres",
+            help="A scratch PostgreSQL database (CRMSYNC_TEST_POSTGRES_URL), dropped after.",
+        ),
+    ] = False,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="The pstats file (default bench-results/profile-<timestamp>.pstats)."),
+    ] = None,
+    cprofile: Annotated[
+        bool,
+        typer.Option(help="Profile the pass (--no-cprofile: time it only, e.g. under py-spy)."),
+    ] = True,
+    top: Annotated[int, typer.Option(min=1, help="Functions in each table.")] = 20,
+) -> None:
+    """Run one full inbound pass of both sandboxes in this process under cProfile (embedded:
+    no broker, queued jobs run here after each pass); print the CPU per record read and the
+    top functions by cumulative and by own time, and write the statistics as a pstats file."""
+    from bench.profile import ProfileOptions, print_result, profile_pass, profile_sizes
+    from bench.stack import BenchError
+
+    if database_url and postgres:
+        fail("give --database-url or --postgres, not both", code=2)
+    options = ProfileOptions(
+        sizes=profile_sizes(records, companies, contacts, accounts),
+        database_url=database_url,
+        postgres=postgres,
+        out=out,
+        cprofile=cprofile,
+        top=top,
+    )
+    say = lambda text: console.print(f"[dim]{time.strftime('%H:%M:%S')}[/] {text}", highlight=False)  # noqa: E731
+    try:
+        result = profile_pass(options, say)
+    except BenchError as error:
+        fail(str(error))
+    print_result(console, result, top)

@@ -53,15 +53,16 @@ class Results:
     folder: Path | None = None
 
 
-def _prepare_process(key: str, folder: Path) -> None:
+def prepare_process(key: str, folder: Path, database_url: str | None = None) -> None:
     """This process connects the CRMs (encrypting their credentials with the run's key)
-    and never uses a broker of its own; drop what the caller's environment configured."""
+    and never uses a broker of its own; drop what the caller's environment configured.
+    ``database_url``: the database this process's own jobs use (none run by default)."""
     for name in [
         n for n in os.environ if n.startswith("CRMSYNC_") and not n.startswith("CRMSYNC_TEST_")
     ]:
         del os.environ[name]
     os.environ.update(UNTHROTTLED, CRMSYNC_ENCRYPTION_KEY=key, CRMSYNC_DATA_DIR=str(folder),
-                      CRMSYNC_DATABASE_URL=f"sqlite:///{(folder / 'unused.db').as_posix()}")  # fmt: skip
+                      CRMSYNC_DATABASE_URL=database_url or f"sqlite:///{(folder / 'unused.db').as_posix()}")  # fmt: skip
     from worker import database
     from worker.settings import get_settings
     from worker.sync import connections
@@ -81,7 +82,7 @@ def run(options: Options, console: Console | None = None) -> Results:
     out.mkdir(parents=True, exist_ok=True)
     folder = Path(tempfile.mkdtemp(prefix="crmsync-bench-"))
     key = Fernet.generate_key().decode()
-    _prepare_process(key, folder)
+    prepare_process(key, folder)
     results = Results(folder=out)
     only = set(options.only)
     say = lambda text: console.print(f"[dim]{time.strftime('%H:%M:%S')}[/] {text}", highlight=False)  # noqa: E731

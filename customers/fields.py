@@ -22,7 +22,7 @@ import pycountry
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import String
 
-from customers import billing
+from customers import billing, taxonomy
 from customers.custom_properties import normalize_custom_properties
 from customers.delivery import CONTACT_DELIVERY_FIELDS, CUSTOMER_DELIVERY_FIELDS
 from customers.errors import FieldError, InvalidInput
@@ -32,6 +32,7 @@ MAX_PAYMENT_TERMS_DAYS = 365
 MAX_TEXT = 300
 MAX_NOTES = 20_000
 CUSTOM_ROLE = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")
+SURROGATE = re.compile("[\ud800-\udfff]")  # what decoding left of bytes that were not UTF-8
 
 
 def column_limits(model: type[Base]) -> dict[str, int]:
@@ -56,7 +57,7 @@ def _text(limit: int = MAX_TEXT) -> Callable[[Any], str | None]:
             value = str(value)
         if "\x00" in value:  # PostgreSQL text cannot hold one; SQLite would keep it
             raise ValueError("holds a NUL character")
-        if any("\ud800" <= ch <= "\udfff" for ch in value):  # bytes that were not UTF-8
+        if not value.isascii() and SURROGATE.search(value):  # bytes that were not UTF-8
             raise ValueError("is not valid text (it holds bytes that are not UTF-8)")
         value = " ".join(value.split()) if limit <= MAX_TEXT else value.strip()
         if len(value) > limit:
@@ -316,8 +317,6 @@ def normalize_roles(value: Any) -> list[str]:
 def normalize_category(value: Any) -> str | None:
     """A category of the taxonomy (``customers.taxonomy``), by its slug; nothing else.
     How sure and who decided are not input: the service layer records them."""
-    from customers import taxonomy
-
     slug = _text(CUSTOMER_LIMITS["category"])(value)
     if slug is None:
         return None
@@ -329,8 +328,6 @@ def normalize_category(value: Any) -> str | None:
 
 def check_subcategory(category: str | None, subcategory: str | None) -> None:
     """Raise ``InvalidInput`` unless ``subcategory`` is blank or one of ``category``'s."""
-    from customers import taxonomy
-
     if subcategory is None or taxonomy.is_valid(category, subcategory):
         return
     if category is None:

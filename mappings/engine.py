@@ -35,10 +35,12 @@ def _custom_text(value: Any) -> str | None:
     return text or None
 
 
-def _normalizer(local_type: str, name: str) -> Callable[[Any], Any]:
-    if name.startswith(CUSTOM_PREFIX):
-        return _custom_text
-    return normalizer(local_type, name)
+@lru_cache(maxsize=1_024)  # one per local field: a few hundred at most
+def _normalizers(local_type: str, names: tuple[str, ...]) -> tuple[Callable[[Any], Any], ...]:
+    return tuple(
+        _custom_text if name.startswith(CUSTOM_PREFIX) else normalizer(local_type, name)
+        for name in names
+    )
 
 
 def is_blank(value: Any) -> bool:
@@ -73,21 +75,35 @@ REQUIRED_PLACEHOLDER = "[not provided]"
 def read_entry(object_map: ObjectMap, entry: FieldMap, raw: Any, region: str | None) -> Values:
     """The local values for one CRM value. Raises ``ValueError`` saying why it cannot."""
     if is_blank(raw) or (entry.required and raw == REQUIRED_PLACEHOLDER):
-        values: Values = (None,) * len(entry.local)
+        read = _read_blank(object_map.local_type, entry.local)
     else:
         text = raw if isinstance(raw, str) else str(raw)
-        if entry.value_map is None:
-            read = _read_text(object_map.local_type, entry.transform, entry.local, text, region)
-            # The cached values are shared: a caller must not be able to change them.
-            return copy.deepcopy(read) if any(isinstance(v, list | dict) for v in read) else read
-        values = TRANSFORMS[entry.transform].inbound(text, Context(entry.value_map, region))
-    return _normalized(object_map.local_type, entry.local, values)
+        if entry.value_map is not None:
+            values = TRANSFORMS[entry.transform].inbound(text, Context(entry.value_map, region))
+            return _normalized(object_map.local_type, entry.local, values)
+        read = _read_text(object_map.local_type, entry.transform, entry.local, text, region)
+    # The cached values are shared: a caller must not be able to change them.
+    return _copied(read) if any(isinstance(v, list | dict) for v in read) else read
+
+
+def _copied(values: Values) -> Values:
+    return tuple(
+        list(value)
+        if isinstance(value, list) and not any(isinstance(v, list | dict) for v in value)
+        else copy.deepcopy(value)
+        for value in values
+    )
 
 
 def _normalized(local_type: str, names: tuple[str, ...], values: Values) -> Values:
-    return tuple(
-        _normalizer(local_type, name)(value) for name, value in zip(names, values, strict=True)
-    )
+    normalizers = _normalizers(local_type, names)
+    return tuple(normalize(value) for normalize, value in zip(normalizers, values, strict=True))
+
+
+# Most of a record's entries are blank, and a blank reads the same every time.
+@lru_cache(maxsize=1_024)
+def _read_blank(local_type: str, names: tuple[str, ...]) -> Values:
+    return _normalized(local_type, names, (None,) * len(names))
 
 
 # A merge reads each CRM value and each local value's round trip again, soon after the page
@@ -133,7 +149,7 @@ def read_remote(
     problems: dict[str, str] = {}
     flat: dict[str, Any] = {}
     # Non-phone entries first: the country read here decides how phones are read.
-    for entry in sorted(object_map.synced, key=lambda entry: entry.transform == "phone"):
+    for entry in object_map.synced_phones_last:
         if not entry.reads(properties):
             continue
         raw = properties[entry.remote]

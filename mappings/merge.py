@@ -39,6 +39,7 @@ from mappings.engine import (
     phone_region,
     project,
     read_entry,
+    read_remote,
     snapshot,
     write_entry,
 )
@@ -152,7 +153,7 @@ def merge(
     settled = snapshot(object_map, local)
     if object_map.phone_region:
         settled.setdefault(object_map.phone_region, local_value(local, object_map.phone_region))
-    for entry in sorted(object_map.synced, key=lambda entry: entry.transform == "phone"):
+    for entry in object_map.synced_phones_last:
         entry_region = phone_region(object_map, settled, region)
         local_values = entry_values(entry, local)
         seen_locally = project(object_map, entry, local_values, entry_region)
@@ -243,6 +244,28 @@ def merge(
     )
 
 
+def unpushed_base(
+    object_map: ObjectMap, result: MergeResult, remote: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The base to store for a merge whose ``remote_writes`` are not pushed yet: the entries
+    local won keep the CRM's value (as read from ``remote``, the record's properties), so the
+    push sees local != base and sends them."""
+    base = dict(result.base)
+    if result.remote_writes:
+        pushed = [entry for entry in object_map.synced if entry.remote in result.remote_writes]
+        # Only a phone reads differently in context (the record's country): read the whole
+        # record for one, else only the properties to push (the merge read the others).
+        if not any(entry.transform == "phone" for entry in pushed):
+            remote = {
+                entry.remote: remote[entry.remote] for entry in pushed if entry.remote in remote
+            }
+        read, _ = read_remote(object_map, remote, region=None)
+        for entry in object_map.synced:
+            if entry.remote in result.remote_writes and entry.key in read:
+                base.update(zip(entry.local, read[entry.key], strict=True))
+    return base
+
+
 def outbound_changes(
     object_map: ObjectMap,
     base: Mapping[str, Any],
@@ -263,7 +286,7 @@ def outbound_changes(
     settled = snapshot(object_map, local)
     if object_map.phone_region:
         settled.setdefault(object_map.phone_region, local_value(local, object_map.phone_region))
-    for entry in sorted(object_map.synced, key=lambda entry: entry.transform == "phone"):
+    for entry in object_map.synced_phones_last:
         values = entry_values(entry, local)
         seen = project(object_map, entry, values, phone_region(object_map, settled, region))
         if all(name in base for name in entry.local):

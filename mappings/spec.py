@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import cached_property
 from typing import Any
 
 CUSTOM_PREFIX = "custom_properties."
@@ -116,7 +117,9 @@ class FieldMap:
         blank = value is None or (isinstance(value, str) and not value.strip())
         return not (blank and self.keep_on_blank)
 
-    @property
+    # Read for every entry of every record: worked out once per entry (the dataclass is
+    # frozen, so what it is made of never changes; a cached value is not a field).
+    @cached_property
     def key(self) -> str:
         """The entry's name in conflicts and problems: its local field(s)."""
         return "+".join(self.local)
@@ -140,17 +143,23 @@ class ObjectMap:
     phone_region: str | None = None
     sources: tuple[str, ...] = ()
 
-    @property
+    @cached_property
     def synced(self) -> tuple[FieldMap, ...]:
         """The entries that sync (every rule but ``dont_sync``), in map order."""
         return tuple(entry for entry in self.fields if entry.syncs)
+
+    @cached_property
+    def synced_phones_last(self) -> tuple[FieldMap, ...]:
+        """``synced`` with the phone entries last: the order to read a record in, as the
+        country read before them decides how national numbers read."""
+        return tuple(sorted(self.synced, key=lambda entry: entry.transform == "phone"))
 
     @property
     def remote_properties(self) -> tuple[str, ...]:
         """The CRM properties to ask for when reading records for this map."""
         return tuple(entry.remote for entry in self.synced)
 
-    @property
+    @cached_property
     def local_fields(self) -> tuple[str, ...]:
         """The local fields this map owns (reads from and writes to)."""
         return tuple(name for entry in self.synced for name in entry.local)

@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
+from mappings.engine import read_remote
 from mappings.loader import load_map, parse_map
-from mappings.merge import MergeResult, Side, merge, outbound_changes
+from mappings.merge import MergeResult, Side, merge, outbound_changes, unpushed_base
 from mappings.spec import ObjectMap, Rule
 from tests.mappings.helpers import apply
 
@@ -358,3 +359,41 @@ def test_a_crm_blank_kept_over_is_filled_with_the_local_value(rule: Rule, base: 
         )  # fmt: skip
     both_blank = merge(kept, base={}, local={"job_title": None}, remote={"jobtitle": ""})
     assert both_blank.remote_writes == {} and both_blank.local_writes == {}
+
+
+def _full_read_base(object_map: ObjectMap, result: MergeResult, remote: dict[str, Any]) -> dict:
+    """What the page stores for a merge with writes to push: the whole record read."""
+    base = dict(result.base)
+    read, _ = read_remote(object_map, remote)
+    for entry in object_map.synced:
+        if entry.remote in result.remote_writes and entry.key in read:
+            base.update(zip(entry.local, read[entry.key], strict=True))
+    return base
+
+
+@pytest.mark.parametrize(
+    "remote",
+    [
+        {"name": "Acme", "crmsync_status": "", "phone": "", "country": "Germany"},
+        {"name": "Acme", "crmsync_status": "", "phone": "0221 12345678", "country": "Germany"},
+        {"name": "Acme", "crmsync_status": "lead", "phone": "", "country": "France"},
+        {"name": "Acme", "crmsync_customer_type": "", "crmsync_tax_rate": "", "country": "DE"},
+    ],
+)
+def test_the_unpushed_base_keeps_the_crms_values_of_the_entries_to_push(
+    remote: dict[str, Any],
+) -> None:
+    company = load_map("hubspot", "company")
+    local = {
+        "name": "Acme",
+        "status": "active",
+        "customer_type": "business",
+        "tax_rate": "19",
+        "phone": "+4922112345678",
+        "billing_country": "DE",
+    }
+    result = merge(company, base={}, local=local, remote=remote)
+    assert result.remote_writes
+    assert unpushed_base(company, result, remote) == _full_read_base(company, result, remote)
+    unchanged = merge(company, base={}, local=local, remote={})
+    assert unpushed_base(company, unchanged, {}) == unchanged.base

@@ -31,11 +31,12 @@ from customers import contacts as contact_service
 from customers import service
 from customers.duplicates import DuplicateIndex
 from customers.errors import DirectoryError, InvalidInput
-from customers.models import Contact, Customer
+from customers.models import Contact, Customer, OutboxEntry
 from customers.sync_state import ExternalLink
 from customers.types import utcnow
 from mappings import RemoteValueError, merge, to_local
 from mappings.engine import new_customer_values
+from mappings.merge import unpushed_base
 from worker.sync.links import ID_WRITTEN, link_columns, merged_columns
 from worker.sync.merging import merge_record
 from worker.sync.page import CHUNK, PageContext
@@ -57,6 +58,7 @@ class NewRecords:
         self.page = page
         self.waiting: list[_Waiting] = []
         self.depends = False  # see take()
+        self.outbox: list[dict[str, Any]] = []  # update rows for what bulk links push
 
     def load(self) -> None:
         """Load what taking records aside needs, once the page's links are loaded."""
@@ -120,6 +122,9 @@ class NewRecords:
         if links:
             session.execute(insert(cast(Table, ExternalLink.__table__)), links)
             page.bulk_linked.update(link["external_id"] for link in links)
+        if self.outbox:
+            session.execute(insert(cast(Table, OutboxEntry.__table__)), self.outbox)
+            self.outbox = []
         return []
 
     def _restart(self) -> None:
@@ -156,10 +161,23 @@ class NewRecords:
             remote_modified_at=record.modified_at,
             region=self._region(item),
         )
-        if result.local_writes or result.remote_writes or result.conflicts or result.problems:
+        if result.local_writes or result.conflicts or result.problems:
             return None
-        state = merged_columns(record, local["id"], result.base, result.fingerprint)
-        page.result.needs_push = page.result.needs_push or not state["base"][ID_WRITTEN]
+        if result.remote_writes:  # local defaults the CRM lacks: pushed as the page would
+            self.outbox.append(
+                {
+                    "tenant_id": page.target.tenant_id,
+                    "entity_type": page.object_map.local_type,
+                    "entity_id": local["id"],
+                    "operation": "update",
+                    "fields": sorted(result.remote_writes),
+                }
+            )
+        base = unpushed_base(page.object_map, result, record.properties)
+        state = merged_columns(record, local["id"], base, result.fingerprint)
+        page.result.needs_push = (
+            page.result.needs_push or not state["base"][ID_WRITTEN] or bool(result.remote_writes)
+        )
         page.synced.append(record.external_id)
         columns = link_columns(
             connection_id=page.target.connection_id,
