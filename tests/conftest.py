@@ -98,7 +98,7 @@ def sessions(engine: Engine) -> sessionmaker[Session]:
 def tenant_id(sessions: sessionmaker[Session]) -> int:
     """A tenant whose customers need no billing address: the tests that use it are about
     other things. The rule itself (on for a new tenant) is tested with tenants of its own
-    (``tests/directory/test_billing.py``)."""
+    (``tests/customers/test_billing.py``)."""
     with db.transaction(sessions) as session:
         tenant = get_tenant(session, "acme-books")
         tenant.require_billing_address = False

@@ -99,7 +99,7 @@ def setup(settings: Settings, service: str, *, exporter: Any = None) -> bool:
         else:
             provider.add_span_processor(SimpleSpanProcessor(exporter))
         trace.set_tracer_provider(provider)
-        # The instrumentation declares SQLAlchemy < 2.1; it works with 2.1 (tests/observability).
+        # The instrumentation declares SQLAlchemy < 2.1; it works with 2.1 (tests/worker/observability).
         SQLAlchemyInstrumentor().instrument(
             tracer_provider=provider, enable_commenter=False, skip_dep_check=True
         )

@@ -1,0 +1,104 @@
+"""Real ``crmsync worker`` processes and the helpers the process tests share: jobs sent to
+Redis as a producer would, connections made as ``crmsync connect`` makes them, waits."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from cryptography.fernet import Fernet
+from dramatiq import Message
+from dramatiq.brokers.redis import RedisBroker
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from connectors.credentials import Credentials, load_cipher
+from customers import db
+from customers.service import get_tenant
+from customers.sync_state import Connection, SyncRun
+from worker.jobs.enqueue import JOB_QUEUES
+
+ROOT = Path(__file__).resolve().parents[3]
+KEY = Fernet.generate_key().decode()
+
+
+class Workers:
+    """``crmsync worker`` processes, each in its own process group so SIGKILL reaches all."""
+
+    def __init__(self, env: dict[str, str], logs: Path) -> None:
+        self.env, self.logs = env, logs
+        self.processes: list[subprocess.Popen[bytes]] = []
+
+    def start(self, *, queues: str | None = None) -> subprocess.Popen[bytes]:
+        log = (self.logs / f"worker-{len(self.processes)}.log").open("wb")
+        crmsync = Path(sys.executable).parent / "crmsync"
+        chosen = ["--queues", queues] if queues else []
+        process = subprocess.Popen([crmsync, "worker", "--processes", "1", "--threads", "2", *chosen], cwd=ROOT,
+                                   env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+        log.close()
+        self.processes.append(process)
+        return process
+
+    def kill(self, process: subprocess.Popen[bytes]) -> None:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+    def stop_all(self) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+                try:
+                    process.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    os.killpg(process.pid, signal.SIGKILL)
+                    process.wait()
+
+
+def enqueue(redis_url: str, actor: str, *args: Any, queue: str | None = None) -> None:
+    """Send a job as ``worker.jobs.enqueue.send`` would (on its queue), or on ``queue``."""
+    queue = queue or JOB_QUEUES[actor]
+    broker = RedisBroker(url=redis_url, namespace="crmsync")
+    broker.declare_queue(queue)
+    broker.enqueue(Message(queue_name=queue, actor_name=actor, args=args, kwargs={}, options={}))
+    broker.close()
+
+
+def connect(sessions: sessionmaker[Session], provider: str, account_id: str, credentials: Credentials,
+            base_url: str, options: dict[str, Any] | None = None) -> int:  # fmt: skip
+    cipher = load_cipher(encryption_key=KEY, data_dir=Path("."))
+    with db.transaction(sessions) as session:
+        tenant = get_tenant(session, "default")
+        connection = Connection(tenant_id=tenant.id, provider=provider, account_id=account_id, name=provider,
+                                base_url=base_url, credentials=cipher.encrypt(credentials),
+                                settings={"connector": options or {}})  # fmt: skip
+        session.add(connection)
+        session.flush()
+        return connection.id
+
+
+def wait_until(check: Callable[[], bool], timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.2)
+
+
+def finished_runs(sessions: sessionmaker[Session], kind: str) -> list[SyncRun]:
+    with sessions() as session:
+        return list(
+            session.scalars(
+                select(SyncRun).where(SyncRun.kind == kind, SyncRun.finished_at.is_not(None))
+            )
+        )
+
+
+def count(sessions: sessionmaker[Session], model: Any) -> int:
+    with sessions() as session:
+        return session.scalar(select(func.count()).select_from(model)) or 0
