@@ -86,6 +86,8 @@ class Tenant(Base):
 
 
 ADDRESS_PARTS = ("street", "street2", "city", "region", "postal_code", "country")
+# A customer's columns that hold the keys its duplicates are found by.
+MATCH_COLUMNS = ("match_tax_id", "match_email", "match_domain", "match_name")
 
 
 class Customer(Base):
@@ -102,6 +104,18 @@ class Customer(Base):
         Index("ix_customers_tenant_name", "tenant_id", "name"),
         Index("ix_customers_tenant_domain", "tenant_id", "domain"),
         Index("ix_customers_tenant_tax_id", "tenant_id", "tax_id"),
+        # The keys duplicates are found by (``customers.match_columns`` keeps them current).
+        Index("ix_customers_tenant_match_tax_id", "tenant_id", "match_tax_id"),
+        Index("ix_customers_tenant_match_email", "tenant_id", "match_email"),
+        Index("ix_customers_tenant_match_domain", "tenant_id", "match_domain"),
+        # Trigrams of the name key on PostgreSQL (pg_trgm), so the customers sharing a word
+        # with a name are found by index; a plain index elsewhere.
+        Index(
+            "ix_customers_match_name_trgm",
+            "match_name",
+            postgresql_using="gin",
+            postgresql_ops={"match_name": "gin_trgm_ops"},
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -181,6 +195,15 @@ class Customer(Base):
     )
     sales_rep_email: Mapped[str | None] = mapped_column(String(320))
     sales_rep_name: Mapped[str | None] = mapped_column(String(200))
+
+    # What duplicates are found by, worked out from the values above whenever a customer is
+    # written (``customers.match_columns``): the normalized tax id, the lower-case email,
+    # the registrable company domain and the name key. Never set by hand.
+    match_tax_id: Mapped[str | None] = mapped_column(String(64))
+    # Text: lower-casing and IDNA encoding can make them longer than the values.
+    match_email: Mapped[str | None] = mapped_column(Text)
+    match_domain: Mapped[str | None] = mapped_column(Text)
+    match_name: Mapped[str | None] = mapped_column(Text)
 
     archived_at: Mapped[datetime | None]
     deleted_at: Mapped[datetime | None]

@@ -39,6 +39,7 @@ from customers.errors import (
 from customers.fields import check_subcategory, clean_contact, clean_customer
 from customers.legal_entities import FIELD as LEGAL_ENTITY
 from customers.legal_entities import resolve_code
+from customers.match_columns import match_values
 from customers.models import (
     Contact,
     ContactRole,
@@ -426,7 +427,12 @@ def create_customers(
             ids = insert_returning_ids(
                 session,
                 customer_table,
-                table_rows(customer_table, [item.fields for item in prepared], customer_defaults),
+                table_rows(
+                    customer_table,
+                    # A multi-row INSERT passes by the ORM's hooks: the match columns here.
+                    [{**item.fields, **match_values(item.fields)} for item in prepared],
+                    customer_defaults,
+                ),
             )
             with_contact = [
                 (ids[i], item) for i, item in enumerate(prepared) if item.primary_contact
