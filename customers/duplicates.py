@@ -7,23 +7,31 @@ only: likely matches are held for a person to decide, never linked automatically
 two businesses can share a name and one business can have two. The keys themselves are
 made in ``customers.match_keys``.
 
-:class:`DuplicateIndex` is built once per batch from the tenant's live customers and
-answers each check from memory; names are blocked by their significant tokens, so a check
-compares against the few customers that share a word with it, not against all of them.
+A :class:`DuplicateIndex` made by :meth:`DuplicateIndex.load` asks the database: every
+customer row carries its keys in indexed match columns (``customers.match_columns``), so
+nothing of the directory is held in memory beyond the answers of one batch. A batch says
+which records it will check (:meth:`DuplicateIndex.prefetch`) and their keys are read with
+one query per kind of key. It sees the customers that existed when it was loaded; what a
+batch creates is added to it (:meth:`DuplicateIndex.add`), or to an overlay of its own
+(:meth:`DuplicateIndex.over`), and is found by the rest of the batch from memory. Names are
+blocked by their significant tokens, so a check compares against the few customers that
+share a word with it, not against all of them; rapidfuzz scores those.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from rapidfuzz import fuzz
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from customers import duplicate_queries
 from customers.errors import SureDuplicate
 from customers.fields import normalize_tax_id
+from customers.match_columns import match_values
 from customers.match_keys import company_domain, name_key
 from customers.models import Customer
 
@@ -69,8 +77,65 @@ class _Entry:
 
 
 @dataclass
+class _Directory:
+    """The customers of a tenant in the database, as a batch's checks ask for them: the
+    answers are kept for the batch, so each key is read once."""
+
+    session: Session
+    tenant_id: int
+    up_to: int  # the newest customer id when the batch began
+    exact: dict[tuple[str, str], list[int]] = field(default_factory=dict)
+    # token -> the customers with that word in their name key; None: more than MAX_BLOCK.
+    blocks: dict[str, list[_Entry] | None] = field(default_factory=dict)
+
+    def ids(self, column: str, value: str) -> list[int]:
+        if (column, value) not in self.exact:
+            self.read_exact(column, [value])
+        return self.exact[(column, value)]
+
+    def block(self, token: str) -> list[_Entry] | None:
+        if token not in self.blocks:
+            self.read_names([token])
+        return self.blocks[token]
+
+    def read_exact(self, column: str, values: Iterable[str]) -> None:
+        wanted = sorted({v for v in values if (column, v) not in self.exact})
+        if not wanted:
+            return
+        found = duplicate_queries.ids_by_key(
+            self.session, self.tenant_id, self.up_to, column, wanted
+        )
+        for value in wanted:
+            self.exact[(column, value)] = found.get(value, [])
+
+    def read_names(self, tokens: Iterable[str]) -> None:
+        wanted = sorted({t for t in tokens if t not in self.blocks})
+        if not wanted:
+            return
+        found = duplicate_queries.names_by_word(
+            self.session, self.tenant_id, self.up_to, wanted, MAX_BLOCK + 1
+        )
+        for token in wanted:
+            rows = found.get(token, [])
+            self.blocks[token] = (
+                None
+                if len(rows) > MAX_BLOCK
+                else [_Entry(customer_id, key, _numbers(key)) for customer_id, key in rows]
+            )
+
+
+# The match column each exact key is read from, and the table of an index that holds it.
+_EXACT_KEYS = (
+    ("same tax id", "by_tax_id", "match_tax_id"),
+    ("same email", "by_email", "match_email"),
+    ("same domain", "by_domain", "match_domain"),
+)
+
+
+@dataclass
 class DuplicateIndex:
-    """What identifies each live customer of a tenant, held in memory for a batch."""
+    """What identifies each live customer of a tenant, for a batch: read from the database
+    when loaded, plus what was added in memory."""
 
     by_tax_id: dict[str, set[int]] = field(default_factory=lambda: defaultdict(set))
     by_email: dict[str, set[int]] = field(default_factory=lambda: defaultdict(set))
@@ -84,6 +149,8 @@ class DuplicateIndex:
     keys: dict[int, tuple[str | None, str | None, str | None, str | None]] = field(
         default_factory=dict
     )
+    # The database under the whole index (of the lowest layer), if it was loaded.
+    directory: _Directory | None = None
 
     def discard(self, customer_id: int) -> None:
         """Forget a customer (changed or gone), so it can be added again as it is now."""
@@ -117,15 +184,31 @@ class DuplicateIndex:
 
     @classmethod
     def load(cls, session: Session, tenant_id: int) -> DuplicateIndex:
-        index = cls()
-        rows = session.execute(
-            select(
-                Customer.id, Customer.name, Customer.email, Customer.domain, Customer.tax_id
-            ).where(Customer.tenant_id == tenant_id, Customer.deleted_at.is_(None))
+        """The tenant's live customers as they are in the database (nothing is read until a
+        check or :meth:`prefetch` asks). Customers created after this call are not seen:
+        a batch adds what it creates."""
+        up_to = duplicate_queries.newest_id(session)
+        return cls(directory=_Directory(session, tenant_id, up_to))
+
+    def use(self, session: Session) -> None:
+        """Ask the database through ``session`` from now on (for an index kept across
+        transactions, each with a session of its own)."""
+        directory = self.layers()[-1].directory
+        if directory is not None:
+            directory.session = session
+
+    def prefetch(self, records: Sequence[Keys]) -> None:
+        """Read what checking these records will ask the database, one query per kind of
+        key (call it with a page of records before checking them one by one)."""
+        directory = self.layers()[-1].directory
+        if directory is None or not records:
+            return
+        keys = [match_values(vars(record)) for record in records]
+        for _reason, _table, column in _EXACT_KEYS:
+            directory.read_exact(column, [value for k in keys if (value := k[column])])
+        directory.read_names(
+            {token for k in keys if k["match_name"] for token in k["match_name"].split()}
         )
-        for row in rows:
-            index.add(row.id, name=row.name, email=row.email, domain=row.domain, tax_id=row.tax_id)
-        return index
 
     def add(
         self,
@@ -172,15 +255,19 @@ class DuplicateIndex:
         """Sure and likely duplicates of a record with these values."""
         excluded = set(exclude)
         exact: dict[int, list[str]] = defaultdict(list)
-        for reason, table, value in (
-            ("same tax id", "by_tax_id", normalize_tax_id(tax_id)),
-            ("same email", "by_email", email.lower() if email else None),
+        values = (
+            normalize_tax_id(tax_id),
+            email.lower() if email else None,
             # A record with no domain of its own is known by its email's (never free mail).
-            ("same domain", "by_domain", company_domain(domain, email)),
-        ):
+            company_domain(domain, email),
+        )
+        for (reason, table, column), value in zip(_EXACT_KEYS, values, strict=True):
             for layer in self.layers() if value else ():
-                for customer_id in getattr(layer, table).get(value, ()):
-                    if customer_id not in excluded:
+                found = list(getattr(layer, table).get(value, ()))
+                if layer.directory is not None and value:
+                    found += layer.directory.ids(column, value)
+                for customer_id in found:
+                    if customer_id not in excluded and reason not in exact[customer_id]:
                         exact[customer_id].append(reason)
         fuzzy = self._similar_names(name, excluded) if name else {}
         candidates = {
@@ -207,12 +294,8 @@ class DuplicateIndex:
         numbers = _numbers(key)
         seen: dict[int, float] = {}
         for token in set(key.split()):
-            block = (
-                self.by_token.get(token, ())
-                if self.under is None
-                else [e for layer in self.layers() for e in layer.by_token.get(token, ())]
-            )
-            if len(block) > MAX_BLOCK:
+            block = self._block(token)
+            if block is None or len(block) > MAX_BLOCK:
                 continue
             for entry in block:
                 if entry.customer_id in excluded or entry.customer_id in seen:
@@ -223,6 +306,20 @@ class DuplicateIndex:
                 if score >= LIKELY_SCORE:
                     seen[entry.customer_id] = round(score, 1)
         return seen
+
+    def _block(self, token: str) -> list[_Entry] | None:
+        """The customers with ``token`` in their name key, in every layer; None when the
+        database alone has more than ``MAX_BLOCK``."""
+        block: list[_Entry] = []
+        for layer in self.layers():
+            block.extend(layer.by_token.get(token, ()))
+            if layer.directory is not None:
+                stored = layer.directory.block(token)
+                if stored is None:
+                    return None
+                held = {entry.customer_id for entry in block}
+                block.extend(entry for entry in stored if entry.customer_id not in held)
+        return block
 
 
 def _numbers(key: str) -> frozenset[str]:

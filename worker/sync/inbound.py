@@ -53,7 +53,7 @@ from mappings.spec import CUSTOM_PREFIX
 from worker.failures import has_open_failures, record_failure, resolve_failures
 from worker.jobs.enqueue import SYNC_RECORDS
 from worker.jobs.payload import JobCall
-from worker.sync.directory_index import directory_index
+from worker.sync.directory_index import directory_index, page_keys
 from worker.sync.new_records import ID_WRITTEN, NewRecords, contact_first_name
 from worker.sync.target import SyncTarget
 
@@ -168,6 +168,8 @@ class InboundPage:
             # Held until the page commits, so the duplicate index this page checks against
             # is caught up with every customer committed by anyone before it.
             service.guard_tenant(self.session, self.target.tenant_id)
+            new = [record for record in records if self._may_link(record)]
+            self.duplicates.prefetch(page_keys(self.object_map, new))
         for record in records:
             self.count("read")
             self._load_linked_in_bulk(record)
