@@ -6,10 +6,14 @@ that ``customers.match_columns`` keeps current, and see only customers with an i
 ``up_to``: those that existed when the check began (see ``customers.duplicates``).
 
 Names are found by word: the customers whose name key contains a word of the name, as a
-whole word. On PostgreSQL with ``pg_trgm`` that is a regular expression the trigram index
-answers, at most ``cap`` customers per word (a word shared by more says nothing about
-identity and is skipped by the caller). Without the extension (and on SQLite) the tenant's
-name keys are read with one ``LIKE`` per word: the same answer, without an index.
+whole word, counted (up to ``cap``: a word shared by more says nothing about identity and
+is skipped by the caller) and returned only when the length of their name key lies in a
+window the caller gives: a name whose length is too far from the name checked cannot
+reach the score of a likely match (see ``customers.duplicates``), so it is not sent. On
+PostgreSQL with ``pg_trgm`` the trigram index finds the names that contain each word
+(``LIKE '%word%'``), and of those the ones that have it as a whole word are kept. Without
+the extension (and on SQLite) the tenant's name keys are read with one ``LIKE`` per word:
+the same answer, without an index.
 
 This module only reads.
 """
@@ -17,9 +21,9 @@ This module only reads.
 from __future__ import annotations
 
 import logging
-import re
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 from sqlalchemy import func, literal, or_, select, text
 from sqlalchemy.orm import Session
@@ -37,21 +41,52 @@ EXACT_COLUMNS = {
 # Whether each database (by URL) has pg_trgm: asked once per process.
 _trigrams: dict[str, bool] = {}
 
+# One row per customer in the word's length window, each with the word's count; a word
+# whose count reached the cap (or with none in the window) sends one row, for its count.
 _BY_WORD = text(
     """
-    SELECT word.token, found.id, found.match_name
-    FROM unnest(CAST(:tokens AS text[]), CAST(:patterns AS text[])) AS word(token, pattern)
+    SELECT word.token, found.id, found.match_name, found.shared
+    FROM unnest(
+        CAST(:tokens AS text[]),
+        CAST(:inside AS text[]),
+        CAST(:whole AS text[]),
+        CAST(:shortest AS integer[]),
+        CAST(:longest AS integer[])
+    ) AS word(token, inside, whole, shortest, longest)
     CROSS JOIN LATERAL (
-        SELECT customers.id, customers.match_name
-        FROM customers
-        WHERE customers.match_name ~ word.pattern
-          AND customers.tenant_id = :tenant_id
-          AND customers.deleted_at IS NULL
-          AND customers.id <= :up_to
-        LIMIT :cap
+        SELECT
+            block.id,
+            block.match_name,
+            count(*) OVER () AS shared,
+            row_number() OVER (
+                ORDER BY length(block.match_name) BETWEEN word.shortest AND word.longest DESC
+            ) AS place
+        FROM (
+            SELECT customers.id, customers.match_name
+            FROM customers
+            WHERE customers.match_name LIKE word.inside
+              AND ' ' || customers.match_name || ' ' LIKE word.whole
+              AND customers.tenant_id = :tenant_id
+              AND customers.deleted_at IS NULL
+              AND customers.id <= :up_to
+            LIMIT :cap
+        ) AS block
     ) AS found
+    WHERE (
+        found.shared < :cap
+        AND length(found.match_name) BETWEEN word.shortest AND word.longest
+    ) OR found.place = 1
     """
 )
+
+
+@dataclass(frozen=True)
+class Shared:
+    """The customers sharing a word: how many (up to the cap), and those of them whose name
+    key's length is in the window asked for, as (id, name key)."""
+
+    count: int
+    named: list[tuple[int, str]]
 
 
 def newest_id(session: Session) -> int:
@@ -81,13 +116,20 @@ def ids_by_key(
 
 
 def names_by_word(
-    session: Session, tenant_id: int, up_to: int, tokens: Sequence[str], cap: int
-) -> dict[str, list[tuple[int, str]]]:
-    """For each word, the live customers (id, name key) whose name key has it as a word;
-    at least ``cap`` of them when as many exist (all of them without pg_trgm)."""
+    session: Session,
+    tenant_id: int,
+    up_to: int,
+    windows: Mapping[str, tuple[int, int]],
+    cap: int,
+) -> dict[str, Shared]:
+    """For each word (with the shortest and longest name key wanted), the live customers
+    whose name key has it as a word."""
+    tokens = sorted(windows)
     if _has_trigrams(session):
-        return _by_trigrams(session, tenant_id, up_to, tokens, cap)
-    return _by_scan(session, tenant_id, up_to, tokens)
+        found = _by_trigrams(session, tenant_id, up_to, tokens, windows, cap)
+    else:
+        found = _by_scan(session, tenant_id, up_to, tokens, windows, cap)
+    return {token: found.get(token, Shared(0, [])) for token in tokens}
 
 
 def _has_trigrams(session: Session) -> bool:
@@ -108,29 +150,51 @@ def _has_trigrams(session: Session) -> bool:
 
 
 def _by_trigrams(
-    session: Session, tenant_id: int, up_to: int, tokens: Sequence[str], cap: int
-) -> dict[str, list[tuple[int, str]]]:
-    found: dict[str, list[tuple[int, str]]] = defaultdict(list)
+    session: Session,
+    tenant_id: int,
+    up_to: int,
+    tokens: Sequence[str],
+    windows: Mapping[str, tuple[int, int]],
+    cap: int,
+) -> dict[str, Shared]:
+    found: dict[str, Shared] = {}
     for start in range(0, len(tokens), CHUNK):
         chunk = list(tokens[start : start + CHUNK])
+        # A trigram index scan per word: the planner, costing it high, would read the
+        # tenant's rows once per word instead (for this statement only).
+        session.execute(text("SET LOCAL enable_seqscan = off"))
+        session.execute(text("SET LOCAL enable_indexscan = off"))
         rows = session.execute(
             _BY_WORD,
             {
                 "tokens": chunk,
-                "patterns": [f"(^| ){re.escape(token)}( |$)" for token in chunk],
+                "inside": [f"%{token}%" for token in chunk],
+                "whole": [f"% {token} %" for token in chunk],
+                "shortest": [windows[token][0] for token in chunk],
+                "longest": [windows[token][1] for token in chunk],
                 "tenant_id": tenant_id,
                 "up_to": up_to,
                 "cap": cap,
             },
-        )
-        for token, customer_id, key in rows:
-            found[token].append((customer_id, key))
+        ).all()
+        session.execute(text("SET LOCAL enable_seqscan TO DEFAULT"))
+        session.execute(text("SET LOCAL enable_indexscan TO DEFAULT"))
+        for token, customer_id, key, shared in rows:
+            entry = found.setdefault(token, Shared(shared, []))
+            shortest, longest = windows[token]
+            if shared < cap and shortest <= len(key) <= longest:
+                entry.named.append((customer_id, key))
     return found
 
 
 def _by_scan(
-    session: Session, tenant_id: int, up_to: int, tokens: Sequence[str]
-) -> dict[str, list[tuple[int, str]]]:
+    session: Session,
+    tenant_id: int,
+    up_to: int,
+    tokens: Sequence[str],
+    windows: Mapping[str, tuple[int, int]],
+    cap: int,
+) -> dict[str, Shared]:
     # Words hold only [a-z0-9.], so none is a LIKE wildcard.
     padded = literal(" ") + Customer.match_name + literal(" ")
     wanted = set(tokens)
@@ -152,4 +216,10 @@ def _by_scan(
             seen.add(customer_id)
             for token in set(key.split()) & wanted:
                 found[token].append((customer_id, key))
-    return found
+    shared: dict[str, Shared] = {}
+    for token, named in found.items():
+        shortest, longest = windows[token]
+        count = min(len(named), cap)
+        in_window = [(i, key) for i, key in named if shortest <= len(key) <= longest]
+        shared[token] = Shared(count, in_window if count < cap else [])
+    return shared

@@ -20,6 +20,7 @@ share a word with it, not against all of them; rapidfuzz scores those.
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -77,6 +78,21 @@ class _Entry:
 
 
 @dataclass
+class _Block:
+    """The customers in the database sharing a word: how many (``MAX_BLOCK + 1`` meaning
+    more than ``MAX_BLOCK``), and those whose name key is between ``shortest`` and
+    ``longest`` characters long."""
+
+    count: int
+    shortest: int
+    longest: int
+    entries: list[_Entry]
+
+    def covers(self, window: tuple[int, int]) -> bool:
+        return self.shortest <= window[0] and window[1] <= self.longest
+
+
+@dataclass
 class _Directory:
     """The customers of a tenant in the database, as a batch's checks ask for them: the
     answers are kept for the batch, so each key is read once."""
@@ -85,17 +101,15 @@ class _Directory:
     tenant_id: int
     up_to: int  # the newest customer id when the batch began
     exact: dict[tuple[str, str], list[int]] = field(default_factory=dict)
-    # token -> the customers with that word in their name key; None: more than MAX_BLOCK.
-    blocks: dict[str, list[_Entry] | None] = field(default_factory=dict)
+    blocks: dict[str, _Block] = field(default_factory=dict)
 
     def ids(self, column: str, value: str) -> list[int]:
         if (column, value) not in self.exact:
             self.read_exact(column, [value])
         return self.exact[(column, value)]
 
-    def block(self, token: str) -> list[_Entry] | None:
-        if token not in self.blocks:
-            self.read_names([token])
+    def block(self, token: str, window: tuple[int, int]) -> _Block:
+        self.read_names({token: window})
         return self.blocks[token]
 
     def read_exact(self, column: str, values: Iterable[str]) -> None:
@@ -108,20 +122,41 @@ class _Directory:
         for value in wanted:
             self.exact[(column, value)] = found.get(value, [])
 
-    def read_names(self, tokens: Iterable[str]) -> None:
-        wanted = sorted({t for t in tokens if t not in self.blocks})
+    def read_names(self, windows: dict[str, tuple[int, int]]) -> None:
+        """Read the words whose answer is not known for these lengths (an answer known for
+        other lengths is read again, for both)."""
+        wanted: dict[str, tuple[int, int]] = {}
+        for token, (shortest, longest) in windows.items():
+            known = self.blocks.get(token)
+            if known is not None:
+                if known.covers((shortest, longest)):
+                    continue
+                shortest, longest = min(shortest, known.shortest), max(longest, known.longest)
+            wanted[token] = (shortest, longest)
         if not wanted:
             return
         found = duplicate_queries.names_by_word(
             self.session, self.tenant_id, self.up_to, wanted, MAX_BLOCK + 1
         )
-        for token in wanted:
-            rows = found.get(token, [])
-            self.blocks[token] = (
-                None
-                if len(rows) > MAX_BLOCK
-                else [_Entry(customer_id, key, _numbers(key)) for customer_id, key in rows]
+        for token, shared in found.items():
+            self.blocks[token] = _Block(
+                shared.count,
+                *wanted[token],
+                [_Entry(customer_id, key, _numbers(key)) for customer_id, key in shared.named],
             )
+
+
+def _window(key: str) -> tuple[int, int]:
+    """The lengths a name key can have and still score ``LIKELY_SCORE`` against ``key``.
+
+    Both scores compare strings of the keys' own lengths (``token_sort_ratio`` joins the
+    sorted words with single spaces, as the key has them), and neither can exceed
+    ``200 * shorter / (shorter + longer)``; one character of slack each way for rounding."""
+    length = len(key)
+    score = LIKELY_SCORE
+    shortest = math.ceil(score * length / (200 - score)) - 1
+    longest = math.floor((200 - score) * length / score) + 1
+    return max(shortest, 0), longest
 
 
 # The match column each exact key is read from, and the table of an index that holds it.
@@ -206,9 +241,14 @@ class DuplicateIndex:
         keys = [match_values(vars(record)) for record in records]
         for _reason, _table, column in _EXACT_KEYS:
             directory.read_exact(column, [value for k in keys if (value := k[column])])
-        directory.read_names(
-            {token for k in keys if k["match_name"] for token in k["match_name"].split()}
-        )
+        windows: dict[str, tuple[int, int]] = {}
+        for k in keys:
+            name = k["match_name"]
+            shortest, longest = _window(name) if name else (0, 0)
+            for token in name.split() if name else ():
+                known = windows.get(token, (shortest, longest))
+                windows[token] = (min(known[0], shortest), max(known[1], longest))
+        directory.read_names(windows)
 
     def add(
         self,
@@ -293,9 +333,10 @@ class DuplicateIndex:
         key = name_key(name)
         numbers = _numbers(key)
         seen: dict[int, float] = {}
+        window = _window(key)
         for token in set(key.split()):
-            block = self._block(token)
-            if block is None or len(block) > MAX_BLOCK:
+            block = self._block(token, window)
+            if block is None:
                 continue
             for entry in block:
                 if entry.customer_id in excluded or entry.customer_id in seen:
@@ -307,19 +348,21 @@ class DuplicateIndex:
                     seen[entry.customer_id] = round(score, 1)
         return seen
 
-    def _block(self, token: str) -> list[_Entry] | None:
-        """The customers with ``token`` in their name key, in every layer; None when the
-        database alone has more than ``MAX_BLOCK``."""
+    def _block(self, token: str, window: tuple[int, int]) -> list[_Entry] | None:
+        """The customers with ``token`` in their name key, in every layer (from the database
+        only those with a name key in ``window``); None when more than ``MAX_BLOCK``."""
         block: list[_Entry] = []
+        count = 0
         for layer in self.layers():
             block.extend(layer.by_token.get(token, ()))
+            count += len(layer.by_token.get(token, ()))
             if layer.directory is not None:
-                stored = layer.directory.block(token)
-                if stored is None:
-                    return None
+                stored = layer.directory.block(token, window)
                 held = {entry.customer_id for entry in block}
-                block.extend(entry for entry in stored if entry.customer_id not in held)
-        return block
+                fresh = [entry for entry in stored.entries if entry.customer_id not in held]
+                count += stored.count - (len(stored.entries) - len(fresh))
+                block.extend(fresh)
+        return None if count > MAX_BLOCK else block
 
 
 def _numbers(key: str) -> frozenset[str]:

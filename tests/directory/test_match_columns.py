@@ -143,6 +143,9 @@ def corpus(seed: int, size: int) -> list[dict[str, Any]]:
         name = rng.choice(NAMES)
         if rng.random() < 0.3:
             name += f" {rng.choice(('West', 'East', 'Labs', 'Group', '2', 'GmbH'))}"
+        if rng.random() < 0.4:  # a typo: scores near the threshold, lengths at its edges
+            at = rng.randrange(len(name))
+            name = name[:at] + rng.choice(("", "x", "e", "ee", "q ")) + name[at + 1 :]
         domain = rng.choice(DOMAINS)
         rows.append(
             {
