@@ -328,6 +328,24 @@ class Contact(Base):
         return " ".join(part for part in (self.first_name, self.last_name) if part)
 
 
+class CustomerNameWord(Base):
+    """A word of a live customer's name key (``match_name``): the customers sharing a word
+    with a name are found by it, and counted, in an index range. Written with the match
+    columns (``customers.match_columns``); a soft-deleted customer has no words."""
+
+    __tablename__ = "customer_name_words"
+    # Removing a customer's words (a new name, a soft delete) looks them up by customer.
+    __table_args__ = (Index("ix_customer_name_words_customer_id", "customer_id"),)
+
+    tenant_id: Mapped[int] = mapped_column(
+        ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True
+    )
+    word: Mapped[str] = mapped_column(Text, primary_key=True)
+    customer_id: Mapped[int] = mapped_column(
+        ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True
+    )
+
+
 class CustomerReference(Base):
     """Something outside the directory that points at a customer (an invoice in the
     billing system, a credit memo, the customer's number in an ERP): the customer's

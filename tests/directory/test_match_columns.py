@@ -1,9 +1,10 @@
 """The match columns: kept current on every write, and the duplicate check that reads them.
 
 Each way a customer is written (one by one, in bulk, by an update, by an import) leaves its
-match columns equal to what ``match_values`` makes of its values. A check against the
-database (the trigram path on PostgreSQL, the scan path on SQLite and without pg_trgm)
-gives exactly what the same check gives against an index built in memory.
+match columns equal to what ``match_values`` makes of its values, and the name words of
+each live customer (none for a soft-deleted one) equal to those of its name key. A check
+against the database gives exactly what the same check gives against an index built in
+memory (the trigram path on PostgreSQL, the scan path on SQLite and without pg_trgm).
 """
 
 from __future__ import annotations
@@ -13,13 +14,13 @@ import random
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, select, text
+from sqlalchemy import Engine, inspect, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from customers import db, duplicate_queries, duplicates, service
 from customers.duplicate_screen import DuplicateScreen
 from customers.duplicates import DuplicateIndex, Keys
-from customers.match_columns import SOURCES, match_values
+from customers.match_columns import NAME_WORDS, SOURCES, match_values, name_words
 from customers.models import MATCH_COLUMNS, Customer
 
 
@@ -30,6 +31,14 @@ def assert_current(session: Session) -> int:
         stored = {column: getattr(customer, column) for column in MATCH_COLUMNS}
         wanted = match_values({source: getattr(customer, source) for source in SOURCES})
         assert stored == wanted, (customer.id, customer.name)
+    words: dict[int, set[tuple[int, str]]] = {}
+    for tenant_id, word, customer_id in session.execute(select(NAME_WORDS)):
+        words.setdefault(customer_id, set()).add((tenant_id, word))
+    assert words == {
+        customer.id: {(customer.tenant_id, word) for word in name_words(customer.match_name)}
+        for customer in rows
+        if customer.deleted_at is None and customer.match_name
+    }
     return len(rows)
 
 
@@ -243,6 +252,48 @@ def test_the_name_key_has_a_trigram_index_on_postgresql(sessions: sessionmaker[S
             assert definition is not None  # a plain index, under the same name
 
 
+def test_a_soft_deleted_customer_has_no_name_words_and_is_found_as_in_memory(
+    sessions: sessionmaker[Session], tenant_id: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ids = write_corpus(sessions, tenant_id, 120)
+    gone = ids[::3]
+    for customer_id in gone:
+        with db.transaction(sessions) as session:
+            service.delete_customer(session, tenant_id, customer_id)
+    with sessions() as session:
+        assert assert_current(session) == 120
+        left = session.scalar(
+            select(NAME_WORDS.c.customer_id).where(NAME_WORDS.c.customer_id.in_(gone)).limit(1)
+        )
+        assert left is None
+    # Neither a candidate nor counted towards a word's limit, as in memory (which never
+    # held them): the limit low enough for deleted customers to decide it if counted.
+    monkeypatch.setattr(duplicates, "MAX_BLOCK", 8)
+    live = [customer_id for customer_id in ids if customer_id not in gone]
+    with sessions() as session:
+        compare_with_memory(session, tenant_id, live)
+
+
+def test_the_words_of_a_renamed_customer_replace_its_old_words(
+    sessions: sessionmaker[Session], tenant_id: int
+) -> None:
+    with db.transaction(sessions) as session:
+        made = service.create_customer(
+            session, tenant_id, {"name": "Acme Anvil Works", "email": "ap@acme.com"}
+        )
+    with db.transaction(sessions) as session:
+        service.update_customer(session, tenant_id, made.id, {"name": "Globex Anvils GmbH"})
+    with sessions() as session:
+        assert assert_current(session) == 1
+        words = session.scalars(
+            select(NAME_WORDS.c.word).where(NAME_WORDS.c.customer_id == made.id)
+        ).all()
+        assert sorted(words) == ["anvils", "globex"]
+        assert not DuplicateIndex.load(session, tenant_id).check(name="Acme Anvil Works").found
+        found = DuplicateIndex.load(session, tenant_id).check(name="Globex Anvils")
+        assert [c.customer_id for c in found.likely] == [made.id]
+
+
 def test_a_word_shared_by_too_many_customers_is_skipped_as_in_memory(
     sessions: sessionmaker[Session], tenant_id: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -296,3 +347,50 @@ def test_the_migration_fills_the_match_columns_of_existing_customers(engine: Eng
             )
         ).one()
     assert tuple(row) == ("DE12", "ap@acme.com", "acme.co.uk", "acme")
+
+
+def test_the_migration_writes_the_name_words_of_live_customers_and_drops_them_down(
+    engine: Engine,
+) -> None:
+    db.downgrade(engine, "0011")
+    assert "customer_name_words" not in inspect(engine).get_table_names()
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO tenants (id, slug, name, created_at, require_billing_address) "
+                "VALUES (7, 'seven', 'Seven', '2026-01-01', false)"
+            )
+        )
+        for customer_id, name, deleted_at in (
+            (5, "ACME Anvil Corp.", None),
+            (6, "Globex Anvils", None),
+            (8, "Initech", "2026-02-01"),
+        ):
+            connection.execute(
+                text(
+                    "INSERT INTO customers (id, tenant_id, name, match_name, deleted_at, "
+                    "customer_type, status, custom_properties, version, created_at, updated_at) "
+                    "VALUES (:id, 7, :name, :key, :deleted_at, 'business', 'active', '{}', 1, "
+                    "'2026-01-01', '2026-01-01')"
+                ),
+                {
+                    "id": customer_id,
+                    "name": name,
+                    "key": match_values({"name": name})["match_name"],
+                    "deleted_at": deleted_at,
+                },
+            )
+    db.upgrade(engine)
+    with engine.connect() as connection:
+        rows = connection.execute(
+            text("SELECT tenant_id, word, customer_id FROM customer_name_words")
+        ).all()
+    assert sorted(map(tuple, rows)) == [
+        (7, "acme", 5),
+        (7, "anvil", 5),
+        (7, "anvils", 6),
+        (7, "globex", 6),
+    ]
+    db.downgrade(engine, "0011")
+    assert "customer_name_words" not in inspect(engine).get_table_names()
+    db.upgrade(engine)
