@@ -11,16 +11,19 @@ A :class:`DuplicateIndex` made by :meth:`DuplicateIndex.load` asks the database:
 customer row carries its keys in indexed match columns (``customers.match_columns``), so
 nothing of the directory is held in memory beyond the answers of one batch. A batch says
 which records it will check (:meth:`DuplicateIndex.prefetch`) and their keys are read with
-one query per kind of key. It sees the customers that existed when it was loaded; what a
-batch creates is added to it (:meth:`DuplicateIndex.add`), or to an overlay of its own
-(:meth:`DuplicateIndex.over`), and is found by the rest of the batch from memory. Names are
-blocked by their significant tokens, so a check compares against the few customers that
-share a word with it, not against all of them; rapidfuzz scores those.
+one query per kind of key (two for names: how many customers share each word, then the
+customers of the words shared by few enough). It sees the customers that existed when it
+was loaded; what a batch creates is added to it (:meth:`DuplicateIndex.add`), or to an
+overlay of its own (:meth:`DuplicateIndex.over`), and is found by the rest of the batch
+from memory. Names are blocked by their significant tokens, so a check compares against
+the few customers that share a word with it, not against all of them; rapidfuzz scores
+those.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -51,6 +54,7 @@ __all__ = [
 
 LIKELY_SCORE = 85.0
 MAX_BLOCK = 2_000  # a token shared by more customers than this says nothing about identity
+_NUMBER = re.compile(r"\S*\d\S*")  # a word with a digit in it
 
 
 @dataclass(frozen=True)
@@ -80,8 +84,8 @@ class _Entry:
 @dataclass
 class _Block:
     """The customers in the database sharing a word: how many (``MAX_BLOCK + 1`` meaning
-    more than ``MAX_BLOCK``), and those whose name key is between ``shortest`` and
-    ``longest`` characters long."""
+    more than ``MAX_BLOCK``), and (unless more) those whose name key is between
+    ``shortest`` and ``longest`` characters long."""
 
     count: int
     shortest: int
@@ -102,6 +106,8 @@ class _Directory:
     up_to: int  # the newest customer id when the batch began
     exact: dict[tuple[str, str], list[int]] = field(default_factory=dict)
     blocks: dict[str, _Block] = field(default_factory=dict)
+    # One entry per customer and name key, however many of its words were read.
+    entries: dict[tuple[int, str], _Entry] = field(default_factory=dict)
 
     def ids(self, column: str, value: str) -> list[int]:
         if (column, value) not in self.exact:
@@ -136,14 +142,20 @@ class _Directory:
         if not wanted:
             return
         found = duplicate_queries.names_by_word(
-            self.session, self.tenant_id, self.up_to, wanted, MAX_BLOCK + 1
+            self.session, self.tenant_id, self.up_to, wanted, MAX_BLOCK
         )
         for token, shared in found.items():
             self.blocks[token] = _Block(
                 shared.count,
                 *wanted[token],
-                [_Entry(customer_id, key, _numbers(key)) for customer_id, key in shared.named],
+                [self.entry(customer_id, key) for customer_id, key in shared.named],
             )
+
+    def entry(self, customer_id: int, key: str) -> _Entry:
+        entry = self.entries.get((customer_id, key))
+        if entry is None:
+            entry = self.entries[(customer_id, key)] = _Entry(customer_id, key, _numbers(key))
+        return entry
 
 
 def _window(key: str) -> tuple[int, int]:
@@ -366,7 +378,8 @@ class DuplicateIndex:
 
 
 def _numbers(key: str) -> frozenset[str]:
-    return frozenset(token for token in key.split() if any(ch.isdigit() for ch in token))
+    """The words of a name key that hold a digit (keys are ASCII: ``name_key``)."""
+    return frozenset(_NUMBER.findall(key))
 
 
 @dataclass(frozen=True)

@@ -108,14 +108,6 @@ class Customer(Base):
         Index("ix_customers_tenant_match_tax_id", "tenant_id", "match_tax_id"),
         Index("ix_customers_tenant_match_email", "tenant_id", "match_email"),
         Index("ix_customers_tenant_match_domain", "tenant_id", "match_domain"),
-        # Trigrams of the name key on PostgreSQL (pg_trgm), so the customers sharing a word
-        # with a name are found by index; a plain index elsewhere.
-        Index(
-            "ix_customers_match_name_trgm",
-            "match_name",
-            postgresql_using="gin",
-            postgresql_ops={"match_name": "gin_trgm_ops"},
-        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -4,12 +4,11 @@ Each way a customer is written (one by one, in bulk, by an update, by an import)
 match columns equal to what ``match_values`` makes of its values, and the name words of
 each live customer (none for a soft-deleted one) equal to those of its name key. A check
 against the database gives exactly what the same check gives against an index built in
-memory (the trigram path on PostgreSQL, the scan path on SQLite and without pg_trgm).
+memory.
 """
 
 from __future__ import annotations
 
-import logging
 import random
 from typing import Any
 
@@ -17,7 +16,7 @@ import pytest
 from sqlalchemy import Engine, inspect, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from customers import db, duplicate_queries, duplicates, service
+from customers import db, duplicates, service
 from customers.duplicate_screen import DuplicateScreen
 from customers.duplicates import DuplicateIndex, Keys
 from customers.match_columns import NAME_WORDS, SOURCES, match_values, name_words
@@ -209,49 +208,6 @@ def test_the_database_check_finds_what_an_index_in_memory_finds(
         compare_with_memory(session, tenant_id, ids)
 
 
-def test_without_pg_trgm_the_names_are_scanned_with_the_same_answers(
-    sessions: sessionmaker[Session], tenant_id: int, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    ids = write_corpus(sessions, tenant_id, 120)
-    with sessions() as session:
-        url = session.get_bind().engine.url.render_as_string(hide_password=True)
-        monkeypatch.setattr(duplicate_queries, "_trigrams", {url: False})
-        compare_with_memory(session, tenant_id, ids)
-
-
-def test_a_database_without_pg_trgm_is_said_once(
-    sessions: sessionmaker[Session],
-    monkeypatch: pytest.MonkeyPatch,
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    monkeypatch.setattr(duplicate_queries, "_trigrams", {})
-    with sessions() as session:
-        if session.get_bind().dialect.name != "postgresql":
-            assert not duplicate_queries._has_trigrams(session)
-            return
-        assert duplicate_queries._has_trigrams(session)  # the migration installed it
-        monkeypatch.setattr(duplicate_queries, "_trigrams", {})
-        monkeypatch.setattr(session, "scalar", lambda *_args, **_kwargs: None)  # not installed
-        with caplog.at_level(logging.WARNING, logger=duplicate_queries.__name__):
-            assert not duplicate_queries._has_trigrams(session)
-            assert not duplicate_queries._has_trigrams(session)
-        messages = [record.getMessage() for record in caplog.records]
-        assert len(messages) == 1 and messages[0].startswith("pg_trgm is not installed in")
-
-
-def test_the_name_key_has_a_trigram_index_on_postgresql(sessions: sessionmaker[Session]) -> None:
-    with sessions() as session:
-        definition = session.scalar(
-            text("SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_customers_match_name_trgm'")
-            if session.get_bind().dialect.name == "postgresql"
-            else text("SELECT sql FROM sqlite_master WHERE name = 'ix_customers_match_name_trgm'")
-        )
-        if session.get_bind().dialect.name == "postgresql":
-            assert "USING gin (match_name gin_trgm_ops)" in definition
-        else:
-            assert definition is not None  # a plain index, under the same name
-
-
 def test_a_soft_deleted_customer_has_no_name_words_and_is_found_as_in_memory(
     sessions: sessionmaker[Session], tenant_id: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -292,6 +248,14 @@ def test_the_words_of_a_renamed_customer_replace_its_old_words(
         assert not DuplicateIndex.load(session, tenant_id).check(name="Acme Anvil Works").found
         found = DuplicateIndex.load(session, tenant_id).check(name="Globex Anvils")
         assert [c.customer_id for c in found.likely] == [made.id]
+
+
+def test_the_name_words_are_keyed_to_count_a_word_by_index(engine: Engine) -> None:
+    schema = inspect(engine)
+    key = schema.get_pk_constraint("customer_name_words")
+    assert key["constrained_columns"] == ["tenant_id", "word", "customer_id"]
+    indexes = {index["name"]: index["column_names"] for index in schema.get_indexes("customers")}
+    assert "ix_customers_match_name_trgm" not in indexes  # no trigram index any more
 
 
 def test_a_word_shared_by_too_many_customers_is_skipped_as_in_memory(

@@ -4,11 +4,7 @@ Customers carry the keys their duplicates are found by (normalized tax id, lower
 email, registrable company domain, name key), indexed per tenant, so a duplicate check is
 a query instead of an index every worker process holds in memory. Existing rows are
 filled here, with the same functions that keep the columns current on every write.
-
-On PostgreSQL the name key gets a trigram index (``pg_trgm``, from postgresql-contrib),
-so the customers sharing a word with a name are found by index. Where the extension
-cannot be created, a plain index stands in under the same name and the check reads the
-tenant's names without it (slower, same answers).
+The name key is not indexed here: its words are (0012).
 
 Revision ID: 0011
 Revises: 0010
@@ -16,8 +12,6 @@ Create Date: 2026-12-07 10:00:00.000000
 """
 
 from __future__ import annotations
-
-import logging
 
 import sqlalchemy as sa
 from alembic import op
@@ -29,7 +23,6 @@ down_revision = "0010"
 branch_labels = None
 depends_on = None
 
-log = logging.getLogger("alembic.runtime.migration")
 CHUNK = 1_000
 EXACT_KEYS = ("match_tax_id", "match_email", "match_domain")
 
@@ -42,33 +35,6 @@ def upgrade() -> None:
     _backfill()
     for column in EXACT_KEYS:
         op.create_index(f"ix_customers_tenant_{column}", "customers", ["tenant_id", column])
-    if _trigrams_available():
-        op.create_index(
-            "ix_customers_match_name_trgm",
-            "customers",
-            ["match_name"],
-            postgresql_using="gin",
-            postgresql_ops={"match_name": "gin_trgm_ops"},
-        )
-    else:
-        op.create_index("ix_customers_match_name_trgm", "customers", ["match_name"])
-
-
-def _trigrams_available() -> bool:
-    """Whether pg_trgm is (or could now be) installed; never on SQLite."""
-    bind = op.get_bind()
-    if bind.dialect.name != "postgresql":
-        return False
-    try:
-        with bind.begin_nested():
-            bind.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS pg_trgm")
-    except sa.exc.DBAPIError as error:
-        log.warning(
-            "pg_trgm could not be created (%s): duplicate names are found without a trigram index",
-            str(error.orig).strip(),
-        )
-        return False
-    return True
 
 
 def _backfill() -> None:
@@ -113,11 +79,9 @@ def _backfill() -> None:
 
 
 def downgrade() -> None:
-    op.drop_index("ix_customers_match_name_trgm", table_name="customers")
     for column in EXACT_KEYS:
         op.drop_index(f"ix_customers_tenant_{column}", table_name="customers")
     # Native DROP COLUMN on both databases (SQLite 3.35+): a batch rebuild of customers
-    # would delete the rows that reference it. The pg_trgm extension stays: other
-    # databases objects may use it.
+    # would delete the rows that reference it.
     for column in ("match_name", *reversed(EXACT_KEYS)):
         op.execute(f"ALTER TABLE customers DROP COLUMN {column}")
