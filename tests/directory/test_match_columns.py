@@ -250,6 +250,24 @@ def test_the_words_of_a_renamed_customer_replace_its_old_words(
         assert [c.customer_id for c in found.likely] == [made.id]
 
 
+def test_a_purged_customer_takes_its_name_words_with_it(
+    sessions: sessionmaker[Session], tenant_id: int
+) -> None:
+    with db.transaction(sessions) as session:
+        made = service.create_customer(
+            session, tenant_id, {"name": "Acme Anvil Works", "email": "ap@acme.com"}
+        )
+        kept = service.create_customer(
+            session, tenant_id, {"name": "Acme Anvils", "email": "ap@anvils.com"}
+        )
+    with db.transaction(sessions) as session:
+        service.purge_customer(session, tenant_id, made.id)
+    with sessions() as session:
+        assert assert_current(session) == 1
+        owners = set(session.scalars(select(NAME_WORDS.c.customer_id)))
+        assert owners == {kept.id}
+
+
 def test_the_name_words_are_keyed_to_count_a_word_by_index(engine: Engine) -> None:
     schema = inspect(engine)
     key = schema.get_pk_constraint("customer_name_words")
