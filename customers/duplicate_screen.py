@@ -5,10 +5,11 @@ same file (same tax id or company domain; a taken email is skipped before this),
 refused: the importer skips it, naming the match, unless duplicates are allowed. A row
 that is likely the same (a similar name) is imported with a warning.
 
-The tenant's customers are indexed once per import, not once per batch: an import of
-many batches would otherwise load the same index many times. Rows are indexed under the
-negative of their row number, so a match below zero is a row of the file. This module
-reads the database and writes nothing.
+The tenant's customers are found in the database (their match columns), with one query
+per kind of key for each batch of rows; the index sees the customers that existed when the
+import began. Accepted rows are indexed in memory under the negative of their row number,
+so a match below zero is a row of the file. This module reads the database and writes
+nothing.
 """
 
 from __future__ import annotations
@@ -20,8 +21,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from customers.duplicates import Candidate, DuplicateIndex
+from customers.duplicates import Candidate, DuplicateIndex, Keys
 from customers.models import Customer
+
+
+def _keys(fields: dict[str, Any]) -> dict[str, Any]:
+    return {key: fields.get(key) for key in ("name", "email", "domain", "tax_id")}
 
 
 @dataclass(frozen=True)
@@ -57,8 +62,11 @@ class DuplicateScreen:
         accepted: list[int] = []
         refused: dict[int, str] = {}
         warnings: list[DuplicateWarning] = []
-        for number, fields in rows:
-            keys = {key: fields.get(key) for key in ("name", "email", "domain", "tax_id")}
+        batch = list(rows)
+        self.index.use(session)  # each batch is written in a transaction of its own
+        self.index.prefetch([Keys(**_keys(fields)) for _number, fields in batch])
+        for number, fields in batch:
+            keys = _keys(fields)
             check = self.index.check(**keys, exclude=[-number])
             if check.sure is not None and not self.allow:
                 refused[number] = f"{self._label(session, check.sure)} is the same business"

@@ -7,23 +7,35 @@ only: likely matches are held for a person to decide, never linked automatically
 two businesses can share a name and one business can have two. The keys themselves are
 made in ``customers.match_keys``.
 
-:class:`DuplicateIndex` is built once per batch from the tenant's live customers and
-answers each check from memory; names are blocked by their significant tokens, so a check
-compares against the few customers that share a word with it, not against all of them.
+A :class:`DuplicateIndex` made by :meth:`DuplicateIndex.load` asks the database: every
+customer row carries its keys in indexed match columns (``customers.match_columns``), so
+nothing of the directory is held in memory beyond the answers of one batch. A batch says
+which records it will check (:meth:`DuplicateIndex.prefetch`) and their keys are read with
+one query per kind of key (two for names: how many customers share each word, then the
+customers of the words shared by few enough). It sees the customers that existed when it
+was loaded; what a batch creates is added to it (:meth:`DuplicateIndex.add`), or to an
+overlay of its own (:meth:`DuplicateIndex.over`), and is found by the rest of the batch
+from memory. Names are blocked by their significant tokens, so a check compares against
+the few customers that share a word with it, not against all of them; rapidfuzz scores
+those.
 """
 
 from __future__ import annotations
 
+import math
+import re
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from rapidfuzz import fuzz
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from customers import duplicate_queries
 from customers.errors import SureDuplicate
 from customers.fields import normalize_tax_id
+from customers.match_columns import match_values
 from customers.match_keys import company_domain, name_key
 from customers.models import Customer
 
@@ -42,6 +54,7 @@ __all__ = [
 
 LIKELY_SCORE = 85.0
 MAX_BLOCK = 2_000  # a token shared by more customers than this says nothing about identity
+_NUMBER = re.compile(r"\S*\d\S*")  # a word with a digit in it
 
 
 @dataclass(frozen=True)
@@ -69,8 +82,107 @@ class _Entry:
 
 
 @dataclass
+class _Block:
+    """The customers in the database sharing a word: how many (``MAX_BLOCK + 1`` meaning
+    more than ``MAX_BLOCK``), and (unless more) those whose name key is between
+    ``shortest`` and ``longest`` characters long."""
+
+    count: int
+    shortest: int
+    longest: int
+    entries: list[_Entry]
+
+    def covers(self, window: tuple[int, int]) -> bool:
+        return self.shortest <= window[0] and window[1] <= self.longest
+
+
+@dataclass
+class _Directory:
+    """The customers of a tenant in the database, as a batch's checks ask for them: the
+    answers are kept for the batch, so each key is read once."""
+
+    session: Session
+    tenant_id: int
+    up_to: int  # the newest customer id when the batch began
+    exact: dict[tuple[str, str], list[int]] = field(default_factory=dict)
+    blocks: dict[str, _Block] = field(default_factory=dict)
+    # One entry per customer and name key, however many of its words were read.
+    entries: dict[tuple[int, str], _Entry] = field(default_factory=dict)
+
+    def ids(self, column: str, value: str) -> list[int]:
+        if (column, value) not in self.exact:
+            self.read_exact(column, [value])
+        return self.exact[(column, value)]
+
+    def block(self, token: str, window: tuple[int, int]) -> _Block:
+        self.read_names({token: window})
+        return self.blocks[token]
+
+    def read_exact(self, column: str, values: Iterable[str]) -> None:
+        wanted = sorted({v for v in values if (column, v) not in self.exact})
+        if not wanted:
+            return
+        found = duplicate_queries.ids_by_key(
+            self.session, self.tenant_id, self.up_to, column, wanted
+        )
+        for value in wanted:
+            self.exact[(column, value)] = found.get(value, [])
+
+    def read_names(self, windows: dict[str, tuple[int, int]]) -> None:
+        """Read the words whose answer is not known for these lengths (an answer known for
+        other lengths is read again, for both)."""
+        wanted: dict[str, tuple[int, int]] = {}
+        for token, (shortest, longest) in windows.items():
+            known = self.blocks.get(token)
+            if known is not None:
+                if known.covers((shortest, longest)):
+                    continue
+                shortest, longest = min(shortest, known.shortest), max(longest, known.longest)
+            wanted[token] = (shortest, longest)
+        if not wanted:
+            return
+        found = duplicate_queries.names_by_word(
+            self.session, self.tenant_id, self.up_to, wanted, MAX_BLOCK
+        )
+        for token, shared in found.items():
+            self.blocks[token] = _Block(
+                shared.count,
+                *wanted[token],
+                [self.entry(customer_id, key) for customer_id, key in shared.named],
+            )
+
+    def entry(self, customer_id: int, key: str) -> _Entry:
+        entry = self.entries.get((customer_id, key))
+        if entry is None:
+            entry = self.entries[(customer_id, key)] = _Entry(customer_id, key, _numbers(key))
+        return entry
+
+
+def _window(key: str) -> tuple[int, int]:
+    """The lengths a name key can have and still score ``LIKELY_SCORE`` against ``key``.
+
+    Both scores compare strings of the keys' own lengths (``token_sort_ratio`` joins the
+    sorted words with single spaces, as the key has them), and neither can exceed
+    ``200 * shorter / (shorter + longer)``; one character of slack each way for rounding."""
+    length = len(key)
+    score = LIKELY_SCORE
+    shortest = math.ceil(score * length / (200 - score)) - 1
+    longest = math.floor((200 - score) * length / score) + 1
+    return max(shortest, 0), longest
+
+
+# The match column each exact key is read from, and the table of an index that holds it.
+_EXACT_KEYS = (
+    ("same tax id", "by_tax_id", "match_tax_id"),
+    ("same email", "by_email", "match_email"),
+    ("same domain", "by_domain", "match_domain"),
+)
+
+
+@dataclass
 class DuplicateIndex:
-    """What identifies each live customer of a tenant, held in memory for a batch."""
+    """What identifies each live customer of a tenant, for a batch: read from the database
+    when loaded, plus what was added in memory."""
 
     by_tax_id: dict[str, set[int]] = field(default_factory=lambda: defaultdict(set))
     by_email: dict[str, set[int]] = field(default_factory=lambda: defaultdict(set))
@@ -84,6 +196,8 @@ class DuplicateIndex:
     keys: dict[int, tuple[str | None, str | None, str | None, str | None]] = field(
         default_factory=dict
     )
+    # The database under the whole index (of the lowest layer), if it was loaded.
+    directory: _Directory | None = None
 
     def discard(self, customer_id: int) -> None:
         """Forget a customer (changed or gone), so it can be added again as it is now."""
@@ -117,15 +231,36 @@ class DuplicateIndex:
 
     @classmethod
     def load(cls, session: Session, tenant_id: int) -> DuplicateIndex:
-        index = cls()
-        rows = session.execute(
-            select(
-                Customer.id, Customer.name, Customer.email, Customer.domain, Customer.tax_id
-            ).where(Customer.tenant_id == tenant_id, Customer.deleted_at.is_(None))
-        )
-        for row in rows:
-            index.add(row.id, name=row.name, email=row.email, domain=row.domain, tax_id=row.tax_id)
-        return index
+        """The tenant's live customers as they are in the database (nothing is read until a
+        check or :meth:`prefetch` asks). Customers created after this call are not seen:
+        a batch adds what it creates."""
+        up_to = duplicate_queries.newest_id(session)
+        return cls(directory=_Directory(session, tenant_id, up_to))
+
+    def use(self, session: Session) -> None:
+        """Ask the database through ``session`` from now on (for an index kept across
+        transactions, each with a session of its own)."""
+        directory = self.layers()[-1].directory
+        if directory is not None:
+            directory.session = session
+
+    def prefetch(self, records: Sequence[Keys]) -> None:
+        """Read what checking these records will ask the database, one query per kind of
+        key (call it with a page of records before checking them one by one)."""
+        directory = self.layers()[-1].directory
+        if directory is None or not records:
+            return
+        keys = [match_values(vars(record)) for record in records]
+        for _reason, _table, column in _EXACT_KEYS:
+            directory.read_exact(column, [value for k in keys if (value := k[column])])
+        windows: dict[str, tuple[int, int]] = {}
+        for k in keys:
+            name = k["match_name"]
+            shortest, longest = _window(name) if name else (0, 0)
+            for token in name.split() if name else ():
+                known = windows.get(token, (shortest, longest))
+                windows[token] = (min(known[0], shortest), max(known[1], longest))
+        directory.read_names(windows)
 
     def add(
         self,
@@ -172,15 +307,19 @@ class DuplicateIndex:
         """Sure and likely duplicates of a record with these values."""
         excluded = set(exclude)
         exact: dict[int, list[str]] = defaultdict(list)
-        for reason, table, value in (
-            ("same tax id", "by_tax_id", normalize_tax_id(tax_id)),
-            ("same email", "by_email", email.lower() if email else None),
+        values = (
+            normalize_tax_id(tax_id),
+            email.lower() if email else None,
             # A record with no domain of its own is known by its email's (never free mail).
-            ("same domain", "by_domain", company_domain(domain, email)),
-        ):
+            company_domain(domain, email),
+        )
+        for (reason, table, column), value in zip(_EXACT_KEYS, values, strict=True):
             for layer in self.layers() if value else ():
-                for customer_id in getattr(layer, table).get(value, ()):
-                    if customer_id not in excluded:
+                found = list(getattr(layer, table).get(value, ()))
+                if layer.directory is not None and value:
+                    found += layer.directory.ids(column, value)
+                for customer_id in found:
+                    if customer_id not in excluded and reason not in exact[customer_id]:
                         exact[customer_id].append(reason)
         fuzzy = self._similar_names(name, excluded) if name else {}
         candidates = {
@@ -206,13 +345,10 @@ class DuplicateIndex:
         key = name_key(name)
         numbers = _numbers(key)
         seen: dict[int, float] = {}
+        window = _window(key)
         for token in set(key.split()):
-            block = (
-                self.by_token.get(token, ())
-                if self.under is None
-                else [e for layer in self.layers() for e in layer.by_token.get(token, ())]
-            )
-            if len(block) > MAX_BLOCK:
+            block = self._block(token, window)
+            if block is None:
                 continue
             for entry in block:
                 if entry.customer_id in excluded or entry.customer_id in seen:
@@ -224,9 +360,26 @@ class DuplicateIndex:
                     seen[entry.customer_id] = round(score, 1)
         return seen
 
+    def _block(self, token: str, window: tuple[int, int]) -> list[_Entry] | None:
+        """The customers with ``token`` in their name key, in every layer (from the database
+        only those with a name key in ``window``); None when more than ``MAX_BLOCK``."""
+        block: list[_Entry] = []
+        count = 0
+        for layer in self.layers():
+            block.extend(layer.by_token.get(token, ()))
+            count += len(layer.by_token.get(token, ()))
+            if layer.directory is not None:
+                stored = layer.directory.block(token, window)
+                held = {entry.customer_id for entry in block}
+                fresh = [entry for entry in stored.entries if entry.customer_id not in held]
+                count += stored.count - (len(stored.entries) - len(fresh))
+                block.extend(fresh)
+        return None if count > MAX_BLOCK else block
+
 
 def _numbers(key: str) -> frozenset[str]:
-    return frozenset(token for token in key.split() if any(ch.isdigit() for ch in token))
+    """The words of a name key that hold a digit (keys are ASCII: ``name_key``)."""
+    return frozenset(_NUMBER.findall(key))
 
 
 @dataclass(frozen=True)

@@ -86,6 +86,8 @@ class Tenant(Base):
 
 
 ADDRESS_PARTS = ("street", "street2", "city", "region", "postal_code", "country")
+# A customer's columns that hold the keys its duplicates are found by.
+MATCH_COLUMNS = ("match_tax_id", "match_email", "match_domain", "match_name")
 
 
 class Customer(Base):
@@ -102,6 +104,10 @@ class Customer(Base):
         Index("ix_customers_tenant_name", "tenant_id", "name"),
         Index("ix_customers_tenant_domain", "tenant_id", "domain"),
         Index("ix_customers_tenant_tax_id", "tenant_id", "tax_id"),
+        # The keys duplicates are found by (``customers.match_columns`` keeps them current).
+        Index("ix_customers_tenant_match_tax_id", "tenant_id", "match_tax_id"),
+        Index("ix_customers_tenant_match_email", "tenant_id", "match_email"),
+        Index("ix_customers_tenant_match_domain", "tenant_id", "match_domain"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -181,6 +187,15 @@ class Customer(Base):
     )
     sales_rep_email: Mapped[str | None] = mapped_column(String(320))
     sales_rep_name: Mapped[str | None] = mapped_column(String(200))
+
+    # What duplicates are found by, worked out from the values above whenever a customer is
+    # written (``customers.match_columns``): the normalized tax id, the lower-case email,
+    # the registrable company domain and the name key. Never set by hand.
+    match_tax_id: Mapped[str | None] = mapped_column(String(64))
+    # Text: lower-casing and IDNA encoding can make them longer than the values.
+    match_email: Mapped[str | None] = mapped_column(Text)
+    match_domain: Mapped[str | None] = mapped_column(Text)
+    match_name: Mapped[str | None] = mapped_column(Text)
 
     archived_at: Mapped[datetime | None]
     deleted_at: Mapped[datetime | None]
@@ -303,6 +318,24 @@ class Contact(Base):
     @property
     def full_name(self) -> str:
         return " ".join(part for part in (self.first_name, self.last_name) if part)
+
+
+class CustomerNameWord(Base):
+    """A word of a live customer's name key (``match_name``): the customers sharing a word
+    with a name are found by it, and counted, in an index range. Written with the match
+    columns (``customers.match_columns``); a soft-deleted customer has no words."""
+
+    __tablename__ = "customer_name_words"
+    # Removing a customer's words (a new name, a soft delete) looks them up by customer.
+    __table_args__ = (Index("ix_customer_name_words_customer_id", "customer_id"),)
+
+    tenant_id: Mapped[int] = mapped_column(
+        ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True
+    )
+    word: Mapped[str] = mapped_column(Text, primary_key=True)
+    customer_id: Mapped[int] = mapped_column(
+        ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True
+    )
 
 
 class CustomerReference(Base):

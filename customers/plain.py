@@ -11,7 +11,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from customers.models import Contact, Customer
+from customers.models import MATCH_COLUMNS, Contact, Customer
 
 
 def plain(value: Any) -> Any:
@@ -25,7 +25,9 @@ def plain(value: Any) -> Any:
 
 def customer_dict(customer: Customer, *, with_contacts: bool = False) -> dict[str, Any]:
     data = {
-        column.key: plain(getattr(customer, column.key)) for column in Customer.__table__.columns
+        column.key: plain(getattr(customer, column.key))
+        for column in Customer.__table__.columns
+        if column.key not in MATCH_COLUMNS  # derived keys, not the customer's data
     }
     # By key, so what a person reads and what a script diffs do not depend on the order
     # the keys were set in.

@@ -39,6 +39,7 @@ from customers.errors import (
 from customers.fields import check_subcategory, clean_contact, clean_customer
 from customers.legal_entities import FIELD as LEGAL_ENTITY
 from customers.legal_entities import resolve_code
+from customers.match_columns import match_values, name_word_rows, write_name_words
 from customers.models import (
     Contact,
     ContactRole,
@@ -421,12 +422,27 @@ def create_customers(
         **BILLING_DEFAULTS,
     }
     customer_defaults.update(invoice_recipients=[], invoice_cc=[])  # a row may set them
+    matched = [match_values(item.fields) for item in prepared]
     try:
         with session.begin_nested():
             ids = insert_returning_ids(
                 session,
                 customer_table,
-                table_rows(customer_table, [item.fields for item in prepared], customer_defaults),
+                table_rows(
+                    customer_table,
+                    # A multi-row INSERT passes by the ORM's hooks: the match columns here, and
+                    # the name words once the ids are known.
+                    [{**item.fields, **keys} for item, keys in zip(prepared, matched, strict=True)],
+                    customer_defaults,
+                ),
+            )
+            write_name_words(
+                session,
+                [
+                    row
+                    for customer_id, keys in zip(ids, matched, strict=True)
+                    for row in name_word_rows(tenant_id, customer_id, keys["match_name"])
+                ],
             )
             with_contact = [
                 (ids[i], item) for i, item in enumerate(prepared) if item.primary_contact

@@ -1,118 +1,45 @@
-"""The directory's duplicate index, kept per tenant and process and followed by the outbox.
+"""The duplicate index a page of CRM records is checked against, read from the database.
 
 Every page of new CRM records is checked against what identifies each live customer (tax
-id, email, domain, name). Loading that for every page of 100 records cost more than the
-page itself once the directory held a few thousand customers, so the index is loaded once
-and then brought up to date from the outbox, which every change to a customer writes in
-its own transaction: the customers named by outbox rows past the last one read are read
-again. Outbox ids are taken when a row is written, not when it commits, so an id below the
-newest one read may still be missing; such gaps are read again on later pages until they
-appear, or until ``GAP_GIVE_UP_S`` has passed (a rolled-back transaction leaves a gap
-forever).
+id, email, domain, name). Each customer row carries those keys in indexed match columns,
+so a page asks the database for the keys of its own records only: :func:`page_keys` gives
+them, ``DuplicateIndex.prefetch`` reads them with one query per kind of key, and each
+record is then checked from those answers. No process keeps a copy of the directory.
 
-A page sees the shared index through an overlay of its own (``DuplicateIndex.over``), so
-what it creates is found by the rest of the page but never by anyone else before it
-commits; afterwards the outbox brings it in like any other change.
+The page holds the tenant's creation guard (``service.guard_tenant``) before it reads, so
+it sees every customer committed by anyone before it. What the page creates is added to
+its index and found by the rest of the page; other pages see it once it commits.
 """
 
 from __future__ import annotations
 
-import threading
-import time
-from dataclasses import dataclass, field
+from collections.abc import Iterable
 
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from customers.duplicates import DuplicateIndex
-from customers.models import Customer, OutboxEntry
-
-GAP_GIVE_UP_S = 60.0
-CHUNK = 500
-
-
-@dataclass
-class _Followed:
-    index: DuplicateIndex
-    last_id: int  # the newest outbox id read
-    gaps: dict[int, float] = field(default_factory=dict)  # outbox id -> when first missed
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-
-_followed: dict[tuple[str, int], _Followed] = {}
-_followed_lock = threading.Lock()
-
-
-def _newest_outbox_id(session: Session) -> int:
-    return session.scalar(select(func.max(OutboxEntry.id))) or 0
-
-
-def _load(session: Session, tenant_id: int) -> _Followed:
-    last_id = _newest_outbox_id(session)
-    return _Followed(DuplicateIndex.load(session, tenant_id), last_id)
-
-
-def _catch_up(session: Session, tenant_id: int, followed: _Followed) -> None:
-    columns = (
-        OutboxEntry.id,
-        OutboxEntry.tenant_id,
-        OutboxEntry.entity_type,
-        OutboxEntry.entity_id,
-    )
-    # Every tenant's ids: they share one sequence, so another tenant's row is no gap.
-    past = session.execute(select(*columns).where(OutboxEntry.id > followed.last_id)).all()
-    filled = (
-        session.execute(select(*columns).where(OutboxEntry.id.in_(list(followed.gaps)))).all()
-        if followed.gaps
-        else []
-    )
-    present = {row.id for row in past} | {row.id for row in filled}
-    newest = max(present, default=followed.last_id)
-    now = time.monotonic()
-    for outbox_id in range(followed.last_id + 1, newest):
-        if outbox_id not in present:
-            followed.gaps.setdefault(outbox_id, now)
-    for outbox_id, missed_at in list(followed.gaps.items()):
-        if outbox_id in present or now - missed_at > GAP_GIVE_UP_S:
-            del followed.gaps[outbox_id]
-    followed.last_id = max(newest, followed.last_id)
-    changed = sorted(
-        {
-            row.entity_id
-            for row in [*past, *filled]
-            if row.tenant_id == tenant_id and row.entity_type == "customer"
-        }
-    )
-    for start in range(0, len(changed), CHUNK):
-        chunk = changed[start : start + CHUNK]
-        found = session.execute(
-            select(
-                Customer.id,
-                Customer.name,
-                Customer.email,
-                Customer.domain,
-                Customer.tax_id,
-                Customer.deleted_at,
-            ).where(Customer.id.in_(chunk))
-        ).all()
-        for customer_id in chunk:
-            followed.index.discard(customer_id)
-        for row in found:
-            if row.deleted_at is None:
-                followed.index.add(
-                    row.id, name=row.name, email=row.email, domain=row.domain, tax_id=row.tax_id
-                )
+from connectors.base import RemoteRecord
+from customers.duplicates import DuplicateIndex, Keys
+from customers.errors import DirectoryError
+from mappings import ObjectMap, RemoteValueError, to_local
 
 
 def directory_index(session: Session, tenant_id: int) -> DuplicateIndex:
-    """This page's view of the tenant's live customers: the shared index, brought up to
-    date, under an overlay of the page's own."""
-    key = (session.get_bind().engine.url.render_as_string(hide_password=True), tenant_id)
-    with _followed_lock:
-        followed = _followed.get(key)
-        if followed is None or _newest_outbox_id(session) < followed.last_id:
-            # First use, or a database made anew under the same name.
-            followed = _followed[key] = _load(session, tenant_id)
-    with followed.lock:
-        _catch_up(session, tenant_id, followed)
-    return followed.index.over()
+    """This page's view of the tenant's live customers, to check its records against."""
+    return DuplicateIndex.load(session, tenant_id)
+
+
+def page_keys(object_map: ObjectMap, records: Iterable[RemoteRecord]) -> list[Keys]:
+    """The keys of the records of a page, as their checks will ask for them (a record
+    whose values do not map has none: the page's own path reports it)."""
+    keys: list[Keys] = []
+    for record in records:
+        try:
+            values = to_local(object_map, record.properties)
+        except (DirectoryError, RemoteValueError):
+            continue
+        keys.append(
+            Keys(
+                values.get("name"), values.get("email"), values.get("domain"), values.get("tax_id")
+            )
+        )
+    return keys

@@ -31,6 +31,7 @@ from customers.errors import DirectoryError
 from customers.sync_state import ExternalLink
 from mappings import RemoteValueError
 from worker.failures import has_open_failures, resolve_failures
+from worker.sync.directory_index import page_keys
 from worker.sync.links import ID_WRITTEN, is_stale
 from worker.sync.merging import local_record, merge_record
 from worker.sync.new_records import new_records
@@ -95,6 +96,8 @@ class InboundPage:
             # Held until the page commits, so the duplicate index this page checks against
             # is caught up with every customer committed by anyone before it.
             service.guard_tenant(page.session, page.target.tenant_id)
+            new = [record for record in records if self._may_link(record)]
+            page.duplicates.prefetch(page_keys(page.object_map, new))
         for record in records:
             page.count("read")
             self._load_linked_in_bulk(record)

@@ -16,7 +16,7 @@ from rich.table import Table
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from customers.duplicates import Candidate, DuplicateIndex, find_duplicates
+from customers.duplicates import Candidate, DuplicateIndex, Keys, find_duplicates
 from customers.fields import clean_customer
 from customers.models import Customer
 from customers.service import get_customer
@@ -25,6 +25,7 @@ from worker.cli.customers.options import app
 from worker.sync.reviews import open_reviews
 
 SURE_REASONS = ("same tax id", "same email", "same domain")
+PAGE = 100
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,11 @@ def find_pairs(session: Session, tenant_id: int, customer_id: int | None) -> lis
     if customer_id is not None:
         query = query.where(Customer.id == customer_id)
     pairs: dict[tuple[int, int], Pair] = {}
-    for row in session.execute(query.order_by(Customer.id)):
+    rows = session.execute(query.order_by(Customer.id)).all()
+    for number, row in enumerate(rows):
+        if number % PAGE == 0:  # the keys of the next page of customers, read together
+            page = rows[number : number + PAGE]
+            index.prefetch([Keys(r.name, r.email, r.domain, r.tax_id) for r in page])
         check = index.check(
             name=row.name, email=row.email, domain=row.domain, tax_id=row.tax_id, exclude=[row.id]
         )
