@@ -162,7 +162,12 @@ def categorizer() -> Categorizer:
     with _categorizers_lock:
         cached = _categorizers.get(id(settings))
         if cached is None or cached[0] is not settings:
-            _categorizers.clear()  # settings were reloaded (tests): forget the old client
+            # Settings were reloaded: close the old client, whose pooled connections would
+            # otherwise stay open until the collector finds them.
+            for _, old in _categorizers.values():
+                if isinstance(old, LLMCategorizer):
+                    old.close()
+            _categorizers.clear()
             cached = _categorizers[id(settings)] = (settings, build_categorizer(settings))
         return cached[1]
 

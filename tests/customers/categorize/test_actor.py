@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 
 import dramatiq
+import pytest
 from rich.console import Console
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -150,3 +151,20 @@ def test_a_customer_failing_for_now_in_a_page_is_retried_in_a_job_of_its_own(
     enqueue.send(enqueue.CATEGORIZE_CUSTOMERS, ids)
     wait_until(lambda: all(load_category(sessions, customer_id) for customer_id in ids))
     assert failures(sessions) == [] and llm.calls >= 3
+
+
+def test_reloaded_settings_close_the_old_categorizers_client(
+    worker_settings: None, llm: LLMSandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from connectors.llm import LLMCategorizer
+    from worker import actors
+    from worker.settings import get_settings
+
+    first = actors.categorizer()
+    assert isinstance(first, LLMCategorizer) and actors.categorizer() is first
+    monkeypatch.setenv("CRMSYNC_LLM_TIMEOUT_S", "0.6")
+    get_settings.cache_clear()
+    second = actors.categorizer()
+    assert second is not first and isinstance(second, LLMCategorizer)
+    # Its pooled connections are closed now, not whenever the collector finds them.
+    assert first._client.is_closed() and not second._client.is_closed()
