@@ -15,6 +15,8 @@ A module's parent packages are not counted as imported with it: a package's
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -149,3 +151,31 @@ def test_the_crm_packages_import_nothing_above_the_connectors() -> None:
             todo.extend(edges[name])
     assert "connectors.hubspot.webhooks" in reached
     assert not sorted(name for name in reached if name.startswith(("worker", "customers")))
+
+
+def test_the_sandbox_is_imported_only_by_the_demo_and_sandbox_serve() -> None:
+    def imports_sandbox(path: Path) -> bool:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+            names = [alias.name for alias in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom) and not node.level:
+                names = [node.module or ""]
+            if any(name.split(".")[0] == "sandbox" for name in names):
+                return True
+        return False
+
+    # The product's packages (the benchmarks, outside the product, use it too).
+    importers = sorted(
+        name
+        for name, path in modules().items()
+        if not name.startswith("bench") and imports_sandbox(path)
+    )
+    assert importers == ["worker.cli.sandbox", "worker.demo", "worker.demo_billing"]
+    # And only when they run: the processes' own entry points load none of it.
+    code = (
+        "import sys, worker.cli, worker.actors, worker.webhooks.app, worker.console.app; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'sandbox'))"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert loaded.stdout.strip() == "[]"
