@@ -18,7 +18,8 @@ from customers import service
 from customers.errors import DirectoryError
 from customers.models import Contact, Customer
 from customers.sync_state import ExternalLink, SyncConflict
-from mappings import MergeResult, ObjectMap, RemoteValueError, merge, read_remote, snapshot
+from mappings import MergeResult, ObjectMap, RemoteValueError, merge, snapshot
+from mappings.merge import unpushed_base
 from worker.sync.links import ID_WRITTEN, merged_columns
 from worker.sync.page import PageContext
 
@@ -97,14 +98,10 @@ def _record_conflicts(
 def _store_base(
     page: PageContext, link: ExternalLink, record: RemoteRecord, result: MergeResult
 ) -> None:
-    base = dict(result.base)
+    # Local won some entries the CRM does not hold yet: their base stays the CRM's value,
+    # so the push sees local != base and sends them.
+    base = unpushed_base(page.object_map, result, record.properties)
     if result.remote_writes:
-        # Local won these entries but the CRM does not hold them yet: keep the CRM's
-        # value as the base, so the push sees local != base and sends them.
-        read, _ = read_remote(page.object_map, record.properties, region=None)
-        for entry in page.object_map.synced:
-            if entry.remote in result.remote_writes and entry.key in read:
-                base.update(zip(entry.local, read[entry.key], strict=True))
         service.write_outbox(
             page.session,
             tenant_id=page.target.tenant_id,
