@@ -13,14 +13,15 @@ its index and found by the rest of the page; other pages see it once it commits.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 from sqlalchemy.orm import Session
 
 from connectors.base import RemoteRecord
 from customers.duplicates import DuplicateIndex, Keys
 from customers.errors import DirectoryError
-from mappings import ObjectMap, RemoteValueError, to_local
+from mappings import RemoteValueError
 
 
 def directory_index(session: Session, tenant_id: int) -> DuplicateIndex:
@@ -28,13 +29,16 @@ def directory_index(session: Session, tenant_id: int) -> DuplicateIndex:
     return DuplicateIndex.load(session, tenant_id)
 
 
-def page_keys(object_map: ObjectMap, records: Iterable[RemoteRecord]) -> list[Keys]:
-    """The keys of the records of a page, as their checks will ask for them (a record
-    whose values do not map has none: the page's own path reports it)."""
+def page_keys(
+    values_of: Callable[[RemoteRecord], Mapping[str, Any]], records: Iterable[RemoteRecord]
+) -> list[Keys]:
+    """The keys of the records of a page, as their checks will ask for them, from each
+    record's local values (``PageContext.local_values``); a record whose values do not map
+    has none: the page's own path reports it."""
     keys: list[Keys] = []
     for record in records:
         try:
-            values = to_local(object_map, record.properties)
+            values = values_of(record)
         except (DirectoryError, RemoteValueError):
             continue
         keys.append(

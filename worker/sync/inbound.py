@@ -97,7 +97,7 @@ class InboundPage:
             # is caught up with every customer committed by anyone before it.
             service.guard_tenant(page.session, page.target.tenant_id)
             new = [record for record in records if self._may_link(record)]
-            page.duplicates.prefetch(page_keys(page.object_map, new))
+            page.duplicates.prefetch(page_keys(page.local_values, new))
         for record in records:
             page.count("read")
             self._load_linked_in_bulk(record)

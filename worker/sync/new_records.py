@@ -34,7 +34,7 @@ from customers.errors import DirectoryError, InvalidInput
 from customers.models import Contact, Customer, OutboxEntry
 from customers.sync_state import ExternalLink
 from customers.types import utcnow
-from mappings import RemoteValueError, merge, to_local
+from mappings import RemoteValueError, merge
 from mappings.engine import new_customer_values
 from mappings.merge import unpushed_base
 from worker.sync.links import ID_WRITTEN, link_columns, merged_columns
@@ -215,7 +215,7 @@ class NewCustomers(NewRecords):
 
     def _prepare(self, record: RemoteRecord) -> _Waiting | None:
         page = self.page
-        values = to_local(page.object_map, record.properties)
+        values = page.local_values(record)
         keys: dict[str, Any] = {
             "name": values.get("name"),
             "email": values.get("email"),
@@ -298,7 +298,7 @@ class NewContacts(NewRecords):
         customer = self._customers.get(parent.local_id) if parent else None
         if customer is None or customer.deleted_at is not None:
             return None
-        values = to_local(page.object_map, record.properties, region=customer.billing_country)
+        values = page.local_values(record, customer.billing_country)
         if values.get("email") and values["email"] in self._contact_emails[customer.id]:
             return None  # it may be a contact the directory has: the page links it
         contact_first_name(values)

@@ -5,8 +5,8 @@ written in bulk (``worker.sync.new_records``), a linked record is merged
 (``worker.sync.merging``) and a new one matched or created (``worker.sync.sides``); each of
 them takes a :class:`PageContext` and none of them reaches into another. The context holds
 the session and the connection the page is for, the object map, the links loaded for the
-page, the duplicate index with the page's own customers on top, the outcome counters and
-the external ids applied, and records a record's failure. It says which kind of local
+page, each record's values read once, the duplicate index with the page's own customers on
+top, the outcome counters and the external ids applied, and records a record's failure. It says which kind of local
 record the page is about through its :class:`Side`.
 
 The context only loads links and writes failure rows: every change to the directory is
@@ -29,7 +29,7 @@ from customers.duplicates import DuplicateIndex
 from customers.errors import DirectoryError
 from customers.models import Contact, Customer
 from customers.sync_state import ExternalLink
-from mappings import ObjectMap, RemoteValueError
+from mappings import ObjectMap, RemoteValueError, to_local
 from worker.failures import record_failure
 from worker.jobs.enqueue import SYNC_RECORDS
 from worker.jobs.payload import JobCall
@@ -117,6 +117,10 @@ class PageContext:
         # references, so without this each merge would read its record again.
         self.held: list[Customer | Contact] = []
         self._duplicates: DuplicateIndex | None = None
+        # (id of the record, region) -> (the record, kept so its id is not reused; its read)
+        self._read: dict[
+            tuple[int, str | None], tuple[RemoteRecord, dict[str, Any] | RemoteValueError]
+        ] = {}
 
     @property
     def duplicates(self) -> DuplicateIndex:
@@ -125,6 +129,26 @@ class PageContext:
         if self._duplicates is None:
             self._duplicates = directory_index(self.session, self.target.tenant_id)
         return self._duplicates
+
+    def local_values(self, record: RemoteRecord, region: str | None = None) -> dict[str, Any]:
+        """The record's values as local fields (``mappings.to_local``), read once per page:
+        the duplicate check's keys, taking a create aside and creating it each ask for them,
+        and reading some thirty CRM values is most of a record's cost. A copy each time (a
+        caller may fill in what is missing); a record that does not map raises its
+        ``RemoteValueError`` every time."""
+        key = (id(record), region)
+        known = self._read.get(key)
+        if known is not None:
+            read = known[1]
+        else:
+            try:
+                read = to_local(self.object_map, record.properties, region=region)
+            except RemoteValueError as error:
+                read = error
+            self._read[key] = (record, read)
+        if isinstance(read, RemoteValueError):
+            raise RemoteValueError(read.problems, read.accepted)
+        return dict(read)
 
     def count(self, outcome: str, amount: int = 1) -> None:
         """Customer outcomes by their name, contact outcomes as ``contacts_<name>``."""

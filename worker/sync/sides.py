@@ -33,7 +33,6 @@ from customers.custom_properties import CustomChanges
 from customers.models import Contact, Customer
 from customers.sync_state import DuplicateReview, ExternalLink
 from customers.types import as_id
-from mappings import to_local
 from mappings.engine import local_changes, new_customer_values
 from mappings.spec import CUSTOM_PREFIX
 from worker.sync.merging import merge_record
@@ -115,7 +114,7 @@ class CustomerSide:
         )
 
     def new(self, page: PageContext, record: RemoteRecord) -> str:
-        values = to_local(page.object_map, record.properties)
+        values = page.local_values(record)
         own = own_record(page, record)
         if own is not None:
             merge_record(page, record, _link(page, record, own))
@@ -217,7 +216,7 @@ class ContactSide:
             return "orphan"
         own = own_record(page, record)
         if own is None:
-            values = to_local(page.object_map, record.properties, region=customer.billing_country)
+            values = page.local_values(record, customer.billing_country)
             email = values.get("email")
             match = next(
                 (
