@@ -23,9 +23,16 @@ ID_WRITTEN = "_id_written"
 
 
 def is_stale(link: ExternalLink, record: RemoteRecord) -> bool:
-    """The record is no newer than the state last merged through the link: stale, or the
-    overlap of an incremental window read twice. Nothing of it is applied."""
-    return link.remote_modified_at is not None and record.modified_at <= link.remote_modified_at
+    """Nothing of the record is applied: it is no newer than the state last merged through
+    the link (stale, or the overlap of an incremental window read twice), or it was read
+    before our last write to it landed. Such a read waited for the connection's lock while
+    the push wrote (a webhook's fetch): merged now, the values our write replaced would read
+    as CRM edits and undo it (an archive undone, the business created again elsewhere).
+    Whatever else it carried is not lost: our write made the record newer than it, so the
+    next read of it (at the latest the next incremental pass) brings it."""
+    if link.remote_modified_at is not None and record.modified_at <= link.remote_modified_at:
+        return True
+    return link.remote_written_at is not None and record.modified_at < link.remote_written_at
 
 
 def link_columns(

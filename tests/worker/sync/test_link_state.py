@@ -52,3 +52,12 @@ def test_link_columns_are_the_identity_of_a_new_link() -> None:
     link = ExternalLink(**columns, base={})
     assert (link.connection_id, link.object_type, link.external_id) == (3, "company", "c1")
     assert (link.local_type, link.local_id) == ("customer", 9)
+
+
+def test_a_record_read_before_our_last_write_landed_is_stale() -> None:
+    link = ExternalLink(remote_modified_at=T0, remote_written_at=T0 + timedelta(seconds=10))
+    assert is_stale(link, record(T0 + timedelta(seconds=9)))
+    # Our write's own state, or anything later, carries what it replaced: it is applied.
+    assert not is_stale(link, record(T0 + timedelta(seconds=10)))
+    assert not is_stale(link, record(T0 + timedelta(seconds=11)))
+    assert is_stale(ExternalLink(remote_written_at=T0), record(T0 - timedelta(seconds=1)))

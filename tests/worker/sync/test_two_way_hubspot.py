@@ -555,3 +555,33 @@ def test_a_contact_merge_moves_the_link_to_the_new_record_and_removes_the_other(
         assert removed.deleted_at is not None
     assert links == {new: ann.id}
     assert sandbox.ids("contacts") == [new]
+
+
+def test_a_crm_read_older_than_our_own_write_does_not_undo_it(
+    sync: Sync, sandbox: HubSpotSandbox, sessions: sessionmaker[Session], tenant_id: int
+) -> None:
+    """A webhook's fetch, then our push of a local change, then the fetched record is
+    applied (it waited for the connection's lock): the record predates our write, so it
+    must not read as a CRM change undoing it. Here that undid an archive, and the next
+    reconcile created the archived business again in every other CRM."""
+    assert not sync.connector.ensure_setup(sync.full_target.fields).problems
+    company = sandbox.create("companies", {"name": "Globex GmbH", "domain": "globex.de"})
+    sync.reconcile()
+    sandbox.update("companies", company["id"], {"city": "Shelbyville"})
+    fetched = sync.connector.fetch("company", [str(company["id"])])
+    [customer] = customers(sessions)
+    with db.transaction(sessions) as session:
+        service.archive_customer(session, tenant_id, customer.id)
+    with sync.locks.hold("test"):
+        Pusher(sync.target, sync.connector, sessions).drain()
+    remote = (sandbox.get("companies", company["id"]) or {})["properties"]
+    assert remote["crmsync_archived"] == "true"
+    with db.transaction(sessions) as session:
+        result = apply_page(session, sync.target, "company", fetched)
+    assert result.counts["stale"] == 1
+    [customer] = customers(sessions)
+    assert customer.archived_at is not None
+    # What the old read carried that our write did not replace arrives with the next read.
+    assert sync.incremental().counts["updated"] == 1
+    [customer] = customers(sessions)
+    assert (customer.archived_at is not None, customer.billing_city) == (True, "Shelbyville")
