@@ -19,6 +19,7 @@ from sandbox.salesforce import SalesforceSandbox
 from tests.clock import Clock
 from tests.connectors.conftest import sf_connector
 from worker.locks import ThreadLocks
+from worker.sync.inbound import apply_page
 from worker.sync.outbound import Pusher
 from worker.sync.passes import Sync
 
@@ -272,3 +273,32 @@ def test_our_own_unread_write_only_costs_a_read(
     assert (org.record("Account", account) or {})["BillingCity"] == "Shelbyville"
     assert customers(sessions)[0].billing_city == "Shelbyville"
     assert counts["changed_during_write"] == 1  # the first push's write, not read yet
+
+
+def test_a_crm_read_older_than_our_own_write_does_not_undo_it(
+    timed_sync: tuple[Sync, SalesforceSandbox], clock: Clock,
+    sessions: sessionmaker[Session], tenant_id: int,
+) -> None:  # fmt: skip
+    """A webhook's fetch, then our push of a local archive, then the fetched record is
+    applied. The push's write is guarded against the state last merged
+    (If-Unmodified-Since): the record had changed since, so the write was refused, the
+    record read and merged, and written again. The fetched record is then no newer than
+    the state merged: stale, and the archive stands."""
+    sync, org = timed_sync
+    account = org.create("Account", {"Name": "Globex GmbH", "BillingCity": "Bonn"})
+    sync.reconcile()
+    clock.advance(2)
+    org.update("Account", account, {"BillingCity": "Shelbyville"})
+    fetched = sync.connector.fetch("account", [account])
+    [customer] = customers(sessions)
+    with db.transaction(sessions) as session:
+        service.archive_customer(session, tenant_id, customer.id)
+    with sync.locks.hold("test"):
+        counts = Pusher(sync.target, sync.connector, sessions).drain()
+    assert counts["changed_during_write"] == 1 and counts["crm_updated"] == 1
+    assert (org.record("Account", account) or {})["Archived__c"] is True
+    with db.transaction(sessions) as session:
+        result = apply_page(session, sync.target, "account", fetched)
+    assert result.counts["stale"] == 1
+    [customer] = customers(sessions)
+    assert (customer.archived_at is not None, customer.billing_city) == (True, "Shelbyville")
