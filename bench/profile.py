@@ -11,9 +11,12 @@ read and the top functions by cumulative and by own time; the raw statistics go 
 file that snakeviz or ``python -m pstats`` read.
 
 The CPU is this thread's own (``time.thread_time``): the sandboxes serve from threads of
-this process and are left out, as they are of the workers' figure. cProfile makes Python
-code slower, calls most; ``--no-cprofile`` times the same pass without it (and is the
-command to put under ``py-spy record``). Figures are printed, never asserted.
+this process and are left out, as they are of the workers' figure. The pass's CRM reads
+are left out too: it reads its pages in a thread of its own (``worker.sync.prefetch``),
+which neither this clock nor cProfile (this thread only) sees, while the workers' figure
+counts them. cProfile makes Python code slower, calls most; ``--no-cprofile`` times the
+same pass without it (and is the command to put under ``py-spy record``). Figures are
+printed, never asserted.
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
 """The two-way sync: CRM pages into the directory (``inbound``), outbox to the CRM
-(``outbound``), and the passes that drive them (``passes``).
+(``outbound``), and the passes that drive them (``passes``), which read a scan's next
+page while they apply the current one (``prefetch``).
 
 A page's work is split by concept, each part taking the page's context (``page``):
 merging a linked record (``merging``), what differs between customers and contacts

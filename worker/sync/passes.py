@@ -9,6 +9,11 @@
 - ``push``: read the CRM's changes first (so local never overwrites an edit it has not
   seen), then drain the outbox.
 
+A scan is read one page ahead (``worker.sync.prefetch``): the next page comes from the CRM
+while the current one is applied, so the two waits overlap instead of adding up. Applying
+a page never calls the CRM, and a pass's writes to it start once its scans are done: the
+connector serves one thread at a time.
+
 Writes of one connection are serialized by one lock held by the database (each page's and
 each push batch's transaction takes it first; ``worker.locks``), so work on a link never
 interleaves across processes, whatever becomes of Redis. When the daily API budget is nearly
@@ -43,6 +48,7 @@ from worker.locks import Locks, lock_connection
 from worker.sync import connections, lifecycle
 from worker.sync.inbound import PageResult, apply_page
 from worker.sync.outbound import Pusher
+from worker.sync.prefetch import read_ahead
 from worker.sync.target import SyncTarget
 
 log = logging.getLogger(__name__)
@@ -212,11 +218,16 @@ class Sync:
     def incremental(self, object_type: str | None = None) -> SyncRun:
         with self._run("incremental") as run:
             for kind in [object_type] if object_type else self.target.object_types:
-                with self.sessions() as session:
-                    cursor: Cursor | None = self._cursor(session, kind, "incremental").value or None
-                for page in self.connector.scan(kind, cursor=cursor, full=False):
-                    self._apply(kind, page, "incremental")
+                self._apply_changes(kind)
         return run
+
+    def _apply_changes(self, object_type: str) -> None:
+        """Apply what changed since the saved cursor; each page saves its own cursor."""
+        with self.sessions() as session:
+            cursor: Cursor | None = self._cursor(session, object_type, "incremental").value or None
+        with read_ahead(self.connector.scan(object_type, cursor=cursor, full=False)) as pages:
+            for page in pages:
+                self._apply(object_type, page, "incremental")
 
     def reconcile(self) -> SyncRun:
         with self._run("reconcile") as run:
@@ -231,10 +242,11 @@ class Sync:
         started = utcnow()
         seen: set[str] = set()
         complete = False
-        for page in self.connector.scan(object_type, cursor=None, full=True):
-            seen.update(record.external_id for record in page.records)
-            self._apply(object_type, page, None)
-            complete = page.done
+        with read_ahead(self.connector.scan(object_type, cursor=None, full=True)) as pages:
+            for page in pages:
+                seen.update(record.external_id for record in page.records)
+                self._apply(object_type, page, None)
+                complete = page.done
         if complete:
             self._archive_unseen(object_type, seen, started)
         else:
@@ -299,10 +311,7 @@ class Sync:
     def push(self) -> SyncRun:
         with self._run("push") as run:
             for kind in self.target.object_types:
-                with self.sessions() as session:
-                    cursor: Cursor | None = self._cursor(session, kind, "incremental").value or None
-                for page in self.connector.scan(kind, cursor=cursor, full=False):
-                    self._apply(kind, page, "incremental")
+                self._apply_changes(kind)
             with self._locked():
                 self.counts.update(Pusher(self.target, self.connector, self.sessions).drain())
         return run
