@@ -211,10 +211,22 @@ def profile(
         typer.Option(help="Profile the pass (--no-cprofile: time it only, e.g. under py-spy)."),
     ] = True,
     top: Annotated[int, typer.Option(min=1, help="Functions in each table.")] = 20,
+    changed: Annotated[
+        float | None,
+        typer.Option(
+            min=0.001,
+            max=1.0,
+            help="Profile the update path instead: after a first pass (not profiled), change "
+            "this share of the records in each CRM (e.g. 0.5) and profile the incremental pass "
+            "that applies the changes to linked records.",
+        ),
+    ] = None,
 ) -> None:
     """Run one full inbound pass of both sandboxes in this process under cProfile (embedded:
     no broker, queued jobs run here after each pass); print the CPU per record read and the
-    top functions by cumulative and by own time, and write the statistics as a pstats file."""
+    top functions by cumulative and by own time, and write the statistics as a pstats file.
+    With --changed, the pass profiled is the incremental one after that share of records
+    changed."""
     from bench.profile import ProfileOptions, print_result, profile_pass, profile_sizes
     from bench.stack import BenchError
 
@@ -227,6 +239,7 @@ def profile(
         out=out,
         cprofile=cprofile,
         top=top,
+        changed=changed,
     )
     say = lambda text: console.print(f"[dim]{time.strftime('%H:%M:%S')}[/] {text}", highlight=False)  # noqa: E731
     try:

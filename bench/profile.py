@@ -1,11 +1,15 @@
 """Where a full inbound pass spends its CPU: one pass in this process, under cProfile.
 
     uv run python -m bench profile [--records 3000] [--database-url URL | --postgres] [--out FILE]
+                                   [--changed SHARE]
 
 Seeds both sandboxes (the generator the other sections use), connects them to a new SQLite
 file (or the database given, migrated here, or a scratch PostgreSQL database), and runs the
 first pass of each connection here, HubSpot's then Salesforce's, as ``sync_changes`` runs it
-in a worker. The jobs a pass queues (categorization of the new customers) run after it, in
+in a worker. With ``--changed`` that first pass is not profiled: the share given of each
+CRM's records is then edited as a person would (``bench.sync.change_records``) and the
+incremental pass that applies the edits to linked records is, the update path that
+webhooks and scheduled passes take. The jobs a pass queues (categorization of the new customers) run after it, in
 the same thread, so a figure covers what the workers would spend. Prints the CPU per record
 read and the top functions by cumulative and by own time; the raw statistics go to a pstats
 file that snakeviz or ``python -m pstats`` read.
@@ -56,6 +60,9 @@ class ProfileOptions:
     out: Path | None = None  # the pstats file
     cprofile: bool = True
     top: int = TOP
+    # Profile the update path: this share of each CRM's records changed after a first pass
+    # that is not profiled, then the incremental pass that applies them. None: the first pass.
+    changed: float | None = None
 
 
 @dataclass
@@ -132,7 +139,8 @@ def _run_queued_jobs() -> int:
 
 
 def profile_pass(options: ProfileOptions, say: Any) -> ProfileResult:
-    """Seed, connect and run the first pass of both connections; the figures."""
+    """Seed, connect and run the first pass of both connections (or, with ``changed``, the
+    incremental pass after those changes); the figures."""
     from worker.embedded import load_actors
     from worker.sync.passes import Sync
 
@@ -154,8 +162,18 @@ def profile_pass(options: ProfileOptions, say: Any) -> ProfileResult:
                 load_actors()  # as a worker process does before its first job
                 for module in WARM_IMPORTS:
                     importlib.import_module(module)
+                which = "first pass"
+                if options.changed is not None:
+                    from bench.sync import change_records
+
+                    for provider in ("hubspot", "salesforce"):
+                        say(f"{provider}: first pass (not profiled)")
+                        Sync(connections[provider], sessions=sessions).incremental()
+                    _run_queued_jobs()
+                    change_records(sandboxes, options.changed)
+                    which = f"incremental pass after {options.changed:.0%} changed"
                 for provider in ("hubspot", "salesforce"):
-                    say(f"{provider}: first pass{' under cProfile' if profiler else ''}")
+                    say(f"{provider}: {which}{' under cProfile' if profiler else ''}")
                     runner = Sync(connections[provider], sessions=sessions)  # imports its SDK
                     wall, cpu = time.perf_counter(), time.thread_time()
                     if profiler:
