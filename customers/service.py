@@ -13,7 +13,7 @@ refused while a reference exists.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -154,6 +154,26 @@ def _check_email_free(session: Session, tenant_id: int, email: str, own_id: int 
         raise DuplicateEmail(email, existing.id)
 
 
+# ``Session.info`` key: the caller holds a savepoint for its unit of work (``unit_savepoint``).
+UNIT_SAVEPOINT = "crmsync.unit_savepoint"
+
+
+@contextmanager
+def unit_savepoint(session: Session) -> Iterator[None]:
+    """One savepoint for a caller's unit of work (a record of a sync page), inside which
+    the writes of this module open none of their own: an error raised in it leaves it, the
+    savepoint is rolled back, and the caller's transaction is usable again. A synced update
+    then costs one savepoint instead of two, two round trips fewer per record. The caller
+    must not catch a directory error inside the unit and go on writing in it."""
+    outer = session.info.get(UNIT_SAVEPOINT, False)
+    with session.begin_nested():
+        session.info[UNIT_SAVEPOINT] = True
+        try:
+            yield
+        finally:
+            session.info[UNIT_SAVEPOINT] = outer
+
+
 @contextmanager
 def guarded(
     session: Session,
@@ -163,10 +183,11 @@ def guarded(
     email: str | None = None,
     expected_version: int | None = None,
 ) -> Iterator[None]:
-    """Make changes and flush them inside a savepoint, turning constraint and concurrency
-    errors into directory errors while leaving the caller's transaction usable."""
+    """Make changes and flush them inside a savepoint (the caller's, in a
+    ``unit_savepoint``), turning constraint and concurrency errors into directory errors
+    while leaving the caller's transaction usable."""
     try:
-        with session.begin_nested():
+        with nullcontext() if session.info.get(UNIT_SAVEPOINT) else session.begin_nested():
             yield
             session.flush()
     except IntegrityError as error:

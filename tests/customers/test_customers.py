@@ -6,7 +6,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, event, select
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -441,3 +441,43 @@ def test_a_concurrent_write_found_at_flush_names_no_unknown_versions() -> None:
         "read it again and retry"
     )
     assert "None" not in message
+
+
+def test_a_units_savepoint_is_the_only_one_and_an_error_rolls_the_whole_unit_back(
+    sessions: sessionmaker[Session], tenant_id: int
+) -> None:
+    """A sync page applies each record in one savepoint (``unit_savepoint``): the
+    service's writes inside it open none of their own, and an error in one of them
+    rolls back the unit's earlier writes too, leaving the transaction usable."""
+    first = create(sessions, tenant_id)
+    second = create(sessions, tenant_id, name="Globex", email="ap@globex.com")
+    savepoints: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if statement.upper().startswith("SAVEPOINT"):
+            savepoints.append(statement)
+
+    with db.transaction(sessions) as session:
+        event.listen(session.get_bind(), "before_cursor_execute", count)
+        try:
+            with service.unit_savepoint(session):
+                service.update_customer(session, tenant_id, first, {"billing_city": "Bonn"})
+            assert len(savepoints) == 1
+            with pytest.raises(DuplicateEmail), service.unit_savepoint(session):
+                service.update_customer(session, tenant_id, second, {"billing_city": "Köln"})
+                service.update_customer(session, tenant_id, second, {"email": "ap@acme.com"})
+            assert len(savepoints) == 2
+            # Outside a unit each write keeps its own savepoint.
+            service.update_customer(session, tenant_id, second, {"notes": "kept"})
+            assert len(savepoints) == 3
+        finally:
+            event.remove(session.get_bind(), "before_cursor_execute", count)
+    with sessions() as session:
+        one, two = session.get(Customer, first), session.get(Customer, second)
+        assert one is not None and two is not None
+        assert (one.billing_city, two.billing_city, two.email, two.notes) == (
+            "Bonn",
+            None,
+            "ap@globex.com",
+            "kept",
+        )

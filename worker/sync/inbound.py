@@ -130,9 +130,10 @@ class InboundPage:
         return not (record.archived or record.merged_into or record.external_id in self.page.links)
 
     def apply_one(self, record: RemoteRecord) -> None:
-        """Apply one record in its own savepoint: a bad record fails alone."""
+        """Apply one record in its own savepoint: a bad record fails alone. The directory's
+        writes for it share that savepoint (``service.unit_savepoint``)."""
         try:
-            with self.page.session.begin_nested():
+            with service.unit_savepoint(self.page.session):
                 outcome = self._apply_one(record)
             self.page.count(outcome)
         except (DirectoryError, Permanent, RemoteValueError) as error:
