@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
-from sqlalchemy import Table, insert, select
+from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
-from customers.bulk import insert_returning_ids, table_rows
+from customers.bulk import insert_returning_ids, insert_rows, table_rows
 from customers.errors import InvalidInput, NotFound, Refused, StaleVersion
 from customers.fields import clean_contact
 from customers.models import Contact, ContactRole, OutboxEntry
@@ -121,7 +121,7 @@ def create_contacts(
     origin_connection_id: int | None = None,
 ) -> list[int]:
     """Add many contacts, each ``(customer_id, values from prepare_contact)``, with a few
-    multi-row INSERTs and an outbox row each; returns their ids in order. The caller has
+    bulk writes (``customers.bulk``) and an outbox row each; returns their ids in order. The caller has
     checked that the customers are live. None may be primary (making one primary demotes
     another, which :func:`add_contact` does one at a time)."""
     if any(PRIMARY in values.get("roles", []) for _, values in contacts):
@@ -153,7 +153,7 @@ def create_contacts(
         }
         for contact_id, (_, values) in zip(ids, contacts, strict=True)
     ]
-    session.execute(insert(cast(Table, OutboxEntry.__table__)), outbox)
+    insert_rows(session, cast(Table, OutboxEntry.__table__), outbox)
     return ids
 
 

@@ -14,8 +14,8 @@ They are worked out from the row's own values whenever it is written:
 - through the ORM (``service.create_customer``, ``service.update_customer``,
   ``service.delete_customer`` and every other change of a loaded customer), by the mapper
   hooks below: the columns before the row is inserted or updated, its words after;
-- through a multi-row INSERT of the table (``service.create_customers``), which the ORM
-  does not see: the caller adds :func:`match_values` to each row and writes
+- through a bulk write of the table (``service.create_customers``, by ``customers.bulk``),
+  which the ORM does not see: the caller adds :func:`match_values` to each row and writes
   :func:`name_word_rows` once it has the ids.
 
 A Core UPDATE of ``name``, ``email``, ``domain``, ``tax_id`` or ``deleted_at`` would
@@ -27,10 +27,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, cast
 
-from sqlalchemy import Table, delete, event, insert, inspect
+from sqlalchemy import Table, delete, event, inspect
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Mapper, Session
 
+from customers.bulk import insert_rows
 from customers.fields import normalize_tax_id
 from customers.match_keys import company_domain, name_key
 from customers.models import MATCH_COLUMNS, Customer, CustomerNameWord
@@ -81,8 +82,7 @@ def name_word_rows(
 
 def write_name_words(executor: Connection | Session, rows: list[dict[str, Any]]) -> None:
     """Insert ``customer_name_words`` rows (of :func:`name_word_rows`), if any."""
-    if rows:
-        executor.execute(insert(NAME_WORDS), rows)
+    insert_rows(executor, NAME_WORDS, rows)
 
 
 def _fill(target: Customer) -> None:

@@ -17,7 +17,7 @@ from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import String, Table, bindparam, func, insert, select
+from sqlalchemy import String, Table, bindparam, func, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -25,7 +25,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from customers.aliases import Alias, add_alias
 from customers.billing import BILLING_DEFAULTS, missing_billing_address
-from customers.bulk import insert_returning_ids, table_rows
+from customers.bulk import insert_returning_ids, insert_rows, table_rows
 from customers.custom_properties import CustomChanges
 from customers.db import LOCK_TENANT, lock_for_transaction
 from customers.errors import (
@@ -407,8 +407,8 @@ def create_customers(
 ) -> list[int]:
     """Add many customers (and their primary contacts) at once, keeping every rule of
     :func:`create_customer` — validation, required name and email, one live customer per
-    email, an outbox row per customer and contact — with a few multi-row INSERTs instead of
-    a round trip per row. All or nothing: a duplicate email raises ``DuplicateEmail`` and
+    email, an outbox row per customer and contact — with a few bulk writes
+    (``customers.bulk``) instead of a round trip per row. All or nothing: a duplicate email raises ``DuplicateEmail`` and
     writes nothing. Returns the new customer ids, in order."""
     rules = (
         TenantRules.load(session, tenant_id)
@@ -451,7 +451,7 @@ def create_customers(
                 customer_table,
                 table_rows(
                     customer_table,
-                    # A multi-row INSERT passes by the ORM's hooks: the match columns here, and
+                    # A bulk write passes by the ORM's hooks: the match columns here, and
                     # the name words once the ids are known.
                     [{**item.fields, **keys} for item, keys in zip(prepared, matched, strict=True)],
                     customer_defaults,
@@ -480,7 +480,7 @@ def create_customers(
                 for alias in item.aliases
             ]
             if alias_rows:
-                session.execute(insert(cast(Table, CustomerReference.__table__)), alias_rows)
+                insert_rows(session, cast(Table, CustomerReference.__table__), alias_rows)
             contact_ids: list[int] = []
             if with_contact:
                 contact_defaults = {**common, "is_primary": True, "roles": [PRIMARY_ROLE]}
@@ -503,7 +503,7 @@ def create_customers(
                 for tag in item.tags
             ]
             if tag_rows:
-                session.execute(insert(cast(Table, CustomerTag.__table__)), tag_rows)
+                insert_rows(session, cast(Table, CustomerTag.__table__), tag_rows)
     except IntegrityError as error:
         if "email" in str(error.orig).lower():
             raise DuplicateEmail("an email of this batch", None) from None
@@ -535,7 +535,7 @@ def create_customers(
         }
         for contact_id, (_, item) in zip(contact_ids, with_contact, strict=True)
     ]
-    session.execute(insert(cast(Table, OutboxEntry.__table__)), outbox)
+    insert_rows(session, cast(Table, OutboxEntry.__table__), outbox)
     return ids
 
 

@@ -2,8 +2,8 @@
 
 Most records of a first full sync are plain creates: not linked, not ours, no duplicate in
 the directory, values that validate. :class:`NewRecords` takes those aside while a page is
-applied and writes them with a few multi-row INSERTs (customers or contacts, their outbox
-rows, their links) instead of a savepoint and a dozen round trips each. Anything else,
+applied and writes them with a few bulk writes (``customers.bulk``: customers or contacts,
+their outbox rows, their links) instead of a savepoint and a dozen round trips each. Anything else,
 or anything that could depend on a record taken aside (a name like one waiting to be
 created), goes through the page's record-by-record path, after the waiting records are
 written, so the outcome is the one the record-by-record path would have had.
@@ -22,13 +22,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import Table, insert, select
+from sqlalchemy import Table, select
 from sqlalchemy.exc import IntegrityError
 
 from connectors.base import RemoteRecord
 from connectors.errors import Permanent
 from customers import contacts as contact_service
 from customers import service
+from customers.bulk import insert_rows
 from customers.duplicates import DuplicateIndex
 from customers.errors import DirectoryError, InvalidInput
 from customers.models import Contact, Customer, OutboxEntry
@@ -120,10 +121,10 @@ class NewRecords:
                 links.append(link)
                 page.count("created")
         if links:
-            session.execute(insert(cast(Table, ExternalLink.__table__)), links)
+            insert_rows(session, cast(Table, ExternalLink.__table__), links)
             page.bulk_linked.update(link["external_id"] for link in links)
         if self.outbox:
-            session.execute(insert(cast(Table, OutboxEntry.__table__)), self.outbox)
+            insert_rows(session, cast(Table, OutboxEntry.__table__), self.outbox)
             self.outbox = []
         return []
 
