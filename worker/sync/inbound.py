@@ -22,12 +22,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from connectors.base import RemoteRecord
 from connectors.errors import Permanent
 from customers import service
 from customers.errors import DirectoryError
+from customers.models import Contact, Customer
 from customers.sync_state import ExternalLink
 from mappings import RemoteValueError
 from worker.failures import has_open_failures, resolve_failures
@@ -74,11 +75,15 @@ class InboundPage:
         # One query for the linked local records, so each merge finds its record loaded.
         local_ids = [link.local_id for link in page.links.values()]
         model = page.side.model
+        query = select(model)
+        if page.side.has_parents:
+            # A contact's merge reads phones in its customer's country: the page's customers
+            # in one query, not one lazy load (and its three eager ones) per contact. Their
+            # own contacts are left until asked for.
+            query = query.options(selectinload(Contact.customer).lazyload(Customer.contacts))
         for start in range(0, len(local_ids), CHUNK):
             page.held.extend(
-                page.session.scalars(
-                    select(model).where(model.id.in_(local_ids[start : start + CHUNK]))
-                )
+                page.session.scalars(query.where(model.id.in_(local_ids[start : start + CHUNK])))
             )
         if page.side.has_parents:
             parents = {r.associations[0] for r in records if r.associations}

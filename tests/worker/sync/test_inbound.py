@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import Engine, event, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from connectors.base import RemoteRecord
@@ -374,3 +374,38 @@ def test_a_crm_company_without_a_billing_address_is_created_and_flagged_incomple
         rows, total = service.list_customers(session, tenant_id, incomplete=True)
         assert total == 1
         assert rows[0].missing_fields == ["email", "billing_street", "billing_city"]
+
+
+def test_a_page_of_linked_contacts_reads_their_customers_together(
+    sessions: sessionmaker[Session], connection_id: int, engine: Engine
+) -> None:
+    """Each contact's merge reads phones in its customer's country: the page loads the
+    customers with the contacts, not one by one (four queries each, with their own eager
+    loads)."""
+    companies = [company(str(100 + n), name=f"Firm {n}", domain=f"firm{n}.com") for n in range(6)]
+    apply(sessions, connection_id, "company", *companies)
+
+    def contact(n: int, minutes: int, phone: str) -> RemoteRecord:
+        return RemoteRecord(
+            "contact", str(9000 + n), {"firstname": f"Ann{n}", "email": f"ann@firm{n}.com", "phone": phone},
+            T0 + timedelta(minutes=minutes), associations=(str(100 + n),),
+        )  # fmt: skip
+
+    apply(sessions, connection_id, "contact", *(contact(n, 0, "030 999888") for n in range(6)))
+    selects: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if statement.lstrip().upper().startswith("SELECT") and "FROM customers" in statement:
+            selects.append(statement)
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        result = apply(
+            sessions, connection_id, "contact", *(contact(n, 5, "030 777666") for n in range(6))
+        )
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert result.counts["contacts_updated"] == 6
+    assert len(selects) <= 2, selects
+    with sessions() as session:
+        assert {c.phone for c in session.scalars(select(Contact))} == {"+4930777666"}
