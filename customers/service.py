@@ -154,20 +154,26 @@ def _check_email_free(session: Session, tenant_id: int, email: str, own_id: int 
         raise DuplicateEmail(email, existing.id)
 
 
-# ``Session.info`` key: the caller holds a savepoint for its unit of work (``unit_savepoint``).
+# ``Session.info`` key: the caller holds a savepoint for its unit of work (``unit_savepoint``),
+# and whether each write flushes at once.
 UNIT_SAVEPOINT = "crmsync.unit_savepoint"
 
 
 @contextmanager
-def unit_savepoint(session: Session) -> Iterator[None]:
+def unit_savepoint(session: Session, *, flush: bool = True) -> Iterator[None]:
     """One savepoint for a caller's unit of work (a record of a sync page), inside which
     the writes of this module open none of their own: an error raised in it leaves it, the
     savepoint is rolled back, and the caller's transaction is usable again. A synced update
     then costs one savepoint instead of two, two round trips fewer per record. The caller
-    must not catch a directory error inside the unit and go on writing in it."""
-    outer = session.info.get(UNIT_SAVEPOINT, False)
+    must not catch a directory error inside the unit and go on writing in it.
+
+    With ``flush=False`` the writes are not flushed one by one either: the caller flushes
+    the unit at its end (a page's updates, each of many records, in a few batched
+    statements), and a constraint or version error then names no single write; the caller
+    rolls the unit back and does its parts one by one to learn which."""
+    outer = session.info.get(UNIT_SAVEPOINT)
     with session.begin_nested():
-        session.info[UNIT_SAVEPOINT] = True
+        session.info[UNIT_SAVEPOINT] = "flush" if flush else "deferred"
         try:
             yield
         finally:
@@ -186,10 +192,12 @@ def guarded(
     """Make changes and flush them inside a savepoint (the caller's, in a
     ``unit_savepoint``), turning constraint and concurrency errors into directory errors
     while leaving the caller's transaction usable."""
+    unit = session.info.get(UNIT_SAVEPOINT)
     try:
-        with nullcontext() if session.info.get(UNIT_SAVEPOINT) else session.begin_nested():
+        with nullcontext() if unit else session.begin_nested():
             yield
-            session.flush()
+            if unit != "deferred":
+                session.flush()
     except IntegrityError as error:
         if email and "email" in str(error.orig).lower():
             raise DuplicateEmail(email, None) from None

@@ -409,3 +409,60 @@ def test_a_page_of_linked_contacts_reads_their_customers_together(
     assert len(selects) <= 2, selects
     with sessions() as session:
         assert {c.phone for c in session.scalars(select(Contact))} == {"+4930777666"}
+
+
+def edited_firms(n: int, minutes: int, **changed: dict[str, Any]) -> list[RemoteRecord]:
+    return [
+        company(str(100 + i), minutes, **{"name": f"Firm {i}", "domain": f"firm{i}.com",
+                "city": f"City {i}.{minutes}", **changed.get(str(100 + i), {})})
+        for i in range(n)
+    ]  # fmt: skip
+
+
+def test_a_page_of_edits_is_written_in_one_savepoint(
+    sessions: sessionmaker[Session], connection_id: int, engine: Engine
+) -> None:
+    apply(sessions, connection_id, "company", *edited_firms(8, 0))
+    savepoints: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if statement.upper().startswith("SAVEPOINT"):
+            savepoints.append(statement)
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        result = apply(sessions, connection_id, "company", *edited_firms(8, 5))
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert result.counts["updated"] == 8 and len(savepoints) == 1
+    linked = sorted(links(sessions).values())
+    with sessions() as session:
+        cities = {c.name: c.billing_city for c in session.scalars(select(Customer))}
+        outbox = session.scalars(select(OutboxEntry).where(OutboxEntry.operation == "update"))
+        updated = sorted(row.entity_id for row in outbox)
+    assert cities == {f"Firm {i}": f"City {i}.5" for i in range(8)}
+    assert updated == linked
+
+
+def test_a_bad_edit_in_a_page_of_edits_fails_alone(
+    sessions: sessionmaker[Session], connection_id: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    apply(sessions, connection_id, "company", *edited_firms(5, 0))
+    refused = links(sessions)["102"]
+    update = service.update_customer
+
+    def refusing(
+        session: Session, tenant_id: int, customer_id: int, *args: Any, **kwargs: Any
+    ) -> Any:
+        if customer_id == refused:
+            raise Refused(f"customer {customer_id} may not change now")
+        return update(session, tenant_id, customer_id, *args, **kwargs)
+
+    monkeypatch.setattr(service, "update_customer", refusing)
+    result = apply(sessions, connection_id, "company", *edited_firms(5, 5))
+    assert (result.counts["updated"], result.counts["failed"]) == (4, 1)
+    with sessions() as session:
+        cities = {c.name: c.billing_city for c in session.scalars(select(Customer))}
+        [failure] = session.scalars(select(SyncFailure))
+    assert cities == {f"Firm {i}": f"City {i}.{0 if i == 2 else 5}" for i in range(5)}
+    assert failure.external_id == "102" and "may not change now" in failure.message
