@@ -10,7 +10,7 @@ customer's name key, keyed by tenant, word and customer): one query counts the c
 of each word of a page, up to one past ``most``, in an index range per word that reads
 no customer row; then the customers of the words shared by no more than ``most`` of them
 (a word shared by more says nothing about identity, and the caller skips it) are read by
-word, and their name keys by id.
+word, with their name keys, which each word's row carries.
 Of those only the ones whose name key's length lies in the window the caller gives for
 the word are kept: a name whose length is too far from the name checked cannot reach the
 score of a likely match (see ``customers.duplicates``). Every query is the same SQL on
@@ -125,37 +125,22 @@ def _counts(
 def _named(
     session: Session, tenant_id: int, up_to: int, windows: Mapping[str, tuple[int, int]]
 ) -> dict[str, list[tuple[int, str]]]:
-    # Two plain reads rather than one join: the words' customers by the words' own key,
-    # then those customers by id. A first sync fills both tables from empty, faster than
-    # the planner's statistics follow; a join planned on "the customers table is nearly
-    # empty" probed the words index once per customer (seconds per page at 10,000).
+    # One plain read by the words' own key, which carries each customer's name key: no join
+    # for a planner to get wrong (a first sync fills the table from empty, faster than its
+    # statistics follow), and no second read of the customers by id.
     words = CustomerNameWord.__table__.c
-    by_word: dict[str, list[int]] = defaultdict(list)
+    found: dict[str, list[tuple[int, str]]] = defaultdict(list)
     tokens = sorted(windows)
     for start in range(0, len(tokens), CHUNK):
         rows = session.execute(
-            select(words.word, words.customer_id).where(
+            select(words.word, words.customer_id, words.match_name).where(
                 words.tenant_id == tenant_id,
                 words.word.in_(tokens[start : start + CHUNK]),
                 words.customer_id <= up_to,
             )
         )
-        for token, customer_id in rows:
-            by_word[token].append(customer_id)
-    ids = sorted({customer_id for found in by_word.values() for customer_id in found})
-    keys: dict[int, str] = {}
-    for start in range(0, len(ids), CHUNK):
-        rows = session.execute(
-            select(Customer.id, Customer.match_name).where(
-                Customer.id.in_(ids[start : start + CHUNK])
-            )
-        )
-        keys.update((customer_id, key) for customer_id, key in rows if key is not None)
-    found: dict[str, list[tuple[int, str]]] = defaultdict(list)
-    for token, customer_ids in by_word.items():
-        shortest, longest = windows[token]
-        for customer_id in customer_ids:
-            key = keys.get(customer_id)
-            if key is not None and shortest <= len(key) <= longest:
+        for token, customer_id, key in rows:
+            shortest, longest = windows[token]
+            if shortest <= len(key) <= longest:
                 found[token].append((customer_id, key))
     return found

@@ -75,7 +75,7 @@ def name_word_rows(
 ) -> list[dict[str, Any]]:
     """The ``customer_name_words`` rows of a live customer."""
     return [
-        {"tenant_id": tenant_id, "word": word, "customer_id": customer_id}
+        {"tenant_id": tenant_id, "word": word, "customer_id": customer_id, "match_name": match_name}
         for word in sorted(name_words(match_name))
     ]
 

@@ -321,8 +321,9 @@ class Contact(Base):
 
 
 class CustomerNameWord(Base):
-    """A word of a live customer's name key (``match_name``): the customers sharing a word
-    with a name are found by it, and counted, in an index range. Written with the match
+    """A word of a live customer's name key (``match_name``, which the row carries too):
+    the customers sharing a word with a name are found by it, with their keys, and
+    counted, in an index range. Written with the match
     columns (``customers.match_columns``); a soft-deleted customer has no words."""
 
     __tablename__ = "customer_name_words"
@@ -336,6 +337,8 @@ class CustomerNameWord(Base):
     customer_id: Mapped[int] = mapped_column(
         ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True
     )
+    # The customer's whole name key, so candidates are read with it, not looked up by id.
+    match_name: Mapped[str] = mapped_column(Text)
 
 
 class CustomerReference(Base):

@@ -30,11 +30,14 @@ def assert_current(session: Session) -> int:
         stored = {column: getattr(customer, column) for column in MATCH_COLUMNS}
         wanted = match_values({source: getattr(customer, source) for source in SOURCES})
         assert stored == wanted, (customer.id, customer.name)
-    words: dict[int, set[tuple[int, str]]] = {}
-    for tenant_id, word, customer_id in session.execute(select(NAME_WORDS)):
-        words.setdefault(customer_id, set()).add((tenant_id, word))
+    words: dict[int, set[tuple[int, str, str]]] = {}
+    for tenant_id, word, customer_id, key in session.execute(select(NAME_WORDS)):
+        words.setdefault(customer_id, set()).add((tenant_id, word, key))
     assert words == {
-        customer.id: {(customer.tenant_id, word) for word in name_words(customer.match_name)}
+        customer.id: {
+            (customer.tenant_id, word, customer.match_name)
+            for word in name_words(customer.match_name)
+        }
         for customer in rows
         if customer.deleted_at is None and customer.match_name
     }

@@ -80,3 +80,38 @@ def test_failure_rows_take_their_tenant_when_the_column_arrives(engine: Engine) 
             connection.execute(text("SELECT id, tenant_id FROM sync_failures ORDER BY id")).all()
         )  # type: ignore[arg-type]
     assert tenants == {1: 7, 2: 7, 3: None}
+
+
+def test_name_words_take_their_customers_name_key_when_the_column_arrives(
+    engine: Engine,
+) -> None:
+    """0012 writes the words of existing customers; 0013 gives each its customer's name
+    key."""
+    from sqlalchemy import text
+
+    db.downgrade(engine, "0011")
+    with engine.begin() as connection:
+        connection.execute(
+            text("INSERT INTO tenants (id, slug, name, created_at) VALUES (7, 'seven', 'Seven', '2026-01-01')")
+        )  # fmt: skip
+        for customer_id, name, key in (
+            (5, "Acme Robotics", "acme robotics"),
+            (6, "Globex", "globex"),
+        ):
+            connection.execute(
+                text(
+                    "INSERT INTO customers (id, tenant_id, name, match_name, customer_type, status, custom_properties, version, created_at, updated_at) "
+                    "VALUES (:id, 7, :name, :key, 'business', 'active', '{}', 1, '2026-01-01', '2026-01-01')"
+                ),
+                {"id": customer_id, "name": name, "key": key},
+            )  # fmt: skip
+    db.upgrade(engine)
+    with engine.connect() as connection:
+        rows = connection.execute(
+            text("SELECT word, customer_id, match_name FROM customer_name_words ORDER BY word")
+        ).all()
+    assert [tuple(row) for row in rows] == [
+        ("acme", 5, "acme robotics"),
+        ("globex", 6, "globex"),
+        ("robotics", 5, "acme robotics"),
+    ]

@@ -73,10 +73,10 @@ def _backfill() -> None:
     ).all()
     for start in range(0, len(rows), CHUNK):
         chunk = [
-            word
+            {column: word[column] for column in ("tenant_id", "word", "customer_id")}
             for row in rows[start : start + CHUNK]
             for word in name_word_rows(row.tenant_id, row.id, row.match_name)
-        ]
+        ]  # the columns of this revision (later ones add more)
         if chunk:
             bind.execute(sa.insert(words), chunk)
 
