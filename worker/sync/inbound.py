@@ -45,6 +45,11 @@ from worker.sync.sides import page_context
 from worker.sync.target import SyncTarget
 
 
+def _only_changes(record: RemoteRecord) -> bool:
+    """The record is neither merged nor deleted in the CRM: it changes its own values only."""
+    return not (record.merged_into or record.archived or record.merged_ids)
+
+
 def _merge_order(records: Sequence[RemoteRecord]) -> list[RemoteRecord]:
     """The page in the order merges need. A record merged away comes first, so its link
     moves to the record it went into before that one is applied (a Salesforce master that
@@ -137,9 +142,7 @@ class InboundPage:
     def _plain_update(self, record: RemoteRecord) -> bool:
         """A linked record that only changes (no merge, no delete): it writes its own local
         record and link and nothing another record of the page reads."""
-        return record.external_id in self.page.links and not (
-            record.merged_into or record.archived or record.merged_ids
-        )
+        return record.external_id in self.page.links and _only_changes(record)
 
     def _flush_updates(self) -> None:
         """Apply the plain updates gathered, in one savepoint flushed once at its end: a
@@ -199,11 +202,7 @@ class InboundPage:
     def _stale(self, record: RemoteRecord) -> bool:
         """Stale before anything else is looked at: a plain update no newer than its link."""
         link = self.page.links.get(record.external_id)
-        return (
-            link is not None
-            and not (record.merged_into or record.archived or record.merged_ids)
-            and is_stale(link, record)
-        )
+        return link is not None and _only_changes(record) and is_stale(link, record)
 
     def _apply_one(self, record: RemoteRecord) -> str:
         if record.merged_into:

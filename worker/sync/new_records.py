@@ -17,6 +17,7 @@ page of contacts against its parent customers' contacts (:class:`NewContacts`).
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -50,7 +51,7 @@ class _Waiting:
     values: Any  # a service.NewCustomer, or (customer_id, contact values)
 
 
-class NewRecords:
+class NewRecords(ABC):
     """The plain creates of one page, written together (one subclass per side)."""
 
     model: type[Customer] | type[Contact]
@@ -61,7 +62,7 @@ class NewRecords:
         self.depends = False  # see take()
         self.outbox: list[dict[str, Any]] = []  # update rows for what bulk links push
 
-    def load(self) -> None:
+    def load(self) -> None:  # noqa: B027 (a hook: optional)
         """Load what taking records aside needs, once the page's links are loaded."""
 
     # -- taking records aside -----------------------------------------------------------------
@@ -90,9 +91,9 @@ class NewRecords:
         self.waiting.append(waiting)
         return True
 
+    @abstractmethod
     def _prepare(self, record: RemoteRecord) -> _Waiting | None:
         """The record's values ready to insert, or None to leave it to the page."""
-        raise NotImplementedError
 
     # -- writing them ---------------------------------------------------------------------------
 
@@ -128,13 +129,14 @@ class NewRecords:
             self.outbox = []
         return []
 
-    def _restart(self) -> None:
+    def _restart(self) -> None:  # noqa: B027 (a hook: optional)
         """Forget what the records just taken from the queue were checked against."""
 
+    @abstractmethod
     def _insert(self, waiting: Sequence[_Waiting]) -> list[int]:
-        raise NotImplementedError
+        """Write the waiting records' rows; their new ids, in order."""
 
-    def _created(self, waiting: Sequence[_Waiting], ids: list[int]) -> None:
+    def _created(self, waiting: Sequence[_Waiting], ids: list[int]) -> None:  # noqa: B027 (a hook: optional)
         """The waiting records were written with these ids."""
 
     def _region(self, item: _Waiting) -> str | None:

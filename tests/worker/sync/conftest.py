@@ -18,15 +18,22 @@ from tests.services import require_redis
 from tests.worker.sync.processes import KEY, Workers
 
 
-@pytest.fixture
-def connection_id(sessions: sessionmaker[Session], tenant_id: int) -> int:
+def hubspot_connection(
+    sessions: sessionmaker[Session], tenant_id: int, account_id: str = "4711"
+) -> int:
+    """A HubSpot connection of the tenant to this portal; its id."""
     with db.transaction(sessions) as session:
         connection = Connection(
-            tenant_id=tenant_id, provider="hubspot", account_id="4711", name="portal"
+            tenant_id=tenant_id, provider="hubspot", account_id=account_id, name="portal"
         )
         session.add(connection)
         session.flush()
         return connection.id
+
+
+@pytest.fixture
+def connection_id(sessions: sessionmaker[Session], tenant_id: int) -> int:
+    return hubspot_connection(sessions, tenant_id)
 
 
 @pytest.fixture

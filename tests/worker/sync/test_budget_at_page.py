@@ -9,11 +9,11 @@ from itertools import islice
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from customers import db
-from customers.sync_state import Connection, ExternalLink, SyncCursor, SyncRun
+from customers.sync_state import ExternalLink, SyncCursor, SyncRun
 from sandbox.hubspot import HubSpotSandbox
 from sandbox.seed import generate_companies
 from tests.connectors.conftest import hubspot_connector, memory_budget
+from tests.worker.sync.conftest import hubspot_connection
 from worker.locks import ThreadLocks
 from worker.sync.passes import Sync
 
@@ -26,12 +26,7 @@ def test_a_pass_out_of_budget_ends_at_the_last_applied_page_and_the_next_one_res
 ) -> None:
     with HubSpotSandbox(limits=None) as sandbox:
         sandbox.seed(generate_companies(COMPANIES, seed=7))
-        with db.transaction(sessions) as session:
-            connection = Connection(tenant_id=tenant_id, provider="hubspot",
-                                    account_id=str(sandbox.portal_id), name="portal")  # fmt: skip
-            session.add(connection)
-            session.flush()
-            connection_id = connection.id
+        connection_id = hubspot_connection(sessions, tenant_id, str(sandbox.portal_id))
         [_, second] = islice(hubspot_connector(sandbox).scan("company", cursor=None), 2)
         budget = memory_budget("hubspot", daily_reserve=0.0)
         connector = hubspot_connector(sandbox, budget=budget)

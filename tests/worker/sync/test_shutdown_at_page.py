@@ -16,11 +16,11 @@ from dramatiq.middleware import Shutdown
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from customers import db
-from customers.sync_state import Connection, ExternalLink, SyncCursor, SyncRun
+from customers.sync_state import ExternalLink, SyncCursor, SyncRun
 from sandbox.hubspot import HubSpotSandbox
 from sandbox.seed import generate_companies
 from tests.connectors.conftest import hubspot_connector
+from tests.worker.sync.conftest import hubspot_connection
 from worker.jobs import shutdown
 from worker.locks import ThreadLocks
 from worker.sync.passes import Sync
@@ -36,12 +36,7 @@ def test_a_pass_stops_at_the_next_page_once_its_worker_is_stopping(
     worker = SimpleNamespace(workers=[threading.current_thread()])
     with HubSpotSandbox(limits=None) as sandbox:
         sandbox.seed(generate_companies(COMPANIES, seed=7))
-        with db.transaction(sessions) as session:
-            connection = Connection(tenant_id=tenant_id, provider="hubspot",
-                                    account_id=str(sandbox.portal_id), name="portal")  # fmt: skip
-            session.add(connection)
-            session.flush()
-            connection_id = connection.id
+        connection_id = hubspot_connection(sessions, tenant_id, str(sandbox.portal_id))
         pages: list[int] = []
 
         def after_page(_object_type: str, read: int) -> None:
