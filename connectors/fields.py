@@ -12,8 +12,10 @@ Kinds (as ``mappings.fields`` names them): ``text``, ``email``, ``integer``, ``d
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import time
+from collections.abc import Iterable, Mapping, MutableMapping
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,3 +71,25 @@ def by_object(fields: Iterable[FieldSpec]) -> Mapping[str, list[FieldSpec]]:
     for spec in fields:
         grouped.setdefault(spec.object_type, []).append(spec)
     return grouped
+
+
+@dataclass(frozen=True, slots=True)
+class FieldList:
+    """One read of an object's field list (HubSpot's properties, Salesforce's describe),
+    kept compact: of the fields asked about (``asked``), those the account has, each with
+    only what the connector reads of it. A real account lists hundreds of fields with
+    their options and labels; a sync asks about a few dozen."""
+
+    read_at: float  # time.monotonic()
+    asked: frozenset[str]
+    found: Mapping[str, Mapping[str, Any]]
+
+    def answers(self, names: Iterable[str], max_age_s: float) -> bool:
+        """Whether this read is young enough and asked about all of ``names``."""
+        return time.monotonic() - self.read_at < max_age_s and self.asked.issuperset(names)
+
+
+# A connection's field lists by object, as its connectors keep them. A worker hands each
+# connector it builds for a connection the same mapping, so a new connector (a job on
+# another thread) does not list the fields again.
+FieldLists = MutableMapping[str, FieldList]

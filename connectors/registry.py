@@ -34,6 +34,7 @@ from connectors.budget import (
 )
 from connectors.credentials import Credentials
 from connectors.errors import Permanent
+from connectors.fields import FieldLists
 from connectors.hubspot import HubSpotConnector, HubSpotOptions
 from connectors.hubspot import record_id_problem as hubspot_record_id_problem
 from connectors.hubspot.api import DEFAULT_BASE_URL as HUBSPOT_BASE_URL
@@ -125,9 +126,12 @@ def connector_for(
     budget: RequestBudget,
     on_tokens: TokensCallback | None = None,
     options: Mapping[str, Any] | None = None,
+    field_lists: FieldLists | None = None,
 ) -> Connector:
     """The connector for one connection. ``on_tokens`` receives refreshed credentials, for
-    the caller to encrypt and store."""
+    the caller to encrypt and store. ``field_lists`` is where it keeps the CRM's field
+    lists it reads (:class:`connectors.fields.FieldList`); a caller that builds several
+    connectors for one connection can hand each the same."""
     entry = provider_for(provider)
     parsed = parse_options(provider, options or {})
     return entry.connector(
@@ -137,6 +141,7 @@ def connector_for(
         base_url=base_url or entry.default_base_url(credentials),
         on_tokens=on_tokens,
         options=parsed,
+        field_lists=field_lists,
     )
 
 

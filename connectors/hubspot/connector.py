@@ -33,7 +33,7 @@ from connectors.batching import chunks
 from connectors.budget import RequestBudget
 from connectors.credentials import Credentials
 from connectors.errors import NotFound
-from connectors.fields import FieldReport, FieldSpec, by_object
+from connectors.fields import FieldLists, FieldReport, FieldSpec, by_object
 from connectors.hubspot.api import (
     DEFAULT_BASE_URL,
     DEFAULT_TIMEOUT_S,
@@ -94,6 +94,7 @@ class HubSpotConnector(ConnectorBase):
         on_tokens: TokensCallback | None = None,
         options: HubSpotOptions | None = None,
         counter: CallCounter | None = None,
+        field_lists: FieldLists | None = None,
     ) -> None:
         self.account_id = account_id
         self.options = options or HubSpotOptions()
@@ -111,7 +112,9 @@ class HubSpotConnector(ConnectorBase):
         self._wanted: dict[str, tuple[str, ...]] = {}
         self._properties_by_segment = {SEGMENTS[t]: self._properties(t) for t in OBJECT_TYPES}
         self.writes = HubSpotWrites(api=self.api, id_property=self.options.id_property)
-        self.setup = HubSpotProperties(api=self.api, id_property=self.options.id_property)
+        self.setup = HubSpotProperties(
+            api=self.api, id_property=self.options.id_property, kept=field_lists
+        )
 
     # ---- setup -------------------------------------------------------------------------
 

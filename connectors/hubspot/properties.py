@@ -6,17 +6,20 @@ group, and is idempotent: a second run finds everything and creates nothing. A p
 exists with a type that cannot hold the value is reported, never changed: it may hold data
 or be used by a workflow. ``available`` lists the properties once per
 :data:`RECHECK_S` (one call per object type) so a sync reads and writes only those that
-exist. Calls go through :class:`connectors.hubspot.api.HubSpotApi`.
+exist. What a list found is kept compact (the properties asked about, with their type),
+in the caller's :data:`connectors.fields.FieldLists` when it gives one: a worker gives
+every connector it builds for a connection the same. Calls go through
+:class:`connectors.hubspot.api.HubSpotApi`.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from connectors.errors import NotFound, Permanent
-from connectors.fields import FieldProblem, FieldReport, FieldSpec, by_object
+from connectors.fields import FieldList, FieldLists, FieldProblem, FieldReport, FieldSpec, by_object
 from connectors.hubspot.api import PROVIDER, HubSpotApi
 from connectors.hubspot.records import OBJECT_TYPES, SEGMENTS
 
@@ -82,10 +85,12 @@ def _needed(spec: FieldSpec) -> str:
 
 
 class HubSpotProperties:
-    def __init__(self, *, api: HubSpotApi, id_property: str) -> None:
+    def __init__(
+        self, *, api: HubSpotApi, id_property: str, kept: FieldLists | None = None
+    ) -> None:
         self.api = api
         self.id_property = id_property
-        self._listed: dict[str, tuple[float, dict[str, dict[str, Any]]]] = {}
+        self._listed: FieldLists = {} if kept is None else kept
 
     def ensure_setup(self, fields: Sequence[FieldSpec]) -> FieldReport:
         """Create the group, our id property and the map's missing properties."""
@@ -95,9 +100,10 @@ class HubSpotProperties:
         for object_type in OBJECT_TYPES:
             segment = SEGMENTS[object_type]
             self._ensure_group(segment)
-            existing = self._list(segment, fresh=True)
+            specs = wanted.get(object_type, [])
+            existing = self._list(segment, [spec.name for spec in specs], fresh=True)
             self._ensure_id_property(segment, existing.get(self.id_property))
-            for spec in wanted.get(object_type, []):
+            for spec in specs:
                 found = existing.get(spec.name)
                 if found is None:
                     body = property_body(spec)
@@ -118,7 +124,7 @@ class HubSpotProperties:
         nothing). The property list is read again after :data:`RECHECK_S`."""
         problems: list[FieldProblem] = []
         for object_type, specs in by_object(fields).items():
-            existing = self._list(SEGMENTS[object_type], fresh=False)
+            existing = self._list(SEGMENTS[object_type], [spec.name for spec in specs], fresh=False)
             for spec in specs:
                 found = existing.get(spec.name)
                 if found is None:
@@ -129,19 +135,31 @@ class HubSpotProperties:
                     problems.append(problem)
         return FieldReport(problems=tuple(problems))
 
-    def _list(self, segment: str, *, fresh: bool) -> dict[str, dict[str, Any]]:
+    def _list(
+        self, segment: str, names: Sequence[str], *, fresh: bool
+    ) -> Mapping[str, Mapping[str, Any]]:
+        """The properties of ``segment`` among ``names`` (and our id property), by name, with
+        their ``type`` and ``hasUniqueValue``; listed again when the kept list is older
+        than :data:`RECHECK_S`, did not ask about one of ``names``, or ``fresh`` is set."""
+        asked = frozenset((*names, self.id_property))
         kept = self._listed.get(segment)
-        if kept is not None and not fresh and time.monotonic() - kept[0] < RECHECK_S:
-            return kept[1]
+        if kept is not None:
+            if not fresh and kept.answers(asked, RECHECK_S):
+                return kept.found
+            asked |= kept.asked  # what other callers asked about stays answered
         data = self.api.call(
             "properties.list",
             lambda api, o: api.sdk("crm.properties.core_api").get_all(segment, **o),
         ).data
-        found = {item["name"]: item for item in (data or {}).get("results") or []}
-        self._listed[segment] = (time.monotonic(), found)
+        found = {
+            name: {"type": item.get("type"), "hasUniqueValue": bool(item.get("hasUniqueValue"))}
+            for item in (data or {}).get("results") or []
+            if (name := item.get("name")) in asked
+        }
+        self._listed[segment] = FieldList(time.monotonic(), asked, found)
         return found
 
-    def _ensure_id_property(self, segment: str, found: dict[str, Any] | None) -> None:
+    def _ensure_id_property(self, segment: str, found: Mapping[str, Any] | None) -> None:
         name = self.id_property
         if found is None:
             body = {
@@ -182,7 +200,7 @@ class HubSpotProperties:
             )
 
 
-def _problem(spec: FieldSpec, found: dict[str, Any]) -> FieldProblem | None:
+def _problem(spec: FieldSpec, found: Mapping[str, Any]) -> FieldProblem | None:
     kind = str(found.get("type") or "")
     if kind in HOLDS.get(spec.kind, HOLDS["text"]):
         return None

@@ -25,7 +25,7 @@ import csv
 import io
 import re
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -87,7 +87,7 @@ class SalesforceBulk:
             ", ".join(fields),
             SOBJECTS[object_type],
         )
-        described = self.fields.describe(object_type)
+        described = self.fields.describe(object_type, fields)
         batch: list[dict[str, Any]] = []
         for text in self._chunks(SOBJECTS[object_type], soql):
             reader = csv.reader(io.StringIO(text))
@@ -156,7 +156,7 @@ class SalesforceBulk:
             self._polls.count = getattr(self._polls, "count", 0) + 1
 
 
-def _column(name: str, described: dict[str, dict[str, Any]]) -> tuple[str, Converter]:
+def _column(name: str, described: Mapping[str, Mapping[str, Any]]) -> tuple[str, Converter]:
     """The field's name as REST spells it, and how to read its CSV text as REST's value."""
     found = described.get(name.lower())
     if found is None:

@@ -32,7 +32,7 @@ from connectors.batching import chunks
 from connectors.budget import RequestBudget
 from connectors.credentials import Credentials
 from connectors.errors import Permanent
-from connectors.fields import FieldReport, FieldSpec, by_object
+from connectors.fields import FieldLists, FieldReport, FieldSpec, by_object
 from connectors.retry import RetryPolicy
 from connectors.salesforce.api import (
     DEFAULT_API_VERSION,
@@ -134,6 +134,7 @@ class SalesforceConnector(ConnectorBase):
         on_tokens: TokensCallback | None = None,
         options: SalesforceOptions | None = None,
         counter: CallCounter | None = None,
+        field_lists: FieldLists | None = None,
     ) -> None:
         instance_url = base_url or credentials.instance_url
         if not instance_url:
@@ -162,15 +163,21 @@ class SalesforceConnector(ConnectorBase):
         self.writes = SalesforceWrites(
             api=self.api, external_id_field=self.options.external_id_field
         )
-        self.fields = SalesforceFields(api=self.api)
+        # Fields the field map uses that the org has, besides the connection's list.
+        self._wanted: dict[str, tuple[str, ...]] = {}
+        # A describe asks about every field a query names, so a pass describes each object
+        # once: the fields queried always, the map's once ``prepare`` asks.
+        self.fields = SalesforceFields(
+            api=self.api,
+            kept=field_lists,
+            always={object_type: self._fields(object_type) for object_type in OBJECT_TYPES},
+        )
         self.bulk = SalesforceBulk(
             api=self.api,
             fields=self.fields,
             threshold=self.options.bulk_threshold,
             poll_s=self.options.bulk_poll_s,
         )
-        # Fields the field map uses that the org has, besides the connection's list.
-        self._wanted: dict[str, tuple[str, ...]] = {}
 
     # ---- setup -------------------------------------------------------------------------
 
@@ -182,7 +189,7 @@ class SalesforceConnector(ConnectorBase):
         wanted = self.options.external_id_field
         for object_type in OBJECT_TYPES:
             sobject = SOBJECTS[object_type]
-            found = self.fields.describe(object_type, fresh=True).get(wanted.lower())
+            found = self.fields.describe(object_type, [wanted], fresh=True).get(wanted.lower())
             if found is None or not found.get("externalId"):
                 problem = "is not an External ID" if found else "does not exist"
                 raise Permanent(

@@ -5,17 +5,19 @@ Until then a query naming a missing field fails whole (``INVALID_FIELD``), so th
 asks ``describe`` which fields exist, queries and writes only those, and reports the rest by
 API name with the type to create. A field of a type that cannot hold the value is reported
 and left alone the same way. The answer is kept for :data:`RECHECK_S`, so a field an admin
-adds is picked up without a restart. Calls go through
+adds is picked up without a restart, and compact: the fields asked about (those queried and
+the map's), with their type, in the caller's :data:`connectors.fields.FieldLists` when it
+gives one. Calls go through
 :class:`connectors.salesforce.api.SalesforceApi`.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from connectors.fields import FieldProblem, FieldReport, FieldSpec, by_object
+from connectors.fields import FieldList, FieldLists, FieldProblem, FieldReport, FieldSpec, by_object
 from connectors.salesforce.api import SalesforceApi
 from connectors.salesforce.writes import SOBJECTS
 
@@ -53,29 +55,58 @@ def needed(spec: FieldSpec) -> str:
 
 
 class SalesforceFields:
-    def __init__(self, *, api: SalesforceApi) -> None:
+    def __init__(
+        self,
+        *,
+        api: SalesforceApi,
+        kept: FieldLists | None = None,
+        always: Mapping[str, Sequence[str]] | None = None,
+    ) -> None:
         self.api = api
-        self._described: dict[str, tuple[float, dict[str, dict[str, Any]]]] = {}
+        self._described: FieldLists = {} if kept is None else kept
+        # Fields each describe asks about besides those its caller names.
+        self._always = {
+            object_type: frozenset(name.lower() for name in names)
+            for object_type, names in (always or {}).items()
+        }
 
-    def describe(self, object_type: str, *, fresh: bool = False) -> dict[str, dict[str, Any]]:
-        """The object's fields by lower-cased API name (API names are case-insensitive)."""
+    def describe(
+        self, object_type: str, names: Iterable[str], *, fresh: bool = False
+    ) -> Mapping[str, Mapping[str, Any]]:
+        """The object's fields among ``names``, by lower-cased API name (API names are
+        case-insensitive), each with its ``name`` as Salesforce spells it, ``type`` and
+        ``externalId``. Described again when the kept answer is older than
+        :data:`RECHECK_S`, did not ask about one of ``names``, or ``fresh`` is set."""
+        asked = frozenset(name.lower() for name in names) | self._always.get(
+            object_type, frozenset()
+        )
         kept = self._described.get(object_type)
-        if kept is not None and not fresh and time.monotonic() - kept[0] < RECHECK_S:
-            return kept[1]
+        if kept is not None:
+            if not fresh and kept.answers(asked, RECHECK_S):
+                return kept.found
+            asked |= kept.asked  # what other callers asked about stays answered
         sobject = SOBJECTS[object_type]
         answer = self.api.call(
             "sobject.describe",
             lambda sf, o, s=sobject: sf.restful(f"sobjects/{s}/describe/", **o),
         )
-        found = {str(f.get("name", "")).lower(): f for f in (answer or {}).get("fields", [])}
-        self._described[object_type] = (time.monotonic(), found)
+        found = {
+            key: {
+                "name": item.get("name"),
+                "type": item.get("type"),
+                "externalId": bool(item.get("externalId")),
+            }
+            for item in (answer or {}).get("fields", [])
+            if (key := str(item.get("name", "")).lower()) in asked
+        }
+        self._described[object_type] = FieldList(time.monotonic(), asked, found)
         return found
 
     def check(self, fields: Sequence[FieldSpec], *, fresh: bool = False) -> FieldReport:
         """The fields the org lacks, or has with a type that cannot hold the value."""
         problems: list[FieldProblem] = []
         for object_type, specs in by_object(fields).items():
-            described = self.describe(object_type, fresh=fresh)
+            described = self.describe(object_type, [spec.name for spec in specs], fresh=fresh)
             for spec in specs:
                 found = described.get(spec.name.lower())
                 sobject = SOBJECTS[object_type]

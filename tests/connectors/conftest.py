@@ -11,6 +11,7 @@ import pytest
 
 from connectors.budget import MemoryBudget, RequestBudget, hubspot_limits, salesforce_limits
 from connectors.credentials import Credentials
+from connectors.fields import FieldLists
 from connectors.hubspot import HubSpotConnector, HubSpotOptions
 from connectors.retry import RetryPolicy
 from connectors.salesforce import SalesforceConnector, SalesforceOptions
@@ -62,6 +63,7 @@ def hubspot_connector(
     budget: RequestBudget | None = None,
     on_tokens: Callable[[Credentials], None] | None = None,
     setup: bool = True,
+    field_lists: FieldLists | None = None,
     **options: Any,
 ) -> HubSpotConnector:
     options.setdefault("retry", FAST_RETRY)
@@ -72,6 +74,7 @@ def hubspot_connector(
         base_url=sandbox.url,
         on_tokens=on_tokens,
         options=HubSpotOptions(**options),
+        field_lists=field_lists,
     )
     if setup:
         connector.ensure_setup()
@@ -121,6 +124,7 @@ def sf_connector(
     budget: RequestBudget | None = None,
     on_tokens: Callable[[Credentials], None] | None = None,
     setup: bool = True,
+    field_lists: FieldLists | None = None,
     **options: Any,
 ) -> SalesforceConnector:
     options.setdefault("retry", FAST_RETRY)
@@ -132,6 +136,7 @@ def sf_connector(
         base_url=sandbox.instance_url,
         on_tokens=on_tokens,
         options=SalesforceOptions(**options),
+        field_lists=field_lists,
     )
     if setup:
         connector.ensure_setup()

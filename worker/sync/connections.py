@@ -24,7 +24,7 @@ from connectors.base import Connector
 from connectors.budget import RequestBudget
 from connectors.credentials import CredentialCipher, Credentials, load_cipher
 from connectors.errors import Permanent
-from connectors.fields import FieldReport
+from connectors.fields import FieldLists, FieldReport
 from connectors.registry import budget_for, connector_for, limits_for
 from customers.db import transaction
 from customers.errors import NotFound
@@ -42,6 +42,14 @@ _budgets_lock = threading.Lock()
 
 REUSABLE_CONNECTORS = 32  # per thread, least recently used dropped first
 _reusable = threading.local()
+
+# The CRM field lists each connection's connectors read, shared by every thread of the
+# process: a job whose thread has no connector for the connection builds one, and without
+# this it would list the CRM's fields again (one call per object type). An entry holds
+# only the fields the sync asks about (a few KB), so many connections fit.
+KEPT_FIELD_LISTS = 4_096  # connections, least recently used dropped first
+_field_lists: OrderedDict[tuple[Any, ...], FieldLists] = OrderedDict()
+_field_lists_lock = threading.Lock()
 
 
 @cache
@@ -109,6 +117,7 @@ def build(
     credentials: Credentials,
     options: dict[str, Any],
     on_tokens: Callable[[Credentials], None] | None,
+    field_lists: FieldLists | None = None,
 ) -> Connector:
     """A connector from plain values (e.g. to set up a connection before it is saved)."""
     return connector_for(
@@ -120,6 +129,7 @@ def build(
         on_tokens=on_tokens,
         # The connection's own options win over the process-wide defaults.
         options={**_defaults(provider), **options},
+        field_lists=field_lists,
     )
 
 
@@ -238,14 +248,7 @@ def reusable_connector(connection: Connection) -> Connector:
     per thread, so two jobs never share one (nor its SDK session or call counter) at
     once. A token refreshed by any process changes the stored credentials, and the next
     job builds a connector with them."""
-    key = (
-        connection.id,
-        connection.provider,
-        connection.account_id,
-        connection.base_url,
-        connection.credentials,
-        json.dumps(connection.settings or {}, sort_keys=True, default=str),
-    )
+    key = _built_from(connection)
     cache: OrderedDict[int, tuple[tuple[Any, ...], Connector]] | None = getattr(
         _reusable, "connectors", None
     )
@@ -261,6 +264,19 @@ def reusable_connector(connection: Connection) -> Connector:
     while len(cache) > REUSABLE_CONNECTORS:
         cache.popitem(last=False)
     return built
+
+
+def _built_from(connection: Connection) -> tuple[Any, ...]:
+    """What a connector for ``connection`` is built from: when any of it changes (new
+    credentials, a refreshed token, other options), a new one is built."""
+    return (
+        connection.id,
+        connection.provider,
+        connection.account_id,
+        connection.base_url,
+        connection.credentials,
+        json.dumps(connection.settings or {}, sort_keys=True, default=str),
+    )
 
 
 def connector(connection: Connection) -> Connector:
@@ -288,4 +304,21 @@ def connector(connection: Connection) -> Connector:
         credentials=cipher().decrypt(connection.credentials),
         options=(connection.settings or {}).get("connector", {}),
         on_tokens=store_tokens,
+        field_lists=field_lists(connection),
     )
+
+
+def field_lists(connection: Connection) -> FieldLists:
+    """Where this process's connectors for ``connection`` keep the CRM's field lists: the
+    same for each connector built from the same values, so the lists are read again
+    when a connector would be built anew on one thread for a change (a reconnect, which
+    may have created properties; new options)."""
+    key = _built_from(connection)
+    with _field_lists_lock:
+        kept = _field_lists.get(key)
+        if kept is None:
+            kept = _field_lists[key] = {}
+            while len(_field_lists) > KEPT_FIELD_LISTS:
+                _field_lists.popitem(last=False)
+        _field_lists.move_to_end(key)
+        return kept
