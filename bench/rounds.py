@@ -140,6 +140,7 @@ def _finished_since(stack: Stack, after: int, connection_ids: list[int]) -> list
                     SyncRun.connection_id.in_(connection_ids),
                     SyncRun.kind != "push",  # a sync may also queue a push of its own
                     SyncRun.finished_at.is_not(None),
+                    SyncRun.outcome != "continued",  # its job queued the rest: wait for that
                 )
             )
         )

@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -352,18 +353,20 @@ class Stack:
 
     def run(self, actor: str, connection_id: int, *, timeout_s: float,
             sample: Callable[[], None] | None = None) -> tuple[SyncRun, float]:  # fmt: skip
-        """Enqueue a sync job and wait for its ``sync_runs`` row to finish; (row, seconds
-        from enqueue to finish). ``sample`` is called every half second meanwhile."""
+        """Enqueue a sync job and wait for its ``sync_runs`` row to finish, and those of the
+        jobs it continues in (a pass past ``CRMSYNC_PASS_SLICE_S`` ends ``continued`` and
+        queues the rest); (the last row, with the counts of all, seconds from enqueue to
+        the last finish). ``sample`` is called every half second meanwhile."""
         after = self.last_run_id()
         started = time.monotonic()
         self.enqueue(actor, connection_id)
         while True:
             with self.sessions() as session:
-                run = session.scalar(
+                runs = list(session.scalars(
                     select(SyncRun).where(SyncRun.id > after, SyncRun.connection_id == connection_id,
                                           SyncRun.finished_at.is_not(None)).order_by(SyncRun.id)
-                )  # fmt: skip
-            if run is not None:
+                ))  # fmt: skip
+            if runs and runs[-1].outcome != "continued":
                 break
             if time.monotonic() - started > timeout_s:
                 raise BenchError(
@@ -372,12 +375,19 @@ class Stack:
             if sample:
                 sample()
             time.sleep(0.5)
+        run = runs[-1]
         finished = run.finished_at.timestamp() if run.finished_at else time.time()
         seconds = time.monotonic() - started - max(0.0, time.time() - finished)
         if sample:
             sample()
         if run.outcome != "ok":
             raise BenchError(f"{actor} of connection {connection_id}: {run.outcome}: {run.error}")
+        total: Counter[str] = Counter()
+        for each in runs:
+            total.update(
+                {key: value for key, value in each.counts.items() if isinstance(value, int)}
+            )
+        run.counts = dict(total)
         return run, seconds
 
     def links(self) -> int:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 
 from connectors.errors import ConnectorError, RateLimited
@@ -109,11 +110,17 @@ def sync_records(connection_id: int, object_type: str, external_ids: list[str]) 
 # page. The short jobs finish within the grace period instead.
 
 
-@job(direction="inbound", notify_shutdown=True)
+# A pass runs for ``pass_slice_s`` at most, then queues the rest (``continued``): this limit
+# only stops a job stuck far past its slice.
+@job(direction="inbound", time_limit=3600 * 1000, notify_shutdown=True)
 def sync_changes(connection_id: int, object_type: str | None = None) -> None:
-    """Apply what changed in the CRM since the saved cursor."""
-    if (runner := _sync(connection_id, enqueue.SYNC_CHANGES)) is not None:
-        runner.incremental(object_type)
+    """Apply what changed in the CRM since the saved cursor; a pass still going after
+    ``CRMSYNC_PASS_SLICE_S`` stops at its saved cursor and queues this job again."""
+    if (runner := _sync(connection_id, enqueue.SYNC_CHANGES)) is None:
+        return
+    until = time.monotonic() + get_settings().pass_slice_s
+    if runner.incremental(object_type, until=until).outcome == "continued":
+        enqueue.send(enqueue.SYNC_CHANGES, connection_id, object_type)
 
 
 @job(direction="inbound", time_limit=6 * 3600 * 1000, notify_shutdown=True)

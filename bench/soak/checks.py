@@ -89,7 +89,9 @@ class Checks(HistoryChecks):
             ):
                 self.held[review.connection_id or 0].add(review.external_id)
             self.bad_runs = list(
-                session.scalars(select(SyncRun).where(SyncRun.outcome.not_in(["ok", "running"])))
+                session.scalars(
+                    select(SyncRun).where(SyncRun.outcome.not_in(["ok", "running", "continued"]))
+                )
             )
             session.expunge_all()
         self.crm = {"hubspot": CrmState("hubspot", self.setup.hubspot),

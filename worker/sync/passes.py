@@ -17,7 +17,11 @@ connector serves one thread at a time.
 Writes of one connection are serialized by one lock held by the database (each page's and
 each push batch's transaction takes it first; ``worker.locks``), so work on a link never
 interleaves across processes, whatever becomes of Redis. When the daily API budget is nearly
-spent a pass ends cleanly at its saved cursor (outcome ``budget_exhausted``). Only an
+spent a pass ends cleanly at its saved cursor (outcome ``budget_exhausted``). An
+incremental pass given a deadline (a ``sync_changes`` job: ``CRMSYNC_PASS_SLICE_S``) ends
+the same way at the first page boundary past it (outcome ``continued``), for its job to
+queue the rest: a first sync of a large account is a chain of jobs of minutes each, not
+one job that outlives the worker's time limit or holds a thread for an hour. Only an
 active connection runs passes; credentials the CRM refuses fail the connection
 (``auth_failed``, ``worker.sync.lifecycle``) so nothing more is tried until a person acts.
 """
@@ -25,6 +29,7 @@ active connection runs passes; credentials the CRM refuses fail the connection
 from __future__ import annotations
 
 import logging
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
@@ -53,6 +58,12 @@ from worker.sync.target import SyncTarget
 
 log = logging.getLogger(__name__)
 _REPORTED: set[tuple[int, Any]] = set()
+
+
+class _SliceOver(Exception):
+    """An incremental pass reached its deadline with pages left: it stops at the saved
+    cursor, and its job queues the rest."""
+
 
 PUSH_CHUNK = 500
 Progress = Callable[[str, int], None]  # (object type, records applied so far)
@@ -112,6 +123,12 @@ class Sync:
         try:
             self._prepare()
             yield run
+        except _SliceOver:
+            outcome = "continued"
+            log.info(
+                "connection %s: the pass's time is up; the rest continues from the saved cursor",
+                self.target.connection_id,
+            )
         except BudgetExhausted as exhausted:
             outcome, error = "budget_exhausted", str(exhausted)
             log.warning(
@@ -215,18 +232,25 @@ class Sync:
             self._apply(object_type, Page(records, cursor={}), None, on_locked)
         return run
 
-    def incremental(self, object_type: str | None = None) -> SyncRun:
+    def incremental(self, object_type: str | None = None, *, until: float | None = None) -> SyncRun:
+        """Apply what changed in the CRM since the saved cursors. With ``until`` (a
+        ``time.monotonic()`` deadline), a pass that reaches it with pages left stops at the
+        saved cursor with outcome ``continued``: the same pass, run again, goes on from there."""
         with self._run("incremental") as run:
             for kind in [object_type] if object_type else self.target.object_types:
-                self._apply_changes(kind)
+                self._apply_changes(kind, until)
         return run
 
-    def _apply_changes(self, object_type: str) -> None:
+    def _apply_changes(self, object_type: str, until: float | None = None) -> None:
         """Apply what changed since the saved cursor; each page saves its own cursor."""
         with self.sessions() as session:
             cursor: Cursor | None = self._cursor(session, object_type, "incremental").value or None
         with read_ahead(self.connector.scan(object_type, cursor=cursor, full=False)) as pages:
-            for page in pages:
+            for applied, page in enumerate(pages):
+                # Checked once another page has come: a pass with nothing left ends ``ok``.
+                # The page read here is read again by the pass that goes on.
+                if until is not None and applied and time.monotonic() >= until:
+                    raise _SliceOver
                 self._apply(object_type, page, "incremental")
 
     def reconcile(self) -> SyncRun:
