@@ -95,9 +95,15 @@ def lock_for_transaction(session: Session, space: int, key: int) -> None:
     """
     if session.get_bind().dialect.name != "postgresql":
         return
-    session.execute(text(f"SET LOCAL lock_timeout = '{LOCK_WAIT_S}s'"))
+    # One round trip: the timeout is set for this transaction (set_config's ``true``: SET
+    # LOCAL) before the lock is asked for, in the row the subquery yields or, should the
+    # planner fold it in, to the left of it in the same row.
     session.execute(
-        text("SELECT pg_advisory_xact_lock(:space, :key)"), {"space": space, "key": key}
+        text(
+            "SELECT timeout.value, pg_advisory_xact_lock(:space, :key) "
+            "FROM (SELECT set_config('lock_timeout', :wait, true) AS value) AS timeout"
+        ),
+        {"space": space, "key": key, "wait": f"{LOCK_WAIT_S}s"},
     )
 
 
