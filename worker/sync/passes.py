@@ -36,7 +36,7 @@ from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from connectors.base import Connector, Cursor, Page
@@ -150,15 +150,19 @@ class Sync:
             outcome, error = "interrupted", type(stopped).__name__
             raise
         finally:
+            self.counts["api_calls"] = self.connector.counter.total - calls_before
             with transaction(self.sessions) as session:
-                row = session.get(SyncRun, run.id)
-                assert row is not None
-                row.finished_at = utcnow()
-                row.outcome = outcome
-                row.error = error
-                self.counts["api_calls"] = self.connector.counter.total - calls_before
-                row.counts = dict(self.counts)
-                row.cursor_after = self._cursors(session)
+                session.execute(
+                    update(SyncRun)
+                    .where(SyncRun.id == run.id)
+                    .values(
+                        finished_at=utcnow(),
+                        outcome=outcome,
+                        error=error,
+                        counts=dict(self.counts),
+                        cursor_after=self._cursors(session),
+                    )
+                )
             run.outcome = outcome
             run.counts = Counter(self.counts)  # missing keys read as 0
             log.info("%s run finished: %s", kind, outcome, extra={"counts": dict(self.counts)})
