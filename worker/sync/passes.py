@@ -34,9 +34,9 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from connectors.base import Connector, Cursor, Page
@@ -189,6 +189,30 @@ class Sync:
             session.add(row)
         return row
 
+    def _save_cursor(self, session: Session, object_type: str, kind: str, value: Cursor) -> None:
+        """Save where the scan goes on from, and when it moved (``crmsync status`` and the
+        lag metric read that): one UPDATE, or the row's INSERT on the first page."""
+        key = (
+            SyncCursor.connection_id == self.target.connection_id,
+            SyncCursor.object_type == object_type,
+            SyncCursor.kind == kind,
+        )
+        saved = session.execute(
+            update(SyncCursor)
+            .where(*key)
+            .values(value=value, updated_at=utcnow())
+            .execution_options(synchronize_session=False)  # the session has not loaded it
+        )
+        if not cast(CursorResult[Any], saved).rowcount:
+            session.add(
+                SyncCursor(
+                    connection_id=self.target.connection_id,
+                    object_type=object_type,
+                    kind=kind,
+                    value=value,
+                )
+            )
+
     @contextmanager
     def _writing(self, on_locked: Callable[[], None] | None = None) -> Iterator[Session]:
         shutdown.raise_if_stopping()  # a stopping worker's pass ends here, at a page boundary
@@ -212,7 +236,7 @@ class Sync:
         with self._writing(on_locked) as session:
             result = apply_page(session, self.target, object_type, page.records)
             if cursor_kind is not None:
-                self._cursor(session, object_type, cursor_kind).value = page.cursor
+                self._save_cursor(session, object_type, cursor_kind, page.cursor)
         self.counts.update(result.counts)
         if result.created_customers:
             enqueue.send(enqueue.CATEGORIZE_CUSTOMERS, result.created_customers)

@@ -5,6 +5,7 @@ rest. The chain reads every record once and makes each customer once."""
 from __future__ import annotations
 
 import time
+from datetime import datetime
 
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -13,7 +14,7 @@ from connectors.credentials import Credentials
 from customers import db
 from customers.models import Customer
 from customers.service import get_tenant
-from customers.sync_state import ExternalLink, SyncRun
+from customers.sync_state import ExternalLink, SyncCursor, SyncRun
 from sandbox.hubspot import HubSpotSandbox
 from sandbox.seed import generate_companies
 from tests.connectors.conftest import hubspot_connector
@@ -42,10 +43,22 @@ def _first_sync(
         connector = hubspot_connector(sandbox)
         sync = Sync(connection_id, sessions=sessions, connector=connector, locks=ThreadLocks())
         runs: list[SyncRun] = []
+        moved: list[datetime] = []  # when the cursor last moved, after each run
         while not runs or runs[-1].outcome == "continued":
             assert len(runs) < 10
             until = time.monotonic() if sliced else None
             runs.append(sync.incremental("company", until=until))
+            with sessions() as session:
+                moved.extend(
+                    session.scalars(
+                        select(SyncCursor.updated_at).where(
+                            SyncCursor.connection_id == connection_id
+                        )
+                    )
+                )
+        # Each page's cursor says when it was saved: what the lag ``crmsync status`` and
+        # the metrics show reads it.
+        assert moved == sorted(moved) and len(set(moved)) == len(moved) == len(runs)
         with sessions() as session:
             links = session.scalar(
                 select(func.count()).where(ExternalLink.connection_id == connection_id)
