@@ -24,7 +24,7 @@ from worker.jobs.enqueue import JOB_QUEUES
 from worker.jobs.kinds import JOBS, JobKind
 from worker.jobs.queues import LEGACY_QUEUE
 from worker.jobs.retry import NEVER_RETRIED, resolve_local
-from worker.jobs.shutdown import requeue_current
+from worker.jobs.shutdown import caused_by_shutdown, requeue_current
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -62,6 +62,11 @@ def job(
             except RateLimited as error:
                 # Not an error to log: wait what the CRM asked, then try again.
                 raise dramatiq.Retry(str(error), delay=int(error.wait_s * 1000)) from error
+            except Exception as error:
+                if not caused_by_shutdown(error):
+                    raise
+                requeue_current()  # the shutdown, though a failed rollback stood in for it
+                return None
             if local_arg is not None and len(args) > local_arg:
                 resolve_local(direction, object_type, int(args[local_arg]))  # type: ignore[call-overload]
             return result

@@ -70,6 +70,21 @@ class RequeueOnShutdown(Middleware):
             raise SkipMessage("the worker is stopping; the message was put back")
 
 
+def caused_by_shutdown(error: BaseException) -> bool:
+    """Whether ``error`` was raised while Dramatiq's ``Shutdown`` was being handled. The
+    notice lands wherever the thread is, a database call included; psycopg cleans up
+    after ^C only, so the connection is left mid-query, and the rollback that follows
+    fails in the notice's place. Such an error is the shutdown, not a failure."""
+    seen: BaseException | None = error
+    for _ in range(32):  # chains are short; this bounds a cycle
+        if seen is None:
+            return False
+        if isinstance(seen, Shutdown):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
 def requeue_current() -> None:
     """Put the message this thread is running back on its queue, as it was; it is then
     acknowledged as done. Raising instead would make Dramatiq's retries count a deploy as

@@ -36,6 +36,7 @@ from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
 from typing import Any, cast
 
+from dramatiq.middleware import Shutdown
 from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -142,6 +143,10 @@ class Sync:
             lifecycle.mark_auth_failed(self.sessions, self.target.connection_id, str(refused))
             raise
         except Exception as failure:
+            if shutdown.caused_by_shutdown(failure):
+                # The notice landed in a database call and a failed rollback replaced it.
+                outcome, error = "interrupted", Shutdown.__name__
+                raise Shutdown("worker shutdown") from failure
             outcome, error = "failed", failures.describe(failure)
             raise
         except BaseException as stopped:

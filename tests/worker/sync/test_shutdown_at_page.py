@@ -10,15 +10,20 @@ from __future__ import annotations
 
 import threading
 from types import SimpleNamespace
+from typing import Any
 
+import psycopg
 import pytest
 from dramatiq.middleware import Shutdown
-from sqlalchemy import func, select
+from sqlalchemy import Engine, func, select
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from customers import db, service
 from customers.sync_state import ExternalLink, SyncCursor, SyncRun
 from sandbox.hubspot import HubSpotSandbox
 from sandbox.seed import generate_companies
+from tests.conftest import _truncate
 from tests.connectors.conftest import hubspot_connector
 from tests.worker.sync.conftest import hubspot_connection
 from worker.jobs import shutdown
@@ -77,3 +82,70 @@ def test_the_check_is_quiet_outside_a_stopping_worker() -> None:
         assert not shutdown.stopping()
     finally:
         middleware.after_worker_shutdown(None, other)  # type: ignore[arg-type]
+
+
+def test_a_shutdown_notice_landing_in_a_database_call_is_an_interruption_not_a_failure(
+    postgres_engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The notice lands wherever the thread is. In psycopg's wait for a result it leaves
+    the connection mid-query (psycopg cleans up after ^C only), what the transaction does
+    next with it fails, and that error stood in for the notice: the run ended ``failed`` and the
+    job was retried as a failure instead of put back."""
+    _truncate(postgres_engine)
+    sessions = db.session_factory(postgres_engine)
+    with db.transaction(sessions) as session:
+        tenant = service.get_tenant(session, "stopping")
+        tenant.require_billing_address = False
+        tenant_id = tenant.id
+    armed = threading.Event()
+    real_wait = psycopg.Connection.wait
+
+    def wait(self: psycopg.Connection[Any], gen: Any, *args: Any, **kwargs: Any) -> Any:
+        if armed.is_set() and threading.current_thread() is pass_thread:
+            try:
+                next(gen)  # the statement is sent ...
+            except StopIteration as done:
+                return done.value  # (done without waiting: the next one, then)
+            armed.clear()
+            raise Shutdown("worker shutdown")  # ... and Dramatiq's notice lands in the wait
+        return real_wait(self, gen, *args, **kwargs)
+
+    monkeypatch.setattr(psycopg.Connection, "wait", wait)
+    pass_thread = threading.current_thread()
+    with HubSpotSandbox(limits=None) as sandbox:
+        sandbox.seed(generate_companies(COMPANIES, seed=7))
+        connection_id = hubspot_connection(sessions, tenant_id, str(sandbox.portal_id))
+        pages: list[int] = []
+
+        def after_page(_object_type: str, read: int) -> None:
+            pages.append(read)
+            armed.set()  # the next statement of this thread gets the notice
+
+        sync = Sync(connection_id, sessions=sessions, connector=hubspot_connector(sandbox),
+                    locks=ThreadLocks(), progress=after_page)  # fmt: skip
+        with pytest.raises(Shutdown) as stopped:
+            sync.incremental("company")
+    # What stood in for the notice (psycopg: "can't change 'autocommit' now: connection in
+    # transaction status ACTIVE", from the pool's reset of the connection).
+    assert isinstance(stopped.value.__cause__, DBAPIError)
+    assert pages == [PAGE]
+    with sessions() as session:
+        [run] = session.scalars(select(SyncRun)).all()
+    assert (run.outcome, run.error, run.finished_at is not None) == (
+        "interrupted",
+        "Shutdown",
+        True,
+    )
+    assert run.counts["read"] == PAGE
+
+
+def test_an_error_in_the_shutdowns_wake_is_the_shutdown() -> None:
+    try:
+        try:
+            raise Shutdown("worker shutdown")
+        except Shutdown:
+            # Raised while handling it, not from it: how the failed rollback chains.
+            raise OperationalError("ROLLBACK", {}, Exception("another command is in progress"))  # noqa: B904
+    except OperationalError as error:
+        assert shutdown.caused_by_shutdown(error)
+    assert not shutdown.caused_by_shutdown(OperationalError("SELECT 1", {}, Exception("down")))
