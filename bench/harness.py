@@ -444,7 +444,8 @@ def _notes(options: Options, results: Results) -> list[str]:
         "at 190 requests per 10 s (~1,900 records/s of 100-record pages) and 5 searches/s (~1,000 records/s "
         "of 200-record searches): against real HubSpot the API limit, not the worker, bounds a sync.",
         "The full inbound pass is sync_changes on a new connection (no cursor: every record, by HubSpot's "
-        "list endpoint and Salesforce SOQL); one job per connection, HubSpot's then Salesforce's.",
+        "list endpoint and Salesforce SOQL); one job per connection (a chain of them past "
+        "CRMSYNC_PASS_SLICE_S, timed to the last), HubSpot's then Salesforce's.",
         "Incremental passes use an overlap of 0 s (production: 300 s, which would re-read all of this "
         "minutes-old data).",
     ]

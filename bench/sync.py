@@ -1,8 +1,9 @@
 """The sync through real ``crmsync worker`` processes: the full inbound pass, an
 incremental pass over 1% changed records, and a push of local edits.
 
-Each pass is one job per connection, queued on Redis and timed from the enqueue to its
-``sync_runs`` row finishing; HubSpot's pass runs first, then Salesforce's (one at a time,
+Each pass is one job per connection (a chain of jobs when it runs past
+``CRMSYNC_PASS_SLICE_S``), queued on Redis and timed from the enqueue to its last
+``sync_runs`` row finishing, with the counts of all; HubSpot's pass runs first, then Salesforce's (one at a time,
 like the references they are compared with). API calls are the run's own count.
 """
 
