@@ -190,15 +190,6 @@ class Settings(BaseSettings):
         gt=0,
         description="Oldest X-HubSpot-Request-Timestamp accepted (HubSpot says 5 minutes).",
     )
-    pass_slice_s: float = Field(
-        default=600.0,
-        ge=1,
-        le=1800,
-        description="Longest a sync_changes job applies pages: a pass with pages left then "
-        "stops at its saved cursor (outcome continued) and queues the rest as a new job, so "
-        "a large first sync is a chain of short jobs that other connections' jobs can run "
-        "between.",
-    )
     webhook_lease_s: float = Field(
         default=30.0,
         gt=0,
@@ -313,6 +304,15 @@ class Settings(BaseSettings):
         description="How far before its saved cursor an incremental CRM scan starts again: "
         "HubSpot search lags writes and a Salesforce transaction commits rows stamped when "
         "it began. A connection's connector option overlap_s overrides it.",
+    )
+    pass_slice_s: float = Field(
+        default=600.0,
+        ge=1,
+        le=1800,
+        description="Longest a sync_changes job applies pages: a pass with pages left then "
+        "stops at its saved cursor (outcome continued) and queues the rest as a new job, so "
+        "a large first sync is a chain of short jobs that other connections' jobs can run "
+        "between.",
     )
     hubspot_burst_requests: int = Field(
         default=190, ge=1, description="HubSpot requests allowed per rolling 10 seconds."
