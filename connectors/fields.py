@@ -13,7 +13,7 @@ Kinds (as ``mappings.fields`` names them): ``text``, ``email``, ``integer``, ``d
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping, MutableMapping
+from collections.abc import Callable, Iterable, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -93,3 +93,27 @@ class FieldList:
 # connector it builds for a connection the same mapping, so a new connector (a job on
 # another thread) does not list the fields again.
 FieldLists = MutableMapping[str, FieldList]
+
+Found = Mapping[str, Mapping[str, Any]]
+
+
+def kept_or_read(
+    lists: FieldLists,
+    key: str,
+    asked: frozenset[str],
+    read: Callable[[frozenset[str]], Found],
+    *,
+    fresh: bool,
+    max_age_s: float,
+) -> Found:
+    """The fields among ``asked`` of the list kept under ``key``, or, when that list is
+    older than ``max_age_s``, did not ask about one of them, or ``fresh`` is set, what
+    ``read`` finds of them and of those asked before (kept for the next caller)."""
+    kept = lists.get(key)
+    if kept is not None:
+        if not fresh and kept.answers(asked, max_age_s):
+            return kept.found
+        asked |= kept.asked  # what other callers asked about stays answered
+    found = read(asked)
+    lists[key] = FieldList(time.monotonic(), asked, found)
+    return found

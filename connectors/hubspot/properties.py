@@ -14,12 +14,19 @@ every connector it builds for a connection the same. Calls go through
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from connectors.errors import NotFound, Permanent
-from connectors.fields import FieldList, FieldLists, FieldProblem, FieldReport, FieldSpec, by_object
+from connectors.fields import (
+    FieldLists,
+    FieldProblem,
+    FieldReport,
+    FieldSpec,
+    Found,
+    by_object,
+    kept_or_read,
+)
 from connectors.hubspot.api import PROVIDER, HubSpotApi
 from connectors.hubspot.records import OBJECT_TYPES, SEGMENTS
 
@@ -135,29 +142,24 @@ class HubSpotProperties:
                     problems.append(problem)
         return FieldReport(problems=tuple(problems))
 
-    def _list(
-        self, segment: str, names: Sequence[str], *, fresh: bool
-    ) -> Mapping[str, Mapping[str, Any]]:
+    def _list(self, segment: str, names: Sequence[str], *, fresh: bool) -> Found:
         """The properties of ``segment`` among ``names`` (and our id property), by name, with
         their ``type`` and ``hasUniqueValue``; listed again when the kept list is older
         than :data:`RECHECK_S`, did not ask about one of ``names``, or ``fresh`` is set."""
+
+        def read(asked: frozenset[str]) -> Found:
+            data = self.api.call(
+                "properties.list",
+                lambda api, o: api.sdk("crm.properties.core_api").get_all(segment, **o),
+            ).data
+            return {
+                name: {"type": item.get("type"), "hasUniqueValue": bool(item.get("hasUniqueValue"))}
+                for item in (data or {}).get("results") or []
+                if (name := item.get("name")) in asked
+            }
+
         asked = frozenset((*names, self.id_property))
-        kept = self._listed.get(segment)
-        if kept is not None:
-            if not fresh and kept.answers(asked, RECHECK_S):
-                return kept.found
-            asked |= kept.asked  # what other callers asked about stays answered
-        data = self.api.call(
-            "properties.list",
-            lambda api, o: api.sdk("crm.properties.core_api").get_all(segment, **o),
-        ).data
-        found = {
-            name: {"type": item.get("type"), "hasUniqueValue": bool(item.get("hasUniqueValue"))}
-            for item in (data or {}).get("results") or []
-            if (name := item.get("name")) in asked
-        }
-        self._listed[segment] = FieldList(time.monotonic(), asked, found)
-        return found
+        return kept_or_read(self._listed, segment, asked, read, fresh=fresh, max_age_s=RECHECK_S)
 
     def _ensure_id_property(self, segment: str, found: Mapping[str, Any] | None) -> None:
         name = self.id_property

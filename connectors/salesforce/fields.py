@@ -13,11 +13,17 @@ gives one. Calls go through
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
 
-from connectors.fields import FieldList, FieldLists, FieldProblem, FieldReport, FieldSpec, by_object
+from connectors.fields import (
+    FieldLists,
+    FieldProblem,
+    FieldReport,
+    FieldSpec,
+    Found,
+    by_object,
+    kept_or_read,
+)
 from connectors.salesforce.api import SalesforceApi
 from connectors.salesforce.writes import SOBJECTS
 
@@ -70,37 +76,33 @@ class SalesforceFields:
             for object_type, names in (always or {}).items()
         }
 
-    def describe(
-        self, object_type: str, names: Iterable[str], *, fresh: bool = False
-    ) -> Mapping[str, Mapping[str, Any]]:
+    def describe(self, object_type: str, names: Iterable[str], *, fresh: bool = False) -> Found:
         """The object's fields among ``names``, by lower-cased API name (API names are
         case-insensitive), each with its ``name`` as Salesforce spells it, ``type`` and
         ``externalId``. Described again when the kept answer is older than
         :data:`RECHECK_S`, did not ask about one of ``names``, or ``fresh`` is set."""
-        asked = frozenset(name.lower() for name in names) | self._always.get(
-            object_type, frozenset()
-        )
-        kept = self._described.get(object_type)
-        if kept is not None:
-            if not fresh and kept.answers(asked, RECHECK_S):
-                return kept.found
-            asked |= kept.asked  # what other callers asked about stays answered
         sobject = SOBJECTS[object_type]
-        answer = self.api.call(
-            "sobject.describe",
-            lambda sf, o, s=sobject: sf.restful(f"sobjects/{s}/describe/", **o),
-        )
-        found = {
-            key: {
-                "name": item.get("name"),
-                "type": item.get("type"),
-                "externalId": bool(item.get("externalId")),
+
+        def read(asked: frozenset[str]) -> Found:
+            answer = self.api.call(
+                "sobject.describe",
+                lambda sf, o: sf.restful(f"sobjects/{sobject}/describe/", **o),
+            )
+            return {
+                key: {
+                    "name": item.get("name"),
+                    "type": item.get("type"),
+                    "externalId": bool(item.get("externalId")),
+                }
+                for item in (answer or {}).get("fields", [])
+                if (key := str(item.get("name", "")).lower()) in asked
             }
-            for item in (answer or {}).get("fields", [])
-            if (key := str(item.get("name", "")).lower()) in asked
-        }
-        self._described[object_type] = FieldList(time.monotonic(), asked, found)
-        return found
+
+        asked = frozenset(name.lower() for name in names)
+        asked |= self._always.get(object_type, frozenset())
+        return kept_or_read(
+            self._described, object_type, asked, read, fresh=fresh, max_age_s=RECHECK_S
+        )
 
     def check(self, fields: Sequence[FieldSpec], *, fresh: bool = False) -> FieldReport:
         """The fields the org lacks, or has with a type that cannot hold the value."""
