@@ -22,6 +22,8 @@ from connectors.credentials import Credentials, load_cipher
 from customers import db
 from customers.service import get_tenant
 from customers.sync_state import Connection, SyncRun
+from sandbox.hubspot import HubSpotSandbox
+from sandbox.salesforce import SalesforceSandbox
 from worker.jobs.enqueue import JOB_QUEUES
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -80,6 +82,24 @@ def connect(sessions: sessionmaker[Session], provider: str, account_id: str, cre
         session.add(connection)
         session.flush()
         return connection.id
+
+
+def connect_hubspot(sessions: sessionmaker[Session], hubspot: HubSpotSandbox,
+                    options: dict[str, Any] | None = None) -> int:  # fmt: skip
+    """A connection to this HubSpot sandbox's portal, with its private-app token."""
+    return connect(sessions, "hubspot", str(hubspot.portal_id),
+                   Credentials(access_token=hubspot.access_token), hubspot.url, options)  # fmt: skip
+
+
+def connect_salesforce(sessions: sessionmaker[Session], salesforce: SalesforceSandbox) -> int:
+    """A connection to this Salesforce sandbox's org, by its connected app's refresh token."""
+    sf = salesforce.credentials
+    return connect(
+        sessions, "salesforce", salesforce.org_id,
+        Credentials(access_token="", refresh_token=sf.refresh_token, client_id=sf.consumer_key,
+                    client_secret=sf.consumer_secret, instance_url=salesforce.instance_url),
+        salesforce.instance_url, {"verify": salesforce.cert_path},
+    )  # fmt: skip
 
 
 def wait_until(check: Callable[[], bool], timeout_s: float, what: str) -> None:

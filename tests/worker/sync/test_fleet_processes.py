@@ -27,7 +27,14 @@ from customers.sync_state import (
 from sandbox.faults import FaultRule
 from sandbox.hubspot import HubSpotSandbox
 from sandbox.seed import generate_companies
-from tests.worker.sync.processes import Workers, connect, count, enqueue, wait_until
+from tests.worker.sync.processes import (
+    Workers,
+    connect,
+    connect_hubspot,
+    count,
+    enqueue,
+    wait_until,
+)
 from tests.worker.webhooks.conftest import redis_messages
 
 
@@ -77,11 +84,8 @@ def test_sigterm_mid_sync_requeues_the_job_and_a_new_worker_resumes_it(
         # Each page the first sync lists (100 companies) takes a while, so the pass runs for
         # seconds; stopped, it resumes its listing at the saved cursor.
         hubspot.faults.add(FaultRule(endpoint="companies.list", kind="latency", latency_s=0.4))
-        connection_id = connect(
-            sessions, "hubspot", str(hubspot.portal_id),
-            Credentials(access_token=hubspot.access_token), hubspot.url,
-            {"overlap_s": 0},  # resume exactly at the cursor: no window read twice on purpose
-        )  # fmt: skip
+        # No overlap: it resumes exactly at the cursor, no window read twice on purpose.
+        connection_id = connect_hubspot(sessions, hubspot, {"overlap_s": 0})
         first = workers.start(queues="bulk")
         enqueue(redis_url, "sync_changes", connection_id)
         wait_until(lambda: count(sessions, ExternalLink) >= 200, 120, "the sync to be under way")

@@ -15,7 +15,6 @@ from collections import Counter
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from connectors.credentials import Credentials
 from customers import db
 from customers.duplicates import DuplicateIndex
 from customers.models import Customer
@@ -23,7 +22,14 @@ from customers.sync_state import DuplicateReview, ExternalLink, SyncRun
 from sandbox.hubspot import HubSpotSandbox
 from sandbox.salesforce import SalesforceSandbox
 from sandbox.seed import SeedCompany, generate_companies
-from tests.worker.sync.processes import Workers, connect, enqueue, finished_runs, wait_until
+from tests.worker.sync.processes import (
+    Workers,
+    connect_hubspot,
+    connect_salesforce,
+    enqueue,
+    finished_runs,
+    wait_until,
+)
 
 BUSINESSES = 300
 SHARED = 90  # 30%: in both CRMs, same domain
@@ -69,15 +75,8 @@ def test_concurrent_first_syncs_of_two_crms_make_one_customer_per_business(
             hubspot.create_property(object_type, "crmsync_id", unique=True)
         account_ids = salesforce.seed(in_salesforce)
         company_ids = hubspot.ids("companies")
-        sf = salesforce.credentials
-        hubspot_id = connect(sessions, "hubspot", str(hubspot.portal_id),
-                             Credentials(access_token=hubspot.access_token), hubspot.url)  # fmt: skip
-        salesforce_id = connect(
-            sessions, "salesforce", salesforce.org_id,
-            Credentials(access_token="", refresh_token=sf.refresh_token, client_id=sf.consumer_key,
-                        client_secret=sf.consumer_secret, instance_url=salesforce.instance_url),
-            salesforce.instance_url, {"verify": salesforce.cert_path},
-        )  # fmt: skip
+        hubspot_id = connect_hubspot(sessions, hubspot)
+        salesforce_id = connect_salesforce(sessions, salesforce)
         connections = [hubspot_id, salesforce_id]
         workers.start()
         workers.start()

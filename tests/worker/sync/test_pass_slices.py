@@ -10,7 +10,6 @@ from datetime import datetime
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from connectors.credentials import Credentials
 from customers import db
 from customers.models import Customer
 from customers.service import get_tenant
@@ -19,7 +18,7 @@ from sandbox.hubspot import HubSpotSandbox
 from sandbox.seed import generate_companies
 from tests.connectors.conftest import hubspot_connector
 from tests.worker.sync.conftest import hubspot_connection
-from tests.worker.sync.processes import Workers, connect, enqueue, finished_runs, wait_until
+from tests.worker.sync.processes import Workers, connect_hubspot, enqueue, finished_runs, wait_until
 from worker.locks import ThreadLocks
 from worker.sync.passes import Sync
 
@@ -98,13 +97,7 @@ def test_a_first_sync_longer_than_a_slice_is_a_chain_of_jobs_through_worker_proc
     env["CRMSYNC_PASS_SLICE_S"] = "1"
     with HubSpotSandbox(limits=None) as hubspot:
         hubspot.seed(generate_companies(companies, seed=5))
-        connection_id = connect(
-            sessions,
-            "hubspot",
-            str(hubspot.portal_id),
-            Credentials(access_token=hubspot.access_token),
-            hubspot.url,
-        )
+        connection_id = connect_hubspot(sessions, hubspot)
         workers.start()
         enqueue(redis_url, "sync_changes", connection_id)
 

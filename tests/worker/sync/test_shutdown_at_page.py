@@ -9,6 +9,7 @@ exception was dropped."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any
 
@@ -34,28 +35,42 @@ PAGE = 100  # HubSpot's list page: a first pass lists
 COMPANIES = 2 * PAGE + 50  # three pages
 
 
-def test_a_pass_stops_at_the_next_page_once_its_worker_is_stopping(
-    sessions: sessionmaker[Session], tenant_id: int
-) -> None:
-    middleware = shutdown.RequeueOnShutdown()
-    worker = SimpleNamespace(workers=[threading.current_thread()])
+def _stopped_pass(
+    sessions: sessionmaker[Session], tenant_id: int, after_page: Callable[[int], None]
+) -> tuple[list[int], pytest.ExceptionInfo[Shutdown]]:
+    """A first pass over the companies that must end in ``Shutdown``; the records read
+    after each page it applied, and what stopped it. ``after_page`` is told how many pages
+    were applied."""
     with HubSpotSandbox(limits=None) as sandbox:
         sandbox.seed(generate_companies(COMPANIES, seed=7))
         connection_id = hubspot_connection(sessions, tenant_id, str(sandbox.portal_id))
         pages: list[int] = []
 
-        def after_page(_object_type: str, read: int) -> None:
+        def progress(_object_type: str, read: int) -> None:
             pages.append(read)
-            if len(pages) == 1:  # the worker is told to stop while the pass is under way
-                middleware.before_worker_shutdown(None, worker)  # type: ignore[arg-type]
+            after_page(len(pages))
 
         sync = Sync(connection_id, sessions=sessions, connector=hubspot_connector(sandbox),
-                    locks=ThreadLocks(), progress=after_page)  # fmt: skip
-        try:
-            with pytest.raises(Shutdown):
-                sync.incremental("company")
-        finally:
-            middleware.after_worker_shutdown(None, worker)  # type: ignore[arg-type]
+                    locks=ThreadLocks(), progress=progress)  # fmt: skip
+        with pytest.raises(Shutdown) as stopped:
+            sync.incremental("company")
+    return pages, stopped
+
+
+def test_a_pass_stops_at_the_next_page_once_its_worker_is_stopping(
+    sessions: sessionmaker[Session], tenant_id: int
+) -> None:
+    middleware = shutdown.RequeueOnShutdown()
+    worker = SimpleNamespace(workers=[threading.current_thread()])
+
+    def after_page(applied: int) -> None:
+        if applied == 1:  # the worker is told to stop while the pass is under way
+            middleware.before_worker_shutdown(None, worker)  # type: ignore[arg-type]
+
+    try:
+        pages, _ = _stopped_pass(sessions, tenant_id, after_page)
+    finally:
+        middleware.after_worker_shutdown(None, worker)  # type: ignore[arg-type]
     assert pages == [PAGE]
     assert not shutdown.stopping()  # the mark went with the worker
     with sessions() as session:
@@ -112,19 +127,8 @@ def test_a_shutdown_notice_landing_in_a_database_call_is_an_interruption_not_a_f
 
     monkeypatch.setattr(psycopg.Connection, "wait", wait)
     pass_thread = threading.current_thread()
-    with HubSpotSandbox(limits=None) as sandbox:
-        sandbox.seed(generate_companies(COMPANIES, seed=7))
-        connection_id = hubspot_connection(sessions, tenant_id, str(sandbox.portal_id))
-        pages: list[int] = []
-
-        def after_page(_object_type: str, read: int) -> None:
-            pages.append(read)
-            armed.set()  # the next statement of this thread gets the notice
-
-        sync = Sync(connection_id, sessions=sessions, connector=hubspot_connector(sandbox),
-                    locks=ThreadLocks(), progress=after_page)  # fmt: skip
-        with pytest.raises(Shutdown) as stopped:
-            sync.incremental("company")
+    # After each page, the next statement of this thread gets the notice.
+    pages, stopped = _stopped_pass(sessions, tenant_id, lambda _applied: armed.set())
     # What stood in for the notice (psycopg: "can't change 'autocommit' now: connection in
     # transaction status ACTIVE", from the pool's reset of the connection).
     assert isinstance(stopped.value.__cause__, DBAPIError)

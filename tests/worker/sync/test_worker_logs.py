@@ -11,11 +11,17 @@ from typing import Any
 import httpx
 from sqlalchemy import Engine
 
-from connectors.credentials import Credentials
 from customers import db
 from customers.models import OutboxEntry
 from sandbox.hubspot import HubSpotSandbox
-from tests.worker.sync.processes import Workers, connect, count, enqueue, finished_runs, wait_until
+from tests.worker.sync.processes import (
+    Workers,
+    connect_hubspot,
+    count,
+    enqueue,
+    finished_runs,
+    wait_until,
+)
 from tests.worker.webhooks.test_delivery import free_port
 
 
@@ -40,13 +46,7 @@ def test_a_worker_job_logs_json_lines_with_its_connection_and_run_and_serves_met
     workers = Workers(env, tmp_path)
     with HubSpotSandbox(limits=None) as hubspot:
         hubspot.create("companies", {"name": "Globex GmbH", "domain": "globex.de"})
-        connection_id = connect(
-            sessions,
-            "hubspot",
-            str(hubspot.portal_id),
-            Credentials(access_token=hubspot.access_token),
-            hubspot.url,
-        )
+        connection_id = connect_hubspot(sessions, hubspot)
         try:
             workers.start()
             enqueue(redis_url, "sync_changes", connection_id)
@@ -101,13 +101,7 @@ def test_a_worker_honours_the_log_level(
     env = {**env, "CRMSYNC_LOG_LEVEL": "WARNING", "CRMSYNC_WORKER_METRICS_PORT": "0"}
     workers = Workers(env, tmp_path)
     with HubSpotSandbox(limits=None) as hubspot:
-        connection_id = connect(
-            sessions,
-            "hubspot",
-            str(hubspot.portal_id),
-            Credentials(access_token=hubspot.access_token),
-            hubspot.url,
-        )
+        connection_id = connect_hubspot(sessions, hubspot)
         try:
             workers.start()
             enqueue(redis_url, "sync_changes", connection_id)

@@ -6,14 +6,21 @@ from __future__ import annotations
 
 from sqlalchemy import Engine, func, select
 
-from connectors.credentials import Credentials
 from customers import db
 from customers.models import Customer
 from customers.sync_state import DuplicateReview, ExternalLink
 from sandbox.hubspot import HubSpotSandbox
 from sandbox.salesforce import SalesforceSandbox
 from sandbox.seed import generate_companies
-from tests.worker.sync.processes import Workers, connect, count, enqueue, finished_runs, wait_until
+from tests.worker.sync.processes import (
+    Workers,
+    connect_hubspot,
+    connect_salesforce,
+    count,
+    enqueue,
+    finished_runs,
+    wait_until,
+)
 
 
 def test_new_crm_records_become_one_customer_each_through_worker_processes(
@@ -23,20 +30,8 @@ def test_new_crm_records_become_one_customer_each_through_worker_processes(
     with HubSpotSandbox(limits=None) as hubspot, SalesforceSandbox() as salesforce:
         hubspot.create("companies", {"name": "Globex GmbH", "domain": "globex.de"})
         salesforce.create("Account", {"Name": "Initech Ltd", "Website": "https://initech.io"})
-        sf = salesforce.credentials
-        hubspot_id = connect(
-            sessions,
-            "hubspot",
-            str(hubspot.portal_id),
-            Credentials(access_token=hubspot.access_token),
-            hubspot.url,
-        )
-        salesforce_id = connect(
-            sessions, "salesforce", salesforce.org_id,
-            Credentials(access_token="", refresh_token=sf.refresh_token, client_id=sf.consumer_key,
-                        client_secret=sf.consumer_secret, instance_url=salesforce.instance_url),
-            salesforce.instance_url, {"verify": salesforce.cert_path},
-        )  # fmt: skip
+        hubspot_id = connect_hubspot(sessions, hubspot)
+        salesforce_id = connect_salesforce(sessions, salesforce)
         workers.start()
         enqueue(redis_url, "sync_changes", hubspot_id)
         enqueue(redis_url, "sync_changes", salesforce_id)
@@ -58,13 +53,7 @@ def test_a_worker_killed_mid_sync_loses_and_duplicates_nothing(
     companies = 600
     with HubSpotSandbox(limits=None) as hubspot:
         hubspot.seed(generate_companies(companies, seed=99))
-        connection_id = connect(
-            sessions,
-            "hubspot",
-            str(hubspot.portal_id),
-            Credentials(access_token=hubspot.access_token),
-            hubspot.url,
-        )
+        connection_id = connect_hubspot(sessions, hubspot)
         first = workers.start()
         enqueue(redis_url, "reconcile", connection_id)
         wait_until(lambda: count(sessions, ExternalLink) >= 100, 120, "the sync to be under way")

@@ -15,14 +15,13 @@ import redis
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from connectors.credentials import Credentials
 from customers import db
 from customers.models import Customer
 from sandbox.faults import FaultRule
 from sandbox.hubspot import HubSpotSandbox, WebhookFaults, WebhookSubscription
 from tests.conftest import _truncate
 from tests.services import require_redis
-from tests.worker.sync.processes import KEY, Workers, connect, finished_runs, wait_until
+from tests.worker.sync.processes import KEY, Workers, connect_hubspot, finished_runs, wait_until
 from tests.worker.webhooks.test_delivery import free_port
 from tests.worker.webhooks.test_sync_end_to_end import SECRET, _ready, start
 from worker.pending import KEY_PREFIX, RedisPending
@@ -76,8 +75,7 @@ def test_many_events_of_one_connection_become_one_job_that_applies_each_record_o
     store = RedisPending(redis.Redis.from_url(env["CRMSYNC_BROKER_URL"]))
     with HubSpotSandbox(limits=None, webhook_retry_scale=0.001,
                         webhook_faults=WebhookFaults(duplicate=1.0)) as hubspot:  # fmt: skip
-        connection_id = connect(sessions, "hubspot", str(hubspot.portal_id),
-                                Credentials(access_token=hubspot.access_token), hubspot.url)  # fmt: skip
+        connection_id = connect_hubspot(sessions, hubspot)
         hubspot.subscribe_webhooks(WebhookSubscription(target_url=f"http://127.0.0.1:{port}/webhooks/hubspot",
                                                        client_secret=SECRET))  # fmt: skip
         names = [f"Company {number:02}" for number in range(40)]
@@ -101,8 +99,7 @@ def test_ids_taken_by_a_worker_killed_before_its_commit_are_applied_later(
     workers, port = running
     client = redis.Redis.from_url(env["CRMSYNC_BROKER_URL"])
     with HubSpotSandbox(limits=None, webhook_retry_scale=0.001) as hubspot:
-        connection_id = connect(sessions, "hubspot", str(hubspot.portal_id),
-                                Credentials(access_token=hubspot.access_token), hubspot.url)  # fmt: skip
+        connection_id = connect_hubspot(sessions, hubspot)
         hubspot.subscribe_webhooks(WebhookSubscription(target_url=f"http://127.0.0.1:{port}/webhooks/hubspot",
                                                        client_secret=SECRET))  # fmt: skip
         # The worker's batch read hangs, so it is killed holding the id it took.
