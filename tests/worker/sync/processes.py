@@ -3,6 +3,7 @@ Redis as a producer would, connections made as ``crmsync connect`` makes them, w
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -52,14 +53,18 @@ class Workers:
         process.wait()
 
     def stop_all(self) -> None:
+        """Stop as Docker stops a container: SIGTERM to the main process, which passes it on
+        to its children. A SIGTERM to the whole group made each child get two, and Dramatiq
+        kills a process at its second: the metrics fork then died mid-exit and wrote a bare
+        traceback into the JSON log. What is left after 20 s is killed."""
         for process in self.processes:
             if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
-                try:
+                process.send_signal(signal.SIGTERM)
+                with contextlib.suppress(subprocess.TimeoutExpired):
                     process.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    os.killpg(process.pid, signal.SIGKILL)
-                    process.wait()
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)  # whatever is left of its group
+            process.wait()
 
 
 def enqueue(redis_url: str, actor: str, *args: Any, queue: str | None = None) -> None:
