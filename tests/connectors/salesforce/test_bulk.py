@@ -4,6 +4,8 @@ passes and small objects, and a failed job that fails the pass."""
 
 from __future__ import annotations
 
+import csv
+import io
 from typing import Any
 
 import pytest
@@ -11,6 +13,7 @@ import pytest
 from connectors.base import Page
 from connectors.errors import Transient
 from connectors.salesforce import SalesforceConnector
+from connectors.salesforce.bulk import csv_lines
 from connectors.salesforce.connector import ACCOUNT_FIELDS
 from sandbox.faults import FaultRule
 from sandbox.salesforce import CustomField, SalesforceSandbox
@@ -133,3 +136,17 @@ def test_results_cut_off_halfway_fail_the_pass(org: SalesforceSandbox) -> None:
         for page in pages:
             assert not page.done
     assert failed.value.code == "BULK_RESULTS_INTERRUPTED"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '"Id","BillingStreet"\n"001","Main St 1\nBuilding 2"\n"002","Straße 3"\n',
+        '"Id","Name"\r\n"001","A ""quoted"" name"\r\n"002",""\r\n',  # CRLF rows
+        '"Id","Name"\n"001","line\u2028separator\x0bvertical tab"\n"002","no end"',
+        '"Id"\n',  # a header, no rows
+        "",
+    ],
+)
+def test_result_sets_read_line_by_line_as_a_stringio_reads_them(text: str) -> None:
+    assert list(csv.reader(csv_lines(text))) == list(csv.reader(io.StringIO(text)))
