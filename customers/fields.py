@@ -85,7 +85,13 @@ def normalize_email(value: Any) -> str | None:
     return _valid_email(str(value).strip())
 
 
-@lru_cache(maxsize=65_536)
+# A page's worth of values (the reads of one record follow each other closely): a cache as
+# large as a directory grew a worker's memory with the size of each sync, and syncs of
+# other data share the process.
+VALUES_CACHED = 8_192
+
+
+@lru_cache(maxsize=VALUES_CACHED)
 def _valid_email(text: str) -> str:
     try:
         result = validate_email(text, check_deliverability=False)
@@ -120,7 +126,7 @@ def check_typed_phone(phone: str | None) -> None:
 
 
 # Syncs read the same numbers and countries over and over; parsing them is the slow part.
-@lru_cache(maxsize=65_536)
+@lru_cache(maxsize=VALUES_CACHED)
 def _e164(text: str, region: str | None) -> str:
     try:
         parsed = phonenumbers.parse(text, region)
