@@ -45,9 +45,13 @@ def _normalizers(local_type: str, names: tuple[str, ...]) -> tuple[Callable[[Any
 
 def is_blank(value: Any) -> bool:
     """No value: None, blank text, or an empty list or object (no roles, no tags)."""
+    if value is None:
+        return True
+    if isinstance(value, str):
+        return not value.strip()
     if isinstance(value, list | tuple | dict):
         return not value
-    return value is None or (isinstance(value, str) and not value.strip())
+    return False
 
 
 def local_value(local: Mapping[str, Any], name: str) -> Any:
@@ -63,7 +67,17 @@ def local_value(local: Mapping[str, Any], name: str) -> Any:
 
 
 def entry_values(entry: FieldMap, local: Mapping[str, Any]) -> Values:
+    if len(entry.local) == 1:  # most entries: no generator to build
+        return (local_value(local, entry.local[0]),)
     return tuple(local_value(local, name) for name in entry.local)
+
+
+def all_blank(values: Values) -> bool:
+    """Every value is blank (``is_blank``)."""
+    for value in values:  # noqa: SIM110 (read for every entry of every record: no generator)
+        if not is_blank(value):
+            return False
+    return True
 
 
 # What a record created in the CRM gets in a field the CRM requires when the local value is
@@ -73,17 +87,20 @@ REQUIRED_PLACEHOLDER = "[not provided]"
 
 
 def read_entry(object_map: ObjectMap, entry: FieldMap, raw: Any, region: str | None) -> Values:
-    """The local values for one CRM value. Raises ``ValueError`` saying why it cannot."""
+    """The local values for one CRM value. Raises ``ValueError`` saying why it cannot.
+    ``region`` reads national phone numbers; no other transform reads it."""
     if is_blank(raw) or (entry.required and raw == REQUIRED_PLACEHOLDER):
-        read = _read_blank(object_map.local_type, entry.local)
+        read, shared = _read_blank(object_map.local_type, entry.local)
     else:
         text = raw if isinstance(raw, str) else str(raw)
         if entry.value_map is not None:
             values = TRANSFORMS[entry.transform].inbound(text, Context(entry.value_map, region))
             return _normalized(object_map.local_type, entry.local, values)
-        read = _read_text(object_map.local_type, entry.transform, entry.local, text, region)
+        if entry.transform != "phone":
+            region = None  # the same values in any country: one cache entry for them all
+        read, shared = _read_text(object_map.local_type, entry.transform, entry.local, text, region)
     # The cached values are shared: a caller must not be able to change them.
-    return _copied(read) if any(isinstance(v, list | dict) for v in read) else read
+    return _copied(read) if shared else read
 
 
 def _copied(values: Values) -> Values:
@@ -100,26 +117,34 @@ def _normalized(local_type: str, names: tuple[str, ...], values: Values) -> Valu
     return tuple(normalize(value) for normalize, value in zip(normalizers, values, strict=True))
 
 
+def _kept(values: Values) -> tuple[Values, bool]:
+    """Values to cache, and whether any of them is a list or an object, which a caller
+    gets a copy of."""
+    return values, any(isinstance(value, list | dict) for value in values)
+
+
 # Most of a record's entries are blank, and a blank reads the same every time.
 @lru_cache(maxsize=1_024)
-def _read_blank(local_type: str, names: tuple[str, ...]) -> Values:
-    return _normalized(local_type, names, (None,) * len(names))
+def _read_blank(local_type: str, names: tuple[str, ...]) -> tuple[Values, bool]:
+    return _kept(_normalized(local_type, names, (None,) * len(names)))
 
 
 # A merge reads each CRM value and each local value's round trip again, soon after the page
 # read it: transforms and normalizers are pure, so each text is read once. A page's worth is
-# enough; a larger cache would only grow a worker's memory with the size of the data.
-@lru_cache(maxsize=8_192)
+# enough (a Salesforce page is 2,000 records of a dozen texts or so: fewer entries, and the
+# merges at the page's end found none of the texts its start read); a larger cache would
+# only grow a worker's memory with the size of the data.
+@lru_cache(maxsize=32_768)
 def _read_text(
     local_type: str, transform: str, names: tuple[str, ...], text: str, region: str | None
-) -> Values:
+) -> tuple[Values, bool]:
     values = TRANSFORMS[transform].inbound(text, Context(None, region))
-    return _normalized(local_type, names, values)
+    return _kept(_normalized(local_type, names, values))
 
 
 def write_entry(object_map: ObjectMap, entry: FieldMap, values: Values) -> Any:
     """The CRM value for one entry's local values (the map's blank when all are blank)."""
-    if all(is_blank(value) for value in values):
+    if all_blank(values):
         return object_map.blank
     transform = TRANSFORMS[entry.transform]
     written = transform.outbound(values, Context(entry.value_map))
@@ -147,19 +172,25 @@ def read_remote(
     field's country when the record has one, else in ``region``."""
     read: dict[str, Values] = {}
     problems: dict[str, str] = {}
-    flat: dict[str, Any] = {}
+    country: dict[str, Any] = {}  # the map's phone_region field, once read
     # Non-phone entries first: the country read here decides how phones are read.
     for entry in object_map.synced_phones_last:
         if not entry.reads(properties):
             continue
         raw = properties[entry.remote]
         try:
-            values = read_entry(object_map, entry, raw, phone_region(object_map, flat, region))
+            values = read_entry(
+                object_map,
+                entry,
+                raw,
+                phone_region(object_map, country, region) if entry.transform == "phone" else None,
+            )
         except (ValueError, TypeError) as error:
             problems[entry.key] = f"{entry.remote}={raw!r}: {error}"
             continue
         read[entry.key] = values
-        flat.update(zip(entry.local, values, strict=True))
+        if object_map.phone_region in entry.local:
+            country.update(zip(entry.local, values, strict=True))
     return {
         entry.key: read[entry.key] for entry in object_map.synced if entry.key in read
     }, problems
@@ -190,7 +221,7 @@ def to_remote(
         if not all(_given(local, name) for name in entry.local):
             continue
         values = entry_values(entry, local)
-        if all(is_blank(value) for value in values) and (skip_blank or entry.required):
+        if all_blank(values) and (skip_blank or entry.required):
             if entry.required and skip_blank:
                 properties[entry.remote] = REQUIRED_PLACEHOLDER
             continue

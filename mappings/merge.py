@@ -32,15 +32,14 @@ from typing import Any
 
 from mappings.engine import (
     Values,
+    all_blank,
     entry_values,
     fingerprint,
-    is_blank,
     local_value,
     phone_region,
     project,
     read_entry,
     read_remote,
-    snapshot,
     write_entry,
 )
 from mappings.spec import FieldMap, ObjectMap, Rule
@@ -83,7 +82,7 @@ class MergeResult:
 
 
 def _blank(values: Values) -> bool:
-    return all(is_blank(value) for value in values)
+    return all_blank(values)
 
 
 def _shown(entry: FieldMap, values: Values | None) -> Any:
@@ -92,6 +91,24 @@ def _shown(entry: FieldMap, values: Values | None) -> Any:
     if len(entry.local) == 1:
         return values[0]
     return dict(zip(entry.local, values, strict=True))
+
+
+def _base_values(entry: FieldMap, base: Mapping[str, Any]) -> Values | None:
+    """The entry's values in the base, or None when the base lacks one of its fields."""
+    if len(entry.local) == 1:  # most entries: no generators to build
+        name = entry.local[0]
+        return (base[name],) if name in base else None
+    if all(name in base for name in entry.local):
+        return tuple(base[name] for name in entry.local)
+    return None
+
+
+def _country(object_map: ObjectMap, local: Mapping[str, Any]) -> dict[str, Any]:
+    """The map's phone_region field with its local value (in sync form): what
+    ``phone_region`` reads the record's country from. Empty for a map without one."""
+    if object_map.phone_region is None:
+        return {}
+    return {object_map.phone_region: local_value(local, object_map.phone_region)}
 
 
 def _aware(name: str, moment: datetime | None) -> None:
@@ -148,20 +165,17 @@ def merge(
     conflicts: list[Conflict] = []
     new_base: dict[str, Any] = {}
     problems: dict[str, str] = {}
-    # What each field holds once this merge is applied; phones are read in the country the
-    # merge settles on, so both sides read them alike and the next merge agrees.
-    settled = snapshot(object_map, local)
-    if object_map.phone_region:
-        settled.setdefault(object_map.phone_region, local_value(local, object_map.phone_region))
+    # Phones are read in the country the merge settles on (the map's phone_region field as
+    # it holds once this merge is applied), so both sides read them alike and the next
+    # merge agrees. Phones come last, once the country is settled.
+    settled = _country(object_map, local)
     for entry in object_map.synced_phones_last:
-        entry_region = phone_region(object_map, settled, region)
+        entry_region = (
+            phone_region(object_map, settled, region) if entry.transform == "phone" else None
+        )
         local_values = entry_values(entry, local)
         seen_locally = project(object_map, entry, local_values, entry_region)
-        base_values = (
-            tuple(base[name] for name in entry.local)
-            if all(name in base for name in entry.local)
-            else None
-        )
+        base_values = _base_values(entry, base)
         remote_values: Values | None = None
         raw_key = raw_base_key(entry)
         if raw_key is not None and raw_key in base:
@@ -221,7 +235,8 @@ def merge(
                 if remote_value != current:
                     local_writes[name] = remote_value
             new_base.update(zip(entry.local, remote_values, strict=True))
-            settled.update(zip(entry.local, remote_values, strict=True))
+            if object_map.phone_region in entry.local:
+                settled.update(zip(entry.local, remote_values, strict=True))
         if conflicted:
             conflicts.append(
                 Conflict(
@@ -283,9 +298,7 @@ def outbound_changes(
     """
     properties: dict[str, Any] = {}
     new_base: dict[str, Any] = {}
-    settled = snapshot(object_map, local)
-    if object_map.phone_region:
-        settled.setdefault(object_map.phone_region, local_value(local, object_map.phone_region))
+    settled = _country(object_map, local)
     for entry in object_map.synced_phones_last:
         values = entry_values(entry, local)
         seen = project(object_map, entry, values, phone_region(object_map, settled, region))
