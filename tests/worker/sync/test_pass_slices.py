@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 from datetime import datetime
 
+import pytest
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -20,6 +21,7 @@ from tests.connectors.conftest import hubspot_connector
 from tests.worker.sync.conftest import hubspot_connection
 from tests.worker.sync.processes import Workers, connect_hubspot, enqueue, finished_runs, wait_until
 from worker.locks import ThreadLocks
+from worker.sync import joined
 from worker.sync.passes import Sync
 
 PAGE = 100  # HubSpot's list page: a first pass lists
@@ -74,13 +76,14 @@ def _first_sync(
 
 
 def test_a_pass_past_its_deadline_stops_after_a_page_and_the_next_goes_on_from_there(
-    sessions: sessionmaker[Session],
+    sessions: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(joined, "APPLY_RECORDS", PAGE)  # each list page applied alone
     runs, made = _first_sync(sessions, "sliced", sliced=True)
-    # Three pages of the list, then the recycle bin's (empty): the last pass has nothing
-    # left after it and ends ok.
-    assert [run.outcome for run in runs] == ["continued"] * 3 + ["ok"]
-    assert [run.counts["read"] for run in runs] == [PAGE, PAGE, COMPANIES - 2 * PAGE, 0]
+    # Three pages of the list, then the recycle bin's (empty), which joins the short third
+    # page: the last pass has nothing left after it and ends ok.
+    assert [run.outcome for run in runs] == ["continued"] * 2 + ["ok"]
+    assert [run.counts["read"] for run in runs] == [PAGE, PAGE, COMPANIES - 2 * PAGE]
 
     # What the chain made is what one pass makes of the same companies.
     whole, made_whole = _first_sync(sessions, "whole", sliced=False)
@@ -89,11 +92,22 @@ def test_a_pass_past_its_deadline_stops_after_a_page_and_the_next_goes_on_from_t
     assert made == made_whole and len(made) > COMPANIES * 0.9
 
 
+def test_small_pages_are_applied_together_up_to_a_transactions_worth(
+    sessions: sessionmaker[Session],
+) -> None:
+    # The same deadline already past: the three list pages and the recycle bin's are one
+    # page of 250 records, under APPLY_RECORDS, so the first pass applies them all.
+    runs, made = _first_sync(sessions, "joined", sliced=True)
+    assert COMPANIES < joined.APPLY_RECORDS
+    assert [(run.outcome, run.counts["read"]) for run in runs] == [("ok", COMPANIES)]
+    assert len(made) > COMPANIES * 0.9
+
+
 def test_a_first_sync_longer_than_a_slice_is_a_chain_of_jobs_through_worker_processes(
     env: dict[str, str], redis_url: str, postgres_engine: Engine, workers: Workers
 ) -> None:
     sessions = db.session_factory(postgres_engine)
-    companies = 1_500  # 15 list pages: several slices of one second
+    companies = 3_000  # three joined pages of 1,000: several slices of one second
     env["CRMSYNC_PASS_SLICE_S"] = "1"
     with HubSpotSandbox(limits=None) as hubspot:
         hubspot.seed(generate_companies(companies, seed=5))

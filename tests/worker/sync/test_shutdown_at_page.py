@@ -29,10 +29,17 @@ from tests.connectors.conftest import hubspot_connector
 from tests.worker.sync.conftest import hubspot_connection
 from worker.jobs import shutdown
 from worker.locks import ThreadLocks
+from worker.sync import joined
 from worker.sync.passes import Sync
 
 PAGE = 100  # HubSpot's list page: a first pass lists
 COMPANIES = 2 * PAGE + 50  # three pages
+
+
+@pytest.fixture(autouse=True)
+def _pages_applied_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The passes here stop between two list pages: each is applied on its own."""
+    monkeypatch.setattr(joined, "APPLY_RECORDS", PAGE)
 
 
 def _stopped_pass(
