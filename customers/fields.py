@@ -106,7 +106,14 @@ def normalize_phone(value: Any, default_region: str | None = None) -> str | None
     text = _text(64)(value)
     if text is None:
         return None
-    return _e164(text, default_region)
+    if text in _E164_MADE:
+        return text  # a number this made: E.164 reads as itself, in any country
+    made, valid = _e164(text, default_region)
+    if valid:
+        if len(_E164_MADE) >= VALUES_CACHED:
+            _E164_MADE.clear()
+        _E164_MADE[made] = None
+    return made
 
 
 MIN_PHONE_DIGITS = 3
@@ -126,15 +133,23 @@ def check_typed_phone(phone: str | None) -> None:
 
 
 # Syncs read the same numbers and countries over and over; parsing them is the slow part.
+# A number read is read again in the form it was written in: a CRM's "030 1234567", then
+# the directory's "+49301234567" (validating the new customer, comparing it in a merge).
+# The E.164 numbers made are kept, so that second form is never parsed.
+_E164_MADE: dict[str, None] = {}
+
+
 @lru_cache(maxsize=VALUES_CACHED)
-def _e164(text: str, region: str | None) -> str:
+def _e164(text: str, region: str | None) -> tuple[str, bool]:
+    """The number in E.164 and true, or the text as it is and false when it is no valid
+    number."""
     try:
         parsed = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException:
-        return text
+        return text, False
     if not phonenumbers.is_valid_number(parsed):
-        return text  # "ext. 12" parses in some countries; only a valid number is rewritten
-    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+        return text, False  # "ext. 12" parses in some countries; only a valid number is rewritten
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164), True
 
 
 # Spellings people and CRMs use that ISO 3166 does not list (pycountry knows names, common names,

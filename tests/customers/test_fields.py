@@ -31,6 +31,31 @@ def test_phone_becomes_e164_in_the_billing_country_and_unparseable_is_kept() -> 
 
 
 @pytest.mark.parametrize(
+    ("raw", "region"),
+    [("030 1234567", "DE"), ("06 12 34 56 78", "FR"), ("02 1234 5678", "IT"), ("ext. 12", None)],
+)
+def test_a_number_made_reads_as_itself_in_any_country_without_parsing_it_again(
+    raw: str, region: str | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fields._e164.cache_clear()
+    fields._E164_MADE.clear()
+    made = fields.normalize_phone(raw, region)
+    assert made is not None
+    parsed: list[str] = []
+    parse = fields.phonenumbers.parse
+    monkeypatch.setattr(
+        fields.phonenumbers, "parse", lambda text, r: parsed.append(text) or parse(text, r)
+    )
+    for other in ("DE", "US", "IT", None):
+        assert fields.normalize_phone(made, other) == made
+    # What it made is known; a text it could not read is parsed again in each new country.
+    assert parsed == ([] if made.startswith("+") else [made] * 3)
+    fields._e164.cache_clear()
+    fields._E164_MADE.clear()
+    assert [fields.normalize_phone(made, other) for other in ("DE", "US")] == [made, made]
+
+
+@pytest.mark.parametrize(
     ("raw", "code"), [("DE", "DE"), ("deu", "DE"), ("Germany", "DE"), ("fr", "FR")]
 )
 def test_country_to_iso_alpha2(raw: str, code: str) -> None:
