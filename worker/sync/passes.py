@@ -45,7 +45,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from connectors.base import Connector, Cursor, Page
 from connectors.errors import AuthError, BudgetExhausted
 from customers import service
-from customers.db import transaction
+from customers.db import refresh_statistics, transaction
 from customers.errors import NotFound
 from customers.models import Contact, Customer
 from customers.sync_state import Connection, ExternalLink, SyncCursor, SyncRun
@@ -70,6 +70,12 @@ class _SliceOver(Exception):
 
 
 PUSH_CHUNK = 500
+# A pass that adds this many rows refreshes the statistics of the tables it reads by key
+# (``customers.db.refresh_statistics``), and again each time it has doubled them: a first
+# sync into empty tables is planned from real sizes within its first pages, at a handful
+# of ANALYZEs for any size.
+ANALYZE_FIRST = 1_000
+ADDED = ("created", "linked", "contacts_created", "contacts_linked")
 Progress = Callable[[str, int], None]  # (object type, records applied so far)
 
 
@@ -97,6 +103,8 @@ class Sync:
         self.locks = locks or shared_state.locks()
         self.progress = progress
         self.counts: Counter[str] = Counter()
+        self._added = 0  # rows this pass added (records created or linked)
+        self._analyze_at = ANALYZE_FIRST
 
     def _prepare(self) -> None:
         """Sync only the map's fields the CRM account has (a Salesforce field an admin has
@@ -246,6 +254,11 @@ class Sync:
             if cursor_kind is not None:
                 self._save_cursor(session, object_type, cursor_kind, page.cursor)
         self.counts.update(result.counts)
+        self._added += sum(result.counts.get(key, 0) for key in ADDED)
+        if self._added >= self._analyze_at:
+            self._analyze_at = 2 * self._added
+            with transaction(self.sessions) as session:
+                refresh_statistics(session)
         if result.created_customers:
             enqueue.send(enqueue.CATEGORIZE_CUSTOMERS, result.created_customers)
         if self.progress:
