@@ -7,19 +7,21 @@ production server — has the same tables, indexes and constraints.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, event, text
+from sqlalchemy import Engine, any_, event, literal, text
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.sql.elements import ColumnElement
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -99,6 +101,17 @@ def refresh_statistics(session: Session, tables: tuple[str, ...] = SYNC_TABLES) 
     if session.get_bind().dialect.name != "postgresql":
         return
     session.execute(text(f"ANALYZE {', '.join(tables)}"))
+
+
+def one_of(session: Session, column: Any, values: Sequence[Any]) -> ColumnElement[bool]:
+    """``column IN (values)``, as PostgreSQL best takes it: ``column = ANY(:values)``, one
+    array parameter, so the statement's text is the same for any number of values. An
+    ``IN`` of 500 parameters is a statement of its own for each length: psycopg converts
+    its text again at every call (it caches none with more than 50 parameters) and the
+    server parses and plans it again. SQLite gets the ``IN`` list."""
+    if session.get_bind().dialect.name == "postgresql":
+        return cast(ColumnElement[bool], column == any_(literal(list(values), ARRAY(column.type))))
+    return cast(ColumnElement[bool], column.in_(values))
 
 
 # Advisory lock spaces: PostgreSQL's two-key form, (space, id), so ids of different kinds

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from sqlalchemy import bindparam, func, select, text
 from sqlalchemy.orm import Session
 
+from customers.db import one_of
 from customers.models import Customer, CustomerNameWord
 
 CHUNK = 500
@@ -65,7 +66,7 @@ def ids_by_key(
                 Customer.tenant_id == tenant_id,
                 Customer.deleted_at.is_(None),
                 Customer.id <= up_to,
-                key.in_(values[start : start + CHUNK]),
+                one_of(session, key, values[start : start + CHUNK]),
             )
         )
         for customer_id, value in rows:
@@ -135,7 +136,7 @@ def _named(
         rows = session.execute(
             select(words.word, words.customer_id, words.match_name).where(
                 words.tenant_id == tenant_id,
-                words.word.in_(tokens[start : start + CHUNK]),
+                one_of(session, words.word, tokens[start : start + CHUNK]),
                 words.customer_id <= up_to,
             )
         )

@@ -31,6 +31,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from connectors.base import RemoteRecord
 from connectors.errors import Permanent
 from customers import service
+from customers.db import one_of
 from customers.errors import DirectoryError
 from customers.models import Contact, Customer
 from customers.sync_state import ExternalLink
@@ -93,7 +94,9 @@ class InboundPage:
             query = query.options(selectinload(Contact.customer).lazyload(Customer.contacts))
         for start in range(0, len(local_ids), CHUNK):
             page.held.extend(
-                page.session.scalars(query.where(model.id.in_(local_ids[start : start + CHUNK])))
+                page.session.scalars(
+                    query.where(one_of(page.session, model.id, local_ids[start : start + CHUNK]))
+                )
             )
         if page.side.has_parents:
             parents = {r.associations[0] for r in records if r.associations}

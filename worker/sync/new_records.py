@@ -31,6 +31,7 @@ from connectors.errors import Permanent
 from customers import contacts as contact_service
 from customers import service
 from customers.bulk import insert_rows
+from customers.db import one_of
 from customers.duplicates import DuplicateIndex
 from customers.errors import DirectoryError, InvalidInput
 from customers.models import Contact, Customer, OutboxEntry
@@ -147,7 +148,9 @@ class NewRecords(ABC):
         table = cast(Table, self.model.__table__)
         rows: dict[int, dict[str, Any]] = {}
         for start in range(0, len(ids), CHUNK):
-            query = select(table).where(table.c.id.in_(ids[start : start + CHUNK]))
+            query = select(table).where(
+                one_of(self.page.session, table.c.id, ids[start : start + CHUNK])
+            )
             rows.update((row.id, dict(row._mapping)) for row in self.page.session.execute(query))
         return rows
 
@@ -280,13 +283,13 @@ class NewContacts(NewRecords):
             chunk = ids[start : start + CHUNK]
             customers = session.execute(
                 select(Customer.id, Customer.billing_country, Customer.deleted_at).where(
-                    Customer.id.in_(chunk)
+                    one_of(session, Customer.id, chunk)
                 )
             )
             self._customers.update((customer.id, customer) for customer in customers)
             rows = session.execute(
                 select(Contact.customer_id, Contact.email).where(
-                    Contact.customer_id.in_(chunk),
+                    one_of(session, Contact.customer_id, chunk),
                     Contact.deleted_at.is_(None),
                     Contact.email.is_not(None),
                 )

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from connectors.base import RemoteRecord
 from connectors.errors import Permanent
+from customers.db import one_of
 from customers.duplicates import DuplicateIndex
 from customers.errors import DirectoryError
 from customers.models import Contact, Customer
@@ -163,7 +164,7 @@ class PageContext:
                 select(ExternalLink).where(
                     ExternalLink.connection_id == self.target.connection_id,
                     ExternalLink.object_type == object_type,
-                    ExternalLink.external_id.in_(ids[start : start + CHUNK]),
+                    one_of(self.session, ExternalLink.external_id, ids[start : start + CHUNK]),
                 )
             )
             found.update({link.external_id: link for link in rows})
