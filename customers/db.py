@@ -80,6 +80,7 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
 
 # The tables a sync reads by key while it fills them: a first sync's reads of links,
 # customers, contacts and name words are planned from their statistics.
+ANALYZE_LOCK_WAIT_S = 5
 SYNC_TABLES = (
     "customers",
     "contacts",
@@ -100,6 +101,9 @@ def refresh_statistics(session: Session, tables: tuple[str, ...] = SYNC_TABLES) 
     warning by PostgreSQL itself, not an error."""
     if session.get_bind().dialect.name != "postgresql":
         return
+    # A VACUUM or ANALYZE of one of them holds the lock ANALYZE takes: wait a little, not
+    # for as long as an anti-wraparound vacuum may run (the caller lets this one go).
+    session.execute(text(f"SET LOCAL lock_timeout = '{ANALYZE_LOCK_WAIT_S}s'"))
     session.execute(text(f"ANALYZE {', '.join(tables)}"))
 
 

@@ -40,6 +40,7 @@ from typing import Any, cast
 
 from dramatiq.middleware import Shutdown
 from sqlalchemy import CursorResult, select, update
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from connectors.base import Connector, Cursor, Page
@@ -257,13 +258,25 @@ class Sync:
         self._added += sum(result.counts.get(key, 0) for key in ADDED)
         if self._added >= self._analyze_at:
             self._analyze_at = 2 * self._added
-            with transaction(self.sessions) as session:
-                refresh_statistics(session)
+            self._refresh_statistics()
         if result.created_customers:
             enqueue.send(enqueue.CATEGORIZE_CUSTOMERS, result.created_customers)
         if self.progress:
             self.progress(object_type, self.counts["read"])
         return result
+
+    def _refresh_statistics(self) -> None:
+        """Refresh the statistics of the tables the pass fills; a refresh that cannot be
+        made now (another ANALYZE or a VACUUM holds its lock) waits for the next mark."""
+        try:
+            with transaction(self.sessions) as session:
+                refresh_statistics(session)
+        except OperationalError as error:
+            log.warning(
+                "connection %s: statistics not refreshed: %s",
+                self.target.connection_id,
+                type(error.orig).__name__,
+            )
 
     # -- passes --------------------------------------------------------------------------------
 

@@ -7,12 +7,14 @@ from __future__ import annotations
 import time
 
 import pytest
-from sqlalchemy import bindparam, text
+from sqlalchemy import Engine, bindparam, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from customers import db
+from customers.service import get_tenant
 from sandbox.hubspot import HubSpotSandbox
 from sandbox.seed import generate_companies
+from tests.conftest import _truncate
 from tests.connectors.conftest import hubspot_connector
 from tests.worker.sync.conftest import hubspot_connection
 from worker.locks import ThreadLocks
@@ -64,3 +66,25 @@ def test_a_pass_that_adds_rows_refreshes_the_statistics_once_per_doubling(
         after = _analyzed(sessions)
     assert set(after) == set(db.SYNC_TABLES)
     assert {name: after[name] - before[name] for name in after} == dict.fromkeys(after, 1)
+
+
+def test_a_refresh_that_cannot_have_its_lock_is_let_go_and_the_pass_goes_on(
+    postgres_engine: Engine, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    _truncate(postgres_engine)
+    sessions = db.session_factory(postgres_engine)
+    with db.transaction(sessions) as session:
+        tenant = get_tenant(session, "vacuumed")
+        tenant.require_billing_address = False
+        tenant_id = tenant.id
+    monkeypatch.setattr(passes, "ANALYZE_FIRST", 100)
+    monkeypatch.setattr(db, "ANALYZE_LOCK_WAIT_S", 1)
+    before = _analyzed(sessions)
+    with postgres_engine.connect() as vacuum:  # holds what a VACUUM of the links holds
+        vacuum.execute(text("LOCK TABLE external_links IN SHARE UPDATE EXCLUSIVE MODE"))
+        counts = _first_pass(sessions, tenant_id)
+        vacuum.rollback()
+    assert counts["created"] >= 100
+    assert "statistics not refreshed: LockNotAvailable" in caplog.text
+    time.sleep(1)  # what would have been analyzed shows within a second
+    assert _analyzed(sessions)["external_links"] == before["external_links"]
