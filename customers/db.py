@@ -17,7 +17,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, any_, event, literal, text
+from sqlalchemy import Engine, String, any_, event, literal, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
@@ -114,7 +114,10 @@ def one_of(session: Session, column: Any, values: Sequence[Any]) -> ColumnElemen
     its text again at every call (it caches none with more than 50 parameters) and the
     server parses and plans it again. SQLite gets the ``IN`` list."""
     if session.get_bind().dialect.name == "postgresql":
-        return cast(ColumnElement[bool], column == any_(literal(list(values), ARRAY(column.type))))
+        # The array's items as plain VARCHAR, as IN binds them: a cast to the column's
+        # VARCHAR(64) would cut a longer value to one that may match another row.
+        item = String() if isinstance(column.type, String) else column.type
+        return cast(ColumnElement[bool], column == any_(literal(list(values), ARRAY(item))))
     return cast(ColumnElement[bool], column.in_(values))
 
 

@@ -9,6 +9,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from customers import db, service
 from customers.models import Customer
+from customers.sync_state import ExternalLink
+from tests.worker.sync.conftest import hubspot_connection
 
 
 @pytest.mark.parametrize("wanted", [[], ["Acme 3"], ["Acme 1", "nobody", "Acme 7"]])
@@ -49,3 +51,36 @@ def test_postgresql_gets_one_statement_for_any_number_of_values(
         assert len(set(statements)) == 1 and "ANY" in statements[0]
     else:
         assert len(set(statements)) == 3  # SQLite: an IN list of each length
+
+
+def test_a_value_longer_than_the_column_matches_nothing(
+    sessions: sessionmaker[Session], tenant_id: int
+) -> None:
+    # external_id is VARCHAR(64): a longer id must not be cut to one that exists.
+    stored = "7" * 64
+    connection_id = hubspot_connection(sessions, tenant_id)
+    with db.transaction(sessions) as session:
+        customer = service.create_customer(
+            session, tenant_id, {"name": "Acme", "email": "billing@acme.example"}
+        )
+        session.add(
+            ExternalLink(
+                connection_id=connection_id,
+                object_type="company",
+                external_id=stored,
+                local_type="customer",
+                local_id=customer.id,
+                base={},
+            )
+        )
+    with sessions() as session:
+        query = select(ExternalLink.external_id)
+        assert (
+            session.scalars(
+                query.where(db.one_of(session, ExternalLink.external_id, [stored + "7"]))
+            ).all()
+            == []
+        )
+        assert session.scalars(
+            query.where(db.one_of(session, ExternalLink.external_id, [stored]))
+        ).all() == [stored]
