@@ -13,7 +13,6 @@ printed, never asserted.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 import uuid
@@ -27,15 +26,13 @@ from sqlalchemy.engine import make_url
 if __package__ in (None, ""):  # run as a script: make the repo importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.csv_import import POSTGRES_URL
 from customers import db
 from customers.service import get_tenant
 from customers.sync_state import Connection, WebhookEvent
 from customers.types import utcnow
 from worker.retention import Retention, prune
 
-POSTGRES_URL = os.environ.get(
-    "CRMSYNC_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-)
 YOUNG_ROWS = 10_000
 FILL_CHUNK = 250_000
 

@@ -12,10 +12,12 @@ from urllib.parse import urlsplit
 
 import pytest
 
-POSTGRES_URL = os.environ.get(
-    "CRMSYNC_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+# Unset or empty: the servers this machine runs on loopback.
+POSTGRES_URL = (
+    os.environ.get("CRMSYNC_TEST_POSTGRES_URL")
+    or "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
-REDIS_URL = os.environ.get("CRMSYNC_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+REDIS_URL = os.environ.get("CRMSYNC_TEST_REDIS_URL") or "redis://127.0.0.1:6379/15"
 # Databases a test session (or each xdist worker of one) may take for itself when
 # CRMSYNC_TEST_REDIS_URL is not set: two sessions on one machine (two checkouts, a run
 # while another runs) must not flush or read each other's keys, as PostgreSQL gets a
@@ -57,7 +59,7 @@ def require_postgres() -> str:
 
 def require_redis() -> str:
     url = require("Redis", REDIS_URL, 6379)
-    if "CRMSYNC_TEST_REDIS_URL" in os.environ:
+    if os.environ.get("CRMSYNC_TEST_REDIS_URL"):
         return url
     if not _claimed:
         _claimed.append(_claim_database(url))

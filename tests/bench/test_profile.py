@@ -4,6 +4,7 @@ asserts on timing."""
 
 from __future__ import annotations
 
+import os
 import pstats
 import subprocess
 import sys
@@ -50,3 +51,33 @@ def test_database_url_and_postgres_are_one_or_the_other() -> None:
 
     result = CliRunner().invoke(app, ["profile", "--postgres", "--database-url", "sqlite://"])
     assert result.exit_code == 2 and "not both" in result.output
+
+
+@pytest.mark.timeout(60)
+def test_a_postgres_url_that_is_not_one_is_named_not_a_traceback() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", "profile", "--postgres", "--records", "3"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=50,
+        check=False,
+        env={**os.environ, "CRMSYNC_TEST_POSTGRES_URL": "not a url"},
+    )
+    output = done.stdout + done.stderr
+    assert done.returncode == 1, output[-3000:]
+    assert "CRMSYNC_TEST_POSTGRES_URL is not a database URL" in output
+    assert "Traceback" not in output
+
+
+def test_an_empty_postgres_url_means_this_machine_s_server() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", "from bench.csv_import import POSTGRES_URL; print(POSTGRES_URL)"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=50,
+        check=True,
+        env={**os.environ, "CRMSYNC_TEST_POSTGRES_URL": ""},
+    )
+    assert done.stdout.strip() == "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
