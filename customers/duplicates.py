@@ -28,7 +28,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from rapidfuzz import fuzz
+from rapidfuzz import fuzz, process
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -78,7 +78,38 @@ class DuplicateCheck:
 class _Entry:
     customer_id: int
     key: str
-    numbers: frozenset[str]  # of the key, worked out once: every check compares them
+    # Of the key, worked out once: every check compares them.
+    numbers: frozenset[str]
+    ordered: str  # its words sorted, as ``token_sort_ratio`` compares them
+
+    @classmethod
+    def of(cls, customer_id: int, key: str) -> _Entry:
+        return cls(customer_id, key, _numbers(key), _ordered(key))
+
+
+@dataclass
+class _Names:
+    """Name entries sharing a word, with their keys side by side: rapidfuzz scores the keys
+    as one list, and a hit's index names its entry."""
+
+    entries: list[_Entry] = field(default_factory=list)
+    keys: list[str] = field(default_factory=list)
+    ordered: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def append(self, entry: _Entry) -> None:
+        self.entries.append(entry)
+        self.keys.append(entry.key)
+        self.ordered.append(entry.ordered)
+
+    def drop(self, customer_id: int) -> None:
+        kept = [entry for entry in self.entries if entry.customer_id != customer_id]
+        if len(kept) != len(self.entries):
+            self.entries = kept
+            self.keys = [entry.key for entry in kept]
+            self.ordered = [entry.ordered for entry in kept]
 
 
 @dataclass
@@ -90,7 +121,7 @@ class _Block:
     count: int
     shortest: int
     longest: int
-    entries: list[_Entry]
+    names: _Names
 
     def covers(self, window: tuple[int, int]) -> bool:
         return self.shortest <= window[0] and window[1] <= self.longest
@@ -145,16 +176,15 @@ class _Directory:
             self.session, self.tenant_id, self.up_to, wanted, MAX_BLOCK
         )
         for token, shared in found.items():
-            self.blocks[token] = _Block(
-                shared.count,
-                *wanted[token],
-                [self.entry(customer_id, key) for customer_id, key in shared.named],
-            )
+            names = _Names()
+            for customer_id, key in shared.named:
+                names.append(self.entry(customer_id, key))
+            self.blocks[token] = _Block(shared.count, *wanted[token], names)
 
     def entry(self, customer_id: int, key: str) -> _Entry:
         entry = self.entries.get((customer_id, key))
         if entry is None:
-            entry = self.entries[(customer_id, key)] = _Entry(customer_id, key, _numbers(key))
+            entry = self.entries[(customer_id, key)] = _Entry.of(customer_id, key)
         return entry
 
 
@@ -187,7 +217,7 @@ class DuplicateIndex:
     by_tax_id: dict[str, set[int]] = field(default_factory=lambda: defaultdict(set))
     by_email: dict[str, set[int]] = field(default_factory=lambda: defaultdict(set))
     by_domain: dict[str, set[int]] = field(default_factory=lambda: defaultdict(set))
-    by_token: dict[str, list[_Entry]] = field(default_factory=lambda: defaultdict(list))
+    by_token: dict[str, _Names] = field(default_factory=lambda: defaultdict(_Names))
     # An index over another: it finds what either holds, and adds to itself only, so a
     # batch can index what it created without touching a shared index until it commits.
     under: DuplicateIndex | None = None
@@ -213,9 +243,9 @@ class DuplicateIndex:
             if value and value in table:
                 table[value].discard(customer_id)
         for token in set(name.split()) if name else ():
-            block = self.by_token.get(token)
-            if block is not None:
-                block[:] = [entry for entry in block if entry.customer_id != customer_id]
+            names = self.by_token.get(token)
+            if names is not None:
+                names.drop(customer_id)
 
     def over(self) -> DuplicateIndex:
         """A new, empty index layered over this one."""
@@ -291,7 +321,7 @@ class DuplicateIndex:
         if company:
             self.by_domain[company].add(customer_id)
         if key:
-            entry = _Entry(customer_id, key, _numbers(key))
+            entry = _Entry.of(customer_id, key)
             for token in set(key.split()):
                 self.by_token[token].append(entry)
 
@@ -344,37 +374,68 @@ class DuplicateIndex:
     def _similar_names(self, name: str, excluded: set[int]) -> dict[int, float]:
         key = name_key(name)
         numbers = _numbers(key)
-        seen: dict[int, float] = {}
         window = _window(key)
+        found: dict[int, float] = {}
         for token in set(key.split()):
             block = self._block(token, window)
             if block is None:
                 continue
-            for entry in block:
-                if entry.customer_id in excluded or entry.customer_id in seen:
-                    continue
-                if entry.numbers != numbers:
-                    continue  # "Store 12" and "Store 14" are different businesses
-                score = max(fuzz.ratio(key, entry.key), fuzz.token_sort_ratio(key, entry.key))
-                if score >= LIKELY_SCORE:
-                    seen[entry.customer_id] = round(score, 1)
-        return seen
+            held: set[int] | None = None  # the customers in memory: fresher than stored
+            for names, stored in block:
+                for index, score in _likely(key, names).items():
+                    entry = names.entries[index]
+                    if entry.customer_id in excluded or entry.customer_id in found:
+                        continue
+                    if entry.numbers != numbers:
+                        continue  # "Store 12" and "Store 14" are different businesses
+                    if stored:
+                        if held is None:
+                            held = {e.customer_id for n, s in block if not s for e in n.entries}
+                        if entry.customer_id in held:
+                            continue
+                    found[entry.customer_id] = round(score, 1)
+        return found
 
-    def _block(self, token: str, window: tuple[int, int]) -> list[_Entry] | None:
+    def _block(self, token: str, window: tuple[int, int]) -> list[tuple[_Names, bool]] | None:
         """The customers with ``token`` in their name key, in every layer (from the database
-        only those with a name key in ``window``); None when more than ``MAX_BLOCK``."""
-        block: list[_Entry] = []
+        only those with a name key in ``window``), each list with whether it is stored;
+        None when more than ``MAX_BLOCK``. A customer both in memory and stored (changed
+        since the batch began) counts once, as it is in memory."""
+        block: list[tuple[_Names, bool]] = []
         count = 0
         for layer in self.layers():
-            block.extend(layer.by_token.get(token, ()))
-            count += len(layer.by_token.get(token, ()))
+            names = layer.by_token.get(token)
+            if names:
+                block.append((names, False))
+                count += len(names)
             if layer.directory is not None:
-                stored = layer.directory.block(token, window)
-                held = {entry.customer_id for entry in block}
-                fresh = [entry for entry in stored.entries if entry.customer_id not in held]
-                count += stored.count - (len(stored.entries) - len(fresh))
-                block.extend(fresh)
+                stored = layer.directory.block(token, window).names
+                count += layer.directory.blocks[token].count
+                if count > MAX_BLOCK:
+                    # Only now does it matter which of them are held in memory too.
+                    held = {e.customer_id for n, _ in block for e in n.entries}
+                    count -= sum(1 for entry in stored.entries if entry.customer_id in held)
+                block.append((stored, True))
         return None if count > MAX_BLOCK else block
+
+
+def _likely(key: str, names: _Names) -> dict[int, float]:
+    """The indexes of ``names`` whose key scores at least ``LIKELY_SCORE`` against ``key``
+    by either scorer, with the better score. rapidfuzz scores the whole list in C++;
+    ``token_sort_ratio`` is ``ratio`` of the keys with their words sorted, and the entries'
+    are sorted once, not at every check."""
+    best: dict[int, float] = {}
+    for query, choices in ((key, names.keys), (_ordered(key), names.ordered)):
+        for _choice, score, index in process.extract_iter(
+            query, choices, scorer=fuzz.ratio, score_cutoff=LIKELY_SCORE
+        ):
+            if score > best.get(index, 0.0):
+                best[index] = score
+    return best
+
+
+def _ordered(key: str) -> str:
+    return " ".join(sorted(key.split()))
 
 
 def _numbers(key: str) -> frozenset[str]:

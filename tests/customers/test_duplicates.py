@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from rapidfuzz import fuzz
 from sqlalchemy.orm import Session, sessionmaker
 
 from customers import db, service
-from customers.duplicates import DuplicateIndex, find_duplicates, name_key
+from customers.duplicates import LIKELY_SCORE, DuplicateIndex, _numbers, find_duplicates, name_key
 
 
 @pytest.mark.parametrize(
@@ -119,3 +122,41 @@ def test_find_duplicates_reads_live_customers_from_the_database(
         assert check.sure is not None and check.sure.customer_id == acme.id
         assert check.sure.reasons[0] == "same tax id" and check.likely == ()
         assert not find_duplicates(session, tenant_id, name="Hooli", email="ap@hooli.com").found
+
+
+_WORDS = st.sampled_from(["acme", "anvil", "co", "12", "14", "b2b", "nord", "nordic", "x", "ab"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    existing=st.lists(st.lists(_WORDS, min_size=1, max_size=4), min_size=1, max_size=25),
+    data=st.data(),
+)
+def test_a_block_is_scored_as_each_pair_would_be(
+    existing: list[list[str]], data: st.DataObject
+) -> None:
+    """Blocks are scored in bulk, with the token-sort score taken as the ratio of presorted
+    words: a name is likely the same as exactly those that score ``LIKELY_SCORE`` pair by
+    pair, with that score."""
+    # A name of its own words, or one of theirs reordered with perhaps a word more.
+    reordered = st.sampled_from(existing).flatmap(st.permutations)
+    probe = data.draw(
+        st.lists(_WORDS, min_size=1, max_size=4)
+        | st.tuples(reordered, st.lists(_WORDS, max_size=1)).map(lambda t: [*t[0], *t[1]])
+    )
+    built = DuplicateIndex()
+    for customer_id, words in enumerate(existing, start=1):
+        built.add(customer_id, name=" ".join(words))
+    probe_key = name_key(" ".join(probe))
+    expected = {}
+    for customer_id, words in enumerate(existing, start=1):
+        key = name_key(" ".join(words))
+        if not set(key.split()) & set(probe_key.split()):
+            continue  # blocked: no word shared
+        if _numbers(key) != _numbers(probe_key):
+            continue
+        score = max(fuzz.ratio(probe_key, key), fuzz.token_sort_ratio(probe_key, key))
+        if score >= LIKELY_SCORE:
+            expected[customer_id] = round(score, 1)
+    found = built.check(name=" ".join(probe)).likely
+    assert {c.customer_id: c.score for c in found} == expected
