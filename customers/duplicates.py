@@ -25,7 +25,7 @@ from __future__ import annotations
 import math
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from rapidfuzz import fuzz, process
@@ -54,7 +54,8 @@ __all__ = [
 
 LIKELY_SCORE = 85.0
 MAX_BLOCK = 2_000  # a token shared by more customers than this says nothing about identity
-_NUMBER = re.compile(r"\S*\d\S*")  # a word with a digit in it
+_DIGIT = re.compile(r"\d")
+_NO_NUMBERS: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -74,42 +75,71 @@ class DuplicateCheck:
         return self.sure is not None or bool(self.likely)
 
 
-@dataclass
+@dataclass(slots=True)
 class _Entry:
     customer_id: int
     key: str
-    # Of the key, worked out once: every check compares them.
-    numbers: frozenset[str]
-    ordered: str  # its words sorted, as ``token_sort_ratio`` compares them
+    numbers: frozenset[str]  # of the key, worked out once: every check compares them
 
     @classmethod
     def of(cls, customer_id: int, key: str) -> _Entry:
-        return cls(customer_id, key, _numbers(key), _ordered(key))
+        return cls(customer_id, key, _numbers(key))
 
 
 @dataclass
-class _Names:
-    """Name entries sharing a word, with their keys side by side: rapidfuzz scores the keys
-    as one list, and a hit's index names its entry."""
+class _Group:
+    """Entries with the same numbers in their keys, with the keys side by side: rapidfuzz
+    scores them as one list, and a hit's index names its entry."""
 
     entries: list[_Entry] = field(default_factory=list)
     keys: list[str] = field(default_factory=list)
-    ordered: list[str] = field(default_factory=list)
-
-    def __len__(self) -> int:
-        return len(self.entries)
+    _ordered: list[str] | None = None  # the keys' words sorted, once something is scored
 
     def append(self, entry: _Entry) -> None:
         self.entries.append(entry)
         self.keys.append(entry.key)
-        self.ordered.append(entry.ordered)
+        if self._ordered is not None:
+            self._ordered.append(_ordered(entry.key))
+
+    @property
+    def ordered(self) -> list[str]:
+        if self._ordered is None:
+            self._ordered = [_ordered(key) for key in self.keys]
+        return self._ordered
+
+
+@dataclass
+class _Names:
+    """Name entries sharing a word, grouped by the numbers in their keys: a name is only
+    compared with those of the same numbers ("Store 12" and "Store 14" are different
+    businesses), so the others cost nothing at a check."""
+
+    groups: dict[frozenset[str], _Group] = field(default_factory=dict)
+    size: int = 0
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __iter__(self) -> Iterator[_Entry]:
+        for group in self.groups.values():
+            yield from group.entries
+
+    def append(self, entry: _Entry) -> None:
+        group = self.groups.get(entry.numbers)
+        if group is None:
+            group = self.groups[entry.numbers] = _Group()
+        group.append(entry)
+        self.size += 1
 
     def drop(self, customer_id: int) -> None:
-        kept = [entry for entry in self.entries if entry.customer_id != customer_id]
-        if len(kept) != len(self.entries):
-            self.entries = kept
-            self.keys = [entry.key for entry in kept]
-            self.ordered = [entry.ordered for entry in kept]
+        for numbers, group in list(self.groups.items()):
+            if any(entry.customer_id == customer_id for entry in group.entries):
+                kept = _Group()
+                for entry in group.entries:
+                    if entry.customer_id != customer_id:
+                        kept.append(entry)
+                self.size -= len(group.entries) - len(kept.entries)
+                self.groups[numbers] = kept
 
 
 @dataclass
@@ -382,23 +412,24 @@ class DuplicateIndex:
                 continue
             held: set[int] | None = None  # the customers in memory: fresher than stored
             for names, stored in block:
-                for index, score in _likely(key, names).items():
-                    entry = names.entries[index]
-                    if entry.customer_id in excluded or entry.customer_id in found:
+                group = names.groups.get(numbers)
+                if group is None:
+                    continue
+                for index, score in _likely(key, group).items():
+                    customer_id = group.entries[index].customer_id
+                    if customer_id in excluded or customer_id in found:
                         continue
-                    if entry.numbers != numbers:
-                        continue  # "Store 12" and "Store 14" are different businesses
                     if stored:
                         if held is None:
-                            held = {e.customer_id for n, s in block if not s for e in n.entries}
-                        if entry.customer_id in held:
+                            held = {e.customer_id for n, s in block if not s for e in n}
+                        if customer_id in held:
                             continue
-                    found[entry.customer_id] = round(score, 1)
+                    found[customer_id] = round(score, 1)
         return found
 
     def _block(self, token: str, window: tuple[int, int]) -> list[tuple[_Names, bool]] | None:
         """The customers with ``token`` in their name key, in every layer (from the database
-        only those with a name key in ``window``), each list with whether it is stored;
+        only those with a name key in ``window``), each layer's with whether it is stored;
         None when more than ``MAX_BLOCK``. A customer both in memory and stored (changed
         since the batch began) counts once, as it is in memory."""
         block: list[tuple[_Names, bool]] = []
@@ -409,25 +440,25 @@ class DuplicateIndex:
                 block.append((names, False))
                 count += len(names)
             if layer.directory is not None:
-                stored = layer.directory.block(token, window).names
-                count += layer.directory.blocks[token].count
+                stored = layer.directory.block(token, window)
+                count += stored.count
                 if count > MAX_BLOCK:
                     # Only now does it matter which of them are held in memory too.
-                    held = {e.customer_id for n, _ in block for e in n.entries}
-                    count -= sum(1 for entry in stored.entries if entry.customer_id in held)
-                block.append((stored, True))
+                    held = {entry.customer_id for n, _ in block for entry in n}
+                    count -= sum(1 for entry in stored.names if entry.customer_id in held)
+                block.append((stored.names, True))
         return None if count > MAX_BLOCK else block
 
 
-def _likely(key: str, names: _Names) -> dict[int, float]:
-    """The indexes of ``names`` whose key scores at least ``LIKELY_SCORE`` against ``key``
+def _likely(key: str, group: _Group) -> dict[int, float]:
+    """The indexes of ``group`` whose key scores at least ``LIKELY_SCORE`` against ``key``
     by either scorer, with the better score. rapidfuzz scores the whole list in C++;
-    ``token_sort_ratio`` is ``ratio`` of the keys with their words sorted, and the entries'
+    ``token_sort_ratio`` is ``ratio`` of the keys with their words sorted, and the group's
     are sorted once, not at every check."""
     best: dict[int, float] = {}
-    for query, choices in ((key, names.keys), (_ordered(key), names.ordered)):
-        for _choice, score, index in process.extract_iter(
-            query, choices, scorer=fuzz.ratio, score_cutoff=LIKELY_SCORE
+    for query, choices in ((key, group.keys), (_ordered(key), group.ordered)):
+        for _choice, score, index in process.extract(
+            query, choices, scorer=fuzz.ratio, score_cutoff=LIKELY_SCORE, limit=None
         ):
             if score > best.get(index, 0.0):
                 best[index] = score
@@ -440,7 +471,9 @@ def _ordered(key: str) -> str:
 
 def _numbers(key: str) -> frozenset[str]:
     """The words of a name key that hold a digit (keys are ASCII: ``name_key``)."""
-    return frozenset(_NUMBER.findall(key))
+    if not _DIGIT.search(key):
+        return _NO_NUMBERS
+    return frozenset(word for word in key.split() if _DIGIT.search(word))
 
 
 @dataclass(frozen=True)
