@@ -313,14 +313,17 @@ class DuplicateIndex:
         keys = [match_values(vars(record)) for record in records]
         for _reason, _table, column in _EXACT_KEYS:
             directory.read_exact(column, [value for k in keys if (value := k[column])])
-        windows: dict[str, tuple[int, int]] = {}
-        for k in keys:
-            name = k["match_name"]
-            shortest, longest = _window(name) if name else (0, 0)
-            for token in name.split() if name else ():
-                known = windows.get(token, (shortest, longest))
-                windows[token] = (min(known[0], shortest), max(known[1], longest))
-        directory.read_names(windows)
+        names = [name for k in keys if (name := k["match_name"])]
+        # A numbered name's words first: its numbers' blocks hold all its likely matches.
+        directory.read_names(_windows(names, numbered=True))
+        # The rest of the words of a name whose every number is too common to block on.
+        crowded = [
+            name
+            for name in names
+            if (numbers := _numbers(name))
+            and all(directory.blocks[number].count > MAX_BLOCK for number in numbers)
+        ]
+        directory.read_names(_windows(crowded, numbered=False))
 
     def add(
         self,
@@ -406,10 +409,7 @@ class DuplicateIndex:
         numbers = _numbers(key)
         window = _window(key)
         found: dict[int, float] = {}
-        for token in set(key.split()):
-            block = self._block(token, window)
-            if block is None:
-                continue
+        for block in self._blocks(key, numbers, window):
             held: set[int] | None = None  # the customers in memory: fresher than stored
             for names, stored in block:
                 group = names.groups.get(numbers)
@@ -426,6 +426,18 @@ class DuplicateIndex:
                             continue
                     found[customer_id] = round(score, 1)
         return found
+
+    def _blocks(
+        self, key: str, numbers: frozenset[str], window: tuple[int, int]
+    ) -> list[list[tuple[_Names, bool]]]:
+        """The blocks a name's likely matches are in: of its words that are shared by no
+        more than ``MAX_BLOCK``. A likely match has the name's numbers, so for a numbered
+        name the block of one of its numbers holds them all."""
+        for number in sorted(numbers):
+            block = self._block(number, window)
+            if block is not None:
+                return [block]
+        return [block for token in set(key.split()) if (block := self._block(token, window))]
 
     def _block(self, token: str, window: tuple[int, int]) -> list[tuple[_Names, bool]] | None:
         """The customers with ``token`` in their name key, in every layer (from the database
@@ -448,6 +460,19 @@ class DuplicateIndex:
                     count -= sum(1 for entry in stored.names if entry.customer_id in held)
                 block.append((stored.names, True))
         return None if count > MAX_BLOCK else block
+
+
+def _windows(keys: Iterable[str], *, numbered: bool) -> dict[str, tuple[int, int]]:
+    """For each word of these name keys, the lengths of the keys it can match (see
+    :func:`_window`); with ``numbered``, only the numbers of a key that has some."""
+    windows: dict[str, tuple[int, int]] = {}
+    for key in keys:
+        shortest, longest = _window(key)
+        numbers = _numbers(key) if numbered else None
+        for token in numbers or key.split():
+            known = windows.get(token, (shortest, longest))
+            windows[token] = (min(known[0], shortest), max(known[1], longest))
+    return windows
 
 
 def _likely(key: str, group: _Group) -> dict[int, float]:

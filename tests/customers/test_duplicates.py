@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections import Counter
+from unittest.mock import patch
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from rapidfuzz import fuzz
 from sqlalchemy.orm import Session, sessionmaker
 
-from customers import db, service
+from customers import db, duplicates, service
 from customers.duplicates import LIKELY_SCORE, DuplicateIndex, find_duplicates, name_key
 
 
@@ -127,17 +130,19 @@ def test_find_duplicates_reads_live_customers_from_the_database(
 _WORDS = st.sampled_from(["acme", "anvil", "co", "12", "14", "b2b", "nord", "nordic", "x", "ab"])
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=400, deadline=None)
 @given(
     existing=st.lists(st.lists(_WORDS, min_size=1, max_size=4), min_size=1, max_size=25),
+    most=st.sampled_from([2, 5, duplicates.MAX_BLOCK]),
     data=st.data(),
 )
 def test_a_block_is_scored_as_each_pair_would_be(
-    existing: list[list[str]], data: st.DataObject
+    existing: list[list[str]], most: int, data: st.DataObject
 ) -> None:
     """Blocks are scored in bulk, with the token-sort score taken as the ratio of presorted
-    words: a name is likely the same as exactly those that score ``LIKELY_SCORE`` pair by
-    pair, with that score."""
+    words, and a numbered name is looked up by its numbers: a name is likely the same as
+    exactly those that share a word with it that no more than ``most`` names have, and
+    score ``LIKELY_SCORE`` pair by pair, with that score."""
     # A name of its own words, or one of theirs reordered with perhaps a word more.
     reordered = st.sampled_from(existing).flatmap(st.permutations)
     probe = data.draw(
@@ -154,17 +159,20 @@ def test_a_block_is_scored_as_each_pair_would_be(
         built.add(customer_id, name=" ".join(words))
         names[customer_id] = words
     probe_key = name_key(" ".join(probe))
+    keys = {customer_id: name_key(" ".join(words)) for customer_id, words in names.items()}
+    sharing = Counter(word for key in keys.values() for word in set(key.split()))
     expected = {}
-    for customer_id, words in names.items():
-        key = name_key(" ".join(words))
-        if not set(key.split()) & set(probe_key.split()):
-            continue  # blocked: no word shared
+    for customer_id, key in keys.items():
+        shared = set(key.split()) & set(probe_key.split())
+        if not any(sharing[word] <= most for word in shared):
+            continue  # blocked: no word shared, or each by too many to tell
         if _with_digits(key) != _with_digits(probe_key):
             continue
         score = max(fuzz.ratio(probe_key, key), fuzz.token_sort_ratio(probe_key, key))
         if score >= LIKELY_SCORE:
             expected[customer_id] = round(score, 1)
-    found = built.check(name=" ".join(probe)).likely
+    with patch.object(duplicates, "MAX_BLOCK", most):
+        found = built.check(name=" ".join(probe)).likely
     assert {c.customer_id: c.score for c in found} == expected
 
 
