@@ -5,7 +5,8 @@
 - The main process logs as every crmsync service does (``worker.logs``); Dramatiq's own
   setup is skipped (``--skip-logging``) and each worker process sets itself up when it
   boots (``worker.jobs.context.JobContext``), so ``CRMSYNC_LOG_LEVEL`` holds in all of them.
-- :func:`boot`, Dramatiq's broker argument, builds the broker in each worker process, adds
+- :func:`boot`, Dramatiq's broker argument, builds the broker in each worker process, tunes
+  its garbage collector once the actors are loaded (``worker.jobs.collector``), adds
   Dramatiq's Prometheus middleware (job counts, errors, retries and durations, kept in
   files the processes share: ``dramatiq_prom_db``, a fresh folder per start) and starts
   tracing when enabled.
@@ -52,8 +53,10 @@ def boot() -> None:
     """In each worker process, before the actor modules: the broker and its extras."""
     from worker import tracing
     from worker.jobs.broker import broker
+    from worker.jobs.collector import TunedCollector
 
     settings = get_settings()
+    broker.add_middleware(TunedCollector())
     if settings.worker_metrics_port and METRICS_DIR in os.environ:
         broker.add_middleware(_job_metrics())
     tracing.setup(settings, "worker")
