@@ -3,9 +3,9 @@
 A sync allocates millions of short-lived objects (rows, dicts, strings of CRM records) and
 almost no reference cycles. CPython's defaults suit a small script: a young collection
 every 700 new objects, and a full collection, as the heap grows, that walks every object
-the process holds, the 150,000-odd of its imported modules included. On a first pass of
-20,000 records (``python -m bench profile``) collections took about a sixth of the CPU
-and collected almost nothing.
+the process holds, the 150,000-odd of its imported modules included. In the full sync of
+``python -m bench`` collections took a tenth of the worker processes' CPU (2.7 of 25 s,
+3.5 of 36 s) and collected almost nothing.
 
 So, in a ``crmsync worker`` process, once the actor modules are imported and before the
 worker threads start (Dramatiq's ``before_worker_boot``):
