@@ -53,17 +53,22 @@ def test_database_url_and_postgres_are_one_or_the_other() -> None:
     assert result.exit_code == 2 and "not both" in result.output
 
 
-@pytest.mark.timeout(60)
-def test_a_postgres_url_that_is_not_one_is_named_not_a_traceback() -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "bench", "profile", "--postgres", "--records", "3"],
+def with_postgres_url(url: str, *arguments: str) -> subprocess.CompletedProcess[str]:
+    """Python run with these arguments, ``CRMSYNC_TEST_POSTGRES_URL`` set to ``url``."""
+    return subprocess.run(
+        [sys.executable, *arguments],
         cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=50,
         check=False,
-        env={**os.environ, "CRMSYNC_TEST_POSTGRES_URL": "not a url"},
+        env={**os.environ, "CRMSYNC_TEST_POSTGRES_URL": url},
     )
+
+
+@pytest.mark.timeout(60)
+def test_a_postgres_url_that_is_not_one_is_named_not_a_traceback() -> None:
+    done = with_postgres_url("not a url", "-m", "bench", "profile", "--postgres", "--records", "3")
     output = done.stdout + done.stderr
     assert done.returncode == 1, output[-3000:]
     assert "CRMSYNC_TEST_POSTGRES_URL is not a database URL" in output
@@ -71,13 +76,8 @@ def test_a_postgres_url_that_is_not_one_is_named_not_a_traceback() -> None:
 
 
 def test_an_empty_postgres_url_means_this_machine_s_server() -> None:
-    done = subprocess.run(
-        [sys.executable, "-c", "from bench.csv_import import POSTGRES_URL; print(POSTGRES_URL)"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=50,
-        check=True,
-        env={**os.environ, "CRMSYNC_TEST_POSTGRES_URL": ""},
+    done = with_postgres_url(
+        "", "-c", "from bench.csv_import import POSTGRES_URL; print(POSTGRES_URL)"
     )
+    assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.strip() == "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
