@@ -75,6 +75,10 @@ class WriteResult:
     # Properties whose value, set in the CRM after ``unmodified_since``, this write replaced:
     # name -> (that value, when it was set). Only where the CRM cannot refuse the write.
     overwritten: Mapping[str, tuple[str, datetime]] = field(default_factory=dict)
+    # Properties this write left alone that were set in the CRM after ``unmodified_since``
+    # and before it: name -> (the newest such value, when). The CRM's time of the write
+    # becomes the time up to which the record is known, so these are merged now or never.
+    unseen: Mapping[str, tuple[str, datetime]] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:

@@ -46,8 +46,10 @@ from connectors.hubspot.properties import HubSpotProperties
 from connectors.hubspot.records import (
     DEFAULT_ID_PROPERTY,
     DEFAULT_PROPERTIES,
+    MODIFIED_PROPERTY,
     OBJECT_TYPES,
     SEGMENTS,
+    SYSTEM_PROPERTIES,
     read_properties,
     to_ms,
     to_record,
@@ -111,7 +113,9 @@ class HubSpotConnector(ConnectorBase):
         # Properties the field map uses, besides the connection's list (``prepare``).
         self._wanted: dict[str, tuple[str, ...]] = {}
         self._properties_by_segment = {SEGMENTS[t]: self._properties(t) for t in OBJECT_TYPES}
-        self.writes = HubSpotWrites(api=self.api, id_property=self.options.id_property)
+        self.writes = HubSpotWrites(
+            api=self.api, id_property=self.options.id_property, watched=self._watched
+        )
         self.setup = HubSpotProperties(
             api=self.api, id_property=self.options.id_property, kept=field_lists
         )
@@ -370,6 +374,12 @@ class HubSpotConnector(ConnectorBase):
         else:
             wanted = list(chosen.get(object_type, DEFAULT_PROPERTIES[object_type]))
         return read_properties(object_type, wanted, self.options.id_property)
+
+    def _watched(self, object_type: str) -> list[str]:
+        """The properties read whose edits a sync merges: not the CRM's own (identity,
+        times, merges, the primary company, which the CRM changes by itself)."""
+        own = {*SYSTEM_PROPERTIES, MODIFIED_PROPERTY[object_type], "associatedcompanyid"}
+        return [name for name in self._properties(object_type) if name not in own]
 
     def _to_record(self, object_type: str, raw: dict[str, Any]) -> RemoteRecord:
         return to_record(object_type, raw, id_property=self.options.id_property)

@@ -9,7 +9,7 @@ through :class:`connectors.hubspot.api.HubSpotApi`; this module knows no scans o
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -26,9 +26,13 @@ ASSOCIATION_BATCH = 1_000
 
 
 class HubSpotWrites:
-    def __init__(self, *, api: HubSpotApi, id_property: str) -> None:
+    def __init__(
+        self, *, api: HubSpotApi, id_property: str, watched: Callable[[str], Sequence[str]]
+    ) -> None:
         self.api = api
         self.id_property = id_property
+        # Per object type, the properties whose edits a sync reads (the guard's history).
+        self.watched = watched
 
     def upsert(self, object_type: str, requests: Sequence[WriteRequest]) -> list[WriteResult]:
         results: dict[int, WriteResult] = {}
@@ -87,27 +91,32 @@ class HubSpotWrites:
                 continue
             written[n] = parse_time(raw.get("updatedAt"))
             results[n] = WriteResult(request.local_id, request.external_id, modified_at=written[n])
-        lost = self._replaced(object_type, requests, written)
-        for n, overwritten in lost.items():
-            results[n] = replace(results[n], overwritten=overwritten)
+        for n, (overwritten, unseen) in self._replaced(object_type, requests, written).items():
+            results[n] = replace(results[n], overwritten=overwritten, unseen=unseen)
 
     def _replaced(
         self,
         object_type: str,
         requests: Sequence[WriteRequest],
         written: dict[int, datetime | None],
-    ) -> dict[int, dict[str, tuple[str, datetime]]]:
-        """CRM edits that the updates just made replaced unseen. HubSpot has no conditional
-        write, so each updated record that was read before (``unmodified_since``) is read
-        again with ``propertiesWithHistory`` for the properties written (50 records a
-        call): a value set after that read and before our write, other than the one we
-        wrote, was never merged. The caller merges it by the field's rule."""
+    ) -> dict[int, tuple[dict[str, tuple[str, datetime]], dict[str, tuple[str, datetime]]]]:
+        """CRM edits made between our last read of each updated record and the update,
+        as (replaced, left alone) per request. HubSpot has no conditional write, so each
+        updated record that was read before (``unmodified_since``) is read again with
+        ``propertiesWithHistory`` (50 records a call) for the properties written and every
+        other one a sync reads: a value set after that read and before our write was never
+        merged. Replaced: other than the one we wrote. Left alone: a property we did not
+        write; the write's time becomes the time up to which the record is known, so no
+        later write would see that edit. The caller merges both by the fields' rules."""
         todo = [n for n in written if requests[n].unmodified_since is not None]
         if not todo:
             return {}
         segment = SEGMENTS[object_type]
-        names = sorted({name for n in todo for name in requests[n].properties})
-        lost: dict[int, dict[str, tuple[str, datetime]]] = {}
+        watched = [name for name in self.watched(object_type) if name != self.id_property]
+        names = sorted({*watched, *(name for n in todo for name in requests[n].properties)})
+        lost: dict[
+            int, tuple[dict[str, tuple[str, datetime]], dict[str, tuple[str, datetime]]]
+        ] = {}
         for chunk in chunks(todo, HISTORY_BATCH):
             body = {
                 "properties": [],
@@ -125,13 +134,19 @@ class HubSpotWrites:
             for n in chunk:
                 request = requests[n]
                 history = by_id.get(str(request.external_id)) or {}
-                found = {
+                replaced = {
                     name: edit
                     for name, value in request.properties.items()
-                    if (edit := _replaced_edit(history.get(name) or [], value, request, written[n]))
+                    if (edit := _edit_between(history.get(name) or [], request, written[n], value))
                 }
-                if found:
-                    lost[n] = found
+                unseen = {
+                    name: edit
+                    for name in watched
+                    if name not in request.properties
+                    and (edit := _edit_between(history.get(name) or [], request, written[n]))
+                }
+                if replaced or unseen:
+                    lost[n] = (replaced, unseen)
         return lost
 
     def _upsert(
@@ -221,14 +236,21 @@ class HubSpotWrites:
             )
 
 
-def _replaced_edit(
-    history: list[dict[str, Any]], ours: Any, request: WriteRequest, written_at: datetime | None
+_NOT_WRITTEN = object()
+
+
+def _edit_between(
+    history: list[dict[str, Any]],
+    request: WriteRequest,
+    written_at: datetime | None,
+    ours: Any = _NOT_WRITTEN,
 ) -> tuple[str, datetime] | None:
     """The newest value of one property set after ``request.unmodified_since`` and before
-    our write at ``written_at``, if it differs from what we wrote (our own entry, and edits
-    after our write, which the next read sees, do not count)."""
+    our write at ``written_at``; for a property we wrote (``ours``), one that differs from
+    what we wrote (our own entry, and edits after our write, which the next read sees, do
+    not count)."""
     since = request.unmodified_since
-    wrote = "" if ours is None else str(ours)
+    wrote = None if ours is _NOT_WRITTEN else ("" if ours is None else str(ours))
     newest: tuple[str, datetime] | None = None
     for entry in history:
         when = parse_time(entry.get("timestamp"))

@@ -268,7 +268,7 @@ class Pusher:
         for (local, base_update), request, result in zip(planned, requests, results, strict=True):
             if result.ok and result.external_id:
                 link = links.get(local.id)
-                if result.overwritten and link is not None:
+                if (result.overwritten or result.unseen) and link is not None:
                     self._merge_replaced(session, object_type, link, result)
                 self._linked(
                     session,
@@ -317,20 +317,25 @@ class Pusher:
     def _merge_replaced(
         self, session: Session, object_type: str, link: ExternalLink, result: WriteResult
     ) -> None:
-        """Our write replaced CRM edits we had not read (HubSpot, which cannot refuse a
-        write). Merge them as the CRM change they were, against the base before our write,
-        so each field's rule decides and the conflict is on record. Where the CRM's edit
-        wins, the local record takes it, and since the CRM now holds our value, the base
-        this push stores says so and the next push writes the edit back."""
-        when = max(at for _, at in result.overwritten.values())
+        """CRM edits made since our last read that our write replaced, or left alone
+        (HubSpot, which cannot refuse a write, reports both). Merge them as the CRM change
+        they were, against the base before our write, so each field's rule decides and the
+        conflict is on record. Where a replaced edit wins, the local record takes it, and
+        since the CRM now holds our value, the base this push stores says so and the next
+        push writes the edit back. An edit left alone is still in the CRM; merged now,
+        because the write's time becomes the time up to which the record is known."""
+        edits = {**result.unseen, **result.overwritten}
         record = RemoteRecord(
             object_type=object_type,
             external_id=link.external_id,
-            properties={name: value for name, (value, _) in result.overwritten.items()},
-            modified_at=when,
+            properties={name: value for name, (value, _) in edits.items()},
+            modified_at=max(at for _, at in edits.values()),
             local_id=str(link.local_id),
         )
-        self.counts["edits_replaced"] += 1
+        if result.overwritten:
+            self.counts["edits_replaced"] += 1
+        if result.unseen:
+            self.counts["edits_unseen"] += 1
         apply_page(session, self.target, object_type, [record])
         session.flush()
 

@@ -386,6 +386,43 @@ def test_our_own_earlier_write_is_no_edit_to_merge(
     assert conflicts(sessions) == []
 
 
+def test_a_crm_edit_of_a_field_our_write_left_alone_is_merged_by_that_write(
+    sync: Sync, sandbox: HubSpotSandbox, sessions: sessionmaker[Session], tenant_id: int
+) -> None:
+    """Found by the convergence soak: a push of one field moved the time up to which the
+    record is known past a CRM edit of another field it never read; the next push of that
+    field took the edit for one it had seen and wrote over it, with no conflict on record.
+    A write reads the history of every field the map syncs, so what it did not write but
+    was edited since the last read is merged then."""
+    company = sandbox.create(
+        "companies", {"name": "Globex GmbH", "domain": "globex.de", "city": "Bonn"}
+    )
+    sync.reconcile()
+    [customer] = customers(sessions)
+    sandbox.update("companies", company["id"], {"city": "Shelbyville"})  # not read yet
+    with db.transaction(sessions) as session:
+        service.update_customer(session, tenant_id, customer.id, {"notes": "called on Monday"})
+    with sync.locks.hold("test"):
+        counts = Pusher(sync.target, sync.connector, sessions).drain()
+    assert counts["crm_updated"] == 1 and counts["edits_unseen"] == 1
+    assert counts["edits_replaced"] == 0
+    properties = (sandbox.get("companies", company["id"]) or {})["properties"]
+    assert (properties["description"], properties["city"]) == ("called on Monday", "Shelbyville")
+    [customer] = customers(sessions)
+    assert (customer.notes, customer.billing_city) == ("called on Monday", "Shelbyville")
+    assert conflicts(sessions) == []  # only the CRM changed the city: no conflict
+    # A later local edit of the city is made knowing the CRM's: written, no conflict.
+    with db.transaction(sessions) as session:
+        service.update_customer(session, tenant_id, customer.id, {"billing_city": "Springfield"})
+    with sync.locks.hold("test"):
+        counts = Pusher(sync.target, sync.connector, sessions).drain()
+    assert counts["crm_updated"] == 1 and counts["edits_unseen"] == 0
+    assert (sandbox.get("companies", company["id"]) or {})["properties"]["city"] == "Springfield"
+    assert conflicts(sessions) == []
+    run = sync.incremental()
+    assert run.outcome == "ok" and run.counts["updated"] == 0
+
+
 def test_an_incremental_pass_archives_the_customer_of_a_deleted_company(
     sync: Sync, sandbox: HubSpotSandbox, sessions: sessionmaker[Session]
 ) -> None:
@@ -581,7 +618,9 @@ def test_a_crm_read_older_than_our_own_write_does_not_undo_it(
     assert result.counts["stale"] == 1
     [customer] = customers(sessions)
     assert customer.archived_at is not None
-    # What the old read carried that our write did not replace arrives with the next read.
-    assert sync.incremental().counts["updated"] == 1
+    # What the old read carried that our write did not replace, the write merged (its
+    # history): the next read has nothing new.
+    assert (customer.archived_at is not None, customer.billing_city) == (True, "Shelbyville")
+    assert sync.incremental().counts["updated"] == 0
     [customer] = customers(sessions)
     assert (customer.archived_at is not None, customer.billing_city) == (True, "Shelbyville")
