@@ -120,6 +120,7 @@ def _run_queued_jobs() -> int:
     from dramatiq.brokers.stub import StubBroker
 
     from worker.embedded import load_actors
+    from worker.jobs import collector
     from worker.jobs.broker import broker
 
     if not isinstance(broker, StubBroker):
@@ -142,6 +143,7 @@ def profile_pass(options: ProfileOptions, say: Any) -> ProfileResult:
     """Seed, connect and run the first pass of both connections (or, with ``changed``, the
     incremental pass after those changes); the figures."""
     from worker.embedded import load_actors
+    from worker.jobs import collector
     from worker.sync.passes import Sync
 
     folder = Path(tempfile.mkdtemp(prefix="crmsync-profile-"))
@@ -162,6 +164,7 @@ def profile_pass(options: ProfileOptions, say: Any) -> ProfileResult:
                 load_actors()  # as a worker process does before its first job
                 for module in WARM_IMPORTS:
                     importlib.import_module(module)
+                collector.tune()  # as a worker process does then (``worker.jobs.collector``)
                 which = "first pass"
                 if options.changed is not None:
                     from bench.sync import change_records
