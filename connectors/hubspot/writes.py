@@ -23,6 +23,8 @@ from connectors.hubspot.records import SEGMENTS, parse_time
 BATCH_SIZE = 100  # HubSpot's limit for every batch verb
 HISTORY_BATCH = 50  # records per read when property history is asked for
 ASSOCIATION_BATCH = 1_000
+# Edits found in a record's property history: name -> (the newest value, when it was set).
+Edits = dict[str, tuple[str, datetime]]
 
 
 class HubSpotWrites:
@@ -99,7 +101,7 @@ class HubSpotWrites:
         object_type: str,
         requests: Sequence[WriteRequest],
         written: dict[int, datetime | None],
-    ) -> dict[int, tuple[dict[str, tuple[str, datetime]], dict[str, tuple[str, datetime]]]]:
+    ) -> dict[int, tuple[Edits, Edits]]:
         """CRM edits made between our last read of each updated record and the update,
         as (replaced, left alone) per request. HubSpot has no conditional write, so each
         updated record that was read before (``unmodified_since``) is read again with
@@ -114,9 +116,7 @@ class HubSpotWrites:
         segment = SEGMENTS[object_type]
         watched = [name for name in self.watched(object_type) if name != self.id_property]
         names = sorted({*watched, *(name for n in todo for name in requests[n].properties)})
-        lost: dict[
-            int, tuple[dict[str, tuple[str, datetime]], dict[str, tuple[str, datetime]]]
-        ] = {}
+        lost: dict[int, tuple[Edits, Edits]] = {}
         for chunk in chunks(todo, HISTORY_BATCH):
             body = {
                 "properties": [],
