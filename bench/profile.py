@@ -120,7 +120,6 @@ def _run_queued_jobs() -> int:
     from dramatiq.brokers.stub import StubBroker
 
     from worker.embedded import load_actors
-    from worker.jobs import collector
     from worker.jobs.broker import broker
 
     if not isinstance(broker, StubBroker):
