@@ -103,6 +103,10 @@ class Connector(Protocol):
     """What every CRM connector provides."""
 
     provider: ClassVar[str]
+    # Whether the CRM refuses a write to a record changed since a given time (Salesforce's
+    # If-Unmodified-Since). Where it cannot (HubSpot), a write can replace an edit unseen,
+    # and only the write's own history read finds it (see ``worker.sync.outbound``).
+    refuses_stale_writes: ClassVar[bool]
     account_id: str
     counter: CallCounter
 
@@ -168,6 +172,7 @@ class ConnectorBase:
     provider: ClassVar[str]
     display_name: ClassVar[str]  # the CRM's name in messages
     synced_types: ClassVar[tuple[str, ...]]  # parents first
+    refuses_stale_writes: ClassVar[bool] = False
     writes: Writes
 
     def object_types(self) -> tuple[str, ...]:

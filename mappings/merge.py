@@ -75,6 +75,9 @@ class MergeResult:
     # Entries whose CRM value could not be read (entry key -> why): treated as unchanged
     # in the CRM, reported so the bad value can be fixed at the source.
     problems: dict[str, str] = field(default_factory=dict)
+    # Entries that changed on both sides since the base, to the same value (entry keys):
+    # no conflict, unless the CRM's value is our own write whose record was lost.
+    converged: tuple[str, ...] = ()
 
     @property
     def changed(self) -> bool:
@@ -165,6 +168,7 @@ def merge(
     conflicts: list[Conflict] = []
     new_base: dict[str, Any] = {}
     problems: dict[str, str] = {}
+    converged: list[str] = []
     # Phones are read in the country the merge settles on (the map's phone_region field as
     # it holds once this merge is applied), so both sides read them alike and the next
     # merge agrees. Phones come last, once the country is settled.
@@ -213,6 +217,8 @@ def merge(
                 continue  # nothing known to merge against; a later full read will tell
             remote_values = base_values
         if seen_locally == remote_values:
+            if base_values is not None and base_values != remote_values:
+                converged.append(entry.key)
             new_base.update(zip(entry.local, remote_values, strict=True))
             continue
         winner, conflicted = _decide(
@@ -256,6 +262,7 @@ def merge(
         base=new_base,
         fingerprint=fingerprint(new_base),
         problems=problems,
+        converged=tuple(converged),
     )
 
 

@@ -123,6 +123,7 @@ class SalesforceConnector(ConnectorBase):
     provider: ClassVar[str] = PROVIDER
     display_name: ClassVar[str] = "Salesforce"
     synced_types: ClassVar[tuple[str, ...]] = OBJECT_TYPES
+    refuses_stale_writes: ClassVar[bool] = True  # If-Unmodified-Since
 
     def __init__(
         self,

@@ -335,7 +335,17 @@ class InboundPage:
 
 
 def apply_page(
-    session: Session, target: SyncTarget, object_type: str, records: Sequence[RemoteRecord]
+    session: Session,
+    target: SyncTarget,
+    object_type: str,
+    records: Sequence[RemoteRecord],
+    *,
+    defer_to_push: bool = False,
 ) -> PageResult:
-    """Apply one page of CRM records of one type; the caller owns the transaction."""
-    return InboundPage(page_context(session, target, object_type)).apply(records)
+    """Apply one page of CRM records of one type; the caller owns the transaction. With
+    ``defer_to_push`` (a pass's read of a CRM that cannot refuse a stale write), a linked
+    record the CRM shows agreeing with a local change still to be pushed is left to the
+    push (``PageContext.defer_to_push``)."""
+    page = page_context(session, target, object_type)
+    page.defer_to_push = defer_to_push
+    return InboundPage(page).apply(records)

@@ -60,6 +60,15 @@ def merge_record(page: PageContext, record: RemoteRecord, link: ExternalLink) ->
         remote_modified_at=record.modified_at,
         region=page.side.region(local),
     )
+    if result.converged and page.defer_to_push and page.left_to_push(link):
+        # The CRM holds the value of a local change that is still to be pushed: either it
+        # was set there too, or a push wrote it and died before committing, and with it
+        # what that write replaced unseen (found by its history read, lost on rollback).
+        # Merged now, the push would find nothing to write and nobody would look again.
+        # Left as it is, the push writes it again and its guard reads the history from
+        # the state last merged: what was replaced since, and the other fields' edits.
+        page.result.needs_push = True
+        return "deferred_to_push"
     if result.problems:
         page.fail(record, RemoteValueError(result.problems, {}))
     changed = bool(result.local_writes)

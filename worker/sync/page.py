@@ -20,7 +20,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from connectors.base import RemoteRecord
@@ -28,10 +28,10 @@ from connectors.errors import Permanent
 from customers.db import one_of
 from customers.duplicates import DuplicateIndex
 from customers.errors import DirectoryError
-from customers.models import Contact, Customer
-from customers.sync_state import ExternalLink
+from customers.models import Contact, Customer, OutboxEntry
+from customers.sync_state import ExternalLink, SyncCursor, SyncFailure
 from mappings import ObjectMap, RemoteValueError, to_local
-from worker.failures import record_failure
+from worker.failures import UNRESOLVED, record_failure
 from worker.jobs.enqueue import SYNC_RECORDS
 from worker.jobs.payload import JobCall
 from worker.sync.directory_index import directory_index
@@ -110,6 +110,10 @@ class PageContext:
         self.object_map = object_map
         self.side = side
         self.result = PageResult()
+        # A pass's read, of a CRM that cannot refuse a stale write: a linked record the CRM
+        # shows agreeing with a local change not pushed yet is left to the push (see
+        # ``worker.sync.merging.merge_record``).
+        self.defer_to_push = False
         self.links: dict[str, ExternalLink] = {}  # by external id, as loaded for the page
         self.parent_links: dict[str, ExternalLink] = {}  # a page of contacts: their parents'
         self.bulk_linked: set[str] = set()  # external ids linked in bulk: not in ``links``
@@ -150,6 +154,49 @@ class PageContext:
         if isinstance(read, RemoteValueError):
             raise RemoteValueError(read.problems, read.accepted)
         return dict(read)
+
+    def left_to_push(self, link: ExternalLink) -> bool:
+        """Whether a local change of the linked record waits in the outbox for this
+        connection (not yet pushed, or pushed by a worker that died before it committed),
+        and the push will write it: not while a read of the record failed (the push holds
+        such a record until a read applies it)."""
+        if self.session.scalar(
+            select(SyncFailure.id)
+            .where(
+                SyncFailure.connection_id == self.target.connection_id,
+                SyncFailure.direction == "inbound",
+                SyncFailure.object_type == self.object_type,
+                SyncFailure.external_id == link.external_id,
+                SyncFailure.status.in_(UNRESOLVED),
+            )
+            .limit(1)
+        ):
+            return False
+        position = self.session.scalar(
+            select(SyncCursor.value).where(
+                SyncCursor.connection_id == self.target.connection_id,
+                SyncCursor.object_type == "*",
+                SyncCursor.kind == "outbox",
+            )
+        )
+        after = int((position or {}).get("position", 0))
+        return (
+            self.session.scalar(
+                select(OutboxEntry.id)
+                .where(
+                    OutboxEntry.tenant_id == self.target.tenant_id,
+                    OutboxEntry.id > after,
+                    OutboxEntry.entity_type == link.local_type,
+                    OutboxEntry.entity_id == link.local_id,
+                    or_(
+                        OutboxEntry.origin_connection_id.is_(None),
+                        OutboxEntry.origin_connection_id != self.target.connection_id,
+                    ),
+                )
+                .limit(1)
+            )
+            is not None
+        )
 
     def count(self, outcome: str, amount: int = 1) -> None:
         """Customer outcomes by their name, contact outcomes as ``contacts_<name>``."""

@@ -251,7 +251,13 @@ class Sync:
         on_locked: Callable[[], None] | None = None,
     ) -> PageResult:
         with self._writing(on_locked) as session:
-            result = apply_page(session, self.target, object_type, page.records)
+            result = apply_page(
+                session,
+                self.target,
+                object_type,
+                page.records,
+                defer_to_push=not self.connector.refuses_stale_writes,
+            )
             if cursor_kind is not None:
                 self._save_cursor(session, object_type, cursor_kind, page.cursor)
         self.counts.update(result.counts)

@@ -423,6 +423,67 @@ def test_a_crm_edit_of_a_field_our_write_left_alone_is_merged_by_that_write(
     assert run.outcome == "ok" and run.counts["updated"] == 0
 
 
+def push_that_dies(
+    sync: Sync, sandbox: HubSpotSandbox, sessions: sessionmaker[Session], tenant_id: int
+) -> tuple[str, int]:
+    """A local rename pushed over a newer HubSpot rename by a push that dies before its
+    transaction commits: HubSpot holds the local name, the database knows nothing of it."""
+    company = sandbox.create("companies", {"name": "Globex GmbH", "domain": "globex.de"})
+    sync.reconcile()
+    [customer] = customers(sessions)
+    with db.transaction(sessions) as session:
+        service.update_customer(session, tenant_id, customer.id, {"name": "Globex Local"})
+    time.sleep(0.01)
+    sandbox.update("companies", company["id"], {"name": "Globex HubSpot"})  # newer: it wins
+    with sync.locks.hold("test"), sessions() as session:
+        Pusher(sync.target, sync.connector, sessions).push(session, "customer", [customer.id])
+        session.rollback()
+    assert (sandbox.get("companies", company["id"]) or {})["properties"]["name"] == "Globex Local"
+    return str(company["id"]), customer.id
+
+
+def test_a_crm_edit_replaced_by_a_push_that_died_before_its_commit_is_not_lost(
+    sync: Sync, sandbox: HubSpotSandbox, sessions: sessionmaker[Session], tenant_id: int
+) -> None:
+    """Found by the convergence soak: a worker wrote a local rename to HubSpot over a newer
+    HubSpot rename and was killed before its transaction committed, so what its history
+    read found was lost with it. The next read saw HubSpot holding the local value, took
+    the two sides for agreeing, and the HubSpot rename was gone with no conflict on
+    record. A read that finds the CRM agreeing with an unpushed local change leaves the
+    record to the push, whose guard reads the history from the last merged state."""
+    company_id, _ = push_that_dies(sync, sandbox, sessions, tenant_id)
+    run = sync.incremental()
+    assert run.outcome == "ok" and run.counts["deferred_to_push"] == 1
+    with sync.locks.hold("test"):
+        counts = Pusher(sync.target, sync.connector, sessions).drain()
+    assert counts["edits_replaced"] == 1
+    assert (sandbox.get("companies", company_id) or {})["properties"]["name"] == "Globex HubSpot"
+    assert customers(sessions)[0].name == "Globex HubSpot"
+    [conflict] = conflicts(sessions)
+    assert (conflict.field, conflict.local_value, conflict.remote_value, conflict.rule) == (
+        "name", "Globex Local", "Globex HubSpot", "two_way (crm won)",
+    )  # fmt: skip
+    run = sync.incremental()
+    assert run.outcome == "ok" and run.counts["updated"] == 0
+    assert run.counts["deferred_to_push"] == 0
+
+
+def test_a_record_the_push_holds_for_a_read_is_not_left_to_the_push(
+    sync: Sync, sandbox: HubSpotSandbox, sessions: sessionmaker[Session], tenant_id: int
+) -> None:
+    """The push holds a record whose last read failed until a read applies it; that read
+    must not leave it to the push in turn, or neither would ever apply it."""
+    company_id, customer_id = push_that_dies(sync, sandbox, sessions, tenant_id)
+    with db.transaction(sessions) as session:
+        stale = StaleVersion("customer", customer_id, None, None)
+        record_failure(session, direction="inbound", error=Permanent(str(stale), provider="hubspot",
+                       code="StaleVersion"), payload={}, connection_id=sync.target.connection_id,
+                       object_type="company", external_id=company_id, local_id=customer_id)  # fmt: skip
+    run = sync.incremental()
+    assert run.outcome == "ok" and run.counts["deferred_to_push"] == 0
+    assert run.counts["echo"] + run.counts["unchanged"] + run.counts["updated"] == 1
+
+
 def test_an_incremental_pass_archives_the_customer_of_a_deleted_company(
     sync: Sync, sandbox: HubSpotSandbox, sessions: sessionmaker[Session]
 ) -> None:
