@@ -16,9 +16,11 @@ from sqlalchemy import (
     Index,
     Integer,
     LargeBinary,
+    Select,
     String,
     Text,
     UniqueConstraint,
+    select,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -106,6 +108,15 @@ class SyncCursor(Base):
     kind: Mapped[str] = mapped_column(String(32))  # incremental | reconcile | outbox
     value: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)  # opaque to the db
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+def outbox_cursor(connection_id: int) -> Select[SyncCursor]:
+    """The connection's position in the outbox: the rows up to it are pushed or failed."""
+    return select(SyncCursor).where(
+        SyncCursor.connection_id == connection_id,
+        SyncCursor.object_type == "*",
+        SyncCursor.kind == "outbox",
+    )
 
 
 class SyncRun(Base):

@@ -31,7 +31,7 @@ from connectors.errors import Changed, NotFound
 from customers import service
 from customers.db import transaction
 from customers.models import Contact, Customer, OutboxEntry
-from customers.sync_state import ExternalLink, SyncCursor, SyncFailure
+from customers.sync_state import ExternalLink, SyncCursor, SyncFailure, outbox_cursor
 from customers.types import utcnow
 from mappings import ObjectMap, fingerprint, outbound_changes, to_remote
 from worker.failures import UNRESOLVED, has_open_failures, record_failure, resolve_failures
@@ -62,13 +62,7 @@ class OutboxPosition:
     """The connection's position in the outbox."""
 
     def __init__(self, session: Session, connection_id: int) -> None:
-        row: SyncCursor | None = session.scalar(
-            select(SyncCursor).where(
-                SyncCursor.connection_id == connection_id,
-                SyncCursor.object_type == "*",
-                SyncCursor.kind == "outbox",
-            )
-        )
+        row: SyncCursor | None = session.scalar(outbox_cursor(connection_id))
         if row is None:
             row = SyncCursor(connection_id=connection_id, object_type="*", kind="outbox")
             row.value = {"position": 0}

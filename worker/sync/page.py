@@ -29,7 +29,7 @@ from customers.db import one_of
 from customers.duplicates import DuplicateIndex
 from customers.errors import DirectoryError
 from customers.models import Contact, Customer, OutboxEntry
-from customers.sync_state import ExternalLink, SyncCursor, SyncFailure
+from customers.sync_state import ExternalLink, SyncFailure, outbox_cursor
 from mappings import ObjectMap, RemoteValueError, to_local
 from worker.failures import UNRESOLVED, record_failure
 from worker.jobs.enqueue import SYNC_RECORDS
@@ -172,14 +172,8 @@ class PageContext:
             .limit(1)
         ):
             return False
-        position = self.session.scalar(
-            select(SyncCursor.value).where(
-                SyncCursor.connection_id == self.target.connection_id,
-                SyncCursor.object_type == "*",
-                SyncCursor.kind == "outbox",
-            )
-        )
-        after = int((position or {}).get("position", 0))
+        cursor = self.session.scalar(outbox_cursor(self.target.connection_id))
+        after = int(cursor.value.get("position", 0)) if cursor is not None else 0
         return (
             self.session.scalar(
                 select(OutboxEntry.id)
